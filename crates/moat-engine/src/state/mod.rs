@@ -1,0 +1,554 @@
+//! The state record of one stack, the lock that guards it, and the backends that keep it.
+//!
+//! Live state is the truth; the record holds only what ARM cannot tell: which resources
+//! the stack owns, the properties last applied (for the 3-way diff), and a journal of
+//! writes in flight so that an interrupted apply can be finished by the next one.
+//!
+//! Every backend gives the same guarantees: a record is written atomically, a write never
+//! replaces a record this backend instance has not seen (optimistic concurrency), and the
+//! lock names its holder to whoever waits for it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+mod blob;
+mod local;
+mod sharedkey;
+
+pub use blob::{BlobAuth, BlobBackend, BlobLocation, TokenSource};
+pub use local::LocalBackend;
+
+/// The state format this moat writes and reads.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// What moat remembers about one stack between runs.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct StateRecord {
+    /// Format of the record; [`STATE_FORMAT_VERSION`].
+    pub version: u32,
+    /// The `stack:` of the spec.
+    pub stack: String,
+    /// Incremented by the caller on every write; a backend refuses a write that does not
+    /// increase it.
+    pub serial: u64,
+    /// A UUID made when the record is first created; a record of another lineage is never
+    /// overwritten.
+    pub lineage: String,
+    /// Owned resources by resource key (`vnet`, `vnet/training`).
+    pub resources: BTreeMap<String, ResourceState>,
+    /// Writes in flight: an entry is added before a write is sent, gets the operation's
+    /// resume token once known, and is removed when the write is done.
+    #[serde(default)]
+    pub journal: Vec<JournalEntry>,
+}
+
+impl StateRecord {
+    /// An empty record for a new stack: serial 0, a fresh lineage.
+    pub fn new(stack: impl Into<String>) -> Self {
+        Self {
+            version: STATE_FORMAT_VERSION,
+            stack: stack.into(),
+            serial: 0,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            resources: BTreeMap::new(),
+            journal: Vec::new(),
+        }
+    }
+
+    /// The record as stored: pretty JSON with a final newline; maps are sorted.
+    pub fn to_json(&self) -> String {
+        // A record holds only strings, numbers, maps and JSON values: it always serializes.
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+/// What the record keeps about one owned resource.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ResourceState {
+    /// The ARM resource ID.
+    pub id: String,
+    /// The spec's resource kind (`virtual_network`).
+    pub kind: String,
+    /// The api-version the resource was written with.
+    pub api_version: String,
+    /// The properties last applied, secrets excluded.
+    pub applied: serde_json::Value,
+    /// The resource's etag after the last write, if ARM gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// When it was last written (RFC 3339).
+    pub updated_at: String,
+}
+
+/// One write in flight.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct JournalEntry {
+    /// The resource key.
+    pub key: String,
+    /// The ARM resource ID.
+    pub id: String,
+    /// `create`, `update`, `replace` or `delete`.
+    pub action: String,
+    /// When the write was sent (RFC 3339).
+    pub started_at: String,
+    /// The ARM client's resume token for the long-running operation, opaque here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<serde_json::Value>,
+}
+
+/// Who holds a lock, stored with the lock so that a waiter can name the holder.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct LockInfo {
+    /// `user@host`.
+    pub who: String,
+    /// The holder's process ID on its host.
+    pub pid: u32,
+    /// `apply`, `destroy`, `import`, ...
+    pub operation: String,
+    /// When the lock was taken (RFC 3339).
+    pub since: String,
+    /// A UUID for this holding.
+    pub id: String,
+}
+
+impl LockInfo {
+    /// Describes the current process taking a lock for `operation` now.
+    pub fn new(operation: impl Into<String>) -> Self {
+        Self {
+            who: format!("{}@{}", current_user(), current_host()),
+            pid: std::process::id(),
+            operation: operation.into(),
+            since: now_rfc3339(),
+            id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// `Some(true)` if the holder ran on this host and its process is gone, `Some(false)`
+    /// if it is still running here, `None` if that cannot be told (another host, or a
+    /// system without `/proc`).
+    pub fn holder_is_gone(&self) -> Option<bool> {
+        let host = self.who.rsplit_once('@').map(|(_, h)| h)?;
+        if host != current_host() {
+            return None;
+        }
+        process_is_gone(self.pid)
+    }
+}
+
+impl fmt::Display for LockInfo {
+    /// `alice@build-7 (pid 4242, apply since 2025-01-01T10:00:00Z, lock 5f0c…)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (pid {}, {} since {}, lock id {})",
+            self.who, self.pid, self.operation, self.since, self.id
+        )
+    }
+}
+
+/// What can go wrong with state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The lock was held by someone else for the whole timeout.
+    #[error("{}", locked_message(.location, .holder.as_ref(), .waited, *.stale))]
+    Locked {
+        /// Where the lock is.
+        location: String,
+        /// The holder, if it could be read.
+        holder: Option<LockInfo>,
+        /// How long we waited.
+        waited: Duration,
+        /// The holder ran on this host and its process no longer exists.
+        stale: bool,
+    },
+    /// The stored record is not valid JSON or not a state record.
+    #[error("state file `{location}` is corrupt; fix or restore it (moat never treats it as empty)")]
+    Corrupt {
+        /// The file or blob.
+        location: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The stored record has a format this moat does not know.
+    #[error(
+        "state file `{location}` has format version {found}; this moat reads version {STATE_FORMAT_VERSION}"
+    )]
+    UnsupportedVersion {
+        /// The file or blob.
+        location: String,
+        /// The version found.
+        found: u32,
+    },
+    /// The stored record changed since this backend read it, or the new record does not
+    /// follow it (other lineage, serial not increased).
+    #[error("state `{location}` was not written: {reason}")]
+    Conflict {
+        /// The file or blob.
+        location: String,
+        /// What did not match.
+        reason: String,
+    },
+    /// A file operation failed.
+    #[error("cannot {action} `{path}`")]
+    Io {
+        /// `read`, `write`, `lock`, ...
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Azure Storage answered with an error.
+    #[error(
+        "blob storage {operation} of `{location}` failed: HTTP {status} {code}: {message}{}",
+        request_id.as_ref().map(|r| format!(" (request id {r})")).unwrap_or_default()
+    )]
+    Storage {
+        /// `get blob`, `put blob`, `acquire lease`, ...
+        operation: &'static str,
+        /// The blob or container.
+        location: String,
+        /// The HTTP status.
+        status: u16,
+        /// Azure Storage's error code (`LeaseIdMismatchWithBlobOperation`).
+        code: String,
+        /// Azure Storage's message.
+        message: String,
+        /// `x-ms-request-id`.
+        request_id: Option<String>,
+    },
+    /// The request to Azure Storage did not get an answer.
+    #[error("blob storage {operation} of `{location}` failed")]
+    Http {
+        /// `get blob`, `put blob`, ...
+        operation: &'static str,
+        /// The blob or container.
+        location: String,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// No token for Azure Storage could be had.
+    #[error("cannot get a token for Azure Storage: {0}")]
+    Token(String),
+    /// The backend's settings are unusable.
+    #[error("invalid state backend settings: {0}")]
+    Config(String),
+}
+
+fn locked_message(
+    location: &str,
+    holder: Option<&LockInfo>,
+    waited: &Duration,
+    stale: bool,
+) -> String {
+    let mut s = format!("state `{location}` is locked");
+    match holder {
+        Some(h) => s.push_str(&format!(" by {h}")),
+        None => s.push_str(" by an unknown holder"),
+    }
+    s.push_str(&format!("; gave up after {:.1}s", waited.as_secs_f64()));
+    if stale {
+        s.push_str(
+            "; the holder's process no longer exists, so the lock is stale: \
+             run `moat force-unlock` if no other moat is running",
+        );
+    }
+    s
+}
+
+/// Where a stack's state record lives.
+#[async_trait]
+pub trait StateBackend: Send + Sync {
+    /// Takes the stack's lock, waiting up to `timeout` for another holder to let go, and
+    /// failing with [`StateError::Locked`] naming the holder after that.
+    async fn lock(&self, info: LockInfo, timeout: Duration) -> Result<LockGuard, StateError>;
+
+    /// The stored record, `None` if the stack has none yet. Remembers what it read, for
+    /// the optimistic concurrency check of [`StateBackend::write`].
+    async fn read(&self) -> Result<Option<StateRecord>, StateError>;
+
+    /// Replaces the stored record atomically. Fails with [`StateError::Conflict`] unless
+    /// this backend has read (or written) the stored record and it has not changed since,
+    /// the lineage is the same, and `record.serial` is greater than the stored serial.
+    async fn write(&self, record: &StateRecord) -> Result<(), StateError>;
+
+    /// Who holds the lock now, if anyone (a stale holder included).
+    async fn holder(&self) -> Result<Option<LockInfo>, StateError>;
+
+    /// Breaks the lock whoever holds it, and says who that was. The caller should have
+    /// shown [`StateBackend::holder`] and asked first.
+    async fn force_unlock(&self) -> Result<Option<LockInfo>, StateError>;
+
+    /// Where the state is, for messages (`/path/to/dir/stack.state.json`,
+    /// `https://acct.blob.core.windows.net/c/b`).
+    fn describe(&self) -> String;
+}
+
+/// A held lock. Released by [`LockGuard::release`], or on drop (for Azure Blob, on drop
+/// the release is sent from a background task, and the lease expires by itself anyway).
+pub struct LockGuard {
+    info: LockInfo,
+    previous: Option<LockInfo>,
+    held: Option<Box<dyn HeldLock>>,
+}
+
+impl fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("info", &self.info)
+            .field("previous", &self.previous)
+            .field("held", &self.held.is_some())
+            .finish()
+    }
+}
+
+impl LockGuard {
+    pub(crate) fn new(
+        info: LockInfo,
+        previous: Option<LockInfo>,
+        held: Box<dyn HeldLock>,
+    ) -> Self {
+        Self {
+            info,
+            previous,
+            held: Some(held),
+        }
+    }
+
+    /// The holder's description, as stored with the lock.
+    pub fn info(&self) -> &LockInfo {
+        &self.info
+    }
+
+    /// A holder that never released the lock (its process was killed, or its lease
+    /// expired) and whose record was found when this lock was taken: its operation was
+    /// interrupted, and the journal says what it left in flight.
+    pub fn previous(&self) -> Option<&LockInfo> {
+        self.previous.as_ref()
+    }
+
+    /// Releases the lock and reports whether that worked.
+    pub async fn release(mut self) -> Result<(), StateError> {
+        match self.held.take() {
+            Some(h) => h.release().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        if let Some(h) = self.held.take() {
+            h.release_on_drop();
+        }
+    }
+}
+
+/// The backend-specific part of a held lock.
+#[async_trait]
+pub(crate) trait HeldLock: Send + Sync {
+    async fn release(self: Box<Self>) -> Result<(), StateError>;
+    fn release_on_drop(self: Box<Self>);
+}
+
+/// Checks what was read: format version, stack name.
+pub(crate) fn parse_record(
+    location: &str,
+    bytes: &[u8],
+    stack: &str,
+) -> Result<StateRecord, StateError> {
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        version: u32,
+    }
+    // Look at the version first so that a newer format is reported as such, not as corrupt.
+    let v: VersionOnly = serde_json::from_slice(bytes).map_err(|source| StateError::Corrupt {
+        location: location.to_owned(),
+        source,
+    })?;
+    if v.version != STATE_FORMAT_VERSION {
+        return Err(StateError::UnsupportedVersion {
+            location: location.to_owned(),
+            found: v.version,
+        });
+    }
+    let record: StateRecord =
+        serde_json::from_slice(bytes).map_err(|source| StateError::Corrupt {
+            location: location.to_owned(),
+            source,
+        })?;
+    if record.stack != stack {
+        return Err(StateError::Conflict {
+            location: location.to_owned(),
+            reason: format!(
+                "it holds stack `{}`, not `{stack}`",
+                record.stack
+            ),
+        });
+    }
+    Ok(record)
+}
+
+/// Checks that `record` may replace `stored` (what is stored now, as last seen).
+pub(crate) fn check_successor(
+    location: &str,
+    stack: &str,
+    stored: Option<(&str, u64)>,
+    record: &StateRecord,
+) -> Result<(), StateError> {
+    let conflict = |reason: String| StateError::Conflict {
+        location: location.to_owned(),
+        reason,
+    };
+    if record.stack != stack {
+        return Err(conflict(format!(
+            "the record is for stack `{}`, this backend keeps `{stack}`",
+            record.stack
+        )));
+    }
+    if let Some((lineage, serial)) = stored {
+        if lineage != record.lineage {
+            return Err(conflict(format!(
+                "the stored record has lineage {lineage}, the new one {}",
+                record.lineage
+            )));
+        }
+        if record.serial <= serial {
+            return Err(conflict(format!(
+                "the new serial {} does not follow the stored serial {serial}",
+                record.serial
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Now, RFC 3339, UTC.
+pub(crate) fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn current_user() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn current_host() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| {
+            std::fs::read_to_string(p)
+                .ok()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        })
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
+        .or_else(|| std::env::var("COMPUTERNAME").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Whether a process is gone, from `/proc`; a zombie counts as gone.
+fn process_is_gone(pid: u32) -> Option<bool> {
+    if !std::path::Path::new("/proc/self").exists() {
+        return None;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state letter follows the parenthesised command name, which may hold spaces.
+        Ok(stat) => Some(
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state == "Z" || state == "X"),
+        ),
+        Err(_) => Some(true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_json_is_stable_and_roundtrips() {
+        let mut r = StateRecord::new("secure-ml");
+        r.lineage = "L".into();
+        r.resources.insert(
+            "vnet".into(),
+            ResourceState {
+                id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v".into(),
+                kind: "virtual_network".into(),
+                api_version: "2024-05-01".into(),
+                applied: serde_json::json!({"b": 1, "a": 2}),
+                etag: None,
+                updated_at: "2025-01-01T00:00:00Z".into(),
+            },
+        );
+        let json = r.to_json();
+        assert!(json.ends_with("}\n"));
+        assert!(!json.contains("etag"), "{json}");
+        let back: StateRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn lock_info_names_this_process() {
+        let i = LockInfo::new("apply");
+        assert_eq!(i.pid, std::process::id());
+        assert!(i.who.contains('@'));
+        assert_eq!(i.holder_is_gone(), Some(false));
+        let text = i.to_string();
+        assert!(text.contains(&format!("pid {}", i.pid)), "{text}");
+        assert!(text.contains("apply since"), "{text}");
+    }
+
+    #[test]
+    fn a_dead_pid_on_this_host_is_gone_and_another_host_is_unknown() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let mut i = LockInfo::new("apply");
+        i.pid = pid;
+        assert_eq!(i.holder_is_gone(), Some(true));
+        i.who = "someone@elsewhere.invalid".into();
+        assert_eq!(i.holder_is_gone(), None);
+    }
+
+    #[test]
+    fn successor_rules() {
+        let mut r = StateRecord::new("s");
+        r.serial = 3;
+        assert!(check_successor("x", "s", None, &r).is_ok());
+        assert!(check_successor("x", "s", Some((&r.lineage.clone(), 2)), &r).is_ok());
+        let e = check_successor("x", "s", Some((&r.lineage.clone(), 3)), &r).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "state `x` was not written: the new serial 3 does not follow the stored serial 3"
+        );
+        assert!(check_successor("x", "s", Some(("other", 1)), &r).is_err());
+        assert!(check_successor("x", "t", None, &r).is_err());
+    }
+
+    #[test]
+    fn parse_record_reports_version_and_corruption() {
+        let e = parse_record("f.json", b"{\"version\": 2}", "s").unwrap_err();
+        assert!(matches!(e, StateError::UnsupportedVersion { found: 2, .. }));
+        let e = parse_record("f.json", b"{\"version\": 1, \"stack\": ", "s").unwrap_err();
+        assert!(e.to_string().contains("`f.json` is corrupt"), "{e}");
+        let mut r = StateRecord::new("other");
+        r.lineage = "L".into();
+        let e = parse_record("f.json", r.to_json().as_bytes(), "s").unwrap_err();
+        assert!(e.to_string().contains("holds stack `other`"), "{e}");
+    }
+}

@@ -1,0 +1,236 @@
+//! The desired-state model: every resource and child of a spec with its Azure name, location,
+//! tags, ARM ID and bound references. Built by [`crate::resolve`]; read by lint, the planner
+//! and `moat graph`.
+
+use moat_spec::ast::{KindSpec, Subnet};
+use moat_spec::ast::Backend;
+use moat_spec::{Span, Spanned};
+use std::collections::BTreeMap;
+
+/// Every kind of ARM object moat manages, children included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[allow(missing_docs)]
+pub enum Kind {
+    ResourceGroup,
+    VirtualNetwork,
+    Subnet,
+    NetworkSecurityGroup,
+    RouteTable,
+    StorageAccount,
+    KeyVault,
+    ApplicationInsights,
+    ContainerRegistry,
+    MlWorkspace,
+    AmlCompute,
+    AksCluster,
+    AksCompute,
+}
+
+impl Kind {
+    /// The spec word (`subnet` for subnets, which are declared inside their VNet).
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::ResourceGroup => "resource_group",
+            Kind::VirtualNetwork => "virtual_network",
+            Kind::Subnet => "subnet",
+            Kind::NetworkSecurityGroup => "network_security_group",
+            Kind::RouteTable => "route_table",
+            Kind::StorageAccount => "storage_account",
+            Kind::KeyVault => "key_vault",
+            Kind::ApplicationInsights => "application_insights",
+            Kind::ContainerRegistry => "container_registry",
+            Kind::MlWorkspace => "ml_workspace",
+            Kind::AmlCompute => "aml_compute",
+            Kind::AksCluster => "aks_cluster",
+            Kind::AksCompute => "aks_compute",
+        }
+    }
+
+    /// The ARM resource type.
+    pub fn arm_type(self) -> &'static str {
+        match self {
+            Kind::ResourceGroup => "Microsoft.Resources/resourceGroups",
+            Kind::VirtualNetwork => "Microsoft.Network/virtualNetworks",
+            Kind::Subnet => "Microsoft.Network/virtualNetworks/subnets",
+            Kind::NetworkSecurityGroup => "Microsoft.Network/networkSecurityGroups",
+            Kind::RouteTable => "Microsoft.Network/routeTables",
+            Kind::StorageAccount => "Microsoft.Storage/storageAccounts",
+            Kind::KeyVault => "Microsoft.KeyVault/vaults",
+            Kind::ApplicationInsights => "Microsoft.Insights/components",
+            Kind::ContainerRegistry => "Microsoft.ContainerRegistry/registries",
+            Kind::MlWorkspace => "Microsoft.MachineLearningServices/workspaces",
+            Kind::AmlCompute | Kind::AksCompute => "Microsoft.MachineLearningServices/workspaces/computes",
+            Kind::AksCluster => "Microsoft.ContainerService/managedClusters",
+        }
+    }
+
+    /// The api-version moat sends for this kind (those of `shared/arm/README.md`).
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Kind::ResourceGroup => "2024-07-01",
+            Kind::VirtualNetwork | Kind::Subnet | Kind::NetworkSecurityGroup | Kind::RouteTable => "2024-03-01",
+            Kind::StorageAccount => "2023-05-01",
+            Kind::KeyVault => "2023-07-01",
+            Kind::ApplicationInsights => "2020-02-02",
+            Kind::ContainerRegistry => "2023-07-01",
+            Kind::MlWorkspace | Kind::AmlCompute | Kind::AksCompute => "2024-04-01",
+            Kind::AksCluster => "2024-08-01",
+        }
+    }
+
+    /// Whether ARM keeps a `location` for this kind.
+    pub fn has_location(self) -> bool {
+        !matches!(self, Kind::Subnet)
+    }
+
+    /// Whether the kind carries tags (and so the `moat-stack` ownership tag).
+    pub fn taggable(self) -> bool {
+        !matches!(self, Kind::Subnet)
+    }
+}
+
+/// The typed spec behind a model resource.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    /// A top-level managed resource.
+    Spec(KindSpec),
+    /// A subnet, declared inside its VNet.
+    Subnet(Subnet),
+    /// An `existing:` resource: read, never written.
+    Existing,
+}
+
+/// A reference from one resource to another, bound.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ref {
+    /// Field path in the spec, e.g. `network_rules.subnets[0]`.
+    pub field: String,
+    /// Where the reference was written.
+    pub span: Span,
+    /// The key of the target when it is in this spec (managed or `existing:`).
+    pub target: Option<String>,
+    /// The target's ARM ID.
+    pub id: String,
+    /// The target's kind.
+    pub kind: Kind,
+}
+
+/// One resource or child of the desired state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource {
+    /// `vnet`, or `vnet/training` for a child.
+    pub key: String,
+    /// Where the key was written.
+    pub key_span: Span,
+    /// What it is.
+    pub kind: Kind,
+    /// Azure name (span of `name:`, or of the key when defaulted).
+    pub name: Spanned<String>,
+    /// Normalised Azure region, for kinds that have one.
+    pub location: Option<Spanned<String>>,
+    /// Tags: the spec's, then the resource's (ownership tag not included).
+    pub tags: BTreeMap<String, String>,
+    /// ARM resource ID.
+    pub id: String,
+    /// The key of the parent: a subnet's VNet, a compute's workspace.
+    pub parent: Option<String>,
+    /// The typed spec.
+    pub body: Body,
+    /// Bound references, in the order they were written.
+    pub refs: Vec<Ref>,
+    /// Explicit `depends_on` keys.
+    pub depends_on: Vec<Spanned<String>>,
+    /// The whole resource in the spec.
+    pub span: Span,
+}
+
+impl Resource {
+    /// True for `existing:` resources.
+    pub fn is_existing(&self) -> bool {
+        matches!(self.body, Body::Existing)
+    }
+
+    /// The bound reference written at `field`, if any.
+    pub fn reference(&self, field: &str) -> Option<&Ref> {
+        self.refs.iter().find(|r| r.field == field)
+    }
+
+    /// Keys this resource must come after: parent, references, `depends_on`.
+    pub fn dependencies(&self) -> Vec<(&str, Span)> {
+        let mut deps: Vec<(&str, Span)> = Vec::new();
+        if let Some(p) = &self.parent {
+            deps.push((p, self.key_span));
+        }
+        deps.extend(self.refs.iter().filter_map(|r| r.target.as_deref().map(|t| (t, r.span))));
+        deps.extend(self.depends_on.iter().map(|d| (d.value.as_str(), d.span)));
+        deps.retain(|(k, _)| *k != self.key);
+        let mut seen = std::collections::BTreeSet::new();
+        deps.retain(|(k, _)| seen.insert(*k));
+        deps
+    }
+}
+
+/// Where the subscription came from, for messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubscriptionSource {
+    /// `subscription:` in the spec.
+    Spec,
+    /// Given by the caller (environment, Azure CLI profile, emulator default).
+    Context(String),
+}
+
+/// The whole desired state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    /// The stack name.
+    pub stack: Spanned<String>,
+    /// Subscription GUID.
+    pub subscription: String,
+    /// Where the subscription came from.
+    pub subscription_source: SubscriptionSource,
+    /// Default location.
+    pub location: Option<Spanned<String>>,
+    /// Remote state, if configured.
+    pub backend: Option<Spanned<Backend>>,
+    /// Resources and children: spec order, each VNet followed by its subnets.
+    pub resources: Vec<Resource>,
+    index: BTreeMap<String, usize>,
+}
+
+impl Model {
+    pub(crate) fn new(
+        stack: Spanned<String>,
+        subscription: String,
+        subscription_source: SubscriptionSource,
+        location: Option<Spanned<String>>,
+        backend: Option<Spanned<Backend>>,
+        resources: Vec<Resource>,
+    ) -> Model {
+        let index = resources.iter().enumerate().map(|(i, r)| (r.key.clone(), i)).collect();
+        Model { stack, subscription, subscription_source, location, backend, resources, index }
+    }
+
+    /// Looks a resource up by key.
+    pub fn get(&self, key: &str) -> Option<&Resource> {
+        self.index.get(key).map(|&i| &self.resources[i])
+    }
+
+    /// Resources whose kind is `kind`.
+    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Resource> {
+        self.resources.iter().filter(move |r| r.kind == kind)
+    }
+
+    /// The dependency graph: an edge `a -> b` means `a` comes after `b`.
+    pub fn graph(&self) -> moat_graph::Graph<Kind> {
+        let mut g = moat_graph::Graph::new();
+        for r in &self.resources {
+            let _ = g.add_node(r.key.clone(), r.kind);
+        }
+        for r in &self.resources {
+            for (dep, _) in r.dependencies() {
+                let _ = g.add_edge(&r.key, dep);
+            }
+        }
+        g
+    }
+}

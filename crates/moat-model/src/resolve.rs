@@ -1,0 +1,1223 @@
+//! Spec → Model: binds references (by key, `key/child` or ARM ID) with type checks, fills
+//! names, locations and tags, computes ARM IDs, and checks everything Azure would reject that
+//! can be known offline: naming rules, CIDR syntax and containment, subnet overlaps, region
+//! names and consistency, field ranges, and dependency cycles. Every problem is collected.
+
+use crate::armid::{self, ArmId};
+use crate::cidr::{self, Cidr, CidrError};
+use crate::model::{Body, Kind, Model, Ref, Resource, SubscriptionSource};
+use crate::naming::{self, NameRule};
+use crate::regions;
+use moat_spec::ast::{self, KindSpec, OneOrMany, ResourceType, Spec};
+use moat_spec::suggest::did_you_mean;
+use moat_spec::{Diagnostic, Span, Spanned};
+use std::collections::BTreeMap;
+
+/// The subscription moat uses against its local emulator when nothing else names one.
+pub const LOCAL_SUBSCRIPTION: &str = "10ca1000-0000-4000-8000-000000000001";
+/// The tenant moat uses against its local emulator.
+pub const LOCAL_TENANT: &str = "10ca1000-0000-4000-8000-0000000000f1";
+
+/// What resolution needs from outside the spec.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// Subscription to use when the spec names none, and where it came from
+    /// (e.g. `AZURE_SUBSCRIPTION_ID`).
+    pub subscription: Option<(String, String)>,
+    /// Tenant for key vaults that name none.
+    pub tenant: Option<String>,
+}
+
+/// The tag moat writes on every taggable resource it owns.
+pub const STACK_TAG: &str = "moat-stack";
+
+/// Service endpoint names Azure accepts on a subnet.
+pub const SERVICE_ENDPOINTS: &[&str] = &[
+    "Microsoft.AzureActiveDirectory", "Microsoft.AzureCosmosDB", "Microsoft.CognitiveServices",
+    "Microsoft.ContainerRegistry", "Microsoft.EventHub", "Microsoft.KeyVault", "Microsoft.ServiceBus",
+    "Microsoft.Sql", "Microsoft.Storage", "Microsoft.Storage.Global", "Microsoft.Web",
+];
+
+fn kind_of(t: ResourceType) -> Kind {
+    match t {
+        ResourceType::ResourceGroup => Kind::ResourceGroup,
+        ResourceType::VirtualNetwork => Kind::VirtualNetwork,
+        ResourceType::NetworkSecurityGroup => Kind::NetworkSecurityGroup,
+        ResourceType::RouteTable => Kind::RouteTable,
+        ResourceType::StorageAccount => Kind::StorageAccount,
+        ResourceType::KeyVault => Kind::KeyVault,
+        ResourceType::ApplicationInsights => Kind::ApplicationInsights,
+        ResourceType::ContainerRegistry => Kind::ContainerRegistry,
+        ResourceType::MlWorkspace => Kind::MlWorkspace,
+        ResourceType::AmlCompute => Kind::AmlCompute,
+        ResourceType::AksCluster => Kind::AksCluster,
+        ResourceType::AksCompute => Kind::AksCompute,
+    }
+}
+
+fn name_rule(kind: Kind) -> NameRule {
+    match kind {
+        Kind::ResourceGroup => naming::RESOURCE_GROUP,
+        Kind::VirtualNetwork => naming::VIRTUAL_NETWORK,
+        Kind::Subnet | Kind::NetworkSecurityGroup | Kind::RouteTable => naming::NETWORK_CHILD,
+        Kind::StorageAccount => naming::STORAGE_ACCOUNT,
+        Kind::KeyVault => naming::KEY_VAULT,
+        Kind::ApplicationInsights => naming::APPLICATION_INSIGHTS,
+        Kind::ContainerRegistry => naming::CONTAINER_REGISTRY,
+        Kind::MlWorkspace => naming::ML_WORKSPACE,
+        Kind::AmlCompute | Kind::AksCompute => naming::ML_COMPUTE,
+        Kind::AksCluster => naming::AKS_CLUSTER,
+    }
+}
+
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// A key's entry in the symbol table.
+struct Sym<'s> {
+    res: &'s ast::Resource,
+    kind: Kind,
+    subnets: Vec<&'s Spanned<String>>,
+}
+
+struct Resolver<'s> {
+    spec: &'s Spec,
+    diags: Vec<Diagnostic>,
+    syms: BTreeMap<&'s str, Sym<'s>>,
+    subscription: String,
+    ids: BTreeMap<String, String>,
+    locations: BTreeMap<String, Spanned<String>>,
+    default_location: Option<Spanned<String>>,
+}
+
+/// Resolves a decoded spec. Returns the model when one could be built (possibly alongside
+/// errors) and every problem found.
+pub fn resolve(spec: &Spec, ctx: &Context) -> (Option<Model>, Vec<Diagnostic>) {
+    let mut r = Resolver {
+        spec,
+        diags: Vec::new(),
+        syms: BTreeMap::new(),
+        subscription: String::new(),
+        ids: BTreeMap::new(),
+        locations: BTreeMap::new(),
+        default_location: None,
+    };
+    let model = r.run(ctx);
+    (model, r.diags)
+}
+
+impl<'s> Resolver<'s> {
+    fn err(&mut self, code: &str, msg: impl Into<String>, span: Span) -> &mut Diagnostic {
+        self.diags.push(Diagnostic::error(code, msg, span));
+        let i = self.diags.len() - 1;
+        &mut self.diags[i]
+    }
+
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn run(&mut self, ctx: &Context) -> Option<Model> {
+        let spec = self.spec;
+        if let Err(why) = naming::STACK.check(&spec.stack.value) {
+            let hint = naming::STACK.suggest(&spec.stack.value).map(|s| format!("try `{s}`"));
+            self.push(Diagnostic::error("E0301", "invalid stack name", spec.stack.span).label(why).maybe_hint(hint));
+        }
+        let (subscription, source) = match (&spec.subscription, &ctx.subscription) {
+            (Some(s), _) => {
+                if !is_guid(&s.value) {
+                    self.push(
+                        Diagnostic::error("E0306", format!("`{}` is not a subscription ID", s.value), s.span)
+                            .label("expected a GUID")
+                            .hint("write the subscription's GUID, e.g. from `az account show --query id`"),
+                    );
+                }
+                (s.value.clone(), SubscriptionSource::Spec)
+            }
+            (None, Some((s, from))) => (s.clone(), SubscriptionSource::Context(from.clone())),
+            (None, None) => (LOCAL_SUBSCRIPTION.to_string(), SubscriptionSource::Context("the local emulator default".into())),
+        };
+        self.subscription = subscription.clone();
+        self.default_location = spec.location.as_ref().and_then(|l| self.check_location(l));
+        if let Some(tags) = &spec.tags {
+            self.check_tags(tags);
+        }
+        self.build_symbols();
+        self.compute_ids();
+        let mut resources = Vec::new();
+        for res in &spec.resources {
+            if let Some(sym) = self.syms.get(res.key.value.as_str()) {
+                if !std::ptr::eq(sym.res, res) {
+                    continue;
+                }
+            }
+            self.resolve_resource(res, ctx, &mut resources);
+        }
+        self.check_unique_names(&resources);
+        let model = Model::new(spec.stack.clone(), subscription, source, self.default_location.clone(), spec.backend.clone(), resources);
+        self.check_cycles(&model);
+        Some(model)
+    }
+
+    fn check_location(&mut self, l: &Spanned<String>) -> Option<Spanned<String>> {
+        let norm = regions::normalize(&l.value);
+        if regions::is_known(&norm) {
+            return Some(Spanned::new(norm, l.span));
+        }
+        let hint = did_you_mean(&norm, regions::REGIONS.iter().copied())
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| "list regions with `az account list-locations -o table`".into());
+        self.push(Diagnostic::error("E0305", format!("unknown Azure region `{}`", l.value), l.span).label("not a region").hint(hint));
+        None
+    }
+
+    fn check_tags(&mut self, tags: &Spanned<moat_spec::decode::Map<String>>) {
+        if tags.value.0.len() > 50 {
+            self.err("E0308", "more than 50 tags", tags.span).hint = Some("Azure allows at most 50 tags per resource".into());
+        }
+        for (k, v) in tags.value.iter() {
+            if k.value == STACK_TAG {
+                self.push(
+                    Diagnostic::error("E0308", format!("the `{STACK_TAG}` tag is moat's own"), k.span)
+                        .hint("moat sets it to the stack name on every resource it owns; remove it"),
+                );
+            } else if k.value.len() > 512 || k.value.chars().any(|c| matches!(c, '<' | '>' | '%' | '&' | '\\' | '?' | '/')) {
+                self.push(
+                    Diagnostic::error("E0308", format!("invalid tag name `{}`", k.value), k.span)
+                        .hint("tag names have at most 512 characters and none of < > % & \\ ? /"),
+                );
+            }
+            if v.value.len() > 256 {
+                self.err("E0308", "tag value longer than 256 characters", v.span);
+            }
+        }
+    }
+
+    fn build_symbols(&mut self) {
+        for res in &self.spec.resources {
+            let key = &res.key;
+            if key.value.is_empty() || !key.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                self.push(
+                    Diagnostic::error("E0301", format!("invalid resource key `{}`", key.value), key.span)
+                        .label("keys are letters, digits, `-` and `_`")
+                        .hint("`/` is reserved for children (`vnet/subnet`); set the Azure name with `name:`"),
+                );
+                continue;
+            }
+            let kind = kind_of(res.ty.value);
+            let subnets = match &res.body {
+                Some(KindSpec::VirtualNetwork(v)) => v.subnets.iter().flat_map(|s| s.value.iter().map(|(k, _)| k)).collect(),
+                _ => Vec::new(),
+            };
+            self.syms.insert(key.value.as_str(), Sym { res, kind, subnets });
+        }
+    }
+
+    /// The Azure name of a resource: `name:`, `existing.name`, or a default derived from the key
+    /// ([`default_name`]).
+    fn azure_name(&self, res: &ast::Resource) -> Spanned<String> {
+        let kind = kind_of(res.ty.value);
+        match (&res.name, &res.existing) {
+            (None, None) => Spanned::new(default_name(kind, &self.spec.stack.value, &res.key.value), res.key.span),
+            _ => Self::given_name(res),
+        }
+    }
+
+    fn given_name(res: &ast::Resource) -> Spanned<String> {
+        if let Some(n) = &res.name {
+            return n.clone();
+        }
+        if let Some(e) = &res.existing {
+            if let Some(n) = &e.value.name {
+                return n.clone();
+            }
+            if let Some(id) = e.value.id.as_ref().and_then(|i| ArmId::parse(&i.value)) {
+                if let Some(n) = id.name() {
+                    return Spanned::new(n.to_string(), e.span);
+                }
+            }
+        }
+        res.key.clone()
+    }
+
+    fn group_ref(res: &ast::Resource) -> Option<&Spanned<String>> {
+        match res.body.as_ref()? {
+            KindSpec::VirtualNetwork(x) => Some(&x.resource_group),
+            KindSpec::NetworkSecurityGroup(x) => Some(&x.resource_group),
+            KindSpec::RouteTable(x) => Some(&x.resource_group),
+            KindSpec::StorageAccount(x) => Some(&x.resource_group),
+            KindSpec::KeyVault(x) => Some(&x.resource_group),
+            KindSpec::ApplicationInsights(x) => Some(&x.resource_group),
+            KindSpec::ContainerRegistry(x) => Some(&x.resource_group),
+            KindSpec::MlWorkspace(x) => Some(&x.resource_group),
+            KindSpec::AksCluster(x) => Some(&x.resource_group),
+            _ => None,
+        }
+    }
+
+    fn workspace_ref(res: &ast::Resource) -> Option<&Spanned<String>> {
+        match res.body.as_ref()? {
+            KindSpec::AmlCompute(x) => Some(&x.workspace),
+            KindSpec::AksCompute(x) => Some(&x.workspace),
+            _ => None,
+        }
+    }
+
+    /// ARM IDs of every key (and subnet child), in dependency order of scopes:
+    /// groups, then top-level resources, then children.
+    fn compute_ids(&mut self) {
+        let keys: Vec<&'s str> = self.syms.keys().copied().collect();
+        for pass in 0..3 {
+            for key in &keys {
+                let sym = &self.syms[key];
+                let res = sym.res;
+                let kind = sym.kind;
+                let in_pass = match kind {
+                    Kind::ResourceGroup => 0,
+                    Kind::AmlCompute | Kind::AksCompute => 2,
+                    _ => 1,
+                };
+                if in_pass != pass {
+                    continue;
+                }
+                let name = self.azure_name(res);
+                let id = if let Some(e) = &res.existing {
+                    self.existing_id(res, kind, e)
+                } else if kind == Kind::ResourceGroup {
+                    Some(armid::resource_group_id(&self.subscription, &name.value))
+                } else if let Some(ws) = Self::workspace_ref(res) {
+                    self.scope_id(ws, Kind::MlWorkspace).map(|w| format!("{w}/computes/{}", name.value))
+                } else if let Some(g) = Self::group_ref(res) {
+                    self.scope_id(g, Kind::ResourceGroup).map(|g| armid::resource_id(&g, kind.arm_type(), &name.value))
+                } else {
+                    None
+                };
+                if let Some(id) = id {
+                    if kind == Kind::VirtualNetwork {
+                        for s in &self.syms[key].subnets {
+                            self.ids.insert(format!("{key}/{}", s.value), format!("{id}/subnets/{}", s.value));
+                        }
+                    }
+                    self.ids.insert((*key).to_string(), id);
+                }
+            }
+        }
+    }
+
+    fn existing_id(&mut self, res: &ast::Resource, kind: Kind, e: &Spanned<ast::Existing>) -> Option<String> {
+        let ex = &e.value;
+        if let Some(id) = &ex.id {
+            if ex.resource_group.is_some() || ex.name.is_some() {
+                self.push(
+                    Diagnostic::error("E0114", "give `existing.id`, or `existing.resource_group` and `existing.name`, not both", e.span)
+                        .hint("remove `id`, or remove `resource_group` and `name`"),
+                );
+            }
+            return match ArmId::parse(&id.value) {
+                Some(p) if p.full_type().eq_ignore_ascii_case(kind.arm_type()) => Some(p.to_string()),
+                Some(p) => {
+                    self.push(
+                        Diagnostic::error("E0202", format!("`existing.id` is a `{}`, but `{}` is a `{}`", p.full_type(), res.key.value, kind.word()), id.span)
+                            .label(format!("expected a `{}` ID", kind.arm_type())),
+                    );
+                    None
+                }
+                None => {
+                    self.push(bad_id(&id.value, id.span));
+                    None
+                }
+            };
+        }
+        let name = self.azure_name(res);
+        match kind {
+            Kind::ResourceGroup => Some(armid::resource_group_id(&self.subscription, &name.value)),
+            Kind::AmlCompute | Kind::AksCompute => {
+                self.push(
+                    Diagnostic::error("E0112", "an existing compute needs `existing.id`", e.span)
+                        .hint("give the compute's full ARM ID: `/subscriptions/…/workspaces/<ws>/computes/<name>`"),
+                );
+                None
+            }
+            _ => match &ex.resource_group {
+                Some(g) => Some(armid::resource_id(&armid::resource_group_id(&self.subscription, &g.value), kind.arm_type(), &name.value)),
+                None => {
+                    self.push(
+                        Diagnostic::error("E0112", "missing field `resource_group` in existing", e.span)
+                            .label("`resource_group` is required here")
+                            .hint("name the group that holds the resource, or give `id:`"),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    /// The ID of a scope named by a reference (a group or a workspace), with errors.
+    fn scope_id(&mut self, r: &Spanned<String>, expect: Kind) -> Option<String> {
+        if r.value.starts_with('/') {
+            return match ArmId::parse(&r.value) {
+                Some(p) if p.full_type().eq_ignore_ascii_case(expect.arm_type()) => Some(p.to_string()),
+                Some(p) => {
+                    self.push(
+                        Diagnostic::error("E0202", format!("expected a `{}` ID, found a `{}` ID", expect.arm_type(), p.full_type()), r.span)
+                            .label("wrong kind of resource"),
+                    );
+                    None
+                }
+                None => {
+                    self.push(bad_id(&r.value, r.span));
+                    None
+                }
+            };
+        }
+        match self.syms.get(r.value.as_str()) {
+            Some(sym) if sym.kind == expect => self.ids.get(&r.value).cloned(),
+            // Reported (with a better message) when the reference is bound later.
+            _ => None,
+        }
+    }
+
+    /// Binds one reference; `expect` lists the kinds that may be named.
+    fn bind(&mut self, raw: &Spanned<String>, field: &str, expect: &[Kind]) -> Option<Ref> {
+        let want = expect.iter().map(|k| format!("`{}`", k.word())).collect::<Vec<_>>().join(" or ");
+        if raw.value.starts_with('/') {
+            let Some(p) = ArmId::parse(&raw.value) else {
+                self.push(bad_id(&raw.value, raw.span));
+                return None;
+            };
+            let full = p.full_type();
+            let Some(kind) = expect.iter().copied().find(|k| full.eq_ignore_ascii_case(k.arm_type())) else {
+                self.push(
+                    Diagnostic::error("E0202", format!("`{field}` needs a {want}, but this ID is a `{full}`"), raw.span)
+                        .label("wrong kind of resource"),
+                );
+                return None;
+            };
+            let id = p.to_string();
+            let target = self.ids.iter().find(|(_, v)| armid::same_id(v, &id)).map(|(k, _)| k.clone());
+            return Some(Ref { field: field.to_string(), span: raw.span, target, id, kind });
+        }
+        let (key, child) = match raw.value.split_once('/') {
+            Some((k, c)) => (k, Some(c)),
+            None => (raw.value.as_str(), None),
+        };
+        let key_span = Span::new(raw.span.start as usize, raw.span.start as usize + key.len().min(raw.span.len()));
+        let key_span = if self.spec_text_matches(raw) { key_span } else { raw.span };
+        let Some(sym) = self.syms.get(key) else {
+            let hint = did_you_mean(key, self.syms.keys().copied())
+                .map(|s| {
+                    let at = self.syms.get(s).map(|x| x.res.key.span);
+                    format!("did you mean `{s}`?{}", at.map(|_| "").unwrap_or(""))
+                })
+                .unwrap_or_else(|| "a reference is the key of a resource in this spec, `key/child`, or a full ARM ID".into());
+            self.push(
+                Diagnostic::error("E0201", format!("unknown reference `{key}`"), key_span)
+                    .label(format!("no resource named `{key}`"))
+                    .hint(hint),
+            );
+            return None;
+        };
+        let sym_kind = sym.kind;
+        let existing = sym.res.existing.is_some();
+        let subnets: Vec<String> = sym.subnets.iter().map(|s| s.value.clone()).collect();
+        match child {
+            Some(child) => {
+                if sym_kind != Kind::VirtualNetwork || !expect.contains(&Kind::Subnet) {
+                    let what = if expect.contains(&Kind::Subnet) { "only virtual networks have children here".to_string() } else { format!("`{field}` needs a {want}, not a child") };
+                    self.push(
+                        Diagnostic::error("E0202", format!("`{}` cannot be used here", raw.value), raw.span)
+                            .label(what),
+                    );
+                    return None;
+                }
+                if !existing && !subnets.iter().any(|s| s == child) {
+                    let hint = did_you_mean(child, subnets.iter().map(String::as_str))
+                        .map(|s| format!("did you mean `{key}/{s}`?"))
+                        .unwrap_or_else(|| format!("declare it under `{key}.subnets`, or use one of: {}", subnets.join(", ")));
+                    let child_span = if key_span == raw.span { raw.span } else { Span::new(key_span.end as usize + 1, raw.span.end as usize) };
+                    self.push(
+                        Diagnostic::error("E0203", format!("virtual network `{key}` has no subnet `{child}`"), child_span)
+                            .label("no such subnet")
+                            .hint(hint),
+                    );
+                    return None;
+                }
+                let vnet_id = self.ids.get(key)?.clone();
+                let target = if existing { key.to_string() } else { format!("{key}/{child}") };
+                Some(Ref { field: field.to_string(), span: raw.span, target: Some(target), id: format!("{vnet_id}/subnets/{child}"), kind: Kind::Subnet })
+            }
+            None => {
+                if !expect.contains(&sym_kind) {
+                    let mut d = Diagnostic::error("E0202", format!("`{key}` is a `{}`, but `{field}` needs a {want}", sym_kind.word()), raw.span)
+                        .label(format!("a `{}`", sym_kind.word()));
+                    if expect.contains(&Kind::Subnet) && sym_kind == Kind::VirtualNetwork {
+                        let first = subnets.first().cloned().unwrap_or_else(|| "<subnet>".into());
+                        d = d.hint(format!("name a subnet of the network: `{key}/{first}`"));
+                    }
+                    self.push(d);
+                    return None;
+                }
+                let id = self.ids.get(key)?.clone();
+                Some(Ref { field: field.to_string(), span: raw.span, target: Some(key.to_string()), id, kind: sym_kind })
+            }
+        }
+    }
+
+    fn spec_text_matches(&self, _raw: &Spanned<String>) -> bool {
+        // Reference values are plain scalars in practice; interpolated ones still start at the
+        // span start, so the key prefix span is a good approximation either way.
+        true
+    }
+
+    fn resolve_resource(&mut self, res: &'s ast::Resource, ctx: &Context, out: &mut Vec<Resource>) {
+        let Some(sym) = self.syms.get(res.key.value.as_str()) else { return };
+        let kind = sym.kind;
+        let key = res.key.value.clone();
+        let name = self.azure_name(res);
+        let Some(id) = self.ids.get(&key).cloned() else {
+            // The scope could not be resolved; bind the scope reference anyway for its error.
+            if let Some(g) = Self::group_ref(res) {
+                self.bind(g, "resource_group", &[Kind::ResourceGroup]);
+            }
+            if let Some(w) = Self::workspace_ref(res) {
+                self.bind(w, "workspace", &[Kind::MlWorkspace]);
+            }
+            return;
+        };
+        if res.existing.is_none() {
+            self.check_name(kind, &name, res.name.is_none());
+            let rule = name_rule(kind);
+            if res.name.is_none() && rule.global && rule.check(&name.value).is_ok() {
+                self.push(
+                    Diagnostic::warning("W0301", format!("`{key}` takes the global {} name `{}`", rule.what, name.value), res.key.span)
+                        .label("name defaulted from the key")
+                        .note(format!("{} names are unique across all of Azure; a short one is probably taken", rule.what))
+                        .hint(format!("set `name:`, e.g. `name: \"${{var.prefix}}{}{}\"`", if rule.chars == naming::Charset::LowerAlnum { "" } else { "-" }, name.value)),
+                );
+            }
+        }
+        let mut refs = Vec::new();
+        let mut parent = None;
+        if let Some(g) = Self::group_ref(res) {
+            refs.extend(self.bind(g, "resource_group", &[Kind::ResourceGroup]));
+        }
+        if let Some(w) = Self::workspace_ref(res) {
+            if let Some(r) = self.bind(w, "workspace", &[Kind::MlWorkspace]) {
+                parent = r.target.clone();
+                refs.push(r);
+            }
+        }
+        // Location: own, else the workspace's (computes), else the spec's.
+        let location = if kind.has_location() {
+            let own = res.location.as_ref().and_then(|l| self.check_location(l));
+            let inherited = parent.as_ref().and_then(|p| self.locations.get(p).cloned());
+            let loc = own.or(inherited).or_else(|| self.default_location.clone());
+            if loc.is_none() && res.location.is_none() && res.existing.is_none() {
+                self.push(
+                    Diagnostic::error("E0305", format!("`{key}` has no location"), res.key.span)
+                        .hint("set `location:` at the top of the spec, or on this resource"),
+                );
+            }
+            loc
+        } else {
+            None
+        };
+        if let Some(l) = &location {
+            self.locations.insert(key.clone(), l.clone());
+        }
+        let mut tags = BTreeMap::new();
+        for t in self.spec.tags.iter().chain(res.tags.iter()) {
+            for (k, v) in t.value.iter() {
+                tags.insert(k.value.clone(), v.value.clone());
+            }
+        }
+        if let Some(t) = &res.tags {
+            self.check_tags(t);
+        }
+        let mut depends_on = Vec::new();
+        for d in res.depends_on.iter().flat_map(|d| d.value.iter()) {
+            let known = match d.value.split_once('/') {
+                Some((k, c)) => self.syms.get(k).is_some_and(|s| s.subnets.iter().any(|x| x.value == c)),
+                None => self.syms.contains_key(d.value.as_str()),
+            };
+            if known {
+                depends_on.push(d.clone());
+            } else {
+                let hint = did_you_mean(&d.value, self.syms.keys().copied()).map(|s| format!("did you mean `{s}`?"));
+                self.push(
+                    Diagnostic::error("E0201", format!("unknown reference `{}`", d.value), d.span)
+                        .label("no resource with this key")
+                        .maybe_hint(hint),
+                );
+            }
+        }
+        let mut children = Vec::new();
+        let body = match &res.body {
+            None => Body::Existing,
+            Some(body) => {
+                self.check_body(&key, kind, body, &location, ctx, &mut refs, &mut children);
+                Body::Spec(body.clone())
+            }
+        };
+        out.push(Resource {
+            key: key.clone(),
+            key_span: res.key.span,
+            kind,
+            name,
+            location,
+            tags: if kind.taggable() { tags } else { BTreeMap::new() },
+            id,
+            parent,
+            body,
+            refs,
+            depends_on,
+            span: res.span,
+        });
+        out.extend(children);
+    }
+
+    fn check_name(&mut self, kind: Kind, name: &Spanned<String>, defaulted: bool) {
+        let rule = name_rule(kind);
+        if let Err(why) = rule.check(&name.value) {
+            let mut hint = rule.suggest(&name.value).map(|s| format!("try `{s}`"));
+            if defaulted {
+                hint = Some(format!(
+                    "the name defaults to the resource key; set `name:` to a valid {} name{}",
+                    rule.what,
+                    rule.suggest(&name.value).map(|s| format!(", e.g. `{s}`")).unwrap_or_default()
+                ));
+            }
+            let mut d = Diagnostic::error("E0301", format!("invalid {} name `{}`", rule.what, name.value), name.span).label(why).maybe_hint(hint);
+            if rule.global {
+                d = d.note(format!("{} names are global: they must also be unused by anyone else in Azure", rule.what));
+            }
+            self.push(d);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_body(
+        &mut self,
+        key: &str,
+        kind: Kind,
+        body: &KindSpec,
+        location: &Option<Spanned<String>>,
+        ctx: &Context,
+        refs: &mut Vec<Ref>,
+        children: &mut Vec<Resource>,
+    ) {
+        match body {
+            KindSpec::ResourceGroup(_) => {}
+            KindSpec::VirtualNetwork(v) => self.check_vnet(key, v, children),
+            KindSpec::NetworkSecurityGroup(n) => {
+                for rule in n.rules.iter().flat_map(|r| r.value.iter()) {
+                    self.check_security_rule(&rule.value);
+                }
+            }
+            KindSpec::RouteTable(t) => {
+                for route in t.routes.iter().flat_map(|r| r.value.iter()) {
+                    self.check_route(&route.value);
+                }
+            }
+            KindSpec::StorageAccount(s) => {
+                if let Some(rules) = &s.network_rules {
+                    for (i, sn) in rules.value.subnets.iter().flat_map(|l| l.value.iter()).enumerate() {
+                        refs.extend(self.bind(sn, &format!("network_rules.subnets[{i}]"), &[Kind::Subnet]));
+                    }
+                    for ip in rules.value.ip_rules.iter().flat_map(|l| l.value.iter()) {
+                        self.check_storage_ip(ip);
+                    }
+                }
+            }
+            KindSpec::KeyVault(v) => {
+                if let Some(t) = &v.tenant_id {
+                    if !is_guid(&t.value) {
+                        self.err("E0114", format!("`{}` is not a tenant ID", t.value), t.span).hint = Some("write the tenant's GUID, or leave `tenant_id` out to use the credential's tenant".into());
+                    }
+                } else if ctx.tenant.is_none() {
+                    // Filled at plan time from the credential; nothing to check offline.
+                }
+                if let Some(d) = &v.soft_delete_retention_days {
+                    self.range(d, 7, 90, "soft_delete_retention_days");
+                }
+                if let Some(rules) = &v.network_rules {
+                    for (i, sn) in rules.value.subnets.iter().flat_map(|l| l.value.iter()).enumerate() {
+                        refs.extend(self.bind(sn, &format!("network_rules.subnets[{i}]"), &[Kind::Subnet]));
+                    }
+                    for ip in rules.value.ip_rules.iter().flat_map(|l| l.value.iter()) {
+                        if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
+                            self.cidr_error(ip, e);
+                        }
+                    }
+                }
+            }
+            KindSpec::ApplicationInsights(a) => {
+                if let Some(d) = &a.retention_days {
+                    const OK: [u32; 9] = [30, 60, 90, 120, 180, 270, 365, 550, 730];
+                    if !OK.contains(&d.value) {
+                        self.push(
+                            Diagnostic::error("E0114", format!("retention of {} days is not offered", d.value), d.span)
+                                .hint("use one of 30, 60, 90, 120, 180, 270, 365, 550, 730"),
+                        );
+                    }
+                }
+                if let Some(w) = &a.log_analytics_workspace {
+                    match ArmId::parse(&w.value) {
+                        Some(p) if p.full_type().eq_ignore_ascii_case("Microsoft.OperationalInsights/workspaces") => {}
+                        _ => self.push(
+                            Diagnostic::error("E0205", "`log_analytics_workspace` must be a Log Analytics workspace ID", w.span)
+                                .hint("`/subscriptions/…/resourceGroups/…/providers/Microsoft.OperationalInsights/workspaces/<name>`"),
+                        ),
+                    }
+                }
+            }
+            KindSpec::ContainerRegistry(c) => {
+                let premium = c.sku.as_ref().is_none_or(|s| s.value == ast::RegistrySku::Premium);
+                if let (Some(rules), false) = (&c.network_rules, premium) {
+                    self.push(
+                        Diagnostic::error("E0114", "registry network rules need the `premium` SKU", rules.span)
+                            .hint("set `sku: premium`, or remove `network_rules`"),
+                    );
+                }
+                if let (Some(z), false) = (&c.zone_redundancy, premium) {
+                    if z.value == ast::Toggle::Enabled {
+                        self.err("E0114", "zone redundancy needs the `premium` SKU", z.span);
+                    }
+                }
+                for ip in c.network_rules.iter().flat_map(|r| r.value.ip_rules.iter()).flat_map(|l| l.value.iter()) {
+                    if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
+                        self.cidr_error(ip, e);
+                    }
+                }
+            }
+            KindSpec::MlWorkspace(w) => {
+                refs.extend(self.bind(&w.storage_account, "storage_account", &[Kind::StorageAccount]));
+                refs.extend(self.bind(&w.key_vault, "key_vault", &[Kind::KeyVault]));
+                refs.extend(self.bind(&w.application_insights, "application_insights", &[Kind::ApplicationInsights]));
+                if let Some(c) = &w.container_registry {
+                    refs.extend(self.bind(c, "container_registry", &[Kind::ContainerRegistry]));
+                }
+                if let Some(b) = &w.image_build_compute {
+                    let exists = self.spec.resources.iter().any(|r| match &r.body {
+                        Some(KindSpec::AmlCompute(c)) => c.workspace.value == key && self.azure_name(r).value == b.value,
+                        _ => false,
+                    });
+                    if !exists {
+                        self.push(
+                            Diagnostic::warning("E0203", format!("no `aml_compute` named `{}` in this workspace", b.value), b.span)
+                                .hint("name an AmlCompute cluster of this workspace; image builds fail without one when the registry is behind a VNet"),
+                        );
+                    }
+                }
+            }
+            KindSpec::AmlCompute(c) => {
+                if let Some(min) = &c.min_nodes {
+                    if min.value > c.max_nodes.value {
+                        self.push(
+                            Diagnostic::error("E0114", format!("`min_nodes` ({}) is larger than `max_nodes` ({})", min.value, c.max_nodes.value), min.span)
+                                .with_secondary(c.max_nodes.span, "max_nodes"),
+                        );
+                    }
+                }
+                if c.max_nodes.value == 0 {
+                    self.err("E0114", "`max_nodes` must be at least 1", c.max_nodes.span);
+                }
+                if let Some(t) = &c.idle_time_before_scale_down {
+                    if let Err(why) = parse_duration(&t.value) {
+                        self.push(Diagnostic::error("E0114", format!("invalid duration `{}`", t.value), t.span).label(why).hint("write e.g. `120s`, `2m`, `1h` or `PT2M`"));
+                    }
+                }
+                if let Some(ssh) = &c.ssh {
+                    let k = &ssh.value.admin_public_key;
+                    if !["ssh-rsa ", "ssh-ed25519 ", "ecdsa-sha2-"].iter().any(|p| k.value.starts_with(p)) {
+                        self.push(
+                            Diagnostic::error("E0114", "`admin_public_key` is not an OpenSSH public key", k.span)
+                                .hint("paste the contents of `~/.ssh/id_ed25519.pub` (it starts with `ssh-ed25519 `)"),
+                        );
+                    }
+                }
+                if let Some(sn) = &c.subnet {
+                    if let Some(r) = self.bind(sn, "subnet", &[Kind::Subnet]) {
+                        self.check_same_region(key, location, &r, "an AmlCompute cluster");
+                        self.check_same_subscription(&r);
+                        refs.push(r);
+                    }
+                }
+            }
+            KindSpec::AksCluster(a) => {
+                if let Some(n) = &a.node_count {
+                    self.range(n, 1, 1000, "node_count");
+                }
+                if let Some(p) = &a.node_pool_name {
+                    if let Err(why) = naming::AKS_NODE_POOL.check(&p.value) {
+                        self.push(Diagnostic::error("E0301", format!("invalid node pool name `{}`", p.value), p.span).label(why));
+                    }
+                }
+                if let Some(p) = &a.dns_prefix {
+                    if let Err(why) = naming::AKS_DNS_PREFIX.check(&p.value) {
+                        self.push(Diagnostic::error("E0301", format!("invalid DNS prefix `{}`", p.value), p.span).label(why));
+                    }
+                }
+                if let Some(m) = &a.max_pods {
+                    self.range(m, 10, 250, "max_pods");
+                }
+                if let Some(s) = &a.auto_scaling {
+                    if s.value.min_count.value > s.value.max_count.value {
+                        self.err("E0114", "`min_count` is larger than `max_count`", s.value.min_count.span);
+                    }
+                }
+                for ip in a.authorized_ip_ranges.iter().flat_map(|l| l.value.iter()) {
+                    if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
+                        self.cidr_error(ip, e);
+                    }
+                }
+                if let Some(net) = &a.network {
+                    let n = &net.value;
+                    if let Some(sn) = &n.subnet {
+                        if let Some(r) = self.bind(sn, "network.subnet", &[Kind::Subnet]) {
+                            self.check_same_region(key, location, &r, "an AKS cluster");
+                            self.check_same_subscription(&r);
+                            refs.push(r);
+                        }
+                    }
+                    self.check_aks_ranges(n.service_cidr.as_ref(), n.dns_service_ip.as_ref(), n.docker_bridge_cidr.as_ref());
+                    if let Some(p) = &n.pod_cidr {
+                        if let Err(e) = Cidr::parse_strict(&p.value) {
+                            self.cidr_error(p, e);
+                        }
+                    }
+                }
+            }
+            KindSpec::AksCompute(c) => {
+                match (&c.cluster, &c.create) {
+                    (Some(cl), Some(cr)) => {
+                        self.push(
+                            Diagnostic::error("E0114", "give `cluster:` (attach) or `create:`, not both", cl.span)
+                                .with_secondary(cr.span, "create")
+                                .hint("attach an existing `aks_cluster` with `cluster:`, or let Azure ML build one with `create:`"),
+                        );
+                    }
+                    (None, None) => {
+                        self.push(
+                            Diagnostic::error("E0112", format!("`{key}` needs `cluster:` or `create:`"), self.syms[key].res.key.span)
+                                .hint("attach an `aks_cluster` with `cluster: <key>`, or add `create: { agent_count: 3, … }`"),
+                        );
+                    }
+                    _ => {}
+                }
+                if let Some(cl) = &c.cluster {
+                    refs.extend(self.bind(cl, "cluster", &[Kind::AksCluster]));
+                }
+                if let (Some(p), Some(_)) = (&c.cluster_purpose, &c.create) {
+                    self.push(
+                        Diagnostic::error("E0111", "`cluster_purpose` belongs inside `create:` here", p.span)
+                            .hint("move it to `create.cluster_purpose`"),
+                    );
+                }
+                if let Some(cr) = &c.create {
+                    let cr = &cr.value;
+                    if let Some(n) = &cr.agent_count {
+                        self.range(n, 1, 100, "agent_count");
+                    }
+                    if let Some(sn) = &cr.subnet {
+                        if let Some(r) = self.bind(sn, "create.subnet", &[Kind::Subnet]) {
+                            self.check_same_region(key, location, &r, "an AKS compute");
+                            refs.push(r);
+                        }
+                    }
+                    self.check_aks_ranges(cr.service_cidr.as_ref(), cr.dns_service_ip.as_ref(), cr.docker_bridge_cidr.as_ref());
+                }
+            }
+        }
+        let _ = kind;
+    }
+
+    fn check_vnet(&mut self, key: &str, v: &ast::VirtualNetwork, children: &mut Vec<Resource>) {
+        let mut space = Vec::new();
+        for p in &v.address_space.value {
+            match Cidr::parse_strict(&p.value) {
+                Ok(c) => {
+                    if let Some((prev, prev_span)) = space.iter().find(|(x, _): &&(Cidr, Span)| x.overlaps(c)) {
+                        let prev: &Cidr = prev;
+                        self.push(
+                            Diagnostic::error("E0304", format!("address range `{c}` overlaps `{prev}`"), p.span)
+                                .with_secondary(*prev_span, "overlapped range"),
+                        );
+                    }
+                    space.push((c, p.span));
+                }
+                Err(e) => self.cidr_error(p, e),
+            }
+        }
+        if v.address_space.value.is_empty() {
+            self.err("E0114", "`address_space` needs at least one range", v.address_space.span);
+        }
+        for ip in v.dns_servers.iter().flat_map(|l| l.value.iter()) {
+            if cidr::parse_ip(&ip.value).is_none() {
+                self.err("E0302", format!("`{}` is not an IPv4 address", ip.value), ip.span);
+            }
+        }
+        let vnet_id = self.ids.get(key).cloned().unwrap_or_default();
+        let mut seen: Vec<(Cidr, Span, String)> = Vec::new();
+        for (name, sub) in v.subnets.iter().flat_map(|s| s.value.iter()) {
+            if let Err(why) = naming::NETWORK_CHILD.check(&name.value) {
+                self.push(Diagnostic::error("E0301", format!("invalid subnet name `{}`", name.value), name.span).label(why));
+            }
+            let s = &sub.value;
+            match Cidr::parse_strict(&s.address_prefix.value) {
+                Ok(c) => {
+                    if c.len() > 29 {
+                        self.push(
+                            Diagnostic::error("E0303", format!("subnet `{}` is smaller than /29", name.value), s.address_prefix.span)
+                                .label(format!("{c} holds {} addresses", c.size()))
+                                .hint("Azure's smallest subnet is a /29 (it reserves 5 addresses in each)"),
+                        );
+                    }
+                    if !space.is_empty() && !space.iter().any(|(v, _)| v.contains(c)) {
+                        let ranges = space.iter().map(|(v, _)| v.to_string()).collect::<Vec<_>>().join(", ");
+                        self.push(
+                            Diagnostic::error("E0303", format!("subnet `{}` ({c}) is outside the virtual network", name.value), s.address_prefix.span)
+                                .label(format!("not inside {ranges}"))
+                                .with_secondary(v.address_space.span, "the network's address space")
+                                .hint("pick a range inside `address_space`, or add a range that contains it"),
+                        );
+                    }
+                    if let Some((other, span, other_name)) = seen.iter().find(|(o, _, _)| o.overlaps(c)) {
+                        self.push(
+                            Diagnostic::error("E0304", format!("subnet `{}` ({c}) overlaps subnet `{other_name}` ({other})", name.value), s.address_prefix.span)
+                                .label(format!("overlaps {other}"))
+                                .with_secondary(*span, format!("`{other_name}`"))
+                                .hint("subnets of one network must not share addresses"),
+                        );
+                    }
+                    seen.push((c, s.address_prefix.span, name.value.clone()));
+                }
+                Err(e) => self.cidr_error(&s.address_prefix, e),
+            }
+            let child_key = format!("{key}/{}", name.value);
+            let mut refs = Vec::new();
+            if let Some(n) = &s.network_security_group {
+                refs.extend(self.bind(n, "network_security_group", &[Kind::NetworkSecurityGroup]));
+            }
+            if let Some(t) = &s.route_table {
+                refs.extend(self.bind(t, "route_table", &[Kind::RouteTable]));
+            }
+            for e in s.service_endpoints.iter().flat_map(|l| l.value.iter()) {
+                if !SERVICE_ENDPOINTS.contains(&e.value.as_str()) {
+                    let hint = did_you_mean(&e.value, SERVICE_ENDPOINTS.iter().copied())
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| format!("known endpoints: {}", SERVICE_ENDPOINTS.join(", ")));
+                    self.push(Diagnostic::error("E0113", format!("unknown service endpoint `{}`", e.value), e.span).hint(hint));
+                }
+            }
+            children.push(Resource {
+                key: child_key,
+                key_span: name.span,
+                kind: Kind::Subnet,
+                name: name.clone(),
+                location: None,
+                tags: BTreeMap::new(),
+                id: format!("{vnet_id}/subnets/{}", name.value),
+                parent: Some(key.to_string()),
+                body: Body::Subnet(s.clone()),
+                refs,
+                depends_on: Vec::new(),
+                span: sub.span,
+            });
+        }
+    }
+
+    fn check_security_rule(&mut self, r: &ast::SecurityRule) {
+        if let Err(why) = naming::NETWORK_CHILD.check(&r.name.value) {
+            self.push(Diagnostic::error("E0301", format!("invalid rule name `{}`", r.name.value), r.name.span).label(why));
+        }
+        self.range(&r.priority, 100, 4096, "priority");
+        for addrs in [&r.source, &r.destination].into_iter().flatten() {
+            self.check_addresses(addrs);
+        }
+        for ports in [&r.source_ports, &r.destination_ports].into_iter().flatten() {
+            for p in &ports.value.0 {
+                if let Err(why) = check_port_range(&p.value) {
+                    self.push(Diagnostic::error("E0114", format!("invalid port range `{}`", p.value), p.span).label(why).hint("write `*`, a port like `443`, or a range like `29876-29877`"));
+                }
+            }
+        }
+    }
+
+    fn check_addresses(&mut self, addrs: &Spanned<OneOrMany>) {
+        let many = addrs.value.0.len() > 1;
+        for a in &addrs.value.0 {
+            let v = a.value.as_str();
+            if v == "*" {
+                continue;
+            }
+            if v.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+                if let Err(e) = Cidr::parse_ip_or_cidr(v) {
+                    self.cidr_error(a, e);
+                }
+            } else if !is_service_tag_shape(v) {
+                self.push(
+                    Diagnostic::error("E0302", format!("`{v}` is neither an address nor a service tag"), a.span)
+                        .hint("write `*`, an IP, a CIDR, or a service tag such as `VirtualNetwork`"),
+                );
+            } else if many {
+                self.push(
+                    Diagnostic::error("E0114", format!("service tag `{v}` cannot be combined with other addresses"), a.span)
+                        .hint("a rule takes one service tag, or a list of IPs/CIDRs: split it into two rules"),
+                );
+            }
+        }
+    }
+
+    fn check_route(&mut self, r: &ast::Route) {
+        if let Err(why) = naming::NETWORK_CHILD.check(&r.name.value) {
+            self.push(Diagnostic::error("E0301", format!("invalid route name `{}`", r.name.value), r.name.span).label(why));
+        }
+        let p = &r.address_prefix;
+        if p.value.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            if let Err(e) = Cidr::parse_strict(&p.value) {
+                self.cidr_error(p, e);
+            }
+        } else if !is_service_tag_shape(&p.value) {
+            self.push(Diagnostic::error("E0302", format!("`{}` is neither a CIDR nor a service tag", p.value), p.span));
+        }
+        let appliance = r.next_hop.value == ast::NextHop::VirtualAppliance;
+        match (&r.next_hop_ip, appliance) {
+            (None, true) => {
+                self.push(
+                    Diagnostic::error("E0112", "`virtual_appliance` needs `next_hop_ip`", r.next_hop.span)
+                        .hint("add `next_hop_ip:` with the appliance's private IP"),
+                );
+            }
+            (Some(ip), false) => {
+                self.push(
+                    Diagnostic::error("E0114", format!("`next_hop_ip` only goes with `virtual_appliance`, not `{}`", r.next_hop.value), ip.span)
+                        .hint("remove `next_hop_ip`"),
+                );
+            }
+            (Some(ip), true) if cidr::parse_ip(&ip.value).is_none() => {
+                self.err("E0302", format!("`{}` is not an IPv4 address", ip.value), ip.span);
+            }
+            _ => {}
+        }
+    }
+
+    fn check_storage_ip(&mut self, ip: &Spanned<String>) {
+        match Cidr::parse_ip_or_cidr(&ip.value) {
+            Err(e) => self.cidr_error(ip, e),
+            Ok(c) => {
+                if ip.value.contains('/') && c.len() > 30 {
+                    self.push(
+                        Diagnostic::error("E0302", format!("storage firewalls reject /{} ranges", c.len()), ip.span)
+                            .hint(format!("write the bare address(es) instead, e.g. `{}`", c.network())),
+                    );
+                } else if c.is_private() {
+                    self.push(
+                        Diagnostic::error("E0302", format!("`{}` is a private range", ip.value), ip.span)
+                            .label("storage IP rules take public addresses only")
+                            .hint("admit private networks through `subnets:` (service endpoints) instead"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_aks_ranges(&mut self, service: Option<&Spanned<String>>, dns: Option<&Spanned<String>>, bridge: Option<&Spanned<String>>) {
+        let svc = service.and_then(|s| match Cidr::parse_strict(&s.value) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.cidr_error(s, e);
+                None
+            }
+        });
+        if let Some(d) = dns {
+            if cidr::parse_ip(&d.value).is_none() {
+                self.err("E0302", format!("`{}` is not an IPv4 address", d.value), d.span);
+            }
+        }
+        if service.is_some() != dns.is_some() {
+            let at = service.or(dns).map_or(Span::point(0), |s| s.span);
+            self.push(
+                Diagnostic::error("E0112", "`service_cidr` and `dns_service_ip` go together", at)
+                    .hint("set both, or neither to take Azure's defaults"),
+            );
+        }
+        let _ = svc;
+        if let Some(b) = bridge {
+            // The Docker bridge is written as the bridge's own address (`172.17.0.1/16`).
+            let ok = b.value.split_once('/').is_some_and(|(a, l)| cidr::parse_ip(a).is_some() && l.parse::<u8>().is_ok_and(|l| l <= 32));
+            if !ok {
+                self.err("E0302", format!("`{}` is not an address with a prefix length", b.value), b.span);
+            }
+        }
+    }
+
+    fn check_same_region(&mut self, key: &str, location: &Option<Spanned<String>>, r: &Ref, what: &str) {
+        let Some(vnet_key) = r.target.as_ref().map(|t| t.split('/').next().unwrap_or(t).to_string()) else { return };
+        let (Some(here), Some(there)) = (location, self.locations.get(&vnet_key)) else { return };
+        if here.value != there.value {
+            self.push(
+                Diagnostic::error("E0305", format!("`{key}` is in `{}` but its subnet's network `{vnet_key}` is in `{}`", here.value, there.value), r.span)
+                    .label("different region")
+                    .hint(format!("{what} must be in the same region as its virtual network")),
+            );
+        }
+    }
+
+    fn check_same_subscription(&mut self, r: &Ref) {
+        if let Some(p) = ArmId::parse(&r.id) {
+            if !p.subscription.eq_ignore_ascii_case(&self.subscription) {
+                self.push(
+                    Diagnostic::error("E0306", "the subnet is in another subscription", r.span)
+                        .label(format!("subscription `{}`", p.subscription))
+                        .hint("Azure requires the virtual network in the same subscription as the resource that joins it"),
+                );
+            }
+        }
+    }
+
+    fn range(&mut self, v: &Spanned<u32>, min: u32, max: u32, what: &str) {
+        if v.value < min || v.value > max {
+            self.push(
+                Diagnostic::error("E0114", format!("`{what}` must be between {min} and {max}, not {}", v.value), v.span)
+                    .label("out of range"),
+            );
+        }
+    }
+
+    fn cidr_error(&mut self, at: &Spanned<String>, e: CidrError) {
+        let hint = match &e {
+            CidrError::HostBits { canonical, .. } => format!("write `{canonical}`"),
+            CidrError::NoPrefix(_) => "add the prefix length, e.g. `/24`".to_string(),
+            _ => "write an IPv4 range such as `10.0.1.0/24`".to_string(),
+        };
+        self.push(Diagnostic::error("E0302", format!("invalid address range `{}`", at.value), at.span).label(e.to_string()).hint(hint));
+    }
+
+    fn check_unique_names(&mut self, resources: &[Resource]) {
+        let mut seen: BTreeMap<String, (&Resource, bool)> = BTreeMap::new();
+        for r in resources {
+            let rule = name_rule(r.kind);
+            let scope = if rule.global { format!("{}:{}", r.kind.arm_type(), r.name.value.to_lowercase()) } else { r.id.to_lowercase() };
+            if let Some((first, _)) = seen.get(&scope) {
+                let mut d = Diagnostic::error("E0307", format!("`{}` and `{}` are both named `{}`", first.key, r.key, r.name.value), r.name.span)
+                    .label("same name")
+                    .with_secondary(first.name.span, format!("`{}`", first.key));
+                d = d.hint(if rule.global { format!("{} names are global; give one a different `name:`", rule.what) } else { "give one of them a different `name:`".into() });
+                self.push(d);
+            } else {
+                seen.insert(scope, (r, true));
+            }
+        }
+    }
+
+    fn check_cycles(&mut self, model: &Model) {
+        let graph = model.graph();
+        for cycle in graph.cycles() {
+            let from = &cycle.path[0];
+            let to = cycle.path.get(1).unwrap_or(from);
+            let span = model
+                .get(from)
+                .and_then(|r| r.dependencies().into_iter().find(|(k, _)| k == to).map(|(_, s)| s))
+                .unwrap_or_else(|| model.get(from).map_or(Span::point(0), |r| r.key_span));
+            self.push(
+                Diagnostic::error("E0204", format!("dependency cycle: {cycle}"), span)
+                    .label(format!("`{from}` depends on `{to}` here"))
+                    .hint("remove one of these references or `depends_on` entries"),
+            );
+        }
+    }
+}
+
+/// The name a resource gets when the spec gives none: its key when Azure's rules allow it,
+/// else `<stack>-<key>` (e.g. a workspace keyed `ws` in stack `secure-ml` is `secure-ml-ws`),
+/// else the key made valid (lowercased, disallowed characters dropped) when that works.
+/// When nothing works the key is returned and the naming check reports it.
+pub fn default_name(kind: Kind, stack: &str, key: &str) -> String {
+    let rule = name_rule(kind);
+    if rule.check(key).is_ok() {
+        return key.to_string();
+    }
+    let prefixed = format!("{stack}-{key}");
+    if rule.check(&prefixed).is_ok() {
+        return prefixed;
+    }
+    rule.suggest(&prefixed).or_else(|| rule.suggest(key)).unwrap_or_else(|| key.to_string())
+}
+
+fn bad_id(id: &str, span: Span) -> Diagnostic {
+    Diagnostic::error("E0205", format!("`{id}` is not an ARM resource ID"), span)
+        .hint("an ID looks like `/subscriptions/<guid>/resourceGroups/<group>/providers/<Namespace>/<type>/<name>`")
+}
+
+fn is_service_tag_shape(v: &str) -> bool {
+    v.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+}
+
+/// Checks `*`, `N` or `N-M` with ports 0–65535 and N ≤ M.
+pub fn check_port_range(s: &str) -> Result<(u16, u16), String> {
+    if s == "*" {
+        return Ok((0, 65535));
+    }
+    let parse = |p: &str| p.trim().parse::<u16>().map_err(|_| format!("`{p}` is not a port (0–65535)"));
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (parse(a)?, parse(b)?);
+            if a > b { Err(format!("{a} is larger than {b}")) } else { Ok((a, b)) }
+        }
+        None => parse(s).map(|p| (p, p)),
+    }
+}
+
+/// Parses `120`, `120s`, `2m`, `1h`, `1h30m` or ISO 8601 `PT2M` into seconds.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let body = t.strip_prefix("PT").or_else(|| t.strip_prefix("pt")).unwrap_or(t);
+    if body.is_empty() {
+        return Err("empty duration".into());
+    }
+    if let Ok(n) = body.parse::<u64>() {
+        return Ok(n);
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in body.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().map_err(|_| format!("expected a number before `{c}`"))?;
+        num.clear();
+        total += n * match c.to_ascii_lowercase() {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(format!("unknown unit `{c}`")),
+        };
+    }
+    if !num.is_empty() {
+        return Err("a number without a unit at the end".into());
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_ports() {
+        assert_eq!(parse_duration("PT2M"), Ok(120));
+        assert_eq!(parse_duration("1h30m"), Ok(5400));
+        assert_eq!(parse_duration("90"), Ok(90));
+        assert!(parse_duration("2x").is_err());
+        assert_eq!(check_port_range("29876-29877"), Ok((29876, 29877)));
+        assert!(check_port_range("70000").is_err());
+        assert!(check_port_range("10-5").is_err());
+        assert!(is_guid("0b0c1a2e-1111-2222-3333-444455556666"));
+        assert!(!is_guid("not-a-guid"));
+    }
+}

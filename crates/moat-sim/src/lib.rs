@@ -1,0 +1,2 @@
+//! A local Azure Resource Manager emulator (library and server).
+pub fn placeholder() {}

@@ -1,0 +1,219 @@
+//! The emulated cloud: every resource, long-running operation and soft-deleted vault, and
+//! the state file that keeps them across restarts.
+
+use crate::errors::SimError;
+use crate::kinds::Kind;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Version written into the state file; a file with another version is refused.
+const STATE_VERSION: u32 = 1;
+
+/// One live resource.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    /// The id as ARM returns it.
+    pub id: String,
+    /// Resource kind.
+    pub kind: Kind,
+    /// Subscription id.
+    pub sub: String,
+    /// Resource group name as created (empty for none).
+    pub rg: String,
+    /// Stored representation (what a GET returns, minus computed fields).
+    pub body: Value,
+    /// Creation time (epoch seconds).
+    pub created: f64,
+    /// Last write time (epoch seconds).
+    pub modified: f64,
+    /// The resource shows `transitional` until this time.
+    pub busy_until: f64,
+    /// Provisioning state while busy (`Updating`, `Creating`, `RegisteringDns`).
+    pub transitional: String,
+    /// The last operation ended `Failed`; state shows `Failed` after `busy_until`.
+    pub failed: bool,
+    /// Set when a delete is under way; the record disappears at this time.
+    pub deleting_until: Option<f64>,
+    /// Current etag (kinds that have one).
+    pub etag: String,
+}
+
+impl Record {
+    /// The provisioning state a GET sees now.
+    pub fn state(&self, now: f64) -> &str {
+        if self.deleting_until.is_some() {
+            "Deleting"
+        } else if now < self.busy_until {
+            &self.transitional
+        } else if self.failed {
+            "Failed"
+        } else {
+            "Succeeded"
+        }
+    }
+
+    /// Whether an operation on the resource is still running.
+    pub fn busy(&self, now: f64) -> bool {
+        now < self.busy_until || self.deleting_until.is_some_and(|t| now < t)
+    }
+
+    /// Resource name (last id segment).
+    pub fn name(&self) -> &str {
+        self.id.rsplit('/').next().unwrap_or("")
+    }
+
+    /// Location from the stored body.
+    pub fn location(&self) -> &str {
+        self.body
+            .get("location")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+}
+
+/// What a poll endpoint reports for an operation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Operation {
+    /// Key of the resource the operation works on (may be gone).
+    pub resource_key: String,
+    /// Start time.
+    pub start: f64,
+    /// End time.
+    pub until: f64,
+    /// Failure to report at the end, as (code, message).
+    pub error: Option<(String, String)>,
+    /// Whether it deletes the resource.
+    pub delete: bool,
+}
+
+impl Operation {
+    /// `InProgress`, `Succeeded` or `Failed` at `now`.
+    pub fn status(&self, now: f64) -> &'static str {
+        if now < self.until {
+            "InProgress"
+        } else if self.error.is_some() {
+            "Failed"
+        } else {
+            "Succeeded"
+        }
+    }
+}
+
+/// A soft-deleted key vault.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedVault {
+    /// Subscription it belonged to.
+    pub sub: String,
+    /// Id of the vault when it was live.
+    pub vault_id: String,
+    /// Location.
+    pub location: String,
+    /// Deletion time.
+    pub deleted: f64,
+    /// The vault's last body, restored by `createMode: recover`.
+    pub body: Value,
+    /// Set once a purge was requested; the name is free at this time.
+    pub purging_until: Option<f64>,
+}
+
+/// All emulated state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    /// Resources by lower-cased id.
+    pub resources: BTreeMap<String, Record>,
+    /// Operations by id.
+    pub operations: BTreeMap<String, Operation>,
+    /// Soft-deleted vaults by lower-cased name.
+    pub deleted_vaults: BTreeMap<String, DeletedVault>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    version: u32,
+    #[serde(flatten)]
+    state: State,
+}
+
+impl State {
+    /// Removes what finished deleting by `now`.
+    pub fn sweep(&mut self, now: f64) {
+        self.resources
+            .retain(|_, r| r.deleting_until.is_none_or(|t| now < t));
+        self.deleted_vaults
+            .retain(|_, v| v.purging_until.is_none_or(|t| now < t));
+        // Poll endpoints of finished operations stay answerable for an hour, like ARM's.
+        self.operations.retain(|_, o| now < o.until + 3600.0);
+    }
+
+    /// Resource by id (case-insensitive).
+    pub fn get(&self, id: &str) -> Option<&Record> {
+        self.resources.get(&id.to_ascii_lowercase())
+    }
+
+    /// Mutable resource by id.
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut Record> {
+        self.resources.get_mut(&id.to_ascii_lowercase())
+    }
+
+    /// Direct children of `parent_id` of the given kind.
+    pub fn children(&self, parent_id: &str, kind: Kind) -> Vec<&Record> {
+        let prefix = format!("{}/", parent_id.to_ascii_lowercase());
+        self.resources
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(k, r)| r.kind == kind && !k[prefix.len()..].contains("/providers/"))
+            .filter(|(k, _)| k[prefix.len()..].matches('/').count() == 1)
+            .map(|(_, r)| r)
+            .collect()
+    }
+
+    /// Loads a state file; a missing file is an empty cloud.
+    pub fn load(path: &Path) -> Result<State, SimError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+            Err(source) => {
+                return Err(SimError::StateRead {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let file: StateFile = serde_json::from_str(&text).map_err(|e| SimError::StateCorrupt {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        if file.version != STATE_VERSION {
+            return Err(SimError::StateCorrupt {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "unsupported version {} (expected {STATE_VERSION})",
+                    file.version
+                ),
+            });
+        }
+        Ok(file.state)
+    }
+
+    /// Writes the state atomically: a temporary file in the same directory, then a rename.
+    pub fn save(&self, path: &Path) -> Result<(), SimError> {
+        let err = |source| SimError::StateWrite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = StateFile {
+            version: STATE_VERSION,
+            state: self.clone(),
+        };
+        let text = serde_json::to_vec_pretty(&file)
+            .map_err(|e| err(std::io::Error::other(e.to_string())))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+        std::fs::write(&tmp, text).map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(err)
+    }
+}

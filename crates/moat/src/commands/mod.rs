@@ -1,0 +1,5 @@
+//! One module per command.
+
+pub mod graph;
+pub mod lint;
+pub mod validate;

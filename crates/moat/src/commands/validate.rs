@@ -1,0 +1,35 @@
+//! `moat validate`: every offline check on one or more specs; exit 1 when any has an error.
+
+use crate::cli::{DiagFormat, Global, ValidateArgs};
+use crate::load::{load, spec_path};
+use crate::output::Output;
+use crate::Status;
+
+/// Runs the command.
+pub fn run(g: &Global, args: &ValidateArgs, out: &Output) -> anyhow::Result<Status> {
+    let paths = if args.specs.is_empty() { vec![spec_path(None)] } else { args.specs.clone() };
+    let mut failed = false;
+    let mut json = Vec::new();
+    for path in &paths {
+        let loaded = load(path, &args.vars, g.local)?;
+        failed |= loaded.has_errors();
+        match args.format {
+            DiagFormat::Json => json.extend(loaded.diags.iter().map(|d| d.to_json(&loaded.file))),
+            DiagFormat::Text => {
+                out.diagnostics(&loaded.file, &loaded.diags);
+                let errors = loaded.diags.iter().filter(|d| d.is_error()).count();
+                let warnings = loaded.diags.len() - errors;
+                if errors > 0 {
+                    out.status(&format!("{}: {errors} error(s), {warnings} warning(s)", loaded.file.name()));
+                } else {
+                    let n = loaded.model.as_ref().map_or(0, |m| m.resources.len());
+                    out.status(&format!("{}: valid ({n} resources, {warnings} warning(s))", loaded.file.name()));
+                }
+            }
+        }
+    }
+    if args.format == DiagFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    Ok(if failed { Status::Failed } else { Status::Ok })
+}

@@ -1,0 +1,44 @@
+//! The moat command line as a library: argument types, the command dispatcher and the output
+//! helpers, so that integration tests can drive exactly what the binary runs.
+
+pub mod cli;
+pub mod commands;
+pub mod load;
+pub mod output;
+
+use cli::{Cli, Command};
+
+/// How a successful run ends; mapped to the process exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Exit 0: success, no changes.
+    Ok,
+    /// Exit 1: the command ran and found errors (already printed).
+    Failed,
+    /// Exit 2: `plan --detailed-exitcode` found changes.
+    Changes,
+}
+
+impl From<Status> for std::process::ExitCode {
+    fn from(s: Status) -> Self {
+        std::process::ExitCode::from(match s {
+            Status::Ok => 0,
+            Status::Failed => 1,
+            Status::Changes => 2,
+        })
+    }
+}
+
+/// Runs one command.
+pub fn run(cli: Cli) -> anyhow::Result<Status> {
+    let out = output::Output::new(&cli.global);
+    match &cli.command {
+        Command::Validate(args) => commands::validate::run(&cli.global, args, &out),
+        Command::Lint(args) => commands::lint::run(&cli.global, args, &out),
+        Command::Graph(args) => commands::graph::run(&cli.global, args, &out),
+        Command::Schema => {
+            print!("{}", moat_spec::schema::spec_schema_text());
+            Ok(Status::Ok)
+        }
+    }
+}
