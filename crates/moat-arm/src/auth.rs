@@ -47,7 +47,7 @@ pub const DEV_TOKEN: &str = "moat-local-dev-token";
 pub const GITHUB_AUDIENCE: &str = "api://AzureADTokenExchange";
 
 /// How long `auto` mode gives managed identity before moving on (off Azure, IMDS never answers).
-const MANAGED_IDENTITY_PROBE: Duration = Duration::from_secs(5);
+const MANAGED_IDENTITY_PROBE: Duration = Duration::from_secs(2);
 
 /// A token is renewed this long before it expires (or at half its lifetime, if shorter).
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
@@ -190,7 +190,8 @@ impl GithubOidcAssertion {
     /// Fetches the OIDC token (a JWT) for the Entra audience.
     pub async fn fetch(&self) -> Result<String, String> {
         let mut url = self.request_url.clone();
-        url.query_pairs_mut().append_pair("audience", GITHUB_AUDIENCE);
+        url.query_pairs_mut()
+            .append_pair("audience", GITHUB_AUDIENCE);
         let response = self
             .http
             .get(url)
@@ -220,7 +221,10 @@ impl GithubOidcAssertion {
 
 #[async_trait::async_trait]
 impl ClientAssertion for GithubOidcAssertion {
-    async fn secret(&self, _options: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
+    async fn secret(
+        &self,
+        _options: Option<ClientMethodOptions<'_>>,
+    ) -> azure_core::Result<String> {
         self.fetch()
             .await
             .map_err(|message| azure_core::Error::with_message(ErrorKind::Credential, message))
@@ -348,10 +352,7 @@ impl Credentials {
     }
 
     /// A chain of named credentials (for tests and embedders), tried in order; none decisive.
-    pub fn chain(
-        scope: impl Into<String>,
-        sources: Vec<NamedSource>,
-    ) -> Credentials {
+    pub fn chain(scope: impl Into<String>, sources: Vec<NamedSource>) -> Credentials {
         Credentials::from_candidates(
             scope.into(),
             sources
@@ -436,6 +437,46 @@ impl Credentials {
     }
 }
 
+impl Credentials {
+    /// The tenant of the current token (its `tid` claim), for defaults such as a key vault's
+    /// `tenantId`. `None` when the token is not a JWT (the development token).
+    pub async fn tenant_id(&self) -> Result<Option<String>, ArmError> {
+        let token = self.token().await?;
+        Ok(jwt_claim(token.token.secret(), "tid"))
+    }
+}
+
+/// Reads one string claim of a JWT's payload without verifying it (it is our own token).
+pub(crate) fn jwt_claim(jwt: &str, claim: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64url_decode(payload)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get(claim)?.as_str().map(str::to_owned)
+}
+
+fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((acc >> bits) & 0xff).ok()?);
+        }
+    }
+    Some(out)
+}
+
 fn refresh_time(token: &AccessToken) -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     let lifetime = token.expires_on - now;
@@ -463,7 +504,10 @@ fn env_candidate(env: &EnvLookup, options: &ClientOptions) -> Candidate {
         if env("AZURE_CLIENT_SECRET").is_none() && env("AZURE_CLIENT_CERTIFICATE_PATH").is_some() {
             return Err("AZURE_CLIENT_CERTIFICATE_PATH is set, but certificate credentials are not supported (they need OpenSSL); use AZURE_CLIENT_SECRET or workload identity".to_owned());
         }
-        if let Some(why) = missing(env, &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"]) {
+        if let Some(why) = missing(
+            env,
+            &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"],
+        ) {
             return Err(why);
         }
         let tenant = env("AZURE_TENANT_ID").unwrap_or_default();
@@ -488,7 +532,11 @@ fn workload_identity_candidate(env: &EnvLookup, options: &ClientOptions) -> Cand
     let credential = (|| {
         if let Some(why) = missing(
             env,
-            &["AZURE_FEDERATED_TOKEN_FILE", "AZURE_CLIENT_ID", "AZURE_TENANT_ID"],
+            &[
+                "AZURE_FEDERATED_TOKEN_FILE",
+                "AZURE_CLIENT_ID",
+                "AZURE_TENANT_ID",
+            ],
         ) {
             return Err(why);
         }
@@ -519,7 +567,11 @@ fn github_candidate(env: &EnvLookup, options: &ClientOptions) -> Candidate {
         }
         if let Some(why) = missing(
             env,
-            &["ACTIONS_ID_TOKEN_REQUEST_TOKEN", "AZURE_CLIENT_ID", "AZURE_TENANT_ID"],
+            &[
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                "AZURE_CLIENT_ID",
+                "AZURE_TENANT_ID",
+            ],
         ) {
             return Err(why);
         }
@@ -608,10 +660,7 @@ impl Policy for BearerPolicy {
             .token()
             .await
             .map_err(|e| azure_core::Error::new(ErrorKind::Credential, e))?;
-        request.insert_header(
-            "authorization",
-            format!("Bearer {}", token.token.secret()),
-        );
+        request.insert_header("authorization", format!("Bearer {}", token.token.secret()));
         next[0].send(ctx, request, &next[1..]).await
     }
 }
@@ -639,15 +688,18 @@ mod tests {
         for c in AuthChoice::ALL {
             assert_eq!(c.as_str().parse::<AuthChoice>().ok(), Some(c));
         }
-        assert_eq!("Azure_CLI".parse::<AuthChoice>().ok(), Some(AuthChoice::AzureCli));
+        assert_eq!(
+            "Azure_CLI".parse::<AuthChoice>().ok(),
+            Some(AuthChoice::AzureCli)
+        );
         let err = "kerberos".parse::<AuthChoice>().expect_err("unknown");
         assert!(err.to_string().contains("github-oidc"), "{err}");
     }
 
     #[test]
     fn auto_chain_order_is_documented_order() {
-        let creds = Credentials::for_endpoint(&public(), AuthChoice::Auto, &env_of(&[]))
-            .expect("chain");
+        let creds =
+            Credentials::for_endpoint(&public(), AuthChoice::Auto, &env_of(&[])).expect("chain");
         assert_eq!(
             creds.sources(),
             [
@@ -698,8 +750,8 @@ mod tests {
         assert!(err.to_string().contains("OpenSSL"), "{err}");
 
         let env = env_of(&[("AZURE_CLIENT_ID", "c")]);
-        let creds =
-            Credentials::for_endpoint(&public(), AuthChoice::WorkloadIdentity, &env).expect("chain");
+        let creds = Credentials::for_endpoint(&public(), AuthChoice::WorkloadIdentity, &env)
+            .expect("chain");
         let err = creds.token().await.expect_err("no token file");
         assert!(
             err.to_string()
@@ -707,8 +759,8 @@ mod tests {
             "{err}"
         );
 
-        let creds =
-            Credentials::for_endpoint(&public(), AuthChoice::GithubOidc, &env_of(&[])).expect("chain");
+        let creds = Credentials::for_endpoint(&public(), AuthChoice::GithubOidc, &env_of(&[]))
+            .expect("chain");
         let err = creds.token().await.expect_err("not in actions");
         assert!(err.to_string().contains("id-token: write"), "{err}");
     }
@@ -762,10 +814,16 @@ mod tests {
                 ("good", Ok(good.clone() as Arc<dyn TokenCredential>)),
             ],
         );
-        assert_eq!(creds.token().await.expect("token").token.secret(), "token-0");
+        assert_eq!(
+            creds.token().await.expect("token").token.secret(),
+            "token-0"
+        );
         assert_eq!(creds.chosen().await, Some("good"));
         // Cached: neither credential is asked again.
-        assert_eq!(creds.token().await.expect("token").token.secret(), "token-0");
+        assert_eq!(
+            creds.token().await.expect("token").token.secret(),
+            "token-0"
+        );
         assert_eq!(bad.calls.load(Ordering::SeqCst), 1);
         assert_eq!(good.calls.load(Ordering::SeqCst), 1);
 
@@ -776,12 +834,14 @@ mod tests {
                 ("bad", Ok(bad.clone() as Arc<dyn TokenCredential>)),
             ],
         );
-        let ArmError::Credential { tried } = creds.token().await.expect_err("nothing works")
-        else {
+        let ArmError::Credential { tried } = creds.token().await.expect_err("nothing works") else {
             panic!("expected a credential error");
         };
         assert_eq!(tried.len(), 2);
-        assert_eq!(tried[0], ("absent".to_owned(), "NOT_SET is not set".to_owned()));
+        assert_eq!(
+            tried[0],
+            ("absent".to_owned(), "NOT_SET is not set".to_owned())
+        );
         assert_eq!(tried[1].0, "bad");
         assert!(tried[1].1.contains("refused by test"), "{tried:?}");
     }
@@ -800,11 +860,27 @@ mod tests {
         assert_eq!(creds.token().await.expect("t").token.secret(), "token-1");
     }
 
+    #[tokio::test]
+    async fn tenant_comes_from_the_token() {
+        // {"alg":"none"} . {"tid":"72f988bf-86f1-41af-91ab-2d7cd011db47","sub":"x"} . (no signature)
+        let jwt = "eyJhbGciOiJub25lIn0.eyJ0aWQiOiI3MmY5ODhiZi04NmYxLTQxYWYtOTFhYi0yZDdjZDAxMWRiNDciLCJzdWIiOiJ4In0.";
+        let creds = Credentials::fixed("s", jwt);
+        assert_eq!(
+            creds.tenant_id().await.expect("token").as_deref(),
+            Some("72f988bf-86f1-41af-91ab-2d7cd011db47")
+        );
+        let dev = Credentials::fixed("s", DEV_TOKEN);
+        assert_eq!(dev.tenant_id().await.expect("token"), None);
+    }
+
     #[test]
     fn github_assertion_refuses_remote_http() {
-        let err = GithubOidcAssertion::new("http://actions.example.com/token?x=1", Secret::new("t"))
-            .expect_err("http");
+        let err =
+            GithubOidcAssertion::new("http://actions.example.com/token?x=1", Secret::new("t"))
+                .expect_err("http");
         assert!(err.to_string().contains("https"), "{err}");
-        assert!(GithubOidcAssertion::new("https://actions.example.com/t", Secret::new("t")).is_ok());
+        assert!(
+            GithubOidcAssertion::new("https://actions.example.com/t", Secret::new("t")).is_ok()
+        );
     }
 }

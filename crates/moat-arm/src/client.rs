@@ -292,6 +292,14 @@ impl ArmClient {
         self.inner.credentials.as_ref()
     }
 
+    /// The tenant of the credential in use (`None` on loopback or without credentials).
+    pub async fn tenant_id(&self) -> Result<Option<String>, ArmError> {
+        match &self.inner.credentials {
+            Some(c) => c.tenant_id().await,
+            None => Ok(None),
+        }
+    }
+
     /// Counters since the client was built.
     pub fn stats(&self) -> ClientStats {
         let c = &self.inner.counters;
@@ -416,8 +424,9 @@ impl ArmClient {
         request.insert_header("x-ms-client-request-id", client_request_id.clone());
         request.insert_header("accept", "application/json");
         if let Some(body) = body {
-            let bytes = serde_json::to_vec(body)
-                .map_err(|e| Failure::Fatal(ArmError::config(format!("unserializable body: {e}"))))?;
+            let bytes = serde_json::to_vec(body).map_err(|e| {
+                Failure::Fatal(ArmError::config(format!("unserializable body: {e}")))
+            })?;
             request.insert_header("content-type", "application/json");
             request.set_body(bytes);
         }
@@ -448,7 +457,13 @@ impl ArmClient {
                     body: raw.body().as_ref().to_vec(),
                 })
             }
-            Err(e) => Err(classify_sdk_error(e)),
+            Err(e) => Err(match classify_sdk_error(e) {
+                // Transport errors quote the URL; poll URLs carry signed query tokens.
+                Failure::Attempt(a, text) => {
+                    Failure::Attempt(a, text.replace(url.as_str(), &crate::log::redact_url(url)))
+                }
+                fatal => fatal,
+            }),
         };
 
         if let Some(log) = &inner.log {
@@ -483,7 +498,9 @@ impl ArmClient {
                     if let Some(class) = class_of_header(name)
                         && let Ok(remaining) = value.trim().parse::<u64>()
                     {
-                        inner.throttle.observe_remaining(&subscription, class, remaining);
+                        inner
+                            .throttle
+                            .observe_remaining(&subscription, class, remaining);
                     }
                 }
                 if r.status == 429 {

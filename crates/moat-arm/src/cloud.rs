@@ -209,7 +209,11 @@ mod tests {
 
     #[test]
     fn clouds_have_endpoint_authority_and_scope() {
-        for cloud in [Cloud::AzurePublic, Cloud::AzureChina, Cloud::AzureUSGovernment] {
+        for cloud in [
+            Cloud::AzurePublic,
+            Cloud::AzureChina,
+            Cloud::AzureUSGovernment,
+        ] {
             let endpoint = Endpoint::Cloud(cloud);
             assert_eq!(endpoint.url().as_str(), cloud.arm_endpoint());
             assert!(cloud.authority_host().starts_with("https://login."));
@@ -280,7 +284,10 @@ mod tests {
             &url("https://management.azure.com/subscriptions/x/operationresults/y")
         ));
         assert!(!same_authority(&arm, &url("https://evil.example.com/op")));
-        assert!(!same_authority(&arm, &url("http://management.azure.com/op")));
+        assert!(!same_authority(
+            &arm,
+            &url("http://management.azure.com/op")
+        ));
         assert!(same_authority(
             &url("http://localhost:3000/"),
             &url("http://127.0.0.1:3000/op")

@@ -179,9 +179,7 @@ impl ArmError {
         match self {
             ArmError::Http {
                 status: 404, code, ..
-            } => NOT_FOUND_CODES
-                .iter()
-                .any(|c| c.eq_ignore_ascii_case(code)),
+            } => NOT_FOUND_CODES.iter().any(|c| c.eq_ignore_ascii_case(code)),
             _ => false,
         }
     }
@@ -192,14 +190,10 @@ impl ArmError {
         match self {
             ArmError::Http { status, code, .. } => {
                 matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
-                    || RETRYABLE_CODES
-                        .iter()
-                        .any(|c| c.eq_ignore_ascii_case(code))
+                    || RETRYABLE_CODES.iter().any(|c| c.eq_ignore_ascii_case(code))
             }
             ArmError::OperationFailed { code, details, .. } => {
-                RETRYABLE_CODES
-                    .iter()
-                    .any(|c| c.eq_ignore_ascii_case(code))
+                RETRYABLE_CODES.iter().any(|c| c.eq_ignore_ascii_case(code))
                     || details.iter().any(|d| {
                         RETRYABLE_CODES
                             .iter()
@@ -432,12 +426,18 @@ mod tests {
     #[test]
     fn message_without_code_uses_header_then_status() {
         let body = br#"{"message":"An error occurred.","details":[]}"#;
-        assert_eq!(parse_error_body(500, None, body).code, "InternalServerError");
+        assert_eq!(
+            parse_error_body(500, None, body).code,
+            "InternalServerError"
+        );
         assert_eq!(
             parse_error_body(500, Some("FromHeader"), body).code,
             "FromHeader"
         );
-        assert_eq!(parse_error_body(500, None, body).message, "An error occurred.");
+        assert_eq!(
+            parse_error_body(500, None, body).message,
+            "An error occurred."
+        );
     }
 
     #[test]
@@ -446,7 +446,11 @@ mod tests {
         let p = parse_error_body(503, None, body);
         assert_eq!(p.code, "ServiceUnavailable");
         assert_eq!(p.message, "Service Unavailable");
-        let p = parse_error_body(404, None, b"<html><body><h2>Not found</h2> bad url</body></html>");
+        let p = parse_error_body(
+            404,
+            None,
+            b"<html><body><h2>Not found</h2> bad url</body></html>",
+        );
         assert_eq!(p.message, "Not found bad url");
     }
 
@@ -505,7 +509,10 @@ mod tests {
         );
         let c = ArmError::Credential {
             tried: vec![
-                ("environment".into(), "AZURE_CLIENT_SECRET is not set".into()),
+                (
+                    "environment".into(),
+                    "AZURE_CLIENT_SECRET is not set".into(),
+                ),
                 ("azure-cli".into(), "az not found.".into()),
             ],
         };

@@ -25,8 +25,8 @@ mod throttle;
 use serde_json::Value;
 
 pub use auth::{
-    AuthChoice, Credentials, DEV_TOKEN, EnvLookup, FixedToken, GITHUB_AUDIENCE, NamedSource,
-    GithubOidcAssertion, process_env,
+    AuthChoice, Credentials, DEV_TOKEN, EnvLookup, FixedToken, GITHUB_AUDIENCE,
+    GithubOidcAssertion, NamedSource, process_env,
 };
 pub use azure_core::http::Url;
 pub use client::{ArmClient, ArmResponse, ClientConfig, ClientStats, user_agent};
@@ -98,7 +98,11 @@ impl WriteRequest {
     }
 
     /// A POST to `path` (an id + action), with an optional body.
-    pub fn post(path: impl Into<String>, api_version: impl Into<String>, body: Option<Value>) -> Self {
+    pub fn post(
+        path: impl Into<String>,
+        api_version: impl Into<String>,
+        body: Option<Value>,
+    ) -> Self {
         WriteRequest {
             method: Method::Post,
             id: path.into(),

@@ -158,7 +158,9 @@ mod tests {
         });
         let r = redact_json(&v);
         let text = r.to_string();
-        for leaked in ["s3cr3t", "\"p\"", "\"k\"", "\"t\"", "\"c\"", "\"v\"", "\"x\""] {
+        for leaked in [
+            "s3cr3t", "\"p\"", "\"k\"", "\"t\"", "\"c\"", "\"v\"", "\"x\"",
+        ] {
             assert!(!text.contains(leaked), "{leaked} leaked: {text}");
         }
         assert_eq!(r["properties"]["addressPrefix"], "10.0.0.0/24");
@@ -177,7 +179,10 @@ mod tests {
         .expect("url");
         let s = redact_url(&url);
         assert!(!s.contains("abc") && !s.contains("def"), "{s}");
-        assert!(s.contains("api-version=2024-01-01") && s.contains("t=1"), "{s}");
+        assert!(
+            s.contains("api-version=2024-01-01") && s.contains("t=1"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -139,7 +139,10 @@ impl Default for Timeouts {
         Timeouts {
             default: min(60),
             by_type: BTreeMap::from([
-                ("Microsoft.ContainerService/managedClusters".to_owned(), min(90)),
+                (
+                    "Microsoft.ContainerService/managedClusters".to_owned(),
+                    min(90),
+                ),
                 (
                     "Microsoft.MachineLearningServices/workspaces/computes".to_owned(),
                     min(30),
@@ -177,7 +180,11 @@ pub fn resource_type_of(id: &str) -> String {
         && let Some(namespace) = segments.get(p + 1)
     {
         let rest = &segments[(p + 2).min(segments.len())..];
-        let types: Vec<&str> = rest.chunks(2).filter(|c| c.len() == 2).map(|c| c[0]).collect();
+        let types: Vec<&str> = rest
+            .chunks(2)
+            .filter(|c| c.len() == 2)
+            .map(|c| c[0])
+            .collect();
         if types.is_empty() {
             return (*namespace).to_owned();
         }
@@ -252,10 +259,7 @@ pub(crate) enum PollState {
     /// Finished well; the body, when the answer carried one.
     Succeeded(Option<Value>),
     /// Ended `Failed` or `Canceled`, with the operation's error.
-    Failed {
-        status: String,
-        error: ErrorDetail,
-    },
+    Failed { status: String, error: ErrorDetail },
 }
 
 fn terminal(status: &str, body: &Value, what: &str) -> PollState {
@@ -353,7 +357,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const VNET: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v";
+    const VNET: &str =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v";
 
     #[test]
     fn resource_types() {
@@ -392,7 +397,10 @@ mod tests {
     fn timeouts_by_type() {
         let t = Timeouts::default();
         let min = |m: u64| Duration::from_secs(m * 60);
-        assert_eq!(t.for_type("Microsoft.ContainerService/managedClusters"), min(90));
+        assert_eq!(
+            t.for_type("Microsoft.ContainerService/managedClusters"),
+            min(90)
+        );
         assert_eq!(
             t.for_type("microsoft.containerservice/managedclusters/agentPools"),
             min(90)
@@ -401,7 +409,10 @@ mod tests {
             t.for_type("Microsoft.MachineLearningServices/workspaces/computes"),
             min(30)
         );
-        assert_eq!(t.for_type("Microsoft.Network/virtualNetworks/subnets"), min(30));
+        assert_eq!(
+            t.for_type("Microsoft.Network/virtualNetworks/subnets"),
+            min(30)
+        );
         assert_eq!(t.for_type("Microsoft.NetworkFunction/x"), min(60));
         assert_eq!(t.for_type("Microsoft.KeyVault/vaults"), min(60));
     }
@@ -417,8 +428,16 @@ mod tests {
             }
         );
         assert!(matches!(
-            op(Method::Delete, 202, Some("https://a/op"), Some("https://a/loc")),
-            Poll::AsyncOperation { location: Some(_), .. }
+            op(
+                Method::Delete,
+                202,
+                Some("https://a/op"),
+                Some("https://a/loc")
+            ),
+            Poll::AsyncOperation {
+                location: Some(_),
+                ..
+            }
         ));
         assert_eq!(
             op(Method::Put, 202, None, Some("https://a/loc")),
@@ -459,7 +478,9 @@ mod tests {
             read_async_operation(&json!({"status": "succeeded"})),
             PollState::Succeeded(_)
         ));
-        let failed = read_async_operation(&json!({"status": "Failed", "error": {"code": "X", "message": "m"}}));
+        let failed = read_async_operation(
+            &json!({"status": "Failed", "error": {"code": "X", "message": "m"}}),
+        );
         assert_eq!(
             failed,
             PollState::Failed {
@@ -478,15 +499,25 @@ mod tests {
         assert_eq!(read_location(202, None), PollState::InProgress);
         assert_eq!(read_location(204, None), PollState::Succeeded(None));
         assert!(matches!(
-            read_location(200, Some(&json!({"properties": {"provisioningState": "Failed"}}))),
+            read_location(
+                200,
+                Some(&json!({"properties": {"provisioningState": "Failed"}}))
+            ),
             PollState::Failed { .. }
         ));
         assert_eq!(
             read_resource(&json!({"properties": {"provisioningState": "RegisteringDns"}})),
             PollState::InProgress
         );
-        assert!(matches!(read_resource(&json!({"name": "rg"})), PollState::Succeeded(_)));
-        assert!(is_deleting(&json!({"properties": {"provisioningState": "Deleting"}})));
-        assert!(is_transitioning(&json!({"properties": {"provisioningState": "Updating"}})));
+        assert!(matches!(
+            read_resource(&json!({"name": "rg"})),
+            PollState::Succeeded(_)
+        ));
+        assert!(is_deleting(
+            &json!({"properties": {"provisioningState": "Deleting"}})
+        ));
+        assert!(is_transitioning(
+            &json!({"properties": {"provisioningState": "Updating"}})
+        ));
     }
 }

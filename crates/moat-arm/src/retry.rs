@@ -86,7 +86,8 @@ pub(crate) fn decide(
 ) -> Decision {
     let wait = || server_wait.unwrap_or_else(|| backoff.delay(attempt));
     let retries_left = attempt < max_retries;
-    let server_errors_left = retries_left && server_errors < SERVER_ERROR_RETRY_CAP.min(max_retries);
+    let server_errors_left =
+        retries_left && server_errors < SERVER_ERROR_RETRY_CAP.min(max_retries);
     match outcome {
         Attempt::Status(429) if retries_left => Decision::Retry(wait()),
         Attempt::Status(503) if server_errors_left => Decision::Retry(wait()),
@@ -156,7 +157,10 @@ mod tests {
             &B,
         );
         assert_eq!(got, Decision::Retry(Duration::from_secs(12)));
-        assert_eq!(d(Idempotence::Read, Attempt::Status(429), 5, 0), Decision::Done);
+        assert_eq!(
+            d(Idempotence::Read, Attempt::Status(429), 5, 0),
+            Decision::Done
+        );
     }
 
     #[test]
@@ -166,10 +170,18 @@ mod tests {
             Decision::Retry(_)
         ));
         assert_eq!(
-            d(Idempotence::Read, Attempt::Status(500), 3, SERVER_ERROR_RETRY_CAP),
+            d(
+                Idempotence::Read,
+                Attempt::Status(500),
+                3,
+                SERVER_ERROR_RETRY_CAP
+            ),
             Decision::Done
         );
-        assert_eq!(d(Idempotence::Action, Attempt::Status(500), 0, 0), Decision::Done);
+        assert_eq!(
+            d(Idempotence::Action, Attempt::Status(500), 0, 0),
+            Decision::Done
+        );
         assert!(matches!(
             d(Idempotence::Action, Attempt::Status(503), 0, 0),
             Decision::Retry(_)
@@ -190,7 +202,10 @@ mod tests {
             d(Idempotence::IdempotentWrite, Attempt::NotSent, 0, 0),
             Decision::Retry(_)
         ));
-        assert_eq!(d(Idempotence::Action, Attempt::Dropped, 0, 0), Decision::Done);
+        assert_eq!(
+            d(Idempotence::Action, Attempt::Dropped, 0, 0),
+            Decision::Done
+        );
         assert!(matches!(
             d(Idempotence::Read, Attempt::Dropped, 0, 0),
             Decision::Retry(_)
@@ -200,7 +215,10 @@ mod tests {
     #[test]
     fn client_errors_are_final() {
         for status in [200, 201, 202, 204, 400, 401, 403, 404, 409] {
-            assert_eq!(d(Idempotence::Read, Attempt::Status(status), 0, 0), Decision::Done);
+            assert_eq!(
+                d(Idempotence::Read, Attempt::Status(status), 0, 0),
+                Decision::Done
+            );
         }
     }
 
@@ -209,7 +227,10 @@ mod tests {
         for attempt in 0..10 {
             let delay = B.delay(attempt);
             let nominal = (B.base * 2u32.pow(attempt)).min(B.max);
-            assert!(delay >= nominal / 2 && delay <= nominal, "{attempt}: {delay:?}");
+            assert!(
+                delay >= nominal / 2 && delay <= nominal,
+                "{attempt}: {delay:?}"
+            );
         }
     }
 
@@ -223,8 +244,14 @@ mod tests {
                     .map(|(_, v)| (*v).to_owned())
             }
         };
-        assert_eq!(retry_after(h(&[("retry-after", "10")])), Some(Duration::from_secs(10)));
-        assert_eq!(retry_after(h(&[("retry-after", "0")])), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after(h(&[("retry-after", "10")])),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            retry_after(h(&[("retry-after", "0")])),
+            Some(Duration::ZERO)
+        );
         assert_eq!(
             retry_after(h(&[("retry-after-ms", "250"), ("retry-after", "10")])),
             Some(Duration::from_millis(250))

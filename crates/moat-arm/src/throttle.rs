@@ -85,6 +85,16 @@ struct Bucket {
     updated: Instant,
 }
 
+/// The share of a bucket's burst the client lets itself use. ARM's bucket starts when ARM sees
+/// the first request, ours when we send it; under a burst the first request may wait longer
+/// in queues than later ones, so ARM's bucket can lag ours. Keeping 10% in reserve (a full
+/// second of reads) absorbs that skew; refill rates are kept exact.
+const BURST_HEADROOM: f64 = 0.9;
+
+fn capacity(limit: BucketLimit) -> f64 {
+    (f64::from(limit.burst) * BURST_HEADROOM).floor().max(1.0)
+}
+
 /// The buckets of every subscription seen so far.
 #[derive(Debug)]
 pub(crate) struct Throttle {
@@ -108,11 +118,11 @@ impl Throttle {
         let bucket = buckets
             .entry((subscription.to_ascii_lowercase(), class))
             .or_insert_with(|| Bucket {
-                tokens: f64::from(limit.burst),
+                tokens: capacity(limit),
                 updated: now,
             });
         let elapsed = now.duration_since(bucket.updated).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * limit.refill_per_sec).min(f64::from(limit.burst));
+        bucket.tokens = (bucket.tokens + elapsed * limit.refill_per_sec).min(capacity(limit));
         bucket.updated = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -133,14 +143,19 @@ impl Throttle {
 
     /// Lowers the bucket to what ARM says is left; never raises it (our own count already
     /// includes requests ARM has not seen yet).
-    pub(crate) fn observe_remaining(&self, subscription: &str, class: RequestClass, remaining: u64) {
+    pub(crate) fn observe_remaining(
+        &self,
+        subscription: &str,
+        class: RequestClass,
+        remaining: u64,
+    ) {
         let limit = self.limits.limit(class);
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let bucket = buckets
             .entry((subscription.to_ascii_lowercase(), class))
             .or_insert_with(|| Bucket {
-                tokens: f64::from(limit.burst),
+                tokens: capacity(limit),
                 updated: now,
             });
         // Precision loss is irrelevant: bucket sizes are far below 2^52.
@@ -206,7 +221,7 @@ mod tests {
     fn burst_then_wait() {
         let limits = ClientLimits {
             reads: BucketLimit {
-                burst: 3,
+                burst: 4,
                 refill_per_sec: 10.0,
             },
             ..ClientLimits::default()
@@ -215,8 +230,13 @@ mod tests {
         for _ in 0..3 {
             assert!(t.try_take("s", RequestClass::Read).is_ok());
         }
-        let wait = t.try_take("s", RequestClass::Read).expect_err("bucket empty");
-        assert!(wait <= Duration::from_millis(101) && wait >= Duration::from_millis(50), "{wait:?}");
+        let wait = t
+            .try_take("s", RequestClass::Read)
+            .expect_err("bucket empty");
+        assert!(
+            wait <= Duration::from_millis(101) && wait >= Duration::from_millis(50),
+            "{wait:?}"
+        );
         // Other classes and subscriptions have their own buckets.
         assert!(t.try_take("s", RequestClass::Write).is_ok());
         assert!(t.try_take("other", RequestClass::Read).is_ok());
@@ -226,7 +246,8 @@ mod tests {
     fn headers_only_lower_the_bucket() {
         let t = Throttle::new(ClientLimits::default());
         t.observe_remaining("S", RequestClass::Read, 11_999);
-        assert_eq!(t.tokens("s", RequestClass::Read), Some(250.0));
+        // 10% of the burst is kept in reserve.
+        assert_eq!(t.tokens("s", RequestClass::Read), Some(225.0));
         t.observe_remaining("s", RequestClass::Read, 7);
         assert_eq!(t.tokens("s", RequestClass::Read), Some(7.0));
         t.observe_throttled("s", RequestClass::Write);
@@ -248,7 +269,11 @@ mod tests {
             t.acquire("s", RequestClass::Delete).await;
         }
         // 3 refills at 50/s need at least 60 ms.
-        assert!(start.elapsed() >= Duration::from_millis(55), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(55),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]
@@ -265,7 +290,10 @@ mod tests {
             class_of_header("x-ms-ratelimit-remaining-subscription-deletes"),
             Some(RequestClass::Delete)
         );
-        assert_eq!(class_of_header("x-ms-ratelimit-remaining-tenant-reads"), None);
+        assert_eq!(
+            class_of_header("x-ms-ratelimit-remaining-tenant-reads"),
+            None
+        );
         assert_eq!(
             subscription_of("/subscriptions/ABC/resourceGroups/rg"),
             "abc"

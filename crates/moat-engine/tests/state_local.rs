@@ -19,6 +19,7 @@ fn record(stack: &str) -> StateRecord {
             applied: serde_json::json!({"location": "eastus2", "tags": {"team": "ml"}}),
             etag: None,
             updated_at: "2025-01-01T00:00:00Z".into(),
+            depends_on: Vec::new(),
         },
     );
     r
@@ -55,12 +56,17 @@ async fn write_then_read_roundtrips_and_leaves_no_temporary_file() {
     assert_eq!(fresh.read().await.unwrap(), Some(r.clone()));
     assert_eq!(dir_entries(&dir), vec!["secure-ml.state.json"]);
     let text = std::fs::read_to_string(b.state_path()).unwrap();
-    assert!(text.starts_with("{\n  \"version\": 1,\n  \"stack\": \"secure-ml\",\n  \"serial\": 2,"));
+    assert!(
+        text.starts_with("{\n  \"version\": 1,\n  \"stack\": \"secure-ml\",\n  \"serial\": 2,")
+    );
     assert_eq!(b.describe(), b.state_path().display().to_string());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(b.state_path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(b.state_path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "state file readable by others: {mode:o}");
     }
 }
@@ -73,7 +79,10 @@ async fn writes_refuse_unseen_or_stale_records() {
     let mut r = record("s");
     r.serial = 1;
     let e = a.write(&r).await.unwrap_err();
-    assert!(e.to_string().contains("read the state before writing it"), "{e}");
+    assert!(
+        e.to_string().contains("read the state before writing it"),
+        "{e}"
+    );
 
     assert_eq!(a.read().await.unwrap(), None);
     assert_eq!(b.read().await.unwrap(), None);
@@ -86,7 +95,11 @@ async fn writes_refuse_unseen_or_stale_records() {
     // Once b has read, the serial must still go up and the lineage stay.
     b.read().await.unwrap();
     let e = b.write(&r).await.unwrap_err();
-    assert!(e.to_string().contains("does not follow the stored serial 1"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("does not follow the stored serial 1"),
+        "{e}"
+    );
     let mut other = record("s");
     other.serial = 5;
     let e = b.write(&other).await.unwrap_err();
@@ -105,7 +118,10 @@ async fn a_corrupt_state_file_is_an_error_naming_the_file() {
     std::fs::write(b.state_path(), "{\"version\": 1, \"stack\": \"s\", \"seri").unwrap();
     let e = b.read().await.unwrap_err();
     let text = e.to_string();
-    assert!(text.contains(&b.state_path().display().to_string()), "{text}");
+    assert!(
+        text.contains(&b.state_path().display().to_string()),
+        "{text}"
+    );
     assert!(text.contains("is corrupt"), "{text}");
     assert!(std::error::Error::source(&e).is_some());
     // And it is not overwritten as if it were empty.
@@ -145,8 +161,10 @@ async fn a_second_locker_waits_then_fails_naming_the_holder() {
         assert!(text.contains(part), "`{part}` missing from: {text}");
     }
     match e {
-        StateError::Locked { holder: h, stale, .. } => {
-            assert_eq!(h, Some(holder.clone()));
+        StateError::Locked {
+            holder: h, stale, ..
+        } => {
+            assert_eq!(h.as_deref(), Some(&holder));
             // alice@build-7 is not this host, so nothing can be said about its process.
             assert!(!stale);
         }
@@ -155,7 +173,10 @@ async fn a_second_locker_waits_then_fails_naming_the_holder() {
 
     guard.release().await.unwrap();
     assert_eq!(b.holder().await.unwrap(), None);
-    let g = b.lock(LockInfo::new("destroy"), Duration::ZERO).await.unwrap();
+    let g = b
+        .lock(LockInfo::new("destroy"), Duration::ZERO)
+        .await
+        .unwrap();
     // A clean release leaves no previous holder behind.
     assert_eq!(g.previous(), None);
 }
@@ -165,7 +186,10 @@ async fn a_waiter_gets_the_lock_when_the_holder_lets_go_and_drop_releases() {
     let tmp = tempfile::tempdir().unwrap();
     let a = LocalBackend::new(tmp.path(), "s");
     let b = LocalBackend::new(tmp.path(), "s");
-    let guard = a.lock(LockInfo::new("apply"), Duration::ZERO).await.unwrap();
+    let guard = a
+        .lock(LockInfo::new("apply"), Duration::ZERO)
+        .await
+        .unwrap();
     let releaser = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(400)).await;
         drop(guard);
@@ -183,7 +207,7 @@ async fn a_waiter_gets_the_lock_when_the_holder_lets_go_and_drop_releases() {
     assert_eq!(g.info().operation, "apply");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_tasks_contending_each_get_the_lock_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let inside = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -249,7 +273,10 @@ async fn a_lock_held_for_a_dead_process_is_stale_and_force_unlock_breaks_it() {
     assert!(e.to_string().contains("moat force-unlock"), "{e}");
 
     assert_eq!(b.force_unlock().await.unwrap(), Some(dead.clone()));
-    let g = b.lock(LockInfo::new("apply"), Duration::ZERO).await.unwrap();
+    let g = b
+        .lock(LockInfo::new("apply"), Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(g.info().pid, std::process::id());
     drop(held);
     // Nothing to break once released.
@@ -275,10 +302,13 @@ async fn a_killed_holder_process_leaves_a_free_lock_and_is_reported_as_previous(
         .spawn()
         .unwrap();
     let child_pid = child.id();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let stdout = child.stdout.take().unwrap();
+    let mut child = KillOnDrop(child);
+    let mut lines = BufReader::new(stdout).lines();
     let mut locked = false;
     for line in lines.by_ref() {
-        if line.unwrap().trim() == "LOCKED" {
+        // libtest may print "test lock_holder_child ... " on the same line.
+        if line.unwrap().trim_end().ends_with("LOCKED") {
             locked = true;
             break;
         }
@@ -303,10 +333,13 @@ async fn a_killed_holder_process_leaves_a_free_lock_and_is_reported_as_previous(
         other => panic!("{other:?}"),
     }
 
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     // The OS lock died with the process; its record tells the next holder what happened.
-    let g = b.lock(LockInfo::new("apply"), Duration::from_secs(2)).await.unwrap();
+    let g = b
+        .lock(LockInfo::new("apply"), Duration::from_secs(2))
+        .await
+        .unwrap();
     let prev = g.previous().expect("the killed holder's record");
     assert_eq!(prev.pid, child_pid);
     assert_eq!(prev.holder_is_gone(), Some(true));
@@ -320,7 +353,21 @@ async fn lock_holder_child() {
     let dir = std::env::var("MOAT_TEST_LOCK_DIR")
         .expect("lock_holder_child is started by another test, with MOAT_TEST_LOCK_DIR set");
     let b = LocalBackend::new(dir, "s");
-    let _g = b.lock(LockInfo::new("apply"), Duration::ZERO).await.unwrap();
+    let _g = b
+        .lock(LockInfo::new("apply"), Duration::ZERO)
+        .await
+        .unwrap();
     println!("LOCKED");
-    tokio::time::sleep(Duration::from_secs(60)).await;
+    // Bounded, in case the parent died before killing it.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+}
+
+/// Kills a helper process however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -32,7 +32,7 @@ impl ArmId {
         if rest.is_empty() {
             return Some(ArmId { subscription, resource_group, namespace: None, types: Vec::new() });
         }
-        if rest.len() < 4 || !rest[0].eq_ignore_ascii_case("providers") || rest.len() % 2 != 0 {
+        if rest.len() < 4 || !rest[0].eq_ignore_ascii_case("providers") || !rest.len().is_multiple_of(2) {
             return None;
         }
         let namespace = Some(rest[1].to_string());

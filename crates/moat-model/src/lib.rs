@@ -10,4 +10,7 @@ pub mod regions;
 pub mod resolve;
 
 pub use model::{Body, Kind, Model, Ref, Resource};
-pub use resolve::{Context, LOCAL_SUBSCRIPTION, LOCAL_TENANT, STACK_TAG, resolve};
+pub use resolve::{Context, LOCAL_SUBSCRIPTION, LOCAL_TENANT, STACK_TAG, default_name, resolve};
+
+pub mod arm;
+pub mod json;

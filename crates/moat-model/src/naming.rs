@@ -153,33 +153,42 @@ impl NameRule {
     /// Checks `name`; `Err` says what is wrong and how to fix it.
     pub fn check(&self, name: &str) -> Result<(), String> {
         let n = name.chars().count();
+        let a = self.article();
+        let what = self.what;
         if n < self.min || n > self.max {
-            return Err(format!("a {} name has {}–{} characters; `{name}` has {n}", self.what, self.min, self.max));
+            return Err(format!("{a} {what} name has {}–{} characters; `{name}` has {n}", self.min, self.max));
         }
         if let Some(bad) = name.chars().find(|&c| !self.chars.allows(c)) {
-            return Err(format!(
-                "a {} name may contain only {}; `{name}` contains `{bad}`",
-                self.what,
-                self.chars.describe()
-            ));
+            return Err(format!("{a} {what} name may contain only {}; `{name}` contains `{bad}`", self.chars.describe()));
         }
         if let Some(c) = name.chars().next().filter(|&c| !self.first.allows(c)) {
-            return Err(format!("a {} name must start with {}; `{name}` starts with `{c}`", self.what, self.first.describe()));
+            return Err(format!("{a} {what} name must start with {}; `{name}` starts with `{c}`", self.first.describe()));
         }
         if let Some(c) = name.chars().last().filter(|&c| !self.last.allows(c)) {
-            return Err(format!("a {} name must end with {}; `{name}` ends with `{c}`", self.what, self.last.describe()));
+            return Err(format!("{a} {what} name must end with {}; `{name}` ends with `{c}`", self.last.describe()));
         }
         if self.no_double_hyphen && name.contains("--") {
-            return Err(format!("a {} name may not contain `--`", self.what));
+            return Err(format!("{a} {what} name may not contain `--`"));
         }
         Ok(())
     }
 
+    /// `a` or `an` before [`NameRule::what`], by how it is spoken (`an ML compute`).
+    fn article(&self) -> &'static str {
+        let spoken_vowel = self.what.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U'])
+            || ["ML", "AKS"].iter().any(|p| self.what.starts_with(p));
+        if spoken_vowel { "an" } else { "a" }
+    }
+
     /// A name that satisfies the rule, derived from `name`, when one is easy to suggest.
     pub fn suggest(&self, name: &str) -> Option<String> {
+        let lower = self.chars == Charset::LowerAlnum || self.chars == Charset::LowerAlnumHyphen;
         let mut s: String = name
             .chars()
-            .map(|c| if self.chars == Charset::LowerAlnum || self.chars == Charset::LowerAlnumHyphen { c.to_ascii_lowercase() } else { c })
+            .map(|c| if lower { c.to_ascii_lowercase() } else { c })
+            // Separators the rule forbids become hyphens where hyphens are allowed: `Secure_ML`
+            // suggests `secure-ml`, not `secureml`.
+            .map(|c| if matches!(c, '_' | '.' | ' ') && !self.chars.allows(c) && self.chars.allows('-') { '-' } else { c })
             .filter(|&c| self.chars.allows(c))
             .collect();
         if self.no_double_hyphen {
@@ -230,5 +239,8 @@ mod tests {
         assert!(AKS_NODE_POOL.check("system").is_ok());
         assert!(STACK.check("secure-ml").is_ok());
         assert!(STACK.check("Secure_ML").is_err());
+        assert_eq!(STACK.suggest("Secure_ML"), Some("secure-ml".to_string()));
+        assert!(ML_COMPUTE.check("x").is_err_and(|e| e.starts_with("an ML compute name")));
+        assert!(STORAGE_ACCOUNT.check("x").is_err_and(|e| e.starts_with("a storage account name")));
     }
 }

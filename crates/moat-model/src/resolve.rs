@@ -149,11 +149,10 @@ impl<'s> Resolver<'s> {
         self.compute_ids();
         let mut resources = Vec::new();
         for res in &spec.resources {
-            if let Some(sym) = self.syms.get(res.key.value.as_str()) {
-                if !std::ptr::eq(sym.res, res) {
+            if let Some(sym) = self.syms.get(res.key.value.as_str())
+                && !std::ptr::eq(sym.res, res) {
                     continue;
                 }
-            }
             self.resolve_resource(res, ctx, &mut resources);
         }
         self.check_unique_names(&resources);
@@ -234,11 +233,10 @@ impl<'s> Resolver<'s> {
             if let Some(n) = &e.value.name {
                 return n.clone();
             }
-            if let Some(id) = e.value.id.as_ref().and_then(|i| ArmId::parse(&i.value)) {
-                if let Some(n) = id.name() {
+            if let Some(id) = e.value.id.as_ref().and_then(|i| ArmId::parse(&i.value))
+                && let Some(n) = id.name() {
                     return Spanned::new(n.to_string(), e.span);
                 }
-            }
         }
         res.key.clone()
     }
@@ -453,6 +451,13 @@ impl<'s> Resolver<'s> {
                 if !expect.contains(&sym_kind) {
                     let mut d = Diagnostic::error("E0202", format!("`{key}` is a `{}`, but `{field}` needs a {want}", sym_kind.word()), raw.span)
                         .label(format!("a `{}`", sym_kind.word()));
+                    let fitting: Vec<&str> = self.syms.iter().filter(|(_, s)| expect.contains(&s.kind)).map(|(k, _)| *k).collect();
+                    if !fitting.is_empty() {
+                        let list = fitting.iter().take(5).map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                        d = d.hint(format!("name a {want} of this spec: {list}"));
+                    } else if !expect.contains(&Kind::Subnet) {
+                        d = d.hint(format!("declare a {want} and name its key here, or give a full ARM ID"));
+                    }
                     if expect.contains(&Kind::Subnet) && sym_kind == Kind::VirtualNetwork {
                         let first = subnets.first().cloned().unwrap_or_else(|| "<subnet>".into());
                         d = d.hint(format!("name a subnet of the network: `{key}/{first}`"));
@@ -478,11 +483,12 @@ impl<'s> Resolver<'s> {
         let key = res.key.value.clone();
         let name = self.azure_name(res);
         let Some(id) = self.ids.get(&key).cloned() else {
-            // The scope could not be resolved; bind the scope reference anyway for its error.
-            if let Some(g) = Self::group_ref(res) {
+            // The scope could not be resolved; bind a key reference anyway for its error (ARM IDs
+            // were already reported by `scope_id`).
+            if let Some(g) = Self::group_ref(res).filter(|g| !g.value.starts_with('/')) {
                 self.bind(g, "resource_group", &[Kind::ResourceGroup]);
             }
-            if let Some(w) = Self::workspace_ref(res) {
+            if let Some(w) = Self::workspace_ref(res).filter(|w| !w.value.starts_with('/')) {
                 self.bind(w, "workspace", &[Kind::MlWorkspace]);
             }
             return;
@@ -491,11 +497,18 @@ impl<'s> Resolver<'s> {
             self.check_name(kind, &name, res.name.is_none());
             let rule = name_rule(kind);
             if res.name.is_none() && rule.global && rule.check(&name.value).is_ok() {
+                let has_prefix = self.spec.variables.iter().any(|(k, _)| k.value == "prefix");
+                let sep = if rule.chars == naming::Charset::LowerAlnum { "" } else { "-" };
+                let hint = if has_prefix {
+                    format!("set `name:`, e.g. `name: \"${{var.prefix}}{sep}{}\"`", name.value)
+                } else {
+                    format!("set `name:` to a name nobody else in Azure uses, e.g. with a team or company prefix: `name: contoso{sep}{}`", name.value)
+                };
                 self.push(
                     Diagnostic::warning("W0301", format!("`{key}` takes the global {} name `{}`", rule.what, name.value), res.key.span)
                         .label("name defaulted from the key")
                         .note(format!("{} names are unique across all of Azure; a short one is probably taken", rule.what))
-                        .hint(format!("set `name:`, e.g. `name: \"${{var.prefix}}{}{}\"`", if rule.chars == naming::Charset::LowerAlnum { "" } else { "-" }, name.value)),
+                        .hint(hint),
                 );
             }
         }
@@ -504,18 +517,18 @@ impl<'s> Resolver<'s> {
         if let Some(g) = Self::group_ref(res) {
             refs.extend(self.bind(g, "resource_group", &[Kind::ResourceGroup]));
         }
-        if let Some(w) = Self::workspace_ref(res) {
-            if let Some(r) = self.bind(w, "workspace", &[Kind::MlWorkspace]) {
+        if let Some(w) = Self::workspace_ref(res)
+            && let Some(r) = self.bind(w, "workspace", &[Kind::MlWorkspace]) {
                 parent = r.target.clone();
                 refs.push(r);
             }
-        }
         // Location: own, else the workspace's (computes), else the spec's.
         let location = if kind.has_location() {
             let own = res.location.as_ref().and_then(|l| self.check_location(l));
             let inherited = parent.as_ref().and_then(|p| self.locations.get(p).cloned());
             let loc = own.or(inherited).or_else(|| self.default_location.clone());
-            if loc.is_none() && res.location.is_none() && res.existing.is_none() {
+            // An invalid `location:` (here or at the top) was reported already: no second error.
+            if loc.is_none() && res.location.is_none() && res.existing.is_none() && self.spec.location.is_none() {
                 self.push(
                     Diagnostic::error("E0305", format!("`{key}` has no location"), res.key.span)
                         .hint("set `location:` at the top of the spec, or on this resource"),
@@ -682,11 +695,10 @@ impl<'s> Resolver<'s> {
                             .hint("set `sku: premium`, or remove `network_rules`"),
                     );
                 }
-                if let (Some(z), false) = (&c.zone_redundancy, premium) {
-                    if z.value == ast::Toggle::Enabled {
+                if let (Some(z), false) = (&c.zone_redundancy, premium)
+                    && z.value == ast::Toggle::Enabled {
                         self.err("E0114", "zone redundancy needs the `premium` SKU", z.span);
                     }
-                }
                 for ip in c.network_rules.iter().flat_map(|r| r.value.ip_rules.iter()).flat_map(|l| l.value.iter()) {
                     if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
                         self.cidr_error(ip, e);
@@ -714,22 +726,22 @@ impl<'s> Resolver<'s> {
                 }
             }
             KindSpec::AmlCompute(c) => {
-                if let Some(min) = &c.min_nodes {
-                    if min.value > c.max_nodes.value {
+                if let Some(min) = &c.min_nodes
+                    && min.value > c.max_nodes.value {
                         self.push(
                             Diagnostic::error("E0114", format!("`min_nodes` ({}) is larger than `max_nodes` ({})", min.value, c.max_nodes.value), min.span)
-                                .with_secondary(c.max_nodes.span, "max_nodes"),
+                                .label("more than the maximum")
+                                .with_secondary(c.max_nodes.span, "the maximum")
+                                .hint("lower `min_nodes` or raise `max_nodes`"),
                         );
                     }
-                }
                 if c.max_nodes.value == 0 {
                     self.err("E0114", "`max_nodes` must be at least 1", c.max_nodes.span);
                 }
-                if let Some(t) = &c.idle_time_before_scale_down {
-                    if let Err(why) = parse_duration(&t.value) {
+                if let Some(t) = &c.idle_time_before_scale_down
+                    && let Err(why) = parse_duration(&t.value) {
                         self.push(Diagnostic::error("E0114", format!("invalid duration `{}`", t.value), t.span).label(why).hint("write e.g. `120s`, `2m`, `1h` or `PT2M`"));
                     }
-                }
                 if let Some(ssh) = &c.ssh {
                     let k = &ssh.value.admin_public_key;
                     if !["ssh-rsa ", "ssh-ed25519 ", "ecdsa-sha2-"].iter().any(|p| k.value.starts_with(p)) {
@@ -739,36 +751,36 @@ impl<'s> Resolver<'s> {
                         );
                     }
                 }
-                if let Some(sn) = &c.subnet {
-                    if let Some(r) = self.bind(sn, "subnet", &[Kind::Subnet]) {
+                if let Some(sn) = &c.subnet
+                    && let Some(r) = self.bind(sn, "subnet", &[Kind::Subnet]) {
                         self.check_same_region(key, location, &r, "an AmlCompute cluster");
                         self.check_same_subscription(&r);
                         refs.push(r);
                     }
-                }
             }
             KindSpec::AksCluster(a) => {
                 if let Some(n) = &a.node_count {
                     self.range(n, 1, 1000, "node_count");
                 }
-                if let Some(p) = &a.node_pool_name {
-                    if let Err(why) = naming::AKS_NODE_POOL.check(&p.value) {
+                if let Some(p) = &a.node_pool_name
+                    && let Err(why) = naming::AKS_NODE_POOL.check(&p.value) {
                         self.push(Diagnostic::error("E0301", format!("invalid node pool name `{}`", p.value), p.span).label(why));
                     }
-                }
-                if let Some(p) = &a.dns_prefix {
-                    if let Err(why) = naming::AKS_DNS_PREFIX.check(&p.value) {
+                if let Some(p) = &a.dns_prefix
+                    && let Err(why) = naming::AKS_DNS_PREFIX.check(&p.value) {
                         self.push(Diagnostic::error("E0301", format!("invalid DNS prefix `{}`", p.value), p.span).label(why));
                     }
-                }
                 if let Some(m) = &a.max_pods {
                     self.range(m, 10, 250, "max_pods");
                 }
-                if let Some(s) = &a.auto_scaling {
-                    if s.value.min_count.value > s.value.max_count.value {
-                        self.err("E0114", "`min_count` is larger than `max_count`", s.value.min_count.span);
+                if let Some(s) = &a.auto_scaling
+                    && s.value.min_count.value > s.value.max_count.value {
+                        self.push(
+                            Diagnostic::error("E0114", format!("`min_count` ({}) is larger than `max_count` ({})", s.value.min_count.value, s.value.max_count.value), s.value.min_count.span)
+                                .with_secondary(s.value.max_count.span, "the maximum")
+                                .hint("lower `min_count` or raise `max_count`"),
+                        );
                     }
-                }
                 for ip in a.authorized_ip_ranges.iter().flat_map(|l| l.value.iter()) {
                     if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
                         self.cidr_error(ip, e);
@@ -776,19 +788,17 @@ impl<'s> Resolver<'s> {
                 }
                 if let Some(net) = &a.network {
                     let n = &net.value;
-                    if let Some(sn) = &n.subnet {
-                        if let Some(r) = self.bind(sn, "network.subnet", &[Kind::Subnet]) {
+                    if let Some(sn) = &n.subnet
+                        && let Some(r) = self.bind(sn, "network.subnet", &[Kind::Subnet]) {
                             self.check_same_region(key, location, &r, "an AKS cluster");
                             self.check_same_subscription(&r);
                             refs.push(r);
                         }
-                    }
                     self.check_aks_ranges(n.service_cidr.as_ref(), n.dns_service_ip.as_ref(), n.docker_bridge_cidr.as_ref());
-                    if let Some(p) = &n.pod_cidr {
-                        if let Err(e) = Cidr::parse_strict(&p.value) {
+                    if let Some(p) = &n.pod_cidr
+                        && let Err(e) = Cidr::parse_strict(&p.value) {
                             self.cidr_error(p, e);
                         }
-                    }
                 }
             }
             KindSpec::AksCompute(c) => {
@@ -822,12 +832,11 @@ impl<'s> Resolver<'s> {
                     if let Some(n) = &cr.agent_count {
                         self.range(n, 1, 100, "agent_count");
                     }
-                    if let Some(sn) = &cr.subnet {
-                        if let Some(r) = self.bind(sn, "create.subnet", &[Kind::Subnet]) {
+                    if let Some(sn) = &cr.subnet
+                        && let Some(r) = self.bind(sn, "create.subnet", &[Kind::Subnet]) {
                             self.check_same_region(key, location, &r, "an AKS compute");
                             refs.push(r);
                         }
-                    }
                     self.check_aks_ranges(cr.service_cidr.as_ref(), cr.dns_service_ip.as_ref(), cr.docker_bridge_cidr.as_ref());
                 }
             }
@@ -989,6 +998,7 @@ impl<'s> Resolver<'s> {
             (None, true) => {
                 self.push(
                     Diagnostic::error("E0112", "`virtual_appliance` needs `next_hop_ip`", r.next_hop.span)
+                        .label("no `next_hop_ip` in this route")
                         .hint("add `next_hop_ip:` with the appliance's private IP"),
                 );
             }
@@ -1033,11 +1043,10 @@ impl<'s> Resolver<'s> {
                 None
             }
         });
-        if let Some(d) = dns {
-            if cidr::parse_ip(&d.value).is_none() {
+        if let Some(d) = dns
+            && cidr::parse_ip(&d.value).is_none() {
                 self.err("E0302", format!("`{}` is not an IPv4 address", d.value), d.span);
             }
-        }
         if service.is_some() != dns.is_some() {
             let at = service.or(dns).map_or(Span::point(0), |s| s.span);
             self.push(
@@ -1068,15 +1077,14 @@ impl<'s> Resolver<'s> {
     }
 
     fn check_same_subscription(&mut self, r: &Ref) {
-        if let Some(p) = ArmId::parse(&r.id) {
-            if !p.subscription.eq_ignore_ascii_case(&self.subscription) {
+        if let Some(p) = ArmId::parse(&r.id)
+            && !p.subscription.eq_ignore_ascii_case(&self.subscription) {
                 self.push(
                     Diagnostic::error("E0306", "the subnet is in another subscription", r.span)
                         .label(format!("subscription `{}`", p.subscription))
                         .hint("Azure requires the virtual network in the same subscription as the resource that joins it"),
                 );
             }
-        }
     }
 
     fn range(&mut self, v: &Spanned<u32>, min: u32, max: u32, what: &str) {
@@ -1134,8 +1142,9 @@ impl<'s> Resolver<'s> {
 
 /// The name a resource gets when the spec gives none: its key when Azure's rules allow it,
 /// else `<stack>-<key>` (e.g. a workspace keyed `ws` in stack `secure-ml` is `secure-ml-ws`),
-/// else the key made valid (lowercased, disallowed characters dropped) when that works.
-/// When nothing works the key is returned and the naming check reports it.
+/// else `<stack>-<key>` made valid (lowercased, cut to the maximum length, disallowed characters
+/// dropped: a storage account keyed `ml-store` in stack `demo` is `demomlstore`), else the key
+/// made valid. When nothing works the key is returned and the naming check reports it.
 pub fn default_name(kind: Kind, stack: &str, key: &str) -> String {
     let rule = name_rule(kind);
     if rule.check(key).is_ok() {
@@ -1207,6 +1216,14 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_names() {
+        assert_eq!(default_name(Kind::VirtualNetwork, "demo", "vnet"), "vnet");
+        assert_eq!(default_name(Kind::MlWorkspace, "secure-ml", "ws"), "secure-ml-ws");
+        assert_eq!(default_name(Kind::StorageAccount, "demo", "ml-store"), "demomlstore");
+        assert_eq!(default_name(Kind::StorageAccount, "demo", "store"), "store");
+    }
 
     #[test]
     fn durations_and_ports() {

@@ -74,9 +74,21 @@ pub enum SimError {
     Signal(#[source] std::io::Error),
 }
 
-/// An error response in ARM's shape.
+/// An error response in ARM's shape (boxed: it travels through every handler's `Result`).
 #[derive(Debug, Clone)]
-pub struct ArmError {
+pub struct ArmError(Box<ErrorData>);
+
+impl std::ops::Deref for ArmError {
+    type Target = ErrorData;
+
+    fn deref(&self) -> &ErrorData {
+        &self.0
+    }
+}
+
+/// The parts of an [`ArmError`].
+#[derive(Debug, Clone)]
+pub struct ErrorData {
     /// HTTP status.
     pub status: u16,
     /// `error.code`.
@@ -94,14 +106,14 @@ pub struct ArmError {
 impl ArmError {
     /// A new error with no target, details or headers.
     pub fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(ErrorData {
             status,
             code: code.to_string(),
             message: message.into(),
             target: None,
             details: Vec::new(),
             headers: Vec::new(),
-        }
+        }))
     }
 
     /// 400 with the given code.
@@ -154,20 +166,21 @@ impl ArmError {
 
     /// Adds a `Retry-After` header.
     pub fn retry_after(mut self, secs: u64) -> Self {
-        self.headers
+        self.0
+            .headers
             .push(("Retry-After".to_string(), secs.to_string()));
         self
     }
 
     /// Adds one detail.
     pub fn detail(mut self, code: &str, message: impl Into<String>) -> Self {
-        self.details.push((code.to_string(), message.into()));
+        self.0.details.push((code.to_string(), message.into()));
         self
     }
 
     /// Sets the target field.
     pub fn target(mut self, target: &str) -> Self {
-        self.target = Some(target.to_string());
+        self.0.target = Some(target.to_string());
         self
     }
 
@@ -188,14 +201,6 @@ impl ArmError {
             inner.insert("details".into(), Value::Array(details));
         }
         json!({ "error": Value::Object(inner) })
-    }
-
-    /// The error inside an LRO failure (`{"status":"Failed","error":{...}}`).
-    pub fn inner(&self) -> Value {
-        self.body()
-            .get("error")
-            .cloned()
-            .unwrap_or(Value::Null)
     }
 }
 

@@ -63,6 +63,19 @@ fn retry_base(kind: Kind) -> f64 {
     }
 }
 
+/// The `Retry-After` header for a write, if any.
+///
+/// The ML definitions bound `Retry-After` to 10..=600 seconds, so at small time scales the
+/// ML provider omits it rather than send a value its own contract forbids.
+fn retry_header(ctx: &Ctx, kind: Kind) -> Option<String> {
+    let secs = ctx.retry_after(retry_base(kind));
+    match kind {
+        Kind::MlWorkspace | Kind::MlCompute if secs < 10 => None,
+        Kind::MlWorkspace | Kind::MlCompute => Some(secs.min(600).to_string()),
+        _ => Some(secs.to_string()),
+    }
+}
+
 /// Registers an operation and returns its id.
 pub fn start_op(ctx: &mut Ctx, resource_key: &str, secs: f64, delete: bool) -> String {
     let id = crate::util::guid();
@@ -85,8 +98,16 @@ pub fn poll_urls(ctx: &Ctx, kind: Kind, sub: &str, location: &str, op: &str) -> 
     };
     match kind {
         Kind::ManagedCluster => (
-            p("Microsoft.ContainerService", "operations", "api-version=2016-03-30"),
-            p("Microsoft.ContainerService", "operationresults", "api-version=2016-03-30"),
+            p(
+                "Microsoft.ContainerService",
+                "operations",
+                "api-version=2016-03-30",
+            ),
+            p(
+                "Microsoft.ContainerService",
+                "operationresults",
+                "api-version=2016-03-30",
+            ),
         ),
         Kind::MlCompute => (
             p(
@@ -121,11 +142,23 @@ pub fn poll_urls(ctx: &Ctx, kind: Kind, sub: &str, location: &str, op: &str) -> 
             (l.clone(), l)
         }
         Kind::ContainerRegistry => (
-            p("Microsoft.ContainerRegistry", "operationStatuses", "api-version=2023-07-01"),
-            p("Microsoft.ContainerRegistry", "operationResults", "api-version=2023-07-01"),
+            p(
+                "Microsoft.ContainerRegistry",
+                "operationStatuses",
+                "api-version=2023-07-01",
+            ),
+            p(
+                "Microsoft.ContainerRegistry",
+                "operationResults",
+                "api-version=2023-07-01",
+            ),
         ),
         Kind::KeyVault => {
-            let l = p("Microsoft.KeyVault", "operationResults", "api-version=2023-07-01");
+            let l = p(
+                "Microsoft.KeyVault",
+                "operationResults",
+                "api-version=2023-07-01",
+            );
             (l.clone(), l)
         }
         Kind::ResourceGroup => {
@@ -134,7 +167,11 @@ pub fn poll_urls(ctx: &Ctx, kind: Kind, sub: &str, location: &str, op: &str) -> 
         }
         _ => (
             p("Microsoft.Network", "operations", "api-version=2024-03-01"),
-            p("Microsoft.Network", "operationResults", "api-version=2024-03-01"),
+            p(
+                "Microsoft.Network",
+                "operationResults",
+                "api-version=2024-03-01",
+            ),
         ),
     }
 }
@@ -150,9 +187,10 @@ pub fn with_async_headers(
     with_location: bool,
 ) -> Reply {
     let (ao, loc) = poll_urls(ctx, kind, sub, location, op);
-    let mut r = reply
-        .header("Azure-AsyncOperation", ao)
-        .header("Retry-After", ctx.retry_after(retry_base(kind)).to_string());
+    let mut r = reply.header("Azure-AsyncOperation", ao);
+    if let Some(v) = retry_header(ctx, kind) {
+        r = r.header("Retry-After", v);
+    }
     if with_location {
         r = r.header("Location", loc);
     }
@@ -160,11 +198,20 @@ pub fn with_async_headers(
 }
 
 /// Adds a `Location` poll header (and `Retry-After`).
-pub fn with_location_header(ctx: &Ctx, reply: Reply, kind: Kind, sub: &str, location: &str, op: &str) -> Reply {
+pub fn with_location_header(
+    ctx: &Ctx,
+    reply: Reply,
+    kind: Kind,
+    sub: &str,
+    location: &str,
+    op: &str,
+) -> Reply {
     let (_, loc) = poll_urls(ctx, kind, sub, location, op);
-    reply
-        .header("Location", loc)
-        .header("Retry-After", ctx.retry_after(retry_base(kind)).to_string())
+    let r = reply.header("Location", loc);
+    match retry_header(ctx, kind) {
+        Some(v) => r.header("Retry-After", v),
+        None => r,
+    }
 }
 
 /// Delete as an LRO: 202 + `Azure-AsyncOperation` + `Location`; 204 when absent.
@@ -183,7 +230,9 @@ pub fn async_delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
     }
     mark_children_deleting(ctx, &id, until, fail);
     let reply = Reply::empty(202);
-    Ok(with_async_headers(ctx, reply, rp.kind, &rp.sub, &location, &op, true))
+    Ok(with_async_headers(
+        ctx, reply, rp.kind, &rp.sub, &location, &op, true,
+    ))
 }
 
 /// Children of a deleted resource go with it.
@@ -217,13 +266,13 @@ pub fn poll(ctx: &mut Ctx, ns: &str, what: &str, op_id: &str) -> ArmResult<Reply
     let location_style = what == "operationresults"
         || what == "asyncoperations"
         || ctx.query("type").is_some_and(|t| t == "location");
-    let kind = kinds::parse_id(&op.resource_key)
-        .map(|p| p.kind)
-        .unwrap_or(if ns.eq_ignore_ascii_case("resources") {
+    let kind = kinds::parse_id(&op.resource_key).map(|p| p.kind).unwrap_or(
+        if ns.eq_ignore_ascii_case("resources") {
             Kind::ResourceGroup
         } else {
             Kind::VirtualNetwork
-        });
+        },
+    );
     let retry = ctx.retry_after(retry_base(kind)).to_string();
     if location_style {
         if status == "InProgress" {

@@ -164,14 +164,6 @@ fn unreachable_obj() -> ! {
     panic!("value was just made an object")
 }
 
-/// Sets `key` to `val` in the object at `ptr` when the key is absent or null.
-pub fn default_at(v: &mut Value, ptr: &str, key: &str, val: Value) {
-    let o = obj_at(v, ptr);
-    if o.get(key).is_none_or(Value::is_null) {
-        o.insert(key.to_string(), val);
-    }
-}
-
 /// Sets `key` to `val` in the object at `ptr`, replacing what was there.
 pub fn set_at(v: &mut Value, ptr: &str, key: &str, val: Value) {
     obj_at(v, ptr).insert(key.to_string(), val);

@@ -207,7 +207,7 @@ spec_struct! {
 spec_struct! {
     /// A virtual network and its subnets.
     VirtualNetwork ("a virtual_network") {
-        /// The resource group: a reference to a `resource_group` or its ARM ID.
+        /// The resource group: the key of a `resource_group` in this spec, or its ARM ID.
         resource_group: req String,
         /// The VNet's address ranges (CIDR).
         address_space: req List,
@@ -243,7 +243,7 @@ spec_struct! {
 spec_struct! {
     /// A network security group and its rules.
     NetworkSecurityGroup ("a network_security_group") {
-        /// The resource group.
+        /// The resource group: the key of a `resource_group` in this spec, or its ARM ID.
         resource_group: req String,
         /// Security rules; Azure's default rules are always there and need not be listed.
         rules: opt Vec<Spanned<SecurityRule>>,
@@ -279,7 +279,7 @@ spec_struct! {
 spec_struct! {
     /// A route table and its routes.
     RouteTable ("a route_table") {
-        /// The resource group.
+        /// The resource group: the key of a `resource_group` in this spec, or its ARM ID.
         resource_group: req String,
         /// Stop BGP routes from reaching associated subnets.
         disable_bgp_route_propagation: opt bool,
@@ -319,7 +319,7 @@ spec_struct! {
 spec_struct! {
     /// A storage account.
     StorageAccount ("a storage_account") {
-        /// The resource group.
+        /// The resource group: the key of a `resource_group` in this spec, or its ARM ID.
         resource_group: req String,
         /// SKU (default `Standard_LRS`).
         sku: opt StorageSku,
@@ -361,7 +361,7 @@ spec_struct! {
 spec_struct! {
     /// A key vault.
     KeyVault ("a key_vault") {
-        /// The resource group.
+        /// The resource group: the key of a `resource_group` in this spec, or its ARM ID.
         resource_group: req String,
         /// SKU (default `standard`).
         sku: opt VaultSku,
@@ -389,7 +389,7 @@ spec_struct! {
 spec_struct! {
     /// An Application Insights component.
     ApplicationInsights ("an application_insights") {
-        /// The resource group.
+        /// The resource group: the key of a `resource_group` in this spec, or its ARM ID.
         resource_group: req String,
         /// Application type (default `web`).
         application_type: opt ApplicationType,
@@ -419,7 +419,7 @@ spec_struct! {
 spec_struct! {
     /// A container registry.
     ContainerRegistry ("a container_registry") {
-        /// The resource group.
+        /// The resource group: the key of a `resource_group` in this spec, or its ARM ID.
         resource_group: req String,
         /// SKU (default `premium`, the only one with network rules and private endpoints).
         sku: opt RegistrySku,
@@ -439,7 +439,7 @@ spec_struct! {
 spec_struct! {
     /// An Azure Machine Learning workspace.
     MlWorkspace ("an ml_workspace") {
-        /// The resource group.
+        /// The resource group: the key of a `resource_group` in this spec, or its ARM ID.
         resource_group: req String,
         /// The workspace's default storage: a `storage_account` (immutable).
         storage_account: req String,
@@ -481,9 +481,9 @@ spec_struct! {
         vm_size: req String,
         /// `dedicated` (default) or `low_priority`.
         vm_priority: opt VmPriority,
-        /// Minimum nodes (default 0).
+        /// Minimum nodes (default 0); nodes kept running when idle.
         min_nodes: opt u32,
-        /// Maximum nodes.
+        /// Maximum nodes, at least 1 and at least `min_nodes`.
         max_nodes: req u32,
         /// Idle time before scale-down: `120s`, `2m`, `PT2M` (default 2 minutes).
         idle_time_before_scale_down: opt String,
@@ -505,7 +505,7 @@ spec_struct! {
 spec_struct! {
     /// Autoscaling of an AKS node pool.
     AutoScaling ("auto_scaling") {
-        /// Fewest nodes.
+        /// Fewest nodes, at most `max_count`.
         min_count: req u32,
         /// Most nodes.
         max_count: req u32,
@@ -539,19 +539,19 @@ spec_struct! {
 spec_struct! {
     /// An AKS managed cluster.
     AksCluster ("an aks_cluster") {
-        /// The resource group.
+        /// The resource group: the key of a `resource_group` in this spec, or its ARM ID.
         resource_group: req String,
         /// Kubernetes version (default: Azure's current default).
         kubernetes_version: opt String,
         /// DNS prefix of the API server (default: the cluster name).
         dns_prefix: opt String,
-        /// Nodes in the system pool (default 3).
+        /// Nodes in the system pool, 1–1000 (default 3).
         node_count: opt u32,
         /// Node VM size (default `Standard_D4s_v3`).
         vm_size: opt String,
         /// System pool name (default `system`).
         node_pool_name: opt String,
-        /// Pods per node (Azure's default: 30 with Azure CNI, 110 with kubenet).
+        /// Pods per node, 10–250 (Azure's default: 30 with Azure CNI, 110 with kubenet).
         max_pods: opt u32,
         /// OS disk size in GB (default: Azure's, 128).
         os_disk_size_gb: opt u32,
@@ -573,7 +573,7 @@ spec_struct! {
 spec_struct! {
     /// An AKS cluster that Azure ML creates for inference.
     AksComputeCreate ("aks_compute create") {
-        /// Nodes (default 3).
+        /// Nodes, 1–100 (default 3).
         agent_count: opt u32,
         /// Node VM size (default `Standard_D3_v2`).
         vm_size: opt String,
@@ -719,6 +719,13 @@ pub struct Resource {
 
 impl Resource {
     fn decode(key: &Spanned<String>, node: &Node, cx: &mut Cx<'_>) -> Option<Resource> {
+        let saved = cx.set_owner(key.span);
+        let res = Self::decode_inner(key, node, cx);
+        cx.set_owner(saved);
+        res
+    }
+
+    fn decode_inner(key: &Spanned<String>, node: &Node, cx: &mut Cx<'_>) -> Option<Resource> {
         let mut r = MapReader::new(node, &format!("resource `{}`", key.value), cx)?;
         let Some(ty_entry) = r.take("type") else {
             cx.push(
@@ -841,6 +848,17 @@ impl Spec {
             );
             return None;
         }
+        if !matches!(root.value, Value::Map(_)) {
+            let mut d = Diagnostic::error("E0110", format!("a spec is a mapping, but this file holds {}", root.kind_name()), root.span)
+                .label("expected `stack:`, `resources:`, … at the top level");
+            if matches!(root.value, Value::Seq(_)) {
+                d = d.hint("remove the leading `- `: the top-level keys are not list items");
+            } else {
+                d = d.hint("a spec needs at least `stack:` and `resources:`; see examples/minimal.yaml");
+            }
+            cx.push(d);
+            return None;
+        }
         let mut r = MapReader::new(root, "the spec", cx)?;
         // Variables first: every other value may interpolate them.
         let declared = r.opt::<Map<Variable>>("variables", cx);
@@ -853,8 +871,13 @@ impl Spec {
                 let hint = did_you_mean(name, declared_names.iter().map(String::as_str))
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| "declare it under `variables:` first".to_string());
-                let at = declared.as_ref().map_or(Span::point(0), |d| d.span);
-                cx.push(Diagnostic::error("E0122", format!("`--var {name}=…` names no declared variable"), at).hint(hint));
+                let d = match &declared {
+                    Some(decl) => Diagnostic::error("E0122", format!("`--var {name}=…` names no declared variable"), decl.span)
+                        .label("the variables this spec declares"),
+                    None => Diagnostic::error("E0122", format!("`--var {name}=…` names no declared variable"), Span::point(0))
+                        .label("this spec declares no `variables:`"),
+                };
+                cx.push(d.hint(hint));
             }
         }
         if let Some(decl) = &declared {
@@ -869,6 +892,7 @@ impl Spec {
                                 .label("no default")
                                 .hint(format!("pass `--var {}=VALUE`, or give it a `default:`", name.value)),
                         );
+                        cx.mark_valueless(&name.value);
                         continue;
                     }
                 };
@@ -877,7 +901,7 @@ impl Spec {
             }
         }
         cx.set_vars(resolved);
-        let stack = r.req::<String>("stack", cx);
+        let stack = r.req_doc::<String>("stack", "What this spec owns, e.g. `stack: secure-ml`", cx);
         let subscription = r.opt::<String>("subscription", cx);
         let location = r.opt::<String>("location", cx);
         let tags = r.opt::<Map<String>>("tags", cx);

@@ -24,6 +24,8 @@ pub struct Cx<'a> {
     env: EnvLookup<'a>,
     vars: BTreeMap<String, String>,
     vars_ready: bool,
+    /// Declared variables that got no value (already reported where they are declared).
+    valueless: Vec<String>,
     /// The key span of the entry whose value is being decoded, for "missing field" messages.
     owner: Span,
 }
@@ -31,7 +33,7 @@ pub struct Cx<'a> {
 impl<'a> Cx<'a> {
     /// A context over `source` that reads the environment through `env`.
     pub fn new(source: &'a str, env: EnvLookup<'a>) -> Cx<'a> {
-        Cx { diags: Vec::new(), source, env, vars: BTreeMap::new(), vars_ready: false, owner: Span::point(0) }
+        Cx { diags: Vec::new(), source, env, vars: BTreeMap::new(), vars_ready: false, valueless: Vec::new(), owner: Span::point(0) }
     }
 
     /// Records a problem.
@@ -45,6 +47,18 @@ impl<'a> Cx<'a> {
         self.vars_ready = true;
     }
 
+    /// Records a declared variable that has no value, so that its uses are not reported as
+    /// unknown variables on top of the error at its declaration.
+    pub fn mark_valueless(&mut self, name: &str) {
+        self.valueless.push(name.to_string());
+    }
+
+    /// Makes `span` (usually a mapping's key) the place "missing field" errors point at while
+    /// that mapping is read; returns the previous owner for restoring.
+    pub fn set_owner(&mut self, span: Span) -> Span {
+        std::mem::replace(&mut self.owner, span)
+    }
+
     /// The span used for "missing field" errors in the mapping being decoded.
     pub fn owner(&self) -> Span {
         self.owner
@@ -55,8 +69,15 @@ impl<'a> Cx<'a> {
         let found = node.kind_name();
         let mut d = Diagnostic::error("E0110", format!("expected {expected}, found {found}"), node.span)
             .label(format!("expected {expected}"));
-        if expected.contains("list") && matches!(node.value, Value::Scalar(_)) {
-            d = d.hint("write a list, e.g. `[value]`");
+        match &node.value {
+            Value::Scalar(sc) if expected.contains("list") => {
+                let example = if sc.text.len() <= 40 && !sc.text.contains(['[', ']', ',']) { sc.text.as_str() } else { "value" };
+                d = d.hint(format!("write a list, e.g. `[{example}]`"));
+            }
+            Value::Seq(_) | Value::Scalar(_) if expected.starts_with("a mapping") => {
+                d = d.hint("write `key: value` pairs, one per line or as `{ key: value, other: value }`");
+            }
+            _ => {}
         }
         self.push(d);
     }
@@ -86,6 +107,7 @@ impl<'a> Cx<'a> {
             let Some(close) = rest[i..].find('}') else {
                 self.push(
                     Diagnostic::error("E0120", "unterminated `${` in value", self.sub_span(span, base, start, text.len()))
+                        .label("no closing `}`")
                         .hint("close the expression with `}`, or write `$${` for a literal `${`"),
                 );
                 return None;
@@ -115,6 +137,9 @@ impl<'a> Cx<'a> {
             }
             if let Some(v) = self.vars.get(name) {
                 return Some(v.clone());
+            }
+            if self.valueless.iter().any(|v| v == name) {
+                return None;
             }
             let hint = did_you_mean(name, self.vars.keys().map(String::as_str))
                 .map(|s| format!("did you mean `${{var.{s}}}`?"))
@@ -240,9 +265,13 @@ impl Decode for bool {
             "true" | "True" | "TRUE" => Some(true),
             "false" | "False" | "FALSE" => Some(false),
             other => {
-                let mut d = Diagnostic::error("E0110", format!("expected `true` or `false`, found `{other}`"), node.span);
-                if matches!(other, "yes" | "no" | "on" | "off" | "y" | "n" | "Yes" | "No") {
-                    d = d.hint("YAML 1.2 booleans are only `true` and `false`");
+                let mut d = Diagnostic::error("E0110", format!("expected `true` or `false`, found `{other}`"), node.span)
+                    .label("expected `true` or `false`");
+                let lower = other.to_ascii_lowercase();
+                if matches!(lower.as_str(), "yes" | "on" | "y") {
+                    d = d.hint(format!("write `true`: moat reads YAML 1.2, where `{other}` is a string"));
+                } else if matches!(lower.as_str(), "no" | "off" | "n") {
+                    d = d.hint(format!("write `false`: moat reads YAML 1.2, where `{other}` is a string"));
                 }
                 cx.push(d);
                 None
@@ -271,7 +300,8 @@ macro_rules! int_decode {
                     Err(_) => {
                         cx.push(
                             Diagnostic::error("E0110", format!("expected an integer, found `{text}`"), node.span)
-                                .label("expected an integer"),
+                                .label("expected an integer")
+                                .hint("write a whole number in digits, e.g. `4`"),
                         );
                         None
                     }
@@ -347,6 +377,17 @@ impl<T: Decode> Decode for Map<T> {
     }
 }
 
+/// `Foo bar` → `foo bar`, leaving acronyms (`VM size`, `ARM ID`) alone.
+fn lowercase_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match (chars.next(), chars.next()) {
+        (Some(a), Some(b)) if a.is_ascii_uppercase() && !b.is_ascii_uppercase() => {
+            format!("{}{}", a.to_ascii_lowercase(), &s[1..])
+        }
+        _ => s.to_string(),
+    }
+}
+
 /// Reads the fields of one mapping, remembering which keys were used so that the rest can be
 /// reported as unknown (with a suggestion) by [`MapReader::finish`].
 pub struct MapReader<'n> {
@@ -404,11 +445,20 @@ impl<'n> MapReader<'n> {
 
     /// Reads a required field; its absence is reported at the mapping's owner.
     pub fn req<T: Decode>(&mut self, key: &str, cx: &mut Cx<'_>) -> Option<Spanned<T>> {
+        self.req_doc(key, "", cx)
+    }
+
+    /// Reads a required field whose documentation is `doc`; the doc becomes the hint when the
+    /// field is missing, so the user learns what to write.
+    pub fn req_doc<T: Decode>(&mut self, key: &str, doc: &str, cx: &mut Cx<'_>) -> Option<Spanned<T>> {
         if self.take(key).is_none() {
             let at = if self.owner.is_empty() { Span::new(self.span.start as usize, self.span.start as usize + 1) } else { self.owner };
+            let doc = doc.trim().trim_end_matches('.');
+            let hint = if doc.is_empty() { format!("add `{key}:`") } else { format!("add `{key}:` — {}", lowercase_first(doc)) };
             cx.push(
                 Diagnostic::error("E0112", format!("missing field `{key}` in {}", self.what), at)
-                    .label(format!("`{key}` is required here")),
+                    .label(format!("`{key}` is required here"))
+                    .hint(hint),
             );
             return None;
         }
@@ -456,7 +506,7 @@ macro_rules! spec_struct {
             /// Reads this struct's fields from a mapping that may hold other fields too.
             #[allow(unused_variables)]
             pub fn read_fields(r: &mut $crate::decode::MapReader<'_>, cx: &mut $crate::decode::Cx<'_>) -> Option<Self> {
-                $( let $field = $crate::spec_struct!(@read r cx $mode $field $ty); )*
+                $( let $field = $crate::spec_struct!(@read r cx $mode $field $ty $(, $fdoc)*); )*
                 Some(Self { $( $field: $crate::spec_struct!(@unwrap $mode $field), )* })
             }
 
@@ -500,8 +550,10 @@ macro_rules! spec_struct {
     };
     (@ty req $ty:ty) => { $crate::span::Spanned<$ty> };
     (@ty opt $ty:ty) => { Option<$crate::span::Spanned<$ty>> };
-    (@read $r:ident $cx:ident req $field:ident $ty:ty) => { $r.req::<$ty>(stringify!($field), $cx) };
-    (@read $r:ident $cx:ident opt $field:ident $ty:ty) => { $r.opt::<$ty>(stringify!($field), $cx) };
+    (@read $r:ident $cx:ident req $field:ident $ty:ty $(, $fdoc:literal)*) => {
+        $r.req_doc::<$ty>(stringify!($field), &[$($fdoc),*].iter().map(|l: &&str| l.trim()).collect::<Vec<_>>().join(" "), $cx)
+    };
+    (@read $r:ident $cx:ident opt $field:ident $ty:ty $(, $fdoc:literal)*) => { $r.opt::<$ty>(stringify!($field), $cx) };
     (@unwrap req $field:ident) => { $field? };
     (@unwrap opt $field:ident) => { $field };
     (@required $req:ident req $field:ident) => { $req.push(stringify!($field).to_string()) };

@@ -196,6 +196,56 @@ impl Paint {
     }
 }
 
+/// Widest source line shown; longer lines (minified or generated specs) are cut around the caret.
+const MAX_LINE_CHARS: usize = 120;
+
+/// The part of a source line that is printed, made safe for a terminal.
+#[derive(Default)]
+struct Window {
+    /// What is printed, with `…` where the line was cut.
+    text: String,
+    /// First shown character (0-based).
+    first: usize,
+    /// Number of characters shown from the line.
+    shown: usize,
+    /// Whether a leading `…` was printed.
+    cut_left: bool,
+    /// Characters in the whole line.
+    line_chars: usize,
+}
+
+impl Window {
+    fn new(line: &str, focus_col: usize) -> Window {
+        // Control characters (including ANSI escapes from a binary file) must never reach the
+        // terminal raw; each becomes one visible character so columns still line up.
+        let chars: Vec<char> =
+            line.chars().map(|c| if c == '\t' { ' ' } else if c.is_control() { '\u{fffd}' } else { c }).collect();
+        let n = chars.len();
+        if n <= MAX_LINE_CHARS {
+            return Window { text: chars.into_iter().collect(), first: 0, shown: n, cut_left: false, line_chars: n };
+        }
+        let first = focus_col.saturating_sub(1).saturating_sub(MAX_LINE_CHARS / 3).min(n - MAX_LINE_CHARS);
+        let last = first + MAX_LINE_CHARS;
+        let mut text = String::new();
+        if first > 0 {
+            text.push('…');
+        }
+        text.extend(&chars[first..last]);
+        if last < n {
+            text.push('…');
+        }
+        Window { text, first, shown: MAX_LINE_CHARS, cut_left: first > 0, line_chars: n }
+    }
+
+    /// Padding and caret length for 1-based columns `start..end` (end exclusive).
+    fn place(&self, start: usize, end: usize) -> (usize, usize) {
+        let lead = usize::from(self.cut_left);
+        let from = start.saturating_sub(1).clamp(self.first, self.first + self.shown);
+        let to = end.saturating_sub(1).clamp(from, self.first + self.shown + 1);
+        (from - self.first + lead, (to - from).max(1))
+    }
+}
+
 /// Renders one diagnostic against its file:
 ///
 /// ```text
@@ -227,29 +277,25 @@ pub fn render(diag: &Diagnostic, file: &SourceFile, opts: RenderOptions) -> Stri
     let _ = writeln!(out, "{gutter}{} {}:{}:{}", p.wrap("1;34", "-->"), file.name(), start.line, start.col);
     let _ = writeln!(out, "{gutter} {}", p.wrap("1;34", "|"));
     let mut last_line = 0;
+    let mut window = Window::default();
     for (label, primary) in labels {
         let s = file.line_col(label.span.start);
         if last_line != 0 && s.line > last_line + 1 {
             let _ = writeln!(out, "{}", p.wrap("1;34", "..."));
         }
-        let text = file.line_text(s.line);
-        let shown: String = text.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
         if s.line != last_line {
+            window = Window::new(file.line_text(s.line), s.col);
             let num = format!("{:>width$} |", s.line);
-            let _ = writeln!(out, "{} {}", p.wrap("1;34", &num), shown);
+            let _ = writeln!(out, "{} {}", p.wrap("1;34", &num), window.text);
         }
         last_line = s.line;
         let e = file.line_col(label.span.end);
-        let line_chars = shown.chars().count();
-        let caret_len = if e.line == s.line {
-            e.col.saturating_sub(s.col).max(1)
-        } else {
-            (line_chars + 1).saturating_sub(s.col).max(1)
-        };
+        let end_col = if e.line == s.line { e.col.max(s.col + 1) } else { window.line_chars + 1 };
+        let (pad, caret_len) = window.place(s.col, end_col);
         let mark = if primary { "^" } else { "-" };
         let carets = mark.repeat(caret_len);
         let color = if primary { sev_color } else { "1;34" };
-        let pad = " ".repeat(s.col.saturating_sub(1));
+        let pad = " ".repeat(pad);
         let tail = if label.text.is_empty() { String::new() } else { format!(" {}", label.text) };
         let _ = writeln!(out, "{gutter} {} {pad}{}", p.wrap("1;34", "|"), p.wrap(color, &format!("{carets}{tail}")));
     }

@@ -15,6 +15,8 @@ pub use span::{SourceFile, Span, Spanned};
 
 /// Turns raw file bytes into a [`SourceFile`], refusing what cannot be a spec: oversized files,
 /// binary data and invalid UTF-8, each with a located diagnostic.
+// The error is built at most once per file; boxing it would only complicate every caller.
+#[allow(clippy::result_large_err)]
 pub fn source_from_bytes(name: &str, bytes: Vec<u8>) -> Result<SourceFile, (SourceFile, Diagnostic)> {
     if bytes.len() > yaml::MAX_BYTES {
         let file = SourceFile::new(name, "");

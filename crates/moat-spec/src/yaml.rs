@@ -11,8 +11,12 @@ use std::collections::HashMap;
 
 /// Deepest nesting of mappings and sequences accepted. Real specs stay under 10.
 pub const MAX_DEPTH: usize = 64;
-/// Most nodes a document may expand to, aliases included.
-pub const MAX_NODES: usize = 500_000;
+/// Most nodes a document may hold, aliases expanded. Generous: a 10 MB spec of real resources
+/// has about a million; the limit only bounds memory on pathological input.
+pub const MAX_NODES: usize = 2_000_000;
+/// Most nodes that alias expansion may add. Aliases in a spec share small snippets; a
+/// "billion laughs" document hits this long before it costs memory.
+pub const MAX_ALIAS_NODES: usize = 100_000;
 /// Largest spec file accepted, in bytes.
 pub const MAX_BYTES: usize = 16 * 1024 * 1024;
 
@@ -145,6 +149,7 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
     let mut root: Option<Node> = None;
     let mut diags = Vec::new();
     let mut nodes = 0usize;
+    let mut alias_nodes = 0usize;
     let mut documents = 0usize;
 
     loop {
@@ -173,11 +178,13 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
             }
             Event::Alias(id) => match anchors.get(&id) {
                 Some(target) => {
-                    nodes += target.count();
-                    if nodes > MAX_NODES {
+                    let added = target.count();
+                    nodes += added;
+                    alias_nodes += added;
+                    if alias_nodes > MAX_ALIAS_NODES {
                         diags.push(
                             Diagnostic::error("E0103", "aliases expand to too many YAML nodes", span)
-                                .label(format!("expansion passes {MAX_NODES} nodes here"))
+                                .label(format!("expansion passes {MAX_ALIAS_NODES} nodes here"))
                                 .hint("a spec should not need deeply nested aliases; write the values out"),
                         );
                         return Err(diags);
@@ -255,7 +262,8 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
         if nodes > MAX_NODES {
             diags.push(
                 Diagnostic::error("E0103", "the spec has too many YAML nodes", span)
-                    .label(format!("passes {MAX_NODES} nodes here")),
+                    .label(format!("passes {MAX_NODES} nodes here"))
+                    .hint("split the spec into several stacks"),
             );
             return Err(diags);
         }
@@ -320,8 +328,9 @@ fn scan_error(e: &ScanError, pos: &Positions<'_>, text: &str) -> Diagnostic {
     let line_start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
     let line = &text[line_start..];
     let line = &line[..line.find('\n').unwrap_or(line.len())];
-    let has_tab = line.starts_with(|c: char| c == ' ' || c == '\t') && line.chars().take_while(|c| c.is_whitespace()).any(|c| c == '\t');
-    let mut d = Diagnostic::error("E0101", format!("invalid YAML: {info}"), Span::point(at));
+    let has_tab = line.starts_with([' ', '\t']) && line.chars().take_while(|c| c.is_whitespace()).any(|c| c == '\t');
+    let mut d = Diagnostic::error("E0101", format!("invalid YAML: {}", backtick_quotes(info)), Span::point(at))
+        .label("the YAML parser stopped here");
     if info.contains("recursion limit") {
         return Diagnostic::error("E0104", "the spec is nested too deeply", Span::point(at))
             .label("nesting limit reached here")
@@ -337,7 +346,63 @@ fn scan_error(e: &ScanError, pos: &Positions<'_>, text: &str) -> Diagnostic {
     } else if info.contains("did not find expected") {
         d = d.hint("check the indentation and that every `[`/`{` and quote is closed");
     }
+    if (info.contains("flow mapping") || info.contains("flow sequence"))
+        && let Some(open) = unclosed_bracket(&text[..at.min(text.len())])
+    {
+        let c = &text[open..open + 1];
+        d = d.with_secondary(Span::new(open, open + 1), format!("this `{c}` is not closed"));
+    }
     d
+}
+
+/// Rewrites the parser's `'x'` quoting of literals into the backticks moat's messages use.
+fn backtick_quotes(info: &str) -> String {
+    let mut out = String::with_capacity(info.len());
+    let chars: Vec<char> = info.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        // Only short quoted literals (`','`, `'}'`): apostrophes in prose stay as they are.
+        if chars[i] == '\''
+            && let Some(len) = chars[i + 1..].iter().take(4).position(|&c| c == '\'')
+            && len > 0
+        {
+            out.push('`');
+            out.extend(&chars[i + 1..i + 1 + len]);
+            out.push('`');
+            i += len + 2;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The offset of the last `{` or `[` before the end of `text` that is still open, skipping
+/// brackets inside quotes and comments. A heuristic for pointing at an unclosed flow collection.
+fn unclosed_bracket(text: &str) -> Option<usize> {
+    let mut open: Vec<usize> = Vec::new();
+    let mut quote: Option<u8> = None;
+    let mut comment = false;
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if comment {
+            comment = b != b'\n';
+            continue;
+        }
+        match (quote, b) {
+            (Some(q), _) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') if i == 0 || matches!(bytes[i - 1], b' ' | b'[' | b'{' | b',' | b':') => quote = Some(b),
+            (None, b'#') if i == 0 || bytes[i - 1].is_ascii_whitespace() => comment = true,
+            (None, b'{' | b'[') => open.push(i),
+            (None, b'}' | b']') => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    open.pop()
 }
 
 #[cfg(test)]

@@ -36,6 +36,12 @@ pub struct Global {
     /// No ANSI colours (also when `NO_COLOR` is set or output is not a terminal).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Credential to use: auto, env, workload-identity, github-oidc, managed-identity, azure-cli, none.
+    #[arg(long, global = true, env = "MOAT_AUTH", value_name = "KIND")]
+    pub auth: Option<String>,
+    /// Write a redacted trace of every ARM exchange to FILE (JSON lines).
+    #[arg(long, global = true, env = "MOAT_LOG_HTTP", value_name = "FILE")]
+    pub log_http: Option<PathBuf>,
 }
 
 /// The commands.
@@ -47,8 +53,157 @@ pub enum Command {
     Lint(LintArgs),
     /// Print the dependency graph.
     Graph(GraphArgs),
+    /// Show what apply would change.
+    Plan(PlanArgs),
+    /// Make the cloud match the spec (or apply a saved plan).
+    Apply(ApplyArgs),
+    /// Delete everything the stack owns.
+    Destroy(DestroyArgs),
+    /// Adopt an existing resource into the stack.
+    Import(ImportArgs),
+    /// Break a stale state lock.
+    ForceUnlock(SpecArg),
+    /// Run the local ARM emulator.
+    Sim(SimArgs),
     /// Print the JSON Schema of the spec.
     Schema,
+}
+
+/// Plan formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Human-readable.
+    Text,
+    /// The versioned JSON plan (`schemas/plan.schema.json`).
+    Json,
+    /// A pull-request comment.
+    Markdown,
+}
+
+/// `moat plan`
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Spec file (default `moat.yaml`).
+    #[arg(value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// Variables.
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Save the plan for `moat apply PLANFILE`.
+    #[arg(long, value_name = "PLANFILE")]
+    pub out: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Exit 2 when there are changes, 0 when none, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Also show resources without changes.
+    #[arg(long)]
+    pub show_unchanged: bool,
+}
+
+/// Options shared by apply and destroy.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Skip the confirmation (required without a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Most writes in flight at once.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub parallelism: usize,
+    /// Only this resource and what it needs (repeatable).
+    #[arg(long = "target", value_name = "KEY")]
+    pub targets: Vec<String>,
+    /// Leave this resource and what needs it alone (repeatable).
+    #[arg(long = "exclude", value_name = "KEY")]
+    pub excludes: Vec<String>,
+    /// How long to wait for another run's lock on the stack.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    moat_model::resolve::parse_duration(s).map(std::time::Duration::from_secs)
+}
+
+/// `moat apply`
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A spec (default `moat.yaml`) or a plan saved with `moat plan --out`.
+    #[arg(value_name = "SPEC|PLANFILE")]
+    pub spec: Option<PathBuf>,
+    /// Variables.
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Run options.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `moat destroy`
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Spec file (default `moat.yaml`).
+    #[arg(value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// Variables.
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Run options.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `moat import`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Spec file.
+    #[arg(value_name = "SPEC")]
+    pub spec: PathBuf,
+    /// The resource key in the spec.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// The ARM ID of the resource to adopt.
+    #[arg(value_name = "ARM_ID")]
+    pub arm_id: String,
+    /// Variables.
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// How long to wait for another run's lock.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+/// A command that takes only a spec.
+#[derive(Debug, Args)]
+pub struct SpecArg {
+    /// Spec file (default `moat.yaml`).
+    #[arg(value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// Variables.
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+/// `moat sim`
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// Keep the emulated cloud in FILE across restarts.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Write every non-polling exchange as a traffic file into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// Inject the faults described in FILE (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
+    /// Multiply real provisioning times by F (0 = instant).
+    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    pub time_scale: f64,
 }
 
 /// Output formats for diagnostics.

@@ -5,6 +5,9 @@ pub mod cli;
 pub mod commands;
 pub mod load;
 pub mod output;
+pub mod pipeline;
+pub mod progress;
+pub mod remote;
 
 use cli::{Cli, Command};
 
@@ -36,9 +39,20 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Validate(args) => commands::validate::run(&cli.global, args, &out),
         Command::Lint(args) => commands::lint::run(&cli.global, args, &out),
         Command::Graph(args) => commands::graph::run(&cli.global, args, &out),
+        Command::Plan(args) => commands::plan::run(&cli.global, args, &out),
+        Command::Apply(args) => commands::apply::run_apply(&cli.global, args, &out),
+        Command::Destroy(args) => commands::apply::run_destroy(&cli.global, args, &out),
+        Command::Import(args) => commands::import::run(&cli.global, args, &out),
+        Command::ForceUnlock(args) => commands::unlock::run(&cli.global, args, &out),
+        Command::Sim(args) => commands::sim::run(args),
         Command::Schema => {
             print!("{}", moat_spec::schema::spec_schema_text());
             Ok(Status::Ok)
         }
     }
+}
+
+/// The async runtime of the commands that talk to ARM.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build()?)
 }

@@ -33,6 +33,11 @@ impl Output {
         }
     }
 
+    /// Whether to colour what goes to stdout (the plan).
+    pub fn color_stdout(&self) -> bool {
+        self.color && std::io::stdout().is_terminal()
+    }
+
     /// A status line on stderr, unless quiet.
     pub fn status(&self, line: &str) {
         if !self.quiet {

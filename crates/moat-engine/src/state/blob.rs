@@ -68,11 +68,7 @@ impl BlobLocation {
 
     /// A blob in the Azurite emulator's development account, served at `base`
     /// (`http://127.0.0.1:10000`).
-    pub fn azurite(
-        base: &str,
-        container: impl Into<String>,
-        blob: impl Into<String>,
-    ) -> Self {
+    pub fn azurite(base: &str, container: impl Into<String>, blob: impl Into<String>) -> Self {
         Self {
             endpoint: format!("{}/devstoreaccount1", base.trim_end_matches('/')),
             account: "devstoreaccount1".to_owned(),
@@ -242,7 +238,9 @@ impl BlobBackend {
             )));
         }
         if location.container.is_empty() || location.blob.is_empty() {
-            return Err(config("container and blob names must not be empty".to_owned()));
+            return Err(config(
+                "container and blob names must not be empty".to_owned(),
+            ));
         }
         let mut container_url = base.clone();
         container_url
@@ -371,7 +369,10 @@ impl Shared {
                 )
             }
             Auth::Bearer(source) => {
-                format!("Bearer {}", source.token().await.map_err(StateError::Token)?)
+                format!(
+                    "Bearer {}",
+                    source.token().await.map_err(StateError::Token)?
+                )
             }
         };
         let mut req = self
@@ -421,7 +422,14 @@ impl Shared {
     /// Blob properties: `None` if the blob does not exist.
     async fn properties(&self) -> Result<Option<HeaderMap>, StateError> {
         let resp = self
-            .send("get blob properties", Method::HEAD, &self.blob_url, &[], Vec::new(), None)
+            .send(
+                "get blob properties",
+                Method::HEAD,
+                &self.blob_url,
+                &[],
+                Vec::new(),
+                None,
+            )
             .await?;
         match resp.status() {
             StatusCode::OK => Ok(Some(resp.headers().clone())),
@@ -547,7 +555,9 @@ impl Shared {
     }
 
     async fn release(&self, lease_id: &str) -> Result<(), StateError> {
-        self.set_metadata(Vec::new(), Some(lease_id)).await?;
+        // The lease is released even if the record could not be cleared: a leftover
+        // record only makes the next holder report a `previous` one.
+        let cleared = self.set_metadata(Vec::new(), Some(lease_id)).await;
         let resp = self
             .lease_action(
                 "release lease",
@@ -559,7 +569,7 @@ impl Shared {
             .await?;
         self.set_lease(None);
         if resp.status() == StatusCode::OK {
-            Ok(())
+            cleared
         } else {
             Err(self.error("release lease", resp).await)
         }
@@ -596,7 +606,7 @@ impl StateBackend for BlobBackend {
                         };
                         return Err(StateError::Locked {
                             location: s.location(),
-                            holder,
+                            holder: holder.map(Box::new),
                             waited,
                             // A lease runs out by itself: a held one is never stale.
                             stale: false,
@@ -610,7 +620,8 @@ impl StateBackend for BlobBackend {
         let lease_id = info.id.clone();
         let acquired = async {
             let previous = s.properties().await?.as_ref().and_then(lock_info_from);
-            s.set_metadata(lock_metadata(&info), Some(&lease_id)).await?;
+            s.set_metadata(lock_metadata(&info), Some(&lease_id))
+                .await?;
             Ok::<_, StateError>(previous)
         }
         .await;
@@ -938,7 +949,10 @@ mod tests {
             lease_duration: Duration::from_secs(5),
             ..BlobOptions::default()
         };
-        assert!(BlobBackend::with_options(BlobLocation::azure("a", "c", "b"), key(), "s", opts).is_err());
+        assert!(
+            BlobBackend::with_options(BlobLocation::azure("a", "c", "b"), key(), "s", opts)
+                .is_err()
+        );
     }
 
     #[test]

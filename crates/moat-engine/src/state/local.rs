@@ -27,6 +27,10 @@ use super::{
 const POLL: Duration = Duration::from_millis(200);
 
 /// State kept in files under a directory.
+///
+/// The optimistic check of [`StateBackend::write`] catches a writer that works from an
+/// old read; two writers racing at the same instant are kept apart only by the lock,
+/// which every command that writes takes first.
 #[derive(Debug)]
 pub struct LocalBackend {
     dir: PathBuf,
@@ -123,7 +127,7 @@ impl StateBackend for LocalBackend {
                             .unwrap_or(false);
                         return Err(StateError::Locked {
                             location: path.display().to_string(),
-                            holder,
+                            holder: holder.map(Box::new),
                             waited,
                             stale,
                         });
@@ -168,8 +172,7 @@ impl StateBackend for LocalBackend {
         if seen != now {
             return Err(StateError::Conflict {
                 location,
-                reason: "the stored record changed since it was read (another writer?)"
-                    .to_owned(),
+                reason: "the stored record changed since it was read (another writer?)".to_owned(),
             });
         }
         check_successor(

@@ -19,7 +19,9 @@ mod blob;
 mod local;
 mod sharedkey;
 
-pub use blob::{BlobAuth, BlobBackend, BlobLocation, TokenSource};
+pub use blob::{
+    BlobAuth, BlobBackend, BlobLocation, BlobOptions, STORAGE_API_VERSION, TokenSource,
+};
 pub use local::LocalBackend;
 
 /// The state format this moat writes and reads.
@@ -84,6 +86,10 @@ pub struct ResourceState {
     pub etag: Option<String>,
     /// When it was last written (RFC 3339).
     pub updated_at: String,
+    /// Keys this resource depended on when it was written, so that a resource that left the
+    /// spec is still deleted before what it depends on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
 }
 
 /// One write in flight.
@@ -156,19 +162,21 @@ impl fmt::Display for LockInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// The lock was held by someone else for the whole timeout.
-    #[error("{}", locked_message(.location, .holder.as_ref(), .waited, *.stale))]
+    #[error("{}", locked_message(.location, .holder.as_deref(), .waited, *.stale))]
     Locked {
         /// Where the lock is.
         location: String,
-        /// The holder, if it could be read.
-        holder: Option<LockInfo>,
+        /// The holder, if it could be read (boxed to keep the error small).
+        holder: Option<Box<LockInfo>>,
         /// How long we waited.
         waited: Duration,
         /// The holder ran on this host and its process no longer exists.
         stale: bool,
     },
     /// The stored record is not valid JSON or not a state record.
-    #[error("state file `{location}` is corrupt; fix or restore it (moat never treats it as empty)")]
+    #[error(
+        "state file `{location}` is corrupt; fix or restore it (moat never treats it as empty)"
+    )]
     Corrupt {
         /// The file or blob.
         location: String,
@@ -312,11 +320,7 @@ impl fmt::Debug for LockGuard {
 }
 
 impl LockGuard {
-    pub(crate) fn new(
-        info: LockInfo,
-        previous: Option<LockInfo>,
-        held: Box<dyn HeldLock>,
-    ) -> Self {
+    pub(crate) fn new(info: LockInfo, previous: Option<LockInfo>, held: Box<dyn HeldLock>) -> Self {
         Self {
             info,
             previous,
@@ -389,10 +393,7 @@ pub(crate) fn parse_record(
     if record.stack != stack {
         return Err(StateError::Conflict {
             location: location.to_owned(),
-            reason: format!(
-                "it holds stack `{}`, not `{stack}`",
-                record.stack
-            ),
+            reason: format!("it holds stack `{}`, not `{stack}`", record.stack),
         });
     }
     Ok(record)
@@ -432,9 +433,12 @@ pub(crate) fn check_successor(
     Ok(())
 }
 
-/// Now, RFC 3339, UTC.
-pub(crate) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
+/// Now, in UTC, RFC 3339, to the second (`2025-01-06T10:00:00Z`): the format of every
+/// timestamp in the state record and the lock.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
@@ -493,6 +497,7 @@ mod tests {
                 applied: serde_json::json!({"b": 1, "a": 2}),
                 etag: None,
                 updated_at: "2025-01-01T00:00:00Z".into(),
+                depends_on: Vec::new(),
             },
         );
         let json = r.to_json();

@@ -9,7 +9,16 @@ use crate::util::{self, Cidr};
 use serde_json::{Map, Value, json};
 
 const COMPUTE_TYPES: &[&str] = &[
-    "AKS", "Kubernetes", "AmlCompute", "ComputeInstance", "DataFactory", "VirtualMachine", "HDInsight", "Databricks", "DataLakeAnalytics", "SynapseSpark",
+    "AKS",
+    "Kubernetes",
+    "AmlCompute",
+    "ComputeInstance",
+    "DataFactory",
+    "VirtualMachine",
+    "HDInsight",
+    "Databricks",
+    "DataLakeAnalytics",
+    "SynapseSpark",
 ];
 
 fn internal() -> ArmError {
@@ -23,7 +32,16 @@ fn validation(message: String) -> ArmError {
 /// Rewrites a provider segment's casing the way the ML service returns dependent ids.
 fn ml_casing(id: &str) -> String {
     let mut out = id.to_string();
-    for (from, to) in [("/providers/microsoft.keyvault/", "/providers/Microsoft.Keyvault/"), ("/providers/microsoft.insights/", "/providers/Microsoft.insights/")] {
+    for (from, to) in [
+        (
+            "/providers/microsoft.keyvault/",
+            "/providers/Microsoft.Keyvault/",
+        ),
+        (
+            "/providers/microsoft.insights/",
+            "/providers/Microsoft.insights/",
+        ),
+    ] {
         if let Some(i) = out.to_ascii_lowercase().find(from) {
             out.replace_range(i..i + from.len(), to);
         }
@@ -31,16 +49,34 @@ fn ml_casing(id: &str) -> String {
     out
 }
 
-fn check_ref(ctx: &Ctx, props: &Value, field: &str, kind: Kind, ws: &str, required: bool) -> ArmResult<Option<String>> {
-    match props.get(field).and_then(Value::as_str).filter(|s| !s.is_empty()) {
-        None if required => Err(validation(format!("The workspace '{ws}' must reference an existing {field}."))),
+fn check_ref(
+    ctx: &Ctx,
+    props: &Value,
+    field: &str,
+    kind: Kind,
+    ws: &str,
+    required: bool,
+) -> ArmResult<Option<String>> {
+    match props
+        .get(field)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
+        None if required => Err(validation(format!(
+            "The workspace '{ws}' must reference an existing {field}."
+        ))),
         None => Ok(None),
         Some(id) => {
-            let ok = ctx.st.get(id).is_some_and(|r| r.kind == kind && r.deleting_until.is_none());
+            let ok = ctx
+                .st
+                .get(id)
+                .is_some_and(|r| r.kind == kind && r.deleting_until.is_none());
             if ok {
                 Ok(Some(id.to_string()))
             } else {
-                Err(validation(format!("The {field} '{id}' referenced by workspace '{ws}' was not found.")))
+                Err(validation(format!(
+                    "The {field} '{id}' referenced by workspace '{ws}' was not found."
+                )))
             }
         }
     }
@@ -54,27 +90,67 @@ pub fn put_workspace(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<
     let id = rp.id();
     let existing = ctx.st.get(&id).cloned();
     let props = body.get("properties").cloned().unwrap_or(Value::Null);
-    let kind = body.get("kind").and_then(Value::as_str).unwrap_or("Default").to_string();
+    let kind = body
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("Default")
+        .to_string();
     let needs_deps = !kind.eq_ignore_ascii_case("Project");
-    let storage = check_ref(ctx, &props, "storageAccount", Kind::StorageAccount, &ws, needs_deps)?;
+    let storage = check_ref(
+        ctx,
+        &props,
+        "storageAccount",
+        Kind::StorageAccount,
+        &ws,
+        needs_deps,
+    )?;
     let vault = check_ref(ctx, &props, "keyVault", Kind::KeyVault, &ws, needs_deps)?;
-    let insights = check_ref(ctx, &props, "applicationInsights", Kind::AppInsights, &ws, false)?;
-    let registry = check_ref(ctx, &props, "containerRegistry", Kind::ContainerRegistry, &ws, false)?;
+    let insights = check_ref(
+        ctx,
+        &props,
+        "applicationInsights",
+        Kind::AppInsights,
+        &ws,
+        false,
+    )?;
+    let registry = check_ref(
+        ctx,
+        &props,
+        "containerRegistry",
+        Kind::ContainerRegistry,
+        &ws,
+        false,
+    )?;
     if let Some(old) = &existing {
         for (field, new) in [("storageAccount", &storage), ("keyVault", &vault)] {
-            let before = old.body.pointer(&format!("/properties/{field}")).and_then(Value::as_str);
+            let before = old
+                .body
+                .pointer(&format!("/properties/{field}"))
+                .and_then(Value::as_str);
             if let (Some(b), Some(n)) = (before, new)
                 && !util::eq_ci(b, n)
             {
-                return Err(validation(format!("The {field} of workspace '{ws}' cannot be changed after creation.")));
+                return Err(validation(format!(
+                    "The {field} of workspace '{ws}' cannot be changed after creation."
+                )));
             }
         }
     }
-    let old = |f: &str| existing.as_ref().and_then(|r| r.body.pointer(&format!("/properties/{f}")).cloned());
+    let old = |f: &str| {
+        existing
+            .as_ref()
+            .and_then(|r| r.body.pointer(&format!("/properties/{f}")).cloned())
+    };
     let wid = old("workspaceId").unwrap_or_else(|| json!(util::guid()));
     let mut p = Map::new();
-    p.insert("friendlyName".into(), props.get("friendlyName").cloned().unwrap_or(json!("")));
-    p.insert("description".into(), props.get("description").cloned().unwrap_or(json!("")));
+    p.insert(
+        "friendlyName".into(),
+        props.get("friendlyName").cloned().unwrap_or(json!("")),
+    );
+    p.insert(
+        "description".into(),
+        props.get("description").cloned().unwrap_or(json!("")),
+    );
     if let Some(s) = storage {
         p.insert("storageAccount".into(), json!(s));
     }
@@ -88,12 +164,18 @@ pub fn put_workspace(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<
         p.insert("containerRegistry".into(), json!(r));
     }
     p.insert("workspaceId".into(), wid);
-    p.insert("discoveryUrl".into(), json!(format!("https://{loc}.api.azureml.ms/discovery")));
+    p.insert(
+        "discoveryUrl".into(),
+        json!(format!("https://{loc}.api.azureml.ms/discovery")),
+    );
     p.insert(
         "mlFlowTrackingUri".into(),
         json!(format!("azureml://{loc}.api.azureml.ms/mlflow/v1.0/subscriptions/{}/resourceGroups/{}/providers/Microsoft.MachineLearningServices/workspaces/{ws}", rp.sub, rp.rg)),
     );
-    p.insert("tenantId".into(), json!("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+    p.insert(
+        "tenantId".into(),
+        json!("72f988bf-86f1-41af-91ab-2d7cd011db47"),
+    );
     p.insert("storageHnsEnabled".into(), json!(false));
     p.insert("privateLinkCount".into(), json!(0));
     for (f, d) in [
@@ -103,17 +185,48 @@ pub fn put_workspace(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<
         ("enableDataIsolation", json!(false)),
         ("allowPublicAccessWhenBehindVnet", json!(false)),
     ] {
-        p.insert(f.into(), props.get(f).filter(|v| !v.is_null()).cloned().unwrap_or(d));
+        p.insert(
+            f.into(),
+            props.get(f).filter(|v| !v.is_null()).cloned().unwrap_or(d),
+        );
     }
-    for f in ["encryption", "imageBuildCompute", "primaryUserAssignedIdentity", "serverlessComputeSettings", "sharedPrivateLinkResources", "serviceManagedResourcesSettings", "managedNetwork", "featureStoreSettings", "associatedWorkspaces", "hubResourceId", "workspaceHubConfig"] {
+    for f in [
+        "encryption",
+        "imageBuildCompute",
+        "primaryUserAssignedIdentity",
+        "serverlessComputeSettings",
+        "sharedPrivateLinkResources",
+        "serviceManagedResourcesSettings",
+        "managedNetwork",
+        "featureStoreSettings",
+        "associatedWorkspaces",
+        "hubResourceId",
+        "workspaceHubConfig",
+    ] {
         if let Some(v) = props.get(f).filter(|v| !v.is_null()) {
             p.insert(f.into(), v.clone());
         }
     }
     let mut stored = json!({"location": loc, "kind": kind});
-    util::set_at(&mut stored, "", "tags", body.get("tags").cloned().unwrap_or_else(|| json!({})));
-    util::set_at(&mut stored, "", "sku", body.get("sku").cloned().unwrap_or(json!({"name": "Basic", "tier": "Basic"})));
-    let ident = body.get("identity").filter(|v| v.is_object()).cloned().unwrap_or(json!({"type": "SystemAssigned"}));
+    util::set_at(
+        &mut stored,
+        "",
+        "tags",
+        body.get("tags").cloned().unwrap_or_else(|| json!({})),
+    );
+    util::set_at(
+        &mut stored,
+        "",
+        "sku",
+        body.get("sku")
+            .cloned()
+            .unwrap_or(json!({"name": "Basic", "tier": "Basic"})),
+    );
+    let ident = body
+        .get("identity")
+        .filter(|v| v.is_object())
+        .cloned()
+        .unwrap_or(json!({"type": "SystemAssigned"}));
     let ident = match existing.as_ref().and_then(|r| r.body.get("identity")) {
         Some(old) if old.get("type") == ident.get("type") => old.clone(),
         _ => super::storage::identity(&ident),
@@ -121,17 +234,42 @@ pub fn put_workspace(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<
     util::set_at(&mut stored, "", "identity", ident);
     util::set_at(&mut stored, "", "properties", Value::Object(p));
     let stored = with_identity(rp, stored);
-    let secs = if existing.is_some() { 10.0 } else { super::provisioning_seconds("Microsoft.MachineLearningServices/workspaces") };
-    ctx.commit(rp, stored, secs, if existing.is_some() { "Updating" } else { "Creating" });
+    let secs = if existing.is_some() {
+        10.0
+    } else {
+        super::provisioning_seconds("Microsoft.MachineLearningServices/workspaces")
+    };
+    ctx.commit(
+        rp,
+        stored,
+        secs,
+        if existing.is_some() {
+            "Updating"
+        } else {
+            "Creating"
+        },
+    );
     let op = lro::start_op(ctx, &id, secs, false);
-    Ok(lro::with_async_headers(ctx, Reply::empty(202), Kind::MlWorkspace, &rp.sub, &loc, &op, true))
+    Ok(lro::with_async_headers(
+        ctx,
+        Reply::empty(202),
+        Kind::MlWorkspace,
+        &rp.sub,
+        &loc,
+        &op,
+        true,
+    ))
 }
 
 /// PATCH of a workspace: synchronous 200.
 pub fn patch_workspace(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     check_tags(&mut body)?;
     let id = rp.id();
-    let rec = ctx.st.get(&id).cloned().ok_or_else(|| super::not_found(rp))?;
+    let rec = ctx
+        .st
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| super::not_found(rp))?;
     let mut stored = rec.body.clone();
     if let Some(t) = body.get("tags") {
         util::set_at(&mut stored, "", "tags", t.clone());
@@ -141,7 +279,24 @@ pub fn patch_workspace(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResul
     }
     if let Some(props) = body.get("properties").and_then(Value::as_object) {
         for (k, v) in props {
-            if !v.is_null() && matches!(k.as_str(), "description" | "friendlyName" | "imageBuildCompute" | "applicationInsights" | "containerRegistry" | "publicNetworkAccess" | "v1LegacyMode" | "enableDataIsolation" | "primaryUserAssignedIdentity" | "serverlessComputeSettings" | "managedNetwork" | "featureStoreSettings" | "serviceManagedResourcesSettings") {
+            if !v.is_null()
+                && matches!(
+                    k.as_str(),
+                    "description"
+                        | "friendlyName"
+                        | "imageBuildCompute"
+                        | "applicationInsights"
+                        | "containerRegistry"
+                        | "publicNetworkAccess"
+                        | "v1LegacyMode"
+                        | "enableDataIsolation"
+                        | "primaryUserAssignedIdentity"
+                        | "serverlessComputeSettings"
+                        | "managedNetwork"
+                        | "featureStoreSettings"
+                        | "serviceManagedResourcesSettings"
+                )
+            {
                 util::set_at(&mut stored, "/properties", k, v.clone());
             }
         }
@@ -157,41 +312,84 @@ pub fn render_compute(v: &mut Value, state: &str) {
 }
 
 fn normalize_scale(s: &Value) -> ArmResult<Value> {
-    let max = s.get("maxNodeCount").and_then(Value::as_i64).ok_or_else(|| {
-        ArmError::invalid_content("Required property 'maxNodeCount' not found in JSON for 'scaleSettings'")
-    })?;
+    let max = s
+        .get("maxNodeCount")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| {
+            ArmError::invalid_content(
+                "Required property 'maxNodeCount' not found in JSON for 'scaleSettings'",
+            )
+        })?;
     let min = s.get("minNodeCount").and_then(Value::as_i64).unwrap_or(0);
     if min < 0 || max < min {
-        return Err(validation(format!("minNodeCount ({min}) must be between 0 and maxNodeCount ({max}).")));
+        return Err(validation(format!(
+            "minNodeCount ({min}) must be between 0 and maxNodeCount ({max})."
+        )));
     }
     let idle = match s.get("nodeIdleTimeBeforeScaleDown").and_then(Value::as_str) {
         None => "PT2M".to_string(),
         Some(d) => util::format_iso_duration(util::parse_iso_duration(d).ok_or_else(|| {
-            validation(format!("nodeIdleTimeBeforeScaleDown '{d}' is not an ISO 8601 duration."))
+            validation(format!(
+                "nodeIdleTimeBeforeScaleDown '{d}' is not an ISO 8601 duration."
+            ))
         })?),
     };
     Ok(json!({"maxNodeCount": max, "minNodeCount": min, "nodeIdleTimeBeforeScaleDown": idle}))
 }
 
 fn check_subnet(ctx: &Ctx, id: &str, compute: &str) -> ArmResult<()> {
-    let ok = ctx.st.get(id).is_some_and(|s| s.kind == Kind::Subnet && s.deleting_until.is_none());
+    let ok = ctx
+        .st
+        .get(id)
+        .is_some_and(|s| s.kind == Kind::Subnet && s.deleting_until.is_none());
     if ok {
         Ok(())
     } else {
-        Err(validation(format!("The subnet '{id}' referenced by compute '{compute}' was not found.")))
+        Err(validation(format!(
+            "The subnet '{id}' referenced by compute '{compute}' was not found."
+        )))
     }
 }
 
 fn aml_properties(ctx: &Ctx, name: &str, p: &Value) -> ArmResult<Value> {
     let mut out = Map::new();
-    out.insert("osType".into(), json!(check_enum(p.get("osType").unwrap_or(&Value::Null), "osType", &["Linux", "Windows"])?.unwrap_or_else(|| "Linux".into())));
-    let vm = p.get("vmSize").and_then(Value::as_str).ok_or_else(|| validation(format!("vmSize is required for AmlCompute '{name}'.")))?;
+    out.insert(
+        "osType".into(),
+        json!(
+            check_enum(
+                p.get("osType").unwrap_or(&Value::Null),
+                "osType",
+                &["Linux", "Windows"]
+            )?
+            .unwrap_or_else(|| "Linux".into())
+        ),
+    );
+    // The service picks its default size when none is given.
+    let vm = p
+        .get("vmSize")
+        .and_then(Value::as_str)
+        .unwrap_or("STANDARD_DS3_V2");
     out.insert("vmSize".into(), json!(vm));
-    out.insert("vmPriority".into(), json!(check_enum(p.get("vmPriority").unwrap_or(&Value::Null), "vmPriority", &["Dedicated", "LowPriority"])?.unwrap_or_else(|| "Dedicated".into())));
-    out.insert("isolatedNetwork".into(), p.get("isolatedNetwork").cloned().unwrap_or(json!(false)));
+    out.insert(
+        "vmPriority".into(),
+        json!(
+            check_enum(
+                p.get("vmPriority").unwrap_or(&Value::Null),
+                "vmPriority",
+                &["Dedicated", "LowPriority"]
+            )?
+            .unwrap_or_else(|| "Dedicated".into())
+        ),
+    );
+    out.insert(
+        "isolatedNetwork".into(),
+        p.get("isolatedNetwork").cloned().unwrap_or(json!(false)),
+    );
     let scale = match p.get("scaleSettings").filter(|v| !v.is_null()) {
         Some(s) => normalize_scale(s)?,
-        None => json!({"maxNodeCount": 1, "minNodeCount": 0, "nodeIdleTimeBeforeScaleDown": "PT2M"}),
+        None => {
+            json!({"maxNodeCount": 1, "minNodeCount": 0, "nodeIdleTimeBeforeScaleDown": "PT2M"})
+        }
     };
     let min = scale.get("minNodeCount").cloned().unwrap_or(json!(0));
     out.insert("scaleSettings".into(), scale);
@@ -203,23 +401,35 @@ fn aml_properties(ctx: &Ctx, name: &str, p: &Value) -> ArmResult<Value> {
         out.insert("userAccountCredentials".into(), c);
     }
     if let Some(s) = p.get("subnet").filter(|v| !v.is_null()) {
-        let id = s.get("id").and_then(Value::as_str).ok_or_else(|| ArmError::invalid_content("Required property 'id' not found in JSON for 'subnet'"))?;
+        let id = s.get("id").and_then(Value::as_str).ok_or_else(|| {
+            ArmError::invalid_content("Required property 'id' not found in JSON for 'subnet'")
+        })?;
         check_subnet(ctx, id, name)?;
         out.insert("subnet".into(), json!({"id": id}));
     }
-    let rl = check_enum(p.get("remoteLoginPortPublicAccess").unwrap_or(&Value::Null), "remoteLoginPortPublicAccess", &["Enabled", "Disabled", "NotSpecified"])?
-        .filter(|v| v != "NotSpecified")
-        .unwrap_or_else(|| "Enabled".into());
+    let rl = check_enum(
+        p.get("remoteLoginPortPublicAccess").unwrap_or(&Value::Null),
+        "remoteLoginPortPublicAccess",
+        &["Enabled", "Disabled", "NotSpecified"],
+    )?
+    .filter(|v| v != "NotSpecified")
+    .unwrap_or_else(|| "Enabled".into());
     out.insert("remoteLoginPortPublicAccess".into(), json!(rl));
     out.insert("allocationState".into(), json!("Steady"));
-    out.insert("allocationStateTransitionTime".into(), json!(util::timestamp(ctx.now)));
+    out.insert(
+        "allocationStateTransitionTime".into(),
+        json!(util::timestamp(ctx.now)),
+    );
     out.insert("currentNodeCount".into(), json!(0));
     out.insert("targetNodeCount".into(), min);
     out.insert(
         "nodeStateCounts".into(),
         json!({"idleNodeCount": 0, "runningNodeCount": 0, "preparingNodeCount": 0, "unusableNodeCount": 0, "leavingNodeCount": 0, "preemptedNodeCount": 0}),
     );
-    out.insert("enableNodePublicIp".into(), p.get("enableNodePublicIp").cloned().unwrap_or(json!(true)));
+    out.insert(
+        "enableNodePublicIp".into(),
+        p.get("enableNodePublicIp").cloned().unwrap_or(json!(true)),
+    );
     for f in ["virtualMachineImage", "propertyBag"] {
         if let Some(v) = p.get(f).filter(|v| !v.is_null()) {
             out.insert(f.into(), v.clone());
@@ -230,9 +440,27 @@ fn aml_properties(ctx: &Ctx, name: &str, p: &Value) -> ArmResult<Value> {
 
 fn aks_create_properties(ctx: &Ctx, name: &str, p: &Value) -> ArmResult<Value> {
     let mut out = Map::new();
-    out.insert("agentCount".into(), p.get("agentCount").cloned().unwrap_or(json!(3)));
-    out.insert("agentVmSize".into(), p.get("agentVmSize").cloned().unwrap_or(json!("Standard_D3_v2")));
-    out.insert("clusterPurpose".into(), json!(check_enum(p.get("clusterPurpose").unwrap_or(&Value::Null), "clusterPurpose", &["FastProd", "DenseProd", "DevTest"])?.unwrap_or_else(|| "FastProd".into())));
+    out.insert(
+        "agentCount".into(),
+        p.get("agentCount").cloned().unwrap_or(json!(3)),
+    );
+    out.insert(
+        "agentVmSize".into(),
+        p.get("agentVmSize")
+            .cloned()
+            .unwrap_or(json!("Standard_D3_v2")),
+    );
+    out.insert(
+        "clusterPurpose".into(),
+        json!(
+            check_enum(
+                p.get("clusterPurpose").unwrap_or(&Value::Null),
+                "clusterPurpose",
+                &["FastProd", "DenseProd", "DevTest"]
+            )?
+            .unwrap_or_else(|| "FastProd".into())
+        ),
+    );
     if let Some(net) = p.get("aksNetworkingConfiguration").filter(|v| !v.is_null()) {
         let mut n = Map::new();
         let subnet = net.get("subnetId").and_then(Value::as_str);
@@ -240,17 +468,33 @@ fn aks_create_properties(ctx: &Ctx, name: &str, p: &Value) -> ArmResult<Value> {
             check_subnet(ctx, s, name)?;
             n.insert("subnetId".into(), json!(s));
         }
-        let service = net.get("serviceCidr").and_then(Value::as_str).unwrap_or("10.0.0.0/16");
-        let svc = Cidr::parse(service).map_err(|_| validation(format!("serviceCidr '{service}' of compute '{name}' is not a valid CIDR.")))?;
+        let service = net
+            .get("serviceCidr")
+            .and_then(Value::as_str)
+            .unwrap_or("10.0.0.0/16");
+        let svc = Cidr::parse(service).map_err(|_| {
+            validation(format!(
+                "serviceCidr '{service}' of compute '{name}' is not a valid CIDR."
+            ))
+        })?;
         if let Some(s) = subnet
             && subnet_cidrs(ctx.st, s).is_some_and(|cs| cs.iter().any(|c| c.overlaps(&svc)))
         {
-            return Err(validation(format!("serviceCidr '{service}' of compute '{name}' overlaps the subnet '{s}'.")));
+            return Err(validation(format!(
+                "serviceCidr '{service}' of compute '{name}' overlaps the subnet '{s}'."
+            )));
         }
-        let dns = net.get("dnsServiceIP").and_then(Value::as_str).unwrap_or("10.0.0.10");
-        let dns_ok = dns.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| svc.contains_ip(ip));
+        let dns = net
+            .get("dnsServiceIP")
+            .and_then(Value::as_str)
+            .unwrap_or("10.0.0.10");
+        let dns_ok = dns
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| svc.contains_ip(ip));
         if !dns_ok {
-            return Err(validation(format!("dnsServiceIP '{dns}' of compute '{name}' is not inside serviceCidr '{service}'.")));
+            return Err(validation(format!(
+                "dnsServiceIP '{dns}' of compute '{name}' is not inside serviceCidr '{service}'."
+            )));
         }
         n.insert("serviceCidr".into(), json!(service));
         n.insert("dnsServiceIP".into(), json!(dns));
@@ -279,19 +523,42 @@ pub fn put_compute(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Re
     check_tags(&mut body)?;
     let name = rp.name().to_string();
     let ws_id = rp.parent_id().unwrap_or_default();
-    let ws_loc = ctx.st.get(&ws_id).map(|w| w.location().to_string()).unwrap_or_default();
+    let ws_loc = ctx
+        .st
+        .get(&ws_id)
+        .map(|w| w.location().to_string())
+        .unwrap_or_default();
     let loc = match body.get("location").and_then(Value::as_str) {
         Some(_) => require_location(&mut body)?,
         None => ws_loc.clone(),
     };
-    let props = body.get("properties").cloned().ok_or_else(|| ArmError::invalid_content("Required property 'properties' not found in JSON"))?;
-    let ctype = check_enum(props.get("computeType").unwrap_or(&Value::Null), "computeType", COMPUTE_TYPES)?
-        .ok_or_else(|| ArmError::invalid_content("Required property 'computeType' not found in JSON"))?;
+    let props = body.get("properties").cloned().ok_or_else(|| {
+        ArmError::invalid_content("Required property 'properties' not found in JSON")
+    })?;
+    let ctype = check_enum(
+        props.get("computeType").unwrap_or(&Value::Null),
+        "computeType",
+        COMPUTE_TYPES,
+    )?
+    .ok_or_else(|| {
+        ArmError::invalid_content("Required property 'computeType' not found in JSON")
+    })?;
     let inner = props.get("properties").cloned().unwrap_or(Value::Null);
-    let resource_id = props.get("resourceId").and_then(Value::as_str).map(str::to_string);
+    let resource_id = props
+        .get("resourceId")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let mut p = Map::new();
     p.insert("computeType".into(), json!(ctype));
-    p.insert("computeLocation".into(), json!(props.get("computeLocation").and_then(Value::as_str).unwrap_or(&loc)));
+    p.insert(
+        "computeLocation".into(),
+        json!(
+            props
+                .get("computeLocation")
+                .and_then(Value::as_str)
+                .unwrap_or(&loc)
+        ),
+    );
     if let Some(d) = props.get("description").filter(|v| v.is_string()) {
         p.insert("description".into(), d.clone());
     }
@@ -300,7 +567,11 @@ pub fn put_compute(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Re
     p.insert("createdOn".into(), json!(util::timestamp(created_on)));
     p.insert("modifiedOn".into(), json!(util::timestamp(ctx.now)));
     let (secs_key, attached, inner_out) = match ctype.as_str() {
-        "AmlCompute" => ("Microsoft.MachineLearningServices/workspaces/computes:AmlCompute", false, aml_properties(ctx, &name, &inner)?),
+        "AmlCompute" => (
+            "Microsoft.MachineLearningServices/workspaces/computes:AmlCompute",
+            false,
+            aml_properties(ctx, &name, &inner)?,
+        ),
         "AKS" => match &resource_id {
             Some(cluster) => {
                 let c = ctx
@@ -314,19 +585,45 @@ pub fn put_compute(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Re
                     i.insert("clusterFqdn".into(), f.clone());
                 }
                 if let Some(pool) = c.body.pointer("/properties/agentPoolProfiles/0") {
-                    i.insert("agentCount".into(), pool.get("count").cloned().unwrap_or(json!(1)));
-                    i.insert("agentVmSize".into(), pool.get("vmSize").cloned().unwrap_or(json!("Standard_D3_v2")));
+                    i.insert(
+                        "agentCount".into(),
+                        pool.get("count").cloned().unwrap_or(json!(1)),
+                    );
+                    i.insert(
+                        "agentVmSize".into(),
+                        pool.get("vmSize")
+                            .cloned()
+                            .unwrap_or(json!("Standard_D3_v2")),
+                    );
                 }
-                i.insert("clusterPurpose".into(), json!(check_enum(inner.get("clusterPurpose").unwrap_or(&Value::Null), "clusterPurpose", &["FastProd", "DenseProd", "DevTest"])?.unwrap_or_else(|| "FastProd".into())));
+                i.insert(
+                    "clusterPurpose".into(),
+                    json!(
+                        check_enum(
+                            inner.get("clusterPurpose").unwrap_or(&Value::Null),
+                            "clusterPurpose",
+                            &["FastProd", "DenseProd", "DevTest"]
+                        )?
+                        .unwrap_or_else(|| "FastProd".into())
+                    ),
+                );
                 for f in ["sslConfiguration", "loadBalancerType", "loadBalancerSubnet"] {
                     if let Some(v) = inner.get(f).filter(|v| !v.is_null()) {
                         i.insert(f.into(), v.clone());
                     }
                 }
                 p.insert("resourceId".into(), json!(c.id));
-                ("Microsoft.MachineLearningServices/workspaces/computes:AKS-attach", true, Value::Object(i))
+                (
+                    "Microsoft.MachineLearningServices/workspaces/computes:AKS-attach",
+                    true,
+                    Value::Object(i),
+                )
             }
-            None => ("Microsoft.MachineLearningServices/workspaces/computes:AKS", false, aks_create_properties(ctx, &name, &inner)?),
+            None => (
+                "Microsoft.MachineLearningServices/workspaces/computes:AKS",
+                false,
+                aks_create_properties(ctx, &name, &inner)?,
+            ),
         },
         _ => {
             if let Some(r) = &resource_id {
@@ -343,34 +640,76 @@ pub fn put_compute(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Re
         p.insert("properties".into(), inner_out);
     }
     let mut stored = json!({"location": loc});
-    util::set_at(&mut stored, "", "tags", body.get("tags").cloned().unwrap_or_else(|| json!({})));
+    util::set_at(
+        &mut stored,
+        "",
+        "tags",
+        body.get("tags").cloned().unwrap_or_else(|| json!({})),
+    );
     for f in ["sku", "identity"] {
         if let Some(v) = body.get(f).filter(|v| v.is_object()) {
-            let v = if f == "identity" { super::storage::identity(v) } else { v.clone() };
+            let v = if f == "identity" {
+                super::storage::identity(v)
+            } else {
+                v.clone()
+            };
             util::set_at(&mut stored, "", f, v);
         }
     }
     util::set_at(&mut stored, "", "properties", Value::Object(p));
     let stored = with_identity(rp, stored);
-    let secs = if existing.is_some() { 10.0 } else { super::provisioning_seconds(secs_key).max(5.0) };
+    let secs = if existing.is_some() {
+        10.0
+    } else {
+        super::provisioning_seconds(secs_key).max(5.0)
+    };
     let id = rp.id();
-    ctx.commit(rp, stored, secs, if existing.is_some() { "Updating" } else { "Creating" });
+    ctx.commit(
+        rp,
+        stored,
+        secs,
+        if existing.is_some() {
+            "Updating"
+        } else {
+            "Creating"
+        },
+    );
     let op = lro::start_op(ctx, &id, secs, false);
     let rec = ctx.st.get(&id).cloned().ok_or_else(internal)?;
     let reply = Reply::json(201, super::render(ctx.st, &rec, ctx.now));
-    Ok(lro::with_async_headers(ctx, reply, Kind::MlCompute, &rp.sub, &loc, &op, false))
+    Ok(lro::with_async_headers(
+        ctx,
+        reply,
+        Kind::MlCompute,
+        &rp.sub,
+        &loc,
+        &op,
+        false,
+    ))
 }
 
 /// PATCH of a compute (scale settings): synchronous 200.
 pub fn patch_compute(ctx: &mut Ctx, rp: &ResPath, body: Value) -> ArmResult<Reply> {
     let id = rp.id();
-    let rec = ctx.st.get(&id).cloned().ok_or_else(|| super::not_found(rp))?;
+    let rec = ctx
+        .st
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| super::not_found(rp))?;
     let mut stored = rec.body.clone();
-    if let Some(s) = body.pointer("/properties/properties/scaleSettings").filter(|v| !v.is_null()) {
+    if let Some(s) = body
+        .pointer("/properties/properties/scaleSettings")
+        .filter(|v| !v.is_null())
+    {
         let s = normalize_scale(s)?;
         util::set_at(&mut stored, "/properties/properties", "scaleSettings", s);
     }
-    util::set_at(&mut stored, "/properties", "modifiedOn", json!(util::timestamp(ctx.now)));
+    util::set_at(
+        &mut stored,
+        "/properties",
+        "modifiedOn",
+        json!(util::timestamp(ctx.now)),
+    );
     ctx.commit(rp, stored, 0.0, "Succeeded");
     let rec = ctx.st.get(&id).cloned().ok_or_else(internal)?;
     Ok(Reply::json(200, super::render(ctx.st, &rec, ctx.now)))
@@ -379,7 +718,9 @@ pub fn patch_compute(ctx: &mut Ctx, rp: &ResPath, body: Value) -> ArmResult<Repl
 /// DELETE of a compute: needs `underlyingResourceAction`; 202 + Azure-AsyncOperation only.
 pub fn delete_compute(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
     let action = ctx.query("underlyingResourceAction").map(str::to_string);
-    let Some(_action) = action.filter(|a| a.eq_ignore_ascii_case("Delete") || a.eq_ignore_ascii_case("Detach")) else {
+    let Some(_action) =
+        action.filter(|a| a.eq_ignore_ascii_case("Delete") || a.eq_ignore_ascii_case("Detach"))
+    else {
         return Err(ArmError::bad_request(
             "MissingRequiredQueryParameter",
             "The query parameter 'underlyingResourceAction' is required and must be 'Delete' or 'Detach'.",
@@ -398,5 +739,13 @@ pub fn delete_compute(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
             r.deleting_until = Some(until);
         }
     }
-    Ok(lro::with_async_headers(ctx, Reply::empty(202), Kind::MlCompute, &rp.sub, rec.location(), &op, false))
+    Ok(lro::with_async_headers(
+        ctx,
+        Reply::empty(202),
+        Kind::MlCompute,
+        &rp.sub,
+        rec.location(),
+        &op,
+        false,
+    ))
 }

@@ -288,7 +288,10 @@ impl ResPath {
 /// Builds a resource id.
 pub fn id_of(sub: &str, rg: &str, kind: Kind, names: &[String]) -> String {
     let info = kind.info();
-    let mut id = format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/{}", info.ns);
+    let mut id = format!(
+        "/subscriptions/{sub}/resourceGroups/{rg}/providers/{}",
+        info.ns
+    );
     for (t, n) in info.types.iter().zip(names) {
         id.push('/');
         id.push_str(t);
@@ -310,15 +313,23 @@ pub fn parse_id(id: &str) -> Option<ResPath> {
     }
     let ns = segs[5];
     let rest = &segs[6..];
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return None;
     }
     let types: Vec<&str> = rest.iter().step_by(2).copied().collect();
-    let names: Vec<String> = rest.iter().skip(1).step_by(2).map(|s| s.to_string()).collect();
+    let names: Vec<String> = rest
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|s| s.to_string())
+        .collect();
     let info = KINDS.iter().find(|k| {
         k.ns.eq_ignore_ascii_case(ns)
             && k.types.len() == types.len()
-            && k.types.iter().zip(&types).all(|(a, b)| a.eq_ignore_ascii_case(b))
+            && k.types
+                .iter()
+                .zip(&types)
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
     })?;
     Some(ResPath {
         sub: segs[1].to_string(),
@@ -369,13 +380,7 @@ impl Ctx<'_> {
     ///
     /// The resource is busy (`transitional`) for `secs` scaled seconds; a pending LRO fault
     /// makes it end `Failed`.
-    pub fn commit(
-        &mut self,
-        rp: &ResPath,
-        body: Value,
-        secs: f64,
-        transitional: &str,
-    ) -> bool {
+    pub fn commit(&mut self, rp: &ResPath, body: Value, secs: f64, transitional: &str) -> bool {
         let until = self.now + self.scaled(secs);
         let failed = self.fail_lro.is_some();
         let etag = util::weak_etag();
@@ -439,7 +444,15 @@ pub fn render(st: &State, rec: &Record, now: f64) -> Value {
         Kind::KeyVault => util::set_at(&mut v, "/properties", "provisioningState", json!(state)),
         Kind::AppInsights => {
             util::set_at(&mut v, "/properties", "provisioningState", json!(state));
-            util::set_at(&mut v, "", "etag", json!(format!("\"{}\"", rec.etag.trim_start_matches("W/").trim_matches('"'))));
+            util::set_at(
+                &mut v,
+                "",
+                "etag",
+                json!(format!(
+                    "\"{}\"",
+                    rec.etag.trim_start_matches("W/").trim_matches('"')
+                )),
+            );
         }
         Kind::ContainerRegistry | Kind::MlWorkspace | Kind::ManagedCluster => {
             util::set_at(&mut v, "/properties", "provisioningState", json!(state));
@@ -563,9 +576,25 @@ pub fn with_identity(rp: &ResPath, body: Value) -> Value {
 }
 
 /// Handles a request on a resource instance.
-pub fn instance(ctx: &mut Ctx, method: &str, rp: &ResPath, body: Option<Value>) -> ArmResult<Reply> {
-    if ctx.st.get(&rp.rg_id()).is_none_or(|r| r.deleting_until.is_some()) {
-        return Err(ArmError::rg_not_found(&rp.rg));
+pub fn instance(
+    ctx: &mut Ctx,
+    method: &str,
+    rp: &ResPath,
+    body: Option<Value>,
+) -> ArmResult<Reply> {
+    match ctx.st.get(&rp.rg_id()) {
+        None => return Err(ArmError::rg_not_found(&rp.rg)),
+        Some(g) if g.deleting_until.is_some() && method != "GET" => {
+            return Err(ArmError::new(
+                409,
+                "ResourceGroupBeingDeleted",
+                format!(
+                    "The resource group '{}' is in deprovisioning state and cannot perform this operation.",
+                    rp.rg
+                ),
+            ));
+        }
+        Some(_) => {}
     }
     if let Some(pid) = rp.parent_id() {
         let parent_ok = ctx.st.get(&pid).is_some_and(|p| p.deleting_until.is_none());
@@ -585,13 +614,18 @@ pub fn instance(ctx: &mut Ctx, method: &str, rp: &ResPath, body: Option<Value>) 
             Ok(Reply::json(200, render(ctx.st, rec, ctx.now)))
         }
         "PUT" => {
-            let body = body.ok_or_else(|| {
-                ArmError::invalid_content("The request body is required")
-            })?;
+            let body =
+                body.ok_or_else(|| ArmError::invalid_content("The request body is required"))?;
             if !body.is_object() {
-                return Err(ArmError::invalid_content("The request body must be a JSON object"));
+                return Err(ArmError::invalid_content(
+                    "The request body must be a JSON object",
+                ));
             }
-            if ctx.st.get(&rp.id()).is_some_and(|r| r.deleting_until.is_some()) {
+            if ctx
+                .st
+                .get(&rp.id())
+                .is_some_and(|r| r.deleting_until.is_some())
+            {
                 return Err(ArmError::new(
                     409,
                     "Conflict",
@@ -599,7 +633,12 @@ pub fn instance(ctx: &mut Ctx, method: &str, rp: &ResPath, body: Option<Value>) 
                 ));
             }
             match rp.kind {
-                Kind::VirtualNetwork | Kind::Subnet | Kind::NetworkSecurityGroup | Kind::SecurityRule | Kind::RouteTable | Kind::Route => network::put(ctx, rp, body),
+                Kind::VirtualNetwork
+                | Kind::Subnet
+                | Kind::NetworkSecurityGroup
+                | Kind::SecurityRule
+                | Kind::RouteTable
+                | Kind::Route => network::put(ctx, rp, body),
                 Kind::StorageAccount => storage::put(ctx, rp, body),
                 Kind::KeyVault => keyvault::put(ctx, rp, body),
                 Kind::AppInsights => other::put_insights(ctx, rp, body),
@@ -607,7 +646,9 @@ pub fn instance(ctx: &mut Ctx, method: &str, rp: &ResPath, body: Option<Value>) 
                 Kind::MlWorkspace => ml::put_workspace(ctx, rp, body),
                 Kind::MlCompute => ml::put_compute(ctx, rp, body),
                 Kind::ManagedCluster => aks::put(ctx, rp, body),
-                Kind::ResourceGroup => Err(ArmError::bad_request("InvalidResourceType", "unexpected")),
+                Kind::ResourceGroup => {
+                    Err(ArmError::bad_request("InvalidResourceType", "unexpected"))
+                }
             }
         }
         "PATCH" => {
@@ -697,10 +738,13 @@ pub fn referrers(st: &State, target: &str, now: f64) -> Vec<String> {
             .iter()
             .filter_map(|p| util::str_at(&rec.body, p).map(str::to_string))
             .collect(),
-            Kind::Subnet => ["/properties/networkSecurityGroup/id", "/properties/routeTable/id"]
-                .iter()
-                .filter_map(|p| util::str_at(&rec.body, p).map(str::to_string))
-                .collect(),
+            Kind::Subnet => [
+                "/properties/networkSecurityGroup/id",
+                "/properties/routeTable/id",
+            ]
+            .iter()
+            .filter_map(|p| util::str_at(&rec.body, p).map(str::to_string))
+            .collect(),
             _ => Vec::new(),
         };
         if refs.iter().any(|r| r.to_ascii_lowercase() == t) {

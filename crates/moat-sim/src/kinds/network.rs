@@ -2,7 +2,10 @@
 //! tables and routes — with child/inline duality, range checks, in-use checks and the
 //! "another operation in progress" 429 of the Network resource provider.
 
-use super::{Ctx, Kind, ResPath, check_enum, check_tags, referrers, render as render_any, require_location, with_identity};
+use super::{
+    Ctx, Kind, ResPath, check_enum, check_tags, referrers, render as render_any, require_location,
+    with_identity,
+};
 use crate::errors::{ArmError, ArmResult};
 use crate::lro::{self, Reply};
 use crate::store::{Record, State};
@@ -15,8 +18,14 @@ const NETWORK_SECS_RETRY: f64 = 10.0;
 pub fn render(st: &State, rec: &Record, v: &mut Value, now: f64) {
     let state = rec.state(now).to_string();
     let parent_etag = |st: &State| {
-        let pid = &rec.id[..rec.id.rfind('/').and_then(|i| rec.id[..i].rfind('/')).unwrap_or(0)];
-        st.get(pid).map(|p| p.etag.clone()).unwrap_or_else(|| rec.etag.clone())
+        let pid = &rec.id[..rec
+            .id
+            .rfind('/')
+            .and_then(|i| rec.id[..i].rfind('/'))
+            .unwrap_or(0)];
+        st.get(pid)
+            .map(|p| p.etag.clone())
+            .unwrap_or_else(|| rec.etag.clone())
     };
     match rec.kind {
         Kind::Subnet | Kind::SecurityRule | Kind::Route => {
@@ -55,7 +64,10 @@ pub fn render(st: &State, rec: &Record, v: &mut Value, now: f64) {
                 .map(|s| render_any(st, s, now))
                 .collect();
             props.insert("securityRules".into(), Value::Array(rules));
-            props.insert("defaultSecurityRules".into(), default_rules(&rec.id, &rec.etag));
+            props.insert(
+                "defaultSecurityRules".into(),
+                default_rules(&rec.id, &rec.etag),
+            );
             let subnets = back_refs(st, &rec.id, "/properties/networkSecurityGroup/id");
             if !subnets.is_empty() {
                 props.insert("subnets".into(), Value::Array(subnets));
@@ -89,12 +101,60 @@ fn back_refs(st: &State, id: &str, ptr: &str) -> Vec<Value> {
 /// The six rules every NSG carries.
 fn default_rules(nsg_id: &str, etag: &str) -> Value {
     let rules = [
-        ("AllowVnetInBound", "Allow inbound traffic from all VMs in VNET", "VirtualNetwork", "VirtualNetwork", "Allow", 65000, "Inbound"),
-        ("AllowAzureLoadBalancerInBound", "Allow inbound traffic from azure load balancer", "AzureLoadBalancer", "*", "Allow", 65001, "Inbound"),
-        ("DenyAllInBound", "Deny all inbound traffic", "*", "*", "Deny", 65500, "Inbound"),
-        ("AllowVnetOutBound", "Allow outbound traffic from all VMs to all VMs in VNET", "VirtualNetwork", "VirtualNetwork", "Allow", 65000, "Outbound"),
-        ("AllowInternetOutBound", "Allow outbound traffic from all VMs to Internet", "*", "Internet", "Allow", 65001, "Outbound"),
-        ("DenyAllOutBound", "Deny all outbound traffic", "*", "*", "Deny", 65500, "Outbound"),
+        (
+            "AllowVnetInBound",
+            "Allow inbound traffic from all VMs in VNET",
+            "VirtualNetwork",
+            "VirtualNetwork",
+            "Allow",
+            65000,
+            "Inbound",
+        ),
+        (
+            "AllowAzureLoadBalancerInBound",
+            "Allow inbound traffic from azure load balancer",
+            "AzureLoadBalancer",
+            "*",
+            "Allow",
+            65001,
+            "Inbound",
+        ),
+        (
+            "DenyAllInBound",
+            "Deny all inbound traffic",
+            "*",
+            "*",
+            "Deny",
+            65500,
+            "Inbound",
+        ),
+        (
+            "AllowVnetOutBound",
+            "Allow outbound traffic from all VMs to all VMs in VNET",
+            "VirtualNetwork",
+            "VirtualNetwork",
+            "Allow",
+            65000,
+            "Outbound",
+        ),
+        (
+            "AllowInternetOutBound",
+            "Allow outbound traffic from all VMs to Internet",
+            "*",
+            "Internet",
+            "Allow",
+            65001,
+            "Outbound",
+        ),
+        (
+            "DenyAllOutBound",
+            "Deny all outbound traffic",
+            "*",
+            "*",
+            "Deny",
+            65500,
+            "Outbound",
+        ),
     ];
     Value::Array(
         rules
@@ -162,7 +222,9 @@ fn check_vnet_busy(ctx: &Ctx, rp: &ResPath, op_name: &str) -> ArmResult<()> {
         return Ok(());
     }
     let wait = ((until - ctx.now).ceil() as u64).max(1);
-    let retry = ctx.retry_after(NETWORK_SECS_RETRY).max(wait.min(ctx.retry_after(NETWORK_SECS_RETRY)));
+    let retry = ctx
+        .retry_after(NETWORK_SECS_RETRY)
+        .max(wait.min(ctx.retry_after(NETWORK_SECS_RETRY)));
     let msg = format!(
         "Operation '{op_name}' (on resource '{}') was canceled because another operation on the same or dependent resource '{busy_id}' is in progress. The call can be retried in {wait} seconds.",
         rp.id()
@@ -192,11 +254,15 @@ fn string_list(v: Option<&Value>, field: &str) -> ArmResult<Vec<String>> {
             .iter()
             .map(|x| {
                 x.as_str().map(str::to_string).ok_or_else(|| {
-                    ArmError::invalid_content(format!("Property '{field}' must be an array of strings"))
+                    ArmError::invalid_content(format!(
+                        "Property '{field}' must be an array of strings"
+                    ))
                 })
             })
             .collect(),
-        Some(_) => Err(ArmError::invalid_content(format!("Property '{field}' must be an array"))),
+        Some(_) => Err(ArmError::invalid_content(format!(
+            "Property '{field}' must be an array"
+        ))),
     }
 }
 
@@ -216,7 +282,10 @@ fn subnet_prefixes(props: &Value, id: &str) -> ArmResult<Vec<Cidr>> {
 }
 
 fn vnet_space(vnet_body: &Value, id: &str) -> ArmResult<Vec<Cidr>> {
-    let list = string_list(vnet_body.pointer("/properties/addressSpace/addressPrefixes"), "addressSpace.addressPrefixes")?;
+    let list = string_list(
+        vnet_body.pointer("/properties/addressSpace/addressPrefixes"),
+        "addressSpace.addressPrefixes",
+    )?;
     list.iter().map(|p| parse_prefix(p, id)).collect()
 }
 
@@ -236,14 +305,18 @@ fn validate_subnet(
         if !space.iter().any(|s| s.contains(p)) {
             return Err(ArmError::bad_request(
                 "NetcfgSubnetRangeOutsideVnet",
-                format!("Subnet '{name}' is not valid because its IP address range is outside the IP address range of virtual network '{vnet_name}'."),
+                format!(
+                    "Subnet '{name}' is not valid because its IP address range is outside the IP address range of virtual network '{vnet_name}'."
+                ),
             ));
         }
         for (other, ops) in siblings {
             if !other.eq_ignore_ascii_case(name) && ops.iter().any(|o| o.overlaps(p)) {
                 return Err(ArmError::bad_request(
                     "NetcfgSubnetRangesOverlap",
-                    format!("Subnet '{name}' is not valid because its IP address range overlaps with that of an existing subnet '{other}' in virtual network '{vnet_name}'."),
+                    format!(
+                        "Subnet '{name}' is not valid because its IP address range overlaps with that of an existing subnet '{other}' in virtual network '{vnet_name}'."
+                    ),
                 ));
             }
         }
@@ -255,12 +328,17 @@ fn validate_subnet(
     if let Some(p) = props.get("addressPrefixes") {
         out.insert("addressPrefixes".into(), p.clone());
     }
-    for (field, kind_name) in [("networkSecurityGroup", Kind::NetworkSecurityGroup), ("routeTable", Kind::RouteTable)] {
+    for (field, kind_name) in [
+        ("networkSecurityGroup", Kind::NetworkSecurityGroup),
+        ("routeTable", Kind::RouteTable),
+    ] {
         if let Some(r) = props.get(field).filter(|r| !r.is_null()) {
             let rid = r.get("id").and_then(Value::as_str).ok_or_else(|| {
                 ArmError::invalid_content(format!("Property '{field}.id' is required"))
             })?;
-            let exists = st.get(rid).is_some_and(|x| x.kind == kind_name && x.deleting_until.is_none());
+            let exists = st
+                .get(rid)
+                .is_some_and(|x| x.kind == kind_name && x.deleting_until.is_none());
             if !exists {
                 return Err(invalid_reference(rid, &sid));
             }
@@ -272,7 +350,9 @@ fn validate_subnet(
     }
     let mut eps = Vec::new();
     if let Some(list) = props.get("serviceEndpoints").filter(|v| !v.is_null()) {
-        let arr = list.as_array().ok_or_else(|| ArmError::invalid_content("serviceEndpoints must be an array"))?;
+        let arr = list
+            .as_array()
+            .ok_or_else(|| ArmError::invalid_content("serviceEndpoints must be an array"))?;
         for ep in arr {
             let service = ep.get("service").and_then(Value::as_str).ok_or_else(|| {
                 ArmError::invalid_content("Required property 'service' not found in JSON")
@@ -280,7 +360,9 @@ fn validate_subnet(
             if !service.to_ascii_lowercase().starts_with("microsoft.") {
                 return Err(ArmError::bad_request(
                     "InvalidServiceNameOnSubnet",
-                    format!("Subnet {sid} has an invalid service name {service} in its service endpoints."),
+                    format!(
+                        "Subnet {sid} has an invalid service name {service} in its service endpoints."
+                    ),
                 ));
             }
             let locations = ep.get("locations").cloned().unwrap_or_else(|| json!(["*"]));
@@ -293,9 +375,12 @@ fn validate_subnet(
     let mut dels = Vec::new();
     if let Some(list) = props.get("delegations").and_then(Value::as_array) {
         for d in list {
-            let service = d.pointer("/properties/serviceName").and_then(Value::as_str).ok_or_else(|| {
-                ArmError::invalid_content("Required property 'serviceName' not found in JSON")
-            })?;
+            let service = d
+                .pointer("/properties/serviceName")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    ArmError::invalid_content("Required property 'serviceName' not found in JSON")
+                })?;
             let dname = d.get("name").and_then(Value::as_str).unwrap_or(service);
             dels.push(json!({
                 "name": dname,
@@ -310,13 +395,35 @@ fn validate_subnet(
     }
     out.insert("delegations".into(), Value::Array(dels));
     for (field, allowed, default) in [
-        ("privateEndpointNetworkPolicies", &["Enabled", "Disabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled"][..], "Disabled"),
-        ("privateLinkServiceNetworkPolicies", &["Enabled", "Disabled"][..], "Enabled"),
+        (
+            "privateEndpointNetworkPolicies",
+            &[
+                "Enabled",
+                "Disabled",
+                "NetworkSecurityGroupEnabled",
+                "RouteTableEnabled",
+            ][..],
+            "Disabled",
+        ),
+        (
+            "privateLinkServiceNetworkPolicies",
+            &["Enabled", "Disabled"][..],
+            "Enabled",
+        ),
     ] {
         let v = check_enum(props.get(field).unwrap_or(&Value::Null), field, allowed)?;
-        out.insert(field.into(), json!(v.unwrap_or_else(|| default.to_string())));
+        out.insert(
+            field.into(),
+            json!(v.unwrap_or_else(|| default.to_string())),
+        );
     }
-    for field in ["defaultOutboundAccess", "serviceEndpointPolicies", "ipAllocations", "applicationGatewayIPConfigurations", "sharingScope"] {
+    for field in [
+        "defaultOutboundAccess",
+        "serviceEndpointPolicies",
+        "ipAllocations",
+        "applicationGatewayIPConfigurations",
+        "sharingScope",
+    ] {
         if let Some(v) = props.get(field).filter(|v| !v.is_null()) {
             out.insert(field.into(), v.clone());
         }
@@ -327,7 +434,9 @@ fn validate_subnet(
 fn invalid_reference(target: &str, from: &str) -> ArmError {
     ArmError::bad_request(
         "InvalidResourceReference",
-        format!("Resource {target} referenced by resource {from} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region."),
+        format!(
+            "Resource {target} referenced by resource {from} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region."
+        ),
     )
 }
 
@@ -336,7 +445,9 @@ fn in_use_subnet(ctx: &Ctx, subnet_id: &str, name: &str) -> ArmResult<()> {
     if let Some(user) = users.first() {
         return Err(ArmError::bad_request(
             "InUseSubnetCannotBeDeleted",
-            format!("Subnet {name} is in use by {user} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet. See aka.ms/deletesubnet."),
+            format!(
+                "Subnet {name} is in use by {user} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet. See aka.ms/deletesubnet."
+            ),
         ));
     }
     Ok(())
@@ -354,7 +465,9 @@ pub fn put(ctx: &mut Ctx, rp: &ResPath, body: Value) -> ArmResult<Reply> {
     let created = match rp.kind {
         Kind::VirtualNetwork => put_vnet(ctx, rp, body, secs)?,
         Kind::Subnet => put_subnet(ctx, rp, body, secs)?,
-        Kind::NetworkSecurityGroup => put_parent_with_children(ctx, rp, body, secs, "securityRules", Kind::SecurityRule)?,
+        Kind::NetworkSecurityGroup => {
+            put_parent_with_children(ctx, rp, body, secs, "securityRules", Kind::SecurityRule)?
+        }
         Kind::RouteTable => put_parent_with_children(ctx, rp, body, secs, "routes", Kind::Route)?,
         Kind::SecurityRule | Kind::Route => {
             let parent_id = rp.parent_id().unwrap_or_default();
@@ -364,7 +477,12 @@ pub fn put(ctx: &mut Ctx, rp: &ResPath, body: Value) -> ArmResult<Reply> {
                     .st
                     .children(&parent_id, Kind::SecurityRule)
                     .iter()
-                    .map(|r| (r.name().to_string(), r.body.get("properties").cloned().unwrap_or(Value::Null)))
+                    .map(|r| {
+                        (
+                            r.name().to_string(),
+                            r.body.get("properties").cloned().unwrap_or(Value::Null),
+                        )
+                    })
                     .collect();
                 validate_rule(rp.name(), &props, &siblings)?
             } else {
@@ -375,13 +493,27 @@ pub fn put(ctx: &mut Ctx, rp: &ResPath, body: Value) -> ArmResult<Reply> {
             ctx.touch_parent(rp);
             created
         }
-        _ => return Err(ArmError::bad_request("InvalidResourceType", "unexpected network type")),
+        _ => {
+            return Err(ArmError::bad_request(
+                "InvalidResourceType",
+                "unexpected network type",
+            ));
+        }
     };
-    let rec = ctx.st.get(&rp.id()).cloned().ok_or_else(|| ArmError::new(500, "InternalServerError", "An error occurred."))?;
+    let rec = ctx
+        .st
+        .get(&rp.id())
+        .cloned()
+        .ok_or_else(|| ArmError::new(500, "InternalServerError", "An error occurred."))?;
     let op = lro::start_op(ctx, &rec.id, secs, false);
     let location = location_of(ctx.st, &rec);
-    let reply = Reply::json(if created { 201 } else { 200 }, render_any(ctx.st, &rec, ctx.now));
-    Ok(lro::with_async_headers(ctx, reply, rp.kind, &rp.sub, &location, &op, false))
+    let reply = Reply::json(
+        if created { 201 } else { 200 },
+        render_any(ctx.st, &rec, ctx.now),
+    );
+    Ok(lro::with_async_headers(
+        ctx, reply, rp.kind, &rp.sub, &location, &op, false,
+    ))
 }
 
 fn location_of(st: &State, rec: &Record) -> String {
@@ -398,11 +530,20 @@ fn top_level_body(rp: &ResPath, body: &mut Value, existing: Option<&Record>) -> 
     require_location(body)?;
     check_tags(body)?;
     if let Some(old) = existing
-        && !old.location().eq_ignore_ascii_case(body.get("location").and_then(Value::as_str).unwrap_or(""))
+        && !old
+            .location()
+            .eq_ignore_ascii_case(body.get("location").and_then(Value::as_str).unwrap_or(""))
     {
-        return Err(ArmError::bad_request(
-            "LocationMismatch",
-            format!("The location of resource {} cannot be changed.", rp.id()),
+        return Err(ArmError::new(
+            409,
+            "InvalidResourceLocation",
+            format!(
+                "The resource '{}' already exists in location '{}' in resource group '{}'. A resource with the same name cannot be created in location '{}'. Please select a new resource name.",
+                rp.name(),
+                old.location(),
+                rp.rg,
+                body.get("location").and_then(Value::as_str).unwrap_or("")
+            ),
         ));
     }
     let mut stored = super::keep_fields(body, &["location", "tags", "extendedLocation"]);
@@ -422,11 +563,18 @@ fn put_vnet(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
     if space.is_empty() {
         return Err(ArmError::bad_request(
             "InvalidRequestFormat",
-            format!("Virtual network {id} must have at least one address prefix in its address space."),
+            format!(
+                "Virtual network {id} must have at least one address prefix in its address space."
+            ),
         ));
     }
     let vnet_name = rp.name().to_string();
-    let current: Vec<Record> = ctx.st.children(&id, Kind::Subnet).into_iter().cloned().collect();
+    let current: Vec<Record> = ctx
+        .st
+        .children(&id, Kind::Subnet)
+        .into_iter()
+        .cloned()
+        .collect();
     // Which subnets the VNet has after the PUT: the list given, or (property absent) the current ones.
     let desired: Option<Vec<(String, Value)>> = match props.get("subnets") {
         None | Some(Value::Null) => None,
@@ -434,13 +582,22 @@ fn put_vnet(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
             let mut out = Vec::new();
             for s in list {
                 let name = s.get("name").and_then(Value::as_str).ok_or_else(|| {
-                    ArmError::invalid_content("Required property 'name' not found in JSON for a subnet")
+                    ArmError::invalid_content(
+                        "Required property 'name' not found in JSON for a subnet",
+                    )
                 })?;
-                out.push((name.to_string(), s.get("properties").cloned().unwrap_or(Value::Null)));
+                out.push((
+                    name.to_string(),
+                    s.get("properties").cloned().unwrap_or(Value::Null),
+                ));
             }
             Some(out)
         }
-        Some(_) => return Err(ArmError::invalid_content("Property 'subnets' must be an array")),
+        Some(_) => {
+            return Err(ArmError::invalid_content(
+                "Property 'subnets' must be an array",
+            ));
+        }
     };
     let mut siblings: Vec<(String, Vec<Cidr>)> = Vec::new();
     let mut validated: Vec<(String, Value)> = Vec::new();
@@ -465,7 +622,10 @@ fn put_vnet(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
                     if !space.iter().any(|s| s.contains(&c)) {
                         return Err(ArmError::bad_request(
                             "NetcfgSubnetRangeOutsideVnet",
-                            format!("Subnet '{}' is not valid because its IP address range is outside the IP address range of virtual network '{vnet_name}'.", old.name()),
+                            format!(
+                                "Subnet '{}' is not valid because its IP address range is outside the IP address range of virtual network '{vnet_name}'.",
+                                old.name()
+                            ),
                         ));
                     }
                 }
@@ -473,12 +633,21 @@ fn put_vnet(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
         }
     }
     let sp = util::obj_at(&mut stored, "/properties");
-    sp.insert("addressSpace".into(), json!({"addressPrefixes": space.iter().map(|c| c.to_string()).collect::<Vec<_>>()}));
+    sp.insert(
+        "addressSpace".into(),
+        json!({"addressPrefixes": space.iter().map(|c| c.to_string()).collect::<Vec<_>>()}),
+    );
     if let Some(d) = props.get("dhcpOptions").filter(|d| !d.is_null()) {
         let dns = d.get("dnsServers").cloned().unwrap_or_else(|| json!([]));
         sp.insert("dhcpOptions".into(), json!({"dnsServers": dns}));
     }
-    for field in ["flowTimeoutInMinutes", "ddosProtectionPlan", "bgpCommunities", "encryption", "ipAllocations"] {
+    for field in [
+        "flowTimeoutInMinutes",
+        "ddosProtectionPlan",
+        "bgpCommunities",
+        "encryption",
+        "ipAllocations",
+    ] {
         if let Some(v) = props.get(field).filter(|v| !v.is_null()) {
             sp.insert(field.into(), v.clone());
         }
@@ -488,8 +657,18 @@ fn put_vnet(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
     {
         util::set_at(e, "", "enforcement", json!("AllowUnencrypted"));
     }
-    for (field, default) in [("enableDdosProtection", json!(false)), ("privateEndpointVNetPolicies", json!("Disabled"))] {
-        sp.insert(field.into(), props.get(field).filter(|v| !v.is_null()).cloned().unwrap_or(default));
+    for (field, default) in [
+        ("enableDdosProtection", json!(false)),
+        ("privateEndpointVNetPolicies", json!("Disabled")),
+    ] {
+        sp.insert(
+            field.into(),
+            props
+                .get(field)
+                .filter(|v| !v.is_null())
+                .cloned()
+                .unwrap_or(default),
+        );
     }
     if let Some(v) = props.get("enableVmProtection").filter(|v| !v.is_null()) {
         sp.insert("enableVmProtection".into(), v.clone());
@@ -497,7 +676,10 @@ fn put_vnet(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
     let created = ctx.commit(rp, stored, secs, "Updating");
     if desired.is_some() {
         for old in &current {
-            if !validated.iter().any(|(n, _)| n.eq_ignore_ascii_case(old.name())) {
+            if !validated
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(old.name()))
+            {
                 ctx.st.resources.remove(&old.id.to_ascii_lowercase());
             }
         }
@@ -509,7 +691,12 @@ fn put_vnet(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
                 .map(|o| o.name().to_string())
                 .unwrap_or(name);
             names.push(name);
-            let srp = ResPath { sub: rp.sub.clone(), rg: rp.rg.clone(), kind: Kind::Subnet, names };
+            let srp = ResPath {
+                sub: rp.sub.clone(),
+                rg: rp.rg.clone(),
+                kind: Kind::Subnet,
+                names,
+            };
             let stored = with_identity(&srp, json!({"properties": props}));
             ctx.commit(&srp, stored, secs, "Updating");
         }
@@ -519,7 +706,11 @@ fn put_vnet(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
 
 fn put_subnet(ctx: &mut Ctx, rp: &ResPath, body: Value, secs: f64) -> ArmResult<bool> {
     let vnet_id = rp.parent_id().unwrap_or_default();
-    let vnet = ctx.st.get(&vnet_id).cloned().ok_or_else(|| super::not_found(rp))?;
+    let vnet = ctx
+        .st
+        .get(&vnet_id)
+        .cloned()
+        .ok_or_else(|| super::not_found(rp))?;
     let space = vnet_space(&vnet.body, &vnet.id)?;
     let mut siblings = Vec::new();
     for s in ctx.st.children(&vnet.id, Kind::Subnet) {
@@ -529,32 +720,54 @@ fn put_subnet(ctx: &mut Ctx, rp: &ResPath, body: Value, secs: f64) -> ArmResult<
         }
     }
     let props = body.get("properties").cloned().unwrap_or(Value::Null);
-    let validated = validate_subnet(ctx.st, &vnet.id, vnet.name(), &space, rp.name(), &props, &siblings)?;
+    let validated = validate_subnet(
+        ctx.st,
+        &vnet.id,
+        vnet.name(),
+        &space,
+        rp.name(),
+        &props,
+        &siblings,
+    )?;
     let mut names = rp.names.clone();
     if let Some(old) = ctx.st.get(&rp.id())
         && let Some(last) = names.last_mut()
     {
         *last = old.name().to_string();
     }
-    let srp = ResPath { names, ..rp.clone() };
+    let srp = ResPath {
+        names,
+        ..rp.clone()
+    };
     let stored = with_identity(&srp, json!({"properties": validated}));
     let created = ctx.commit(&srp, stored, secs, "Updating");
     ctx.touch_parent(rp);
     Ok(created)
 }
 
-fn put_parent_with_children(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64, field: &str, child: Kind) -> ArmResult<bool> {
+fn put_parent_with_children(
+    ctx: &mut Ctx,
+    rp: &ResPath,
+    mut body: Value,
+    secs: f64,
+    field: &str,
+    child: Kind,
+) -> ArmResult<bool> {
     let id = rp.id();
     let existing = ctx.st.get(&id).cloned();
     let mut stored = top_level_body(rp, &mut body, existing.as_ref())?;
     let props = body.get("properties").cloned().unwrap_or(Value::Null);
     let mut children: Vec<(String, Value)> = Vec::new();
     if let Some(list) = props.get(field).filter(|v| !v.is_null()) {
-        let arr = list.as_array().ok_or_else(|| ArmError::invalid_content(format!("Property '{field}' must be an array")))?;
+        let arr = list.as_array().ok_or_else(|| {
+            ArmError::invalid_content(format!("Property '{field}' must be an array"))
+        })?;
         let mut seen: Vec<(String, Value)> = Vec::new();
         for item in arr {
             let name = item.get("name").and_then(Value::as_str).ok_or_else(|| {
-                ArmError::invalid_content(format!("Required property 'name' not found in JSON for an item of '{field}'"))
+                ArmError::invalid_content(format!(
+                    "Required property 'name' not found in JSON for an item of '{field}'"
+                ))
             })?;
             let p = item.get("properties").cloned().unwrap_or(Value::Null);
             let v = if child == Kind::SecurityRule {
@@ -570,20 +783,35 @@ fn put_parent_with_children(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: 
     if rp.kind == Kind::RouteTable {
         sp.insert(
             "disableBgpRoutePropagation".into(),
-            props.get("disableBgpRoutePropagation").filter(|v| v.is_boolean()).cloned().unwrap_or(json!(false)),
+            props
+                .get("disableBgpRoutePropagation")
+                .filter(|v| v.is_boolean())
+                .cloned()
+                .unwrap_or(json!(false)),
         );
     } else if let Some(v) = props.get("flushConnection").filter(|v| v.is_boolean()) {
         sp.insert("flushConnection".into(), v.clone());
     }
     let created = ctx.commit(rp, stored, secs, "Updating");
     // The collection in the body is the full set: rules or routes not listed go away.
-    for old in ctx.st.children(&id, child).into_iter().map(|r| r.id.clone()).collect::<Vec<_>>() {
+    for old in ctx
+        .st
+        .children(&id, child)
+        .into_iter()
+        .map(|r| r.id.clone())
+        .collect::<Vec<_>>()
+    {
         ctx.st.resources.remove(&old.to_ascii_lowercase());
     }
     for (name, props) in children {
         let mut names = rp.names.clone();
         names.push(name);
-        let crp = ResPath { sub: rp.sub.clone(), rg: rp.rg.clone(), kind: child, names };
+        let crp = ResPath {
+            sub: rp.sub.clone(),
+            rg: rp.rg.clone(),
+            kind: child,
+            names,
+        };
         let stored = with_identity(&crp, json!({"properties": props}));
         ctx.commit(&crp, stored, secs, "Updating");
     }
@@ -592,7 +820,11 @@ fn put_parent_with_children(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: 
 
 fn validate_rule(name: &str, p: &Value, siblings: &[(String, Value)]) -> ArmResult<Value> {
     let field = |f: &str| p.get(f).unwrap_or(&Value::Null);
-    let protocol = check_enum(field("protocol"), "protocol", &["Tcp", "Udp", "Icmp", "Esp", "*", "Ah"])?;
+    let protocol = check_enum(
+        field("protocol"),
+        "protocol",
+        &["Tcp", "Udp", "Icmp", "Esp", "*", "Ah"],
+    )?;
     let access = check_enum(field("access"), "access", &["Allow", "Deny"])?;
     let direction = check_enum(field("direction"), "direction", &["Inbound", "Outbound"])?;
     let (Some(protocol), Some(access), Some(direction)) = (protocol, access, direction) else {
@@ -606,7 +838,9 @@ fn validate_rule(name: &str, p: &Value, siblings: &[(String, Value)]) -> ArmResu
     if !(100..=4096).contains(&priority) {
         return Err(ArmError::bad_request(
             "SecurityRuleInvalidPriority",
-            format!("Security rule {name} has invalid Priority. Value provided: {priority} Allowed range 100-4096."),
+            format!(
+                "Security rule {name} has invalid Priority. Value provided: {priority} Allowed range 100-4096."
+            ),
         ));
     }
     for (other, op) in siblings {
@@ -616,7 +850,9 @@ fn validate_rule(name: &str, p: &Value, siblings: &[(String, Value)]) -> ArmResu
         {
             return Err(ArmError::bad_request(
                 "SecurityRuleConflict",
-                format!("Security rule {name} conflicts with rule {other}. Rules cannot have the same Priority and Direction. To learn more, see aka.ms/nsgrules."),
+                format!(
+                    "Security rule {name} conflicts with rule {other}. Rules cannot have the same Priority and Direction. To learn more, see aka.ms/nsgrules."
+                ),
             ));
         }
     }
@@ -627,9 +863,21 @@ fn validate_rule(name: &str, p: &Value, siblings: &[(String, Value)]) -> ArmResu
     out.insert("protocol".into(), json!(protocol));
     for (single, plural, what) in [
         ("sourcePortRange", "sourcePortRanges", "port range"),
-        ("destinationPortRange", "destinationPortRanges", "port range"),
-        ("sourceAddressPrefix", "sourceAddressPrefixes", "address prefix"),
-        ("destinationAddressPrefix", "destinationAddressPrefixes", "address prefix"),
+        (
+            "destinationPortRange",
+            "destinationPortRanges",
+            "port range",
+        ),
+        (
+            "sourceAddressPrefix",
+            "sourceAddressPrefixes",
+            "address prefix",
+        ),
+        (
+            "destinationAddressPrefix",
+            "destinationAddressPrefixes",
+            "address prefix",
+        ),
     ] {
         let plural_list = string_list(p.get(plural), plural)?;
         match p.get(single).and_then(Value::as_str) {
@@ -639,20 +887,27 @@ fn validate_rule(name: &str, p: &Value, siblings: &[(String, Value)]) -> ArmResu
             Some(_) => {
                 return Err(ArmError::bad_request(
                     "SecurityRuleParameterContainsUnsupportedValue",
-                    format!("Security rule {name} specifies both {single} and {plural}. Only one of them may be set."),
+                    format!(
+                        "Security rule {name} specifies both {single} and {plural}. Only one of them may be set."
+                    ),
                 ));
             }
             None if plural_list.is_empty() && !(what == "address prefix" && has_asg(p, single)) => {
                 return Err(ArmError::bad_request(
                     "SecurityRuleInvalidAddressPrefix",
-                    format!("Security rule {name} has no {single} or {plural}; one {what} is required."),
+                    format!(
+                        "Security rule {name} has no {single} or {plural}; one {what} is required."
+                    ),
                 ));
             }
             None => {}
         }
         out.insert(plural.into(), json!(plural_list));
     }
-    for f in ["sourceApplicationSecurityGroups", "destinationApplicationSecurityGroups"] {
+    for f in [
+        "sourceApplicationSecurityGroups",
+        "destinationApplicationSecurityGroups",
+    ] {
         if let Some(v) = p.get(f).filter(|v| v.is_array()) {
             out.insert(f.into(), v.clone());
         }
@@ -669,16 +924,26 @@ fn has_asg(p: &Value, single: &str) -> bool {
     } else {
         "destinationApplicationSecurityGroups"
     };
-    p.get(f).and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+    p.get(f)
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
 }
 
 fn validate_route(name: &str, p: &Value) -> ArmResult<Value> {
-    let prefix = p.get("addressPrefix").and_then(Value::as_str).ok_or_else(|| {
-        ArmError::invalid_content(format!("Required property 'addressPrefix' not found in JSON for route {name}"))
-    })?;
+    let prefix = p
+        .get("addressPrefix")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ArmError::invalid_content(format!(
+                "Required property 'addressPrefix' not found in JSON for route {name}"
+            ))
+        })?;
     if prefix.contains('/') {
         parse_prefix(prefix, name)?;
-    } else if !prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
+    } else if !prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '.')
+    {
         return Err(ArmError::bad_request(
             "InvalidAddressPrefixFormat",
             format!("Address prefix {prefix} of route {name} is neither a CIDR nor a service tag."),
@@ -687,10 +952,23 @@ fn validate_route(name: &str, p: &Value) -> ArmResult<Value> {
     let hop = check_enum(
         p.get("nextHopType").unwrap_or(&Value::Null),
         "nextHopType",
-        &["VirtualNetworkGateway", "VnetLocal", "Internet", "VirtualAppliance", "None"],
+        &[
+            "VirtualNetworkGateway",
+            "VnetLocal",
+            "Internet",
+            "VirtualAppliance",
+            "None",
+        ],
     )?
-    .ok_or_else(|| ArmError::invalid_content(format!("Required property 'nextHopType' not found in JSON for route {name}")))?;
-    let ip = p.get("nextHopIpAddress").and_then(Value::as_str).filter(|s| !s.is_empty());
+    .ok_or_else(|| {
+        ArmError::invalid_content(format!(
+            "Required property 'nextHopType' not found in JSON for route {name}"
+        ))
+    })?;
+    let ip = p
+        .get("nextHopIpAddress")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
     match (hop.as_str(), ip) {
         ("VirtualAppliance", None) => {
             return Err(ArmError::bad_request(
@@ -707,7 +985,9 @@ fn validate_route(name: &str, p: &Value) -> ArmResult<Value> {
         (h, Some(_)) if h != "VirtualAppliance" => {
             return Err(ArmError::bad_request(
                 "NextHopIpAddressNotAllowed",
-                format!("Route {name} has next hop type {h}; nextHopIpAddress is only allowed with VirtualAppliance."),
+                format!(
+                    "Route {name} has next hop type {h}; nextHopIpAddress is only allowed with VirtualAppliance."
+                ),
             ));
         }
         _ => {}
@@ -730,7 +1010,13 @@ pub fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
     match rp.kind {
         Kind::Subnet => in_use_subnet(ctx, &id, rp.name())?,
         Kind::VirtualNetwork => {
-            for s in ctx.st.children(&id, Kind::Subnet).into_iter().cloned().collect::<Vec<_>>() {
+            for s in ctx
+                .st
+                .children(&id, Kind::Subnet)
+                .into_iter()
+                .cloned()
+                .collect::<Vec<_>>()
+            {
                 in_use_subnet(ctx, &s.id, s.name())?;
             }
         }
@@ -738,13 +1024,24 @@ pub fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
             let users = referrers(ctx.st, &id, ctx.now);
             if !users.is_empty() {
                 let (code, what, link) = if rp.kind == Kind::NetworkSecurityGroup {
-                    ("InUseNetworkSecurityGroupCannotBeDeleted", "Network security group", "aka.ms/deletensg")
+                    (
+                        "InUseNetworkSecurityGroupCannotBeDeleted",
+                        "Network security group",
+                        "aka.ms/deletensg",
+                    )
                 } else {
-                    ("InUseRouteTableCannotBeDeleted", "Route table", "aka.ms/deleteroutetable")
+                    (
+                        "InUseRouteTableCannotBeDeleted",
+                        "Route table",
+                        "aka.ms/deleteroutetable",
+                    )
                 };
                 return Err(ArmError::bad_request(
                     code,
-                    format!("{what} {id} cannot be deleted because it is in use by the following resources: {}. In order to delete the {what}, remove the association with the resource(s). To learn how to do this, see {link}.", users.join(", ")),
+                    format!(
+                        "{what} {id} cannot be deleted because it is in use by the following resources: {}. In order to delete the {what}, remove the association with the resource(s). To learn how to do this, see {link}.",
+                        users.join(", ")
+                    ),
                 ));
             }
         }
@@ -762,19 +1059,36 @@ pub fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
         ctx.touch_parent(rp);
     }
     let location = location_of(ctx.st, &rec);
-    Ok(lro::with_async_headers(ctx, Reply::empty(202), rp.kind, &rp.sub, &location, &op, true))
+    Ok(lro::with_async_headers(
+        ctx,
+        Reply::empty(202),
+        rp.kind,
+        &rp.sub,
+        &location,
+        &op,
+        true,
+    ))
 }
 
 /// Subnet facts other kinds check: (exists, has service endpoint `service`, still updating).
-pub fn subnet_endpoint(st: &State, subnet_id: &str, service: &str, now: f64) -> Option<(bool, bool)> {
-    let s = st.get(subnet_id).filter(|s| s.kind == Kind::Subnet && s.deleting_until.is_none())?;
+pub fn subnet_endpoint(
+    st: &State,
+    subnet_id: &str,
+    service: &str,
+    now: f64,
+) -> Option<(bool, bool)> {
+    let s = st
+        .get(subnet_id)
+        .filter(|s| s.kind == Kind::Subnet && s.deleting_until.is_none())?;
     let has = s
         .body
         .pointer("/properties/serviceEndpoints")
         .and_then(Value::as_array)
         .is_some_and(|a| {
             a.iter().any(|e| {
-                e.get("service").and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(service))
+                e.get("service")
+                    .and_then(Value::as_str)
+                    .is_some_and(|x| x.eq_ignore_ascii_case(service))
             })
         });
     Some((has, s.busy(now)))

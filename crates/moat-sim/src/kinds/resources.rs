@@ -36,32 +36,48 @@ fn check_name(rg: &str) -> ArmResult<()> {
     } else {
         Err(ArmError::bad_request(
             "InvalidResourceGroup",
-            format!("The provided resource group name '{rg}' has these invalid characters: '{}'. The name can only be a letter, digit, '-', '.', '(', ')' or '_'.", rg),
+            format!(
+                "The provided resource group name '{rg}' has these invalid characters: '{}'. The name can only be a letter, digit, '-', '.', '(', ')' or '_'.",
+                rg
+            ),
         ))
     }
 }
 
 /// Handles `/subscriptions/{sub}/resourcegroups/{rg}`.
-pub fn handle(ctx: &mut Ctx, method: &str, sub: &str, rg: &str, body: Option<Value>) -> ArmResult<Reply> {
+pub fn handle(
+    ctx: &mut Ctx,
+    method: &str,
+    sub: &str,
+    rg: &str,
+    body: Option<Value>,
+) -> ArmResult<Reply> {
     let id = rg_id(sub, rg);
     let existing = ctx.st.get(&id).cloned();
     match method {
         "GET" | "HEAD" => match existing {
-            Some(rec) if method == "GET" => Ok(Reply::json(200, super::render(ctx.st, &rec, ctx.now))),
+            Some(rec) if method == "GET" => {
+                Ok(Reply::json(200, super::render(ctx.st, &rec, ctx.now)))
+            }
             Some(_) => Ok(Reply::empty(204)),
             None if method == "HEAD" => Ok(Reply::empty(404)),
             None => Err(ArmError::rg_not_found(rg)),
         },
         "PUT" => {
             check_name(rg)?;
-            let mut body = body
-                .filter(Value::is_object)
-                .ok_or_else(|| ArmError::invalid_content("The request body must be a JSON object"))?;
-            if existing.as_ref().is_some_and(|r| r.deleting_until.is_some()) {
+            let mut body = body.filter(Value::is_object).ok_or_else(|| {
+                ArmError::invalid_content("The request body must be a JSON object")
+            })?;
+            if existing
+                .as_ref()
+                .is_some_and(|r| r.deleting_until.is_some())
+            {
                 return Err(ArmError::new(
                     409,
                     "ResourceGroupBeingDeleted",
-                    format!("The resource group '{rg}' is in deprovisioning state and cannot perform this operation."),
+                    format!(
+                        "The resource group '{rg}' is in deprovisioning state and cannot perform this operation."
+                    ),
                 ));
             }
             let loc = require_location(&mut body)?;
@@ -72,10 +88,16 @@ pub fn handle(ctx: &mut Ctx, method: &str, sub: &str, rg: &str, body: Option<Val
                 return Err(ArmError::new(
                     409,
                     "InvalidResourceGroupLocation",
-                    format!("Invalid resource group location '{loc}'. The Resource group already exists in location '{}'.", old.location()),
+                    format!(
+                        "Invalid resource group location '{loc}'. The Resource group already exists in location '{}'.",
+                        old.location()
+                    ),
                 ));
             }
-            let name = existing.as_ref().map(|r| r.name().to_string()).unwrap_or(rg.to_string());
+            let name = existing
+                .as_ref()
+                .map(|r| r.name().to_string())
+                .unwrap_or(rg.to_string());
             let id = existing.as_ref().map(|r| r.id.clone()).unwrap_or(id);
             let mut stored = json!({"id": id, "name": name, "type": "Microsoft.Resources/resourceGroups", "location": loc});
             for f in ["managedBy", "tags"] {
@@ -99,16 +121,21 @@ pub fn handle(ctx: &mut Ctx, method: &str, sub: &str, rg: &str, body: Option<Val
                 deleting_until: None,
                 etag: String::new(),
             };
-            ctx.st.resources.insert(id.to_ascii_lowercase(), rec.clone());
-            Ok(Reply::json(if created { 201 } else { 200 }, super::render(ctx.st, &rec, now)))
+            ctx.st
+                .resources
+                .insert(id.to_ascii_lowercase(), rec.clone());
+            Ok(Reply::json(
+                if created { 201 } else { 200 },
+                super::render(ctx.st, &rec, now),
+            ))
         }
         "PATCH" => {
             let Some(mut rec) = existing else {
                 return Err(ArmError::rg_not_found(rg));
             };
-            let mut body = body
-                .filter(Value::is_object)
-                .ok_or_else(|| ArmError::invalid_content("The request body must be a JSON object"))?;
+            let mut body = body.filter(Value::is_object).ok_or_else(|| {
+                ArmError::invalid_content("The request body must be a JSON object")
+            })?;
             check_tags(&mut body)?;
             for f in ["managedBy", "tags"] {
                 if let Some(v) = body.get(f) {
@@ -116,7 +143,9 @@ pub fn handle(ctx: &mut Ctx, method: &str, sub: &str, rg: &str, body: Option<Val
                 }
             }
             rec.modified = ctx.now;
-            ctx.st.resources.insert(rec.id.to_ascii_lowercase(), rec.clone());
+            ctx.st
+                .resources
+                .insert(rec.id.to_ascii_lowercase(), rec.clone());
             Ok(Reply::json(200, super::render(ctx.st, &rec, ctx.now)))
         }
         "DELETE" => {
@@ -126,13 +155,24 @@ pub fn handle(ctx: &mut Ctx, method: &str, sub: &str, rg: &str, body: Option<Val
             if rec.deleting_until.is_some() {
                 // A second delete while one runs is accepted and polls the same way.
                 let op = lro::start_op(ctx, &rec.id, 1.0, true);
-                return Ok(lro::with_location_header(ctx, Reply::empty(202), Kind::ResourceGroup, sub, rec.location(), &op));
+                return Ok(lro::with_location_header(
+                    ctx,
+                    Reply::empty(202),
+                    Kind::ResourceGroup,
+                    sub,
+                    rec.location(),
+                    &op,
+                ));
             }
             let members: Vec<String> = ctx
                 .st
                 .resources
                 .iter()
-                .filter(|(_, r)| r.kind != Kind::ResourceGroup && r.sub.eq_ignore_ascii_case(sub) && r.rg.eq_ignore_ascii_case(rg))
+                .filter(|(_, r)| {
+                    r.kind != Kind::ResourceGroup
+                        && r.sub.eq_ignore_ascii_case(sub)
+                        && r.rg.eq_ignore_ascii_case(rg)
+                })
                 .map(|(k, _)| k.clone())
                 .collect();
             let mut secs = super::delete_seconds(Kind::ResourceGroup);
@@ -146,7 +186,9 @@ pub fn handle(ctx: &mut Ctx, method: &str, sub: &str, rg: &str, body: Option<Val
             if !fail {
                 let until = ctx.now + ctx.scaled(secs);
                 for k in &members {
-                    let Some(r) = ctx.st.resources.get(k).cloned() else { continue };
+                    let Some(r) = ctx.st.resources.get(k).cloned() else {
+                        continue;
+                    };
                     if r.kind == Kind::KeyVault {
                         soft_delete_vault(ctx, &r);
                         ctx.st.resources.remove(k);
@@ -158,9 +200,20 @@ pub fn handle(ctx: &mut Ctx, method: &str, sub: &str, rg: &str, body: Option<Val
                     r.deleting_until = Some(until);
                 }
             }
-            Ok(lro::with_location_header(ctx, Reply::empty(202), Kind::ResourceGroup, sub, rec.location(), &op))
+            Ok(lro::with_location_header(
+                ctx,
+                Reply::empty(202),
+                Kind::ResourceGroup,
+                sub,
+                rec.location(),
+                &op,
+            ))
         }
-        _ => Err(ArmError::new(405, "MethodNotAllowed", format!("The requested method '{method}' is not allowed."))),
+        _ => Err(ArmError::new(
+            405,
+            "MethodNotAllowed",
+            format!("The requested method '{method}' is not allowed."),
+        )),
     }
 }
 
@@ -204,9 +257,7 @@ fn parse_filter(f: &str) -> ArmResult<Filter> {
     let mut out = Filter::default();
     for clause in split_and(f) {
         let clause = clause.trim();
-        let (field, value) = clause
-            .split_once(" eq ")
-            .ok_or_else(|| invalid_filter(f))?;
+        let (field, value) = clause.split_once(" eq ").ok_or_else(|| invalid_filter(f))?;
         let value = value.trim();
         let value = value
             .strip_prefix('\'')
@@ -247,7 +298,10 @@ fn split_and(f: &str) -> Vec<String> {
 }
 
 fn invalid_filter(f: &str) -> ArmError {
-    ArmError::bad_request("InvalidFilterInQueryString", format!("Invalid $filter '{f}' specified in the query string."))
+    ArmError::bad_request(
+        "InvalidFilterInQueryString",
+        format!("Invalid $filter '{f}' specified in the query string."),
+    )
 }
 
 /// Generic lists: `/subscriptions/{sub}/resources` and `/subscriptions/{sub}/resourceGroups/{rg}/resources`.
@@ -272,7 +326,8 @@ pub fn list_resources(ctx: &Ctx, sub: &str, rg: Option<&str>) -> ArmResult<Reply
         }
         let tags = r.body.get("tags").and_then(Value::as_object);
         if let Some(n) = &filter.tag_name {
-            let Some(found) = tags.and_then(|t| t.iter().find(|(k, _)| k.eq_ignore_ascii_case(n))) else {
+            let Some(found) = tags.and_then(|t| t.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)))
+            else {
                 continue;
             };
             if let Some(v) = &filter.tag_value
@@ -287,7 +342,8 @@ pub fn list_resources(ctx: &Ctx, sub: &str, rg: Option<&str>) -> ArmResult<Reply
         {
             continue;
         }
-        let mut item = json!({"id": r.id, "name": r.name(), "type": type_name, "location": r.location()});
+        let mut item =
+            json!({"id": r.id, "name": r.name(), "type": type_name, "location": r.location()});
         if let Some(t) = r.body.get("tags") {
             util::set_at(&mut item, "", "tags", t.clone());
         }

@@ -9,67 +9,127 @@ use crate::util;
 use serde_json::{Map, Value, json};
 
 const SKUS: &[&str] = &[
-    "Standard_LRS", "Standard_GRS", "Standard_RAGRS", "Standard_ZRS", "Premium_LRS", "Premium_ZRS", "Standard_GZRS", "Standard_RAGZRS",
+    "Standard_LRS",
+    "Standard_GRS",
+    "Standard_RAGRS",
+    "Standard_ZRS",
+    "Premium_LRS",
+    "Premium_ZRS",
+    "Standard_GZRS",
+    "Standard_RAGZRS",
 ];
-const KINDS: &[&str] = &["Storage", "StorageV2", "BlobStorage", "FileStorage", "BlockBlobStorage"];
+const KINDS: &[&str] = &[
+    "Storage",
+    "StorageV2",
+    "BlobStorage",
+    "FileStorage",
+    "BlockBlobStorage",
+];
 
 /// Request properties that are echoed into the stored body.
 const PASSTHROUGH: &[&str] = &[
-    "allowedCopyScope", "publicNetworkAccess", "sasPolicy", "keyPolicy", "customDomain", "azureFilesIdentityBasedAuthentication",
-    "isSftpEnabled", "isLocalUserEnabled", "enableExtendedGroups", "isHnsEnabled", "largeFileSharesState", "routingPreference",
-    "allowSharedKeyAccess", "isNfsV3Enabled", "defaultToOAuthAuthentication", "immutableStorageWithVersioning", "dnsEndpointType",
+    "allowedCopyScope",
+    "publicNetworkAccess",
+    "sasPolicy",
+    "keyPolicy",
+    "customDomain",
+    "azureFilesIdentityBasedAuthentication",
+    "isSftpEnabled",
+    "isLocalUserEnabled",
+    "enableExtendedGroups",
+    "isHnsEnabled",
+    "largeFileSharesState",
+    "routingPreference",
+    "allowSharedKeyAccess",
+    "isNfsV3Enabled",
+    "defaultToOAuthAuthentication",
+    "immutableStorageWithVersioning",
+    "dnsEndpointType",
 ];
 
 /// Fills in the computed parts.
 pub fn render(v: &mut Value, state: &str) {
-    let s = if state == "Updating" { "Succeeded" } else { state };
+    let s = if state == "Updating" {
+        "Succeeded"
+    } else {
+        state
+    };
     util::set_at(v, "/properties", "provisioningState", json!(s));
 }
 
 fn check_name(name: &str) -> ArmResult<()> {
-    let ok = (3..=24).contains(&name.len()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ok = (3..=24).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if ok {
         Ok(())
     } else {
         Err(ArmError::bad_request(
             "AccountNameInvalid",
-            format!("{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."),
+            format!(
+                "{name} is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."
+            ),
         ))
     }
 }
 
 /// Validates and normalises `networkAcls`.
 fn network_acls(ctx: &Ctx, acls: &Value) -> ArmResult<Value> {
-    let default_action = check_enum(acls.get("defaultAction").unwrap_or(&Value::Null), "defaultAction", &["Allow", "Deny"])?
-        .ok_or_else(|| ArmError::invalid_content("Required property 'defaultAction' not found in JSON for 'networkAcls'"))?;
-    let bypass = acls.get("bypass").and_then(Value::as_str).unwrap_or("AzureServices");
+    let default_action = check_enum(
+        acls.get("defaultAction").unwrap_or(&Value::Null),
+        "defaultAction",
+        &["Allow", "Deny"],
+    )?
+    .ok_or_else(|| {
+        ArmError::invalid_content(
+            "Required property 'defaultAction' not found in JSON for 'networkAcls'",
+        )
+    })?;
+    let bypass = acls
+        .get("bypass")
+        .and_then(Value::as_str)
+        .unwrap_or("AzureServices");
     let mut out = Map::new();
     out.insert("bypass".into(), json!(bypass));
     if let Some(r) = acls.get("resourceAccessRules").filter(|v| v.is_array()) {
         out.insert("resourceAccessRules".into(), r.clone());
     }
     let mut vnet_rules = Vec::new();
-    for r in acls.get("virtualNetworkRules").and_then(Value::as_array).into_iter().flatten() {
+    for r in acls
+        .get("virtualNetworkRules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let id = r.get("id").and_then(Value::as_str).ok_or_else(|| {
-            ArmError::invalid_content("Required property 'id' not found in JSON for a virtual network rule")
+            ArmError::invalid_content(
+                "Required property 'id' not found in JSON for a virtual network rule",
+            )
         })?;
         match subnet_endpoint(ctx.st, id, "Microsoft.Storage", ctx.now) {
             None => {
                 return Err(ArmError::bad_request(
                     "NetworkAclsValidationFailure",
-                    format!("Validation of network acls failure: SubnetNotFound:Subnet {id} does not exist."),
+                    format!(
+                        "Validation of network acls failure: SubnetNotFound:Subnet {id} does not exist."
+                    ),
                 ));
             }
             Some((false, _)) => {
                 return Err(ArmError::bad_request(
                     "NetworkAclsValidationFailure",
-                    format!("Validation of network acls failure: SubnetsHaveNoServiceEndpointsConfigured:Subnets {id} do not have ServiceEndpoints for Microsoft.Storage resources configured. Add Microsoft.Storage to subnet's ServiceEndpoints collection before trying to ACL Microsoft.Storage resources to these subnets.."),
+                    format!(
+                        "Validation of network acls failure: SubnetsHaveNoServiceEndpointsConfigured:Subnets {id} do not have ServiceEndpoints for Microsoft.Storage resources configured. Add Microsoft.Storage to subnet's ServiceEndpoints collection before trying to ACL Microsoft.Storage resources to these subnets.."
+                    ),
                 ));
             }
             Some((true, true)) => {
                 return Err(ArmError::bad_request(
                     "NetworkAclsValidationFailure",
-                    format!("Validation of network acls failure: SubnetsNotProvisioned:Subnets {id} are not provisioned. Retry after the subnet provisioning completes."),
+                    format!(
+                        "Validation of network acls failure: SubnetsNotProvisioned:Subnets {id} are not provisioned. Retry after the subnet provisioning completes."
+                    ),
                 ));
             }
             Some((true, false)) => {}
@@ -78,14 +138,21 @@ fn network_acls(ctx: &Ctx, acls: &Value) -> ArmResult<Value> {
     }
     out.insert("virtualNetworkRules".into(), Value::Array(vnet_rules));
     let mut ip_rules = Vec::new();
-    for r in acls.get("ipRules").and_then(Value::as_array).into_iter().flatten() {
+    for r in acls
+        .get("ipRules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let value = r.get("value").and_then(Value::as_str).ok_or_else(|| {
             ArmError::invalid_content("Required property 'value' not found in JSON for an IP rule")
         })?;
         if value.ends_with("/31") || value.ends_with("/32") {
             return Err(ArmError::bad_request(
                 "NetworkAclsValidationFailure",
-                format!("Validation of network acls failure: InvalidValue:{value} is not a valid IP rule value. Use the address without /31 or /32."),
+                format!(
+                    "Validation of network acls failure: InvalidValue:{value} is not a valid IP rule value. Use the address without /31 or /32."
+                ),
             ));
         }
         ip_rules.push(json!({"value": value, "action": "Allow"}));
@@ -129,25 +196,40 @@ pub fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     check_name(&name)?;
     let loc = require_location(&mut body)?;
     check_tags(&mut body)?;
-    let sku = check_enum(body.pointer("/sku/name").unwrap_or(&Value::Null), "sku.name", SKUS)?
-        .ok_or_else(|| ArmError::invalid_content("Required property 'sku' not found in JSON"))?;
+    let sku = check_enum(
+        body.pointer("/sku/name").unwrap_or(&Value::Null),
+        "sku.name",
+        SKUS,
+    )?
+    .ok_or_else(|| ArmError::invalid_content("Required property 'sku' not found in JSON"))?;
     let kind = check_enum(body.get("kind").unwrap_or(&Value::Null), "kind", KINDS)?
         .ok_or_else(|| ArmError::invalid_content("Required property 'kind' not found in JSON"))?;
     let id = rp.id();
-    if let Some(other) = ctx
-        .st
-        .resources
-        .values()
-        .find(|r| r.kind == Kind::StorageAccount && r.name().eq_ignore_ascii_case(&name) && !r.id.eq_ignore_ascii_case(&id))
-    {
+    if let Some(other) = ctx.st.resources.values().find(|r| {
+        r.kind == Kind::StorageAccount
+            && r.name().eq_ignore_ascii_case(&name)
+            && !r.id.eq_ignore_ascii_case(&id)
+    }) {
         let _ = other;
-        return Err(ArmError::new(409, "StorageAccountAlreadyTaken", format!("The storage account named {name} is already taken.")));
+        return Err(ArmError::new(
+            409,
+            "StorageAccountAlreadyTaken",
+            format!("The storage account named {name} is already taken."),
+        ));
     }
     let existing = ctx.st.get(&id).cloned();
     if let Some(old) = &existing
         && old.location() != loc
     {
-        return Err(ArmError::new(409, "InvalidResourceLocation", format!("The resource '{name}' already exists in location '{}' in resource group '{}'. A resource with the same name cannot be created in location '{loc}'. Please select a new resource name.", old.location(), rp.rg)));
+        return Err(ArmError::new(
+            409,
+            "InvalidResourceLocation",
+            format!(
+                "The resource '{name}' already exists in location '{}' in resource group '{}'. A resource with the same name cannot be created in location '{loc}'. Please select a new resource name.",
+                old.location(),
+                rp.rg
+            ),
+        ));
     }
     let props = body.get("properties").cloned().unwrap_or(Value::Null);
     let acls = match props.get("networkAcls").filter(|v| !v.is_null()) {
@@ -156,7 +238,11 @@ pub fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     };
     let created_at = existing.as_ref().map(|r| r.created).unwrap_or(ctx.now);
     let ts = util::timestamp(created_at);
-    let tier = if sku.starts_with("Premium") { "Premium" } else { "Standard" };
+    let tier = if sku.starts_with("Premium") {
+        "Premium"
+    } else {
+        "Standard"
+    };
     let mut p = Map::new();
     p.insert("keyCreationTime".into(), json!({"key1": ts, "key2": ts}));
     p.insert("privateEndpointConnections".into(), json!([]));
@@ -165,11 +251,39 @@ pub fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
             p.insert((*f).to_string(), v.clone());
         }
     }
-    p.insert("minimumTlsVersion".into(), props.get("minimumTlsVersion").filter(|v| v.is_string()).cloned().unwrap_or(json!("TLS1_0")));
-    p.insert("allowBlobPublicAccess".into(), props.get("allowBlobPublicAccess").filter(|v| v.is_boolean()).cloned().unwrap_or(json!(false)));
-    p.insert("allowCrossTenantReplication".into(), props.get("allowCrossTenantReplication").filter(|v| v.is_boolean()).cloned().unwrap_or(json!(false)));
+    p.insert(
+        "minimumTlsVersion".into(),
+        props
+            .get("minimumTlsVersion")
+            .filter(|v| v.is_string())
+            .cloned()
+            .unwrap_or(json!("TLS1_0")),
+    );
+    p.insert(
+        "allowBlobPublicAccess".into(),
+        props
+            .get("allowBlobPublicAccess")
+            .filter(|v| v.is_boolean())
+            .cloned()
+            .unwrap_or(json!(false)),
+    );
+    p.insert(
+        "allowCrossTenantReplication".into(),
+        props
+            .get("allowCrossTenantReplication")
+            .filter(|v| v.is_boolean())
+            .cloned()
+            .unwrap_or(json!(false)),
+    );
     p.insert("networkAcls".into(), acls);
-    p.insert("supportsHttpsTrafficOnly".into(), props.get("supportsHttpsTrafficOnly").filter(|v| v.is_boolean()).cloned().unwrap_or(json!(true)));
+    p.insert(
+        "supportsHttpsTrafficOnly".into(),
+        props
+            .get("supportsHttpsTrafficOnly")
+            .filter(|v| v.is_boolean())
+            .cloned()
+            .unwrap_or(json!(true)),
+    );
     let mut enc = json!({
         "services": {
             "file": {"keyType": "Account", "enabled": true, "lastEnabledTime": ts},
@@ -178,7 +292,12 @@ pub fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
         "keySource": "Microsoft.Storage"
     });
     if let Some(e) = props.get("encryption").filter(|v| v.is_object()) {
-        for f in ["keySource", "requireInfrastructureEncryption", "keyvaultproperties", "identity"] {
+        for f in [
+            "keySource",
+            "requireInfrastructureEncryption",
+            "keyvaultproperties",
+            "identity",
+        ] {
             if let Some(v) = e.get(f) {
                 util::set_at(&mut enc, "", f, v.clone());
             }
@@ -186,7 +305,14 @@ pub fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     }
     p.insert("encryption".into(), enc);
     if matches!(kind.as_str(), "StorageV2" | "BlobStorage") {
-        p.insert("accessTier".into(), props.get("accessTier").filter(|v| v.is_string()).cloned().unwrap_or(json!("Hot")));
+        p.insert(
+            "accessTier".into(),
+            props
+                .get("accessTier")
+                .filter(|v| v.is_string())
+                .cloned()
+                .unwrap_or(json!("Hot")),
+        );
     }
     p.insert("primaryEndpoints".into(), endpoints(&name, ""));
     p.insert("primaryLocation".into(), json!(loc));
@@ -207,7 +333,12 @@ pub fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
         util::set_at(&mut stored, "", "extendedLocation", e.clone());
     }
     util::set_at(&mut stored, "", "location", json!(loc));
-    util::set_at(&mut stored, "", "tags", body.get("tags").cloned().unwrap_or_else(|| json!({})));
+    util::set_at(
+        &mut stored,
+        "",
+        "tags",
+        body.get("tags").cloned().unwrap_or_else(|| json!({})),
+    );
     util::set_at(&mut stored, "", "properties", Value::Object(p));
     let stored = with_identity(rp, stored);
     if existing.is_some() {
@@ -218,7 +349,14 @@ pub fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     let secs = super::provisioning_seconds("Microsoft.Storage/storageAccounts");
     ctx.commit(rp, stored, secs, "Creating");
     let op = lro::start_op(ctx, &id, secs, false);
-    Ok(lro::with_location_header(ctx, Reply::empty(202), Kind::StorageAccount, &rp.sub, &loc, &op))
+    Ok(lro::with_location_header(
+        ctx,
+        Reply::empty(202),
+        Kind::StorageAccount,
+        &rp.sub,
+        &loc,
+        &op,
+    ))
 }
 
 fn internal() -> ArmError {
@@ -231,7 +369,12 @@ pub fn identity(i: &Value) -> Value {
     let t = i.get("type").and_then(Value::as_str).unwrap_or("None");
     if t.contains("SystemAssigned") {
         util::set_at(&mut out, "", "principalId", json!(util::guid()));
-        util::set_at(&mut out, "", "tenantId", json!("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+        util::set_at(
+            &mut out,
+            "",
+            "tenantId",
+            json!("72f988bf-86f1-41af-91ab-2d7cd011db47"),
+        );
     }
     out
 }
@@ -240,14 +383,22 @@ pub fn identity(i: &Value) -> Value {
 pub fn patch(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     check_tags(&mut body)?;
     let id = rp.id();
-    let rec = ctx.st.get(&id).cloned().ok_or_else(|| super::not_found(rp))?;
+    let rec = ctx
+        .st
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| super::not_found(rp))?;
     let mut stored = rec.body.clone();
     if let Some(t) = body.get("tags") {
         util::set_at(&mut stored, "", "tags", t.clone());
     }
     if let Some(s) = body.pointer("/sku/name") {
         let sku = check_enum(s, "sku.name", SKUS)?.unwrap_or_default();
-        let tier = if sku.starts_with("Premium") { "Premium" } else { "Standard" };
+        let tier = if sku.starts_with("Premium") {
+            "Premium"
+        } else {
+            "Standard"
+        };
         util::set_at(&mut stored, "", "sku", json!({"name": sku, "tier": tier}));
     }
     if let Some(k) = body.get("kind").filter(|k| !k.is_null()) {
@@ -267,10 +418,22 @@ pub fn patch(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
                 util::set_at(&mut stored, "/properties", "networkAcls", acls);
             } else if k == "encryption" {
                 if let Some(ks) = v.get("keySource") {
-                    util::set_at(&mut stored, "/properties/encryption", "keySource", ks.clone());
+                    util::set_at(
+                        &mut stored,
+                        "/properties/encryption",
+                        "keySource",
+                        ks.clone(),
+                    );
                 }
             } else if PASSTHROUGH.contains(&k.as_str())
-                || matches!(k.as_str(), "minimumTlsVersion" | "allowBlobPublicAccess" | "allowCrossTenantReplication" | "supportsHttpsTrafficOnly" | "accessTier")
+                || matches!(
+                    k.as_str(),
+                    "minimumTlsVersion"
+                        | "allowBlobPublicAccess"
+                        | "allowCrossTenantReplication"
+                        | "supportsHttpsTrafficOnly"
+                        | "accessTier"
+                )
             {
                 util::set_at(&mut stored, "/properties", k, v.clone());
             }

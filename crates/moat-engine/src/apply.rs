@@ -1,0 +1,367 @@
+//! The apply walker: executes a [`Plan`] over its own graph — creates and updates in
+//! dependency order, then deletes in reverse — as many at once as the graph, the parallelism
+//! cap and the per-VNet lock groups allow. Before each write the intent is journalled in the
+//! state record, then the operation's resume token, then the result, each with an atomic write,
+//! so a crash at any moment leaves enough behind for the next apply to finish the job.
+
+use crate::plan::{Action, Plan, ResourcePlan};
+use crate::state::{JournalEntry, ResourceState, StateBackend, StateError, StateRecord};
+use moat_arm::{Arm, ArmError, Method, Operation, WriteRequest};
+use moat_graph::{Graph, Outcome, WalkOptions, walk};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+/// What the apply reports as it goes (the CLI draws progress from these).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A resource's write starts.
+    Started {
+        /// Resource key.
+        key: String,
+        /// What is done.
+        action: Action,
+    },
+    /// ARM accepted the write; waiting for it to finish.
+    Accepted {
+        /// Resource key.
+        key: String,
+        /// `x-ms-request-id`.
+        request_id: Option<String>,
+    },
+    /// The resource is done.
+    Finished {
+        /// Resource key.
+        key: String,
+        /// What was done.
+        action: Action,
+        /// How long it took.
+        elapsed: Duration,
+    },
+    /// The resource failed.
+    Failed {
+        /// Resource key.
+        key: String,
+        /// Why.
+        error: String,
+    },
+    /// Not attempted because something it depends on failed.
+    Skipped {
+        /// Resource key.
+        key: String,
+        /// The failed resource.
+        because: String,
+    },
+}
+
+/// Receives [`Event`]s.
+pub trait Progress: Send + Sync {
+    /// Called for each event, from the apply's tasks.
+    fn event(&self, event: Event);
+}
+
+/// Ignores events.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn event(&self, _event: Event) {}
+}
+
+/// Why one resource failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// ARM refused or the operation failed.
+    #[error("{0}")]
+    Arm(#[from] ArmError),
+    /// The state record could not be written.
+    #[error("state: {0}")]
+    State(#[from] StateError),
+}
+
+/// The state record, shared by the apply's tasks; every change is written through at once.
+pub struct StateStore {
+    backend: Arc<dyn StateBackend>,
+    record: Mutex<StateRecord>,
+}
+
+impl StateStore {
+    /// Wraps a record read from `backend` (or a new one).
+    pub fn new(backend: Arc<dyn StateBackend>, record: StateRecord) -> StateStore {
+        StateStore { backend, record: Mutex::new(record) }
+    }
+
+    /// Applies `f` to the record, bumps the serial and writes it atomically.
+    pub async fn update(&self, f: impl FnOnce(&mut StateRecord)) -> Result<(), StateError> {
+        let mut rec = self.record.lock().await;
+        f(&mut rec);
+        rec.serial += 1;
+        self.backend.write(&rec).await
+    }
+
+    /// A copy of the current record.
+    pub async fn snapshot(&self) -> StateRecord {
+        self.record.lock().await.clone()
+    }
+}
+
+/// Apply switches.
+#[derive(Clone, Default)]
+pub struct ApplyOptions {
+    /// Most writes in flight at once (0: unbounded).
+    pub parallelism: usize,
+    /// Stops scheduling new writes when cancelled (Ctrl-C); writes in flight finish.
+    pub cancel: CancellationToken,
+}
+
+/// The outcome of one resource.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ResourceOutcome {
+    /// Done (or nothing to do).
+    Done {
+        /// Wall time of its writes.
+        elapsed: Duration,
+    },
+    /// Failed with this message.
+    Failed(String),
+    /// Not attempted: the named dependency failed.
+    Skipped(String),
+    /// Not started because the apply was interrupted.
+    NotStarted,
+}
+
+/// What an apply did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApplyReport {
+    /// Per resource key, in plan order.
+    pub outcomes: Vec<(String, Action, ResourceOutcome)>,
+    /// The apply was interrupted.
+    pub cancelled: bool,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl ApplyReport {
+    /// True when every resource is done.
+    pub fn is_success(&self) -> bool {
+        !self.cancelled && self.outcomes.iter().all(|(_, _, o)| matches!(o, ResourceOutcome::Done { .. }))
+    }
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// Finishes writes a previous apply left in flight (recorded in the journal): waits for each
+/// recorded operation, then clears the journal. Errors of those operations are returned for
+/// reporting; the following plan re-reads everything anyway.
+pub async fn resume_journal(arm: &dyn Arm, store: &StateStore) -> Result<Vec<(String, String)>, StateError> {
+    let journal = store.snapshot().await.journal;
+    let mut notes = Vec::new();
+    for entry in &journal {
+        let Some(op) = entry.operation.as_ref().and_then(|v| serde_json::from_value::<Operation>(v.clone()).ok()) else {
+            notes.push((entry.key.clone(), format!("{} was interrupted before ARM answered; re-reading", entry.action)));
+            continue;
+        };
+        match arm.wait(&op).await {
+            Ok(_) => notes.push((entry.key.clone(), format!("finished the interrupted {}", entry.action))),
+            Err(e) => notes.push((entry.key.clone(), format!("the interrupted {} ended with: {e}", entry.action))),
+        }
+    }
+    if !journal.is_empty() {
+        store.update(|r| r.journal.clear()).await?;
+    }
+    Ok(notes)
+}
+
+/// Executes `plan`.
+pub async fn apply(plan: &Plan, arm: Arc<dyn Arm>, store: Arc<StateStore>, progress: Arc<dyn Progress>, opts: &ApplyOptions) -> ApplyReport {
+    let started = tokio::time::Instant::now();
+    let mut outcomes: Vec<(String, Action, ResourceOutcome)> = Vec::new();
+    let mut cancelled = false;
+    let phases: [Vec<&ResourcePlan>; 2] = [
+        plan.resources.iter().filter(|r| r.action != Action::Delete).collect(),
+        plan.resources.iter().filter(|r| r.action == Action::Delete).collect(),
+    ];
+    for (phase, items) in phases.iter().enumerate() {
+        if items.is_empty() {
+            continue;
+        }
+        let mut graph: Graph<&ResourcePlan> = Graph::new();
+        for r in items {
+            let _ = graph.add_node(r.key.clone(), *r);
+        }
+        for r in items {
+            for d in &r.depends_on {
+                if graph.contains(d) {
+                    let _ = graph.add_edge(&r.key, d);
+                }
+            }
+        }
+        let mut wo = WalkOptions::new().parallelism(opts.parallelism).cancel(opts.cancel.clone());
+        for r in items {
+            if let Some(g) = &r.lock_group {
+                if r.action.writes() {
+                    wo = wo.lock_group(r.key.clone(), g.clone());
+                }
+            }
+        }
+        let report = walk(&graph, &wo, |_key, r| {
+            let arm = arm.clone();
+            let store = store.clone();
+            let progress = progress.clone();
+            async move {
+                let t0 = tokio::time::Instant::now();
+                if r.action.writes() {
+                    progress.event(Event::Started { key: r.key.clone(), action: r.action });
+                }
+                match run_one(r, arm.as_ref(), &store, progress.as_ref()).await {
+                    Ok(()) => {
+                        if r.action.writes() {
+                            progress.event(Event::Finished { key: r.key.clone(), action: r.action, elapsed: t0.elapsed() });
+                        }
+                        Ok(t0.elapsed())
+                    }
+                    Err(e) => {
+                        progress.event(Event::Failed { key: r.key.clone(), error: e.to_string() });
+                        Err(e.to_string())
+                    }
+                }
+                .map(|_| ())
+            }
+        })
+        .await;
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => {
+                for r in items {
+                    outcomes.push((r.key.clone(), r.action, ResourceOutcome::Failed(format!("cannot order the plan: {e}"))));
+                }
+                continue;
+            }
+        };
+        cancelled |= report.cancelled;
+        for r in items {
+            let outcome = match report.nodes.get(&r.key).map(|n| (&n.outcome, n.duration())) {
+                Some((Outcome::Succeeded, d)) => ResourceOutcome::Done { elapsed: d.unwrap_or_default() },
+                Some((Outcome::Failed(e), _)) => ResourceOutcome::Failed(e.clone()),
+                Some((Outcome::Skipped { because }, _)) => {
+                    progress.event(Event::Skipped { key: r.key.clone(), because: because.clone() });
+                    ResourceOutcome::Skipped(because.clone())
+                }
+                _ => ResourceOutcome::NotStarted,
+            };
+            outcomes.push((r.key.clone(), r.action, outcome));
+        }
+        if cancelled || phase == 1 {
+            break;
+        }
+    }
+    ApplyReport { outcomes, cancelled, elapsed: started.elapsed() }
+}
+
+async fn run_one(r: &ResourcePlan, arm: &dyn Arm, store: &StateStore, progress: &dyn Progress) -> Result<(), ApplyError> {
+    match r.action {
+        Action::Read | Action::Unreadable => Ok(()),
+        Action::NoOp => {
+            // Adopt what a crashed apply created but never recorded, and refresh last-applied.
+            let applied = r.applied.clone().map(|m| Value::Object(m.into_iter().collect()));
+            let current = store.snapshot().await;
+            let same = current.resources.get(&r.key).is_some_and(|s| Some(&s.applied) == applied.as_ref());
+            if same || applied.is_none() {
+                return Ok(());
+            }
+            record(store, r, None).await?;
+            Ok(())
+        }
+        Action::Delete => {
+            if let Some(req) = &r.request {
+                let wr = WriteRequest { method: Method::Delete, id: r.id.clone(), api_version: r.api_version.clone(), body: None, query: req.query.clone() };
+                write(r, wr, "delete", arm, store, progress).await?;
+            }
+            let key = r.key.clone();
+            store.update(|rec| {
+                rec.resources.remove(&key);
+                rec.journal.retain(|j| j.key != key);
+            })
+            .await?;
+            Ok(())
+        }
+        Action::Create | Action::Update | Action::Replace => {
+            if r.action == Action::Replace {
+                let del = WriteRequest::delete(r.id.clone(), r.api_version.clone());
+                let del = if matches!(r.kind.as_str(), "aml_compute" | "aks_compute") { del.with_query("underlyingResourceAction", "Delete") } else { del };
+                write(r, del, "replace", arm, store, progress).await?;
+            }
+            let body = r.request.as_ref().and_then(|q| q.body.clone()).unwrap_or(Value::Null);
+            let wr = WriteRequest::put(r.id.clone(), r.api_version.clone(), body);
+            let action = match r.action {
+                Action::Create => "create",
+                Action::Update => "update",
+                _ => "replace",
+            };
+            let final_body = write(r, wr, action, arm, store, progress).await?;
+            record(store, r, final_body.as_ref()).await?;
+            Ok(())
+        }
+    }
+}
+
+/// One journalled write: intent, then resume token, then the wait.
+async fn write(r: &ResourcePlan, req: WriteRequest, action: &str, arm: &dyn Arm, store: &StateStore, progress: &dyn Progress) -> Result<Option<Value>, ApplyError> {
+    let key = r.key.clone();
+    let entry = JournalEntry { key: key.clone(), id: r.id.clone(), action: action.to_string(), started_at: now(), operation: None };
+    store.update(|rec| {
+        rec.journal.retain(|j| j.key != key);
+        rec.journal.push(entry);
+    })
+    .await?;
+    let is_delete = req.method == Method::Delete;
+    let started = match arm.begin(req).await {
+        Ok(s) => s,
+        Err(e) if is_delete && e.is_not_found() => {
+            store.update(|rec| rec.journal.retain(|j| j.key != key)).await?;
+            return Ok(None);
+        }
+        Err(e) => {
+            store.update(|rec| rec.journal.retain(|j| j.key != key)).await?;
+            return Err(e.into());
+        }
+    };
+    progress.event(Event::Accepted { key: key.clone(), request_id: started.request_id.clone() });
+    let token = serde_json::to_value(&started.operation).ok();
+    store
+        .update(|rec| {
+            if let Some(j) = rec.journal.iter_mut().find(|j| j.key == key) {
+                j.operation = token;
+            }
+        })
+        .await?;
+    let result = arm.wait(&started.operation).await;
+    store.update(|rec| rec.journal.retain(|j| j.key != key)).await?;
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) if is_delete && e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn record(store: &StateStore, r: &ResourcePlan, final_body: Option<&Value>) -> Result<(), StateError> {
+    let applied = r.applied.clone().map(|m| Value::Object(m.into_iter().collect())).unwrap_or(Value::Null);
+    let etag = final_body.and_then(|b| b.get("etag")).and_then(Value::as_str).map(str::to_string);
+    let rs = ResourceState {
+        id: r.id.clone(),
+        kind: r.kind.clone(),
+        api_version: r.api_version.clone(),
+        applied,
+        etag,
+        updated_at: now(),
+        depends_on: r.depends_on.clone(),
+    };
+    let key = r.key.clone();
+    store.update(|rec| {
+        rec.resources.insert(key, rs);
+    })
+    .await
+}

@@ -1,0 +1,473 @@
+//! The planner: desired (model), live (ARM) and last applied (state record) → [`Plan`].
+//! Pure: no IO, so every rule is testable from a `Model` and a `Live` snapshot.
+//!
+//! The 3-way rules: a property the spec sets is compared with its live value (or Azure's
+//! default when the live body leaves it out); a property the spec set last time and no longer
+//! sets goes back to Azure's default; a property the spec never set is never a change. Values
+//! are compared in the canonical form of [`moat_model::arm::project`].
+
+use crate::live::{Live, LiveState, kind_from_word};
+use crate::plan::{Action, Change, PLAN_FORMAT_VERSION, Plan, Request, ResourcePlan};
+use crate::state::StateRecord;
+use moat_model::arm::{self, MapContext, Projection};
+use moat_model::{Kind, Model, Resource, STACK_TAG, json};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A problem that stops the plan (the resources involved are named).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// An `existing:` resource is not there.
+    #[error("`{key}` is declared `existing:` but {id} does not exist")]
+    ExistingMissing {
+        /// Resource key.
+        key: String,
+        /// ARM ID read.
+        id: String,
+    },
+    /// The resource carries another stack's ownership tag.
+    #[error("`{key}` ({id}) belongs to stack `{owner}`; moat will not change it")]
+    OwnedByOtherStack {
+        /// Resource key.
+        key: String,
+        /// ARM ID.
+        id: String,
+        /// The owning stack.
+        owner: String,
+    },
+    /// The resource exists and no stack owns it.
+    #[error("`{key}` already exists ({id}) and this stack does not own it; adopt it with `moat import SPEC {key} {id}`")]
+    Unowned {
+        /// Resource key.
+        key: String,
+        /// ARM ID.
+        id: String,
+    },
+}
+
+/// Everything the planner reads.
+pub struct PlanInput<'a> {
+    /// Desired state.
+    pub model: &'a Model,
+    /// Live state.
+    pub live: &'a Live,
+    /// The state record (empty on a first run).
+    pub state: &'a StateRecord,
+    /// Mapping context (tenant).
+    pub ctx: &'a MapContext,
+    /// Hash of the spec and variables.
+    pub spec_hash: String,
+    /// Plan the deletion of everything the stack owns.
+    pub destroy: bool,
+}
+
+/// Builds the plan, or every reason it cannot be built.
+pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
+    let model = input.model;
+    let mut errors = Vec::new();
+    let mut out: Vec<ResourcePlan> = Vec::new();
+    let graph = model.graph();
+    let order: Vec<String> = graph
+        .topo_order()
+        .map(|o| o.into_iter().map(str::to_string).collect())
+        .unwrap_or_else(|_| model.resources.iter().map(|r| r.key.clone()).collect());
+    let in_model: BTreeSet<&str> = model.resources.iter().map(|r| r.key.as_str()).collect();
+
+    if !input.destroy {
+        for key in &order {
+            let Some(r) = model.get(key) else { continue };
+            match plan_resource(input, r) {
+                Ok(p) => out.push(p),
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    // Deletes: owned resources that left the spec (or everything, for destroy), dependents
+    // first.
+    let mut deletes: Vec<ResourcePlan> = Vec::new();
+    let mut owned: BTreeMap<String, (String, Kind, Vec<String>)> = BTreeMap::new();
+    for (key, rs) in &input.state.resources {
+        if let Some(kind) = kind_from_word(&rs.kind) {
+            owned.insert(key.clone(), (rs.id.clone(), kind, rs.depends_on.clone()));
+        }
+    }
+    if input.destroy {
+        // Resources of this spec that exist with our tag but never reached the state record
+        // (a crash between the write and the record) are ours to delete too.
+        for r in &model.resources {
+            if r.is_existing() || owned.contains_key(&r.key) {
+                continue;
+            }
+            let ours = match input.live.resources.get(&r.key) {
+                Some(LiveState::Present(b)) if r.kind.taggable() => stack_tag(b) == Some(model.stack.value.as_str()),
+                Some(LiveState::Present(_)) => r.parent.as_ref().is_some_and(|p| owned.contains_key(p)),
+                _ => false,
+            };
+            if ours {
+                let deps = r.dependencies().into_iter().map(|(k, _)| k.to_string()).collect();
+                owned.insert(r.key.clone(), (r.id.clone(), r.kind, deps));
+            }
+        }
+    }
+    let leaving: BTreeSet<String> = owned.keys().filter(|k| input.destroy || !in_model.contains(k.as_str())).cloned().collect();
+    for key in &leaving {
+        let (id, kind, _) = &owned[key];
+        if matches!(input.live.resources.get(key), Some(LiveState::Absent)) {
+            // Already gone: the record entry is dropped by apply without a request.
+            deletes.push(delete_plan(key, id, *kind, Vec::new(), true));
+            continue;
+        }
+        // Delete before anything it depends on: its dependents among the leaving go first.
+        let first: Vec<String> = leaving
+            .iter()
+            .filter(|other| *other != key && owned[*other].2.iter().any(|d| d == key))
+            .filter(|other| {
+                // Deleting a VNet removes its subnets; do not wait on subnet deletes that the
+                // VNet delete makes moot — but keep the order, it is harmless and explicit.
+                !other.is_empty()
+            })
+            .cloned()
+            .collect();
+        deletes.push(delete_plan(key, id, *kind, first, false));
+    }
+    // Subnets of a VNet that is deleted too need no request of their own.
+    let vnets_deleted: BTreeSet<String> = deletes.iter().filter(|d| d.kind == Kind::VirtualNetwork.word()).map(|d| d.key.clone()).collect();
+    for d in &mut deletes {
+        if let Some((vnet, _)) = d.key.split_once('/') {
+            if d.kind == Kind::Subnet.word() && vnets_deleted.contains(vnet) {
+                d.request = None;
+                d.reasons.push(format!("removed with virtual network `{vnet}`"));
+            }
+        }
+    }
+    order_deletes(&mut deletes);
+    out.extend(deletes);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let summary = Plan::summarize(&out);
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        moat_version: env!("CARGO_PKG_VERSION").to_string(),
+        stack: model.stack.value.clone(),
+        subscription: model.subscription.clone(),
+        spec_hash: input.spec_hash.clone(),
+        spec_path: None,
+        state_serial: input.state.serial,
+        state_lineage: input.state.lineage.clone(),
+        destroy: input.destroy,
+        resources: out,
+        summary,
+    })
+}
+
+fn delete_plan(key: &str, id: &str, kind: Kind, depends_on: Vec<String>, gone: bool) -> ResourcePlan {
+    let mut query = Vec::new();
+    if matches!(kind, Kind::AmlCompute | Kind::AksCompute) {
+        // Detach would leave the cluster behind; an ML compute delete must say what to do.
+        query.push(("underlyingResourceAction".to_string(), "Delete".to_string()));
+    }
+    let mut reasons = Vec::new();
+    if gone {
+        reasons.push("already deleted outside moat; only the state record changes".to_string());
+    }
+    ResourcePlan {
+        key: key.to_string(),
+        kind: kind.word().to_string(),
+        id: id.to_string(),
+        api_version: kind.api_version().to_string(),
+        action: Action::Delete,
+        reasons,
+        changes: Vec::new(),
+        depends_on,
+        lock_group: lock_group_of(key, kind),
+        request: (!gone).then(|| Request { method: "DELETE".into(), body: None, query }),
+        live_etag: None,
+        applied: None,
+    }
+}
+
+fn order_deletes(deletes: &mut [ResourcePlan]) {
+    // Dependents first; ties by key. A simple stable selection is enough at this size.
+    let n = deletes.len();
+    let mut placed: Vec<ResourcePlan> = Vec::with_capacity(n);
+    let mut pending: Vec<ResourcePlan> = deletes.to_vec();
+    while !pending.is_empty() {
+        let idx = pending
+            .iter()
+            .position(|d| d.depends_on.iter().all(|k| placed.iter().any(|p| &p.key == k) || !pending.iter().any(|q| &q.key == k)))
+            .unwrap_or(0);
+        placed.push(pending.remove(idx));
+    }
+    deletes.clone_from_slice(&placed);
+}
+
+fn lock_group_of(key: &str, kind: Kind) -> Option<String> {
+    match kind {
+        Kind::VirtualNetwork => Some(key.to_string()),
+        Kind::Subnet => key.split_once('/').map(|(v, _)| v.to_string()),
+        _ => None,
+    }
+}
+
+fn stack_tag(body: &Value) -> Option<&str> {
+    body.get("tags").and_then(|t| t.get(STACK_TAG)).and_then(Value::as_str)
+}
+
+fn etag(body: &Value) -> Option<String> {
+    body.get("etag").and_then(Value::as_str).map(str::to_string)
+}
+
+fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, PlanError> {
+    let model = input.model;
+    let live = input.live.resources.get(&r.key).cloned().unwrap_or(LiveState::Absent);
+    let depends_on: Vec<String> = r.dependencies().into_iter().map(|(k, _)| k.to_string()).collect();
+    let mut p = ResourcePlan {
+        key: r.key.clone(),
+        kind: r.kind.word().to_string(),
+        id: r.id.clone(),
+        api_version: r.kind.api_version().to_string(),
+        action: Action::NoOp,
+        reasons: Vec::new(),
+        changes: Vec::new(),
+        depends_on,
+        lock_group: lock_group_of(&r.key, r.kind),
+        request: None,
+        live_etag: live.body().and_then(etag),
+        applied: None,
+    };
+    if r.is_existing() {
+        return match live {
+            LiveState::Absent => Err(PlanError::ExistingMissing { key: r.key.clone(), id: r.id.clone() }),
+            LiveState::Unreadable(e) => {
+                p.action = Action::Unreadable;
+                p.reasons.push(e);
+                Ok(p)
+            }
+            LiveState::Present(_) => {
+                p.action = Action::Read;
+                Ok(p)
+            }
+        };
+    }
+    let body = arm::request_body(model, r, input.ctx);
+    let desired = arm::project(r.kind, &body);
+    let last: Option<Projection> = input
+        .state
+        .resources
+        .get(&r.key)
+        .and_then(|s| s.applied.as_object())
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    p.applied = Some(desired.iter().filter(|(k, _)| !arm::is_sensitive(r.kind, k)).map(|(k, v)| (k.clone(), v.clone())).collect());
+    match live {
+        LiveState::Unreadable(e) => {
+            p.action = Action::Unreadable;
+            p.reasons.push(e);
+            p.applied = None;
+        }
+        LiveState::Absent => {
+            p.action = Action::Create;
+            p.changes = desired
+                .iter()
+                .map(|(k, v)| Change {
+                    path: k.clone(),
+                    old: Value::Null,
+                    new: shown(v, json::get(&body, k)),
+                    forces_replacement: false,
+                    sensitive: arm::is_sensitive(r.kind, k),
+                    reset: false,
+                })
+                .collect();
+            let mut body = body;
+            if input.live.soft_deleted_vaults.contains(&r.key) {
+                json::set(&mut body, "properties.createMode", json!("recover"));
+                p.reasons.push("a soft-deleted vault holds this name: it will be recovered (`createMode: recover`), keeping its old properties until this apply updates them".into());
+            }
+            p.request = Some(Request { method: "PUT".into(), body: Some(body), query: Vec::new() });
+        }
+        LiveState::Present(live_body) => {
+            if r.kind.taggable() {
+                match stack_tag(&live_body) {
+                    Some(owner) if owner != model.stack.value => {
+                        return Err(PlanError::OwnedByOtherStack { key: r.key.clone(), id: r.id.clone(), owner: owner.to_string() });
+                    }
+                    None if !input.state.resources.contains_key(&r.key) => {
+                        return Err(PlanError::Unowned { key: r.key.clone(), id: r.id.clone() });
+                    }
+                    _ => {}
+                }
+            }
+            let live_proj = arm::project(r.kind, &live_body);
+            p.changes = diff(r.kind, &desired, &live_proj, last.as_ref());
+            for c in &mut p.changes {
+                c.old = shown(&c.old, json::get(&live_body, &c.path));
+                c.new = shown(&c.new, json::get(&body, &c.path));
+            }
+            if p.changes.is_empty() {
+                p.action = Action::NoOp;
+            } else if p.changes.iter().any(|c| c.forces_replacement) {
+                p.action = Action::Replace;
+                for c in p.changes.iter().filter(|c| c.forces_replacement) {
+                    p.reasons.push(format!("`{}` cannot change in place", c.path));
+                }
+                p.request = Some(Request { method: "PUT".into(), body: Some(body), query: Vec::new() });
+            } else {
+                p.action = Action::Update;
+                let update = update_body(r.kind, body, &live_body, &p.changes);
+                p.request = Some(Request { method: "PUT".into(), body: Some(update), query: Vec::new() });
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// What a plan shows for a value: the body's own spelling (`Standard_LRS`, IDs in their
+/// casing) where it is a plain value, the canonical form where it is a folded set or object.
+fn shown(canonical: &Value, raw: Option<&Value>) -> Value {
+    match (canonical, raw) {
+        (Value::Object(_), _) | (_, None) => canonical.clone(),
+        (_, Some(Value::Object(o))) if o.contains_key("id") => o.get("id").cloned().unwrap_or(Value::Null),
+        (_, Some(Value::Object(_))) => canonical.clone(),
+        (Value::Array(_), Some(Value::Array(items))) if items.iter().any(Value::is_object) => canonical.clone(),
+        (_, Some(raw)) => raw.clone(),
+    }
+}
+
+/// Compares desired with live under the 3-way rules.
+pub fn diff(kind: Kind, desired: &Projection, live: &Projection, last: Option<&Projection>) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for (path, want) in desired {
+        let have = live.get(path).cloned().or_else(|| arm::default_of(kind, path)).unwrap_or(Value::Null);
+        if &have != want {
+            changes.push(Change {
+                path: path.clone(),
+                old: have,
+                new: want.clone(),
+                forces_replacement: arm::is_immutable(kind, path),
+                sensitive: arm::is_sensitive(kind, path),
+                reset: false,
+            });
+        }
+    }
+    if let Some(last) = last {
+        for path in last.keys().filter(|p| !desired.contains_key(*p)) {
+            let Some(default) = arm::default_of(kind, path) else { continue };
+            let have = live.get(path).cloned().unwrap_or_else(|| default.clone());
+            if have != default {
+                changes.push(Change {
+                    path: path.clone(),
+                    old: have,
+                    new: default,
+                    forces_replacement: arm::is_immutable(kind, path),
+                    sensitive: arm::is_sensitive(kind, path),
+                    reset: true,
+                });
+            }
+        }
+    }
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
+    changes
+}
+
+/// The PUT body for an in-place update: the desired body, fields leaving the spec reset to
+/// Azure's default, and what a full-replacement PUT would otherwise drop carried over from live.
+fn update_body(kind: Kind, mut body: Value, live: &Value, changes: &[Change]) -> Value {
+    let resets: BTreeSet<&str> = changes.iter().filter(|c| c.reset).map(|c| c.path.as_str()).collect();
+    for c in changes.iter().filter(|c| c.reset) {
+        if c.path.starts_with("tags.") {
+            continue; // tags are replaced whole by the PUT
+        }
+        match arm_value(&c.path, &c.new) {
+            Some(v) => json::set(&mut body, &c.path, v),
+            None => {
+                json::remove(&mut body, &c.path);
+            }
+        }
+    }
+    for path in arm::carry_over(kind) {
+        if resets.contains(path) || json::get(&body, path).is_some() {
+            continue;
+        }
+        if let Some(v) = json::get(live, path).filter(|v| !v.is_null()) {
+            json::set(&mut body, path, strip_read_only(v.clone()));
+        }
+    }
+    body
+}
+
+/// The ARM spelling of a canonical default (canonical values are lowercased).
+fn arm_value(path: &str, canonical: &Value) -> Option<Value> {
+    match canonical {
+        Value::Null => None,
+        Value::Object(m) if m.is_empty() => Some(json!([])),
+        Value::Array(a) if path.ends_with(".bypass") => {
+            let words: Vec<String> = a.iter().filter_map(Value::as_str).map(|s| if s == "azureservices" { "AzureServices".to_string() } else { capitalize(s) }).collect();
+            Some(json!(words.join(", ")))
+        }
+        Value::String(s) => Some(json!(capitalize(s))),
+        other => Some(other.clone()),
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+fn strip_read_only(mut v: Value) -> Value {
+    match &mut v {
+        Value::Object(m) => {
+            m.remove("provisioningState");
+            m.remove("etag");
+            for (_, x) in m.iter_mut() {
+                *x = strip_read_only(x.take());
+            }
+        }
+        Value::Array(a) => {
+            for x in a.iter_mut() {
+                *x = strip_read_only(x.take());
+            }
+        }
+        _ => {}
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proj(pairs: &[(&str, Value)]) -> Projection {
+        pairs.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect()
+    }
+
+    #[test]
+    fn unset_fields_are_never_changes_and_removed_fields_reset() {
+        let desired = proj(&[("properties.allowBlobPublicAccess", json!(false))]);
+        let live = proj(&[("properties.allowBlobPublicAccess", json!(false)), ("properties.allowSharedKeyAccess", json!(false))]);
+        // Never managed: no change even though live differs from Azure's default.
+        assert!(diff(Kind::StorageAccount, &desired, &live, None).is_empty());
+        // Managed last time, gone from the spec now: reset to the default (true).
+        let last = proj(&[("properties.allowSharedKeyAccess", json!(false))]);
+        let changes = diff(Kind::StorageAccount, &desired, &live, Some(&last));
+        assert_eq!(changes.len(), 1);
+        assert!(changes[0].reset);
+        assert_eq!(changes[0].new, json!(true));
+    }
+
+    #[test]
+    fn absent_live_fields_compare_with_azure_defaults() {
+        let desired = proj(&[("properties.networkAcls.defaultAction", json!("allow"))]);
+        assert!(diff(Kind::KeyVault, &desired, &Projection::new(), None).is_empty());
+        let desired = proj(&[("properties.networkAcls.defaultAction", json!("deny"))]);
+        assert_eq!(diff(Kind::KeyVault, &desired, &Projection::new(), None).len(), 1);
+    }
+
+    #[test]
+    fn immutable_changes_force_replacement() {
+        let desired = proj(&[("location", json!("eastus2"))]);
+        let live = proj(&[("location", json!("westeurope"))]);
+        let c = diff(Kind::VirtualNetwork, &desired, &live, None);
+        assert!(c[0].forces_replacement);
+    }
+}

@@ -1,0 +1,154 @@
+//! Reading live state: every managed and `existing:` resource (and every resource the state
+//! record owns) is read from ARM in parallel, bounded by the client's throttling. Subnets come
+//! from their VNet's body, which holds them all, so a VNet costs one read however many subnets
+//! it has.
+
+use crate::state::StateRecord;
+use futures_util::stream::{self, StreamExt};
+use moat_arm::{Arm, ArmError};
+use moat_model::{Kind, Model};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What ARM says about one resource.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiveState {
+    /// 404.
+    Absent,
+    /// The resource as ARM returned it.
+    Present(Value),
+    /// Reading failed (e.g. 403 behind a firewall); the message says why.
+    Unreadable(String),
+}
+
+impl LiveState {
+    /// The body, when present.
+    pub fn body(&self) -> Option<&Value> {
+        match self {
+            LiveState::Present(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Live state by resource key.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Live {
+    /// By key.
+    pub resources: BTreeMap<String, LiveState>,
+    /// Keys of absent key vaults whose name is held by a soft-deleted vault.
+    pub soft_deleted_vaults: BTreeSet<String>,
+    /// GET requests sent.
+    pub requests: usize,
+}
+
+struct Target {
+    key: String,
+    id: String,
+    kind: Kind,
+    location: Option<String>,
+}
+
+/// Reads everything `model` and `state` name. Only transport-level failures of the whole read
+/// are `Err`; a resource that cannot be read is [`LiveState::Unreadable`].
+pub async fn read_live(arm: &dyn Arm, model: &Model, state: &StateRecord, parallelism: usize) -> Result<Live, ArmError> {
+    let mut targets: BTreeMap<String, Target> = BTreeMap::new();
+    let mut subnets: Vec<(String, String, String)> = Vec::new(); // (key, vnet key, subnet name)
+    for r in &model.resources {
+        if r.kind == Kind::Subnet {
+            let parent = r.parent.clone().unwrap_or_default();
+            subnets.push((r.key.clone(), parent, r.name.value.clone()));
+            continue;
+        }
+        targets.insert(
+            r.key.clone(),
+            Target { key: r.key.clone(), id: r.id.clone(), kind: r.kind, location: r.location.as_ref().map(|l| l.value.clone()) },
+        );
+    }
+    for (key, rs) in &state.resources {
+        if targets.contains_key(key) || subnets.iter().any(|(k, _, _)| k == key) {
+            continue;
+        }
+        let kind = kind_from_word(&rs.kind);
+        if kind == Some(Kind::Subnet) {
+            if let Some((vnet, name)) = key.split_once('/') {
+                subnets.push((key.clone(), vnet.to_string(), name.to_string()));
+                if !targets.contains_key(vnet) {
+                    if let Some(parent_id) = rs.id.rsplit_once("/subnets/").map(|(p, _)| p.to_string()) {
+                        targets.insert(vnet.to_string(), Target { key: vnet.to_string(), id: parent_id, kind: Kind::VirtualNetwork, location: None });
+                    }
+                }
+            }
+            continue;
+        }
+        if let Some(kind) = kind {
+            targets.insert(key.clone(), Target { key: key.clone(), id: rs.id.clone(), kind, location: None });
+        }
+    }
+    let reads = stream::iter(targets.values())
+        .map(|t| async move { (t.key.clone(), arm.get(&t.id, t.kind.api_version()).await) })
+        .buffer_unordered(parallelism.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    let mut live = Live { requests: reads.len(), ..Live::default() };
+    for (key, result) in reads {
+        let state = match result {
+            Ok(Some(body)) => LiveState::Present(body),
+            Ok(None) => LiveState::Absent,
+            Err(e) => LiveState::Unreadable(e.to_string()),
+        };
+        live.resources.insert(key, state);
+    }
+    for (key, vnet, name) in subnets {
+        let state = match live.resources.get(&vnet) {
+            Some(LiveState::Present(body)) => body
+                .pointer("/properties/subnets")
+                .and_then(Value::as_array)
+                .and_then(|a| a.iter().find(|s| s.get("name").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(&name))))
+                .map_or(LiveState::Absent, |s| LiveState::Present(s.clone())),
+            Some(LiveState::Unreadable(e)) => LiveState::Unreadable(e.clone()),
+            _ => LiveState::Absent,
+        };
+        live.resources.insert(key, state);
+    }
+    // A vault name stays taken while a deleted vault holds it (BEHAVIOR.md §5.11).
+    for t in targets.values().filter(|t| t.kind == Kind::KeyVault) {
+        if !matches!(live.resources.get(&t.key), Some(LiveState::Absent)) {
+            continue;
+        }
+        let (Some(loc), Some(name)) = (&t.location, t.id.rsplit('/').next()) else { continue };
+        let Some(sub) = t.id.split('/').nth(2) else { continue };
+        let deleted = format!("/subscriptions/{sub}/providers/Microsoft.KeyVault/locations/{loc}/deletedVaults/{name}");
+        live.requests += 1;
+        if let Ok(Some(_)) = arm.get(&deleted, Kind::KeyVault.api_version()).await {
+            live.soft_deleted_vaults.insert(t.key.clone());
+        }
+    }
+    Ok(live)
+}
+
+/// The kind for a kind word stored in the state record.
+pub fn kind_from_word(word: &str) -> Option<Kind> {
+    [
+        Kind::ResourceGroup,
+        Kind::VirtualNetwork,
+        Kind::Subnet,
+        Kind::NetworkSecurityGroup,
+        Kind::RouteTable,
+        Kind::StorageAccount,
+        Kind::KeyVault,
+        Kind::ApplicationInsights,
+        Kind::ContainerRegistry,
+        Kind::MlWorkspace,
+        Kind::AmlCompute,
+        Kind::AksCluster,
+        Kind::AksCompute,
+    ]
+    .into_iter()
+    .find(|k| k.word() == word)
+}
+
+/// Keys a plan must read, for tests and request accounting.
+pub fn keys_read(model: &Model) -> BTreeSet<String> {
+    model.resources.iter().filter(|r| r.kind != Kind::Subnet).map(|r| r.key.clone()).collect()
+}

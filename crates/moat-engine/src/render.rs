@@ -1,0 +1,184 @@
+//! Plan renderers: human text (like the best of Terraform: one block per resource, symbols,
+//! property paths, old → new, the reason for each replace), markdown for pull-request comments,
+//! and stable JSON. All three read the same [`Plan`] value.
+
+use crate::plan::{Action, Change, Plan, ResourcePlan};
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// Rendering switches.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextOptions {
+    /// ANSI colours.
+    pub color: bool,
+    /// Also list resources with no changes.
+    pub show_unchanged: bool,
+}
+
+fn paint(on: bool, code: &str, s: &str) -> String {
+    if on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+}
+
+fn action_color(a: Action) -> &'static str {
+    match a {
+        Action::Create => "32",
+        Action::Update => "33",
+        Action::Replace => "35",
+        Action::Delete => "31",
+        Action::Read => "36",
+        Action::Unreadable => "1;31",
+        Action::NoOp => "2",
+    }
+}
+
+fn verb(a: Action) -> &'static str {
+    match a {
+        Action::Create => "will be created",
+        Action::Update => "will be updated in place",
+        Action::Replace => "must be replaced",
+        Action::Delete => "will be destroyed",
+        Action::Read => "will be read",
+        Action::Unreadable => "could not be read",
+        Action::NoOp => "is up to date",
+    }
+}
+
+/// `Plan: 3 to add, 1 to change, 0 to replace, 1 to destroy.` or `No changes.`
+pub fn summary_line(plan: &Plan) -> String {
+    let s = plan.summary;
+    if s.is_empty() {
+        let mut line = String::from("No changes. Your infrastructure matches the spec.");
+        if s.unreadable > 0 {
+            line.push_str(&format!(" ({} resource(s) could not be read.)", s.unreadable));
+        }
+        return line;
+    }
+    format!("Plan: {} to add, {} to change, {} to replace, {} to destroy.", s.add, s.change, s.replace, s.destroy)
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Null => "(none)".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Flattens a change whose values are objects into one line per differing leaf.
+fn leaves(path: &str, old: &Value, new: &Value, out: &mut Vec<(String, Value, Value)>) {
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let (x, y) = (a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null));
+                if x != y {
+                    leaves(&format!("{path}.{k}"), x, y, out);
+                }
+            }
+        }
+        _ => out.push((path.to_string(), old.clone(), new.clone())),
+    }
+}
+
+fn change_lines(c: &Change, color: bool) -> Vec<String> {
+    if c.sensitive {
+        return vec![format!("{} {} = (sensitive)", paint(color, "33", "~"), c.path)];
+    }
+    let mut flat = Vec::new();
+    leaves(&c.path, &c.old, &c.new, &mut flat);
+    flat.into_iter()
+        .map(|(path, old, new)| {
+            let (sym, body) = match (&old, &new) {
+                (Value::Null, n) => (paint(color, "32", "+"), format!("{path} = {}", value_text(n))),
+                (o, Value::Null) => (paint(color, "31", "-"), format!("{path} = {}", value_text(o))),
+                (o, n) => (paint(color, "33", "~"), format!("{path}: {} → {}", value_text(o), value_text(n))),
+            };
+            let mut line = format!("{sym} {body}");
+            if c.forces_replacement {
+                line.push_str(&paint(color, "35", "  # forces replacement"));
+            }
+            if c.reset {
+                line.push_str(&paint(color, "2", "  # no longer in the spec: back to Azure's default"));
+            }
+            line
+        })
+        .collect()
+}
+
+fn resource_block(r: &ResourcePlan, opts: TextOptions, out: &mut String) {
+    let color = opts.color;
+    let _ = writeln!(out, "  {} {} ({}) {}", paint(color, "1", "#"), paint(color, "1", &r.key), r.kind, verb(r.action));
+    for reason in &r.reasons {
+        let _ = writeln!(out, "    {}", paint(color, "2", &format!("# {reason}")));
+    }
+    let sym = format!("{:>3}", r.action.symbol());
+    let _ = writeln!(out, "  {} {}", paint(color, action_color(r.action), &sym), r.id);
+    if matches!(r.action, Action::Create | Action::Update | Action::Replace) {
+        for c in &r.changes {
+            for line in change_lines(c, color) {
+                let _ = writeln!(out, "        {line}");
+            }
+        }
+    }
+    out.push('\n');
+}
+
+/// The human plan.
+pub fn text(plan: &Plan, opts: TextOptions) -> String {
+    let mut out = String::new();
+    let shown: Vec<&ResourcePlan> =
+        plan.resources.iter().filter(|r| opts.show_unchanged || !matches!(r.action, Action::NoOp | Action::Read)).collect();
+    if !shown.is_empty() {
+        let _ = writeln!(out, "moat will perform these actions on stack `{}` (subscription {}):\n", plan.stack, plan.subscription);
+        for r in shown {
+            resource_block(r, opts, &mut out);
+        }
+    }
+    let _ = writeln!(out, "{}", paint(opts.color, "1", &summary_line(plan)));
+    out
+}
+
+/// The plan as a pull-request comment.
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### moat plan for stack `{}`\n", plan.stack);
+    let _ = writeln!(out, "**{}**\n", summary_line(plan));
+    let changed: Vec<&ResourcePlan> = plan.resources.iter().filter(|r| !matches!(r.action, Action::NoOp | Action::Read)).collect();
+    if changed.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "| | resource | kind | action | why |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for r in &changed {
+        let icon = match r.action {
+            Action::Create => "🟢",
+            Action::Update => "🟡",
+            Action::Replace => "🟣",
+            Action::Delete => "🔴",
+            _ => "⚪",
+        };
+        let why = r.reasons.join("; ").replace('|', "\\|");
+        let _ = writeln!(out, "| {icon} | `{}` | {} | {} | {} |", r.key, r.kind, serde_json::to_value(r.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(), why);
+    }
+    let _ = writeln!(out, "\n<details><summary>Property changes</summary>\n\n```diff");
+    for r in &changed {
+        let _ = writeln!(out, "{} {} ({})", r.action.symbol(), r.key, r.kind);
+        if matches!(r.action, Action::Create | Action::Update | Action::Replace) {
+            for c in &r.changes {
+                for line in change_lines(c, false) {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+        }
+    }
+    let _ = writeln!(out, "```\n\n</details>");
+    out
+}
+
+/// The stable JSON plan (pretty, final newline).
+pub fn json(plan: &Plan) -> String {
+    let mut s = serde_json::to_string_pretty(plan).unwrap_or_default();
+    s.push('\n');
+    s
+}

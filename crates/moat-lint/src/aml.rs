@@ -1,0 +1,400 @@
+//! ML1xx: AmlCompute clusters in a virtual network. Azure Batch runs the nodes, so the subnet
+//! must admit Batch management traffic, keep outbound paths to the services jobs need, and
+//! route Batch replies past a forced-tunnelling appliance.
+
+use crate::cx::{Cx, SubnetRef, nsg_rules};
+use crate::nsg::{self, By, Endpoint, Probe};
+use moat_model::armid::ArmId;
+use moat_model::{Kind, Resource};
+use moat_spec::ast::{self, Direction, KindSpec, NextHop, RemoteLogin};
+use moat_spec::{Diagnostic, Span};
+use std::collections::BTreeMap;
+
+/// An AmlCompute cluster that joins a subnet.
+struct Member<'m> {
+    res: &'m Resource,
+    spec: &'m ast::AmlCompute,
+    subnet_span: Span,
+}
+
+pub fn check(cx: &mut Cx<'_>) {
+    let mut by_subnet: BTreeMap<&str, Vec<Member<'_>>> = BTreeMap::new();
+    let mut by_vnet: BTreeMap<&str, Vec<Span>> = BTreeMap::new();
+    for (res, spec) in cx.specs(Kind::AmlCompute) {
+        let KindSpec::AmlCompute(c) = spec else {
+            continue;
+        };
+        let Some(r) = res.reference("subnet") else {
+            continue;
+        };
+        let Some(target) = r.target.as_deref() else {
+            continue;
+        };
+        placement(cx, res, r);
+        if let Some(vnet) = cx.vnet_of_target(target) {
+            by_vnet.entry(vnet.key.as_str()).or_default().push(r.span);
+        }
+        by_subnet.entry(target).or_default().push(Member {
+            res,
+            spec: c,
+            subnet_span: r.span,
+        });
+    }
+    for (key, members) in &by_subnet {
+        let Some(sub) = cx.subnet(key) else { continue };
+        nsg_checks(cx, &sub, members);
+        tunnel_checks(cx, &sub, members);
+    }
+    for (vnet, spans) in by_vnet {
+        if spans.len() < 2 {
+            continue;
+        }
+        let mut d = Cx::diag(
+            "ML120",
+            format!(
+                "{} AmlCompute clusters join virtual network `{vnet}`",
+                spans.len()
+            ),
+            spans[1],
+        )
+        .label("another cluster in the same network");
+        for s in spans
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 1)
+            .map(|(_, s)| *s)
+        {
+            d = d.with_secondary(s, "");
+        }
+        d = d
+            .note("each cluster gets its own network security group, public IP address and load balancer in the network's resource group")
+            .hint("check the subscription's quotas for public IP addresses, load balancers and network security groups");
+        cx.push(d);
+    }
+}
+
+/// ML101/ML102: the network is in the workspace's region and subscription. Resolution already
+/// compares the compute with the network, so only a compute placed away from its workspace
+/// (its own `location:`, or a workspace in another subscription) is left to report here.
+fn placement(cx: &mut Cx<'_>, res: &Resource, r: &moat_model::Ref) {
+    let Some(ws) = res.parent.as_deref().and_then(|p| cx.model.get(p)) else {
+        return;
+    };
+    let Some(target) = r.target.as_deref() else {
+        return;
+    };
+    if let Some(vnet) = cx.vnet_of_target(target) {
+        if let (Some(w), Some(v), Some(c)) = (&ws.location, &vnet.location, &res.location) {
+            if w.value != v.value && c.value == v.value {
+                cx.push(
+                    Cx::diag(
+                        "ML101",
+                        format!(
+                            "virtual network `{}` is in `{}` but workspace `{}` is in `{}`",
+                            vnet.key, v.value, ws.key, w.value
+                        ),
+                        r.span,
+                    )
+                    .label("subnet in another region than the workspace")
+                    .with_secondary(w.span, "the workspace's region")
+                    .hint(format!(
+                        "use a network in `{}`, or move the workspace to `{}`",
+                        w.value, v.value
+                    )),
+                );
+            }
+        }
+    }
+    let (Some(sub), Some(wsid)) = (ArmId::parse(&r.id), ArmId::parse(&ws.id)) else {
+        return;
+    };
+    if !sub.subscription.eq_ignore_ascii_case(&wsid.subscription)
+        && sub
+            .subscription
+            .eq_ignore_ascii_case(&cx.model.subscription)
+    {
+        cx.push(
+            Cx::diag(
+                "ML102",
+                format!(
+                    "the subnet is in subscription `{}` but workspace `{}` is in `{}`",
+                    sub.subscription, ws.key, wsid.subscription
+                ),
+                r.span,
+            )
+            .label("subnet in another subscription than the workspace")
+            .hint("use a virtual network in the workspace's subscription"),
+        );
+    }
+}
+
+/// "`a` joins" or "`a`, `b` join", for labels.
+fn names(members: &[Member<'_>]) -> String {
+    let keys: Vec<String> = members.iter().map(|m| format!("`{}`", m.res.key)).collect();
+    format!(
+        "{} {}",
+        keys.join(", "),
+        if keys.len() == 1 { "joins" } else { "join" }
+    )
+}
+
+/// The span to blame for a verdict: the deciding spec rule's priority, else the NSG's key.
+fn blame(by: By<'_>, nsg: &Resource) -> Span {
+    match by {
+        By::Rule(r) => r.value.priority.span,
+        By::Default(_) => nsg.key_span,
+    }
+}
+
+fn nsg_checks(cx: &mut Cx<'_>, sub: &SubnetRef<'_>, members: &[Member<'_>]) {
+    let Some((nsg, spec)) = cx.nsg_of(sub) else {
+        return;
+    };
+    let rules = nsg_rules(spec);
+    let region = cx.region_of(sub);
+    let Some(prefix) = sub.prefix() else { return };
+    let here = Endpoint::network(vec![prefix]);
+    let first = &members[0];
+    let who = names(members);
+
+    // ML110: Batch management in on TCP 29876–29877.
+    let batch = Endpoint::service("BatchNodeManagement", region);
+    for port in [29876, 29877] {
+        let v = nsg::evaluate(
+            rules,
+            &Probe {
+                direction: Direction::Inbound,
+                port,
+                from: &batch,
+                to: &here,
+            },
+        );
+        if v.allowed {
+            continue;
+        }
+        let msg = format!(
+            "NSG `{}` blocks Azure Batch management (TCP {port} from `BatchNodeManagement`) to subnet `{}`",
+            nsg.key, sub.res.key
+        );
+        let mut d = match (v.by, v.shadowed_allow) {
+            (By::Rule(deny), Some(allow)) => Cx::diag("ML110", msg, deny.value.priority.span)
+                .label(format!("`{}` denies it first", deny.value.name.value))
+                .with_secondary(
+                    allow.value.priority.span,
+                    format!(
+                        "`{}` would allow it but comes later",
+                        allow.value.name.value
+                    ),
+                )
+                .hint(format!(
+                    "give `{}` a priority below {}, or narrow `{}`",
+                    allow.value.name.value, deny.value.priority.value, deny.value.name.value
+                )),
+            (By::Rule(deny), None) => Cx::diag("ML110", msg, deny.value.priority.span)
+                .label(format!("`{}` denies it", deny.value.name.value))
+                .hint(batch_rule_hint(deny.value.priority.value)),
+            (By::Default(d), _) => Cx::diag("ML110", msg, nsg.key_span)
+                .label(format!(
+                    "no rule allows it, so Azure's `{}` denies it",
+                    d.name
+                ))
+                .hint(batch_rule_hint(4096)),
+        };
+        d = d
+            .with_secondary(first.subnet_span, format!("{who} the subnet here"))
+            .note(
+                "Azure Batch cannot manage the compute nodes without it: they never become usable",
+            );
+        cx.push(d);
+        break;
+    }
+
+    // ML111: SSH from the internet without a cluster that asks for it.
+    let wants_ssh = members.iter().any(|m| {
+        m.spec.ssh.is_some()
+            || m.spec
+                .remote_login_port_public_access
+                .as_ref()
+                .is_some_and(|r| r.value == RemoteLogin::Enabled)
+    });
+    if !wants_ssh {
+        let internet = Endpoint::internet();
+        let v = nsg::evaluate(
+            rules,
+            &Probe {
+                direction: Direction::Inbound,
+                port: 22,
+                from: &internet,
+                to: &here,
+            },
+        );
+        if let (true, By::Rule(r)) = (v.allowed, v.by) {
+            let at = r
+                .value
+                .destination_ports
+                .as_ref()
+                .map_or(r.value.priority.span, |p| p.span);
+            cx.push(
+                Cx::diag("ML111", format!("NSG `{}` opens SSH (TCP 22) to the internet but no cluster on subnet `{}` asks for SSH", nsg.key, sub.res.key), at)
+                    .label(format!("`{}` allows TCP 22 from the internet", r.value.name.value))
+                    .with_secondary(first.subnet_span, format!("{who} the subnet here"))
+                    .hint("remove the rule or narrow its `source`; or set `ssh:` or `remote_login_port_public_access: enabled` on the cluster that needs SSH"),
+            );
+        }
+    }
+
+    // ML112: outbound to the virtual network.
+    let vnet_space = sub
+        .res
+        .parent
+        .as_deref()
+        .and_then(|p| cx.model.get(p))
+        .map(Cx::vnet_space)
+        .unwrap_or_default();
+    let vnet = Endpoint::network(if vnet_space.is_empty() {
+        vec![prefix]
+    } else {
+        vnet_space
+    });
+    let v = nsg::evaluate(
+        rules,
+        &Probe {
+            direction: Direction::Outbound,
+            port: 443,
+            from: &here,
+            to: &vnet,
+        },
+    );
+    if !v.allowed {
+        let mut d = Cx::diag("ML112", format!("NSG `{}` blocks outbound traffic from subnet `{}` to the virtual network", nsg.key, sub.res.key), blame(v.by, nsg))
+            .with_secondary(first.subnet_span, format!("{who} the subnet here"))
+            .hint("remove the deny for `VirtualNetwork`, or add an outbound allow to `VirtualNetwork` with a lower priority number");
+        if let By::Rule(r) = v.by {
+            d = d.label(format!(
+                "`{}` denies `VirtualNetwork` (checked for TCP 443)",
+                r.value.name.value
+            ));
+        }
+        cx.push(d);
+    }
+
+    // ML113: outbound internet denied → the service tags jobs need.
+    let internet = Endpoint::internet();
+    let v = nsg::evaluate(
+        rules,
+        &Probe {
+            direction: Direction::Outbound,
+            port: 443,
+            from: &here,
+            to: &internet,
+        },
+    );
+    if !v.allowed {
+        let needed: [(&str, bool); 3] = [
+            ("Storage", true),
+            ("AzureContainerRegistry", true),
+            ("AzureMachineLearning", false),
+        ];
+        let missing: Vec<String> = needed
+            .iter()
+            .filter(|(tag, _)| {
+                let to = Endpoint::service(tag, region);
+                !nsg::evaluate(
+                    rules,
+                    &Probe {
+                        direction: Direction::Outbound,
+                        port: 443,
+                        from: &here,
+                        to: &to,
+                    },
+                )
+                .allowed
+            })
+            .map(|(tag, regional)| match (regional, region) {
+                (true, Some(r)) => format!("{tag}.{r}"),
+                _ => (*tag).to_string(),
+            })
+            .collect();
+        if !missing.is_empty() {
+            let list = missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut d = Cx::diag("ML113", format!("NSG `{}` denies outbound internet and does not allow {list} on TCP 443", nsg.key), blame(v.by, nsg))
+                .with_secondary(first.subnet_span, format!("{who} the subnet here"))
+                .hint(format!("add outbound allow rules on TCP 443 to {list}, with lower priority numbers than the deny"))
+                .note("jobs read data from storage, pull images from the registry and report to Azure ML");
+            if let By::Rule(r) = v.by {
+                d = d.label(format!("`{}` denies the internet", r.value.name.value));
+            }
+            cx.push(d);
+        }
+    }
+}
+
+fn batch_rule_hint(below: u32) -> String {
+    let p = below.saturating_sub(10).max(100);
+    format!(
+        "add an inbound rule: `{{ name: batch-node-management, priority: {p}, direction: inbound, access: allow, protocol: tcp, source: BatchNodeManagement, destination_ports: [\"29876-29877\"] }}`"
+    )
+}
+
+/// ML114/ML115: forced tunnelling keeps Batch and Azure ML replies on the internet path.
+fn tunnel_checks(cx: &mut Cx<'_>, sub: &SubnetRef<'_>, members: &[Member<'_>]) {
+    let Some((table_res, table)) = cx.route_table_of(sub) else {
+        return;
+    };
+    let routes: &[moat_spec::Spanned<ast::Route>] =
+        table.routes.as_ref().map_or(&[], |r| r.value.as_slice());
+    let Some(default) = routes.iter().find(|r| {
+        r.value.address_prefix.value == "0.0.0.0/0" && r.value.next_hop.value != NextHop::Internet
+    }) else {
+        return;
+    };
+    let region = cx.region_of(sub);
+    let who = names(members);
+    for (id, tag, route_name) in [
+        ("ML114", "BatchNodeManagement", "batch-node-management"),
+        ("ML115", "AzureMachineLearning", "azure-ml"),
+    ] {
+        let regional = region.map(|r| format!("{tag}.{r}"));
+        let covers = |p: &str| {
+            p.eq_ignore_ascii_case(tag)
+                || regional
+                    .as_deref()
+                    .is_some_and(|r| p.eq_ignore_ascii_case(r))
+        };
+        // Batch routes are regional in Azure's documentation; Azure ML's tag is global.
+        let wanted = if id == "ML114" {
+            regional.clone().unwrap_or_else(|| tag.to_string())
+        } else {
+            tag.to_string()
+        };
+        let found = routes
+            .iter()
+            .find(|r| covers(&r.value.address_prefix.value));
+        let d: Option<Diagnostic> = match found {
+            Some(r) if r.value.next_hop.value == NextHop::Internet => None,
+            Some(r) => Some(
+                Cx::diag(id, format!("route `{}` sends `{}` to `{}`, not to the internet", r.value.name.value, r.value.address_prefix.value, r.value.next_hop.value), r.value.next_hop.span)
+                    .label("must be `internet`")
+                    .with_secondary(default.value.address_prefix.span, "forced tunnelling here")
+                    .hint(format!("set `next_hop: internet` on route `{}`", r.value.name.value)),
+            ),
+            None => Some(
+                Cx::diag(id, format!("route table `{}` tunnels all traffic but has no `{tag}` route to the internet", table_res.key), default.value.address_prefix.span)
+                    .label(format!("`0.0.0.0/0` goes to `{}`", default.value.next_hop.value))
+                    .hint(format!("add a route: `{{ name: {route_name}, address_prefix: {wanted}, next_hop: internet }}`")),
+            ),
+        };
+        if let Some(d) = d {
+            let d = d.with_secondary(members[0].subnet_span, format!("{who} subnet `{}` here", sub.res.key)).note(if id == "ML114" {
+                "replies to Azure Batch management would leave through the appliance and be dropped: nodes never become usable"
+            } else {
+                "Azure ML's management traffic to the nodes would return through the appliance"
+            });
+            cx.push(d);
+        }
+    }
+}

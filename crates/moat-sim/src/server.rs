@@ -1,0 +1,622 @@
+//! The HTTP side: routing of ARM paths, authentication, latency, faults, throttling,
+//! recording and persistence around the kind handlers.
+
+use crate::errors::{ArmError, ArmResult};
+use crate::faults::{Fault, FaultState};
+use crate::kinds::{self, Ctx, KINDS, Kind, RESOURCES_API, ResPath};
+use crate::lro::{self, Reply};
+use crate::record::{Exchange, Recorder};
+use crate::store::State;
+use crate::throttle::{Class, Limits, Taken, Throttle};
+use crate::{Stats, service_tags, util};
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, Response, StatusCode};
+use http_body::{Body as HttpBody, Frame};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+/// Everything the request handler shares.
+pub struct Shared {
+    /// The emulated cloud.
+    pub state: Mutex<State>,
+    /// Fault rules and counters.
+    pub faults: Mutex<FaultState>,
+    /// Throttling buckets.
+    pub throttle: Mutex<Throttle>,
+    /// Counters.
+    pub stats: Mutex<Stats>,
+    /// `--time-scale`.
+    pub time_scale: f64,
+    /// Throttling limits.
+    pub limits: Limits,
+    /// Added latency.
+    pub latency: std::time::Duration,
+    /// `--state` file.
+    pub state_file: Option<PathBuf>,
+    /// `--record` directory.
+    pub recorder: Option<Recorder>,
+}
+
+/// Locks a mutex; a panic in another request must not take the emulator down with it.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A body that fails on first poll, so hyper closes the connection without an answer.
+struct DroppedBody;
+
+impl HttpBody for DroppedBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>>
+    where
+        Self: Sized,
+    {
+        Poll::Ready(Some(Err(std::io::Error::other(
+            "fault: dropped connection",
+        ))))
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(
+                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                16,
+            )
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
+    q.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+/// Whether a path is an LRO poll endpoint (never recorded: the specs don't define them).
+pub fn is_poll(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    let segs: Vec<&str> = p.trim_matches('/').split('/').collect();
+    (segs.len() == 4 && segs[2] == "operationresults")
+        || (segs.len() >= 8
+            && segs[4] == "locations"
+            && matches!(
+                segs[6],
+                "operations"
+                    | "operationresults"
+                    | "asyncoperations"
+                    | "workspaceoperationsstatus"
+                    | "computeoperationsstatus"
+                    | "operationstatuses"
+            ))
+}
+
+fn subscription_of(path: &str) -> Option<String> {
+    let mut it = path.trim_matches('/').split('/');
+    match (it.next(), it.next()) {
+        (Some(s), Some(sub)) if s.eq_ignore_ascii_case("subscriptions") => Some(sub.to_string()),
+        _ => None,
+    }
+}
+
+fn error_reply(e: ArmError) -> Reply {
+    Reply::error(&e)
+}
+
+/// Handles one HTTP request.
+pub async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str().to_ascii_uppercase();
+    let raw_path = parts.uri.path().to_string();
+    let path = percent_decode(&raw_path);
+    let raw_query = parts.uri.query().map(str::to_string);
+    let host = parts
+        .headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string();
+    let base = format!("http://{host}");
+    let url = match &raw_query {
+        Some(q) => format!("{base}{raw_path}?{q}"),
+        None => format!("{base}{raw_path}"),
+    };
+    let req_headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_string(), v.to_string()))
+        })
+        .collect();
+    {
+        let mut s = lock(&shared.stats);
+        *s.requests.entry(method.clone()).or_insert(0) += 1;
+    }
+    if !shared.latency.is_zero() {
+        tokio::time::sleep(shared.latency).await;
+    }
+    let body_bytes = axum::body::to_bytes(body, 64 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+
+    let mut fail_lro = None;
+    let mut injected = false;
+    let reply = 'reply: {
+        let auth = parts
+            .headers
+            .get("authorization")
+            .and_then(|h| h.to_str().ok());
+        let token_ok = auth.is_some_and(|a| {
+            a.len() > 7 && a[..7].eq_ignore_ascii_case("bearer ") && !a[7..].trim().is_empty()
+        });
+        if !token_ok {
+            let msg = if auth.is_none() {
+                "Authentication failed. The 'Authorization' header is missing."
+            } else {
+                "Authentication failed. The 'Authorization' header is provided in an invalid format."
+            };
+            break 'reply error_reply(ArmError::new(401, "AuthenticationFailed", msg)).header(
+                "WWW-Authenticate",
+                "Bearer authorization_uri=\"https://login.microsoftonline.com/common\", error=\"invalid_token\", error_description=\"The authentication failed because of missing 'Authorization' header.\"",
+            );
+        }
+        let fault = lock(&shared.faults).pick(&method, &path);
+        if let Some(f) = fault {
+            lock(&shared.stats).faults_injected += 1;
+            match f {
+                Fault::Drop => {
+                    return Response::builder()
+                        .status(StatusCode::OK)
+                        .body(Body::new(DroppedBody))
+                        .unwrap_or_default();
+                }
+                Fault::Slow { delay_ms } => {
+                    tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+                }
+                Fault::FailLro { code, message } => {
+                    fail_lro = Some((
+                        code.unwrap_or_else(|| "InternalServerError".into()),
+                        message.unwrap_or_else(|| "An internal error occurred while processing the operation (fault injected by moat sim).".into()),
+                    ));
+                }
+                Fault::Throttle { retry_after } => {
+                    injected = true;
+                    break 'reply error_reply(
+                        ArmError::new(429, "TooManyRequests", format!("The request is being throttled. Please try again after '{retry_after}' seconds."))
+                            .retry_after(retry_after),
+                    );
+                }
+                Fault::Status {
+                    status,
+                    html,
+                    code,
+                    message,
+                } => {
+                    injected = true;
+                    if html {
+                        let page = format!(
+                            "<!DOCTYPE html><html><head><title>{status} Service Unavailable</title></head><body><h1>{status}</h1><p>The service is temporarily unavailable.</p></body></html>"
+                        );
+                        return build_response(
+                            status,
+                            vec![("content-type".into(), "text/html".into())],
+                            Some(page.into_bytes()),
+                        );
+                    }
+                    break 'reply error_reply(ArmError::new(
+                        status,
+                        code.as_deref().unwrap_or(if status == 503 {
+                            "ServiceUnavailable"
+                        } else {
+                            "InternalServerError"
+                        }),
+                        message.unwrap_or_else(|| "An error occurred.".into()),
+                    ));
+                }
+            }
+        }
+        let class = Class::of(&method);
+        let sub = subscription_of(&path).unwrap_or_default();
+        let now = util::now();
+        let remaining = match lock(&shared.throttle).take(&shared.limits, &sub, class, now) {
+            Taken::Ok(r) => r,
+            Taken::Throttled(wait, label) => {
+                break 'reply error_reply(
+                    ArmError::new(
+                        429,
+                        "SubscriptionRequestsThrottled",
+                        format!("Number of '{label}' requests for subscription '{sub}' actor 'moat-sim' exceeded. Please try again after '{wait}' seconds after the additional tokens are available. Refer to https://aka.ms/arm-throttling for additional information."),
+                    )
+                    .retry_after(wait),
+                )
+                .header(class.header(), "0");
+            }
+        };
+        let parsed: Option<Value> = if body_bytes.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            match serde_json::from_slice(&body_bytes) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    break 'reply error_reply(ArmError::invalid_content(format!("{e}")));
+                }
+            }
+        };
+        let mut st = lock(&shared.state);
+        st.sweep(now);
+        let mut ctx = Ctx {
+            st: &mut st,
+            now,
+            scale: shared.time_scale,
+            base: base.clone(),
+            fail_lro: fail_lro.clone(),
+            query: parse_query(raw_query.as_deref()),
+            self_url: url.clone(),
+        };
+        let result = route(&mut ctx, &method, &path, parsed);
+        let mut reply = result.unwrap_or_else(error_reply);
+        if let Some(r) = remaining {
+            reply = reply.header(class.header(), r.to_string());
+        }
+        let mutated = !matches!(method.as_str(), "GET" | "HEAD") && reply.status < 400;
+        if mutated
+            && let Some(file) = &shared.state_file
+            && let Err(e) = st.save(file)
+        {
+            eprintln!("moat sim: {e}");
+        }
+        reply
+    };
+
+    let mut reply = reply;
+    let request_id = util::guid();
+    reply = reply
+        .header("x-ms-request-id", request_id.clone())
+        .header("x-ms-correlation-request-id", request_id);
+    if reply.status == 429 {
+        lock(&shared.stats).throttled += 1;
+    }
+    let content_type = "application/json; charset=utf-8";
+    if reply.body.is_some() {
+        reply = reply.header("content-type", content_type);
+    }
+    if let Some(rec) = &shared.recorder
+        && !is_poll(&path)
+        && !injected
+    {
+        let req_body = serde_json::from_slice(&body_bytes).ok();
+        rec.write(Exchange {
+            method: &method,
+            url: &url,
+            req_headers: req_headers
+                .iter()
+                .filter(|(k, _)| {
+                    k.eq_ignore_ascii_case("content-type")
+                        || k.eq_ignore_ascii_case("authorization")
+                })
+                .cloned()
+                .collect(),
+            req_body,
+            status: reply.status,
+            resp_headers: reply.headers.clone(),
+            resp_body: reply.body.clone(),
+        });
+    }
+    let bytes = if method == "HEAD" {
+        None
+    } else {
+        reply
+            .body
+            .as_ref()
+            .map(|b| serde_json::to_vec(b).unwrap_or_default())
+    };
+    build_response(reply.status, reply.headers, bytes)
+}
+
+fn build_response(
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+) -> Response<Body> {
+    let mut resp = Response::new(match body {
+        Some(b) => Body::from(b),
+        None => Body::empty(),
+    });
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::try_from(k.as_str()),
+            HeaderValue::try_from(v.as_str()),
+        ) {
+            resp.headers_mut().append(k, v);
+        }
+    }
+    resp
+}
+
+fn api_version<'a>(ctx: &'a Ctx) -> ArmResult<&'a str> {
+    ctx.query("api-version").ok_or_else(|| {
+        ArmError::bad_request(
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+    })
+}
+
+fn check_resources_api(ctx: &Ctx) -> ArmResult<()> {
+    let v = api_version(ctx)?;
+    if v != RESOURCES_API {
+        return Err(ArmError::bad_request(
+            "InvalidApiVersionParameter",
+            format!(
+                "The api-version '{v}' is invalid. The supported versions are '{RESOURCES_API}'."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Finds the kind for a namespace and type segments and checks the api-version.
+fn lookup(ctx: &Ctx, ns: &str, types: &[&str]) -> ArmResult<Kind> {
+    if !KINDS.iter().any(|k| k.ns.eq_ignore_ascii_case(ns)) {
+        return Err(ArmError::bad_request(
+            "InvalidResourceNamespace",
+            format!("The resource namespace '{ns}' is invalid."),
+        ));
+    }
+    let v = api_version(ctx)?;
+    let info = KINDS
+        .iter()
+        .find(|k| k.ns.eq_ignore_ascii_case(ns) && k.types.len() == types.len() && k.types.iter().zip(types).all(|(a, b)| a.eq_ignore_ascii_case(b)))
+        .ok_or_else(|| {
+            ArmError::bad_request(
+                "InvalidResourceType",
+                format!("The resource type '{}' could not be found in the namespace '{ns}' for api version '{v}'.", types.join("/")),
+            )
+        })?;
+    if v != info.api {
+        return Err(ArmError::bad_request(
+            "NoRegisteredProviderFound",
+            format!(
+                "No registered resource provider found for location 'global' and API version '{v}' for type '{}'. The supported api-versions are '{}'. The supported locations are 'eastus, eastus2, westus, westus2, westus3, centralus, northeurope, westeurope, uksouth, swedencentral'.",
+                info.types.join("/"),
+                info.api
+            ),
+        ));
+    }
+    Ok(info.kind)
+}
+
+fn list_of(
+    ctx: &Ctx,
+    sub: &str,
+    rg: Option<&str>,
+    kind: Kind,
+    parent: Option<String>,
+) -> ArmResult<Reply> {
+    if let Some(rg) = rg
+        && ctx.st.get(&kinds::resources::rg_id(sub, rg)).is_none()
+    {
+        return Err(ArmError::rg_not_found(rg));
+    }
+    if let Some(pid) = &parent
+        && ctx.st.get(pid).is_none()
+    {
+        let p = kinds::parse_id(pid);
+        let name = p.as_ref().map(|p| p.names.join("/")).unwrap_or_default();
+        return Err(ArmError::resource_not_found(
+            kind.parent().unwrap_or(kind).info().type_name,
+            &name,
+            rg.unwrap_or(""),
+        ));
+    }
+    let value: Vec<Value> = match &parent {
+        Some(pid) => ctx
+            .st
+            .children(pid, kind)
+            .into_iter()
+            .map(|r| kinds::render(ctx.st, r, ctx.now))
+            .collect(),
+        None => ctx
+            .st
+            .resources
+            .values()
+            .filter(|r| {
+                r.kind == kind
+                    && r.sub.eq_ignore_ascii_case(sub)
+                    && rg.is_none_or(|g| r.rg.eq_ignore_ascii_case(g))
+            })
+            .map(|r| kinds::render(ctx.st, r, ctx.now))
+            .collect(),
+    };
+    Ok(Reply::json(200, json!({ "value": value })))
+}
+
+fn not_found_path(path: &str) -> ArmError {
+    ArmError::new(
+        404,
+        "NotFound",
+        format!("The requested path '{path}' is not served by this emulator."),
+    )
+}
+
+/// Routes a request to its handler.
+pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> ArmResult<Reply> {
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let is = |i: usize, s: &str| segs.get(i).is_some_and(|x| x.eq_ignore_ascii_case(s));
+    if !is(0, "subscriptions") || segs.len() < 2 {
+        return Err(not_found_path(path));
+    }
+    let sub = segs[1].to_string();
+    if !util::is_guid(&sub) {
+        return Err(ArmError::bad_request(
+            "InvalidSubscriptionId",
+            format!("The provided subscription identifier '{sub}' is malformed or invalid."),
+        ));
+    }
+    let rest = &segs[2..];
+    let n = rest.len();
+    if n == 2 && is(2, "operationresults") {
+        return lro::poll(ctx, "resources", "operationresults", rest[1]);
+    }
+    if n >= 1 && is(2, "providers") {
+        if n == 6 && is(4, "locations") && is_poll(path) {
+            return lro::poll(ctx, rest[1], rest[4], rest[5]);
+        }
+        if n < 2 {
+            return Err(not_found_path(path));
+        }
+        let ns = rest[1];
+        if n == 5 && is(4, "locations") && is(6, "serviceTags") && method == "GET" {
+            lookup_api(ctx, ns, "2024-03-01", "Microsoft.Network")?;
+            return Ok(Reply::json(
+                200,
+                service_tags::list(&sub, &util::normalize_location(rest[3])),
+            ));
+        }
+        if ns.eq_ignore_ascii_case("Microsoft.KeyVault") {
+            if n == 3 && is(4, "deletedVaults") && method == "GET" {
+                lookup_api(ctx, ns, "2023-07-01", "Microsoft.KeyVault")?;
+                return Ok(kinds::keyvault::list_deleted(ctx, &sub));
+            }
+            if n == 6 && is(4, "locations") && is(6, "deletedVaults") && method == "GET" {
+                lookup_api(ctx, ns, "2023-07-01", "Microsoft.KeyVault")?;
+                return kinds::keyvault::get_deleted(ctx, &sub, rest[3], rest[5]);
+            }
+            if n == 7
+                && is(4, "locations")
+                && is(6, "deletedVaults")
+                && is(8, "purge")
+                && method == "POST"
+            {
+                lookup_api(ctx, ns, "2023-07-01", "Microsoft.KeyVault")?;
+                return kinds::keyvault::purge(ctx, &sub, rest[3], rest[5]);
+            }
+        }
+        if n == 3 && method == "GET" {
+            let kind = lookup(ctx, ns, &[rest[2]])?;
+            return list_of(ctx, &sub, None, kind, None);
+        }
+        return Err(not_found_path(path));
+    }
+    if n == 0 {
+        return Err(not_found_path(path));
+    }
+    if is(2, "resources") && n == 1 && method == "GET" {
+        check_resources_api(ctx)?;
+        return kinds::resources::list_resources(ctx, &sub, None);
+    }
+    if !is(2, "resourcegroups") {
+        return Err(not_found_path(path));
+    }
+    if n == 1 {
+        check_resources_api(ctx)?;
+        if method != "GET" {
+            return Err(ArmError::new(
+                405,
+                "MethodNotAllowed",
+                "Only GET is allowed on the resource group collection.",
+            ));
+        }
+        return Ok(kinds::resources::list_groups(ctx, &sub));
+    }
+    let rg = rest[1].to_string();
+    if n == 2 {
+        check_resources_api(ctx)?;
+        return kinds::resources::handle(ctx, method, &sub, &rg, body);
+    }
+    if n == 3 && is(4, "resources") && method == "GET" {
+        check_resources_api(ctx)?;
+        return kinds::resources::list_resources(ctx, &sub, Some(&rg));
+    }
+    if !is(4, "providers") || n < 5 {
+        return Err(not_found_path(path));
+    }
+    let ns = rest[3];
+    let tail = &rest[4..];
+    let types: Vec<&str> = tail.iter().step_by(2).copied().collect();
+    let names: Vec<String> = tail
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|s| s.to_string())
+        .collect();
+    let kind = lookup(ctx, ns, &types)?;
+    // The resource group must exist for every operation below it.
+    let rg_exists = ctx
+        .st
+        .get(&kinds::resources::rg_id(&sub, &rg))
+        .is_some_and(|r| r.deleting_until.is_none());
+    if types.len() == names.len() {
+        let rp = ResPath {
+            sub,
+            rg,
+            kind,
+            names,
+        };
+        return kinds::instance(ctx, method, &rp, body);
+    }
+    if method != "GET" {
+        return Err(ArmError::new(
+            405,
+            "MethodNotAllowed",
+            format!("The requested method '{method}' is not allowed on a collection."),
+        ));
+    }
+    if !rg_exists {
+        return Err(ArmError::rg_not_found(&rg));
+    }
+    let parent = if names.is_empty() {
+        None
+    } else {
+        let pk = kind.parent().unwrap_or(kind);
+        Some(kinds::id_of(&sub, &rg, pk, &names))
+    };
+    list_of(ctx, &sub, Some(&rg), kind, parent)
+}
+
+/// Api-version check for provider-level endpoints that have no kind of their own.
+fn lookup_api(ctx: &Ctx, ns: &str, api: &str, canonical: &str) -> ArmResult<()> {
+    let v = api_version(ctx)?;
+    if v != api {
+        return Err(ArmError::bad_request(
+            "NoRegisteredProviderFound",
+            format!(
+                "No registered resource provider found for API version '{v}' in namespace '{canonical}' ({ns}). The supported api-versions are '{api}'."
+            ),
+        ));
+    }
+    Ok(())
+}

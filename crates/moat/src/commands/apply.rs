@@ -1,0 +1,208 @@
+//! `moat apply` and `moat destroy`: lock the stack, finish any interrupted apply, plan (or load
+//! a saved plan and prove it is still current), confirm, execute with progress, report.
+
+use crate::Status;
+use crate::cli::{ApplyArgs, DestroyArgs, Global, RunArgs, VarArgs};
+use crate::load::spec_path;
+use crate::output::Output;
+use crate::pipeline::{Checked, Session, check, make_plan, open, read_state};
+use crate::progress::Lines;
+use anyhow::{Context as _, bail};
+use moat_arm::Arm as _;
+use moat_engine::apply::{ApplyOptions, ResourceOutcome, StateStore, apply, resume_journal};
+use moat_engine::plan::{Action, Plan};
+use moat_engine::render;
+use moat_engine::state::LockInfo;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+/// `moat apply`.
+pub fn run_apply(g: &Global, args: &ApplyArgs, out: &Output) -> anyhow::Result<Status> {
+    let path = spec_path(args.spec.as_deref());
+    // A saved plan is JSON with a format version; anything else is a spec.
+    let saved: Option<Plan> = std::fs::read(&path)
+        .ok()
+        .filter(|b| b.first() == Some(&b'{'))
+        .map(|b| serde_json::from_slice::<Plan>(&b).with_context(|| format!("`{}` is not a moat plan", path.display())))
+        .transpose()?;
+    match saved {
+        Some(plan) => {
+            let spec = plan.spec_path.clone().context("the saved plan does not name its spec")?;
+            run(g, Path::new(&spec), &args.vars, &args.run, out, false, Some(plan))
+        }
+        None => run(g, &path, &args.vars, &args.run, out, false, None),
+    }
+}
+
+/// `moat destroy`.
+pub fn run_destroy(g: &Global, args: &DestroyArgs, out: &Output) -> anyhow::Result<Status> {
+    let path = spec_path(args.spec.as_deref());
+    run(g, &path, &args.vars, &args.run, out, true, None)
+}
+
+fn run(g: &Global, path: &Path, vars: &VarArgs, run: &RunArgs, out: &Output, destroy: bool, saved: Option<Plan>) -> anyhow::Result<Status> {
+    let Some(c) = check(g, path, vars, out)? else { return Ok(Status::Failed) };
+    crate::runtime()?.block_on(async {
+        let s = open(g, &c).await?;
+        let result = locked(&s, &c, run, out, destroy, saved).await;
+        s.remote.close().await;
+        result
+    })
+}
+
+async fn locked(s: &Session, c: &Checked, run: &RunArgs, out: &Output, destroy: bool, saved: Option<Plan>) -> anyhow::Result<Status> {
+    let op = if destroy { "destroy" } else { "apply" };
+    let guard = s.backend.lock(LockInfo::new(op), run.lock_timeout).await.with_context(|| format!("cannot lock stack `{}`", c.model.stack.value))?;
+    if let Some(prev) = guard.previous() {
+        out.status(&format!("note: the last run ({prev}) did not finish; picking up where it stopped"));
+    }
+    let record = read_state(s.backend.as_ref(), &c.model.stack.value).await?;
+    let store = Arc::new(StateStore::new(s.backend.clone(), record));
+    for (key, note) in resume_journal(s.remote.client.as_ref(), &store).await? {
+        out.status(&format!("{key}: {note}"));
+    }
+    let record = store.snapshot().await;
+    let plan = match saved {
+        Some(plan) => {
+            if let Err(why) = still_current(&plan, c, &record, s).await {
+                guard.release().await.ok();
+                bail!("the saved plan is stale: {why}; run `moat plan` again");
+            }
+            plan
+        }
+        None => match make_plan(s, c, &record, destroy).await? {
+            Some((p, _)) => p,
+            None => {
+                guard.release().await.ok();
+                return Ok(Status::Failed);
+            }
+        },
+    };
+    let plan = select(plan, c, run, destroy)?;
+    if !out.quiet {
+        print!("{}", render::text(&plan, render::TextOptions { color: out.color_stdout(), show_unchanged: false }));
+    }
+    let writes = plan.resources.iter().filter(|r| r.action.writes()).count();
+    let records = plan.resources.iter().any(|r| r.action == Action::NoOp && r.applied.is_some());
+    if writes == 0 && !records {
+        guard.release().await?;
+        return Ok(Status::Ok);
+    }
+    if writes > 0 && !run.auto_approve && !confirm(op)? {
+        guard.release().await?;
+        out.status("Nothing was changed.");
+        return Ok(Status::Ok);
+    }
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let watcher = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ninterrupted: no new writes start; waiting for the ones in flight (Ctrl-C again to stop waiting — the next apply finishes them)");
+                cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("stopped; the state journal records what was in flight");
+                    std::process::exit(130);
+                }
+            }
+        })
+    };
+    let progress = Arc::new(Lines::new(writes, out.color));
+    let opts = ApplyOptions { parallelism: run.parallelism, cancel };
+    let report = apply(&plan, s.remote.client.clone(), store.clone(), progress, &opts).await;
+    watcher.abort();
+    guard.release().await?;
+    // Summary.
+    let mut failed = Vec::new();
+    let mut skipped = Vec::new();
+    let mut lines = Vec::new();
+    for (key, action, outcome) in &report.outcomes {
+        match outcome {
+            ResourceOutcome::Done { elapsed } if action.writes() => lines.push(format!("  {:>3} {key:<28} {:>7.1}s", action.symbol(), elapsed.as_secs_f64())),
+            ResourceOutcome::Failed(e) => failed.push((key.clone(), e.clone())),
+            ResourceOutcome::Skipped(b) => skipped.push((key.clone(), b.clone())),
+            _ => {}
+        }
+    }
+    if !lines.is_empty() && !out.quiet {
+        eprintln!("\nDurations:\n{}", lines.join("\n"));
+    }
+    for (key, e) in &failed {
+        let at = c.model.get(key).map(|r| c.loaded.file.line_col(r.key_span.start));
+        let loc = at.map(|lc| format!("\n  --> {}:{}:{}", c.loaded.file.name(), lc.line, lc.col)).unwrap_or_default();
+        eprintln!("error: `{key}` failed: {e}{loc}");
+    }
+    if !skipped.is_empty() {
+        let list: Vec<String> = skipped.iter().map(|(k, b)| format!("{k} (needs {b})")).collect();
+        eprintln!("skipped because of the failures above: {}", list.join(", "));
+    }
+    let done = report.outcomes.iter().filter(|(_, a, o)| a.writes() && matches!(o, ResourceOutcome::Done { .. })).count();
+    let verb = if destroy { "destroyed" } else { "applied" };
+    if report.is_success() {
+        out.status(&format!("Apply complete: {done} change(s) {verb} in {:.1}s.", report.elapsed.as_secs_f64()));
+        Ok(Status::Ok)
+    } else if report.cancelled {
+        out.status(&format!("Interrupted after {done} change(s); run `moat {op}` again to finish."));
+        Ok(Status::Failed)
+    } else {
+        out.status(&format!("Apply failed: {done} change(s) {verb}, {} failed, {} skipped; what succeeded is recorded.", failed.len(), skipped.len()));
+        Ok(Status::Failed)
+    }
+}
+
+fn confirm(op: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to {op} without confirmation: there is no terminal to ask; pass `--auto-approve`");
+    }
+    eprint!("Do you want to {op} these changes? Only `yes` is accepted: ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+/// Restricts a plan to `--target`/`--exclude`.
+fn select(mut plan: Plan, c: &Checked, run: &RunArgs, destroy: bool) -> anyhow::Result<Plan> {
+    if run.targets.is_empty() && run.excludes.is_empty() {
+        return Ok(plan);
+    }
+    let mut graph = moat_graph::Graph::new();
+    for r in &plan.resources {
+        let _ = graph.add_node(r.key.clone(), ());
+    }
+    for r in &plan.resources {
+        for d in &r.depends_on {
+            if graph.contains(d) {
+                let _ = graph.add_edge(&r.key, d);
+            }
+        }
+    }
+    let t: Vec<&str> = run.targets.iter().map(String::as_str).collect();
+    let x: Vec<&str> = run.excludes.iter().map(String::as_str).collect();
+    let keep = if destroy { graph.select_for_destroy(&t, &x) } else { graph.select_for_apply(&t, &x) }
+        .map_err(|e| anyhow::anyhow!("{e} (keys of {} are: {})", c.path.display(), plan.resources.iter().map(|r| r.key.as_str()).collect::<Vec<_>>().join(", ")))?;
+    plan.resources.retain(|r| keep.contains(&r.key));
+    plan.summary = Plan::summarize(&plan.resources);
+    Ok(plan)
+}
+
+/// A saved plan applies only to the spec, state and live resources it was computed from.
+async fn still_current(plan: &Plan, c: &Checked, record: &moat_engine::state::StateRecord, s: &Session) -> Result<(), String> {
+    if plan.spec_hash != c.spec_hash {
+        return Err(format!("{} (or its variables) changed since the plan was made", c.path.display()));
+    }
+    if plan.state_serial != record.serial || (record.serial > 0 && plan.state_lineage != record.lineage) {
+        return Err(format!("the state changed since the plan was made (serial {} → {})", plan.state_serial, record.serial));
+    }
+    for r in plan.resources.iter().filter(|r| r.action.writes() && r.kind != "subnet") {
+        let live = s.remote.client.get(&r.id, &r.api_version).await.map_err(|e| format!("cannot re-read `{}`: {e}", r.key))?;
+        let etag = live.as_ref().and_then(|b| b.get("etag")).and_then(|e| e.as_str()).map(str::to_string);
+        let exists_now = live.is_some();
+        let existed = r.action != Action::Create;
+        if exists_now != existed || (r.live_etag.is_some() && etag != r.live_etag) {
+            return Err(format!("`{}` changed in Azure since the plan was made", r.key));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! The steps plan, apply and destroy share: check the spec offline, connect, read the state
+//! record and live state, and compute the plan.
+
+use crate::cli::{Global, VarArgs};
+use crate::load::{Loaded, load};
+use crate::output::Output;
+use crate::remote::{Remote, backend, connect, state_dir};
+use anyhow::{Context as _, bail};
+use moat_engine::diff::{PlanInput, plan};
+use moat_engine::live::{Live, read_live};
+use moat_engine::plan::Plan;
+use moat_engine::state::{StateBackend, StateRecord};
+use moat_model::Model;
+use moat_model::arm::MapContext;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A spec that passed every offline check.
+pub struct Checked {
+    /// The spec path.
+    pub path: PathBuf,
+    /// The loaded file and diagnostics.
+    pub loaded: Loaded,
+    /// The model.
+    pub model: Model,
+    /// SHA-256 of the spec bytes.
+    pub spec_hash: String,
+    /// Where state lives.
+    pub state_dir: PathBuf,
+}
+
+/// Parses, resolves and lints; prints the diagnostics; `None` when any is an error.
+pub fn check(g: &Global, path: &Path, vars: &VarArgs, out: &Output) -> anyhow::Result<Option<Checked>> {
+    let loaded = load(path, vars, g.local)?;
+    out.diagnostics(&loaded.file, &loaded.diags);
+    if loaded.has_errors() {
+        let n = loaded.diags.iter().filter(|d| d.is_error()).count();
+        eprintln!("error: {} has {n} error(s); nothing was sent to Azure", path.display());
+        return Ok(None);
+    }
+    let Some(model) = loaded.model.clone() else { bail!("{} could not be resolved", path.display()) };
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let mut hash_input = bytes;
+    for (k, v) in &vars.vars {
+        hash_input.extend_from_slice(format!("\0{k}={v}").as_bytes());
+    }
+    let spec_hash = sha256_hex(&hash_input);
+    Ok(Some(Checked { path: path.to_path_buf(), state_dir: state_dir(g, path), loaded, model, spec_hash }))
+}
+
+/// Hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let d = sha2::Sha256::digest(bytes);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Everything a plan needs from the outside.
+pub struct Session {
+    /// ARM.
+    pub remote: Remote,
+    /// The state backend.
+    pub backend: Arc<dyn StateBackend>,
+}
+
+/// Connects and opens the backend.
+pub async fn open(g: &Global, c: &Checked) -> anyhow::Result<Session> {
+    let remote = connect(g, &c.state_dir).await?;
+    let backend = backend(g, &c.model, &c.state_dir)?;
+    Ok(Session { remote, backend })
+}
+
+/// Reads the record (or starts a new one).
+pub async fn read_state(backend: &dyn StateBackend, stack: &str) -> anyhow::Result<StateRecord> {
+    Ok(backend.read().await.with_context(|| format!("cannot read the state of stack `{stack}`"))?.unwrap_or_else(|| StateRecord::new(stack)))
+}
+
+/// Reads live state and computes the plan; plan errors are printed and turn into `Ok(None)`.
+pub async fn make_plan(s: &Session, c: &Checked, record: &StateRecord, destroy: bool) -> anyhow::Result<Option<(Plan, Live)>> {
+    let live = read_live(s.remote.client.as_ref(), &c.model, record, 64).await?;
+    let ctx = MapContext { tenant: s.remote.tenant.clone() };
+    let input = PlanInput { model: &c.model, live: &live, state: record, ctx: &ctx, spec_hash: c.spec_hash.clone(), destroy };
+    match plan(&input) {
+        Ok(mut p) => {
+            p.spec_path = Some(c.path.display().to_string());
+            Ok(Some((p, live)))
+        }
+        Err(errors) => {
+            for e in errors {
+                let key = match &e {
+                    moat_engine::diff::PlanError::ExistingMissing { key, .. }
+                    | moat_engine::diff::PlanError::OwnedByOtherStack { key, .. }
+                    | moat_engine::diff::PlanError::Unowned { key, .. } => key.clone(),
+                };
+                let at = c.model.get(&key).map(|r| c.loaded.file.line_col(r.key_span.start));
+                match at {
+                    Some(lc) => eprintln!("error: {e}\n  --> {}:{}:{}", c.loaded.file.name(), lc.line, lc.col),
+                    None => eprintln!("error: {e}"),
+                }
+            }
+            Ok(None)
+        }
+    }
+}
