@@ -89,7 +89,10 @@ pub struct StateStore {
 impl StateStore {
     /// Wraps a record read from `backend` (or a new one).
     pub fn new(backend: Arc<dyn StateBackend>, record: StateRecord) -> StateStore {
-        StateStore { backend, record: Mutex::new(record) }
+        StateStore {
+            backend,
+            record: Mutex::new(record),
+        }
     }
 
     /// Applies `f` to the record, bumps the serial and writes it atomically.
@@ -145,28 +148,53 @@ pub struct ApplyReport {
 impl ApplyReport {
     /// True when every resource is done.
     pub fn is_success(&self) -> bool {
-        !self.cancelled && self.outcomes.iter().all(|(_, _, o)| matches!(o, ResourceOutcome::Done { .. }))
+        !self.cancelled
+            && self
+                .outcomes
+                .iter()
+                .all(|(_, _, o)| matches!(o, ResourceOutcome::Done { .. }))
     }
 }
 
 fn now() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// Finishes writes a previous apply left in flight (recorded in the journal): waits for each
 /// recorded operation, then clears the journal. Errors of those operations are returned for
 /// reporting; the following plan re-reads everything anyway.
-pub async fn resume_journal(arm: &dyn Arm, store: &StateStore) -> Result<Vec<(String, String)>, StateError> {
+pub async fn resume_journal(
+    arm: &dyn Arm,
+    store: &StateStore,
+) -> Result<Vec<(String, String)>, StateError> {
     let journal = store.snapshot().await.journal;
     let mut notes = Vec::new();
     for entry in &journal {
-        let Some(op) = entry.operation.as_ref().and_then(|v| serde_json::from_value::<Operation>(v.clone()).ok()) else {
-            notes.push((entry.key.clone(), format!("{} was interrupted before ARM answered; re-reading", entry.action)));
+        let Some(op) = entry
+            .operation
+            .as_ref()
+            .and_then(|v| serde_json::from_value::<Operation>(v.clone()).ok())
+        else {
+            notes.push((
+                entry.key.clone(),
+                format!(
+                    "{} was interrupted before ARM answered; re-reading",
+                    entry.action
+                ),
+            ));
             continue;
         };
         match arm.wait(&op).await {
-            Ok(_) => notes.push((entry.key.clone(), format!("finished the interrupted {}", entry.action))),
-            Err(e) => notes.push((entry.key.clone(), format!("the interrupted {} ended with: {e}", entry.action))),
+            Ok(_) => notes.push((
+                entry.key.clone(),
+                format!("finished the interrupted {}", entry.action),
+            )),
+            Err(e) => notes.push((
+                entry.key.clone(),
+                format!("the interrupted {} ended with: {e}", entry.action),
+            )),
         }
     }
     if !journal.is_empty() {
@@ -176,13 +204,25 @@ pub async fn resume_journal(arm: &dyn Arm, store: &StateStore) -> Result<Vec<(St
 }
 
 /// Executes `plan`.
-pub async fn apply(plan: &Plan, arm: Arc<dyn Arm>, store: Arc<StateStore>, progress: Arc<dyn Progress>, opts: &ApplyOptions) -> ApplyReport {
+pub async fn apply(
+    plan: &Plan,
+    arm: Arc<dyn Arm>,
+    store: Arc<StateStore>,
+    progress: Arc<dyn Progress>,
+    opts: &ApplyOptions,
+) -> ApplyReport {
     let started = tokio::time::Instant::now();
     let mut outcomes: Vec<(String, Action, ResourceOutcome)> = Vec::new();
     let mut cancelled = false;
     let phases: [Vec<&ResourcePlan>; 2] = [
-        plan.resources.iter().filter(|r| r.action != Action::Delete).collect(),
-        plan.resources.iter().filter(|r| r.action == Action::Delete).collect(),
+        plan.resources
+            .iter()
+            .filter(|r| r.action != Action::Delete)
+            .collect(),
+        plan.resources
+            .iter()
+            .filter(|r| r.action == Action::Delete)
+            .collect(),
     ];
     for (phase, items) in phases.iter().enumerate() {
         if items.is_empty() {
@@ -199,12 +239,14 @@ pub async fn apply(plan: &Plan, arm: Arc<dyn Arm>, store: Arc<StateStore>, progr
                 }
             }
         }
-        let mut wo = WalkOptions::new().parallelism(opts.parallelism).cancel(opts.cancel.clone());
+        let mut wo = WalkOptions::new()
+            .parallelism(opts.parallelism)
+            .cancel(opts.cancel.clone());
         for r in items {
-            if let Some(g) = &r.lock_group {
-                if r.action.writes() {
-                    wo = wo.lock_group(r.key.clone(), g.clone());
-                }
+            if let Some(g) = &r.lock_group
+                && r.action.writes()
+            {
+                wo = wo.lock_group(r.key.clone(), g.clone());
             }
         }
         let report = walk(&graph, &wo, |_key, r| {
@@ -214,17 +256,27 @@ pub async fn apply(plan: &Plan, arm: Arc<dyn Arm>, store: Arc<StateStore>, progr
             async move {
                 let t0 = tokio::time::Instant::now();
                 if r.action.writes() {
-                    progress.event(Event::Started { key: r.key.clone(), action: r.action });
+                    progress.event(Event::Started {
+                        key: r.key.clone(),
+                        action: r.action,
+                    });
                 }
                 match run_one(r, arm.as_ref(), &store, progress.as_ref()).await {
                     Ok(()) => {
                         if r.action.writes() {
-                            progress.event(Event::Finished { key: r.key.clone(), action: r.action, elapsed: t0.elapsed() });
+                            progress.event(Event::Finished {
+                                key: r.key.clone(),
+                                action: r.action,
+                                elapsed: t0.elapsed(),
+                            });
                         }
                         Ok(t0.elapsed())
                     }
                     Err(e) => {
-                        progress.event(Event::Failed { key: r.key.clone(), error: e.to_string() });
+                        progress.event(Event::Failed {
+                            key: r.key.clone(),
+                            error: e.to_string(),
+                        });
                         Err(e.to_string())
                     }
                 }
@@ -236,7 +288,11 @@ pub async fn apply(plan: &Plan, arm: Arc<dyn Arm>, store: Arc<StateStore>, progr
             Ok(r) => r,
             Err(e) => {
                 for r in items {
-                    outcomes.push((r.key.clone(), r.action, ResourceOutcome::Failed(format!("cannot order the plan: {e}"))));
+                    outcomes.push((
+                        r.key.clone(),
+                        r.action,
+                        ResourceOutcome::Failed(format!("cannot order the plan: {e}")),
+                    ));
                 }
                 continue;
             }
@@ -244,10 +300,15 @@ pub async fn apply(plan: &Plan, arm: Arc<dyn Arm>, store: Arc<StateStore>, progr
         cancelled |= report.cancelled;
         for r in items {
             let outcome = match report.nodes.get(&r.key).map(|n| (&n.outcome, n.duration())) {
-                Some((Outcome::Succeeded, d)) => ResourceOutcome::Done { elapsed: d.unwrap_or_default() },
+                Some((Outcome::Succeeded, d)) => ResourceOutcome::Done {
+                    elapsed: d.unwrap_or_default(),
+                },
                 Some((Outcome::Failed(e), _)) => ResourceOutcome::Failed(e.clone()),
                 Some((Outcome::Skipped { because }, _)) => {
-                    progress.event(Event::Skipped { key: r.key.clone(), because: because.clone() });
+                    progress.event(Event::Skipped {
+                        key: r.key.clone(),
+                        because: because.clone(),
+                    });
                     ResourceOutcome::Skipped(because.clone())
                 }
                 _ => ResourceOutcome::NotStarted,
@@ -258,17 +319,32 @@ pub async fn apply(plan: &Plan, arm: Arc<dyn Arm>, store: Arc<StateStore>, progr
             break;
         }
     }
-    ApplyReport { outcomes, cancelled, elapsed: started.elapsed() }
+    ApplyReport {
+        outcomes,
+        cancelled,
+        elapsed: started.elapsed(),
+    }
 }
 
-async fn run_one(r: &ResourcePlan, arm: &dyn Arm, store: &StateStore, progress: &dyn Progress) -> Result<(), ApplyError> {
+async fn run_one(
+    r: &ResourcePlan,
+    arm: &dyn Arm,
+    store: &StateStore,
+    progress: &dyn Progress,
+) -> Result<(), ApplyError> {
     match r.action {
         Action::Read | Action::Unreadable => Ok(()),
         Action::NoOp => {
             // Adopt what a crashed apply created but never recorded, and refresh last-applied.
-            let applied = r.applied.clone().map(|m| Value::Object(m.into_iter().collect()));
+            let applied = r
+                .applied
+                .clone()
+                .map(|m| Value::Object(m.into_iter().collect()));
             let current = store.snapshot().await;
-            let same = current.resources.get(&r.key).is_some_and(|s| Some(&s.applied) == applied.as_ref());
+            let same = current
+                .resources
+                .get(&r.key)
+                .is_some_and(|s| Some(&s.applied) == applied.as_ref());
             if same || applied.is_none() {
                 return Ok(());
             }
@@ -277,24 +353,39 @@ async fn run_one(r: &ResourcePlan, arm: &dyn Arm, store: &StateStore, progress: 
         }
         Action::Delete => {
             if let Some(req) = &r.request {
-                let wr = WriteRequest { method: Method::Delete, id: r.id.clone(), api_version: r.api_version.clone(), body: None, query: req.query.clone() };
+                let wr = WriteRequest {
+                    method: Method::Delete,
+                    id: r.id.clone(),
+                    api_version: r.api_version.clone(),
+                    body: None,
+                    query: req.query.clone(),
+                };
                 write(r, wr, "delete", arm, store, progress).await?;
             }
             let key = r.key.clone();
-            store.update(|rec| {
-                rec.resources.remove(&key);
-                rec.journal.retain(|j| j.key != key);
-            })
-            .await?;
+            store
+                .update(|rec| {
+                    rec.resources.remove(&key);
+                    rec.journal.retain(|j| j.key != key);
+                })
+                .await?;
             Ok(())
         }
         Action::Create | Action::Update | Action::Replace => {
             if r.action == Action::Replace {
                 let del = WriteRequest::delete(r.id.clone(), r.api_version.clone());
-                let del = if matches!(r.kind.as_str(), "aml_compute" | "aks_compute") { del.with_query("underlyingResourceAction", "Delete") } else { del };
+                let del = if matches!(r.kind.as_str(), "aml_compute" | "aks_compute") {
+                    del.with_query("underlyingResourceAction", "Delete")
+                } else {
+                    del
+                };
                 write(r, del, "replace", arm, store, progress).await?;
             }
-            let body = r.request.as_ref().and_then(|q| q.body.clone()).unwrap_or(Value::Null);
+            let body = r
+                .request
+                .as_ref()
+                .and_then(|q| q.body.clone())
+                .unwrap_or(Value::Null);
             let wr = WriteRequest::put(r.id.clone(), r.api_version.clone(), body);
             let action = match r.action {
                 Action::Create => "create",
@@ -309,27 +400,48 @@ async fn run_one(r: &ResourcePlan, arm: &dyn Arm, store: &StateStore, progress: 
 }
 
 /// One journalled write: intent, then resume token, then the wait.
-async fn write(r: &ResourcePlan, req: WriteRequest, action: &str, arm: &dyn Arm, store: &StateStore, progress: &dyn Progress) -> Result<Option<Value>, ApplyError> {
+async fn write(
+    r: &ResourcePlan,
+    req: WriteRequest,
+    action: &str,
+    arm: &dyn Arm,
+    store: &StateStore,
+    progress: &dyn Progress,
+) -> Result<Option<Value>, ApplyError> {
     let key = r.key.clone();
-    let entry = JournalEntry { key: key.clone(), id: r.id.clone(), action: action.to_string(), started_at: now(), operation: None };
-    store.update(|rec| {
-        rec.journal.retain(|j| j.key != key);
-        rec.journal.push(entry);
-    })
-    .await?;
+    let entry = JournalEntry {
+        key: key.clone(),
+        id: r.id.clone(),
+        action: action.to_string(),
+        started_at: now(),
+        operation: None,
+    };
+    store
+        .update(|rec| {
+            rec.journal.retain(|j| j.key != key);
+            rec.journal.push(entry);
+        })
+        .await?;
     let is_delete = req.method == Method::Delete;
     let started = match arm.begin(req).await {
         Ok(s) => s,
         Err(e) if is_delete && e.is_not_found() => {
-            store.update(|rec| rec.journal.retain(|j| j.key != key)).await?;
+            store
+                .update(|rec| rec.journal.retain(|j| j.key != key))
+                .await?;
             return Ok(None);
         }
         Err(e) => {
-            store.update(|rec| rec.journal.retain(|j| j.key != key)).await?;
+            store
+                .update(|rec| rec.journal.retain(|j| j.key != key))
+                .await?;
             return Err(e.into());
         }
     };
-    progress.event(Event::Accepted { key: key.clone(), request_id: started.request_id.clone() });
+    progress.event(Event::Accepted {
+        key: key.clone(),
+        request_id: started.request_id.clone(),
+    });
     let token = serde_json::to_value(&started.operation).ok();
     store
         .update(|rec| {
@@ -339,7 +451,9 @@ async fn write(r: &ResourcePlan, req: WriteRequest, action: &str, arm: &dyn Arm,
         })
         .await?;
     let result = arm.wait(&started.operation).await;
-    store.update(|rec| rec.journal.retain(|j| j.key != key)).await?;
+    store
+        .update(|rec| rec.journal.retain(|j| j.key != key))
+        .await?;
     match result {
         Ok(v) => Ok(v),
         Err(e) if is_delete && e.is_not_found() => Ok(None),
@@ -347,9 +461,20 @@ async fn write(r: &ResourcePlan, req: WriteRequest, action: &str, arm: &dyn Arm,
     }
 }
 
-async fn record(store: &StateStore, r: &ResourcePlan, final_body: Option<&Value>) -> Result<(), StateError> {
-    let applied = r.applied.clone().map(|m| Value::Object(m.into_iter().collect())).unwrap_or(Value::Null);
-    let etag = final_body.and_then(|b| b.get("etag")).and_then(Value::as_str).map(str::to_string);
+async fn record(
+    store: &StateStore,
+    r: &ResourcePlan,
+    final_body: Option<&Value>,
+) -> Result<(), StateError> {
+    let applied = r
+        .applied
+        .clone()
+        .map(|m| Value::Object(m.into_iter().collect()))
+        .unwrap_or(Value::Null);
+    let etag = final_body
+        .and_then(|b| b.get("etag"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let rs = ResourceState {
         id: r.id.clone(),
         kind: r.kind.clone(),
@@ -360,8 +485,9 @@ async fn record(store: &StateStore, r: &ResourcePlan, final_body: Option<&Value>
         depends_on: r.depends_on.clone(),
     };
     let key = r.key.clone();
-    store.update(|rec| {
-        rec.resources.insert(key, rs);
-    })
-    .await
+    store
+        .update(|rec| {
+            rec.resources.insert(key, rs);
+        })
+        .await
 }

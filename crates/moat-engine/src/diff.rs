@@ -36,7 +36,9 @@ pub enum PlanError {
         owner: String,
     },
     /// The resource exists and no stack owns it.
-    #[error("`{key}` already exists ({id}) and this stack does not own it; adopt it with `moat import SPEC {key} {id}`")]
+    #[error(
+        "`{key}` already exists ({id}) and this stack does not own it; adopt it with `moat import SPEC {key} {id}`"
+    )]
     Unowned {
         /// Resource key.
         key: String,
@@ -99,17 +101,29 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
                 continue;
             }
             let ours = match input.live.resources.get(&r.key) {
-                Some(LiveState::Present(b)) if r.kind.taggable() => stack_tag(b) == Some(model.stack.value.as_str()),
-                Some(LiveState::Present(_)) => r.parent.as_ref().is_some_and(|p| owned.contains_key(p)),
+                Some(LiveState::Present(b)) if r.kind.taggable() => {
+                    stack_tag(b) == Some(model.stack.value.as_str())
+                }
+                Some(LiveState::Present(_)) => {
+                    r.parent.as_ref().is_some_and(|p| owned.contains_key(p))
+                }
                 _ => false,
             };
             if ours {
-                let deps = r.dependencies().into_iter().map(|(k, _)| k.to_string()).collect();
+                let deps = r
+                    .dependencies()
+                    .into_iter()
+                    .map(|(k, _)| k.to_string())
+                    .collect();
                 owned.insert(r.key.clone(), (r.id.clone(), r.kind, deps));
             }
         }
     }
-    let leaving: BTreeSet<String> = owned.keys().filter(|k| input.destroy || !in_model.contains(k.as_str())).cloned().collect();
+    let leaving: BTreeSet<String> = owned
+        .keys()
+        .filter(|k| input.destroy || !in_model.contains(k.as_str()))
+        .cloned()
+        .collect();
     for key in &leaving {
         let (id, kind, _) = &owned[key];
         if matches!(input.live.resources.get(key), Some(LiveState::Absent)) {
@@ -131,13 +145,19 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
         deletes.push(delete_plan(key, id, *kind, first, false));
     }
     // Subnets of a VNet that is deleted too need no request of their own.
-    let vnets_deleted: BTreeSet<String> = deletes.iter().filter(|d| d.kind == Kind::VirtualNetwork.word()).map(|d| d.key.clone()).collect();
+    let vnets_deleted: BTreeSet<String> = deletes
+        .iter()
+        .filter(|d| d.kind == Kind::VirtualNetwork.word())
+        .map(|d| d.key.clone())
+        .collect();
     for d in &mut deletes {
-        if let Some((vnet, _)) = d.key.split_once('/') {
-            if d.kind == Kind::Subnet.word() && vnets_deleted.contains(vnet) {
-                d.request = None;
-                d.reasons.push(format!("removed with virtual network `{vnet}`"));
-            }
+        if let Some((vnet, _)) = d.key.split_once('/')
+            && d.kind == Kind::Subnet.word()
+            && vnets_deleted.contains(vnet)
+        {
+            d.request = None;
+            d.reasons
+                .push(format!("removed with virtual network `{vnet}`"));
         }
     }
     order_deletes(&mut deletes);
@@ -161,7 +181,13 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
     })
 }
 
-fn delete_plan(key: &str, id: &str, kind: Kind, depends_on: Vec<String>, gone: bool) -> ResourcePlan {
+fn delete_plan(
+    key: &str,
+    id: &str,
+    kind: Kind,
+    depends_on: Vec<String>,
+    gone: bool,
+) -> ResourcePlan {
     let mut query = Vec::new();
     if matches!(kind, Kind::AmlCompute | Kind::AksCompute) {
         // Detach would leave the cluster behind; an ML compute delete must say what to do.
@@ -181,7 +207,11 @@ fn delete_plan(key: &str, id: &str, kind: Kind, depends_on: Vec<String>, gone: b
         changes: Vec::new(),
         depends_on,
         lock_group: lock_group_of(key, kind),
-        request: (!gone).then(|| Request { method: "DELETE".into(), body: None, query }),
+        request: (!gone).then(|| Request {
+            method: "DELETE".into(),
+            body: None,
+            query,
+        }),
         live_etag: None,
         applied: None,
     }
@@ -195,7 +225,11 @@ fn order_deletes(deletes: &mut [ResourcePlan]) {
     while !pending.is_empty() {
         let idx = pending
             .iter()
-            .position(|d| d.depends_on.iter().all(|k| placed.iter().any(|p| &p.key == k) || !pending.iter().any(|q| &q.key == k)))
+            .position(|d| {
+                d.depends_on.iter().all(|k| {
+                    placed.iter().any(|p| &p.key == k) || !pending.iter().any(|q| &q.key == k)
+                })
+            })
             .unwrap_or(0);
         placed.push(pending.remove(idx));
     }
@@ -211,7 +245,9 @@ fn lock_group_of(key: &str, kind: Kind) -> Option<String> {
 }
 
 fn stack_tag(body: &Value) -> Option<&str> {
-    body.get("tags").and_then(|t| t.get(STACK_TAG)).and_then(Value::as_str)
+    body.get("tags")
+        .and_then(|t| t.get(STACK_TAG))
+        .and_then(Value::as_str)
 }
 
 fn etag(body: &Value) -> Option<String> {
@@ -220,8 +256,17 @@ fn etag(body: &Value) -> Option<String> {
 
 fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, PlanError> {
     let model = input.model;
-    let live = input.live.resources.get(&r.key).cloned().unwrap_or(LiveState::Absent);
-    let depends_on: Vec<String> = r.dependencies().into_iter().map(|(k, _)| k.to_string()).collect();
+    let live = input
+        .live
+        .resources
+        .get(&r.key)
+        .cloned()
+        .unwrap_or(LiveState::Absent);
+    let depends_on: Vec<String> = r
+        .dependencies()
+        .into_iter()
+        .map(|(k, _)| k.to_string())
+        .collect();
     let mut p = ResourcePlan {
         key: r.key.clone(),
         kind: r.kind.word().to_string(),
@@ -238,7 +283,10 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
     };
     if r.is_existing() {
         return match live {
-            LiveState::Absent => Err(PlanError::ExistingMissing { key: r.key.clone(), id: r.id.clone() }),
+            LiveState::Absent => Err(PlanError::ExistingMissing {
+                key: r.key.clone(),
+                id: r.id.clone(),
+            }),
             LiveState::Unreadable(e) => {
                 p.action = Action::Unreadable;
                 p.reasons.push(e);
@@ -258,7 +306,13 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
         .get(&r.key)
         .and_then(|s| s.applied.as_object())
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-    p.applied = Some(desired.iter().filter(|(k, _)| !arm::is_sensitive(r.kind, k)).map(|(k, v)| (k.clone(), v.clone())).collect());
+    p.applied = Some(
+        desired
+            .iter()
+            .filter(|(k, _)| !arm::is_sensitive(r.kind, k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    );
     match live {
         LiveState::Unreadable(e) => {
             p.action = Action::Unreadable;
@@ -283,16 +337,27 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                 json::set(&mut body, "properties.createMode", json!("recover"));
                 p.reasons.push("a soft-deleted vault holds this name: it will be recovered (`createMode: recover`), keeping its old properties until this apply updates them".into());
             }
-            p.request = Some(Request { method: "PUT".into(), body: Some(body), query: Vec::new() });
+            p.request = Some(Request {
+                method: "PUT".into(),
+                body: Some(body),
+                query: Vec::new(),
+            });
         }
         LiveState::Present(live_body) => {
             if r.kind.taggable() {
                 match stack_tag(&live_body) {
                     Some(owner) if owner != model.stack.value => {
-                        return Err(PlanError::OwnedByOtherStack { key: r.key.clone(), id: r.id.clone(), owner: owner.to_string() });
+                        return Err(PlanError::OwnedByOtherStack {
+                            key: r.key.clone(),
+                            id: r.id.clone(),
+                            owner: owner.to_string(),
+                        });
                     }
                     None if !input.state.resources.contains_key(&r.key) => {
-                        return Err(PlanError::Unowned { key: r.key.clone(), id: r.id.clone() });
+                        return Err(PlanError::Unowned {
+                            key: r.key.clone(),
+                            id: r.id.clone(),
+                        });
                     }
                     _ => {}
                 }
@@ -308,13 +373,22 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
             } else if p.changes.iter().any(|c| c.forces_replacement) {
                 p.action = Action::Replace;
                 for c in p.changes.iter().filter(|c| c.forces_replacement) {
-                    p.reasons.push(format!("`{}` cannot change in place", c.path));
+                    p.reasons
+                        .push(format!("`{}` cannot change in place", c.path));
                 }
-                p.request = Some(Request { method: "PUT".into(), body: Some(body), query: Vec::new() });
+                p.request = Some(Request {
+                    method: "PUT".into(),
+                    body: Some(body),
+                    query: Vec::new(),
+                });
             } else {
                 p.action = Action::Update;
                 let update = update_body(r.kind, body, &live_body, &p.changes);
-                p.request = Some(Request { method: "PUT".into(), body: Some(update), query: Vec::new() });
+                p.request = Some(Request {
+                    method: "PUT".into(),
+                    body: Some(update),
+                    query: Vec::new(),
+                });
             }
         }
     }
@@ -326,18 +400,31 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
 fn shown(canonical: &Value, raw: Option<&Value>) -> Value {
     match (canonical, raw) {
         (Value::Object(_), _) | (_, None) => canonical.clone(),
-        (_, Some(Value::Object(o))) if o.contains_key("id") => o.get("id").cloned().unwrap_or(Value::Null),
+        (_, Some(Value::Object(o))) if o.contains_key("id") => {
+            o.get("id").cloned().unwrap_or(Value::Null)
+        }
         (_, Some(Value::Object(_))) => canonical.clone(),
-        (Value::Array(_), Some(Value::Array(items))) if items.iter().any(Value::is_object) => canonical.clone(),
+        (Value::Array(_), Some(Value::Array(items))) if items.iter().any(Value::is_object) => {
+            canonical.clone()
+        }
         (_, Some(raw)) => raw.clone(),
     }
 }
 
 /// Compares desired with live under the 3-way rules.
-pub fn diff(kind: Kind, desired: &Projection, live: &Projection, last: Option<&Projection>) -> Vec<Change> {
+pub fn diff(
+    kind: Kind,
+    desired: &Projection,
+    live: &Projection,
+    last: Option<&Projection>,
+) -> Vec<Change> {
     let mut changes = Vec::new();
     for (path, want) in desired {
-        let have = live.get(path).cloned().or_else(|| arm::default_of(kind, path)).unwrap_or(Value::Null);
+        let have = live
+            .get(path)
+            .cloned()
+            .or_else(|| arm::default_of(kind, path))
+            .unwrap_or(Value::Null);
         if &have != want {
             changes.push(Change {
                 path: path.clone(),
@@ -351,7 +438,9 @@ pub fn diff(kind: Kind, desired: &Projection, live: &Projection, last: Option<&P
     }
     if let Some(last) = last {
         for path in last.keys().filter(|p| !desired.contains_key(*p)) {
-            let Some(default) = arm::default_of(kind, path) else { continue };
+            let Some(default) = arm::default_of(kind, path) else {
+                continue;
+            };
             let have = live.get(path).cloned().unwrap_or_else(|| default.clone());
             if have != default {
                 changes.push(Change {
@@ -372,7 +461,11 @@ pub fn diff(kind: Kind, desired: &Projection, live: &Projection, last: Option<&P
 /// The PUT body for an in-place update: the desired body, fields leaving the spec reset to
 /// Azure's default, and what a full-replacement PUT would otherwise drop carried over from live.
 fn update_body(kind: Kind, mut body: Value, live: &Value, changes: &[Change]) -> Value {
-    let resets: BTreeSet<&str> = changes.iter().filter(|c| c.reset).map(|c| c.path.as_str()).collect();
+    let resets: BTreeSet<&str> = changes
+        .iter()
+        .filter(|c| c.reset)
+        .map(|c| c.path.as_str())
+        .collect();
     for c in changes.iter().filter(|c| c.reset) {
         if c.path.starts_with("tags.") {
             continue; // tags are replaced whole by the PUT
@@ -401,7 +494,17 @@ fn arm_value(path: &str, canonical: &Value) -> Option<Value> {
         Value::Null => None,
         Value::Object(m) if m.is_empty() => Some(json!([])),
         Value::Array(a) if path.ends_with(".bypass") => {
-            let words: Vec<String> = a.iter().filter_map(Value::as_str).map(|s| if s == "azureservices" { "AzureServices".to_string() } else { capitalize(s) }).collect();
+            let words: Vec<String> = a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|s| {
+                    if s == "azureservices" {
+                        "AzureServices".to_string()
+                    } else {
+                        capitalize(s)
+                    }
+                })
+                .collect();
             Some(json!(words.join(", ")))
         }
         Value::String(s) => Some(json!(capitalize(s))),
@@ -411,7 +514,9 @@ fn arm_value(path: &str, canonical: &Value) -> Option<Value> {
 
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 fn strip_read_only(mut v: Value) -> Value {
@@ -438,13 +543,19 @@ mod tests {
     use super::*;
 
     fn proj(pairs: &[(&str, Value)]) -> Projection {
-        pairs.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect()
     }
 
     #[test]
     fn unset_fields_are_never_changes_and_removed_fields_reset() {
         let desired = proj(&[("properties.allowBlobPublicAccess", json!(false))]);
-        let live = proj(&[("properties.allowBlobPublicAccess", json!(false)), ("properties.allowSharedKeyAccess", json!(false))]);
+        let live = proj(&[
+            ("properties.allowBlobPublicAccess", json!(false)),
+            ("properties.allowSharedKeyAccess", json!(false)),
+        ]);
         // Never managed: no change even though live differs from Azure's default.
         assert!(diff(Kind::StorageAccount, &desired, &live, None).is_empty());
         // Managed last time, gone from the spec now: reset to the default (true).
@@ -460,7 +571,10 @@ mod tests {
         let desired = proj(&[("properties.networkAcls.defaultAction", json!("allow"))]);
         assert!(diff(Kind::KeyVault, &desired, &Projection::new(), None).is_empty());
         let desired = proj(&[("properties.networkAcls.defaultAction", json!("deny"))]);
-        assert_eq!(diff(Kind::KeyVault, &desired, &Projection::new(), None).len(), 1);
+        assert_eq!(
+            diff(Kind::KeyVault, &desired, &Projection::new(), None).len(),
+            1
+        );
     }
 
     #[test]

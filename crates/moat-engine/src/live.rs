@@ -51,7 +51,12 @@ struct Target {
 
 /// Reads everything `model` and `state` name. Only transport-level failures of the whole read
 /// are `Err`; a resource that cannot be read is [`LiveState::Unreadable`].
-pub async fn read_live(arm: &dyn Arm, model: &Model, state: &StateRecord, parallelism: usize) -> Result<Live, ArmError> {
+pub async fn read_live(
+    arm: &dyn Arm,
+    model: &Model,
+    state: &StateRecord,
+    parallelism: usize,
+) -> Result<Live, ArmError> {
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     let mut subnets: Vec<(String, String, String)> = Vec::new(); // (key, vnet key, subnet name)
     for r in &model.resources {
@@ -62,7 +67,12 @@ pub async fn read_live(arm: &dyn Arm, model: &Model, state: &StateRecord, parall
         }
         targets.insert(
             r.key.clone(),
-            Target { key: r.key.clone(), id: r.id.clone(), kind: r.kind, location: r.location.as_ref().map(|l| l.value.clone()) },
+            Target {
+                key: r.key.clone(),
+                id: r.id.clone(),
+                kind: r.kind,
+                location: r.location.as_ref().map(|l| l.value.clone()),
+            },
         );
     }
     for (key, rs) in &state.resources {
@@ -73,16 +83,33 @@ pub async fn read_live(arm: &dyn Arm, model: &Model, state: &StateRecord, parall
         if kind == Some(Kind::Subnet) {
             if let Some((vnet, name)) = key.split_once('/') {
                 subnets.push((key.clone(), vnet.to_string(), name.to_string()));
-                if !targets.contains_key(vnet) {
-                    if let Some(parent_id) = rs.id.rsplit_once("/subnets/").map(|(p, _)| p.to_string()) {
-                        targets.insert(vnet.to_string(), Target { key: vnet.to_string(), id: parent_id, kind: Kind::VirtualNetwork, location: None });
-                    }
+                if !targets.contains_key(vnet)
+                    && let Some(parent_id) =
+                        rs.id.rsplit_once("/subnets/").map(|(p, _)| p.to_string())
+                {
+                    targets.insert(
+                        vnet.to_string(),
+                        Target {
+                            key: vnet.to_string(),
+                            id: parent_id,
+                            kind: Kind::VirtualNetwork,
+                            location: None,
+                        },
+                    );
                 }
             }
             continue;
         }
         if let Some(kind) = kind {
-            targets.insert(key.clone(), Target { key: key.clone(), id: rs.id.clone(), kind, location: None });
+            targets.insert(
+                key.clone(),
+                Target {
+                    key: key.clone(),
+                    id: rs.id.clone(),
+                    kind,
+                    location: None,
+                },
+            );
         }
     }
     let reads = stream::iter(targets.values())
@@ -90,7 +117,10 @@ pub async fn read_live(arm: &dyn Arm, model: &Model, state: &StateRecord, parall
         .buffer_unordered(parallelism.max(1))
         .collect::<Vec<_>>()
         .await;
-    let mut live = Live { requests: reads.len(), ..Live::default() };
+    let mut live = Live {
+        requests: reads.len(),
+        ..Live::default()
+    };
     for (key, result) in reads {
         let state = match result {
             Ok(Some(body)) => LiveState::Present(body),
@@ -104,7 +134,13 @@ pub async fn read_live(arm: &dyn Arm, model: &Model, state: &StateRecord, parall
             Some(LiveState::Present(body)) => body
                 .pointer("/properties/subnets")
                 .and_then(Value::as_array)
-                .and_then(|a| a.iter().find(|s| s.get("name").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(&name))))
+                .and_then(|a| {
+                    a.iter().find(|s| {
+                        s.get("name")
+                            .and_then(Value::as_str)
+                            .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+                    })
+                })
                 .map_or(LiveState::Absent, |s| LiveState::Present(s.clone())),
             Some(LiveState::Unreadable(e)) => LiveState::Unreadable(e.clone()),
             _ => LiveState::Absent,
@@ -116,9 +152,15 @@ pub async fn read_live(arm: &dyn Arm, model: &Model, state: &StateRecord, parall
         if !matches!(live.resources.get(&t.key), Some(LiveState::Absent)) {
             continue;
         }
-        let (Some(loc), Some(name)) = (&t.location, t.id.rsplit('/').next()) else { continue };
-        let Some(sub) = t.id.split('/').nth(2) else { continue };
-        let deleted = format!("/subscriptions/{sub}/providers/Microsoft.KeyVault/locations/{loc}/deletedVaults/{name}");
+        let (Some(loc), Some(name)) = (&t.location, t.id.rsplit('/').next()) else {
+            continue;
+        };
+        let Some(sub) = t.id.split('/').nth(2) else {
+            continue;
+        };
+        let deleted = format!(
+            "/subscriptions/{sub}/providers/Microsoft.KeyVault/locations/{loc}/deletedVaults/{name}"
+        );
         live.requests += 1;
         if let Ok(Some(_)) = arm.get(&deleted, Kind::KeyVault.api_version()).await {
             live.soft_deleted_vaults.insert(t.key.clone());
@@ -150,5 +192,10 @@ pub fn kind_from_word(word: &str) -> Option<Kind> {
 
 /// Keys a plan must read, for tests and request accounting.
 pub fn keys_read(model: &Model) -> BTreeSet<String> {
-    model.resources.iter().filter(|r| r.kind != Kind::Subnet).map(|r| r.key.clone()).collect()
+    model
+        .resources
+        .iter()
+        .filter(|r| r.kind != Kind::Subnet)
+        .map(|r| r.key.clone())
+        .collect()
 }

@@ -45,7 +45,10 @@ impl Action {
 
     /// True when apply will write something.
     pub fn writes(self) -> bool {
-        matches!(self, Action::Create | Action::Update | Action::Replace | Action::Delete)
+        matches!(
+            self,
+            Action::Create | Action::Update | Action::Replace | Action::Delete
+        )
     }
 }
 

@@ -16,7 +16,11 @@ pub struct TextOptions {
 }
 
 fn paint(on: bool, code: &str, s: &str) -> String {
-    if on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    if on {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
 }
 
 fn action_color(a: Action) -> &'static str {
@@ -49,11 +53,17 @@ pub fn summary_line(plan: &Plan) -> String {
     if s.is_empty() {
         let mut line = String::from("No changes. Your infrastructure matches the spec.");
         if s.unreadable > 0 {
-            line.push_str(&format!(" ({} resource(s) could not be read.)", s.unreadable));
+            line.push_str(&format!(
+                " ({} resource(s) could not be read.)",
+                s.unreadable
+            ));
         }
         return line;
     }
-    format!("Plan: {} to add, {} to change, {} to replace, {} to destroy.", s.add, s.change, s.replace, s.destroy)
+    format!(
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
+        s.add, s.change, s.replace, s.destroy
+    )
 }
 
 fn value_text(v: &Value) -> String {
@@ -71,7 +81,10 @@ fn leaves(path: &str, old: &Value, new: &Value, out: &mut Vec<(String, Value, Va
             keys.sort();
             keys.dedup();
             for k in keys {
-                let (x, y) = (a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null));
+                let (x, y) = (
+                    a.get(k).unwrap_or(&Value::Null),
+                    b.get(k).unwrap_or(&Value::Null),
+                );
                 if x != y {
                     leaves(&format!("{path}.{k}"), x, y, out);
                 }
@@ -83,23 +96,40 @@ fn leaves(path: &str, old: &Value, new: &Value, out: &mut Vec<(String, Value, Va
 
 fn change_lines(c: &Change, color: bool) -> Vec<String> {
     if c.sensitive {
-        return vec![format!("{} {} = (sensitive)", paint(color, "33", "~"), c.path)];
+        return vec![format!(
+            "{} {} = (sensitive)",
+            paint(color, "33", "~"),
+            c.path
+        )];
     }
     let mut flat = Vec::new();
     leaves(&c.path, &c.old, &c.new, &mut flat);
     flat.into_iter()
         .map(|(path, old, new)| {
             let (sym, body) = match (&old, &new) {
-                (Value::Null, n) => (paint(color, "32", "+"), format!("{path} = {}", value_text(n))),
-                (o, Value::Null) => (paint(color, "31", "-"), format!("{path} = {}", value_text(o))),
-                (o, n) => (paint(color, "33", "~"), format!("{path}: {} → {}", value_text(o), value_text(n))),
+                (Value::Null, n) => (
+                    paint(color, "32", "+"),
+                    format!("{path} = {}", value_text(n)),
+                ),
+                (o, Value::Null) => (
+                    paint(color, "31", "-"),
+                    format!("{path} = {}", value_text(o)),
+                ),
+                (o, n) => (
+                    paint(color, "33", "~"),
+                    format!("{path}: {} → {}", value_text(o), value_text(n)),
+                ),
             };
             let mut line = format!("{sym} {body}");
             if c.forces_replacement {
                 line.push_str(&paint(color, "35", "  # forces replacement"));
             }
             if c.reset {
-                line.push_str(&paint(color, "2", "  # no longer in the spec: back to Azure's default"));
+                line.push_str(&paint(
+                    color,
+                    "2",
+                    "  # no longer in the spec: back to Azure's default",
+                ));
             }
             line
         })
@@ -108,12 +138,24 @@ fn change_lines(c: &Change, color: bool) -> Vec<String> {
 
 fn resource_block(r: &ResourcePlan, opts: TextOptions, out: &mut String) {
     let color = opts.color;
-    let _ = writeln!(out, "  {} {} ({}) {}", paint(color, "1", "#"), paint(color, "1", &r.key), r.kind, verb(r.action));
+    let _ = writeln!(
+        out,
+        "  {} {} ({}) {}",
+        paint(color, "1", "#"),
+        paint(color, "1", &r.key),
+        r.kind,
+        verb(r.action)
+    );
     for reason in &r.reasons {
         let _ = writeln!(out, "    {}", paint(color, "2", &format!("# {reason}")));
     }
     let sym = format!("{:>3}", r.action.symbol());
-    let _ = writeln!(out, "  {} {}", paint(color, action_color(r.action), &sym), r.id);
+    let _ = writeln!(
+        out,
+        "  {} {}",
+        paint(color, action_color(r.action), &sym),
+        r.id
+    );
     if matches!(r.action, Action::Create | Action::Update | Action::Replace) {
         for c in &r.changes {
             for line in change_lines(c, color) {
@@ -127,10 +169,17 @@ fn resource_block(r: &ResourcePlan, opts: TextOptions, out: &mut String) {
 /// The human plan.
 pub fn text(plan: &Plan, opts: TextOptions) -> String {
     let mut out = String::new();
-    let shown: Vec<&ResourcePlan> =
-        plan.resources.iter().filter(|r| opts.show_unchanged || !matches!(r.action, Action::NoOp | Action::Read)).collect();
+    let shown: Vec<&ResourcePlan> = plan
+        .resources
+        .iter()
+        .filter(|r| opts.show_unchanged || !matches!(r.action, Action::NoOp | Action::Read))
+        .collect();
     if !shown.is_empty() {
-        let _ = writeln!(out, "moat will perform these actions on stack `{}` (subscription {}):\n", plan.stack, plan.subscription);
+        let _ = writeln!(
+            out,
+            "moat will perform these actions on stack `{}` (subscription {}):\n",
+            plan.stack, plan.subscription
+        );
         for r in shown {
             resource_block(r, opts, &mut out);
         }
@@ -144,7 +193,11 @@ pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### moat plan for stack `{}`\n", plan.stack);
     let _ = writeln!(out, "**{}**\n", summary_line(plan));
-    let changed: Vec<&ResourcePlan> = plan.resources.iter().filter(|r| !matches!(r.action, Action::NoOp | Action::Read)).collect();
+    let changed: Vec<&ResourcePlan> = plan
+        .resources
+        .iter()
+        .filter(|r| !matches!(r.action, Action::NoOp | Action::Read))
+        .collect();
     if changed.is_empty() {
         return out;
     }
@@ -159,9 +212,22 @@ pub fn markdown(plan: &Plan) -> String {
             _ => "⚪",
         };
         let why = r.reasons.join("; ").replace('|', "\\|");
-        let _ = writeln!(out, "| {icon} | `{}` | {} | {} | {} |", r.key, r.kind, serde_json::to_value(r.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(), why);
+        let _ = writeln!(
+            out,
+            "| {icon} | `{}` | {} | {} | {} |",
+            r.key,
+            r.kind,
+            serde_json::to_value(r.action)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            why
+        );
     }
-    let _ = writeln!(out, "\n<details><summary>Property changes</summary>\n\n```diff");
+    let _ = writeln!(
+        out,
+        "\n<details><summary>Property changes</summary>\n\n```diff"
+    );
     for r in &changed {
         let _ = writeln!(out, "{} {} ({})", r.action.symbol(), r.key, r.kind);
         if matches!(r.action, Action::Create | Action::Update | Action::Replace) {

@@ -130,40 +130,38 @@ fn check_ranges(cx: &mut Cx<'_>, r: &Ranges<'_>) {
             cx.push(d.hint(hint));
         }
     }
-    if let (Some(dns), Some(svc)) = (r.dns, written) {
-        if let Some(ip) = cidr::parse_ip(&dns.value) {
-            let first = u32::from(svc.network());
-            let suggestion = Ipv4Addr::from(first.saturating_add(10));
-            let problem = if !svc.contains_ip(ip) {
-                Some((
-                    format!("`dns_service_ip` {ip} is outside the service range {svc}"),
-                    "outside the service range",
-                ))
-            } else if u32::from(ip) == first {
-                Some((
-                    format!(
-                        "`dns_service_ip` {ip} is the network address of the service range {svc}"
-                    ),
-                    "the range's network address",
-                ))
-            } else if u32::from(ip) == first.saturating_add(1) {
-                Some((
-                    format!(
-                        "`dns_service_ip` {ip} is the first address of the service range {svc}, which the Kubernetes API service takes"
-                    ),
-                    "taken by the Kubernetes API service",
-                ))
-            } else {
-                None
-            };
-            if let (Some((msg, label)), Some(s)) = (problem, r.service) {
-                cx.push(
+    if let (Some(dns), Some(svc)) = (r.dns, written)
+        && let Some(ip) = cidr::parse_ip(&dns.value)
+    {
+        let first = u32::from(svc.network());
+        let suggestion = Ipv4Addr::from(first.saturating_add(10));
+        let problem = if !svc.contains_ip(ip) {
+            Some((
+                format!("`dns_service_ip` {ip} is outside the service range {svc}"),
+                "outside the service range",
+            ))
+        } else if u32::from(ip) == first {
+            Some((
+                format!("`dns_service_ip` {ip} is the network address of the service range {svc}"),
+                "the range's network address",
+            ))
+        } else if u32::from(ip) == first.saturating_add(1) {
+            Some((
+                format!(
+                    "`dns_service_ip` {ip} is the first address of the service range {svc}, which the Kubernetes API service takes"
+                ),
+                "taken by the Kubernetes API service",
+            ))
+        } else {
+            None
+        };
+        if let (Some((msg, label)), Some(s)) = (problem, r.service) {
+            cx.push(
                     Cx::diag("ML303", msg, dns.span)
                         .label(label)
                         .with_secondary(s.span, "the service range")
                         .hint(format!("use an address inside the range past its first, e.g. `dns_service_ip: {suggestion}`")),
                 );
-            }
         }
     }
     if let Some(b) = r.bridge {
@@ -181,10 +179,10 @@ fn check_ranges(cx: &mut Cx<'_>, r: &Ranges<'_>) {
                 })
             })
             .collect();
-        if let (Some(svc), Some(s)) = (written, r.service) {
-            if svc.overlaps(bridge) {
-                clash.push((s.span, format!("the service range {svc}")));
-            }
+        if let (Some(svc), Some(s)) = (written, r.service)
+            && svc.overlaps(bridge)
+        {
+            clash.push((s.span, format!("the service range {svc}")));
         }
         if let Some((_, first)) = clash.first() {
             let mut d = Cx::diag(

@@ -83,27 +83,27 @@ fn placement(cx: &mut Cx<'_>, res: &Resource, r: &moat_model::Ref) {
     let Some(target) = r.target.as_deref() else {
         return;
     };
-    if let Some(vnet) = cx.vnet_of_target(target) {
-        if let (Some(w), Some(v), Some(c)) = (&ws.location, &vnet.location, &res.location) {
-            if w.value != v.value && c.value == v.value {
-                cx.push(
-                    Cx::diag(
-                        "ML101",
-                        format!(
-                            "virtual network `{}` is in `{}` but workspace `{}` is in `{}`",
-                            vnet.key, v.value, ws.key, w.value
-                        ),
-                        r.span,
-                    )
-                    .label("subnet in another region than the workspace")
-                    .with_secondary(w.span, "the workspace's region")
-                    .hint(format!(
-                        "use a network in `{}`, or move the workspace to `{}`",
-                        w.value, v.value
-                    )),
-                );
-            }
-        }
+    if let Some(vnet) = cx.vnet_of_target(target)
+        && let (Some(w), Some(v), Some(c)) = (&ws.location, &vnet.location, &res.location)
+        && w.value != v.value
+        && c.value == v.value
+    {
+        cx.push(
+            Cx::diag(
+                "ML101",
+                format!(
+                    "virtual network `{}` is in `{}` but workspace `{}` is in `{}`",
+                    vnet.key, v.value, ws.key, w.value
+                ),
+                r.span,
+            )
+            .label("subnet in another region than the workspace")
+            .with_secondary(w.span, "the workspace's region")
+            .hint(format!(
+                "use a network in `{}`, or move the workspace to `{}`",
+                w.value, v.value
+            )),
+        );
     }
     let (Some(sub), Some(wsid)) = (ArmId::parse(&r.id), ArmId::parse(&ws.id)) else {
         return;

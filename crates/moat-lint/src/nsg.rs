@@ -74,7 +74,8 @@ impl Endpoint {
         }
         if address.chars().next().is_some_and(|c| c.is_ascii_digit()) {
             return match Cidr::parse_ip_or_cidr(address) {
-                Ok(c) if c.len() == 0 => true,
+                // `0.0.0.0/0` covers every address, tags included.
+                Ok(c) if c.size() == 1 << 32 => true,
                 Ok(c) => !self.cidrs.is_empty() && self.cidrs.iter().all(|x| c.contains(*x)),
                 Err(_) => false,
             };

@@ -199,18 +199,30 @@ fn trusted(cx: &mut Cx<'_>, ws: &Resource) {
     }
 }
 
-/// The node subnet an AKS compute's cluster uses: `(subnet key, where it is named)`.
+/// A subnet reference as `(lowercase ARM ID, how to name it in a message)`.
+type SubnetName = (String, String);
+
+fn subnet_of(r: &moat_model::Ref) -> SubnetName {
+    let name = match &r.target {
+        Some(t) if t.contains('/') => t.clone(),
+        _ => short(&r.id),
+    };
+    (r.id.to_ascii_lowercase(), name)
+}
+
+/// The node subnet of an AKS compute's cluster, where the compute names its cluster, and the
+/// cluster's key (or the compute's, for `create:`).
 fn inference_subnet<'m>(
     cx: &Cx<'m>,
     compute: &'m Resource,
-) -> Option<(Option<String>, Span, String)> {
+) -> Option<(Option<SubnetName>, Span, String)> {
     let Body::Spec(KindSpec::AksCompute(c)) = &compute.body else {
         return None;
     };
     if c.create.is_some() {
         let r = compute.reference("create.subnet");
         return Some((
-            r.and_then(|r| r.target.clone()),
+            r.map(subnet_of),
             r.map_or(compute.key_span, |r| r.span),
             compute.key.clone(),
         ));
@@ -223,7 +235,7 @@ fn inference_subnet<'m>(
     let at = compute
         .reference("cluster")
         .map_or(compute.key_span, |r| r.span);
-    Some((r.and_then(|r| r.target.clone()), at, cluster.key.clone()))
+    Some((r.map(subnet_of), at, cluster.key.clone()))
 }
 
 /// ML206: AKS inference can read the workspace's firewalled default store.
@@ -237,11 +249,12 @@ fn inference_store(cx: &mut Cx<'_>, ws: &Resource) {
     if !fw.denies && !fw.public_disabled {
         return;
     }
-    let admitted: Vec<&str> = store
+    // Compared by ARM ID: references into an `existing:` network bind to the network's key.
+    let admitted: Vec<String> = store
         .refs
         .iter()
         .filter(|r| r.field.starts_with("network_rules.subnets["))
-        .filter_map(|r| r.target.as_deref())
+        .map(|r| r.id.to_ascii_lowercase())
         .collect();
     let computes: Vec<&Resource> = cx
         .model
@@ -257,16 +270,24 @@ fn inference_store(cx: &mut Cx<'_>, ws: &Resource) {
             continue;
         }
         seen.push(cluster.clone());
-        if subnet.as_deref().is_some_and(|s| admitted.contains(&s)) {
+        if subnet.as_ref().is_some_and(|(id, _)| admitted.contains(id)) {
             continue;
         }
+        let subnet = subnet.map(|(_, name)| name);
         let blame = fw.subnets.map_or(fw.span, |s| s.span);
         let d = Cx::diag("ML206", format!("the firewall of storage account `{}` does not admit inference cluster `{cluster}` of workspace `{}`", store.key, ws.key), blame)
             .label(match &subnet {
                 Some(s) => format!("`{s}` is not listed"),
                 None => "the cluster's nodes are in no subnet of this spec".to_string(),
             })
-            .with_secondary(at, format!("`{}` deploys models to `{cluster}`", compute.key))
+            .with_secondary(
+                at,
+                if cluster == compute.key {
+                    format!("`{cluster}` creates its cluster here")
+                } else {
+                    format!("`{}` deploys models to `{cluster}`", compute.key)
+                },
+            )
             .note("deployments download models from the workspace's default storage account")
             .hint(match &subnet {
                 Some(s) => format!("add `{s}` to `network_rules.subnets` of `{}` and `Microsoft.Storage` to that subnet's `service_endpoints`", store.key),

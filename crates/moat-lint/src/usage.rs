@@ -29,16 +29,16 @@ pub fn users(cx: &Cx<'_>) -> BTreeMap<String, Vec<User>> {
     let mut by: BTreeMap<String, Vec<User>> = BTreeMap::new();
     let mut add =
         |res: &moat_model::Resource, field: &str, addresses: u64, how: String, aml: bool| {
-            if let Some(r) = res.reference(field) {
-                if let Some(t) = &r.target {
-                    by.entry(t.clone()).or_default().push(User {
-                        key: res.key.clone(),
-                        span: r.span,
-                        addresses,
-                        how,
-                        aml,
-                    });
-                }
+            if let Some(r) = res.reference(field)
+                && let Some(t) = &r.target
+            {
+                by.entry(t.clone()).or_default().push(User {
+                    key: res.key.clone(),
+                    span: r.span,
+                    addresses,
+                    how,
+                    aml,
+                });
             }
         };
     for (res, spec) in cx.specs(Kind::AmlCompute) {

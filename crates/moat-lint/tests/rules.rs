@@ -70,7 +70,7 @@ fn assert_resolves(file: &SourceFile, model_diags: &[Diagnostic]) {
         errors.is_empty(),
         "{} does not resolve cleanly:\n{}",
         file.name(),
-        rendered(file, &model_diags.to_vec())
+        rendered(file, model_diags)
     );
 }
 
@@ -325,4 +325,75 @@ fn docs_document_every_rule() {
         moat_lint::rules().len(),
         "docs/rules.md documents a rule the catalogue lacks"
     );
+}
+
+#[test]
+#[ignore = "prints the findings of every example, for review"]
+fn print_example_findings() {
+    for entry in std::fs::read_dir(root().join("examples"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+    {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_else(|e| panic!("{e}"));
+        let (file, _, found) = check(&entry.path().display().to_string(), &text);
+        println!("{}", rendered(&file, &found));
+    }
+}
+
+fn codes_at(file: &SourceFile, found: &[Diagnostic]) -> Vec<(String, usize, usize)> {
+    found
+        .iter()
+        .map(|d| {
+            let at = file.line_col(d.primary.span.start);
+            (d.code.clone(), at.line, at.col)
+        })
+        .collect()
+}
+
+#[test]
+fn inference_subnets_of_existing_networks_are_compared_by_id() {
+    let spec = |admitted: &str| {
+        format!(
+            "stack: s
+location: eastus2
+resources:
+  rg: {{ type: resource_group }}
+  hub: {{ type: virtual_network, existing: {{ resource_group: net, name: hub }} }}
+  store:
+    type: storage_account
+    resource_group: rg
+    name: sstore1
+    network_rules: {{ default_action: deny, subnets: [{admitted}] }}
+  vault: {{ type: key_vault, resource_group: rg, name: s-vault-1 }}
+  insights: {{ type: application_insights, resource_group: rg }}
+  ws: {{ type: ml_workspace, resource_group: rg, storage_account: store, key_vault: vault, application_insights: insights }}
+  scoring:
+    type: aks_compute
+    workspace: ws
+    create: {{ subnet: hub/inference, service_cidr: 10.2.0.0/16, dns_service_ip: 10.2.0.10 }}
+"
+        )
+    };
+    let (file, model_diags, found) = check("a.yaml", &spec("hub/training"));
+    assert_resolves(&file, &model_diags);
+    let codes = codes_at(&file, &found);
+    assert!(codes.contains(&("ML206".to_string(), 10, 55)), "{codes:?}");
+    assert!(codes.contains(&("ML203".to_string(), 10, 56)), "{codes:?}");
+    let (file, _, found) = check("a.yaml", &spec("hub/training, hub/inference"));
+    let codes = codes_at(&file, &found);
+    assert!(!codes.iter().any(|(c, _, _)| c == "ML206"), "{codes:?}");
+}
+
+#[test]
+fn a_missing_batch_rule_points_at_the_nsg() {
+    let text = std::fs::read_to_string(cases().join("ML110.pass.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    // Keep only the deny rule: nothing allows Batch, so Azure's DenyAllInBound decides.
+    let start = text.find("      - { name: batch").unwrap_or_else(|| panic!("no batch rule"));
+    let end = start + text[start..].find("      - { name: deny-internet").unwrap_or_else(|| panic!("no deny rule"));
+    let without = format!("{}{}", &text[..start], &text[end..]);
+    let (file, model_diags, found) = check("c.yaml", &without);
+    assert_resolves(&file, &model_diags);
+    let d = found.iter().find(|d| d.code == "ML110").unwrap_or_else(|| panic!("no ML110:\n{}", rendered(&file, &found)));
+    assert_eq!(file.slice(d.primary.span), "training-nsg");
+    assert!(d.primary.text.contains("DenyAllInBound"), "{}", d.primary.text);
 }

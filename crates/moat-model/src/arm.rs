@@ -43,13 +43,14 @@ fn strs(list: &[moat_spec::Spanned<String>]) -> Vec<String> {
 /// The full request body to create `r` (PUT), moat's defaults filled in.
 pub fn request_body(model: &Model, r: &Resource, ctx: &MapContext) -> Value {
     let mut b = json!({});
-    if r.kind.has_location() {
-        if let Some(l) = &r.location {
-            json::set(&mut b, "location", json!(l.value));
-        }
+    if r.kind.has_location()
+        && let Some(l) = &r.location
+    {
+        json::set(&mut b, "location", json!(l.value));
     }
     if r.kind.taggable() {
-        let mut tags: Map<String, Value> = r.tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let mut tags: Map<String, Value> =
+            r.tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
         tags.insert(STACK_TAG.to_string(), json!(model.stack.value));
         json::set(&mut b, "tags", Value::Object(tags));
     }
@@ -57,7 +58,11 @@ pub fn request_body(model: &Model, r: &Resource, ctx: &MapContext) -> Value {
     match &r.body {
         Body::Existing => {}
         Body::Subnet(s) => {
-            json::set(&mut b, "properties.addressPrefix", json!(s.address_prefix.value));
+            json::set(
+                &mut b,
+                "properties.addressPrefix",
+                json!(s.address_prefix.value),
+            );
             if let Some(id) = reference("network_security_group") {
                 json::set(&mut b, "properties.networkSecurityGroup", id_obj(&id));
             }
@@ -65,7 +70,11 @@ pub fn request_body(model: &Model, r: &Resource, ctx: &MapContext) -> Value {
                 json::set(&mut b, "properties.routeTable", id_obj(&id));
             }
             if let Some(e) = &s.service_endpoints {
-                let v: Vec<Value> = e.value.iter().map(|s| json!({ "service": s.value })).collect();
+                let v: Vec<Value> = e
+                    .value
+                    .iter()
+                    .map(|s| json!({ "service": s.value }))
+                    .collect();
                 json::set(&mut b, "properties.serviceEndpoints", Value::Array(v));
             }
             if let Some(d) = &s.delegations {
@@ -77,10 +86,18 @@ pub fn request_body(model: &Model, r: &Resource, ctx: &MapContext) -> Value {
                 json::set(&mut b, "properties.delegations", Value::Array(v));
             }
             if let Some(p) = &s.private_endpoint_network_policies {
-                json::set(&mut b, "properties.privateEndpointNetworkPolicies", json!(toggle(p.value)));
+                json::set(
+                    &mut b,
+                    "properties.privateEndpointNetworkPolicies",
+                    json!(toggle(p.value)),
+                );
             }
             if let Some(p) = &s.private_link_service_network_policies {
-                json::set(&mut b, "properties.privateLinkServiceNetworkPolicies", json!(toggle(p.value)));
+                json::set(
+                    &mut b,
+                    "properties.privateLinkServiceNetworkPolicies",
+                    json!(toggle(p.value)),
+                );
             }
             if let Some(d) = &s.default_outbound_access {
                 json::set(&mut b, "properties.defaultOutboundAccess", json!(d.value));
@@ -91,19 +108,38 @@ pub fn request_body(model: &Model, r: &Resource, ctx: &MapContext) -> Value {
     b
 }
 
-fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, reference: &dyn Fn(&str) -> Option<String>) {
+fn body_of(
+    spec: &KindSpec,
+    r: &Resource,
+    b: &mut Value,
+    ctx: &MapContext,
+    reference: &dyn Fn(&str) -> Option<String>,
+) {
     match spec {
         KindSpec::ResourceGroup(_) => {}
         KindSpec::VirtualNetwork(v) => {
             // `subnets` is left out on purpose: at 2024-03-01 an absent property keeps the
             // subnets, which moat manages as children (BEHAVIOR.md §5.1).
-            json::set(b, "properties.addressSpace.addressPrefixes", json!(strs(&v.address_space.value)));
+            json::set(
+                b,
+                "properties.addressSpace.addressPrefixes",
+                json!(strs(&v.address_space.value)),
+            );
             if let Some(d) = &v.dns_servers {
-                json::set(b, "properties.dhcpOptions.dnsServers", json!(strs(&d.value)));
+                json::set(
+                    b,
+                    "properties.dhcpOptions.dnsServers",
+                    json!(strs(&d.value)),
+                );
             }
         }
         KindSpec::NetworkSecurityGroup(n) => {
-            let rules: Vec<Value> = n.rules.iter().flat_map(|r| r.value.iter()).map(|r| security_rule(&r.value)).collect();
+            let rules: Vec<Value> = n
+                .rules
+                .iter()
+                .flat_map(|r| r.value.iter())
+                .map(|r| security_rule(&r.value))
+                .collect();
             json::set(b, "properties.securityRules", Value::Array(rules));
         }
         KindSpec::RouteTable(t) => {
@@ -143,14 +179,22 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
                 };
                 p(b, "accessTier", json!(tier));
             }
-            p(b, "supportsHttpsTrafficOnly", json!(s.https_only.as_ref().is_none_or(|x| x.value)));
+            p(
+                b,
+                "supportsHttpsTrafficOnly",
+                json!(s.https_only.as_ref().is_none_or(|x| x.value)),
+            );
             let tls = match s.min_tls_version.as_ref().map(|t| t.value) {
                 Some(ast::TlsVersion::Tls1_0) => "TLS1_0",
                 Some(ast::TlsVersion::Tls1_1) => "TLS1_1",
                 _ => "TLS1_2",
             };
             p(b, "minimumTlsVersion", json!(tls));
-            p(b, "allowBlobPublicAccess", json!(s.allow_blob_public_access.as_ref().is_some_and(|x| x.value)));
+            p(
+                b,
+                "allowBlobPublicAccess",
+                json!(s.allow_blob_public_access.as_ref().is_some_and(|x| x.value)),
+            );
             if let Some(k) = &s.allow_shared_key_access {
                 p(b, "allowSharedKeyAccess", json!(k.value));
             }
@@ -182,8 +226,12 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
                     .filter_map(|i| reference(&format!("network_rules.subnets[{i}]")))
                     .map(|id| json!({ "id": id }))
                     .collect();
-                let ips: Vec<Value> =
-                    nr.ip_rules.iter().flat_map(|l| l.value.iter()).map(|ip| json!({ "value": ip.value, "action": "Allow" })).collect();
+                let ips: Vec<Value> = nr
+                    .ip_rules
+                    .iter()
+                    .flat_map(|l| l.value.iter())
+                    .map(|ip| json!({ "value": ip.value, "action": "Allow" }))
+                    .collect();
                 p(
                     b,
                     "networkAcls",
@@ -197,12 +245,35 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
             }
         }
         KindSpec::KeyVault(v) => {
-            let tenant = v.tenant_id.as_ref().map_or_else(|| ctx.tenant.clone(), |t| t.value.clone());
+            let tenant = v
+                .tenant_id
+                .as_ref()
+                .map_or_else(|| ctx.tenant.clone(), |t| t.value.clone());
             json::set(b, "properties.tenantId", json!(tenant));
-            let sku = if v.sku.as_ref().is_some_and(|s| s.value == ast::VaultSku::Premium) { "premium" } else { "standard" };
+            let sku = if v
+                .sku
+                .as_ref()
+                .is_some_and(|s| s.value == ast::VaultSku::Premium)
+            {
+                "premium"
+            } else {
+                "standard"
+            };
             json::set(b, "properties.sku", json!({ "family": "A", "name": sku }));
-            json::set(b, "properties.enableRbacAuthorization", json!(v.rbac_authorization.as_ref().is_none_or(|x| x.value)));
-            json::set(b, "properties.softDeleteRetentionInDays", json!(v.soft_delete_retention_days.as_ref().map_or(90, |x| x.value)));
+            json::set(
+                b,
+                "properties.enableRbacAuthorization",
+                json!(v.rbac_authorization.as_ref().is_none_or(|x| x.value)),
+            );
+            json::set(
+                b,
+                "properties.softDeleteRetentionInDays",
+                json!(
+                    v.soft_delete_retention_days
+                        .as_ref()
+                        .map_or(90, |x| x.value)
+                ),
+            );
             if v.purge_protection.as_ref().is_some_and(|x| x.value) {
                 // Azure refuses `false` once it is on, and `false` is the default: only send `true`.
                 json::set(b, "properties.enablePurgeProtection", json!(true));
@@ -213,7 +284,10 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
             for (field, prop) in [
                 (&v.enabled_for_deployment, "enabledForDeployment"),
                 (&v.enabled_for_disk_encryption, "enabledForDiskEncryption"),
-                (&v.enabled_for_template_deployment, "enabledForTemplateDeployment"),
+                (
+                    &v.enabled_for_template_deployment,
+                    "enabledForTemplateDeployment",
+                ),
             ] {
                 if let Some(x) = field {
                     json::set(b, &format!("properties.{prop}"), json!(x.value));
@@ -221,12 +295,25 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
             }
             if let Some(rules) = &v.network_rules {
                 let nr = &rules.value;
-                let bypass = if nr.bypass.as_ref().is_some_and(|l| l.value.iter().all(|x| x.value == ast::VaultBypass::None)) { "None" } else { "AzureServices" };
+                let bypass = if nr
+                    .bypass
+                    .as_ref()
+                    .is_some_and(|l| l.value.iter().all(|x| x.value == ast::VaultBypass::None))
+                {
+                    "None"
+                } else {
+                    "AzureServices"
+                };
                 let subnets: Vec<Value> = (0..nr.subnets.as_ref().map_or(0, |l| l.value.len()))
                     .filter_map(|i| reference(&format!("network_rules.subnets[{i}]")))
                     .map(|id| json!({ "id": id }))
                     .collect();
-                let ips: Vec<Value> = nr.ip_rules.iter().flat_map(|l| l.value.iter()).map(|ip| json!({ "value": ip.value })).collect();
+                let ips: Vec<Value> = nr
+                    .ip_rules
+                    .iter()
+                    .flat_map(|l| l.value.iter())
+                    .map(|ip| json!({ "value": ip.value }))
+                    .collect();
                 json::set(
                     b,
                     "properties.networkAcls",
@@ -235,7 +322,15 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
             }
         }
         KindSpec::ApplicationInsights(a) => {
-            let t = if a.application_type.as_ref().is_some_and(|t| t.value == ast::ApplicationType::Other) { "other" } else { "web" };
+            let t = if a
+                .application_type
+                .as_ref()
+                .is_some_and(|t| t.value == ast::ApplicationType::Other)
+            {
+                "other"
+            } else {
+                "web"
+            };
             json::set(b, "kind", json!(t));
             json::set(b, "properties.Application_Type", json!(t));
             if let Some(w) = &a.log_analytics_workspace {
@@ -245,10 +340,18 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
                 json::set(b, "properties.RetentionInDays", json!(d.value));
             }
             if let Some(x) = &a.public_network_access_for_ingestion {
-                json::set(b, "properties.publicNetworkAccessForIngestion", json!(toggle(x.value)));
+                json::set(
+                    b,
+                    "properties.publicNetworkAccessForIngestion",
+                    json!(toggle(x.value)),
+                );
             }
             if let Some(x) = &a.public_network_access_for_query {
-                json::set(b, "properties.publicNetworkAccessForQuery", json!(toggle(x.value)));
+                json::set(
+                    b,
+                    "properties.publicNetworkAccessForQuery",
+                    json!(toggle(x.value)),
+                );
             }
             if let Some(x) = &a.disable_local_auth {
                 json::set(b, "properties.DisableLocalAuth", json!(x.value));
@@ -261,7 +364,11 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
                 _ => "Premium",
             };
             json::set(b, "sku.name", json!(sku));
-            json::set(b, "properties.adminUserEnabled", json!(c.admin_user_enabled.as_ref().is_some_and(|x| x.value)));
+            json::set(
+                b,
+                "properties.adminUserEnabled",
+                json!(c.admin_user_enabled.as_ref().is_some_and(|x| x.value)),
+            );
             if let Some(x) = &c.public_network_access {
                 json::set(b, "properties.publicNetworkAccess", json!(toggle(x.value)));
             }
@@ -272,9 +379,18 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
                 json::set(b, "properties.anonymousPullEnabled", json!(x.value));
             }
             if let Some(rules) = &c.network_rules {
-                let ips: Vec<Value> =
-                    rules.value.ip_rules.iter().flat_map(|l| l.value.iter()).map(|ip| json!({ "value": ip.value, "action": "Allow" })).collect();
-                json::set(b, "properties.networkRuleSet", json!({ "defaultAction": access(rules.value.default_action.as_ref().map(|a| a.value)), "ipRules": ips }));
+                let ips: Vec<Value> = rules
+                    .value
+                    .ip_rules
+                    .iter()
+                    .flat_map(|l| l.value.iter())
+                    .map(|ip| json!({ "value": ip.value, "action": "Allow" }))
+                    .collect();
+                json::set(
+                    b,
+                    "properties.networkRuleSet",
+                    json!({ "defaultAction": access(rules.value.default_action.as_ref().map(|a| a.value)), "ipRules": ips }),
+                );
             }
         }
         KindSpec::MlWorkspace(w) => {
@@ -310,11 +426,25 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
             if let Some(d) = &c.description {
                 json::set(b, "properties.description", json!(d.value));
             }
-            let p = |b: &mut Value, k: &str, v: Value| json::set(b, &format!("properties.properties.{k}"), v);
+            let p = |b: &mut Value, k: &str, v: Value| {
+                json::set(b, &format!("properties.properties.{k}"), v)
+            };
             p(b, "vmSize", json!(c.vm_size.value));
-            let prio = if c.vm_priority.as_ref().is_some_and(|x| x.value == ast::VmPriority::LowPriority) { "LowPriority" } else { "Dedicated" };
+            let prio = if c
+                .vm_priority
+                .as_ref()
+                .is_some_and(|x| x.value == ast::VmPriority::LowPriority)
+            {
+                "LowPriority"
+            } else {
+                "Dedicated"
+            };
             p(b, "vmPriority", json!(prio));
-            let idle = c.idle_time_before_scale_down.as_ref().and_then(|t| parse_duration(&t.value).ok()).unwrap_or(120);
+            let idle = c
+                .idle_time_before_scale_down
+                .as_ref()
+                .and_then(|t| parse_duration(&t.value).ok())
+                .unwrap_or(120);
             p(
                 b,
                 "scaleSettings",
@@ -334,12 +464,24 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
             };
             p(b, "remoteLoginPortPublicAccess", json!(login));
             if let Some(ssh) = &c.ssh {
-                p(b, "userAccountCredentials", json!({ "adminUserName": ssh.value.admin_username.value, "adminUserSshPublicKey": ssh.value.admin_public_key.value }));
+                p(
+                    b,
+                    "userAccountCredentials",
+                    json!({ "adminUserName": ssh.value.admin_username.value, "adminUserSshPublicKey": ssh.value.admin_public_key.value }),
+                );
             }
             if let Some(x) = &c.enable_node_public_ip {
                 p(b, "enableNodePublicIp", json!(x.value));
             }
-            let os = if c.os_type.as_ref().is_some_and(|x| x.value == ast::OsType::Windows) { "Windows" } else { "Linux" };
+            let os = if c
+                .os_type
+                .as_ref()
+                .is_some_and(|x| x.value == ast::OsType::Windows)
+            {
+                "Windows"
+            } else {
+                "Linux"
+            };
             p(b, "osType", json!(os));
         }
         KindSpec::AksCluster(a) => {
@@ -353,7 +495,15 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
             if let Some(v) = &a.kubernetes_version {
                 json::set(b, "properties.kubernetesVersion", json!(v.value));
             }
-            json::set(b, "properties.dnsPrefix", json!(a.dns_prefix.as_ref().map_or(r.name.value.as_str(), |d| d.value.as_str())));
+            json::set(
+                b,
+                "properties.dnsPrefix",
+                json!(
+                    a.dns_prefix
+                        .as_ref()
+                        .map_or(r.name.value.as_str(), |d| d.value.as_str())
+                ),
+            );
             let mut pool = json!({
                 "name": a.node_pool_name.as_ref().map_or("system", |n| n.value.as_str()),
                 "count": a.node_count.as_ref().map_or(3, |n| n.value),
@@ -391,7 +541,11 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
                 if let Some(p) = &n.policy {
                     json::set(&mut np, "networkPolicy", json!(p.value.as_str()));
                 }
-                for (field, prop) in [(&n.service_cidr, "serviceCidr"), (&n.dns_service_ip, "dnsServiceIP"), (&n.pod_cidr, "podCidr")] {
+                for (field, prop) in [
+                    (&n.service_cidr, "serviceCidr"),
+                    (&n.dns_service_ip, "dnsServiceIP"),
+                    (&n.pod_cidr, "podCidr"),
+                ] {
                     if let Some(x) = field {
                         json::set(&mut np, prop, json!(x.value));
                     }
@@ -427,22 +581,54 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
             if let Some(d) = &c.description {
                 json::set(b, "properties.description", json!(d.value));
             }
-            let purpose = |p: Option<ast::ClusterPurpose>| if p == Some(ast::ClusterPurpose::DevTest) { "DevTest" } else { "FastProd" };
+            let purpose = |p: Option<ast::ClusterPurpose>| {
+                if p == Some(ast::ClusterPurpose::DevTest) {
+                    "DevTest"
+                } else {
+                    "FastProd"
+                }
+            };
             if let Some(id) = reference("cluster") {
                 json::set(b, "properties.resourceId", json!(id));
-                json::set(b, "properties.properties.clusterPurpose", json!(purpose(c.cluster_purpose.as_ref().map(|p| p.value))));
+                json::set(
+                    b,
+                    "properties.properties.clusterPurpose",
+                    json!(purpose(c.cluster_purpose.as_ref().map(|p| p.value))),
+                );
             }
             if let Some(cr) = &c.create {
                 let cr = &cr.value;
-                let p = |b: &mut Value, k: &str, v: Value| json::set(b, &format!("properties.properties.{k}"), v);
-                p(b, "agentCount", json!(cr.agent_count.as_ref().map_or(3, |x| x.value)));
-                p(b, "agentVmSize", json!(cr.vm_size.as_ref().map_or("Standard_D3_v2", |x| x.value.as_str())));
-                p(b, "clusterPurpose", json!(purpose(cr.cluster_purpose.as_ref().map(|p| p.value))));
+                let p = |b: &mut Value, k: &str, v: Value| {
+                    json::set(b, &format!("properties.properties.{k}"), v)
+                };
+                p(
+                    b,
+                    "agentCount",
+                    json!(cr.agent_count.as_ref().map_or(3, |x| x.value)),
+                );
+                p(
+                    b,
+                    "agentVmSize",
+                    json!(
+                        cr.vm_size
+                            .as_ref()
+                            .map_or("Standard_D3_v2", |x| x.value.as_str())
+                    ),
+                );
+                p(
+                    b,
+                    "clusterPurpose",
+                    json!(purpose(cr.cluster_purpose.as_ref().map(|p| p.value))),
+                );
                 let mut netcfg = json!({});
                 if let Some(id) = reference("create.subnet") {
                     json::set(&mut netcfg, "subnetId", json!(id));
                 }
-                for (field, prop) in [(&cr.service_cidr, "serviceCidr"), (&cr.dns_service_ip, "dnsServiceIP"), (&cr.docker_bridge_cidr, "dockerBridgeCidr")] {
+                for (field, prop) in [
+                    (&cr.service_cidr, "serviceCidr"),
+                    (&cr.dns_service_ip, "dnsServiceIP"),
+                    (&cr.docker_bridge_cidr, "dockerBridgeCidr"),
+                ] {
                     if let Some(x) = field {
                         json::set(&mut netcfg, prop, json!(x.value));
                     }
@@ -451,7 +637,11 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
                     p(b, "aksNetworkingConfiguration", netcfg);
                 }
                 if let Some(l) = &cr.load_balancer_type {
-                    let t = if l.value == ast::LoadBalancerType::InternalLoadBalancer { "InternalLoadBalancer" } else { "PublicIp" };
+                    let t = if l.value == ast::LoadBalancerType::InternalLoadBalancer {
+                        "InternalLoadBalancer"
+                    } else {
+                        "PublicIp"
+                    };
                     p(b, "loadBalancerType", json!(t));
                 }
                 if let Some(s) = &cr.load_balancer_subnet {
@@ -463,7 +653,11 @@ fn body_of(spec: &KindSpec, r: &Resource, b: &mut Value, ctx: &MapContext, refer
 }
 
 fn access(a: Option<ast::Access>) -> &'static str {
-    if a == Some(ast::Access::Allow) { "Allow" } else { "Deny" }
+    if a == Some(ast::Access::Allow) {
+        "Allow"
+    } else {
+        "Deny"
+    }
 }
 
 fn next_hop(h: ast::NextHop) -> &'static str {
@@ -492,7 +686,9 @@ fn security_rule(r: &ast::SecurityRule) -> Value {
         "protocol": protocol,
     });
     let mut put = |single: &str, plural: &str, v: &Option<moat_spec::Spanned<OneOrMany>>| {
-        let list: Vec<String> = v.as_ref().map_or_else(|| vec!["*".to_string()], |x| strs(&x.value.0));
+        let list: Vec<String> = v
+            .as_ref()
+            .map_or_else(|| vec!["*".to_string()], |x| strs(&x.value.0));
         if list.len() == 1 {
             json::set(&mut p, single, json!(list[0]));
         } else {
@@ -501,8 +697,16 @@ fn security_rule(r: &ast::SecurityRule) -> Value {
     };
     put("sourceAddressPrefix", "sourceAddressPrefixes", &r.source);
     put("sourcePortRange", "sourcePortRanges", &r.source_ports);
-    put("destinationAddressPrefix", "destinationAddressPrefixes", &r.destination);
-    put("destinationPortRange", "destinationPortRanges", &r.destination_ports);
+    put(
+        "destinationAddressPrefix",
+        "destinationAddressPrefixes",
+        &r.destination,
+    );
+    put(
+        "destinationPortRange",
+        "destinationPortRanges",
+        &r.destination_ports,
+    );
     if let Some(d) = &r.description {
         json::set(&mut p, "description", json!(d.value));
     }
@@ -549,7 +753,18 @@ fn id_of(v: &Value) -> Value {
 fn str_set(v: &Value, fold: bool) -> Value {
     let mut items: Vec<String> = v
         .as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str()).map(|s| if fold { s.to_lowercase() } else { s.to_string() }).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str())
+                .map(|s| {
+                    if fold {
+                        s.to_lowercase()
+                    } else {
+                        s.to_string()
+                    }
+                })
+                .collect()
+        })
         .unwrap_or_default();
     items.sort();
     items.dedup();
@@ -572,10 +787,10 @@ fn comma_set(v: &Value) -> Value {
 
 fn both(p: &Value, single: &str, plural: &str) -> Value {
     let mut items: Vec<String> = Vec::new();
-    if let Some(s) = p.get(single).and_then(Value::as_str) {
-        if !s.is_empty() {
-            items.push(s.to_string());
-        }
+    if let Some(s) = p.get(single).and_then(Value::as_str)
+        && !s.is_empty()
+    {
+        items.push(s.to_string());
     }
     if let Some(a) = p.get(plural).and_then(Value::as_array) {
         items.extend(a.iter().filter_map(|x| x.as_str()).map(str::to_string));
@@ -600,7 +815,11 @@ fn keyed(v: &Value, key: &str, canon: impl Fn(&Value) -> Value) -> Value {
 
 fn canon_rule(item: &Value) -> Value {
     let p = item.get("properties").cloned().unwrap_or(Value::Null);
-    let proto = p.get("protocol").and_then(Value::as_str).unwrap_or("*").to_lowercase();
+    let proto = p
+        .get("protocol")
+        .and_then(Value::as_str)
+        .unwrap_or("*")
+        .to_lowercase();
     json!({
         "priority": p.get("priority").cloned().unwrap_or(Value::Null),
         "direction": lower(p.get("direction").unwrap_or(&Value::Null)),
@@ -646,8 +865,13 @@ fn ip_rules(v: &Value, strip_32: bool) -> Value {
 }
 
 fn vnet_rules(v: &Value) -> Value {
-    let mut items: Vec<String> =
-        v.as_array().into_iter().flatten().filter_map(|r| r.get("id").and_then(Value::as_str)).map(|s| s.to_lowercase()).collect();
+    let mut items: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("id").and_then(Value::as_str))
+        .map(|s| s.to_lowercase())
+        .collect();
     items.sort();
     items.dedup();
     json!(items)
@@ -661,16 +885,16 @@ pub fn project(kind: Kind, body: &Value) -> Projection {
         out.insert(path.to_string(), v);
     };
     let at = |path: &str| json::get(body, path).filter(|v| !v.is_null());
-    if kind.has_location() {
-        if let Some(l) = at("location").and_then(Value::as_str) {
-            put("location", json!(regions::normalize(l)));
-        }
+    if kind.has_location()
+        && let Some(l) = at("location").and_then(Value::as_str)
+    {
+        put("location", json!(regions::normalize(l)));
     }
-    if kind.taggable() {
-        if let Some(tags) = at("tags").and_then(Value::as_object) {
-            for (k, v) in tags {
-                put(&format!("tags.{k}"), v.clone());
-            }
+    if kind.taggable()
+        && let Some(tags) = at("tags").and_then(Value::as_object)
+    {
+        for (k, v) in tags {
+            put(&format!("tags.{k}"), v.clone());
         }
     }
     macro_rules! field {
@@ -685,7 +909,9 @@ pub fn project(kind: Kind, body: &Value) -> Projection {
     match kind {
         Kind::ResourceGroup => {}
         Kind::VirtualNetwork => {
-            field!("properties.addressSpace.addressPrefixes", |v| str_set(v, false));
+            field!("properties.addressSpace.addressPrefixes", |v| str_set(
+                v, false
+            ));
             field!("properties.dhcpOptions.dnsServers", |v| str_set(v, false));
         }
         Kind::Subnet => {
@@ -693,12 +919,21 @@ pub fn project(kind: Kind, body: &Value) -> Projection {
             field!("properties.networkSecurityGroup", id_of);
             field!("properties.routeTable", id_of);
             field!("properties.serviceEndpoints", |v| {
-                let names: Vec<Value> = v.as_array().into_iter().flatten().filter_map(|e| e.get("service").cloned()).collect();
+                let names: Vec<Value> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.get("service").cloned())
+                    .collect();
                 str_set(&Value::Array(names), true)
             });
             field!("properties.delegations", |v| {
-                let names: Vec<Value> =
-                    v.as_array().into_iter().flatten().filter_map(|e| json::get(e, "properties.serviceName").cloned()).collect();
+                let names: Vec<Value> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| json::get(e, "properties.serviceName").cloned())
+                    .collect();
                 str_set(&Value::Array(names), true)
             });
             field!("properties.privateEndpointNetworkPolicies", lower);
@@ -777,14 +1012,24 @@ pub fn project(kind: Kind, body: &Value) -> Projection {
             field!("properties.properties.vmPriority", lower);
             field!("properties.properties.scaleSettings.minNodeCount", same);
             field!("properties.properties.scaleSettings.maxNodeCount", same);
-            field!("properties.properties.scaleSettings.nodeIdleTimeBeforeScaleDown", |v| iso_seconds(v).map_or(Value::Null, |s| json!(s)));
+            field!(
+                "properties.properties.scaleSettings.nodeIdleTimeBeforeScaleDown",
+                |v| iso_seconds(v).map_or(Value::Null, |s| json!(s))
+            );
             field!("properties.properties.subnet", id_of);
             field!("properties.properties.remoteLoginPortPublicAccess", |v| {
                 // Azure turns `NotSpecified` into `Enabled` (BEHAVIOR.md §2.10).
                 let s = v.as_str().unwrap_or("").to_lowercase();
-                json!(if s == "notspecified" { "enabled".to_string() } else { s })
+                json!(if s == "notspecified" {
+                    "enabled".to_string()
+                } else {
+                    s
+                })
             });
-            field!("properties.properties.userAccountCredentials.adminUserName", same);
+            field!(
+                "properties.properties.userAccountCredentials.adminUserName",
+                same
+            );
             field!("properties.properties.enableNodePublicIp", same);
             field!("properties.properties.osType", lower);
         }
@@ -792,7 +1037,10 @@ pub fn project(kind: Kind, body: &Value) -> Projection {
             field!("sku.tier", lower);
             field!("properties.kubernetesVersion", same);
             field!("properties.dnsPrefix", same);
-            if let Some(pool) = at("properties.agentPoolProfiles").and_then(Value::as_array).and_then(|a| a.first()) {
+            if let Some(pool) = at("properties.agentPoolProfiles")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+            {
                 for (k, f) in [
                     ("name", false),
                     ("count", false),
@@ -805,7 +1053,10 @@ pub fn project(kind: Kind, body: &Value) -> Projection {
                     ("vnetSubnetID", true),
                 ] {
                     if let Some(v) = pool.get(k).filter(|v| !v.is_null()) {
-                        put(&format!("properties.agentPoolProfiles[0].{k}"), if f { lower(v) } else { v.clone() });
+                        put(
+                            &format!("properties.agentPoolProfiles[0].{k}"),
+                            if f { lower(v) } else { v.clone() },
+                        );
                     }
                 }
             }
@@ -817,8 +1068,14 @@ pub fn project(kind: Kind, body: &Value) -> Projection {
             field!("properties.networkProfile.podCidr", same);
             field!("properties.networkProfile.outboundType", lower);
             field!("properties.networkProfile.loadBalancerSku", lower);
-            field!("properties.apiServerAccessProfile.enablePrivateCluster", same);
-            field!("properties.apiServerAccessProfile.authorizedIPRanges", |v| str_set(v, false));
+            field!(
+                "properties.apiServerAccessProfile.enablePrivateCluster",
+                same
+            );
+            field!(
+                "properties.apiServerAccessProfile.authorizedIPRanges",
+                |v| str_set(v, false)
+            );
             field!("properties.enableRBAC", same);
             field!("properties.disableLocalAccounts", same);
         }
@@ -828,10 +1085,22 @@ pub fn project(kind: Kind, body: &Value) -> Projection {
             field!("properties.properties.clusterPurpose", lower);
             field!("properties.properties.agentCount", same);
             field!("properties.properties.agentVmSize", lower);
-            field!("properties.properties.aksNetworkingConfiguration.subnetId", id_of);
-            field!("properties.properties.aksNetworkingConfiguration.serviceCidr", same);
-            field!("properties.properties.aksNetworkingConfiguration.dnsServiceIP", same);
-            field!("properties.properties.aksNetworkingConfiguration.dockerBridgeCidr", same);
+            field!(
+                "properties.properties.aksNetworkingConfiguration.subnetId",
+                id_of
+            );
+            field!(
+                "properties.properties.aksNetworkingConfiguration.serviceCidr",
+                same
+            );
+            field!(
+                "properties.properties.aksNetworkingConfiguration.dnsServiceIP",
+                same
+            );
+            field!(
+                "properties.properties.aksNetworkingConfiguration.dockerBridgeCidr",
+                same
+            );
             field!("properties.properties.loadBalancerType", lower);
             field!("properties.properties.loadBalancerSubnet", same);
         }
@@ -861,16 +1130,24 @@ pub fn default_of(kind: Kind, path: &str) -> Option<Value> {
         (Kind::StorageAccount, "properties.isHnsEnabled") => json!(false),
         (Kind::StorageAccount, "properties.networkAcls.defaultAction") => json!("allow"),
         (Kind::StorageAccount, "properties.networkAcls.bypass") => json!(["azureservices"]),
-        (Kind::StorageAccount | Kind::KeyVault, "properties.networkAcls.virtualNetworkRules" | "properties.networkAcls.ipRules") => json!([]),
+        (
+            Kind::StorageAccount | Kind::KeyVault,
+            "properties.networkAcls.virtualNetworkRules" | "properties.networkAcls.ipRules",
+        ) => json!([]),
         (Kind::KeyVault, "properties.networkAcls.defaultAction") => json!("allow"),
         (Kind::KeyVault, "properties.networkAcls.bypass") => json!(["azureservices"]),
         (Kind::KeyVault, "properties.publicNetworkAccess") => json!("enabled"),
         (Kind::KeyVault, "properties.enablePurgeProtection") => Value::Null,
         (
             Kind::KeyVault,
-            "properties.enabledForDeployment" | "properties.enabledForDiskEncryption" | "properties.enabledForTemplateDeployment",
+            "properties.enabledForDeployment"
+            | "properties.enabledForDiskEncryption"
+            | "properties.enabledForTemplateDeployment",
         ) => json!(false),
-        (Kind::ApplicationInsights, "properties.publicNetworkAccessForIngestion" | "properties.publicNetworkAccessForQuery") => {
+        (
+            Kind::ApplicationInsights,
+            "properties.publicNetworkAccessForIngestion" | "properties.publicNetworkAccessForQuery",
+        ) => {
             json!("enabled")
         }
         (Kind::ApplicationInsights, "properties.DisableLocalAuth") => json!(false),
@@ -886,7 +1163,9 @@ pub fn default_of(kind: Kind, path: &str) -> Option<Value> {
         (Kind::AmlCompute, "properties.description") => Value::Null,
         (Kind::AmlCompute, "properties.properties.subnet") => Value::Null,
         (Kind::AmlCompute, "properties.properties.enableNodePublicIp") => json!(true),
-        (Kind::AksCluster, "properties.apiServerAccessProfile.enablePrivateCluster") => json!(false),
+        (Kind::AksCluster, "properties.apiServerAccessProfile.enablePrivateCluster") => {
+            json!(false)
+        }
         (Kind::AksCluster, "properties.apiServerAccessProfile.authorizedIPRanges") => json!([]),
         (Kind::AksCluster, "properties.disableLocalAccounts") => json!(false),
         _ => return None,
@@ -903,16 +1182,24 @@ pub fn is_immutable(kind: Kind, path: &str) -> bool {
         Kind::StorageAccount => matches!(path, "properties.isHnsEnabled" | "kind"),
         Kind::KeyVault => matches!(path, "properties.softDeleteRetentionInDays"),
         Kind::ContainerRegistry => matches!(path, "properties.zoneRedundancy"),
-        Kind::MlWorkspace => matches!(path, "properties.storageAccount" | "properties.keyVault" | "properties.hbiWorkspace"),
+        Kind::MlWorkspace => matches!(
+            path,
+            "properties.storageAccount" | "properties.keyVault" | "properties.hbiWorkspace"
+        ),
         Kind::AmlCompute => {
-            !path.starts_with("properties.properties.scaleSettings") && !path.starts_with("tags.") && path != "properties.description"
+            !path.starts_with("properties.properties.scaleSettings")
+                && !path.starts_with("tags.")
+                && path != "properties.description"
         }
         Kind::AksCluster => {
             path.starts_with("properties.networkProfile.")
                 || matches!(
                     path,
-                    "properties.dnsPrefix" | "properties.agentPoolProfiles[0].vmSize" | "properties.agentPoolProfiles[0].vnetSubnetID"
-                        | "properties.agentPoolProfiles[0].name" | "properties.agentPoolProfiles[0].maxPods"
+                    "properties.dnsPrefix"
+                        | "properties.agentPoolProfiles[0].vmSize"
+                        | "properties.agentPoolProfiles[0].vnetSubnetID"
+                        | "properties.agentPoolProfiles[0].name"
+                        | "properties.agentPoolProfiles[0].maxPods"
                         | "properties.apiServerAccessProfile.enablePrivateCluster"
                 )
         }
@@ -946,8 +1233,17 @@ pub fn carry_over(kind: Kind) -> &'static [&'static str] {
 /// and tokens, judged by the last path segment (so `keyVault`, an ID, is not one).
 pub fn is_sensitive(_kind: Kind, path: &str) -> bool {
     let last = path.rsplit('.').next().unwrap_or(path).to_ascii_lowercase();
-    const WORDS: [&str; 9] =
-        ["password", "adminuserpassword", "secret", "clientsecret", "token", "connectionstring", "instrumentationkey", "accountkey", "primarykey"];
+    const WORDS: [&str; 9] = [
+        "password",
+        "adminuserpassword",
+        "secret",
+        "clientsecret",
+        "token",
+        "connectionstring",
+        "instrumentationkey",
+        "accountkey",
+        "primarykey",
+    ];
     WORDS.contains(&last.as_str()) || last.ends_with("password") || last.ends_with("secret")
 }
 
@@ -974,7 +1270,10 @@ mod tests {
             "sourceAddressPrefix": "BatchNodeManagement", "sourceAddressPrefixes": [], "sourcePortRange": "*", "sourcePortRanges": [],
             "destinationAddressPrefix": "*", "destinationAddressPrefixes": [], "destinationPortRanges": ["29876-29877"] } } ],
             "defaultSecurityRules": [] } });
-        assert_eq!(project(Kind::NetworkSecurityGroup, &desired), project(Kind::NetworkSecurityGroup, &live));
+        assert_eq!(
+            project(Kind::NetworkSecurityGroup, &desired),
+            project(Kind::NetworkSecurityGroup, &live)
+        );
     }
 
     #[test]
@@ -985,6 +1284,9 @@ mod tests {
         let live = json!({ "properties": { "networkAcls": { "defaultAction": "Deny", "bypass": "AzureServices",
             "virtualNetworkRules": [ { "id": "/subscriptions/s/resourcegroups/rg/providers/microsoft.network/virtualnetworks/v/subnets/a", "action": "Allow", "state": "Succeeded" } ],
             "ipRules": [ { "value": "203.0.113.0/28", "action": "Allow" } ], "ipv6Rules": [] } } });
-        assert_eq!(project(Kind::StorageAccount, &desired), project(Kind::StorageAccount, &live));
+        assert_eq!(
+            project(Kind::StorageAccount, &desired),
+            project(Kind::StorageAccount, &live)
+        );
     }
 }

@@ -19,7 +19,10 @@ impl ArmId {
     /// Parses an ARM ID; `None` when it does not have ARM's shape.
     pub fn parse(id: &str) -> Option<ArmId> {
         let parts: Vec<&str> = id.strip_prefix('/')?.split('/').collect();
-        if parts.iter().any(|p| p.is_empty()) || parts.len() < 2 || !parts[0].eq_ignore_ascii_case("subscriptions") {
+        if parts.iter().any(|p| p.is_empty())
+            || parts.len() < 2
+            || !parts[0].eq_ignore_ascii_case("subscriptions")
+        {
             return None;
         }
         let subscription = parts[1].to_string();
@@ -30,21 +33,39 @@ impl ArmId {
             rest = &rest[2..];
         }
         if rest.is_empty() {
-            return Some(ArmId { subscription, resource_group, namespace: None, types: Vec::new() });
+            return Some(ArmId {
+                subscription,
+                resource_group,
+                namespace: None,
+                types: Vec::new(),
+            });
         }
-        if rest.len() < 4 || !rest[0].eq_ignore_ascii_case("providers") || !rest.len().is_multiple_of(2) {
+        if rest.len() < 4
+            || !rest[0].eq_ignore_ascii_case("providers")
+            || !rest.len().is_multiple_of(2)
+        {
             return None;
         }
         let namespace = Some(rest[1].to_string());
-        let types = rest[2..].chunks(2).map(|c| (c[0].to_string(), c[1].to_string())).collect();
-        Some(ArmId { subscription, resource_group, namespace, types })
+        let types = rest[2..]
+            .chunks(2)
+            .map(|c| (c[0].to_string(), c[1].to_string()))
+            .collect();
+        Some(ArmId {
+            subscription,
+            resource_group,
+            namespace,
+            types,
+        })
     }
 
     /// The full type, e.g. `Microsoft.Network/virtualNetworks/subnets`, or
     /// `Microsoft.Resources/resourceGroups` for a group.
     pub fn full_type(&self) -> String {
         match &self.namespace {
-            None if self.resource_group.is_some() => "Microsoft.Resources/resourceGroups".to_string(),
+            None if self.resource_group.is_some() => {
+                "Microsoft.Resources/resourceGroups".to_string()
+            }
             None => "Microsoft.Resources/subscriptions".to_string(),
             Some(ns) => {
                 let mut s = ns.clone();
@@ -66,7 +87,10 @@ impl ArmId {
 
     /// The ID of the parent resource (a subnet's VNet).
     pub fn parent(&self) -> Option<ArmId> {
-        (self.types.len() > 1).then(|| ArmId { types: self.types[..self.types.len() - 1].to_vec(), ..self.clone() })
+        (self.types.len() > 1).then(|| ArmId {
+            types: self.types[..self.types.len() - 1].to_vec(),
+            ..self.clone()
+        })
     }
 }
 
@@ -98,7 +122,8 @@ pub fn resource_id(group_id: &str, full_type: &str, name: &str) -> String {
 
 /// Case-insensitive ARM ID equality, as ARM itself compares them.
 pub fn same_id(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/').eq_ignore_ascii_case(b.trim_end_matches('/'))
+    a.trim_end_matches('/')
+        .eq_ignore_ascii_case(b.trim_end_matches('/'))
 }
 
 #[cfg(test)]
@@ -112,10 +137,21 @@ mod tests {
         assert_eq!(p.full_type(), "Microsoft.Network/virtualNetworks/subnets");
         assert_eq!(p.name(), Some("a"));
         assert_eq!(p.to_string(), id);
-        assert_eq!(p.parent().map(|x| x.full_type()), Some("Microsoft.Network/virtualNetworks".to_string()));
-        assert_eq!(ArmId::parse("/subscriptions/s1/resourcegroups/rg").map(|p| p.full_type()), Some("Microsoft.Resources/resourceGroups".into()));
+        assert_eq!(
+            p.parent().map(|x| x.full_type()),
+            Some("Microsoft.Network/virtualNetworks".to_string())
+        );
+        assert_eq!(
+            ArmId::parse("/subscriptions/s1/resourcegroups/rg").map(|p| p.full_type()),
+            Some("Microsoft.Resources/resourceGroups".into())
+        );
         assert!(ArmId::parse("subscriptions/x").is_none());
-        assert!(ArmId::parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks").is_none());
+        assert!(
+            ArmId::parse(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks"
+            )
+            .is_none()
+        );
         assert!(same_id(id, &id.to_lowercase()));
     }
 }

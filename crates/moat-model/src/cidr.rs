@@ -38,17 +38,29 @@ impl Cidr {
     /// Builds a network, clearing host bits.
     pub fn new(addr: Ipv4Addr, len: u8) -> Cidr {
         let len = len.min(32);
-        Cidr { addr: u32::from(addr) & mask(len), len }
+        Cidr {
+            addr: u32::from(addr) & mask(len),
+            len,
+        }
     }
 
     /// Parses `a.b.c.d/len`, refusing host bits.
     pub fn parse_strict(s: &str) -> Result<Cidr, CidrError> {
-        let (a, l) = s.split_once('/').ok_or_else(|| CidrError::NoPrefix(s.to_string()))?;
+        let (a, l) = s
+            .split_once('/')
+            .ok_or_else(|| CidrError::NoPrefix(s.to_string()))?;
         let addr = Ipv4Addr::from_str(a).map_err(|_| CidrError::BadAddress(a.to_string()))?;
-        let len: u8 = l.parse().ok().filter(|&l| l <= 32).ok_or_else(|| CidrError::BadLength(l.to_string()))?;
+        let len: u8 = l
+            .parse()
+            .ok()
+            .filter(|&l| l <= 32)
+            .ok_or_else(|| CidrError::BadLength(l.to_string()))?;
         let c = Cidr::new(addr, len);
         if u32::from(addr) != c.addr {
-            return Err(CidrError::HostBits { given: s.to_string(), canonical: c });
+            return Err(CidrError::HostBits {
+                given: s.to_string(),
+                canonical: c,
+            });
         }
         Ok(c)
     }
@@ -58,7 +70,9 @@ impl Cidr {
         if s.contains('/') {
             Cidr::parse_strict(s)
         } else {
-            Ipv4Addr::from_str(s).map(|a| Cidr::new(a, 32)).map_err(|_| CidrError::BadAddress(s.to_string()))
+            Ipv4Addr::from_str(s)
+                .map(|a| Cidr::new(a, 32))
+                .map_err(|_| CidrError::BadAddress(s.to_string()))
         }
     }
 
@@ -111,7 +125,11 @@ impl Cidr {
 }
 
 fn mask(len: u8) -> u32 {
-    if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) }
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    }
 }
 
 impl fmt::Display for Cidr {
@@ -137,10 +155,22 @@ mod tests {
     fn parses_and_refuses() {
         assert_eq!(c("10.0.1.0/24").to_string(), "10.0.1.0/24");
         assert_eq!(c("0.0.0.0/0").size(), 1 << 32);
-        assert!(matches!(Cidr::parse_strict("10.0.1.5/24"), Err(CidrError::HostBits { .. })));
-        assert!(matches!(Cidr::parse_strict("10.0.1.0"), Err(CidrError::NoPrefix(_))));
-        assert!(matches!(Cidr::parse_strict("10.0.1.0/33"), Err(CidrError::BadLength(_))));
-        assert!(matches!(Cidr::parse_strict("10.0.300.0/24"), Err(CidrError::BadAddress(_))));
+        assert!(matches!(
+            Cidr::parse_strict("10.0.1.5/24"),
+            Err(CidrError::HostBits { .. })
+        ));
+        assert!(matches!(
+            Cidr::parse_strict("10.0.1.0"),
+            Err(CidrError::NoPrefix(_))
+        ));
+        assert!(matches!(
+            Cidr::parse_strict("10.0.1.0/33"),
+            Err(CidrError::BadLength(_))
+        ));
+        assert!(matches!(
+            Cidr::parse_strict("10.0.300.0/24"),
+            Err(CidrError::BadAddress(_))
+        ));
         assert_eq!(Cidr::parse_ip_or_cidr("1.2.3.4").map(Cidr::len), Ok(32));
     }
 

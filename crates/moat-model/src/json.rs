@@ -20,7 +20,9 @@ pub fn set(v: &mut Value, path: &str, value: Value) {
             map.insert((*step).to_string(), value);
             return;
         }
-        cur = map.entry((*step).to_string()).or_insert_with(|| Value::Object(Map::new()));
+        cur = map
+            .entry((*step).to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
     }
 }
 
@@ -30,7 +32,9 @@ pub fn remove(v: &mut Value, path: &str) -> bool {
         Some((p, l)) => (get_mut(v, p), l),
         None => (Some(v), path),
     };
-    parent.and_then(Value::as_object_mut).is_some_and(|m| m.remove(last).is_some())
+    parent
+        .and_then(Value::as_object_mut)
+        .is_some_and(|m| m.remove(last).is_some())
 }
 
 /// Mutable access to the value at `path`.

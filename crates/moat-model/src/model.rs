@@ -2,8 +2,8 @@
 //! tags, ARM ID and bound references. Built by [`crate::resolve`]; read by lint, the planner
 //! and `moat graph`.
 
-use moat_spec::ast::{KindSpec, Subnet};
 use moat_spec::ast::Backend;
+use moat_spec::ast::{KindSpec, Subnet};
 use moat_spec::{Span, Spanned};
 use std::collections::BTreeMap;
 
@@ -59,7 +59,9 @@ impl Kind {
             Kind::ApplicationInsights => "Microsoft.Insights/components",
             Kind::ContainerRegistry => "Microsoft.ContainerRegistry/registries",
             Kind::MlWorkspace => "Microsoft.MachineLearningServices/workspaces",
-            Kind::AmlCompute | Kind::AksCompute => "Microsoft.MachineLearningServices/workspaces/computes",
+            Kind::AmlCompute | Kind::AksCompute => {
+                "Microsoft.MachineLearningServices/workspaces/computes"
+            }
             Kind::AksCluster => "Microsoft.ContainerService/managedClusters",
         }
     }
@@ -68,7 +70,9 @@ impl Kind {
     pub fn api_version(self) -> &'static str {
         match self {
             Kind::ResourceGroup => "2024-07-01",
-            Kind::VirtualNetwork | Kind::Subnet | Kind::NetworkSecurityGroup | Kind::RouteTable => "2024-03-01",
+            Kind::VirtualNetwork | Kind::Subnet | Kind::NetworkSecurityGroup | Kind::RouteTable => {
+                "2024-03-01"
+            }
             Kind::StorageAccount => "2023-05-01",
             Kind::KeyVault => "2023-07-01",
             Kind::ApplicationInsights => "2020-02-02",
@@ -89,8 +93,9 @@ impl Kind {
     }
 }
 
-/// The typed spec behind a model resource.
+/// The typed spec behind a model resource. (Not boxed: a model holds a few hundred of these.)
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Body {
     /// A top-level managed resource.
     Spec(KindSpec),
@@ -161,7 +166,11 @@ impl Resource {
         if let Some(p) = &self.parent {
             deps.push((p, self.key_span));
         }
-        deps.extend(self.refs.iter().filter_map(|r| r.target.as_deref().map(|t| (t, r.span))));
+        deps.extend(
+            self.refs
+                .iter()
+                .filter_map(|r| r.target.as_deref().map(|t| (t, r.span))),
+        );
         deps.extend(self.depends_on.iter().map(|d| (d.value.as_str(), d.span)));
         deps.retain(|(k, _)| *k != self.key);
         let mut seen = std::collections::BTreeSet::new();
@@ -206,8 +215,20 @@ impl Model {
         backend: Option<Spanned<Backend>>,
         resources: Vec<Resource>,
     ) -> Model {
-        let index = resources.iter().enumerate().map(|(i, r)| (r.key.clone(), i)).collect();
-        Model { stack, subscription, subscription_source, location, backend, resources, index }
+        let index = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.key.clone(), i))
+            .collect();
+        Model {
+            stack,
+            subscription,
+            subscription_source,
+            location,
+            backend,
+            resources,
+            index,
+        }
     }
 
     /// Looks a resource up by key.

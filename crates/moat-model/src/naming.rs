@@ -51,8 +51,12 @@ impl Charset {
             Charset::AlnumHyphen => c.is_ascii_alphanumeric() || c == '-',
             Charset::LowerAlnumHyphen => c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
             Charset::AlnumHyphenUnderscore => c.is_ascii_alphanumeric() || c == '-' || c == '_',
-            Charset::AlnumUnderscorePeriodHyphen => c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'),
-            Charset::ResourceGroup => c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '(' | ')'),
+            Charset::AlnumUnderscorePeriodHyphen => {
+                c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
+            }
+            Charset::ResourceGroup => {
+                c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '(' | ')')
+            }
             Charset::Loose => !c.is_control() && !matches!(c, '%' | '&' | '\\' | '?' | '/'),
         }
     }
@@ -64,8 +68,12 @@ impl Charset {
             Charset::AlnumHyphen => "letters, digits and hyphens",
             Charset::LowerAlnumHyphen => "lowercase letters, digits and hyphens",
             Charset::AlnumHyphenUnderscore => "letters, digits, hyphens and underscores",
-            Charset::AlnumUnderscorePeriodHyphen => "letters, digits, underscores, periods and hyphens",
-            Charset::ResourceGroup => "letters, digits, underscores, periods, hyphens and parentheses",
+            Charset::AlnumUnderscorePeriodHyphen => {
+                "letters, digits, underscores, periods and hyphens"
+            }
+            Charset::ResourceGroup => {
+                "letters, digits, underscores, periods, hyphens and parentheses"
+            }
             Charset::Loose => "any characters except % & \\ ? /",
         }
     }
@@ -108,46 +116,153 @@ impl Edge {
     }
 }
 
-const fn rule(what: &'static str, min: usize, max: usize, chars: Charset, first: Edge, last: Edge) -> NameRule {
-    NameRule { what, min, max, chars, first, last, no_double_hyphen: false, global: false }
+const fn rule(
+    what: &'static str,
+    min: usize,
+    max: usize,
+    chars: Charset,
+    first: Edge,
+    last: Edge,
+) -> NameRule {
+    NameRule {
+        what,
+        min,
+        max,
+        chars,
+        first,
+        last,
+        no_double_hyphen: false,
+        global: false,
+    }
 }
 
 /// `resource_group`
-pub const RESOURCE_GROUP: NameRule = rule("resource group", 1, 90, Charset::ResourceGroup, Edge::Any, Edge::NotPeriod);
+pub const RESOURCE_GROUP: NameRule = rule(
+    "resource group",
+    1,
+    90,
+    Charset::ResourceGroup,
+    Edge::Any,
+    Edge::NotPeriod,
+);
 /// `virtual_network`
-pub const VIRTUAL_NETWORK: NameRule =
-    rule("virtual network", 2, 64, Charset::AlnumUnderscorePeriodHyphen, Edge::Alnum, Edge::AlnumUnderscore);
+pub const VIRTUAL_NETWORK: NameRule = rule(
+    "virtual network",
+    2,
+    64,
+    Charset::AlnumUnderscorePeriodHyphen,
+    Edge::Alnum,
+    Edge::AlnumUnderscore,
+);
 /// subnets, NSGs, route tables, rules and routes
-pub const NETWORK_CHILD: NameRule =
-    rule("network resource", 1, 80, Charset::AlnumUnderscorePeriodHyphen, Edge::Alnum, Edge::AlnumUnderscore);
+pub const NETWORK_CHILD: NameRule = rule(
+    "network resource",
+    1,
+    80,
+    Charset::AlnumUnderscorePeriodHyphen,
+    Edge::Alnum,
+    Edge::AlnumUnderscore,
+);
 /// `storage_account`
-pub const STORAGE_ACCOUNT: NameRule =
-    NameRule { global: true, ..rule("storage account", 3, 24, Charset::LowerAlnum, Edge::Any, Edge::Any) };
+pub const STORAGE_ACCOUNT: NameRule = NameRule {
+    global: true,
+    ..rule(
+        "storage account",
+        3,
+        24,
+        Charset::LowerAlnum,
+        Edge::Any,
+        Edge::Any,
+    )
+};
 /// `key_vault`
 pub const KEY_VAULT: NameRule = NameRule {
     global: true,
     no_double_hyphen: true,
-    ..rule("key vault", 3, 24, Charset::AlnumHyphen, Edge::Letter, Edge::Alnum)
+    ..rule(
+        "key vault",
+        3,
+        24,
+        Charset::AlnumHyphen,
+        Edge::Letter,
+        Edge::Alnum,
+    )
 };
 /// `application_insights`
-pub const APPLICATION_INSIGHTS: NameRule =
-    rule("Application Insights component", 1, 255, Charset::Loose, Edge::Any, Edge::NotPeriod);
+pub const APPLICATION_INSIGHTS: NameRule = rule(
+    "Application Insights component",
+    1,
+    255,
+    Charset::Loose,
+    Edge::Any,
+    Edge::NotPeriod,
+);
 /// `container_registry`
-pub const CONTAINER_REGISTRY: NameRule =
-    NameRule { global: true, ..rule("container registry", 5, 50, Charset::Alnum, Edge::Any, Edge::Any) };
+pub const CONTAINER_REGISTRY: NameRule = NameRule {
+    global: true,
+    ..rule(
+        "container registry",
+        5,
+        50,
+        Charset::Alnum,
+        Edge::Any,
+        Edge::Any,
+    )
+};
 /// `ml_workspace`
-pub const ML_WORKSPACE: NameRule =
-    rule("ML workspace", 3, 33, Charset::AlnumHyphenUnderscore, Edge::Alnum, Edge::Any);
+pub const ML_WORKSPACE: NameRule = rule(
+    "ML workspace",
+    3,
+    33,
+    Charset::AlnumHyphenUnderscore,
+    Edge::Alnum,
+    Edge::Any,
+);
 /// `aml_compute`, `aks_compute`
-pub const ML_COMPUTE: NameRule = rule("ML compute", 2, 16, Charset::AlnumHyphen, Edge::Letter, Edge::Alnum);
+pub const ML_COMPUTE: NameRule = rule(
+    "ML compute",
+    2,
+    16,
+    Charset::AlnumHyphen,
+    Edge::Letter,
+    Edge::Alnum,
+);
 /// `aks_cluster`
-pub const AKS_CLUSTER: NameRule = rule("AKS cluster", 1, 63, Charset::AlnumHyphenUnderscore, Edge::Alnum, Edge::Alnum);
+pub const AKS_CLUSTER: NameRule = rule(
+    "AKS cluster",
+    1,
+    63,
+    Charset::AlnumHyphenUnderscore,
+    Edge::Alnum,
+    Edge::Alnum,
+);
 /// AKS DNS prefix
-pub const AKS_DNS_PREFIX: NameRule = rule("AKS DNS prefix", 1, 54, Charset::AlnumHyphen, Edge::Alnum, Edge::Alnum);
+pub const AKS_DNS_PREFIX: NameRule = rule(
+    "AKS DNS prefix",
+    1,
+    54,
+    Charset::AlnumHyphen,
+    Edge::Alnum,
+    Edge::Alnum,
+);
 /// AKS node pool
-pub const AKS_NODE_POOL: NameRule = rule("AKS node pool", 1, 12, Charset::LowerAlnum, Edge::Letter, Edge::Any);
+pub const AKS_NODE_POOL: NameRule = rule(
+    "AKS node pool",
+    1,
+    12,
+    Charset::LowerAlnum,
+    Edge::Letter,
+    Edge::Any,
+);
 /// `stack:`
-pub const STACK: NameRule = rule("stack", 1, 63, Charset::LowerAlnumHyphen, Edge::Alnum, Edge::Alnum);
+pub const STACK: NameRule = rule(
+    "stack",
+    1,
+    63,
+    Charset::LowerAlnumHyphen,
+    Edge::Alnum,
+    Edge::Alnum,
+);
 
 impl NameRule {
     /// Checks `name`; `Err` says what is wrong and how to fix it.
@@ -156,16 +271,28 @@ impl NameRule {
         let a = self.article();
         let what = self.what;
         if n < self.min || n > self.max {
-            return Err(format!("{a} {what} name has {}–{} characters; `{name}` has {n}", self.min, self.max));
+            return Err(format!(
+                "{a} {what} name has {}–{} characters; `{name}` has {n}",
+                self.min, self.max
+            ));
         }
         if let Some(bad) = name.chars().find(|&c| !self.chars.allows(c)) {
-            return Err(format!("{a} {what} name may contain only {}; `{name}` contains `{bad}`", self.chars.describe()));
+            return Err(format!(
+                "{a} {what} name may contain only {}; `{name}` contains `{bad}`",
+                self.chars.describe()
+            ));
         }
         if let Some(c) = name.chars().next().filter(|&c| !self.first.allows(c)) {
-            return Err(format!("{a} {what} name must start with {}; `{name}` starts with `{c}`", self.first.describe()));
+            return Err(format!(
+                "{a} {what} name must start with {}; `{name}` starts with `{c}`",
+                self.first.describe()
+            ));
         }
         if let Some(c) = name.chars().last().filter(|&c| !self.last.allows(c)) {
-            return Err(format!("{a} {what} name must end with {}; `{name}` ends with `{c}`", self.last.describe()));
+            return Err(format!(
+                "{a} {what} name must end with {}; `{name}` ends with `{c}`",
+                self.last.describe()
+            ));
         }
         if self.no_double_hyphen && name.contains("--") {
             return Err(format!("{a} {what} name may not contain `--`"));
@@ -175,7 +302,9 @@ impl NameRule {
 
     /// `a` or `an` before [`NameRule::what`], by how it is spoken (`an ML compute`).
     fn article(&self) -> &'static str {
-        let spoken_vowel = self.what.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U'])
+        let spoken_vowel = self
+            .what
+            .starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U'])
             || ["ML", "AKS"].iter().any(|p| self.what.starts_with(p));
         if spoken_vowel { "an" } else { "a" }
     }
@@ -188,7 +317,13 @@ impl NameRule {
             .map(|c| if lower { c.to_ascii_lowercase() } else { c })
             // Separators the rule forbids become hyphens where hyphens are allowed: `Secure_ML`
             // suggests `secure-ml`, not `secureml`.
-            .map(|c| if matches!(c, '_' | '.' | ' ') && !self.chars.allows(c) && self.chars.allows('-') { '-' } else { c })
+            .map(|c| {
+                if matches!(c, '_' | '.' | ' ') && !self.chars.allows(c) && self.chars.allows('-') {
+                    '-'
+                } else {
+                    c
+                }
+            })
             .filter(|&c| self.chars.allows(c))
             .collect();
         if self.no_double_hyphen {
@@ -214,7 +349,10 @@ mod tests {
         assert!(STORAGE_ACCOUNT.check("ml-sec-store").is_err());
         assert!(STORAGE_ACCOUNT.check("ab").is_err());
         assert!(STORAGE_ACCOUNT.check("MLSTORE").is_err());
-        assert_eq!(STORAGE_ACCOUNT.suggest("ML-Store"), Some("mlstore".to_string()));
+        assert_eq!(
+            STORAGE_ACCOUNT.suggest("ML-Store"),
+            Some("mlstore".to_string())
+        );
     }
 
     #[test]
@@ -240,7 +378,15 @@ mod tests {
         assert!(STACK.check("secure-ml").is_ok());
         assert!(STACK.check("Secure_ML").is_err());
         assert_eq!(STACK.suggest("Secure_ML"), Some("secure-ml".to_string()));
-        assert!(ML_COMPUTE.check("x").is_err_and(|e| e.starts_with("an ML compute name")));
-        assert!(STORAGE_ACCOUNT.check("x").is_err_and(|e| e.starts_with("a storage account name")));
+        assert!(
+            ML_COMPUTE
+                .check("x")
+                .is_err_and(|e| e.starts_with("an ML compute name"))
+        );
+        assert!(
+            STORAGE_ACCOUNT
+                .check("x")
+                .is_err_and(|e| e.starts_with("a storage account name"))
+        );
     }
 }

@@ -33,9 +33,17 @@ pub const STACK_TAG: &str = "moat-stack";
 
 /// Service endpoint names Azure accepts on a subnet.
 pub const SERVICE_ENDPOINTS: &[&str] = &[
-    "Microsoft.AzureActiveDirectory", "Microsoft.AzureCosmosDB", "Microsoft.CognitiveServices",
-    "Microsoft.ContainerRegistry", "Microsoft.EventHub", "Microsoft.KeyVault", "Microsoft.ServiceBus",
-    "Microsoft.Sql", "Microsoft.Storage", "Microsoft.Storage.Global", "Microsoft.Web",
+    "Microsoft.AzureActiveDirectory",
+    "Microsoft.AzureCosmosDB",
+    "Microsoft.CognitiveServices",
+    "Microsoft.ContainerRegistry",
+    "Microsoft.EventHub",
+    "Microsoft.KeyVault",
+    "Microsoft.ServiceBus",
+    "Microsoft.Sql",
+    "Microsoft.Storage",
+    "Microsoft.Storage.Global",
+    "Microsoft.Web",
 ];
 
 fn kind_of(t: ResourceType) -> Kind {
@@ -73,7 +81,10 @@ fn name_rule(kind: Kind) -> NameRule {
 fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
-        && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
+        && [8, 4, 4, 4, 12]
+            .iter()
+            .zip(&parts)
+            .all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// A key's entry in the symbol table.
@@ -123,22 +134,37 @@ impl<'s> Resolver<'s> {
     fn run(&mut self, ctx: &Context) -> Option<Model> {
         let spec = self.spec;
         if let Err(why) = naming::STACK.check(&spec.stack.value) {
-            let hint = naming::STACK.suggest(&spec.stack.value).map(|s| format!("try `{s}`"));
-            self.push(Diagnostic::error("E0301", "invalid stack name", spec.stack.span).label(why).maybe_hint(hint));
+            let hint = naming::STACK
+                .suggest(&spec.stack.value)
+                .map(|s| format!("try `{s}`"));
+            self.push(
+                Diagnostic::error("E0301", "invalid stack name", spec.stack.span)
+                    .label(why)
+                    .maybe_hint(hint),
+            );
         }
         let (subscription, source) = match (&spec.subscription, &ctx.subscription) {
             (Some(s), _) => {
                 if !is_guid(&s.value) {
                     self.push(
-                        Diagnostic::error("E0306", format!("`{}` is not a subscription ID", s.value), s.span)
-                            .label("expected a GUID")
-                            .hint("write the subscription's GUID, e.g. from `az account show --query id`"),
+                        Diagnostic::error(
+                            "E0306",
+                            format!("`{}` is not a subscription ID", s.value),
+                            s.span,
+                        )
+                        .label("expected a GUID")
+                        .hint(
+                            "write the subscription's GUID, e.g. from `az account show --query id`",
+                        ),
                     );
                 }
                 (s.value.clone(), SubscriptionSource::Spec)
             }
             (None, Some((s, from))) => (s.clone(), SubscriptionSource::Context(from.clone())),
-            (None, None) => (LOCAL_SUBSCRIPTION.to_string(), SubscriptionSource::Context("the local emulator default".into())),
+            (None, None) => (
+                LOCAL_SUBSCRIPTION.to_string(),
+                SubscriptionSource::Context("the local emulator default".into()),
+            ),
         };
         self.subscription = subscription.clone();
         self.default_location = spec.location.as_ref().and_then(|l| self.check_location(l));
@@ -150,13 +176,21 @@ impl<'s> Resolver<'s> {
         let mut resources = Vec::new();
         for res in &spec.resources {
             if let Some(sym) = self.syms.get(res.key.value.as_str())
-                && !std::ptr::eq(sym.res, res) {
-                    continue;
-                }
+                && !std::ptr::eq(sym.res, res)
+            {
+                continue;
+            }
             self.resolve_resource(res, ctx, &mut resources);
         }
         self.check_unique_names(&resources);
-        let model = Model::new(spec.stack.clone(), subscription, source, self.default_location.clone(), spec.backend.clone(), resources);
+        let model = Model::new(
+            spec.stack.clone(),
+            subscription,
+            source,
+            self.default_location.clone(),
+            spec.backend.clone(),
+            resources,
+        );
         self.check_cycles(&model);
         Some(model)
     }
@@ -169,21 +203,38 @@ impl<'s> Resolver<'s> {
         let hint = did_you_mean(&norm, regions::REGIONS.iter().copied())
             .map(|s| format!("did you mean `{s}`?"))
             .unwrap_or_else(|| "list regions with `az account list-locations -o table`".into());
-        self.push(Diagnostic::error("E0305", format!("unknown Azure region `{}`", l.value), l.span).label("not a region").hint(hint));
+        self.push(
+            Diagnostic::error(
+                "E0305",
+                format!("unknown Azure region `{}`", l.value),
+                l.span,
+            )
+            .label("not a region")
+            .hint(hint),
+        );
         None
     }
 
     fn check_tags(&mut self, tags: &Spanned<moat_spec::decode::Map<String>>) {
         if tags.value.0.len() > 50 {
-            self.err("E0308", "more than 50 tags", tags.span).hint = Some("Azure allows at most 50 tags per resource".into());
+            self.err("E0308", "more than 50 tags", tags.span).hint =
+                Some("Azure allows at most 50 tags per resource".into());
         }
         for (k, v) in tags.value.iter() {
             if k.value == STACK_TAG {
                 self.push(
-                    Diagnostic::error("E0308", format!("the `{STACK_TAG}` tag is moat's own"), k.span)
-                        .hint("moat sets it to the stack name on every resource it owns; remove it"),
+                    Diagnostic::error(
+                        "E0308",
+                        format!("the `{STACK_TAG}` tag is moat's own"),
+                        k.span,
+                    )
+                    .hint("moat sets it to the stack name on every resource it owns; remove it"),
                 );
-            } else if k.value.len() > 512 || k.value.chars().any(|c| matches!(c, '<' | '>' | '%' | '&' | '\\' | '?' | '/')) {
+            } else if k.value.len() > 512
+                || k.value
+                    .chars()
+                    .any(|c| matches!(c, '<' | '>' | '%' | '&' | '\\' | '?' | '/'))
+            {
                 self.push(
                     Diagnostic::error("E0308", format!("invalid tag name `{}`", k.value), k.span)
                         .hint("tag names have at most 512 characters and none of < > % & \\ ? /"),
@@ -198,7 +249,12 @@ impl<'s> Resolver<'s> {
     fn build_symbols(&mut self) {
         for res in &self.spec.resources {
             let key = &res.key;
-            if key.value.is_empty() || !key.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            if key.value.is_empty()
+                || !key
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 self.push(
                     Diagnostic::error("E0301", format!("invalid resource key `{}`", key.value), key.span)
                         .label("keys are letters, digits, `-` and `_`")
@@ -208,10 +264,15 @@ impl<'s> Resolver<'s> {
             }
             let kind = kind_of(res.ty.value);
             let subnets = match &res.body {
-                Some(KindSpec::VirtualNetwork(v)) => v.subnets.iter().flat_map(|s| s.value.iter().map(|(k, _)| k)).collect(),
+                Some(KindSpec::VirtualNetwork(v)) => v
+                    .subnets
+                    .iter()
+                    .flat_map(|s| s.value.iter().map(|(k, _)| k))
+                    .collect(),
                 _ => Vec::new(),
             };
-            self.syms.insert(key.value.as_str(), Sym { res, kind, subnets });
+            self.syms
+                .insert(key.value.as_str(), Sym { res, kind, subnets });
         }
     }
 
@@ -220,7 +281,10 @@ impl<'s> Resolver<'s> {
     fn azure_name(&self, res: &ast::Resource) -> Spanned<String> {
         let kind = kind_of(res.ty.value);
         match (&res.name, &res.existing) {
-            (None, None) => Spanned::new(default_name(kind, &self.spec.stack.value, &res.key.value), res.key.span),
+            (None, None) => Spanned::new(
+                default_name(kind, &self.spec.stack.value, &res.key.value),
+                res.key.span,
+            ),
             _ => Self::given_name(res),
         }
     }
@@ -234,9 +298,10 @@ impl<'s> Resolver<'s> {
                 return n.clone();
             }
             if let Some(id) = e.value.id.as_ref().and_then(|i| ArmId::parse(&i.value))
-                && let Some(n) = id.name() {
-                    return Spanned::new(n.to_string(), e.span);
-                }
+                && let Some(n) = id.name()
+            {
+                return Spanned::new(n.to_string(), e.span);
+            }
         }
         res.key.clone()
     }
@@ -287,16 +352,21 @@ impl<'s> Resolver<'s> {
                 } else if kind == Kind::ResourceGroup {
                     Some(armid::resource_group_id(&self.subscription, &name.value))
                 } else if let Some(ws) = Self::workspace_ref(res) {
-                    self.scope_id(ws, Kind::MlWorkspace).map(|w| format!("{w}/computes/{}", name.value))
+                    self.scope_id(ws, Kind::MlWorkspace)
+                        .map(|w| format!("{w}/computes/{}", name.value))
                 } else if let Some(g) = Self::group_ref(res) {
-                    self.scope_id(g, Kind::ResourceGroup).map(|g| armid::resource_id(&g, kind.arm_type(), &name.value))
+                    self.scope_id(g, Kind::ResourceGroup)
+                        .map(|g| armid::resource_id(&g, kind.arm_type(), &name.value))
                 } else {
                     None
                 };
                 if let Some(id) = id {
                     if kind == Kind::VirtualNetwork {
                         for s in &self.syms[key].subnets {
-                            self.ids.insert(format!("{key}/{}", s.value), format!("{id}/subnets/{}", s.value));
+                            self.ids.insert(
+                                format!("{key}/{}", s.value),
+                                format!("{id}/subnets/{}", s.value),
+                            );
                         }
                     }
                     self.ids.insert((*key).to_string(), id);
@@ -305,7 +375,12 @@ impl<'s> Resolver<'s> {
         }
     }
 
-    fn existing_id(&mut self, res: &ast::Resource, kind: Kind, e: &Spanned<ast::Existing>) -> Option<String> {
+    fn existing_id(
+        &mut self,
+        res: &ast::Resource,
+        kind: Kind,
+        e: &Spanned<ast::Existing>,
+    ) -> Option<String> {
         let ex = &e.value;
         if let Some(id) = &ex.id {
             if ex.resource_group.is_some() || ex.name.is_some() {
@@ -315,11 +390,22 @@ impl<'s> Resolver<'s> {
                 );
             }
             return match ArmId::parse(&id.value) {
-                Some(p) if p.full_type().eq_ignore_ascii_case(kind.arm_type()) => Some(p.to_string()),
+                Some(p) if p.full_type().eq_ignore_ascii_case(kind.arm_type()) => {
+                    Some(p.to_string())
+                }
                 Some(p) => {
                     self.push(
-                        Diagnostic::error("E0202", format!("`existing.id` is a `{}`, but `{}` is a `{}`", p.full_type(), res.key.value, kind.word()), id.span)
-                            .label(format!("expected a `{}` ID", kind.arm_type())),
+                        Diagnostic::error(
+                            "E0202",
+                            format!(
+                                "`existing.id` is a `{}`, but `{}` is a `{}`",
+                                p.full_type(),
+                                res.key.value,
+                                kind.word()
+                            ),
+                            id.span,
+                        )
+                        .label(format!("expected a `{}` ID", kind.arm_type())),
                     );
                     None
                 }
@@ -340,12 +426,20 @@ impl<'s> Resolver<'s> {
                 None
             }
             _ => match &ex.resource_group {
-                Some(g) => Some(armid::resource_id(&armid::resource_group_id(&self.subscription, &g.value), kind.arm_type(), &name.value)),
+                Some(g) => Some(armid::resource_id(
+                    &armid::resource_group_id(&self.subscription, &g.value),
+                    kind.arm_type(),
+                    &name.value,
+                )),
                 None => {
                     self.push(
-                        Diagnostic::error("E0112", "missing field `resource_group` in existing", e.span)
-                            .label("`resource_group` is required here")
-                            .hint("name the group that holds the resource, or give `id:`"),
+                        Diagnostic::error(
+                            "E0112",
+                            "missing field `resource_group` in existing",
+                            e.span,
+                        )
+                        .label("`resource_group` is required here")
+                        .hint("name the group that holds the resource, or give `id:`"),
                     );
                     None
                 }
@@ -357,11 +451,21 @@ impl<'s> Resolver<'s> {
     fn scope_id(&mut self, r: &Spanned<String>, expect: Kind) -> Option<String> {
         if r.value.starts_with('/') {
             return match ArmId::parse(&r.value) {
-                Some(p) if p.full_type().eq_ignore_ascii_case(expect.arm_type()) => Some(p.to_string()),
+                Some(p) if p.full_type().eq_ignore_ascii_case(expect.arm_type()) => {
+                    Some(p.to_string())
+                }
                 Some(p) => {
                     self.push(
-                        Diagnostic::error("E0202", format!("expected a `{}` ID, found a `{}` ID", expect.arm_type(), p.full_type()), r.span)
-                            .label("wrong kind of resource"),
+                        Diagnostic::error(
+                            "E0202",
+                            format!(
+                                "expected a `{}` ID, found a `{}` ID",
+                                expect.arm_type(),
+                                p.full_type()
+                            ),
+                            r.span,
+                        )
+                        .label("wrong kind of resource"),
                     );
                     None
                 }
@@ -380,30 +484,59 @@ impl<'s> Resolver<'s> {
 
     /// Binds one reference; `expect` lists the kinds that may be named.
     fn bind(&mut self, raw: &Spanned<String>, field: &str, expect: &[Kind]) -> Option<Ref> {
-        let want = expect.iter().map(|k| format!("`{}`", k.word())).collect::<Vec<_>>().join(" or ");
+        let want = expect
+            .iter()
+            .map(|k| format!("`{}`", k.word()))
+            .collect::<Vec<_>>()
+            .join(" or ");
         if raw.value.starts_with('/') {
             let Some(p) = ArmId::parse(&raw.value) else {
                 self.push(bad_id(&raw.value, raw.span));
                 return None;
             };
             let full = p.full_type();
-            let Some(kind) = expect.iter().copied().find(|k| full.eq_ignore_ascii_case(k.arm_type())) else {
+            let Some(kind) = expect
+                .iter()
+                .copied()
+                .find(|k| full.eq_ignore_ascii_case(k.arm_type()))
+            else {
                 self.push(
-                    Diagnostic::error("E0202", format!("`{field}` needs a {want}, but this ID is a `{full}`"), raw.span)
-                        .label("wrong kind of resource"),
+                    Diagnostic::error(
+                        "E0202",
+                        format!("`{field}` needs a {want}, but this ID is a `{full}`"),
+                        raw.span,
+                    )
+                    .label("wrong kind of resource"),
                 );
                 return None;
             };
             let id = p.to_string();
-            let target = self.ids.iter().find(|(_, v)| armid::same_id(v, &id)).map(|(k, _)| k.clone());
-            return Some(Ref { field: field.to_string(), span: raw.span, target, id, kind });
+            let target = self
+                .ids
+                .iter()
+                .find(|(_, v)| armid::same_id(v, &id))
+                .map(|(k, _)| k.clone());
+            return Some(Ref {
+                field: field.to_string(),
+                span: raw.span,
+                target,
+                id,
+                kind,
+            });
         }
         let (key, child) = match raw.value.split_once('/') {
             Some((k, c)) => (k, Some(c)),
             None => (raw.value.as_str(), None),
         };
-        let key_span = Span::new(raw.span.start as usize, raw.span.start as usize + key.len().min(raw.span.len()));
-        let key_span = if self.spec_text_matches(raw) { key_span } else { raw.span };
+        let key_span = Span::new(
+            raw.span.start as usize,
+            raw.span.start as usize + key.len().min(raw.span.len()),
+        );
+        let key_span = if self.spec_text_matches(raw) {
+            key_span
+        } else {
+            raw.span
+        };
         let Some(sym) = self.syms.get(key) else {
             let hint = did_you_mean(key, self.syms.keys().copied())
                 .map(|s| {
@@ -424,49 +557,108 @@ impl<'s> Resolver<'s> {
         match child {
             Some(child) => {
                 if sym_kind != Kind::VirtualNetwork || !expect.contains(&Kind::Subnet) {
-                    let what = if expect.contains(&Kind::Subnet) { "only virtual networks have children here".to_string() } else { format!("`{field}` needs a {want}, not a child") };
+                    let what = if expect.contains(&Kind::Subnet) {
+                        "only virtual networks have children here".to_string()
+                    } else {
+                        format!("`{field}` needs a {want}, not a child")
+                    };
                     self.push(
-                        Diagnostic::error("E0202", format!("`{}` cannot be used here", raw.value), raw.span)
-                            .label(what),
+                        Diagnostic::error(
+                            "E0202",
+                            format!("`{}` cannot be used here", raw.value),
+                            raw.span,
+                        )
+                        .label(what),
                     );
                     return None;
                 }
                 if !existing && !subnets.iter().any(|s| s == child) {
                     let hint = did_you_mean(child, subnets.iter().map(String::as_str))
                         .map(|s| format!("did you mean `{key}/{s}`?"))
-                        .unwrap_or_else(|| format!("declare it under `{key}.subnets`, or use one of: {}", subnets.join(", ")));
-                    let child_span = if key_span == raw.span { raw.span } else { Span::new(key_span.end as usize + 1, raw.span.end as usize) };
+                        .unwrap_or_else(|| {
+                            format!(
+                                "declare it under `{key}.subnets`, or use one of: {}",
+                                subnets.join(", ")
+                            )
+                        });
+                    let child_span = if key_span == raw.span {
+                        raw.span
+                    } else {
+                        Span::new(key_span.end as usize + 1, raw.span.end as usize)
+                    };
                     self.push(
-                        Diagnostic::error("E0203", format!("virtual network `{key}` has no subnet `{child}`"), child_span)
-                            .label("no such subnet")
-                            .hint(hint),
+                        Diagnostic::error(
+                            "E0203",
+                            format!("virtual network `{key}` has no subnet `{child}`"),
+                            child_span,
+                        )
+                        .label("no such subnet")
+                        .hint(hint),
                     );
                     return None;
                 }
                 let vnet_id = self.ids.get(key)?.clone();
-                let target = if existing { key.to_string() } else { format!("{key}/{child}") };
-                Some(Ref { field: field.to_string(), span: raw.span, target: Some(target), id: format!("{vnet_id}/subnets/{child}"), kind: Kind::Subnet })
+                let target = if existing {
+                    key.to_string()
+                } else {
+                    format!("{key}/{child}")
+                };
+                Some(Ref {
+                    field: field.to_string(),
+                    span: raw.span,
+                    target: Some(target),
+                    id: format!("{vnet_id}/subnets/{child}"),
+                    kind: Kind::Subnet,
+                })
             }
             None => {
                 if !expect.contains(&sym_kind) {
-                    let mut d = Diagnostic::error("E0202", format!("`{key}` is a `{}`, but `{field}` needs a {want}", sym_kind.word()), raw.span)
-                        .label(format!("a `{}`", sym_kind.word()));
-                    let fitting: Vec<&str> = self.syms.iter().filter(|(_, s)| expect.contains(&s.kind)).map(|(k, _)| *k).collect();
+                    let mut d = Diagnostic::error(
+                        "E0202",
+                        format!(
+                            "`{key}` is a `{}`, but `{field}` needs a {want}",
+                            sym_kind.word()
+                        ),
+                        raw.span,
+                    )
+                    .label(format!("a `{}`", sym_kind.word()));
+                    let fitting: Vec<&str> = self
+                        .syms
+                        .iter()
+                        .filter(|(_, s)| expect.contains(&s.kind))
+                        .map(|(k, _)| *k)
+                        .collect();
                     if !fitting.is_empty() {
-                        let list = fitting.iter().take(5).map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                        let list = fitting
+                            .iter()
+                            .take(5)
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ");
                         d = d.hint(format!("name a {want} of this spec: {list}"));
                     } else if !expect.contains(&Kind::Subnet) {
-                        d = d.hint(format!("declare a {want} and name its key here, or give a full ARM ID"));
+                        d = d.hint(format!(
+                            "declare a {want} and name its key here, or give a full ARM ID"
+                        ));
                     }
                     if expect.contains(&Kind::Subnet) && sym_kind == Kind::VirtualNetwork {
-                        let first = subnets.first().cloned().unwrap_or_else(|| "<subnet>".into());
+                        let first = subnets
+                            .first()
+                            .cloned()
+                            .unwrap_or_else(|| "<subnet>".into());
                         d = d.hint(format!("name a subnet of the network: `{key}/{first}`"));
                     }
                     self.push(d);
                     return None;
                 }
                 let id = self.ids.get(key)?.clone();
-                Some(Ref { field: field.to_string(), span: raw.span, target: Some(key.to_string()), id, kind: sym_kind })
+                Some(Ref {
+                    field: field.to_string(),
+                    span: raw.span,
+                    target: Some(key.to_string()),
+                    id,
+                    kind: sym_kind,
+                })
             }
         }
     }
@@ -478,7 +670,9 @@ impl<'s> Resolver<'s> {
     }
 
     fn resolve_resource(&mut self, res: &'s ast::Resource, ctx: &Context, out: &mut Vec<Resource>) {
-        let Some(sym) = self.syms.get(res.key.value.as_str()) else { return };
+        let Some(sym) = self.syms.get(res.key.value.as_str()) else {
+            return;
+        };
         let kind = sym.kind;
         let key = res.key.value.clone();
         let name = self.azure_name(res);
@@ -498,17 +692,37 @@ impl<'s> Resolver<'s> {
             let rule = name_rule(kind);
             if res.name.is_none() && rule.global && rule.check(&name.value).is_ok() {
                 let has_prefix = self.spec.variables.iter().any(|(k, _)| k.value == "prefix");
-                let sep = if rule.chars == naming::Charset::LowerAlnum { "" } else { "-" };
-                let hint = if has_prefix {
-                    format!("set `name:`, e.g. `name: \"${{var.prefix}}{sep}{}\"`", name.value)
+                let sep = if rule.chars == naming::Charset::LowerAlnum {
+                    ""
                 } else {
-                    format!("set `name:` to a name nobody else in Azure uses, e.g. with a team or company prefix: `name: contoso{sep}{}`", name.value)
+                    "-"
+                };
+                let hint = if has_prefix {
+                    format!(
+                        "set `name:`, e.g. `name: \"${{var.prefix}}{sep}{}\"`",
+                        name.value
+                    )
+                } else {
+                    format!(
+                        "set `name:` to a name nobody else in Azure uses, e.g. with a team or company prefix: `name: contoso{sep}{}`",
+                        name.value
+                    )
                 };
                 self.push(
-                    Diagnostic::warning("W0301", format!("`{key}` takes the global {} name `{}`", rule.what, name.value), res.key.span)
-                        .label("name defaulted from the key")
-                        .note(format!("{} names are unique across all of Azure; a short one is probably taken", rule.what))
-                        .hint(hint),
+                    Diagnostic::warning(
+                        "W0301",
+                        format!(
+                            "`{key}` takes the global {} name `{}`",
+                            rule.what, name.value
+                        ),
+                        res.key.span,
+                    )
+                    .label("name defaulted from the key")
+                    .note(format!(
+                        "{} names are unique across all of Azure; a short one is probably taken",
+                        rule.what
+                    ))
+                    .hint(hint),
                 );
             }
         }
@@ -518,17 +732,22 @@ impl<'s> Resolver<'s> {
             refs.extend(self.bind(g, "resource_group", &[Kind::ResourceGroup]));
         }
         if let Some(w) = Self::workspace_ref(res)
-            && let Some(r) = self.bind(w, "workspace", &[Kind::MlWorkspace]) {
-                parent = r.target.clone();
-                refs.push(r);
-            }
+            && let Some(r) = self.bind(w, "workspace", &[Kind::MlWorkspace])
+        {
+            parent = r.target.clone();
+            refs.push(r);
+        }
         // Location: own, else the workspace's (computes), else the spec's.
         let location = if kind.has_location() {
             let own = res.location.as_ref().and_then(|l| self.check_location(l));
             let inherited = parent.as_ref().and_then(|p| self.locations.get(p).cloned());
             let loc = own.or(inherited).or_else(|| self.default_location.clone());
             // An invalid `location:` (here or at the top) was reported already: no second error.
-            if loc.is_none() && res.location.is_none() && res.existing.is_none() && self.spec.location.is_none() {
+            if loc.is_none()
+                && res.location.is_none()
+                && res.existing.is_none()
+                && self.spec.location.is_none()
+            {
                 self.push(
                     Diagnostic::error("E0305", format!("`{key}` has no location"), res.key.span)
                         .hint("set `location:` at the top of the spec, or on this resource"),
@@ -553,13 +772,17 @@ impl<'s> Resolver<'s> {
         let mut depends_on = Vec::new();
         for d in res.depends_on.iter().flat_map(|d| d.value.iter()) {
             let known = match d.value.split_once('/') {
-                Some((k, c)) => self.syms.get(k).is_some_and(|s| s.subnets.iter().any(|x| x.value == c)),
+                Some((k, c)) => self
+                    .syms
+                    .get(k)
+                    .is_some_and(|s| s.subnets.iter().any(|x| x.value == c)),
                 None => self.syms.contains_key(d.value.as_str()),
             };
             if known {
                 depends_on.push(d.clone());
             } else {
-                let hint = did_you_mean(&d.value, self.syms.keys().copied()).map(|s| format!("did you mean `{s}`?"));
+                let hint = did_you_mean(&d.value, self.syms.keys().copied())
+                    .map(|s| format!("did you mean `{s}`?"));
                 self.push(
                     Diagnostic::error("E0201", format!("unknown reference `{}`", d.value), d.span)
                         .label("no resource with this key")
@@ -581,7 +804,11 @@ impl<'s> Resolver<'s> {
             kind,
             name,
             location,
-            tags: if kind.taggable() { tags } else { BTreeMap::new() },
+            tags: if kind.taggable() {
+                tags
+            } else {
+                BTreeMap::new()
+            },
             id,
             parent,
             body,
@@ -600,12 +827,23 @@ impl<'s> Resolver<'s> {
                 hint = Some(format!(
                     "the name defaults to the resource key; set `name:` to a valid {} name{}",
                     rule.what,
-                    rule.suggest(&name.value).map(|s| format!(", e.g. `{s}`")).unwrap_or_default()
+                    rule.suggest(&name.value)
+                        .map(|s| format!(", e.g. `{s}`"))
+                        .unwrap_or_default()
                 ));
             }
-            let mut d = Diagnostic::error("E0301", format!("invalid {} name `{}`", rule.what, name.value), name.span).label(why).maybe_hint(hint);
+            let mut d = Diagnostic::error(
+                "E0301",
+                format!("invalid {} name `{}`", rule.what, name.value),
+                name.span,
+            )
+            .label(why)
+            .maybe_hint(hint);
             if rule.global {
-                d = d.note(format!("{} names are global: they must also be unused by anyone else in Azure", rule.what));
+                d = d.note(format!(
+                    "{} names are global: they must also be unused by anyone else in Azure",
+                    rule.what
+                ));
             }
             self.push(d);
         }
@@ -637,8 +875,18 @@ impl<'s> Resolver<'s> {
             }
             KindSpec::StorageAccount(s) => {
                 if let Some(rules) = &s.network_rules {
-                    for (i, sn) in rules.value.subnets.iter().flat_map(|l| l.value.iter()).enumerate() {
-                        refs.extend(self.bind(sn, &format!("network_rules.subnets[{i}]"), &[Kind::Subnet]));
+                    for (i, sn) in rules
+                        .value
+                        .subnets
+                        .iter()
+                        .flat_map(|l| l.value.iter())
+                        .enumerate()
+                    {
+                        refs.extend(self.bind(
+                            sn,
+                            &format!("network_rules.subnets[{i}]"),
+                            &[Kind::Subnet],
+                        ));
                     }
                     for ip in rules.value.ip_rules.iter().flat_map(|l| l.value.iter()) {
                         self.check_storage_ip(ip);
@@ -657,8 +905,18 @@ impl<'s> Resolver<'s> {
                     self.range(d, 7, 90, "soft_delete_retention_days");
                 }
                 if let Some(rules) = &v.network_rules {
-                    for (i, sn) in rules.value.subnets.iter().flat_map(|l| l.value.iter()).enumerate() {
-                        refs.extend(self.bind(sn, &format!("network_rules.subnets[{i}]"), &[Kind::Subnet]));
+                    for (i, sn) in rules
+                        .value
+                        .subnets
+                        .iter()
+                        .flat_map(|l| l.value.iter())
+                        .enumerate()
+                    {
+                        refs.extend(self.bind(
+                            sn,
+                            &format!("network_rules.subnets[{i}]"),
+                            &[Kind::Subnet],
+                        ));
                     }
                     for ip in rules.value.ip_rules.iter().flat_map(|l| l.value.iter()) {
                         if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
@@ -672,8 +930,12 @@ impl<'s> Resolver<'s> {
                     const OK: [u32; 9] = [30, 60, 90, 120, 180, 270, 365, 550, 730];
                     if !OK.contains(&d.value) {
                         self.push(
-                            Diagnostic::error("E0114", format!("retention of {} days is not offered", d.value), d.span)
-                                .hint("use one of 30, 60, 90, 120, 180, 270, 365, 550, 730"),
+                            Diagnostic::error(
+                                "E0114",
+                                format!("retention of {} days is not offered", d.value),
+                                d.span,
+                            )
+                            .hint("use one of 30, 60, 90, 120, 180, 270, 365, 550, 730"),
                         );
                     }
                 }
@@ -688,33 +950,56 @@ impl<'s> Resolver<'s> {
                 }
             }
             KindSpec::ContainerRegistry(c) => {
-                let premium = c.sku.as_ref().is_none_or(|s| s.value == ast::RegistrySku::Premium);
+                let premium = c
+                    .sku
+                    .as_ref()
+                    .is_none_or(|s| s.value == ast::RegistrySku::Premium);
                 if let (Some(rules), false) = (&c.network_rules, premium) {
                     self.push(
-                        Diagnostic::error("E0114", "registry network rules need the `premium` SKU", rules.span)
-                            .hint("set `sku: premium`, or remove `network_rules`"),
+                        Diagnostic::error(
+                            "E0114",
+                            "registry network rules need the `premium` SKU",
+                            rules.span,
+                        )
+                        .hint("set `sku: premium`, or remove `network_rules`"),
                     );
                 }
                 if let (Some(z), false) = (&c.zone_redundancy, premium)
-                    && z.value == ast::Toggle::Enabled {
-                        self.err("E0114", "zone redundancy needs the `premium` SKU", z.span);
-                    }
-                for ip in c.network_rules.iter().flat_map(|r| r.value.ip_rules.iter()).flat_map(|l| l.value.iter()) {
+                    && z.value == ast::Toggle::Enabled
+                {
+                    self.err("E0114", "zone redundancy needs the `premium` SKU", z.span);
+                }
+                for ip in c
+                    .network_rules
+                    .iter()
+                    .flat_map(|r| r.value.ip_rules.iter())
+                    .flat_map(|l| l.value.iter())
+                {
                     if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
                         self.cidr_error(ip, e);
                     }
                 }
             }
             KindSpec::MlWorkspace(w) => {
-                refs.extend(self.bind(&w.storage_account, "storage_account", &[Kind::StorageAccount]));
+                refs.extend(self.bind(
+                    &w.storage_account,
+                    "storage_account",
+                    &[Kind::StorageAccount],
+                ));
                 refs.extend(self.bind(&w.key_vault, "key_vault", &[Kind::KeyVault]));
-                refs.extend(self.bind(&w.application_insights, "application_insights", &[Kind::ApplicationInsights]));
+                refs.extend(self.bind(
+                    &w.application_insights,
+                    "application_insights",
+                    &[Kind::ApplicationInsights],
+                ));
                 if let Some(c) = &w.container_registry {
                     refs.extend(self.bind(c, "container_registry", &[Kind::ContainerRegistry]));
                 }
                 if let Some(b) = &w.image_build_compute {
                     let exists = self.spec.resources.iter().any(|r| match &r.body {
-                        Some(KindSpec::AmlCompute(c)) => c.workspace.value == key && self.azure_name(r).value == b.value,
+                        Some(KindSpec::AmlCompute(c)) => {
+                            c.workspace.value == key && self.azure_name(r).value == b.value
+                        }
                         _ => false,
                     });
                     if !exists {
@@ -727,24 +1012,44 @@ impl<'s> Resolver<'s> {
             }
             KindSpec::AmlCompute(c) => {
                 if let Some(min) = &c.min_nodes
-                    && min.value > c.max_nodes.value {
-                        self.push(
-                            Diagnostic::error("E0114", format!("`min_nodes` ({}) is larger than `max_nodes` ({})", min.value, c.max_nodes.value), min.span)
-                                .label("more than the maximum")
-                                .with_secondary(c.max_nodes.span, "the maximum")
-                                .hint("lower `min_nodes` or raise `max_nodes`"),
-                        );
-                    }
+                    && min.value > c.max_nodes.value
+                {
+                    self.push(
+                        Diagnostic::error(
+                            "E0114",
+                            format!(
+                                "`min_nodes` ({}) is larger than `max_nodes` ({})",
+                                min.value, c.max_nodes.value
+                            ),
+                            min.span,
+                        )
+                        .label("more than the maximum")
+                        .with_secondary(c.max_nodes.span, "the maximum")
+                        .hint("lower `min_nodes` or raise `max_nodes`"),
+                    );
+                }
                 if c.max_nodes.value == 0 {
                     self.err("E0114", "`max_nodes` must be at least 1", c.max_nodes.span);
                 }
                 if let Some(t) = &c.idle_time_before_scale_down
-                    && let Err(why) = parse_duration(&t.value) {
-                        self.push(Diagnostic::error("E0114", format!("invalid duration `{}`", t.value), t.span).label(why).hint("write e.g. `120s`, `2m`, `1h` or `PT2M`"));
-                    }
+                    && let Err(why) = parse_duration(&t.value)
+                {
+                    self.push(
+                        Diagnostic::error(
+                            "E0114",
+                            format!("invalid duration `{}`", t.value),
+                            t.span,
+                        )
+                        .label(why)
+                        .hint("write e.g. `120s`, `2m`, `1h` or `PT2M`"),
+                    );
+                }
                 if let Some(ssh) = &c.ssh {
                     let k = &ssh.value.admin_public_key;
-                    if !["ssh-rsa ", "ssh-ed25519 ", "ecdsa-sha2-"].iter().any(|p| k.value.starts_with(p)) {
+                    if !["ssh-rsa ", "ssh-ed25519 ", "ecdsa-sha2-"]
+                        .iter()
+                        .any(|p| k.value.starts_with(p))
+                    {
                         self.push(
                             Diagnostic::error("E0114", "`admin_public_key` is not an OpenSSH public key", k.span)
                                 .hint("paste the contents of `~/.ssh/id_ed25519.pub` (it starts with `ssh-ed25519 `)"),
@@ -752,35 +1057,60 @@ impl<'s> Resolver<'s> {
                     }
                 }
                 if let Some(sn) = &c.subnet
-                    && let Some(r) = self.bind(sn, "subnet", &[Kind::Subnet]) {
-                        self.check_same_region(key, location, &r, "an AmlCompute cluster");
-                        self.check_same_subscription(&r);
-                        refs.push(r);
-                    }
+                    && let Some(r) = self.bind(sn, "subnet", &[Kind::Subnet])
+                {
+                    self.check_same_region(key, location, &r, "an AmlCompute cluster");
+                    self.check_same_subscription(&r);
+                    refs.push(r);
+                }
             }
             KindSpec::AksCluster(a) => {
                 if let Some(n) = &a.node_count {
                     self.range(n, 1, 1000, "node_count");
                 }
                 if let Some(p) = &a.node_pool_name
-                    && let Err(why) = naming::AKS_NODE_POOL.check(&p.value) {
-                        self.push(Diagnostic::error("E0301", format!("invalid node pool name `{}`", p.value), p.span).label(why));
-                    }
+                    && let Err(why) = naming::AKS_NODE_POOL.check(&p.value)
+                {
+                    self.push(
+                        Diagnostic::error(
+                            "E0301",
+                            format!("invalid node pool name `{}`", p.value),
+                            p.span,
+                        )
+                        .label(why),
+                    );
+                }
                 if let Some(p) = &a.dns_prefix
-                    && let Err(why) = naming::AKS_DNS_PREFIX.check(&p.value) {
-                        self.push(Diagnostic::error("E0301", format!("invalid DNS prefix `{}`", p.value), p.span).label(why));
-                    }
+                    && let Err(why) = naming::AKS_DNS_PREFIX.check(&p.value)
+                {
+                    self.push(
+                        Diagnostic::error(
+                            "E0301",
+                            format!("invalid DNS prefix `{}`", p.value),
+                            p.span,
+                        )
+                        .label(why),
+                    );
+                }
                 if let Some(m) = &a.max_pods {
                     self.range(m, 10, 250, "max_pods");
                 }
                 if let Some(s) = &a.auto_scaling
-                    && s.value.min_count.value > s.value.max_count.value {
-                        self.push(
-                            Diagnostic::error("E0114", format!("`min_count` ({}) is larger than `max_count` ({})", s.value.min_count.value, s.value.max_count.value), s.value.min_count.span)
-                                .with_secondary(s.value.max_count.span, "the maximum")
-                                .hint("lower `min_count` or raise `max_count`"),
-                        );
-                    }
+                    && s.value.min_count.value > s.value.max_count.value
+                {
+                    self.push(
+                        Diagnostic::error(
+                            "E0114",
+                            format!(
+                                "`min_count` ({}) is larger than `max_count` ({})",
+                                s.value.min_count.value, s.value.max_count.value
+                            ),
+                            s.value.min_count.span,
+                        )
+                        .with_secondary(s.value.max_count.span, "the maximum")
+                        .hint("lower `min_count` or raise `max_count`"),
+                    );
+                }
                 for ip in a.authorized_ip_ranges.iter().flat_map(|l| l.value.iter()) {
                     if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
                         self.cidr_error(ip, e);
@@ -789,16 +1119,22 @@ impl<'s> Resolver<'s> {
                 if let Some(net) = &a.network {
                     let n = &net.value;
                     if let Some(sn) = &n.subnet
-                        && let Some(r) = self.bind(sn, "network.subnet", &[Kind::Subnet]) {
-                            self.check_same_region(key, location, &r, "an AKS cluster");
-                            self.check_same_subscription(&r);
-                            refs.push(r);
-                        }
-                    self.check_aks_ranges(n.service_cidr.as_ref(), n.dns_service_ip.as_ref(), n.docker_bridge_cidr.as_ref());
+                        && let Some(r) = self.bind(sn, "network.subnet", &[Kind::Subnet])
+                    {
+                        self.check_same_region(key, location, &r, "an AKS cluster");
+                        self.check_same_subscription(&r);
+                        refs.push(r);
+                    }
+                    self.check_aks_ranges(
+                        n.service_cidr.as_ref(),
+                        n.dns_service_ip.as_ref(),
+                        n.docker_bridge_cidr.as_ref(),
+                    );
                     if let Some(p) = &n.pod_cidr
-                        && let Err(e) = Cidr::parse_strict(&p.value) {
-                            self.cidr_error(p, e);
-                        }
+                        && let Err(e) = Cidr::parse_strict(&p.value)
+                    {
+                        self.cidr_error(p, e);
+                    }
                 }
             }
             KindSpec::AksCompute(c) => {
@@ -823,8 +1159,12 @@ impl<'s> Resolver<'s> {
                 }
                 if let (Some(p), Some(_)) = (&c.cluster_purpose, &c.create) {
                     self.push(
-                        Diagnostic::error("E0111", "`cluster_purpose` belongs inside `create:` here", p.span)
-                            .hint("move it to `create.cluster_purpose`"),
+                        Diagnostic::error(
+                            "E0111",
+                            "`cluster_purpose` belongs inside `create:` here",
+                            p.span,
+                        )
+                        .hint("move it to `create.cluster_purpose`"),
                     );
                 }
                 if let Some(cr) = &c.create {
@@ -833,11 +1173,16 @@ impl<'s> Resolver<'s> {
                         self.range(n, 1, 100, "agent_count");
                     }
                     if let Some(sn) = &cr.subnet
-                        && let Some(r) = self.bind(sn, "create.subnet", &[Kind::Subnet]) {
-                            self.check_same_region(key, location, &r, "an AKS compute");
-                            refs.push(r);
-                        }
-                    self.check_aks_ranges(cr.service_cidr.as_ref(), cr.dns_service_ip.as_ref(), cr.docker_bridge_cidr.as_ref());
+                        && let Some(r) = self.bind(sn, "create.subnet", &[Kind::Subnet])
+                    {
+                        self.check_same_region(key, location, &r, "an AKS compute");
+                        refs.push(r);
+                    }
+                    self.check_aks_ranges(
+                        cr.service_cidr.as_ref(),
+                        cr.dns_service_ip.as_ref(),
+                        cr.docker_bridge_cidr.as_ref(),
+                    );
                 }
             }
         }
@@ -849,11 +1194,17 @@ impl<'s> Resolver<'s> {
         for p in &v.address_space.value {
             match Cidr::parse_strict(&p.value) {
                 Ok(c) => {
-                    if let Some((prev, prev_span)) = space.iter().find(|(x, _): &&(Cidr, Span)| x.overlaps(c)) {
+                    if let Some((prev, prev_span)) =
+                        space.iter().find(|(x, _): &&(Cidr, Span)| x.overlaps(c))
+                    {
                         let prev: &Cidr = prev;
                         self.push(
-                            Diagnostic::error("E0304", format!("address range `{c}` overlaps `{prev}`"), p.span)
-                                .with_secondary(*prev_span, "overlapped range"),
+                            Diagnostic::error(
+                                "E0304",
+                                format!("address range `{c}` overlaps `{prev}`"),
+                                p.span,
+                            )
+                            .with_secondary(*prev_span, "overlapped range"),
                         );
                     }
                     space.push((c, p.span));
@@ -862,18 +1213,33 @@ impl<'s> Resolver<'s> {
             }
         }
         if v.address_space.value.is_empty() {
-            self.err("E0114", "`address_space` needs at least one range", v.address_space.span);
+            self.err(
+                "E0114",
+                "`address_space` needs at least one range",
+                v.address_space.span,
+            );
         }
         for ip in v.dns_servers.iter().flat_map(|l| l.value.iter()) {
             if cidr::parse_ip(&ip.value).is_none() {
-                self.err("E0302", format!("`{}` is not an IPv4 address", ip.value), ip.span);
+                self.err(
+                    "E0302",
+                    format!("`{}` is not an IPv4 address", ip.value),
+                    ip.span,
+                );
             }
         }
         let vnet_id = self.ids.get(key).cloned().unwrap_or_default();
         let mut seen: Vec<(Cidr, Span, String)> = Vec::new();
         for (name, sub) in v.subnets.iter().flat_map(|s| s.value.iter()) {
             if let Err(why) = naming::NETWORK_CHILD.check(&name.value) {
-                self.push(Diagnostic::error("E0301", format!("invalid subnet name `{}`", name.value), name.span).label(why));
+                self.push(
+                    Diagnostic::error(
+                        "E0301",
+                        format!("invalid subnet name `{}`", name.value),
+                        name.span,
+                    )
+                    .label(why),
+                );
             }
             let s = &sub.value;
             match Cidr::parse_strict(&s.address_prefix.value) {
@@ -886,7 +1252,11 @@ impl<'s> Resolver<'s> {
                         );
                     }
                     if !space.is_empty() && !space.iter().any(|(v, _)| v.contains(c)) {
-                        let ranges = space.iter().map(|(v, _)| v.to_string()).collect::<Vec<_>>().join(", ");
+                        let ranges = space
+                            .iter()
+                            .map(|(v, _)| v.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ");
                         self.push(
                             Diagnostic::error("E0303", format!("subnet `{}` ({c}) is outside the virtual network", name.value), s.address_prefix.span)
                                 .label(format!("not inside {ranges}"))
@@ -894,12 +1264,21 @@ impl<'s> Resolver<'s> {
                                 .hint("pick a range inside `address_space`, or add a range that contains it"),
                         );
                     }
-                    if let Some((other, span, other_name)) = seen.iter().find(|(o, _, _)| o.overlaps(c)) {
+                    if let Some((other, span, other_name)) =
+                        seen.iter().find(|(o, _, _)| o.overlaps(c))
+                    {
                         self.push(
-                            Diagnostic::error("E0304", format!("subnet `{}` ({c}) overlaps subnet `{other_name}` ({other})", name.value), s.address_prefix.span)
-                                .label(format!("overlaps {other}"))
-                                .with_secondary(*span, format!("`{other_name}`"))
-                                .hint("subnets of one network must not share addresses"),
+                            Diagnostic::error(
+                                "E0304",
+                                format!(
+                                    "subnet `{}` ({c}) overlaps subnet `{other_name}` ({other})",
+                                    name.value
+                                ),
+                                s.address_prefix.span,
+                            )
+                            .label(format!("overlaps {other}"))
+                            .with_secondary(*span, format!("`{other_name}`"))
+                            .hint("subnets of one network must not share addresses"),
                         );
                     }
                     seen.push((c, s.address_prefix.span, name.value.clone()));
@@ -918,8 +1297,17 @@ impl<'s> Resolver<'s> {
                 if !SERVICE_ENDPOINTS.contains(&e.value.as_str()) {
                     let hint = did_you_mean(&e.value, SERVICE_ENDPOINTS.iter().copied())
                         .map(|s| format!("did you mean `{s}`?"))
-                        .unwrap_or_else(|| format!("known endpoints: {}", SERVICE_ENDPOINTS.join(", ")));
-                    self.push(Diagnostic::error("E0113", format!("unknown service endpoint `{}`", e.value), e.span).hint(hint));
+                        .unwrap_or_else(|| {
+                            format!("known endpoints: {}", SERVICE_ENDPOINTS.join(", "))
+                        });
+                    self.push(
+                        Diagnostic::error(
+                            "E0113",
+                            format!("unknown service endpoint `{}`", e.value),
+                            e.span,
+                        )
+                        .hint(hint),
+                    );
                 }
             }
             children.push(Resource {
@@ -941,16 +1329,34 @@ impl<'s> Resolver<'s> {
 
     fn check_security_rule(&mut self, r: &ast::SecurityRule) {
         if let Err(why) = naming::NETWORK_CHILD.check(&r.name.value) {
-            self.push(Diagnostic::error("E0301", format!("invalid rule name `{}`", r.name.value), r.name.span).label(why));
+            self.push(
+                Diagnostic::error(
+                    "E0301",
+                    format!("invalid rule name `{}`", r.name.value),
+                    r.name.span,
+                )
+                .label(why),
+            );
         }
         self.range(&r.priority, 100, 4096, "priority");
         for addrs in [&r.source, &r.destination].into_iter().flatten() {
             self.check_addresses(addrs);
         }
-        for ports in [&r.source_ports, &r.destination_ports].into_iter().flatten() {
+        for ports in [&r.source_ports, &r.destination_ports]
+            .into_iter()
+            .flatten()
+        {
             for p in &ports.value.0 {
                 if let Err(why) = check_port_range(&p.value) {
-                    self.push(Diagnostic::error("E0114", format!("invalid port range `{}`", p.value), p.span).label(why).hint("write `*`, a port like `443`, or a range like `29876-29877`"));
+                    self.push(
+                        Diagnostic::error(
+                            "E0114",
+                            format!("invalid port range `{}`", p.value),
+                            p.span,
+                        )
+                        .label(why)
+                        .hint("write `*`, a port like `443`, or a range like `29876-29877`"),
+                    );
                 }
             }
         }
@@ -969,8 +1375,12 @@ impl<'s> Resolver<'s> {
                 }
             } else if !is_service_tag_shape(v) {
                 self.push(
-                    Diagnostic::error("E0302", format!("`{v}` is neither an address nor a service tag"), a.span)
-                        .hint("write `*`, an IP, a CIDR, or a service tag such as `VirtualNetwork`"),
+                    Diagnostic::error(
+                        "E0302",
+                        format!("`{v}` is neither an address nor a service tag"),
+                        a.span,
+                    )
+                    .hint("write `*`, an IP, a CIDR, or a service tag such as `VirtualNetwork`"),
                 );
             } else if many {
                 self.push(
@@ -983,7 +1393,14 @@ impl<'s> Resolver<'s> {
 
     fn check_route(&mut self, r: &ast::Route) {
         if let Err(why) = naming::NETWORK_CHILD.check(&r.name.value) {
-            self.push(Diagnostic::error("E0301", format!("invalid route name `{}`", r.name.value), r.name.span).label(why));
+            self.push(
+                Diagnostic::error(
+                    "E0301",
+                    format!("invalid route name `{}`", r.name.value),
+                    r.name.span,
+                )
+                .label(why),
+            );
         }
         let p = &r.address_prefix;
         if p.value.chars().next().is_some_and(|c| c.is_ascii_digit()) {
@@ -991,25 +1408,44 @@ impl<'s> Resolver<'s> {
                 self.cidr_error(p, e);
             }
         } else if !is_service_tag_shape(&p.value) {
-            self.push(Diagnostic::error("E0302", format!("`{}` is neither a CIDR nor a service tag", p.value), p.span));
+            self.push(Diagnostic::error(
+                "E0302",
+                format!("`{}` is neither a CIDR nor a service tag", p.value),
+                p.span,
+            ));
         }
         let appliance = r.next_hop.value == ast::NextHop::VirtualAppliance;
         match (&r.next_hop_ip, appliance) {
             (None, true) => {
                 self.push(
-                    Diagnostic::error("E0112", "`virtual_appliance` needs `next_hop_ip`", r.next_hop.span)
-                        .label("no `next_hop_ip` in this route")
-                        .hint("add `next_hop_ip:` with the appliance's private IP"),
+                    Diagnostic::error(
+                        "E0112",
+                        "`virtual_appliance` needs `next_hop_ip`",
+                        r.next_hop.span,
+                    )
+                    .label("no `next_hop_ip` in this route")
+                    .hint("add `next_hop_ip:` with the appliance's private IP"),
                 );
             }
             (Some(ip), false) => {
                 self.push(
-                    Diagnostic::error("E0114", format!("`next_hop_ip` only goes with `virtual_appliance`, not `{}`", r.next_hop.value), ip.span)
-                        .hint("remove `next_hop_ip`"),
+                    Diagnostic::error(
+                        "E0114",
+                        format!(
+                            "`next_hop_ip` only goes with `virtual_appliance`, not `{}`",
+                            r.next_hop.value
+                        ),
+                        ip.span,
+                    )
+                    .hint("remove `next_hop_ip`"),
                 );
             }
             (Some(ip), true) if cidr::parse_ip(&ip.value).is_none() => {
-                self.err("E0302", format!("`{}` is not an IPv4 address", ip.value), ip.span);
+                self.err(
+                    "E0302",
+                    format!("`{}` is not an IPv4 address", ip.value),
+                    ip.span,
+                );
             }
             _ => {}
         }
@@ -1021,21 +1457,39 @@ impl<'s> Resolver<'s> {
             Ok(c) => {
                 if ip.value.contains('/') && c.len() > 30 {
                     self.push(
-                        Diagnostic::error("E0302", format!("storage firewalls reject /{} ranges", c.len()), ip.span)
-                            .hint(format!("write the bare address(es) instead, e.g. `{}`", c.network())),
+                        Diagnostic::error(
+                            "E0302",
+                            format!("storage firewalls reject /{} ranges", c.len()),
+                            ip.span,
+                        )
+                        .hint(format!(
+                            "write the bare address(es) instead, e.g. `{}`",
+                            c.network()
+                        )),
                     );
                 } else if c.is_private() {
                     self.push(
-                        Diagnostic::error("E0302", format!("`{}` is a private range", ip.value), ip.span)
-                            .label("storage IP rules take public addresses only")
-                            .hint("admit private networks through `subnets:` (service endpoints) instead"),
+                        Diagnostic::error(
+                            "E0302",
+                            format!("`{}` is a private range", ip.value),
+                            ip.span,
+                        )
+                        .label("storage IP rules take public addresses only")
+                        .hint(
+                            "admit private networks through `subnets:` (service endpoints) instead",
+                        ),
                     );
                 }
             }
         }
     }
 
-    fn check_aks_ranges(&mut self, service: Option<&Spanned<String>>, dns: Option<&Spanned<String>>, bridge: Option<&Spanned<String>>) {
+    fn check_aks_ranges(
+        &mut self,
+        service: Option<&Spanned<String>>,
+        dns: Option<&Spanned<String>>,
+        bridge: Option<&Spanned<String>>,
+    ) {
         let svc = service.and_then(|s| match Cidr::parse_strict(&s.value) {
             Ok(c) => Some(c),
             Err(e) => {
@@ -1044,54 +1498,97 @@ impl<'s> Resolver<'s> {
             }
         });
         if let Some(d) = dns
-            && cidr::parse_ip(&d.value).is_none() {
-                self.err("E0302", format!("`{}` is not an IPv4 address", d.value), d.span);
-            }
+            && cidr::parse_ip(&d.value).is_none()
+        {
+            self.err(
+                "E0302",
+                format!("`{}` is not an IPv4 address", d.value),
+                d.span,
+            );
+        }
         if service.is_some() != dns.is_some() {
             let at = service.or(dns).map_or(Span::point(0), |s| s.span);
             self.push(
-                Diagnostic::error("E0112", "`service_cidr` and `dns_service_ip` go together", at)
-                    .hint("set both, or neither to take Azure's defaults"),
+                Diagnostic::error(
+                    "E0112",
+                    "`service_cidr` and `dns_service_ip` go together",
+                    at,
+                )
+                .hint("set both, or neither to take Azure's defaults"),
             );
         }
         let _ = svc;
         if let Some(b) = bridge {
             // The Docker bridge is written as the bridge's own address (`172.17.0.1/16`).
-            let ok = b.value.split_once('/').is_some_and(|(a, l)| cidr::parse_ip(a).is_some() && l.parse::<u8>().is_ok_and(|l| l <= 32));
+            let ok = b.value.split_once('/').is_some_and(|(a, l)| {
+                cidr::parse_ip(a).is_some() && l.parse::<u8>().is_ok_and(|l| l <= 32)
+            });
             if !ok {
-                self.err("E0302", format!("`{}` is not an address with a prefix length", b.value), b.span);
+                self.err(
+                    "E0302",
+                    format!("`{}` is not an address with a prefix length", b.value),
+                    b.span,
+                );
             }
         }
     }
 
-    fn check_same_region(&mut self, key: &str, location: &Option<Spanned<String>>, r: &Ref, what: &str) {
-        let Some(vnet_key) = r.target.as_ref().map(|t| t.split('/').next().unwrap_or(t).to_string()) else { return };
-        let (Some(here), Some(there)) = (location, self.locations.get(&vnet_key)) else { return };
+    fn check_same_region(
+        &mut self,
+        key: &str,
+        location: &Option<Spanned<String>>,
+        r: &Ref,
+        what: &str,
+    ) {
+        let Some(vnet_key) = r
+            .target
+            .as_ref()
+            .map(|t| t.split('/').next().unwrap_or(t).to_string())
+        else {
+            return;
+        };
+        let (Some(here), Some(there)) = (location, self.locations.get(&vnet_key)) else {
+            return;
+        };
         if here.value != there.value {
             self.push(
-                Diagnostic::error("E0305", format!("`{key}` is in `{}` but its subnet's network `{vnet_key}` is in `{}`", here.value, there.value), r.span)
-                    .label("different region")
-                    .hint(format!("{what} must be in the same region as its virtual network")),
+                Diagnostic::error(
+                    "E0305",
+                    format!(
+                        "`{key}` is in `{}` but its subnet's network `{vnet_key}` is in `{}`",
+                        here.value, there.value
+                    ),
+                    r.span,
+                )
+                .label("different region")
+                .hint(format!(
+                    "{what} must be in the same region as its virtual network"
+                )),
             );
         }
     }
 
     fn check_same_subscription(&mut self, r: &Ref) {
         if let Some(p) = ArmId::parse(&r.id)
-            && !p.subscription.eq_ignore_ascii_case(&self.subscription) {
-                self.push(
+            && !p.subscription.eq_ignore_ascii_case(&self.subscription)
+        {
+            self.push(
                     Diagnostic::error("E0306", "the subnet is in another subscription", r.span)
                         .label(format!("subscription `{}`", p.subscription))
                         .hint("Azure requires the virtual network in the same subscription as the resource that joins it"),
                 );
-            }
+        }
     }
 
     fn range(&mut self, v: &Spanned<u32>, min: u32, max: u32, what: &str) {
         if v.value < min || v.value > max {
             self.push(
-                Diagnostic::error("E0114", format!("`{what}` must be between {min} and {max}, not {}", v.value), v.span)
-                    .label("out of range"),
+                Diagnostic::error(
+                    "E0114",
+                    format!("`{what}` must be between {min} and {max}, not {}", v.value),
+                    v.span,
+                )
+                .label("out of range"),
             );
         }
     }
@@ -1102,19 +1599,45 @@ impl<'s> Resolver<'s> {
             CidrError::NoPrefix(_) => "add the prefix length, e.g. `/24`".to_string(),
             _ => "write an IPv4 range such as `10.0.1.0/24`".to_string(),
         };
-        self.push(Diagnostic::error("E0302", format!("invalid address range `{}`", at.value), at.span).label(e.to_string()).hint(hint));
+        self.push(
+            Diagnostic::error(
+                "E0302",
+                format!("invalid address range `{}`", at.value),
+                at.span,
+            )
+            .label(e.to_string())
+            .hint(hint),
+        );
     }
 
     fn check_unique_names(&mut self, resources: &[Resource]) {
         let mut seen: BTreeMap<String, (&Resource, bool)> = BTreeMap::new();
         for r in resources {
             let rule = name_rule(r.kind);
-            let scope = if rule.global { format!("{}:{}", r.kind.arm_type(), r.name.value.to_lowercase()) } else { r.id.to_lowercase() };
+            let scope = if rule.global {
+                format!("{}:{}", r.kind.arm_type(), r.name.value.to_lowercase())
+            } else {
+                r.id.to_lowercase()
+            };
             if let Some((first, _)) = seen.get(&scope) {
-                let mut d = Diagnostic::error("E0307", format!("`{}` and `{}` are both named `{}`", first.key, r.key, r.name.value), r.name.span)
-                    .label("same name")
-                    .with_secondary(first.name.span, format!("`{}`", first.key));
-                d = d.hint(if rule.global { format!("{} names are global; give one a different `name:`", rule.what) } else { "give one of them a different `name:`".into() });
+                let mut d = Diagnostic::error(
+                    "E0307",
+                    format!(
+                        "`{}` and `{}` are both named `{}`",
+                        first.key, r.key, r.name.value
+                    ),
+                    r.name.span,
+                )
+                .label("same name")
+                .with_secondary(first.name.span, format!("`{}`", first.key));
+                d = d.hint(if rule.global {
+                    format!(
+                        "{} names are global; give one a different `name:`",
+                        rule.what
+                    )
+                } else {
+                    "give one of them a different `name:`".into()
+                });
                 self.push(d);
             } else {
                 seen.insert(scope, (r, true));
@@ -1129,7 +1652,12 @@ impl<'s> Resolver<'s> {
             let to = cycle.path.get(1).unwrap_or(from);
             let span = model
                 .get(from)
-                .and_then(|r| r.dependencies().into_iter().find(|(k, _)| k == to).map(|(_, s)| s))
+                .and_then(|r| {
+                    r.dependencies()
+                        .into_iter()
+                        .find(|(k, _)| k == to)
+                        .map(|(_, s)| s)
+                })
                 .unwrap_or_else(|| model.get(from).map_or(Span::point(0), |r| r.key_span));
             self.push(
                 Diagnostic::error("E0204", format!("dependency cycle: {cycle}"), span)
@@ -1154,7 +1682,9 @@ pub fn default_name(kind: Kind, stack: &str, key: &str) -> String {
     if rule.check(&prefixed).is_ok() {
         return prefixed;
     }
-    rule.suggest(&prefixed).or_else(|| rule.suggest(key)).unwrap_or_else(|| key.to_string())
+    rule.suggest(&prefixed)
+        .or_else(|| rule.suggest(key))
+        .unwrap_or_else(|| key.to_string())
 }
 
 fn bad_id(id: &str, span: Span) -> Diagnostic {
@@ -1163,7 +1693,8 @@ fn bad_id(id: &str, span: Span) -> Diagnostic {
 }
 
 fn is_service_tag_shape(v: &str) -> bool {
-    v.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+    v.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
 }
 
 /// Checks `*`, `N` or `N-M` with ports 0–65535 and N ≤ M.
@@ -1171,11 +1702,19 @@ pub fn check_port_range(s: &str) -> Result<(u16, u16), String> {
     if s == "*" {
         return Ok((0, 65535));
     }
-    let parse = |p: &str| p.trim().parse::<u16>().map_err(|_| format!("`{p}` is not a port (0–65535)"));
+    let parse = |p: &str| {
+        p.trim()
+            .parse::<u16>()
+            .map_err(|_| format!("`{p}` is not a port (0–65535)"))
+    };
     match s.split_once('-') {
         Some((a, b)) => {
             let (a, b) = (parse(a)?, parse(b)?);
-            if a > b { Err(format!("{a} is larger than {b}")) } else { Ok((a, b)) }
+            if a > b {
+                Err(format!("{a} is larger than {b}"))
+            } else {
+                Ok((a, b))
+            }
         }
         None => parse(s).map(|p| (p, p)),
     }
@@ -1184,7 +1723,10 @@ pub fn check_port_range(s: &str) -> Result<(u16, u16), String> {
 /// Parses `120`, `120s`, `2m`, `1h`, `1h30m` or ISO 8601 `PT2M` into seconds.
 pub fn parse_duration(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let body = t.strip_prefix("PT").or_else(|| t.strip_prefix("pt")).unwrap_or(t);
+    let body = t
+        .strip_prefix("PT")
+        .or_else(|| t.strip_prefix("pt"))
+        .unwrap_or(t);
     if body.is_empty() {
         return Err("empty duration".into());
     }
@@ -1198,7 +1740,9 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
             num.push(c);
             continue;
         }
-        let n: u64 = num.parse().map_err(|_| format!("expected a number before `{c}`"))?;
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("expected a number before `{c}`"))?;
         num.clear();
         total += n * match c.to_ascii_lowercase() {
             'h' => 3600,
@@ -1220,8 +1764,14 @@ mod tests {
     #[test]
     fn default_names() {
         assert_eq!(default_name(Kind::VirtualNetwork, "demo", "vnet"), "vnet");
-        assert_eq!(default_name(Kind::MlWorkspace, "secure-ml", "ws"), "secure-ml-ws");
-        assert_eq!(default_name(Kind::StorageAccount, "demo", "ml-store"), "demomlstore");
+        assert_eq!(
+            default_name(Kind::MlWorkspace, "secure-ml", "ws"),
+            "secure-ml-ws"
+        );
+        assert_eq!(
+            default_name(Kind::StorageAccount, "demo", "ml-store"),
+            "demomlstore"
+        );
         assert_eq!(default_name(Kind::StorageAccount, "demo", "store"), "store");
     }
 

@@ -658,18 +658,66 @@ pub enum KindSpec {
 macro_rules! with_kind {
     ($ty:expr, $t:ident, $variant:ident => $body:expr) => {
         match $ty {
-            ResourceType::ResourceGroup => { type $t = ResourceGroup; let $variant = KindSpec::ResourceGroup; $body }
-            ResourceType::VirtualNetwork => { type $t = VirtualNetwork; let $variant = KindSpec::VirtualNetwork; $body }
-            ResourceType::NetworkSecurityGroup => { type $t = NetworkSecurityGroup; let $variant = KindSpec::NetworkSecurityGroup; $body }
-            ResourceType::RouteTable => { type $t = RouteTable; let $variant = KindSpec::RouteTable; $body }
-            ResourceType::StorageAccount => { type $t = StorageAccount; let $variant = KindSpec::StorageAccount; $body }
-            ResourceType::KeyVault => { type $t = KeyVault; let $variant = KindSpec::KeyVault; $body }
-            ResourceType::ApplicationInsights => { type $t = ApplicationInsights; let $variant = KindSpec::ApplicationInsights; $body }
-            ResourceType::ContainerRegistry => { type $t = ContainerRegistry; let $variant = KindSpec::ContainerRegistry; $body }
-            ResourceType::MlWorkspace => { type $t = MlWorkspace; let $variant = KindSpec::MlWorkspace; $body }
-            ResourceType::AmlCompute => { type $t = AmlCompute; let $variant = KindSpec::AmlCompute; $body }
-            ResourceType::AksCluster => { type $t = AksCluster; let $variant = KindSpec::AksCluster; $body }
-            ResourceType::AksCompute => { type $t = AksCompute; let $variant = KindSpec::AksCompute; $body }
+            ResourceType::ResourceGroup => {
+                type $t = ResourceGroup;
+                let $variant = KindSpec::ResourceGroup;
+                $body
+            }
+            ResourceType::VirtualNetwork => {
+                type $t = VirtualNetwork;
+                let $variant = KindSpec::VirtualNetwork;
+                $body
+            }
+            ResourceType::NetworkSecurityGroup => {
+                type $t = NetworkSecurityGroup;
+                let $variant = KindSpec::NetworkSecurityGroup;
+                $body
+            }
+            ResourceType::RouteTable => {
+                type $t = RouteTable;
+                let $variant = KindSpec::RouteTable;
+                $body
+            }
+            ResourceType::StorageAccount => {
+                type $t = StorageAccount;
+                let $variant = KindSpec::StorageAccount;
+                $body
+            }
+            ResourceType::KeyVault => {
+                type $t = KeyVault;
+                let $variant = KindSpec::KeyVault;
+                $body
+            }
+            ResourceType::ApplicationInsights => {
+                type $t = ApplicationInsights;
+                let $variant = KindSpec::ApplicationInsights;
+                $body
+            }
+            ResourceType::ContainerRegistry => {
+                type $t = ContainerRegistry;
+                let $variant = KindSpec::ContainerRegistry;
+                $body
+            }
+            ResourceType::MlWorkspace => {
+                type $t = MlWorkspace;
+                let $variant = KindSpec::MlWorkspace;
+                $body
+            }
+            ResourceType::AmlCompute => {
+                type $t = AmlCompute;
+                let $variant = KindSpec::AmlCompute;
+                $body
+            }
+            ResourceType::AksCluster => {
+                type $t = AksCluster;
+                let $variant = KindSpec::AksCluster;
+                $body
+            }
+            ResourceType::AksCompute => {
+                type $t = AksCompute;
+                let $variant = KindSpec::AksCompute;
+                $body
+            }
         }
     };
 }
@@ -729,9 +777,16 @@ impl Resource {
         let mut r = MapReader::new(node, &format!("resource `{}`", key.value), cx)?;
         let Some(ty_entry) = r.take("type") else {
             cx.push(
-                Diagnostic::error("E0112", format!("resource `{}` has no `type`", key.value), key.span)
-                    .label("`type` is required")
-                    .hint(format!("add `type:` with one of: {}", ResourceType::WORDS.join(", "))),
+                Diagnostic::error(
+                    "E0112",
+                    format!("resource `{}` has no `type`", key.value),
+                    key.span,
+                )
+                .label("`type` is required")
+                .hint(format!(
+                    "add `type:` with one of: {}",
+                    ResourceType::WORDS.join(", ")
+                )),
             );
             return None;
         };
@@ -742,9 +797,13 @@ impl Resource {
                 None => format!("the resource types are: {}", ResourceType::WORDS.join(", ")),
             };
             cx.push(
-                Diagnostic::error("E0113", format!("unknown resource type `{ty_text}`"), ty_entry.value.span)
-                    .label("not a resource type")
-                    .hint(hint),
+                Diagnostic::error(
+                    "E0113",
+                    format!("unknown resource type `{ty_text}`"),
+                    ty_entry.value.span,
+                )
+                .label("not a resource type")
+                .hint(hint),
             );
             return None;
         };
@@ -777,7 +836,17 @@ impl Resource {
         if !has_existing && body.is_none() {
             return None;
         }
-        Some(Resource { key: key.clone(), ty, name, location, tags, depends_on, existing, body, span })
+        Some(Resource {
+            key: key.clone(),
+            ty,
+            name,
+            location,
+            tags,
+            depends_on,
+            existing,
+            body,
+            span,
+        })
     }
 }
 
@@ -793,13 +862,19 @@ pub struct Variable {
 impl Decode for Variable {
     fn decode(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
         if let Value::Scalar(_) = node.value {
-            return Some(Variable { default: Spanned::<String>::decode(node, cx), description: None });
+            return Some(Variable {
+                default: Spanned::<String>::decode(node, cx),
+                description: None,
+            });
         }
         let mut r = MapReader::new(node, "a variable", cx)?;
         let default = r.opt::<String>("default", cx);
         let description = r.opt::<String>("description", cx);
         r.finish(cx, &["default", "description"]);
-        Some(Variable { default, description })
+        Some(Variable {
+            default,
+            description,
+        })
     }
     fn schema() -> serde_json::Value {
         json!({ "anyOf": [
@@ -831,7 +906,15 @@ pub struct Spec {
 }
 
 /// Top-level keys of a spec.
-pub const TOP_FIELDS: &[&str] = &["stack", "subscription", "location", "tags", "variables", "backend", "resources"];
+pub const TOP_FIELDS: &[&str] = &[
+    "stack",
+    "subscription",
+    "location",
+    "tags",
+    "variables",
+    "backend",
+    "resources",
+];
 
 /// Variable values given on the command line (`--var K=V`).
 #[derive(Clone, Debug, Default)]
@@ -843,18 +926,28 @@ impl Spec {
     pub fn decode(root: &Node, overrides: &VarOverrides, cx: &mut Cx<'_>) -> Option<Spec> {
         if let Value::Null = root.value {
             cx.push(
-                Diagnostic::error("E0001", "the spec is empty", root.span)
-                    .hint("a spec needs at least `stack:` and `resources:`; see examples/minimal.yaml"),
+                Diagnostic::error("E0001", "the spec is empty", root.span).hint(
+                    "a spec needs at least `stack:` and `resources:`; see examples/minimal.yaml",
+                ),
             );
             return None;
         }
         if !matches!(root.value, Value::Map(_)) {
-            let mut d = Diagnostic::error("E0110", format!("a spec is a mapping, but this file holds {}", root.kind_name()), root.span)
-                .label("expected `stack:`, `resources:`, … at the top level");
+            let mut d = Diagnostic::error(
+                "E0110",
+                format!(
+                    "a spec is a mapping, but this file holds {}",
+                    root.kind_name()
+                ),
+                root.span,
+            )
+            .label("expected `stack:`, `resources:`, … at the top level");
             if matches!(root.value, Value::Seq(_)) {
                 d = d.hint("remove the leading `- `: the top-level keys are not list items");
             } else {
-                d = d.hint("a spec needs at least `stack:` and `resources:`; see examples/minimal.yaml");
+                d = d.hint(
+                    "a spec needs at least `stack:` and `resources:`; see examples/minimal.yaml",
+                );
             }
             cx.push(d);
             return None;
@@ -864,18 +957,28 @@ impl Spec {
         let declared = r.opt::<Map<Variable>>("variables", cx);
         let mut values = Vec::new();
         let mut resolved = std::collections::BTreeMap::new();
-        let declared_names: Vec<String> =
-            declared.as_ref().map(|d| d.value.iter().map(|(k, _)| k.value.clone()).collect()).unwrap_or_default();
+        let declared_names: Vec<String> = declared
+            .as_ref()
+            .map(|d| d.value.iter().map(|(k, _)| k.value.clone()).collect())
+            .unwrap_or_default();
         for (name, _) in &overrides.0 {
             if !declared_names.contains(name) {
                 let hint = did_you_mean(name, declared_names.iter().map(String::as_str))
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| "declare it under `variables:` first".to_string());
                 let d = match &declared {
-                    Some(decl) => Diagnostic::error("E0122", format!("`--var {name}=…` names no declared variable"), decl.span)
-                        .label("the variables this spec declares"),
-                    None => Diagnostic::error("E0122", format!("`--var {name}=…` names no declared variable"), Span::point(0))
-                        .label("this spec declares no `variables:`"),
+                    Some(decl) => Diagnostic::error(
+                        "E0122",
+                        format!("`--var {name}=…` names no declared variable"),
+                        decl.span,
+                    )
+                    .label("the variables this spec declares"),
+                    None => Diagnostic::error(
+                        "E0122",
+                        format!("`--var {name}=…` names no declared variable"),
+                        Span::point(0),
+                    )
+                    .label("this spec declares no `variables:`"),
                 };
                 cx.push(d.hint(hint));
             }
@@ -888,9 +991,16 @@ impl Spec {
                     (None, Some(d)) => d.clone(),
                     (None, None) => {
                         cx.push(
-                            Diagnostic::error("E0122", format!("variable `{}` has no value", name.value), name.span)
-                                .label("no default")
-                                .hint(format!("pass `--var {}=VALUE`, or give it a `default:`", name.value)),
+                            Diagnostic::error(
+                                "E0122",
+                                format!("variable `{}` has no value", name.value),
+                                name.span,
+                            )
+                            .label("no default")
+                            .hint(format!(
+                                "pass `--var {}=VALUE`, or give it a `default:`",
+                                name.value
+                            )),
                         );
                         cx.mark_valueless(&name.value);
                         continue;
@@ -901,7 +1011,8 @@ impl Spec {
             }
         }
         cx.set_vars(resolved);
-        let stack = r.req_doc::<String>("stack", "What this spec owns, e.g. `stack: secure-ml`", cx);
+        let stack =
+            r.req_doc::<String>("stack", "What this spec owns, e.g. `stack: secure-ml`", cx);
         let subscription = r.opt::<String>("subscription", cx);
         let location = r.opt::<String>("location", cx);
         let tags = r.opt::<Map<String>>("tags", cx);
@@ -917,7 +1028,10 @@ impl Spec {
                 Vec::new()
             }
             Some(entry) => match entry.value.as_map() {
-                Some(entries) => entries.iter().filter_map(|e| Resource::decode(&e.key, &e.value, cx)).collect(),
+                Some(entries) => entries
+                    .iter()
+                    .filter_map(|e| Resource::decode(&e.key, &e.value, cx))
+                    .collect(),
                 None => {
                     cx.type_error(&entry.value, "a mapping of resources by key");
                     Vec::new()
@@ -925,6 +1039,14 @@ impl Spec {
             },
         };
         r.finish(cx, TOP_FIELDS);
-        Some(Spec { stack: stack?, subscription, location, tags, variables: values, backend, resources })
+        Some(Spec {
+            stack: stack?,
+            subscription,
+            location,
+            tags,
+            variables: values,
+            backend,
+            resources,
+        })
     }
 }

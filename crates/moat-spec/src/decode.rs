@@ -33,7 +33,15 @@ pub struct Cx<'a> {
 impl<'a> Cx<'a> {
     /// A context over `source` that reads the environment through `env`.
     pub fn new(source: &'a str, env: EnvLookup<'a>) -> Cx<'a> {
-        Cx { diags: Vec::new(), source, env, vars: BTreeMap::new(), vars_ready: false, valueless: Vec::new(), owner: Span::point(0) }
+        Cx {
+            diags: Vec::new(),
+            source,
+            env,
+            vars: BTreeMap::new(),
+            vars_ready: false,
+            valueless: Vec::new(),
+            owner: Span::point(0),
+        }
     }
 
     /// Records a problem.
@@ -67,15 +75,25 @@ impl<'a> Cx<'a> {
     /// Reports a shape mismatch.
     pub fn type_error(&mut self, node: &Node, expected: &str) {
         let found = node.kind_name();
-        let mut d = Diagnostic::error("E0110", format!("expected {expected}, found {found}"), node.span)
-            .label(format!("expected {expected}"));
+        let mut d = Diagnostic::error(
+            "E0110",
+            format!("expected {expected}, found {found}"),
+            node.span,
+        )
+        .label(format!("expected {expected}"));
         match &node.value {
             Value::Scalar(sc) if expected.contains("list") => {
-                let example = if sc.text.len() <= 40 && !sc.text.contains(['[', ']', ',']) { sc.text.as_str() } else { "value" };
+                let example = if sc.text.len() <= 40 && !sc.text.contains(['[', ']', ',']) {
+                    sc.text.as_str()
+                } else {
+                    "value"
+                };
                 d = d.hint(format!("write a list, e.g. `[{example}]`"));
             }
             Value::Seq(_) | Value::Scalar(_) if expected.starts_with("a mapping") => {
-                d = d.hint("write `key: value` pairs, one per line or as `{ key: value, other: value }`");
+                d = d.hint(
+                    "write `key: value` pairs, one per line or as `{ key: value, other: value }`",
+                );
             }
             _ => {}
         }
@@ -106,9 +124,13 @@ impl<'a> Cx<'a> {
             let start = consumed + i;
             let Some(close) = rest[i..].find('}') else {
                 self.push(
-                    Diagnostic::error("E0120", "unterminated `${` in value", self.sub_span(span, base, start, text.len()))
-                        .label("no closing `}`")
-                        .hint("close the expression with `}`, or write `$${` for a literal `${`"),
+                    Diagnostic::error(
+                        "E0120",
+                        "unterminated `${` in value",
+                        self.sub_span(span, base, start, text.len()),
+                    )
+                    .label("no closing `}`")
+                    .hint("close the expression with `}`, or write `$${` for a literal `${`"),
                 );
                 return None;
             };
@@ -143,7 +165,9 @@ impl<'a> Cx<'a> {
             }
             let hint = did_you_mean(name, self.vars.keys().map(String::as_str))
                 .map(|s| format!("did you mean `${{var.{s}}}`?"))
-                .unwrap_or_else(|| format!("declare it under `variables:`, e.g. `{name}: {{ default: … }}`"));
+                .unwrap_or_else(|| {
+                    format!("declare it under `variables:`, e.g. `{name}: {{ default: … }}`")
+                });
             self.push(
                 Diagnostic::error("E0120", format!("unknown variable `{name}`"), at)
                     .label("not declared under `variables:`")
@@ -157,7 +181,11 @@ impl<'a> Cx<'a> {
                 None => (rest, None),
             };
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                self.push(Diagnostic::error("E0120", format!("invalid environment variable name `{name}`"), at));
+                self.push(Diagnostic::error(
+                    "E0120",
+                    format!("invalid environment variable name `{name}`"),
+                    at,
+                ));
                 return None;
             }
             return match ((self.env)(name), fallback) {
@@ -165,17 +193,24 @@ impl<'a> Cx<'a> {
                 (None, Some(f)) => Some(f.to_string()),
                 (None, None) => {
                     self.push(
-                        Diagnostic::error("E0121", format!("environment variable `{name}` is not set"), at)
-                            .label("unset")
-                            .hint(format!("set `{name}`, or give a fallback: `${{env.{name}:-value}}`")),
+                        Diagnostic::error(
+                            "E0121",
+                            format!("environment variable `{name}` is not set"),
+                            at,
+                        )
+                        .label("unset")
+                        .hint(format!(
+                            "set `{name}`, or give a fallback: `${{env.{name}:-value}}`"
+                        )),
                     );
                     None
                 }
             };
         }
         self.push(
-            Diagnostic::error("E0120", format!("unknown expression `${{{expr}}}`"), at)
-                .hint("only `${var.NAME}`, `${env.NAME}` and `${env.NAME:-fallback}` are supported"),
+            Diagnostic::error("E0120", format!("unknown expression `${{{expr}}}`"), at).hint(
+                "only `${var.NAME}`, `${env.NAME}` and `${env.NAME:-fallback}` are supported",
+            ),
         );
         None
     }
@@ -248,9 +283,12 @@ fn scalar_text(node: &Node, cx: &mut Cx<'_>, expected: &str) -> Option<(String, 
     match &node.value {
         Value::Scalar(s) if !s.quoted => {
             let interpolated = s.text.contains("${");
-            cx.interpolate(&s.text, node.span).map(|t| (t, interpolated))
+            cx.interpolate(&s.text, node.span)
+                .map(|t| (t, interpolated))
         }
-        Value::Scalar(s) if s.text.contains("${") => cx.interpolate(&s.text, node.span).map(|t| (t, true)),
+        Value::Scalar(s) if s.text.contains("${") => {
+            cx.interpolate(&s.text, node.span).map(|t| (t, true))
+        }
         _ => {
             cx.type_error(node, expected);
             None
@@ -265,13 +303,21 @@ impl Decode for bool {
             "true" | "True" | "TRUE" => Some(true),
             "false" | "False" | "FALSE" => Some(false),
             other => {
-                let mut d = Diagnostic::error("E0110", format!("expected `true` or `false`, found `{other}`"), node.span)
-                    .label("expected `true` or `false`");
+                let mut d = Diagnostic::error(
+                    "E0110",
+                    format!("expected `true` or `false`, found `{other}`"),
+                    node.span,
+                )
+                .label("expected `true` or `false`");
                 let lower = other.to_ascii_lowercase();
                 if matches!(lower.as_str(), "yes" | "on" | "y") {
-                    d = d.hint(format!("write `true`: moat reads YAML 1.2, where `{other}` is a string"));
+                    d = d.hint(format!(
+                        "write `true`: moat reads YAML 1.2, where `{other}` is a string"
+                    ));
                 } else if matches!(lower.as_str(), "no" | "off" | "n") {
-                    d = d.hint(format!("write `false`: moat reads YAML 1.2, where `{other}` is a string"));
+                    d = d.hint(format!(
+                        "write `false`: moat reads YAML 1.2, where `{other}` is a string"
+                    ));
                 }
                 cx.push(d);
                 None
@@ -450,15 +496,32 @@ impl<'n> MapReader<'n> {
 
     /// Reads a required field whose documentation is `doc`; the doc becomes the hint when the
     /// field is missing, so the user learns what to write.
-    pub fn req_doc<T: Decode>(&mut self, key: &str, doc: &str, cx: &mut Cx<'_>) -> Option<Spanned<T>> {
+    pub fn req_doc<T: Decode>(
+        &mut self,
+        key: &str,
+        doc: &str,
+        cx: &mut Cx<'_>,
+    ) -> Option<Spanned<T>> {
         if self.take(key).is_none() {
-            let at = if self.owner.is_empty() { Span::new(self.span.start as usize, self.span.start as usize + 1) } else { self.owner };
+            let at = if self.owner.is_empty() {
+                Span::new(self.span.start as usize, self.span.start as usize + 1)
+            } else {
+                self.owner
+            };
             let doc = doc.trim().trim_end_matches('.');
-            let hint = if doc.is_empty() { format!("add `{key}:`") } else { format!("add `{key}:` — {}", lowercase_first(doc)) };
+            let hint = if doc.is_empty() {
+                format!("add `{key}:`")
+            } else {
+                format!("add `{key}:` — {}", lowercase_first(doc))
+            };
             cx.push(
-                Diagnostic::error("E0112", format!("missing field `{key}` in {}", self.what), at)
-                    .label(format!("`{key}` is required here"))
-                    .hint(hint),
+                Diagnostic::error(
+                    "E0112",
+                    format!("missing field `{key}` in {}", self.what),
+                    at,
+                )
+                .label(format!("`{key}` is required here"))
+                .hint(hint),
             );
             return None;
         }
@@ -473,11 +536,17 @@ impl<'n> MapReader<'n> {
             }
             let hint = did_you_mean(&e.key.value, known.iter().copied())
                 .map(|s| format!("did you mean `{s}`?"))
-                .unwrap_or_else(|| format!("the fields of {} are: {}", self.what, known.join(", ")));
+                .unwrap_or_else(|| {
+                    format!("the fields of {} are: {}", self.what, known.join(", "))
+                });
             cx.push(
-                Diagnostic::error("E0111", format!("unknown field `{}` in {}", e.key.value, self.what), e.key.span)
-                    .label("unknown field")
-                    .hint(hint),
+                Diagnostic::error(
+                    "E0111",
+                    format!("unknown field `{}` in {}", e.key.value, self.what),
+                    e.key.span,
+                )
+                .label("unknown field")
+                .hint(hint),
             );
         }
     }

@@ -68,12 +68,20 @@ impl Diagnostic {
     }
 
     /// A diagnostic of any severity.
-    pub fn new(severity: Severity, code: &str, message: impl Into<String>, span: Span) -> Diagnostic {
+    pub fn new(
+        severity: Severity,
+        code: &str,
+        message: impl Into<String>,
+        span: Span,
+    ) -> Diagnostic {
         Diagnostic {
             severity,
             code: code.to_string(),
             message: message.into(),
-            primary: Label { span, text: String::new() },
+            primary: Label {
+                span,
+                text: String::new(),
+            },
             secondary: Vec::new(),
             notes: Vec::new(),
             hint: None,
@@ -88,7 +96,10 @@ impl Diagnostic {
 
     /// Adds a secondary location.
     pub fn with_secondary(mut self, span: Span, text: impl Into<String>) -> Self {
-        self.secondary.push(Label { span, text: text.into() });
+        self.secondary.push(Label {
+            span,
+            text: text.into(),
+        });
         self
     }
 
@@ -192,7 +203,11 @@ struct Paint {
 
 impl Paint {
     fn wrap(&self, code: &str, s: &str) -> String {
-        if self.on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
     }
 }
 
@@ -218,13 +233,32 @@ impl Window {
     fn new(line: &str, focus_col: usize) -> Window {
         // Control characters (including ANSI escapes from a binary file) must never reach the
         // terminal raw; each becomes one visible character so columns still line up.
-        let chars: Vec<char> =
-            line.chars().map(|c| if c == '\t' { ' ' } else if c.is_control() { '\u{fffd}' } else { c }).collect();
+        let chars: Vec<char> = line
+            .chars()
+            .map(|c| {
+                if c == '\t' {
+                    ' '
+                } else if c.is_control() {
+                    '\u{fffd}'
+                } else {
+                    c
+                }
+            })
+            .collect();
         let n = chars.len();
         if n <= MAX_LINE_CHARS {
-            return Window { text: chars.into_iter().collect(), first: 0, shown: n, cut_left: false, line_chars: n };
+            return Window {
+                text: chars.into_iter().collect(),
+                first: 0,
+                shown: n,
+                cut_left: false,
+                line_chars: n,
+            };
         }
-        let first = focus_col.saturating_sub(1).saturating_sub(MAX_LINE_CHARS / 3).min(n - MAX_LINE_CHARS);
+        let first = focus_col
+            .saturating_sub(1)
+            .saturating_sub(MAX_LINE_CHARS / 3)
+            .min(n - MAX_LINE_CHARS);
         let last = first + MAX_LINE_CHARS;
         let mut text = String::new();
         if first > 0 {
@@ -234,14 +268,24 @@ impl Window {
         if last < n {
             text.push('…');
         }
-        Window { text, first, shown: MAX_LINE_CHARS, cut_left: first > 0, line_chars: n }
+        Window {
+            text,
+            first,
+            shown: MAX_LINE_CHARS,
+            cut_left: first > 0,
+            line_chars: n,
+        }
     }
 
     /// Padding and caret length for 1-based columns `start..end` (end exclusive).
     fn place(&self, start: usize, end: usize) -> (usize, usize) {
         let lead = usize::from(self.cut_left);
-        let from = start.saturating_sub(1).clamp(self.first, self.first + self.shown);
-        let to = end.saturating_sub(1).clamp(from, self.first + self.shown + 1);
+        let from = start
+            .saturating_sub(1)
+            .clamp(self.first, self.first + self.shown);
+        let to = end
+            .saturating_sub(1)
+            .clamp(from, self.first + self.shown + 1);
         (from - self.first + lead, (to - from).max(1))
     }
 }
@@ -266,15 +310,31 @@ pub fn render(diag: &Diagnostic, file: &SourceFile, opts: RenderOptions) -> Stri
     };
     let mut out = String::new();
     let head = format!("{}[{}]", diag.severity.as_str(), diag.code);
-    let _ = writeln!(out, "{}: {}", p.wrap(sev_color, &head), p.wrap("1", &diag.message));
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        p.wrap(sev_color, &head),
+        p.wrap("1", &diag.message)
+    );
     let start = file.line_col(diag.primary.span.start);
     let mut labels: Vec<(&Label, bool)> = vec![(&diag.primary, true)];
     labels.extend(diag.secondary.iter().map(|l| (l, false)));
     labels.sort_by_key(|(l, _)| l.span.start);
-    let max_line = labels.iter().map(|(l, _)| file.line_col(l.span.start).line).max().unwrap_or(1);
+    let max_line = labels
+        .iter()
+        .map(|(l, _)| file.line_col(l.span.start).line)
+        .max()
+        .unwrap_or(1);
     let width = max_line.to_string().len();
     let gutter = " ".repeat(width);
-    let _ = writeln!(out, "{gutter}{} {}:{}:{}", p.wrap("1;34", "-->"), file.name(), start.line, start.col);
+    let _ = writeln!(
+        out,
+        "{gutter}{} {}:{}:{}",
+        p.wrap("1;34", "-->"),
+        file.name(),
+        start.line,
+        start.col
+    );
     let _ = writeln!(out, "{gutter} {}", p.wrap("1;34", "|"));
     let mut last_line = 0;
     let mut window = Window::default();
@@ -290,14 +350,27 @@ pub fn render(diag: &Diagnostic, file: &SourceFile, opts: RenderOptions) -> Stri
         }
         last_line = s.line;
         let e = file.line_col(label.span.end);
-        let end_col = if e.line == s.line { e.col.max(s.col + 1) } else { window.line_chars + 1 };
+        let end_col = if e.line == s.line {
+            e.col.max(s.col + 1)
+        } else {
+            window.line_chars + 1
+        };
         let (pad, caret_len) = window.place(s.col, end_col);
         let mark = if primary { "^" } else { "-" };
         let carets = mark.repeat(caret_len);
         let color = if primary { sev_color } else { "1;34" };
         let pad = " ".repeat(pad);
-        let tail = if label.text.is_empty() { String::new() } else { format!(" {}", label.text) };
-        let _ = writeln!(out, "{gutter} {} {pad}{}", p.wrap("1;34", "|"), p.wrap(color, &format!("{carets}{tail}")));
+        let tail = if label.text.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", label.text)
+        };
+        let _ = writeln!(
+            out,
+            "{gutter} {} {pad}{}",
+            p.wrap("1;34", "|"),
+            p.wrap(color, &format!("{carets}{tail}"))
+        );
     }
     if !diag.notes.is_empty() || diag.hint.is_some() {
         let _ = writeln!(out, "{gutter} {}", p.wrap("1;34", "|"));
@@ -314,7 +387,15 @@ pub fn render(diag: &Diagnostic, file: &SourceFile, opts: RenderOptions) -> Stri
 /// The short one-line form `file:line:col: severity[code]: message`.
 pub fn render_short(diag: &Diagnostic, file: &SourceFile) -> String {
     let s = file.line_col(diag.primary.span.start);
-    format!("{}:{}:{}: {}[{}]: {}", file.name(), s.line, s.col, diag.severity.as_str(), diag.code, diag.message)
+    format!(
+        "{}:{}:{}: {}[{}]: {}",
+        file.name(),
+        s.line,
+        s.col,
+        diag.severity.as_str(),
+        diag.code,
+        diag.message
+    )
 }
 
 #[cfg(test)]
@@ -325,14 +406,21 @@ mod tests {
     fn renders_caret_under_span_and_hint() {
         let f = SourceFile::new("spec.yaml", "stack: a\nresources:\n  x: { type: vnet }\n");
         let at = f.text().find("vnet").unwrap_or(0);
-        let d = Diagnostic::error("E0113", "unknown resource type `vnet`", Span::new(at, at + 4))
-            .label("not a resource type")
-            .hint("did you mean `virtual_network`?");
+        let d = Diagnostic::error(
+            "E0113",
+            "unknown resource type `vnet`",
+            Span::new(at, at + 4),
+        )
+        .label("not a resource type")
+        .hint("did you mean `virtual_network`?");
         let text = render(&d, &f, RenderOptions::default());
         assert_eq!(
             text,
             "error[E0113]: unknown resource type `vnet`\n --> spec.yaml:3:14\n  |\n3 |   x: { type: vnet }\n  |              ^^^^ not a resource type\n  |\nhint: did you mean `virtual_network`?\n"
         );
-        assert_eq!(render_short(&d, &f), "spec.yaml:3:14: error[E0113]: unknown resource type `vnet`");
+        assert_eq!(
+            render_short(&d, &f),
+            "spec.yaml:3:14: error[E0113]: unknown resource type `vnet`"
+        );
     }
 }

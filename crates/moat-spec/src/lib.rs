@@ -17,12 +17,19 @@ pub use span::{SourceFile, Span, Spanned};
 /// binary data and invalid UTF-8, each with a located diagnostic.
 // The error is built at most once per file; boxing it would only complicate every caller.
 #[allow(clippy::result_large_err)]
-pub fn source_from_bytes(name: &str, bytes: Vec<u8>) -> Result<SourceFile, (SourceFile, Diagnostic)> {
+pub fn source_from_bytes(
+    name: &str,
+    bytes: Vec<u8>,
+) -> Result<SourceFile, (SourceFile, Diagnostic)> {
     if bytes.len() > yaml::MAX_BYTES {
         let file = SourceFile::new(name, "");
         let d = Diagnostic::error(
             "E0001",
-            format!("the spec is too large ({} bytes; the limit is {} bytes)", bytes.len(), yaml::MAX_BYTES),
+            format!(
+                "the spec is too large ({} bytes; the limit is {} bytes)",
+                bytes.len(),
+                yaml::MAX_BYTES
+            ),
             Span::point(0),
         )
         .hint("split the spec into several stacks");
@@ -32,9 +39,13 @@ pub fn source_from_bytes(name: &str, bytes: Vec<u8>) -> Result<SourceFile, (Sour
         let prefix = String::from_utf8_lossy(&bytes[..nul]).into_owned();
         let at = prefix.len();
         let file = SourceFile::new(name, prefix);
-        let d = Diagnostic::error("E0001", "the file is binary, not a YAML spec", Span::point(at))
-            .label("NUL byte here")
-            .hint("check the path: moat reads YAML text");
+        let d = Diagnostic::error(
+            "E0001",
+            "the file is binary, not a YAML spec",
+            Span::point(at),
+        )
+        .label("NUL byte here")
+        .hint("check the path: moat reads YAML text");
         return Err((file, d));
     }
     match String::from_utf8(bytes) {
@@ -49,9 +60,13 @@ pub fn source_from_bytes(name: &str, bytes: Vec<u8>) -> Result<SourceFile, (Sour
             let at = e.utf8_error().valid_up_to();
             let bytes = e.into_bytes();
             let file = SourceFile::new(name, String::from_utf8_lossy(&bytes).into_owned());
-            let d = Diagnostic::error("E0001", "the spec is not valid UTF-8", Span::new(at, at + 1))
-                .label("invalid byte here")
-                .hint("save the file as UTF-8");
+            let d = Diagnostic::error(
+                "E0001",
+                "the spec is not valid UTF-8",
+                Span::new(at, at + 1),
+            )
+            .label("invalid byte here")
+            .hint("save the file as UTF-8");
             Err((file, d))
         }
     }
@@ -59,7 +74,11 @@ pub fn source_from_bytes(name: &str, bytes: Vec<u8>) -> Result<SourceFile, (Sour
 
 /// Parses and decodes a spec file: every problem found, and the spec when decoding got far
 /// enough to build one (it may still come with errors).
-pub fn load(file: &SourceFile, overrides: &VarOverrides, env: decode::EnvLookup<'_>) -> (Option<Spec>, Vec<Diagnostic>) {
+pub fn load(
+    file: &SourceFile,
+    overrides: &VarOverrides,
+    env: decode::EnvLookup<'_>,
+) -> (Option<Spec>, Vec<Diagnostic>) {
     let root = match yaml::parse(file.text()) {
         Ok(root) => root,
         Err(diags) => return (None, diags),

@@ -59,10 +59,16 @@ fn common_properties() -> Vec<(String, Value)> {
     for f in COMMON_FIELDS {
         let s = match *f {
             "type" => continue,
-            "name" => json!({ "type": "string", "description": "Azure name (default: the resource key, where Azure's naming rules allow it)." }),
-            "location" => json!({ "type": "string", "description": "Azure region (default: the spec's `location`)." }),
+            "name" => {
+                json!({ "type": "string", "description": "Azure name (default: the resource key, where Azure's naming rules allow it)." })
+            }
+            "location" => {
+                json!({ "type": "string", "description": "Azure region (default: the spec's `location`)." })
+            }
             "tags" => with_doc(Map::<String>::schema(), "Tags, merged over the spec's."),
-            "depends_on" => json!({ "type": "array", "items": { "type": "string" }, "description": "Extra ordering: keys of resources to create first." }),
+            "depends_on" => {
+                json!({ "type": "array", "items": { "type": "string" }, "description": "Extra ordering: keys of resources to create first." })
+            }
             "existing" => Existing::schema(),
             _ => json!({}),
         };

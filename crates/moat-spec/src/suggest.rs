@@ -17,7 +17,15 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
 }
 
 fn fold(s: &str) -> String {
-    s.chars().map(|c| if c == '-' || c == ' ' { '_' } else { c.to_ascii_lowercase() }).collect()
+    s.chars()
+        .map(|c| {
+            if c == '-' || c == ' ' {
+                '_'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
 }
 
 /// The candidate closest to `wrong`, if one is close enough to be a plausible typo.
@@ -30,7 +38,11 @@ where
     let limit = (wrong.chars().count() / 3).clamp(1, 4);
     let mut best: Option<(usize, &'a str)> = None;
     for c in candidates {
-        let d = if fold(c) == folded { 0 } else { levenshtein(&folded, &fold(c)) };
+        let d = if fold(c) == folded {
+            0
+        } else {
+            levenshtein(&folded, &fold(c))
+        };
         let better = match best {
             None => true,
             Some((bd, bc)) => d < bd || (d == bd && c < bc),

@@ -115,17 +115,24 @@ struct Positions<'a> {
 impl<'a> Positions<'a> {
     fn new(text: &'a str) -> Self {
         let mut line_starts = vec![0];
-        line_starts.extend(text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1));
+        line_starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
         Positions { text, line_starts }
     }
 
     fn offset(&self, m: &Marker) -> usize {
-        let Some(&start) = self.line_starts.get(m.line().saturating_sub(1)) else { return self.text.len() };
+        let Some(&start) = self.line_starts.get(m.line().saturating_sub(1)) else {
+            return self.text.len();
+        };
         let line = &self.text[start..];
-        let within = line.char_indices().nth(m.col()).map_or_else(
-            || line.find('\n').unwrap_or(line.len()),
-            |(i, _)| i,
-        );
+        let within = line
+            .char_indices()
+            .nth(m.col())
+            .map_or_else(|| line.find('\n').unwrap_or(line.len()), |(i, _)| i);
         (start + within).min(self.text.len())
     }
 
@@ -135,8 +142,18 @@ impl<'a> Positions<'a> {
 }
 
 enum Frame {
-    Seq { start: Span, anchor: usize, items: Vec<Node> },
-    Map { start: Span, anchor: usize, entries: Vec<Entry>, key: Option<Spanned<String>>, merges: Vec<Node> },
+    Seq {
+        start: Span,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        start: Span,
+        anchor: usize,
+        entries: Vec<Entry>,
+        key: Option<Spanned<String>>,
+        merges: Vec<Node>,
+    },
 }
 
 /// Parses one YAML document. On failure returns the problems found; parsing stops at the first
@@ -189,10 +206,20 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
                         );
                         return Err(diags);
                     }
-                    Some((Node { span, value: target.value.clone() }, 0))
+                    Some((
+                        Node {
+                            span,
+                            value: target.value.clone(),
+                        },
+                        0,
+                    ))
                 }
                 None => {
-                    diags.push(Diagnostic::error("E0103", "alias to an unknown anchor", span));
+                    diags.push(Diagnostic::error(
+                        "E0103",
+                        "alias to an unknown anchor",
+                        span,
+                    ));
                     return Err(diags);
                 }
             },
@@ -202,18 +229,32 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
                     let t = tag.to_string();
                     if !t.starts_with("tag:yaml.org,2002:") && !t.starts_with("!!") {
                         diags.push(
-                            Diagnostic::error("E0101", format!("YAML tag `{t}` is not supported"), span)
-                                .hint("remove the tag; moat specs use plain YAML values"),
+                            Diagnostic::error(
+                                "E0101",
+                                format!("YAML tag `{t}` is not supported"),
+                                span,
+                            )
+                            .hint("remove the tag; moat specs use plain YAML values"),
                         );
                         return Err(diags);
                     }
                 }
                 let quoted = !matches!(style, ScalarStyle::Plain);
-                let node = if !quoted && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL") {
-                    Node { span, value: Value::Null }
-                } else {
-                    Node { span, value: Value::Scalar(Scalar { text: value.into_owned(), quoted }) }
-                };
+                let node =
+                    if !quoted && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL") {
+                        Node {
+                            span,
+                            value: Value::Null,
+                        }
+                    } else {
+                        Node {
+                            span,
+                            value: Value::Scalar(Scalar {
+                                text: value.into_owned(),
+                                quoted,
+                            }),
+                        }
+                    };
                 Some((node, anchor))
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
@@ -228,21 +269,47 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
                 }
                 let is_seq = matches!(event, Event::SequenceStart(..));
                 stack.push(if is_seq {
-                    Frame::Seq { start: span, anchor, items: Vec::new() }
+                    Frame::Seq {
+                        start: span,
+                        anchor,
+                        items: Vec::new(),
+                    }
                 } else {
-                    Frame::Map { start: span, anchor, entries: Vec::new(), key: None, merges: Vec::new() }
+                    Frame::Map {
+                        start: span,
+                        anchor,
+                        entries: Vec::new(),
+                        key: None,
+                        merges: Vec::new(),
+                    }
                 });
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq { start, anchor, items }) => {
+                Some(Frame::Seq {
+                    start,
+                    anchor,
+                    items,
+                }) => {
                     let end = items.last().map_or(start, |n| n.span);
-                    Some((Node { span: start.to(end), value: Value::Seq(items) }, anchor))
+                    Some((
+                        Node {
+                            span: start.to(end),
+                            value: Value::Seq(items),
+                        },
+                        anchor,
+                    ))
                 }
                 _ => None,
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map { start, anchor, mut entries, merges, .. }) => {
+                Some(Frame::Map {
+                    start,
+                    anchor,
+                    mut entries,
+                    merges,
+                    ..
+                }) => {
                     let end = entries.last().map_or(start, |e| e.value.span);
                     // Explicit keys win over merged ones; earlier merge sources win over later.
                     for merged in merges {
@@ -254,7 +321,13 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
                             }
                         }
                     }
-                    Some((Node { span: start.to(end), value: Value::Map(entries) }, anchor))
+                    Some((
+                        Node {
+                            span: start.to(end),
+                            value: Value::Map(entries),
+                        },
+                        anchor,
+                    ))
                 }
                 _ => None,
             },
@@ -276,22 +349,34 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
     if !diags.is_empty() {
         return Err(diags);
     }
-    Ok(root.unwrap_or(Node { span: Span::point(0), value: Value::Null }))
+    Ok(root.unwrap_or(Node {
+        span: Span::point(0),
+        value: Value::Null,
+    }))
 }
 
 fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node, diags: &mut Vec<Diagnostic>) {
     match stack.last_mut() {
         None => *root = Some(node),
         Some(Frame::Seq { items, .. }) => items.push(node),
-        Some(Frame::Map { entries, key, merges, .. }) => match key.take() {
+        Some(Frame::Map {
+            entries,
+            key,
+            merges,
+            ..
+        }) => match key.take() {
             None => {
                 let text = match &node.value {
                     Value::Scalar(s) => s.text.clone(),
                     Value::Null => String::new(),
                     _ => {
                         diags.push(
-                            Diagnostic::error("E0101", "mapping keys must be plain strings", node.span)
-                                .label(format!("this key is {}", node.kind_name())),
+                            Diagnostic::error(
+                                "E0101",
+                                "mapping keys must be plain strings",
+                                node.span,
+                            )
+                            .label(format!("this key is {}", node.kind_name())),
                         );
                         "\u{0}invalid".to_string()
                     }
@@ -300,10 +385,18 @@ fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node, diags: &mut 
             }
             Some(k) if k.value == "<<" => match node.value {
                 Value::Map(_) => merges.push(node),
-                Value::Seq(items) => merges.extend(items.into_iter().filter(|n| matches!(n.value, Value::Map(_)))),
+                Value::Seq(items) => merges.extend(
+                    items
+                        .into_iter()
+                        .filter(|n| matches!(n.value, Value::Map(_))),
+                ),
                 _ => diags.push(
-                    Diagnostic::error("E0101", "a merge key `<<` takes a mapping or a list of mappings", node.span)
-                        .label(format!("found {}", node.kind_name())),
+                    Diagnostic::error(
+                        "E0101",
+                        "a merge key `<<` takes a mapping or a list of mappings",
+                        node.span,
+                    )
+                    .label(format!("found {}", node.kind_name())),
                 ),
             },
             Some(k) => {
@@ -315,7 +408,10 @@ fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node, diags: &mut 
                             .hint("remove one of the two; YAML keys must be unique in a mapping"),
                     );
                 } else {
-                    entries.push(Entry { key: k, value: node });
+                    entries.push(Entry {
+                        key: k,
+                        value: node,
+                    });
                 }
             }
         },
@@ -328,9 +424,17 @@ fn scan_error(e: &ScanError, pos: &Positions<'_>, text: &str) -> Diagnostic {
     let line_start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
     let line = &text[line_start..];
     let line = &line[..line.find('\n').unwrap_or(line.len())];
-    let has_tab = line.starts_with([' ', '\t']) && line.chars().take_while(|c| c.is_whitespace()).any(|c| c == '\t');
-    let mut d = Diagnostic::error("E0101", format!("invalid YAML: {}", backtick_quotes(info)), Span::point(at))
-        .label("the YAML parser stopped here");
+    let has_tab = line.starts_with([' ', '\t'])
+        && line
+            .chars()
+            .take_while(|c| c.is_whitespace())
+            .any(|c| c == '\t');
+    let mut d = Diagnostic::error(
+        "E0101",
+        format!("invalid YAML: {}", backtick_quotes(info)),
+        Span::point(at),
+    )
+    .label("the YAML parser stopped here");
     if info.contains("recursion limit") {
         return Diagnostic::error("E0104", "the spec is nested too deeply", Span::point(at))
             .label("nesting limit reached here")
@@ -338,9 +442,13 @@ fn scan_error(e: &ScanError, pos: &Positions<'_>, text: &str) -> Diagnostic {
     }
     if has_tab || info.contains("tab") {
         let tab = line_start + line.find('\t').unwrap_or(0);
-        d = Diagnostic::error("E0105", "tab character in indentation", Span::new(tab, tab + 1))
-            .label("tab here")
-            .hint("YAML indentation must use spaces; replace the tab with spaces");
+        d = Diagnostic::error(
+            "E0105",
+            "tab character in indentation",
+            Span::new(tab, tab + 1),
+        )
+        .label("tab here")
+        .hint("YAML indentation must use spaces; replace the tab with spaces");
     } else if info.contains("mapping values are not allowed") {
         d = d.hint("a value containing `: ` must be quoted, or the indentation is off");
     } else if info.contains("did not find expected") {
@@ -350,7 +458,10 @@ fn scan_error(e: &ScanError, pos: &Positions<'_>, text: &str) -> Diagnostic {
         && let Some(open) = unclosed_bracket(&text[..at.min(text.len())])
     {
         let c = &text[open..open + 1];
-        d = d.with_secondary(Span::new(open, open + 1), format!("this `{c}` is not closed"));
+        d = d.with_secondary(
+            Span::new(open, open + 1),
+            format!("this `{c}` is not closed"),
+        );
     }
     d
 }
@@ -393,7 +504,11 @@ fn unclosed_bracket(text: &str) -> Option<usize> {
         match (quote, b) {
             (Some(q), _) if b == q => quote = None,
             (Some(_), _) => {}
-            (None, b'"' | b'\'') if i == 0 || matches!(bytes[i - 1], b' ' | b'[' | b'{' | b',' | b':') => quote = Some(b),
+            (None, b'"' | b'\'')
+                if i == 0 || matches!(bytes[i - 1], b' ' | b'[' | b'{' | b',' | b':') =>
+            {
+                quote = Some(b)
+            }
             (None, b'#') if i == 0 || bytes[i - 1].is_ascii_whitespace() => comment = true,
             (None, b'{' | b'[') => open.push(i),
             (None, b'}' | b']') => {
@@ -410,7 +525,11 @@ mod tests {
     use super::*;
 
     fn map_keys(n: &Node) -> Vec<String> {
-        n.as_map().unwrap_or_default().iter().map(|e| e.key.value.clone()).collect()
+        n.as_map()
+            .unwrap_or_default()
+            .iter()
+            .map(|e| e.key.value.clone())
+            .collect()
     }
 
     #[test]
@@ -418,8 +537,14 @@ mod tests {
         let src = "a: hello\nb:\n  - 'x y'\n";
         let n = parse(src).expect("parses");
         let a = n.get("a").expect("a");
-        assert_eq!(&src[a.value.span.start as usize..a.value.span.end as usize], "hello");
-        assert_eq!(&src[a.key.span.start as usize..a.key.span.end as usize], "a");
+        assert_eq!(
+            &src[a.value.span.start as usize..a.value.span.end as usize],
+            "hello"
+        );
+        assert_eq!(
+            &src[a.key.span.start as usize..a.key.span.end as usize],
+            "a"
+        );
     }
 
     #[test]
@@ -443,7 +568,9 @@ mod tests {
         let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
         for i in 1..10 {
             let p = i - 1;
-            src.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+            src.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
         }
         let errs = parse(&src).expect_err("bomb");
         assert_eq!(errs[0].code, "E0103");
@@ -461,6 +588,9 @@ mod tests {
         let src = "é: ünïcode\n";
         let n = parse(src).expect("parses");
         let e = n.get("é").expect("key");
-        assert_eq!(&src[e.value.span.start as usize..e.value.span.end as usize], "ünïcode");
+        assert_eq!(
+            &src[e.value.span.start as usize..e.value.span.end as usize],
+            "ünïcode"
+        );
     }
 }

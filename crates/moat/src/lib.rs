@@ -54,5 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
 
 /// The async runtime of the commands that talk to ARM.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()?)
 }

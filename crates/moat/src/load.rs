@@ -37,37 +37,60 @@ pub fn context(local: bool) -> Context {
     if local {
         return Context::default();
     }
-    if let Ok(s) = std::env::var("AZURE_SUBSCRIPTION_ID") {
-        if !s.trim().is_empty() {
-            return Context { subscription: Some((s.trim().to_string(), "AZURE_SUBSCRIPTION_ID".into())), tenant: std::env::var("AZURE_TENANT_ID").ok() };
-        }
+    if let Ok(s) = std::env::var("AZURE_SUBSCRIPTION_ID")
+        && !s.trim().is_empty()
+    {
+        return Context {
+            subscription: Some((s.trim().to_string(), "AZURE_SUBSCRIPTION_ID".into())),
+            tenant: std::env::var("AZURE_TENANT_ID").ok(),
+        };
     }
     if let Some((sub, tenant)) = azure_cli_default() {
-        return Context { subscription: Some((sub, "the Azure CLI's default subscription".into())), tenant };
+        return Context {
+            subscription: Some((sub, "the Azure CLI's default subscription".into())),
+            tenant,
+        };
     }
     Context::default()
 }
 
 fn azure_cli_default() -> Option<(String, Option<String>)> {
-    let dir = std::env::var_os("AZURE_CONFIG_DIR").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".azure")))?;
+    let dir = std::env::var_os("AZURE_CONFIG_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".azure")))?;
     let bytes = std::fs::read(dir.join("azureProfile.json")).ok()?;
     // The CLI writes this file with a UTF-8 byte-order mark.
     let text = String::from_utf8_lossy(&bytes);
     let v: serde_json::Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
-    let sub = v.get("subscriptions")?.as_array()?.iter().find(|s| s.get("isDefault").and_then(|d| d.as_bool()) == Some(true))?;
+    let sub = v
+        .get("subscriptions")?
+        .as_array()?
+        .iter()
+        .find(|s| s.get("isDefault").and_then(|d| d.as_bool()) == Some(true))?;
     let id = sub.get("id")?.as_str()?.to_string();
-    let tenant = sub.get("tenantId").and_then(|t| t.as_str()).map(str::to_string);
+    let tenant = sub
+        .get("tenantId")
+        .and_then(|t| t.as_str())
+        .map(str::to_string);
     Some((id, tenant))
 }
 
 /// Reads and checks one spec file. IO errors (missing file) are `Err`; everything wrong with
 /// the content is in [`Loaded::diags`].
 pub fn load(path: &Path, vars: &VarArgs, local: bool) -> anyhow::Result<Loaded> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read spec `{}`", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read spec `{}`", path.display()))?;
     let name = path.display().to_string();
     let file = match moat_spec::source_from_bytes(&name, bytes) {
         Ok(f) => f,
-        Err((file, d)) => return Ok(Loaded { file, spec: None, model: None, diags: vec![d] }),
+        Err((file, d)) => {
+            return Ok(Loaded {
+                file,
+                spec: None,
+                model: None,
+                diags: vec![d],
+            });
+        }
     };
     Ok(check(file, vars, local))
 }
@@ -88,5 +111,10 @@ pub fn check(file: SourceFile, vars: &VarArgs, local: bool) -> Loaded {
         model = m;
     }
     diags.sort_by_key(|d| (d.primary.span.start, d.code.clone()));
-    Loaded { file, spec, model, diags }
+    Loaded {
+        file,
+        spec,
+        model,
+        diags,
+    }
 }

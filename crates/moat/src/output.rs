@@ -20,7 +20,11 @@ impl Output {
     /// Settings from the global flags and the environment.
     pub fn new(g: &Global) -> Output {
         let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Output { color: !g.no_color && !no_color_env && std::io::stderr().is_terminal(), quiet: g.quiet, verbose: g.verbose }
+        Output {
+            color: !g.no_color && !no_color_env && std::io::stderr().is_terminal(),
+            quiet: g.quiet,
+            verbose: g.verbose,
+        }
     }
 
     /// Prints diagnostics to stderr (warnings and notes are dropped with `--quiet`).
@@ -29,7 +33,10 @@ impl Output {
             if self.quiet && !d.is_error() {
                 continue;
             }
-            eprintln!("{}", moat_spec::diag::render(d, file, RenderOptions { color: self.color }));
+            eprintln!(
+                "{}",
+                moat_spec::diag::render(d, file, RenderOptions { color: self.color })
+            );
         }
     }
 

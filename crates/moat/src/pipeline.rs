@@ -30,22 +30,38 @@ pub struct Checked {
 }
 
 /// Parses, resolves and lints; prints the diagnostics; `None` when any is an error.
-pub fn check(g: &Global, path: &Path, vars: &VarArgs, out: &Output) -> anyhow::Result<Option<Checked>> {
+pub fn check(
+    g: &Global,
+    path: &Path,
+    vars: &VarArgs,
+    out: &Output,
+) -> anyhow::Result<Option<Checked>> {
     let loaded = load(path, vars, g.local)?;
     out.diagnostics(&loaded.file, &loaded.diags);
     if loaded.has_errors() {
         let n = loaded.diags.iter().filter(|d| d.is_error()).count();
-        eprintln!("error: {} has {n} error(s); nothing was sent to Azure", path.display());
+        eprintln!(
+            "error: {} has {n} error(s); nothing was sent to Azure",
+            path.display()
+        );
         return Ok(None);
     }
-    let Some(model) = loaded.model.clone() else { bail!("{} could not be resolved", path.display()) };
+    let Some(model) = loaded.model.clone() else {
+        bail!("{} could not be resolved", path.display())
+    };
     let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let mut hash_input = bytes;
     for (k, v) in &vars.vars {
         hash_input.extend_from_slice(format!("\0{k}={v}").as_bytes());
     }
     let spec_hash = sha256_hex(&hash_input);
-    Ok(Some(Checked { path: path.to_path_buf(), state_dir: state_dir(g, path), loaded, model, spec_hash }))
+    Ok(Some(Checked {
+        path: path.to_path_buf(),
+        state_dir: state_dir(g, path),
+        loaded,
+        model,
+        spec_hash,
+    }))
 }
 
 /// Hex SHA-256.
@@ -72,14 +88,32 @@ pub async fn open(g: &Global, c: &Checked) -> anyhow::Result<Session> {
 
 /// Reads the record (or starts a new one).
 pub async fn read_state(backend: &dyn StateBackend, stack: &str) -> anyhow::Result<StateRecord> {
-    Ok(backend.read().await.with_context(|| format!("cannot read the state of stack `{stack}`"))?.unwrap_or_else(|| StateRecord::new(stack)))
+    Ok(backend
+        .read()
+        .await
+        .with_context(|| format!("cannot read the state of stack `{stack}`"))?
+        .unwrap_or_else(|| StateRecord::new(stack)))
 }
 
 /// Reads live state and computes the plan; plan errors are printed and turn into `Ok(None)`.
-pub async fn make_plan(s: &Session, c: &Checked, record: &StateRecord, destroy: bool) -> anyhow::Result<Option<(Plan, Live)>> {
+pub async fn make_plan(
+    s: &Session,
+    c: &Checked,
+    record: &StateRecord,
+    destroy: bool,
+) -> anyhow::Result<Option<(Plan, Live)>> {
     let live = read_live(s.remote.client.as_ref(), &c.model, record, 64).await?;
-    let ctx = MapContext { tenant: s.remote.tenant.clone() };
-    let input = PlanInput { model: &c.model, live: &live, state: record, ctx: &ctx, spec_hash: c.spec_hash.clone(), destroy };
+    let ctx = MapContext {
+        tenant: s.remote.tenant.clone(),
+    };
+    let input = PlanInput {
+        model: &c.model,
+        live: &live,
+        state: record,
+        ctx: &ctx,
+        spec_hash: c.spec_hash.clone(),
+        destroy,
+    };
     match plan(&input) {
         Ok(mut p) => {
             p.spec_path = Some(c.path.display().to_string());
@@ -92,9 +126,17 @@ pub async fn make_plan(s: &Session, c: &Checked, record: &StateRecord, destroy: 
                     | moat_engine::diff::PlanError::OwnedByOtherStack { key, .. }
                     | moat_engine::diff::PlanError::Unowned { key, .. } => key.clone(),
                 };
-                let at = c.model.get(&key).map(|r| c.loaded.file.line_col(r.key_span.start));
+                let at = c
+                    .model
+                    .get(&key)
+                    .map(|r| c.loaded.file.line_col(r.key_span.start));
                 match at {
-                    Some(lc) => eprintln!("error: {e}\n  --> {}:{}:{}", c.loaded.file.name(), lc.line, lc.col),
+                    Some(lc) => eprintln!(
+                        "error: {e}\n  --> {}:{}:{}",
+                        c.loaded.file.name(),
+                        lc.line,
+                        lc.col
+                    ),
                     None => eprintln!("error: {e}"),
                 }
             }

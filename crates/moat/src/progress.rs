@@ -43,11 +43,23 @@ impl Lines {
     /// A reporter for `total` writes.
     pub fn new(total: usize, color: bool) -> Lines {
         let tty = std::io::stderr().is_terminal();
-        Lines { start: Instant::now(), color, tty, state: Mutex::new(Counts { total, ..Counts::default() }) }
+        Lines {
+            start: Instant::now(),
+            color,
+            tty,
+            state: Mutex::new(Counts {
+                total,
+                ..Counts::default()
+            }),
+        }
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
     }
 
     fn line(&self, text: &str, counts: &Counts) {
@@ -64,7 +76,9 @@ impl Lines {
                 .iter()
                 .map(|(k, t)| format!("{k} {}s", t.elapsed().as_secs()))
                 .collect();
-            let waiting = counts.total.saturating_sub(counts.done + counts.failed + counts.running.len());
+            let waiting = counts
+                .total
+                .saturating_sub(counts.done + counts.failed + counts.running.len());
             let status = format!(
                 "running {} · waiting {waiting} · done {}/{}: {}",
                 counts.running.len(),
@@ -72,7 +86,11 @@ impl Lines {
                 counts.total,
                 running.join(", ")
             );
-            let _ = write!(err, "{}", self.paint("2", &status.chars().take(160).collect::<String>()));
+            let _ = write!(
+                err,
+                "{}",
+                self.paint("2", &status.chars().take(160).collect::<String>())
+            );
         }
         let _ = err.flush();
     }
@@ -84,16 +102,29 @@ impl Progress for Lines {
         let text = match &event {
             Event::Started { key, action } => {
                 c.running.push((key.clone(), Instant::now()));
-                format!("{} {key}: {}…", self.paint("1", action.symbol()), verb(*action, false))
+                format!(
+                    "{} {key}: {}…",
+                    self.paint("1", action.symbol()),
+                    verb(*action, false)
+                )
             }
             Event::Accepted { key, request_id } => match request_id {
                 Some(id) => format!("  {key}: accepted by ARM (request {id})"),
                 None => format!("  {key}: accepted by ARM"),
             },
-            Event::Finished { key, action, elapsed } => {
+            Event::Finished {
+                key,
+                action,
+                elapsed,
+            } => {
                 c.running.retain(|(k, _)| k != key);
                 c.done += 1;
-                format!("{} {key}: {} in {:.1}s", self.paint("32", "✓"), verb(*action, true), elapsed.as_secs_f64())
+                format!(
+                    "{} {key}: {} in {:.1}s",
+                    self.paint("32", "✓"),
+                    verb(*action, true),
+                    elapsed.as_secs_f64()
+                )
             }
             Event::Failed { key, error } => {
                 c.running.retain(|(k, _)| k != key);
@@ -102,7 +133,10 @@ impl Progress for Lines {
             }
             Event::Skipped { key, because } => {
                 c.failed += 1;
-                format!("{} {key}: skipped because `{because}` failed", self.paint("33", "-"))
+                format!(
+                    "{} {key}: skipped because `{because}` failed",
+                    self.paint("33", "-")
+                )
             }
         };
         self.line(&text, &c);

@@ -5,7 +5,9 @@
 use crate::cli::Global;
 use anyhow::{Context as _, bail};
 use moat_arm::{ArmClient, AuthChoice, ClientConfig, Endpoint};
-use moat_engine::state::{BlobAuth, BlobBackend, BlobLocation, LocalBackend, StateBackend, TokenSource};
+use moat_engine::state::{
+    BlobAuth, BlobBackend, BlobLocation, LocalBackend, StateBackend, TokenSource,
+};
 use moat_model::Model;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,7 +36,11 @@ impl Remote {
 
 /// The state directory: `--state-dir`, else `.moat` beside the spec.
 pub fn state_dir(g: &Global, spec: &Path) -> PathBuf {
-    g.state_dir.clone().unwrap_or_else(|| spec.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf).join(".moat"))
+    g.state_dir.clone().unwrap_or_else(|| {
+        spec.parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            .join(".moat")
+    })
 }
 
 /// Connects to ARM: the embedded emulator with `--local`, else `--arm-endpoint`, else Azure.
@@ -42,15 +48,21 @@ pub async fn connect(g: &Global, state_dir: &Path) -> anyhow::Result<Remote> {
     moat_arm::install_crypto_provider();
     let mut sim = None;
     let endpoint = if g.local {
-        std::fs::create_dir_all(state_dir).with_context(|| format!("cannot create state directory `{}`", state_dir.display()))?;
-        let scale = std::env::var("MOAT_LOCAL_TIME_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(LOCAL_TIME_SCALE);
+        std::fs::create_dir_all(state_dir)
+            .with_context(|| format!("cannot create state directory `{}`", state_dir.display()))?;
+        let scale = std::env::var("MOAT_LOCAL_TIME_SCALE")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(LOCAL_TIME_SCALE);
         let config = moat_sim::SimConfig {
             time_scale: scale,
             state_file: Some(state_dir.join("local-cloud.json")),
             record_dir: std::env::var_os("MOAT_LOCAL_RECORD").map(PathBuf::from),
             ..moat_sim::SimConfig::default()
         };
-        let handle = moat_sim::start("127.0.0.1:0".parse()?, config).await.context("cannot start the embedded emulator")?;
+        let handle = moat_sim::start("127.0.0.1:0".parse()?, config)
+            .await
+            .context("cannot start the embedded emulator")?;
         let url = handle.url();
         sim = Some(handle);
         Endpoint::parse(&url)?
@@ -63,7 +75,9 @@ pub async fn connect(g: &Global, state_dir: &Path) -> anyhow::Result<Remote> {
     let loopback = endpoint.is_loopback();
     let mut config = ClientConfig::for_endpoint(endpoint);
     config.auth = match &g.auth {
-        Some(a) => a.parse::<AuthChoice>().map_err(|e| anyhow::anyhow!("{e}"))?,
+        Some(a) => a
+            .parse::<AuthChoice>()
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
         None => AuthChoice::Auto,
     };
     config.log_http = g.log_http.clone();
@@ -75,7 +89,11 @@ pub async fn connect(g: &Global, state_dir: &Path) -> anyhow::Result<Remote> {
     } else {
         client.tenant_id().await?.unwrap_or_default()
     };
-    Ok(Remote { client: Arc::new(client), sim, tenant })
+    Ok(Remote {
+        client: Arc::new(client),
+        sim,
+        tenant,
+    })
 }
 
 struct ArmToken(Arc<moat_arm::Credentials>);
@@ -83,37 +101,64 @@ struct ArmToken(Arc<moat_arm::Credentials>);
 #[async_trait::async_trait]
 impl TokenSource for ArmToken {
     async fn token(&self) -> Result<String, String> {
-        self.0.token().await.map(|t| t.token.secret().to_string()).map_err(|e| e.to_string())
+        self.0
+            .token()
+            .await
+            .map(|t| t.token.secret().to_string())
+            .map_err(|e| e.to_string())
     }
 }
 
 /// Azurite's published development account key (not a secret).
-const AZURITE_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /// The stack's state backend: the spec's `backend:` blob, else the local directory.
-pub fn backend(g: &Global, model: &Model, state_dir: &Path) -> anyhow::Result<Arc<dyn StateBackend>> {
+pub fn backend(
+    g: &Global,
+    model: &Model,
+    state_dir: &Path,
+) -> anyhow::Result<Arc<dyn StateBackend>> {
     let stack = model.stack.value.clone();
     let Some(b) = &model.backend else {
         return Ok(Arc::new(LocalBackend::new(state_dir, stack)));
     };
     let b = &b.value;
-    let blob = b.blob.as_ref().map_or_else(|| format!("{stack}.moatstate"), |x| x.value.clone());
+    let blob = b
+        .blob
+        .as_ref()
+        .map_or_else(|| format!("{stack}.moatstate"), |x| x.value.clone());
     let location = match &b.endpoint {
-        Some(e) => BlobLocation { endpoint: e.value.trim_end_matches('/').to_string(), account: b.account.value.clone(), container: b.container.value.clone(), blob },
+        Some(e) => BlobLocation {
+            endpoint: e.value.trim_end_matches('/').to_string(),
+            account: b.account.value.clone(),
+            container: b.container.value.clone(),
+            blob,
+        },
         None => BlobLocation::azure(b.account.value.clone(), b.container.value.clone(), blob),
     };
-    let loopback = moat_arm::Url::parse(&location.endpoint).map(|u| moat_arm::is_loopback(&u)).unwrap_or(false);
+    let loopback = moat_arm::Url::parse(&location.endpoint)
+        .map(|u| moat_arm::is_loopback(&u))
+        .unwrap_or(false);
     let auth = if let Ok(key) = std::env::var("MOAT_BLOB_KEY") {
         BlobAuth::SharedKey { account_key: key }
     } else if loopback && location.account == "devstoreaccount1" {
-        BlobAuth::SharedKey { account_key: AZURITE_KEY.to_string() }
+        BlobAuth::SharedKey {
+            account_key: AZURITE_KEY.to_string(),
+        }
     } else {
-        let endpoint = Endpoint::Custom(moat_arm::Url::parse("https://storage.azure.com").context("storage scope")?);
+        let endpoint = Endpoint::Custom(
+            moat_arm::Url::parse("https://storage.azure.com").context("storage scope")?,
+        );
         let choice = match &g.auth {
-            Some(a) => a.parse::<AuthChoice>().map_err(|e| anyhow::anyhow!("{e}"))?,
+            Some(a) => a
+                .parse::<AuthChoice>()
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
             None => AuthChoice::Auto,
         };
-        let Some(creds) = moat_arm::Credentials::for_endpoint(&endpoint, choice, &moat_arm::process_env()) else {
+        let Some(creds) =
+            moat_arm::Credentials::for_endpoint(&endpoint, choice, &moat_arm::process_env())
+        else {
             bail!("the blob state backend needs credentials; `--auth none` gives none");
         };
         BlobAuth::Bearer(Arc::new(ArmToken(Arc::new(creds))))

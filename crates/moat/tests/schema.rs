@@ -45,7 +45,12 @@ fn every_example_names_the_schema_and_validates() {
             .filter(|d| d.is_error() || d.severity == moat_spec::Severity::Warning)
             .map(|d| moat_spec::diag::render_short(d, &loaded.file))
             .collect();
-        assert!(errors.is_empty(), "{} has problems:\n{}", path.display(), errors.join("\n"));
+        assert!(
+            errors.is_empty(),
+            "{} has problems:\n{}",
+            path.display(),
+            errors.join("\n")
+        );
         assert!(loaded.model.is_some());
     }
     assert!(seen >= 3, "expected at least three examples, found {seen}");

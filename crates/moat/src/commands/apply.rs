@@ -24,12 +24,26 @@ pub fn run_apply(g: &Global, args: &ApplyArgs, out: &Output) -> anyhow::Result<S
     let saved: Option<Plan> = std::fs::read(&path)
         .ok()
         .filter(|b| b.first() == Some(&b'{'))
-        .map(|b| serde_json::from_slice::<Plan>(&b).with_context(|| format!("`{}` is not a moat plan", path.display())))
+        .map(|b| {
+            serde_json::from_slice::<Plan>(&b)
+                .with_context(|| format!("`{}` is not a moat plan", path.display()))
+        })
         .transpose()?;
     match saved {
         Some(plan) => {
-            let spec = plan.spec_path.clone().context("the saved plan does not name its spec")?;
-            run(g, Path::new(&spec), &args.vars, &args.run, out, false, Some(plan))
+            let spec = plan
+                .spec_path
+                .clone()
+                .context("the saved plan does not name its spec")?;
+            run(
+                g,
+                Path::new(&spec),
+                &args.vars,
+                &args.run,
+                out,
+                false,
+                Some(plan),
+            )
         }
         None => run(g, &path, &args.vars, &args.run, out, false, None),
     }
@@ -41,8 +55,18 @@ pub fn run_destroy(g: &Global, args: &DestroyArgs, out: &Output) -> anyhow::Resu
     run(g, &path, &args.vars, &args.run, out, true, None)
 }
 
-fn run(g: &Global, path: &Path, vars: &VarArgs, run: &RunArgs, out: &Output, destroy: bool, saved: Option<Plan>) -> anyhow::Result<Status> {
-    let Some(c) = check(g, path, vars, out)? else { return Ok(Status::Failed) };
+fn run(
+    g: &Global,
+    path: &Path,
+    vars: &VarArgs,
+    run: &RunArgs,
+    out: &Output,
+    destroy: bool,
+    saved: Option<Plan>,
+) -> anyhow::Result<Status> {
+    let Some(c) = check(g, path, vars, out)? else {
+        return Ok(Status::Failed);
+    };
     crate::runtime()?.block_on(async {
         let s = open(g, &c).await?;
         let result = locked(&s, &c, run, out, destroy, saved).await;
@@ -51,11 +75,24 @@ fn run(g: &Global, path: &Path, vars: &VarArgs, run: &RunArgs, out: &Output, des
     })
 }
 
-async fn locked(s: &Session, c: &Checked, run: &RunArgs, out: &Output, destroy: bool, saved: Option<Plan>) -> anyhow::Result<Status> {
+async fn locked(
+    s: &Session,
+    c: &Checked,
+    run: &RunArgs,
+    out: &Output,
+    destroy: bool,
+    saved: Option<Plan>,
+) -> anyhow::Result<Status> {
     let op = if destroy { "destroy" } else { "apply" };
-    let guard = s.backend.lock(LockInfo::new(op), run.lock_timeout).await.with_context(|| format!("cannot lock stack `{}`", c.model.stack.value))?;
+    let guard = s
+        .backend
+        .lock(LockInfo::new(op), run.lock_timeout)
+        .await
+        .with_context(|| format!("cannot lock stack `{}`", c.model.stack.value))?;
     if let Some(prev) = guard.previous() {
-        out.status(&format!("note: the last run ({prev}) did not finish; picking up where it stopped"));
+        out.status(&format!(
+            "note: the last run ({prev}) did not finish; picking up where it stopped"
+        ));
     }
     let record = read_state(s.backend.as_ref(), &c.model.stack.value).await?;
     let store = Arc::new(StateStore::new(s.backend.clone(), record));
@@ -81,10 +118,22 @@ async fn locked(s: &Session, c: &Checked, run: &RunArgs, out: &Output, destroy: 
     };
     let plan = select(plan, c, run, destroy)?;
     if !out.quiet {
-        print!("{}", render::text(&plan, render::TextOptions { color: out.color_stdout(), show_unchanged: false }));
+        print!(
+            "{}",
+            render::text(
+                &plan,
+                render::TextOptions {
+                    color: out.color_stdout(),
+                    show_unchanged: false
+                }
+            )
+        );
     }
     let writes = plan.resources.iter().filter(|r| r.action.writes()).count();
-    let records = plan.resources.iter().any(|r| r.action == Action::NoOp && r.applied.is_some());
+    let records = plan
+        .resources
+        .iter()
+        .any(|r| r.action == Action::NoOp && r.applied.is_some());
     if writes == 0 && !records {
         guard.release().await?;
         return Ok(Status::Ok);
@@ -99,7 +148,9 @@ async fn locked(s: &Session, c: &Checked, run: &RunArgs, out: &Output, destroy: 
         let cancel = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ninterrupted: no new writes start; waiting for the ones in flight (Ctrl-C again to stop waiting — the next apply finishes them)");
+                eprintln!(
+                    "\ninterrupted: no new writes start; waiting for the ones in flight (Ctrl-C again to stop waiting — the next apply finishes them)"
+                );
                 cancel.cancel();
                 if tokio::signal::ctrl_c().await.is_ok() {
                     eprintln!("stopped; the state journal records what was in flight");
@@ -109,8 +160,18 @@ async fn locked(s: &Session, c: &Checked, run: &RunArgs, out: &Output, destroy: 
         })
     };
     let progress = Arc::new(Lines::new(writes, out.color));
-    let opts = ApplyOptions { parallelism: run.parallelism, cancel };
-    let report = apply(&plan, s.remote.client.clone(), store.clone(), progress, &opts).await;
+    let opts = ApplyOptions {
+        parallelism: run.parallelism,
+        cancel,
+    };
+    let report = apply(
+        &plan,
+        s.remote.client.clone(),
+        store.clone(),
+        progress,
+        &opts,
+    )
+    .await;
     watcher.abort();
     guard.release().await?;
     // Summary.
@@ -119,7 +180,11 @@ async fn locked(s: &Session, c: &Checked, run: &RunArgs, out: &Output, destroy: 
     let mut lines = Vec::new();
     for (key, action, outcome) in &report.outcomes {
         match outcome {
-            ResourceOutcome::Done { elapsed } if action.writes() => lines.push(format!("  {:>3} {key:<28} {:>7.1}s", action.symbol(), elapsed.as_secs_f64())),
+            ResourceOutcome::Done { elapsed } if action.writes() => lines.push(format!(
+                "  {:>3} {key:<28} {:>7.1}s",
+                action.symbol(),
+                elapsed.as_secs_f64()
+            )),
             ResourceOutcome::Failed(e) => failed.push((key.clone(), e.clone())),
             ResourceOutcome::Skipped(b) => skipped.push((key.clone(), b.clone())),
             _ => {}
@@ -129,21 +194,38 @@ async fn locked(s: &Session, c: &Checked, run: &RunArgs, out: &Output, destroy: 
         eprintln!("\nDurations:\n{}", lines.join("\n"));
     }
     for (key, e) in &failed {
-        let at = c.model.get(key).map(|r| c.loaded.file.line_col(r.key_span.start));
-        let loc = at.map(|lc| format!("\n  --> {}:{}:{}", c.loaded.file.name(), lc.line, lc.col)).unwrap_or_default();
+        let at = c
+            .model
+            .get(key)
+            .map(|r| c.loaded.file.line_col(r.key_span.start));
+        let loc = at
+            .map(|lc| format!("\n  --> {}:{}:{}", c.loaded.file.name(), lc.line, lc.col))
+            .unwrap_or_default();
         eprintln!("error: `{key}` failed: {e}{loc}");
     }
     if !skipped.is_empty() {
-        let list: Vec<String> = skipped.iter().map(|(k, b)| format!("{k} (needs {b})")).collect();
+        let list: Vec<String> = skipped
+            .iter()
+            .map(|(k, b)| format!("{k} (needs {b})"))
+            .collect();
         eprintln!("skipped because of the failures above: {}", list.join(", "));
     }
-    let done = report.outcomes.iter().filter(|(_, a, o)| a.writes() && matches!(o, ResourceOutcome::Done { .. })).count();
+    let done = report
+        .outcomes
+        .iter()
+        .filter(|(_, a, o)| a.writes() && matches!(o, ResourceOutcome::Done { .. }))
+        .count();
     let verb = if destroy { "destroyed" } else { "applied" };
     if report.is_success() {
-        out.status(&format!("Apply complete: {done} change(s) {verb} in {:.1}s.", report.elapsed.as_secs_f64()));
+        out.status(&format!(
+            "Apply complete: {done} change(s) {verb} in {:.1}s.",
+            report.elapsed.as_secs_f64()
+        ));
         Ok(Status::Ok)
     } else if report.cancelled {
-        out.status(&format!("Interrupted after {done} change(s); run `moat {op}` again to finish."));
+        out.status(&format!(
+            "Interrupted after {done} change(s); run `moat {op}` again to finish."
+        ));
         Ok(Status::Failed)
     } else {
         out.status(&format!("Apply failed: {done} change(s) {verb}, {} failed, {} skipped; what succeeded is recorded.", failed.len(), skipped.len()));
@@ -153,7 +235,9 @@ async fn locked(s: &Session, c: &Checked, run: &RunArgs, out: &Output, destroy: 
 
 fn confirm(op: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
-        bail!("refusing to {op} without confirmation: there is no terminal to ask; pass `--auto-approve`");
+        bail!(
+            "refusing to {op} without confirmation: there is no terminal to ask; pass `--auto-approve`"
+        );
     }
     eprint!("Do you want to {op} these changes? Only `yes` is accepted: ");
     std::io::stderr().flush()?;
@@ -180,28 +264,71 @@ fn select(mut plan: Plan, c: &Checked, run: &RunArgs, destroy: bool) -> anyhow::
     }
     let t: Vec<&str> = run.targets.iter().map(String::as_str).collect();
     let x: Vec<&str> = run.excludes.iter().map(String::as_str).collect();
-    let keep = if destroy { graph.select_for_destroy(&t, &x) } else { graph.select_for_apply(&t, &x) }
-        .map_err(|e| anyhow::anyhow!("{e} (keys of {} are: {})", c.path.display(), plan.resources.iter().map(|r| r.key.as_str()).collect::<Vec<_>>().join(", ")))?;
+    let keep = if destroy {
+        graph.select_for_destroy(&t, &x)
+    } else {
+        graph.select_for_apply(&t, &x)
+    }
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{e} (keys of {} are: {})",
+            c.path.display(),
+            plan.resources
+                .iter()
+                .map(|r| r.key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
     plan.resources.retain(|r| keep.contains(&r.key));
     plan.summary = Plan::summarize(&plan.resources);
     Ok(plan)
 }
 
 /// A saved plan applies only to the spec, state and live resources it was computed from.
-async fn still_current(plan: &Plan, c: &Checked, record: &moat_engine::state::StateRecord, s: &Session) -> Result<(), String> {
+async fn still_current(
+    plan: &Plan,
+    c: &Checked,
+    record: &moat_engine::state::StateRecord,
+    s: &Session,
+) -> Result<(), String> {
     if plan.spec_hash != c.spec_hash {
-        return Err(format!("{} (or its variables) changed since the plan was made", c.path.display()));
+        return Err(format!(
+            "{} (or its variables) changed since the plan was made",
+            c.path.display()
+        ));
     }
-    if plan.state_serial != record.serial || (record.serial > 0 && plan.state_lineage != record.lineage) {
-        return Err(format!("the state changed since the plan was made (serial {} → {})", plan.state_serial, record.serial));
+    if plan.state_serial != record.serial
+        || (record.serial > 0 && plan.state_lineage != record.lineage)
+    {
+        return Err(format!(
+            "the state changed since the plan was made (serial {} → {})",
+            plan.state_serial, record.serial
+        ));
     }
-    for r in plan.resources.iter().filter(|r| r.action.writes() && r.kind != "subnet") {
-        let live = s.remote.client.get(&r.id, &r.api_version).await.map_err(|e| format!("cannot re-read `{}`: {e}", r.key))?;
-        let etag = live.as_ref().and_then(|b| b.get("etag")).and_then(|e| e.as_str()).map(str::to_string);
+    for r in plan
+        .resources
+        .iter()
+        .filter(|r| r.action.writes() && r.kind != "subnet")
+    {
+        let live = s
+            .remote
+            .client
+            .get(&r.id, &r.api_version)
+            .await
+            .map_err(|e| format!("cannot re-read `{}`: {e}", r.key))?;
+        let etag = live
+            .as_ref()
+            .and_then(|b| b.get("etag"))
+            .and_then(|e| e.as_str())
+            .map(str::to_string);
         let exists_now = live.is_some();
         let existed = r.action != Action::Create;
         if exists_now != existed || (r.live_etag.is_some() && etag != r.live_etag) {
-            return Err(format!("`{}` changed in Azure since the plan was made", r.key));
+            return Err(format!(
+                "`{}` changed in Azure since the plan was made",
+                r.key
+            ));
         }
     }
     Ok(())

@@ -1,9 +1,9 @@
 //! `moat graph`: the dependency graph of a spec as DOT, Mermaid or sorted text.
 
-use crate::cli::{GraphArgs, GraphFormat, Global};
+use crate::Status;
+use crate::cli::{Global, GraphArgs, GraphFormat};
 use crate::load::{load, spec_path};
 use crate::output::Output;
-use crate::Status;
 
 /// Runs the command.
 pub fn run(g: &Global, args: &GraphArgs, out: &Output) -> anyhow::Result<Status> {

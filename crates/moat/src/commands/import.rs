@@ -12,48 +12,90 @@ use moat_model::armid::same_id;
 
 /// Runs the command.
 pub fn run(g: &Global, args: &ImportArgs, out: &Output) -> anyhow::Result<Status> {
-    let Some(c) = check(g, &args.spec, &args.vars, out)? else { return Ok(Status::Failed) };
+    let Some(c) = check(g, &args.spec, &args.vars, out)? else {
+        return Ok(Status::Failed);
+    };
     let Some(r) = c.model.get(&args.key).cloned() else {
-        bail!("`{}` is not a resource key of {}", args.key, c.path.display());
+        bail!(
+            "`{}` is not a resource key of {}",
+            args.key,
+            c.path.display()
+        );
     };
     if r.is_existing() {
-        bail!("`{}` is declared `existing:`; moat reads it and never needs to own it", args.key);
+        bail!(
+            "`{}` is declared `existing:`; moat reads it and never needs to own it",
+            args.key
+        );
     }
     if !same_id(&r.id, &args.arm_id) {
-        bail!("`{}` resolves to {} in the spec, not {}; make the spec's name and group match the resource", args.key, r.id, args.arm_id);
+        bail!(
+            "`{}` resolves to {} in the spec, not {}; make the spec's name and group match the resource",
+            args.key,
+            r.id,
+            args.arm_id
+        );
     }
     crate::runtime()?.block_on(async {
         let s = open(g, &c).await?;
         let result = async {
-            let guard = s.backend.lock(LockInfo::new("import"), args.lock_timeout).await?;
+            let guard = s
+                .backend
+                .lock(LockInfo::new("import"), args.lock_timeout)
+                .await?;
             let live = s.remote.client.get(&r.id, r.kind.api_version()).await?;
-            let Some(body) = live else { bail!("{} does not exist; nothing to import", r.id) };
-            if let Some(owner) = body.pointer(&format!("/tags/{}", moat_model::STACK_TAG)).and_then(|v| v.as_str()) {
-                if owner != c.model.stack.value {
-                    bail!("{} belongs to stack `{owner}`; remove it there first", r.id);
-                }
+            let Some(body) = live else {
+                bail!("{} does not exist; nothing to import", r.id)
+            };
+            if let Some(owner) = body
+                .pointer(&format!("/tags/{}", moat_model::STACK_TAG))
+                .and_then(|v| v.as_str())
+                && owner != c.model.stack.value
+            {
+                bail!("{} belongs to stack `{owner}`; remove it there first", r.id);
             }
             let mut record = read_state(s.backend.as_ref(), &c.model.stack.value).await?;
             if record.resources.contains_key(&args.key) {
-                bail!("`{}` is already managed by stack `{}`", args.key, c.model.stack.value);
+                bail!(
+                    "`{}` is already managed by stack `{}`",
+                    args.key,
+                    c.model.stack.value
+                );
             }
             record.resources.insert(
                 args.key.clone(),
                 ResourceState {
-                    id: body.get("id").and_then(|v| v.as_str()).unwrap_or(&r.id).to_string(),
+                    id: body
+                        .get("id")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or(&r.id)
+                        .to_string(),
                     kind: r.kind.word().to_string(),
                     api_version: r.kind.api_version().to_string(),
                     // Nothing applied yet: the next plan compares the spec with live only.
                     applied: serde_json::json!({}),
-                    etag: body.get("etag").and_then(|v| v.as_str()).map(str::to_string),
+                    etag: body
+                        .get("etag")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string),
                     updated_at: moat_engine::state::now_rfc3339(),
-                    depends_on: r.dependencies().into_iter().map(|(k, _)| k.to_string()).collect(),
+                    depends_on: r
+                        .dependencies()
+                        .into_iter()
+                        .map(|(k, _)| k.to_string())
+                        .collect(),
                 },
             );
             record.serial += 1;
-            s.backend.write(&record).await.context("cannot record the import")?;
+            s.backend
+                .write(&record)
+                .await
+                .context("cannot record the import")?;
             guard.release().await?;
-            out.status(&format!("Imported {} as `{}`; run `moat plan` to see what the spec would change.", r.id, args.key));
+            out.status(&format!(
+                "Imported {} as `{}`; run `moat plan` to see what the spec would change.",
+                r.id, args.key
+            ));
             Ok(Status::Ok)
         }
         .await;

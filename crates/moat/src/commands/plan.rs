@@ -12,26 +12,51 @@ use moat_engine::render;
 /// Runs the command.
 pub fn run(g: &Global, args: &PlanArgs, out: &Output) -> anyhow::Result<Status> {
     let path = spec_path(args.spec.as_deref());
-    let Some(c) = check(g, &path, &args.vars, out)? else { return Ok(Status::Failed) };
+    let Some(c) = check(g, &path, &args.vars, out)? else {
+        return Ok(Status::Failed);
+    };
     crate::runtime()?.block_on(async {
         let s = open(g, &c).await?;
         let record = read_state(s.backend.as_ref(), &c.model.stack.value).await?;
         let result = make_plan(&s, &c, &record, false).await;
         let requests = s.remote.client.stats().requests_sent;
         s.remote.close().await;
-        let Some((plan, _live)) = result? else { return Ok(Status::Failed) };
+        let Some((plan, _live)) = result? else {
+            return Ok(Status::Failed);
+        };
         if out.verbose > 0 {
-            eprintln!("read {} resources with {requests} ARM requests", c.model.resources.len());
+            eprintln!(
+                "read {} resources with {requests} ARM requests",
+                c.model.resources.len()
+            );
         }
         match args.format {
-            PlanFormat::Text => print!("{}", render::text(&plan, render::TextOptions { color: out.color_stdout(), show_unchanged: args.show_unchanged })),
+            PlanFormat::Text => print!(
+                "{}",
+                render::text(
+                    &plan,
+                    render::TextOptions {
+                        color: out.color_stdout(),
+                        show_unchanged: args.show_unchanged
+                    }
+                )
+            ),
             PlanFormat::Json => print!("{}", render::json(&plan)),
             PlanFormat::Markdown => print!("{}", render::markdown(&plan)),
         }
         if let Some(file) = &args.out {
-            std::fs::write(file, render::json(&plan)).with_context(|| format!("cannot write plan to `{}`", file.display()))?;
-            out.status(&format!("Saved the plan to {}; apply it with `moat apply {}`.", file.display(), file.display()));
+            std::fs::write(file, render::json(&plan))
+                .with_context(|| format!("cannot write plan to `{}`", file.display()))?;
+            out.status(&format!(
+                "Saved the plan to {}; apply it with `moat apply {}`.",
+                file.display(),
+                file.display()
+            ));
         }
-        Ok(if args.detailed_exitcode && !plan.is_empty() { Status::Changes } else { Status::Ok })
+        Ok(if args.detailed_exitcode && !plan.is_empty() {
+            Status::Changes
+        } else {
+            Status::Ok
+        })
     })
 }

@@ -7,7 +7,10 @@ use anyhow::bail;
 /// Runs the command.
 pub fn run(args: &SimArgs) -> anyhow::Result<Status> {
     if !args.listen.ip().is_loopback() {
-        bail!("the emulator listens on loopback addresses only (127.0.0.1, ::1), not {}", args.listen.ip());
+        bail!(
+            "the emulator listens on loopback addresses only (127.0.0.1, ::1), not {}",
+            args.listen.ip()
+        );
     }
     let faults = match &args.faults {
         Some(f) => moat_sim::load_faults(f)?,
@@ -20,6 +23,9 @@ pub fn run(args: &SimArgs) -> anyhow::Result<Status> {
         faults,
         ..moat_sim::SimConfig::default()
     };
-    crate::runtime()?.block_on(moat_sim::serve(moat_sim::ServeOptions { listen: args.listen, config }))?;
+    crate::runtime()?.block_on(moat_sim::serve(moat_sim::ServeOptions {
+        listen: args.listen,
+        config,
+    }))?;
     Ok(Status::Ok)
 }

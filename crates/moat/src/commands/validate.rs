@@ -1,13 +1,17 @@
 //! `moat validate`: every offline check on one or more specs; exit 1 when any has an error.
 
+use crate::Status;
 use crate::cli::{DiagFormat, Global, ValidateArgs};
 use crate::load::{load, spec_path};
 use crate::output::Output;
-use crate::Status;
 
 /// Runs the command.
 pub fn run(g: &Global, args: &ValidateArgs, out: &Output) -> anyhow::Result<Status> {
-    let paths = if args.specs.is_empty() { vec![spec_path(None)] } else { args.specs.clone() };
+    let paths = if args.specs.is_empty() {
+        vec![spec_path(None)]
+    } else {
+        args.specs.clone()
+    };
     let mut failed = false;
     let mut json = Vec::new();
     for path in &paths {
@@ -20,10 +24,16 @@ pub fn run(g: &Global, args: &ValidateArgs, out: &Output) -> anyhow::Result<Stat
                 let errors = loaded.diags.iter().filter(|d| d.is_error()).count();
                 let warnings = loaded.diags.len() - errors;
                 if errors > 0 {
-                    out.status(&format!("{}: {errors} error(s), {warnings} warning(s)", loaded.file.name()));
+                    out.status(&format!(
+                        "{}: {errors} error(s), {warnings} warning(s)",
+                        loaded.file.name()
+                    ));
                 } else {
                     let n = loaded.model.as_ref().map_or(0, |m| m.resources.len());
-                    out.status(&format!("{}: valid ({n} resources, {warnings} warning(s))", loaded.file.name()));
+                    out.status(&format!(
+                        "{}: valid ({n} resources, {warnings} warning(s))",
+                        loaded.file.name()
+                    ));
                 }
             }
         }
