@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod diff;
+pub mod fake;
 pub mod live;
 pub mod plan;
 pub mod render;

@@ -163,35 +163,12 @@ fn the_secure_workspace_example_lints_clean() {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let (file, model_diags, found) = check("examples/secure-ml-workspace.yaml", &text);
     assert_resolves(&file, &model_diags);
-    // ML206 is a real finding on the example as it stands: its default store admits only
-    // `vnet/training`, so the AKS inference cluster on `vnet/aks` cannot read models. The fix
-    // (admit `vnet/aks` with a `Microsoft.Storage` endpoint) belongs in the example; until it
-    // lands this is the one finding allowed, and only where it is expected.
-    let bad: Vec<Diagnostic> = found
-        .into_iter()
-        .filter(|d| d.severity > Severity::Note)
-        .filter(|d| {
-            !(d.code == "ML206" && file.slice(d.primary.span).starts_with("[vnet/training"))
-        })
-        .collect();
+    let bad: Vec<Diagnostic> = found.into_iter().collect();
     assert!(
         bad.is_empty(),
         "the example has findings:\n{}",
         rendered(&file, &bad)
     );
-}
-
-#[test]
-fn the_secure_workspace_example_with_inference_admitted_lints_clean() {
-    let path = root().join("examples/secure-ml-workspace.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    // The example with its default store admitting the AKS subnet (see the test above).
-    let fixed = text
-        .replace("subnets: [vnet/training]\n      ip_rules", "subnets: [vnet/training, vnet/aks]\n      ip_rules")
-        .replace("aks: { address_prefix: 10.0.16.0/20, network_security_group: aks-nsg }", "aks: { address_prefix: 10.0.16.0/20, network_security_group: aks-nsg, service_endpoints: [Microsoft.Storage] }");
-    let (file, model_diags, found) = check("examples/secure-ml-workspace.yaml", &fixed);
-    assert_resolves(&file, &model_diags);
-    assert!(found.is_empty(), "findings:\n{}", rendered(&file, &found));
 }
 
 #[test]

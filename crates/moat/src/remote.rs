@@ -13,7 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Time scale of the embedded emulator: real provisioning times × this (AKS: ~4 min → ~2 s).
+/// `MOAT_LOCAL_TIME_SCALE=F` overrides it.
 pub const LOCAL_TIME_SCALE: f64 = 0.008;
+
+/// `MOAT_LOCAL_FAULTS=FILE`: the embedded emulator of `--local` injects the faults of FILE
+/// (the JSON of `moat sim --faults`), so failure handling can be tried without a second process.
+pub const LOCAL_FAULTS_ENV: &str = "MOAT_LOCAL_FAULTS";
 
 /// A connection to ARM.
 pub struct Remote {
@@ -54,8 +59,14 @@ pub async fn connect(g: &Global, state_dir: &Path) -> anyhow::Result<Remote> {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(LOCAL_TIME_SCALE);
+        let faults = match std::env::var_os(LOCAL_FAULTS_ENV) {
+            Some(f) if !f.is_empty() => moat_sim::load_faults(Path::new(&f))
+                .with_context(|| format!("cannot use `{LOCAL_FAULTS_ENV}`"))?,
+            _ => moat_sim::FaultPlan::default(),
+        };
         let config = moat_sim::SimConfig {
             time_scale: scale,
+            faults,
             state_file: Some(state_dir.join("local-cloud.json")),
             record_dir: std::env::var_os("MOAT_LOCAL_RECORD").map(PathBuf::from),
             ..moat_sim::SimConfig::default()

@@ -190,8 +190,10 @@ fn ten_megabyte_spec() {
         "{}",
         run.stderr.lines().take(40).collect::<Vec<_>>().join("\n")
     );
+    // About 7 s of CPU in a debug build; the bound only catches a runaway (quadratic) pipeline
+    // on a loaded CI machine.
     assert!(
-        run.took < Duration::from_secs(30),
+        run.took < Duration::from_secs(90),
         "10 MB took {:?}",
         run.took
     );
@@ -269,11 +271,15 @@ fn fuzz_examples_never_panic() {
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let start = Instant::now();
-    let mut rng = Rng(0x6d6f_6174_2d66_757a);
+    // `MOAT_FUZZ_ITERATIONS` and `MOAT_FUZZ_SEED` allow a longer local run; CI uses the defaults.
+    let env_num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let iterations = env_num("MOAT_FUZZ_ITERATIONS").map_or(2_000, |n| n as usize);
+    let mut rng = Rng(env_num("MOAT_FUZZ_SEED")
+        .unwrap_or(0x6d6f_6174_2d66_757a)
+        .max(1));
     let mut failures = Vec::new();
     let mut with_errors = 0;
-    const ITERATIONS: usize = 2_000;
-    for i in 0..ITERATIONS {
+    for i in 0..iterations {
         let (name, seed) = &seeds[i % seeds.len()];
         let bytes = mutate(&mut rng, seed.clone());
         let result =
@@ -300,18 +306,18 @@ fn fuzz_examples_never_panic() {
     }
     std::panic::set_hook(previous_hook);
     println!(
-        "fuzz: {ITERATIONS} mutants in {:?}, {with_errors} with errors",
+        "fuzz: {iterations} mutants in {:?}, {with_errors} with errors",
         start.elapsed()
     );
     if let Some((i, text)) = failures.first() {
         panic!(
-            "{} of {ITERATIONS} mutants panicked; first at iteration {i}:\n{text}",
+            "{} of {iterations} mutants panicked; first at iteration {i}:\n{text}",
             failures.len()
         );
     }
     // The mutations must actually break things, or this test proves nothing.
     assert!(
-        with_errors > ITERATIONS / 4,
+        with_errors > iterations / 4,
         "only {with_errors} mutants had errors"
     );
 }

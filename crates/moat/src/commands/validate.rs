@@ -4,6 +4,7 @@ use crate::Status;
 use crate::cli::{DiagFormat, Global, ValidateArgs};
 use crate::load::{load, spec_path};
 use crate::output::Output;
+use moat_spec::Severity;
 
 /// Runs the command.
 pub fn run(g: &Global, args: &ValidateArgs, out: &Output) -> anyhow::Result<Status> {
@@ -21,17 +22,23 @@ pub fn run(g: &Global, args: &ValidateArgs, out: &Output) -> anyhow::Result<Stat
             DiagFormat::Json => json.extend(loaded.diags.iter().map(|d| d.to_json(&loaded.file))),
             DiagFormat::Text => {
                 out.diagnostics(&loaded.file, &loaded.diags);
-                let errors = loaded.diags.iter().filter(|d| d.is_error()).count();
-                let warnings = loaded.diags.len() - errors;
+                let count =
+                    |sev: Severity| loaded.diags.iter().filter(|d| d.severity == sev).count();
+                let (errors, warnings, notes) = (
+                    count(Severity::Error),
+                    count(Severity::Warning),
+                    count(Severity::Note),
+                );
+                let tail = format!("{warnings} warning(s), {notes} note(s)");
                 if errors > 0 {
                     out.status(&format!(
-                        "{}: {errors} error(s), {warnings} warning(s)",
+                        "{}: {errors} error(s), {tail}",
                         loaded.file.name()
                     ));
                 } else {
                     let n = loaded.model.as_ref().map_or(0, |m| m.resources.len());
                     out.status(&format!(
-                        "{}: valid ({n} resources, {warnings} warning(s))",
+                        "{}: valid ({n} resources, {tail})",
                         loaded.file.name()
                     ));
                 }

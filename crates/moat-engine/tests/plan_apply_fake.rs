@@ -1,0 +1,226 @@
+//! The apply walker against the scripted fake: dependency order, parallelism within the caps
+//! and lock groups, and what a failure does — its dependents are skipped, independent branches
+//! finish, and the state record holds exactly what succeeded.
+
+#[path = "scenarios/support.rs"]
+mod support;
+
+use moat_arm::{Arm, Method};
+use moat_engine::apply::ResourceOutcome;
+use moat_engine::fake::{Call, FakeArm};
+use moat_engine::plan::{Action, Plan};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use support::{Stack, example, model_from};
+
+fn outcomes(report: &moat_engine::apply::ApplyReport) -> BTreeMap<String, ResourceOutcome> {
+    report
+        .outcomes
+        .iter()
+        .map(|(k, _, o)| (k.clone(), o.clone()))
+        .collect()
+}
+
+/// The finished write of each resource key (last one wins), by the plan's ids.
+fn writes_by_key(plan: &Plan, calls: &[Call]) -> BTreeMap<String, Call> {
+    let mut out = BTreeMap::new();
+    for r in &plan.resources {
+        if let Some(c) = calls
+            .iter()
+            .rev()
+            .find(|c| c.method != Method::Get && c.id.eq_ignore_ascii_case(&r.id))
+        {
+            out.insert(r.key.clone(), c.clone());
+        }
+    }
+    out
+}
+
+/// Every write started after each of its dependencies' writes finished.
+fn assert_dependency_order(plan: &Plan, calls: &[Call]) {
+    let writes = writes_by_key(plan, calls);
+    for r in plan.resources.iter().filter(|r| r.action.writes()) {
+        let Some(mine) = writes.get(&r.key) else {
+            continue;
+        };
+        for d in &r.depends_on {
+            let Some(dep) = writes.get(d) else { continue };
+            let (first, then) = if r.action == Action::Delete {
+                (mine, dep) // deletes: the dependent goes first
+            } else {
+                (dep, mine)
+            };
+            let done = first.finished.expect("finished");
+            assert!(
+                done <= then.at,
+                "{} started at {:?} before {} finished at {done:?}",
+                then.id,
+                then.at,
+                first.id
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_failed_branch_skips_its_dependents_and_the_rest_completes() {
+    let model = model_from(&example("secure-ml-workspace.yaml"));
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::new(dir.path(), &model.stack.value);
+    let fake = Arc::new(FakeArm::new().with_delay(Duration::from_millis(20)));
+    let store_id = model.get("store").unwrap().id.clone();
+    fake.fail_operation(
+        Method::Put,
+        &store_id,
+        "StorageAccountAlreadyTaken",
+        "The storage account named mlsecstore is already taken.",
+    );
+    let (plan, _) = stack.plan(fake.as_ref(), &model, false).await.unwrap();
+    assert_eq!(plan.summary.add, plan.resources.len());
+    let (report, record) = stack.apply(fake.clone(), &plan, 0).await;
+    assert!(!report.is_success());
+    let got = outcomes(&report);
+
+    // The failure is reported once, on the resource that failed, with ARM's words.
+    match &got["store"] {
+        ResourceOutcome::Failed(e) => assert!(e.contains("StorageAccountAlreadyTaken"), "{e}"),
+        other => panic!("store: {other:?}"),
+    }
+    // Everything downstream of the storage account is skipped, naming the cause.
+    for key in ["ws", "cpu-cluster", "inference"] {
+        match &got[key] {
+            ResourceOutcome::Skipped(because) => assert!(because.contains("store"), "{key}: {because}"),
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+    // The independent branches finish: network, vault, insights, the AKS cluster.
+    let done: Vec<&str> = got
+        .iter()
+        .filter(|(_, o)| matches!(o, ResourceOutcome::Done { .. }))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(
+        done,
+        [
+            "aks", "aks-nsg", "egress", "insights", "rg", "training-nsg", "vault", "vnet",
+            "vnet/aks", "vnet/training"
+        ]
+    );
+    // No write was even attempted for a skipped resource.
+    for key in ["ws", "cpu-cluster", "inference"] {
+        let id = &model.get(key).unwrap().id;
+        assert!(
+            !fake.writes().iter().any(|w| w.ends_with(id.as_str())),
+            "{key} was written"
+        );
+    }
+    // The record owns exactly what succeeded, with nothing left in the journal.
+    let owned: Vec<&str> = record.resources.keys().map(String::as_str).collect();
+    assert_eq!(owned, done);
+    assert!(record.journal.is_empty(), "{:?}", record.journal);
+    assert_dependency_order(&plan, &fake.calls());
+
+    // The next plan creates only what is missing: store (again) and its dependents.
+    let (next, _) = stack.plan(fake.as_ref(), &model, false).await.unwrap();
+    let todo: Vec<(&str, Action)> = next
+        .resources
+        .iter()
+        .filter(|r| r.action != Action::NoOp)
+        .map(|r| (r.key.as_str(), r.action))
+        .collect();
+    // The failed PUT left a `Failed` account behind, tagged as ours: it is re-PUT in place.
+    assert!(todo.contains(&("ws", Action::Create)), "{todo:?}");
+    assert!(todo.contains(&("cpu-cluster", Action::Create)), "{todo:?}");
+    assert!(todo.contains(&("inference", Action::Create)), "{todo:?}");
+    assert!(!todo.iter().any(|(k, _)| *k == "vault" || *k == "rg"), "{todo:?}");
+}
+
+#[tokio::test]
+async fn writes_run_in_parallel_but_never_before_their_dependencies() {
+    let model = model_from(&example("secure-ml-workspace.yaml"));
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::new(dir.path(), &model.stack.value);
+    let fake = Arc::new(FakeArm::new().with_delay(Duration::from_millis(30)));
+    let (plan, _) = stack.plan(fake.as_ref(), &model, false).await.unwrap();
+    let (report, record) = stack.apply(fake.clone(), &plan, 0).await;
+    assert!(report.is_success(), "{:?}", report.outcomes);
+    assert_eq!(record.resources.len(), plan.resources.len());
+    let calls = fake.calls();
+    assert_dependency_order(&plan, &calls);
+    // The three NSG/route-table/storage-level resources after the group run side by side.
+    assert!(fake.max_in_flight() >= 3, "max in flight {}", fake.max_in_flight());
+    // Subnets of one VNet are never written at the same time (BEHAVIOR.md §5.8).
+    let writes = writes_by_key(&plan, &calls);
+    let (a, b) = (&writes["vnet/aks"], &writes["vnet/training"]);
+    let overlap = a.at < b.finished.unwrap() && b.at < a.finished.unwrap();
+    assert!(!overlap, "subnet writes overlapped: {a:?} {b:?}");
+
+    // A second plan finds nothing to do: the fake echoes what was sent.
+    let (again, _) = stack.plan(fake.as_ref(), &model, false).await.unwrap();
+    assert!(again.is_empty(), "{}", moat_engine::render::text(&again, Default::default()));
+}
+
+#[tokio::test]
+async fn the_parallelism_cap_holds() {
+    let model = model_from(&example("secure-ml-workspace.yaml"));
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::new(dir.path(), &model.stack.value);
+    let fake = Arc::new(FakeArm::new().with_delay(Duration::from_millis(10)));
+    let (plan, _) = stack.plan(fake.as_ref(), &model, false).await.unwrap();
+    let (report, _) = stack.apply(fake.clone(), &plan, 2).await;
+    assert!(report.is_success(), "{:?}", report.outcomes);
+    assert!(fake.max_in_flight() <= 2, "max in flight {}", fake.max_in_flight());
+    assert!(fake.max_in_flight() == 2, "the cap was never reached");
+}
+
+#[tokio::test]
+async fn destroy_deletes_dependents_first_and_a_failed_delete_keeps_what_it_needs() {
+    let model = model_from(&example("secure-ml-workspace.yaml"));
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::new(dir.path(), &model.stack.value);
+    let fake = Arc::new(FakeArm::new().with_delay(Duration::from_millis(5)));
+    let (plan, _) = stack.plan(fake.as_ref(), &model, false).await.unwrap();
+    let (report, _) = stack.apply(fake.clone(), &plan, 0).await;
+    assert!(report.is_success());
+
+    // The AKS cluster cannot be deleted: the subnet it sits in, the VNet and the group stay.
+    let aks = model.get("aks").unwrap().id.clone();
+    fake.refuse(Method::Delete, &aks, 409, "OperationNotAllowed", "the cluster is locked");
+    let (destroy, _) = stack.plan(fake.as_ref(), &model, true).await.unwrap();
+    assert!(destroy.destroy);
+    assert_eq!(destroy.summary.destroy, plan.resources.len());
+    let (report, record) = stack.apply(fake.clone(), &destroy, 0).await;
+    let got = outcomes(&report);
+    assert!(matches!(got["aks"], ResourceOutcome::Failed(_)), "{:?}", got["aks"]);
+    for key in ["vnet/aks", "vnet", "rg"] {
+        assert!(
+            matches!(&got[key], ResourceOutcome::Skipped(b) if b.contains("aks")),
+            "{key}: {:?}",
+            got[key]
+        );
+    }
+    // The workspace branch (attached compute first) is gone.
+    for key in ["inference", "cpu-cluster", "ws", "store", "vault", "insights"] {
+        assert!(matches!(got[key], ResourceOutcome::Done { .. }), "{key}: {:?}", got[key]);
+        assert!(fake.resource(&model.get(key).unwrap().id).is_none(), "{key} still exists");
+    }
+    let owned: Vec<&str> = record.resources.keys().map(String::as_str).collect();
+    // vnet/training is removed with its VNet, which stays: the record keeps it.
+    assert!(owned.contains(&"aks") && owned.contains(&"rg") && owned.contains(&"vnet"), "{owned:?}");
+    assert!(!owned.contains(&"ws") && !owned.contains(&"store"), "{owned:?}");
+    assert_dependency_order(&destroy, &fake.calls());
+    // The ML compute delete also deletes the underlying resources, as it must say.
+    let inference = &model.get("inference").unwrap().id;
+    let call = fake
+        .calls()
+        .into_iter()
+        .find(|c| c.method == Method::Delete && &c.id == inference)
+        .unwrap();
+    assert_eq!(
+        call.query,
+        [("underlyingResourceAction".to_string(), "Delete".to_string())]
+    );
+    // The fake is reached only through the port.
+    let _: &dyn Arm = fake.as_ref();
+}
