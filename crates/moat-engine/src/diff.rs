@@ -150,6 +150,10 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
         .filter(|d| d.kind == Kind::VirtualNetwork.word())
         .map(|d| d.key.clone())
         .collect();
+    // Such a subnet is gone only once its VNet's delete finishes, so it comes after the VNet
+    // (and whatever the subnet used — an NSG, a route table — after the subnet).
+    // What had to go before such a subnet (an AKS cluster in it) now has to go before its VNet.
+    let mut moot: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for d in &mut deletes {
         if let Some((vnet, _)) = d.key.split_once('/')
             && d.kind == Kind::Subnet.word()
@@ -158,6 +162,25 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
             d.request = None;
             d.reasons
                 .push(format!("removed with virtual network `{vnet}`"));
+            let before = std::mem::replace(&mut d.depends_on, vec![vnet.to_string()]);
+            moot.insert(d.key.clone(), before);
+        }
+    }
+    for d in &mut deletes {
+        if vnets_deleted.contains(&d.key) {
+            let inherited: Vec<String> = d
+                .depends_on
+                .iter()
+                .filter_map(|k| moot.get(k))
+                .flatten()
+                .cloned()
+                .collect();
+            d.depends_on.retain(|k| !moot.contains_key(k));
+            for k in inherited {
+                if !d.depends_on.contains(&k) {
+                    d.depends_on.push(k);
+                }
+            }
         }
     }
     order_deletes(&mut deletes);
@@ -368,7 +391,26 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                 c.old = shown(&c.old, json::get(&live_body, &c.path));
                 c.new = shown(&c.new, json::get(&body, &c.path));
             }
-            if p.changes.is_empty() {
+            // A resource whose last operation failed matches the spec on paper but is not
+            // usable; ARM's remedy is to PUT it again, so the plan does (a perpetual no-op
+            // would leave a failed apply unfinishable).
+            let failed = live_body
+                .pointer("/properties/provisioningState")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.eq_ignore_ascii_case("Failed"));
+            if p.changes.is_empty() && failed {
+                p.action = Action::Update;
+                p.reasons.push(
+                    "its last operation failed (provisioningState `Failed`): it is written again"
+                        .into(),
+                );
+                let update = update_body(r.kind, body, &live_body, &p.changes);
+                p.request = Some(Request {
+                    method: "PUT".into(),
+                    body: Some(update),
+                    query: Vec::new(),
+                });
+            } else if p.changes.is_empty() {
                 p.action = Action::NoOp;
             } else if p.changes.iter().any(|c| c.forces_replacement) {
                 p.action = Action::Replace;

@@ -152,7 +152,9 @@ impl FakeArm {
 
     /// Puts a resource in place as if it had always been there (bodies are stored as given).
     pub fn seed(&self, id: &str, body: Value) {
-        self.lock().resources.insert(key(id), (id.to_string(), body));
+        self.lock()
+            .resources
+            .insert(key(id), (id.to_string(), body));
     }
 
     /// Operations on `id` take `delay` instead of the default.
@@ -166,7 +168,14 @@ impl FakeArm {
     }
 
     /// The next `times` `method`s on `id` fail at `stage` with `error`; later ones succeed.
-    pub fn fail_times(&self, method: Method, id: &str, stage: Stage, error: ArmError, times: usize) {
+    pub fn fail_times(
+        &self,
+        method: Method,
+        id: &str,
+        stage: Stage,
+        error: ArmError,
+        times: usize,
+    ) {
         self.push_fault(method, id, stage, error, Some(times));
     }
 
@@ -251,7 +260,13 @@ impl FakeArm {
         self.lock().max_in_flight
     }
 
-    fn take_fault(&self, inner: &mut Inner, method: Method, id: &str, stage: Stage) -> Option<ArmError> {
+    fn take_fault(
+        &self,
+        inner: &mut Inner,
+        method: Method,
+        id: &str,
+        stage: Stage,
+    ) -> Option<ArmError> {
         let k = key(id);
         let f = inner.faults.iter_mut().find(|f| {
             f.method == method && f.id == k && f.stage == stage && f.remaining != Some(0)
@@ -276,7 +291,11 @@ impl FakeArm {
         inner.calls.len() - 1
     }
 
-    fn begin_locked(&self, inner: &mut Inner, req: &WriteRequest) -> Result<Option<Value>, ArmError> {
+    fn begin_locked(
+        &self,
+        inner: &mut Inner,
+        req: &WriteRequest,
+    ) -> Result<Option<Value>, ArmError> {
         if let Some(e) = self.take_fault(inner, req.method, &req.id, Stage::Begin) {
             return Err(e);
         }
@@ -324,7 +343,12 @@ impl FakeArm {
                     body = merged;
                 }
                 inner.etag += 1;
-                let name = req.id.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+                let name = req
+                    .id
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("");
                 if let Value::Object(m) = &mut body {
                     m.insert("id".into(), json!(req.id));
                     m.insert("name".into(), json!(name));
@@ -465,7 +489,11 @@ impl Arm for FakeArm {
             let mut inner = self.lock();
             inner.in_flight += 1;
             inner.max_in_flight = inner.max_in_flight.max(inner.in_flight);
-            inner.delays.get(&key(&op.id)).copied().unwrap_or(self.delay)
+            inner
+                .delays
+                .get(&key(&op.id))
+                .copied()
+                .unwrap_or(self.delay)
         };
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -497,7 +525,8 @@ mod tests {
     use super::*;
 
     const RG: &str = "/subscriptions/s/resourceGroups/rg";
-    const VNET: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v";
+    const VNET: &str =
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v";
 
     #[test]
     fn parents_are_the_group_or_the_parent_resource() {
@@ -515,7 +544,9 @@ mod tests {
         let put = |id: &str, body: Value| WriteRequest::put(id, "2024-03-01", body);
         let err = fake.begin(put(VNET, json!({}))).await.unwrap_err();
         assert_eq!(err.code(), Some("ResourceGroupNotFound"));
-        fake.begin(put(RG, json!({ "location": "eastus2" }))).await.unwrap();
+        fake.begin(put(RG, json!({ "location": "eastus2" })))
+            .await
+            .unwrap();
         let s = fake
             .begin(put(VNET, json!({ "properties": { "addressSpace": {} } })))
             .await
@@ -523,9 +554,12 @@ mod tests {
         let body = fake.wait(&s.operation).await.unwrap().unwrap();
         assert_eq!(body["name"], "v");
         assert_eq!(body["properties"]["provisioningState"], "Succeeded");
-        fake.begin(put(&format!("{VNET}/subnets/a"), json!({ "properties": {} })))
-            .await
-            .unwrap();
+        fake.begin(put(
+            &format!("{VNET}/subnets/a"),
+            json!({ "properties": {} }),
+        ))
+        .await
+        .unwrap();
         // Ids are case-insensitive, and a VNet's body lists its subnets.
         let v = fake.get(&VNET.to_uppercase(), "x").await.unwrap().unwrap();
         assert_eq!(v["properties"]["subnets"][0]["name"], "a");
@@ -553,7 +587,10 @@ mod tests {
             1,
         );
         let put = WriteRequest::put(RG, "x", json!({}));
-        assert_eq!(fake.begin(put.clone()).await.unwrap_err().status(), Some(429));
+        assert_eq!(
+            fake.begin(put.clone()).await.unwrap_err().status(),
+            Some(429)
+        );
         let s = fake.begin(put).await.unwrap();
         fake.fail_operation(Method::Put, RG, "Conflict", "no");
         assert!(fake.wait(&s.operation).await.is_err());

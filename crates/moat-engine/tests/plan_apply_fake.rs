@@ -37,7 +37,7 @@ fn writes_by_key(plan: &Plan, calls: &[Call]) -> BTreeMap<String, Call> {
     out
 }
 
-/// Every write started after each of its dependencies' writes finished.
+/// Every write started after the writes of everything it comes after (`depends_on`) finished.
 fn assert_dependency_order(plan: &Plan, calls: &[Call]) {
     let writes = writes_by_key(plan, calls);
     for r in plan.resources.iter().filter(|r| r.action.writes()) {
@@ -46,11 +46,8 @@ fn assert_dependency_order(plan: &Plan, calls: &[Call]) {
         };
         for d in &r.depends_on {
             let Some(dep) = writes.get(d) else { continue };
-            let (first, then) = if r.action == Action::Delete {
-                (mine, dep) // deletes: the dependent goes first
-            } else {
-                (dep, mine)
-            };
+            // For a delete, `depends_on` already lists what must be deleted first.
+            let (first, then) = (dep, mine);
             let done = first.finished.expect("finished");
             assert!(
                 done <= then.at,
@@ -90,7 +87,9 @@ async fn a_failed_branch_skips_its_dependents_and_the_rest_completes() {
     // Everything downstream of the storage account is skipped, naming the cause.
     for key in ["ws", "cpu-cluster", "inference"] {
         match &got[key] {
-            ResourceOutcome::Skipped(because) => assert!(because.contains("store"), "{key}: {because}"),
+            ResourceOutcome::Skipped(because) => {
+                assert!(because.contains("store"), "{key}: {because}")
+            }
             other => panic!("{key}: {other:?}"),
         }
     }
@@ -103,8 +102,16 @@ async fn a_failed_branch_skips_its_dependents_and_the_rest_completes() {
     assert_eq!(
         done,
         [
-            "aks", "aks-nsg", "egress", "insights", "rg", "training-nsg", "vault", "vnet",
-            "vnet/aks", "vnet/training"
+            "aks",
+            "aks-nsg",
+            "egress",
+            "insights",
+            "rg",
+            "training-nsg",
+            "vault",
+            "vnet",
+            "vnet/aks",
+            "vnet/training"
         ]
     );
     // No write was even attempted for a skipped resource.
@@ -129,11 +136,14 @@ async fn a_failed_branch_skips_its_dependents_and_the_rest_completes() {
         .filter(|r| r.action != Action::NoOp)
         .map(|r| (r.key.as_str(), r.action))
         .collect();
-    // The failed PUT left a `Failed` account behind, tagged as ours: it is re-PUT in place.
+    // The failed PUT left a `Failed` account behind, tagged as ours: it is written again.
+    assert!(todo.contains(&("store", Action::Update)), "{todo:?}");
+    let store = next.get("store").unwrap();
+    assert!(store.reasons[0].contains("Failed"), "{:?}", store.reasons);
     assert!(todo.contains(&("ws", Action::Create)), "{todo:?}");
     assert!(todo.contains(&("cpu-cluster", Action::Create)), "{todo:?}");
     assert!(todo.contains(&("inference", Action::Create)), "{todo:?}");
-    assert!(!todo.iter().any(|(k, _)| *k == "vault" || *k == "rg"), "{todo:?}");
+    assert_eq!(todo.len(), 4, "{todo:?}");
 }
 
 #[tokio::test]
@@ -149,7 +159,11 @@ async fn writes_run_in_parallel_but_never_before_their_dependencies() {
     let calls = fake.calls();
     assert_dependency_order(&plan, &calls);
     // The three NSG/route-table/storage-level resources after the group run side by side.
-    assert!(fake.max_in_flight() >= 3, "max in flight {}", fake.max_in_flight());
+    assert!(
+        fake.max_in_flight() >= 3,
+        "max in flight {}",
+        fake.max_in_flight()
+    );
     // Subnets of one VNet are never written at the same time (BEHAVIOR.md §5.8).
     let writes = writes_by_key(&plan, &calls);
     let (a, b) = (&writes["vnet/aks"], &writes["vnet/training"]);
@@ -158,7 +172,11 @@ async fn writes_run_in_parallel_but_never_before_their_dependencies() {
 
     // A second plan finds nothing to do: the fake echoes what was sent.
     let (again, _) = stack.plan(fake.as_ref(), &model, false).await.unwrap();
-    assert!(again.is_empty(), "{}", moat_engine::render::text(&again, Default::default()));
+    assert!(
+        again.is_empty(),
+        "{}",
+        moat_engine::render::text(&again, Default::default())
+    );
 }
 
 #[tokio::test]
@@ -170,7 +188,11 @@ async fn the_parallelism_cap_holds() {
     let (plan, _) = stack.plan(fake.as_ref(), &model, false).await.unwrap();
     let (report, _) = stack.apply(fake.clone(), &plan, 2).await;
     assert!(report.is_success(), "{:?}", report.outcomes);
-    assert!(fake.max_in_flight() <= 2, "max in flight {}", fake.max_in_flight());
+    assert!(
+        fake.max_in_flight() <= 2,
+        "max in flight {}",
+        fake.max_in_flight()
+    );
     assert!(fake.max_in_flight() == 2, "the cap was never reached");
 }
 
@@ -186,13 +208,24 @@ async fn destroy_deletes_dependents_first_and_a_failed_delete_keeps_what_it_need
 
     // The AKS cluster cannot be deleted: the subnet it sits in, the VNet and the group stay.
     let aks = model.get("aks").unwrap().id.clone();
-    fake.refuse(Method::Delete, &aks, 409, "OperationNotAllowed", "the cluster is locked");
+    fake.refuse(
+        Method::Delete,
+        &aks,
+        409,
+        "OperationNotAllowed",
+        "the cluster is locked",
+    );
     let (destroy, _) = stack.plan(fake.as_ref(), &model, true).await.unwrap();
     assert!(destroy.destroy);
     assert_eq!(destroy.summary.destroy, plan.resources.len());
+    let before = fake.calls().len();
     let (report, record) = stack.apply(fake.clone(), &destroy, 0).await;
     let got = outcomes(&report);
-    assert!(matches!(got["aks"], ResourceOutcome::Failed(_)), "{:?}", got["aks"]);
+    assert!(
+        matches!(got["aks"], ResourceOutcome::Failed(_)),
+        "{:?}",
+        got["aks"]
+    );
     for key in ["vnet/aks", "vnet", "rg"] {
         assert!(
             matches!(&got[key], ResourceOutcome::Skipped(b) if b.contains("aks")),
@@ -201,15 +234,35 @@ async fn destroy_deletes_dependents_first_and_a_failed_delete_keeps_what_it_need
         );
     }
     // The workspace branch (attached compute first) is gone.
-    for key in ["inference", "cpu-cluster", "ws", "store", "vault", "insights"] {
-        assert!(matches!(got[key], ResourceOutcome::Done { .. }), "{key}: {:?}", got[key]);
-        assert!(fake.resource(&model.get(key).unwrap().id).is_none(), "{key} still exists");
+    for key in [
+        "inference",
+        "cpu-cluster",
+        "ws",
+        "store",
+        "vault",
+        "insights",
+    ] {
+        assert!(
+            matches!(got[key], ResourceOutcome::Done { .. }),
+            "{key}: {:?}",
+            got[key]
+        );
+        assert!(
+            fake.resource(&model.get(key).unwrap().id).is_none(),
+            "{key} still exists"
+        );
     }
     let owned: Vec<&str> = record.resources.keys().map(String::as_str).collect();
     // vnet/training is removed with its VNet, which stays: the record keeps it.
-    assert!(owned.contains(&"aks") && owned.contains(&"rg") && owned.contains(&"vnet"), "{owned:?}");
-    assert!(!owned.contains(&"ws") && !owned.contains(&"store"), "{owned:?}");
-    assert_dependency_order(&destroy, &fake.calls());
+    assert!(
+        owned.contains(&"aks") && owned.contains(&"rg") && owned.contains(&"vnet"),
+        "{owned:?}"
+    );
+    assert!(
+        !owned.contains(&"ws") && !owned.contains(&"store"),
+        "{owned:?}"
+    );
+    assert_dependency_order(&destroy, &fake.calls()[before..]);
     // The ML compute delete also deletes the underlying resources, as it must say.
     let inference = &model.get("inference").unwrap().id;
     let call = fake

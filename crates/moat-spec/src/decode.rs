@@ -2,9 +2,9 @@
 //! so one run reports all of them; a value that cannot be decoded becomes `None` and decoding
 //! carries on with its siblings.
 //!
-//! Structs and enums of the spec are declared with [`spec_struct!`] and [`spec_enum!`], which
-//! generate the Rust type, its decoder and its JSON Schema from one declaration, so the schema
-//! cannot drift from what the decoder accepts.
+//! Structs and enums of the spec are declared with [`spec_struct!`](crate::spec_struct) and
+//! [`spec_enum!`](crate::spec_enum), which generate the Rust type, its decoder and its JSON
+//! Schema from one declaration, so the schema cannot drift from what the decoder accepts.
 
 use crate::diag::Diagnostic;
 use crate::span::{Span, Spanned};

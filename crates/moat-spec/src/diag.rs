@@ -423,4 +423,42 @@ mod tests {
             "spec.yaml:3:14: error[E0113]: unknown resource type `vnet`"
         );
     }
+
+    #[test]
+    fn long_lines_are_cut_around_the_caret() {
+        let line = format!("key: [{}bad{}]", "x, ".repeat(100), ", y".repeat(100));
+        let f = SourceFile::new("s.yaml", line.clone());
+        let at = line.find("bad").unwrap_or(0);
+        let d = Diagnostic::error("E0302", "bad", Span::new(at, at + 3)).label("here");
+        let text = render(&d, &f, RenderOptions::default());
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.chars().count() <= MAX_LINE_CHARS + 10),
+            "{text}"
+        );
+        // The caret sits under `bad` in the shortened line.
+        let shown = lines[3];
+        let caret = lines[4];
+        let col = caret.find('^').unwrap_or(0);
+        assert_eq!(
+            &shown[shown.char_indices().nth(col).map_or(0, |(i, _)| i)..][..3],
+            "bad",
+            "{text}"
+        );
+        assert!(shown.contains('…'));
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let f = SourceFile::new("s.yaml", "a: \u{1b}[31mred\u{7}\n");
+        let d = Diagnostic::error("E0001", "x", Span::new(3, 4));
+        let text = render(&d, &f, RenderOptions::default());
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+        assert!(text.contains("a: \u{fffd}[31mred\u{fffd}"), "{text}");
+    }
 }
