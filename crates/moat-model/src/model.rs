@@ -1,5 +1,5 @@
 //! The desired-state model: every resource and child of a spec with its Azure name, location,
-//! tags, ARM ID and bound references. Built by [`crate::resolve`]; read by lint, the planner
+//! tags, ARM ID and bound references. Built by [`crate::resolve()`]; read by lint, the planner
 //! and `moat graph`.
 
 use moat_spec::ast::Backend;

@@ -1,0 +1,225 @@
+//! Plan → apply → plan against the local emulator, at the engine level (ArmClient + moat-sim +
+//! a local state directory): every example must plan "No changes" right after its apply, and
+//! the traffic of its apply and destroy must satisfy the real Azure API definitions
+//! (`shared/arm/validate-traffic`). Also counts the ARM requests a plan costs.
+//!
+//! `UPDATE_SCENARIOS=1` also writes the live bodies and state record of the secure example
+//! after apply into `tests/scenarios/no-op/`, the emulator's answers the golden no-op and
+//! drift scenarios start from.
+
+#[path = "scenarios/support.rs"]
+mod support;
+
+use moat_arm::{Arm, ArmClient, ClientConfig, Endpoint, WriteRequest};
+use moat_engine::live::LiveState;
+use moat_engine::plan::Action;
+use moat_engine::render;
+use moat_model::Model;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use support::{Stack, example, model_from, repo};
+
+/// Emulated provisioning times × this: the AKS cluster takes a fraction of a second.
+const TIME_SCALE: f64 = 0.001;
+
+struct Env {
+    sim: moat_sim::SimHandle,
+    client: Arc<ArmClient>,
+}
+
+async fn env(record: Option<&Path>) -> Env {
+    moat_arm::install_crypto_provider();
+    let config = moat_sim::SimConfig {
+        time_scale: TIME_SCALE,
+        record_dir: record.map(Path::to_path_buf),
+        ..moat_sim::SimConfig::default()
+    };
+    let sim = moat_sim::start("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .expect("sim starts");
+    let endpoint = Endpoint::parse(&sim.url()).expect("endpoint");
+    let client = ArmClient::new(ClientConfig::for_endpoint(endpoint))
+        .await
+        .expect("client");
+    Env {
+        sim,
+        client: Arc::new(client),
+    }
+}
+
+/// What `shared-vnet-training.yaml` reads as `existing:`: the hub team's network.
+async fn seed_hub(client: &ArmClient, model: &Model) {
+    let hub = &model.get("hub-vnet").expect("hub-vnet").id;
+    let rg = hub.split("/providers/").next().unwrap().to_string();
+    let writes = [
+        WriteRequest::put(&rg, "2024-07-01", json!({ "location": "westeurope" })),
+        WriteRequest::put(
+            hub,
+            "2024-03-01",
+            json!({ "location": "westeurope", "properties": {
+                "addressSpace": { "addressPrefixes": ["10.20.0.0/16"] },
+                "subnets": [
+                    { "name": "ml-training", "properties": { "addressPrefix": "10.20.1.0/24",
+                      "serviceEndpoints": [ { "service": "Microsoft.Storage" }, { "service": "Microsoft.KeyVault" } ] } },
+                    { "name": "ml-inference", "properties": { "addressPrefix": "10.20.16.0/20" } }
+                ] } }),
+        ),
+    ];
+    for w in writes {
+        let started = client.begin(w).await.expect("seed write");
+        client.wait(&started.operation).await.expect("seed done");
+    }
+}
+
+fn validate_traffic(dir: &Path) -> (usize, usize, String) {
+    let script = repo().join("../shared/arm/validate-traffic");
+    assert!(script.exists(), "{} is missing", script.display());
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(dir)
+        .output()
+        .expect("validate-traffic runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("operations checked"))
+        .unwrap_or_else(|| panic!("no summary from validate-traffic:\n{stdout}\n{stderr}"))
+        .to_string();
+    let nums: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    (nums[0], nums[1], stdout)
+}
+
+/// plan → apply → plan (no changes) → destroy → plan (everything to create), recorded.
+async fn round_trip(name: &str) {
+    let model = model_from(&example(name));
+    let traffic = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let e = env(Some(traffic.path())).await;
+    if model.get("hub-vnet").is_some() {
+        seed_hub(&e.client, &model).await;
+    }
+    let stack = Stack::new(state.path(), &model.stack.value);
+    let arm: Arc<dyn Arm> = e.client.clone();
+
+    let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    assert!(plan.summary.add > 0);
+    let (report, record) = stack.apply(arm.clone(), &plan, 0).await;
+    assert!(report.is_success(), "{name}: {:#?}", report.outcomes);
+    assert!(record.journal.is_empty());
+
+    let (again, live) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let text = render::text(&again, render::TextOptions::default());
+    assert!(again.is_empty(), "{name}: a second plan is not empty:\n{text}");
+    assert_eq!(text, "No changes. Your infrastructure matches the spec.\n");
+    if name == "secure-ml-workspace.yaml" && std::env::var_os("UPDATE_SCENARIOS").is_some() {
+        capture(&model, &live, &stack.record(&model.stack.value).await);
+    }
+
+    let (destroy, _) = stack.plan(arm.as_ref(), &model, true).await.expect("destroy plan");
+    assert_eq!(destroy.summary.destroy, record.resources.len());
+    let (report, record) = stack.apply(arm.clone(), &destroy, 0).await;
+    assert!(report.is_success(), "{name}: {:#?}", report.outcomes);
+    assert!(record.resources.is_empty(), "{:?}", record.resources.keys());
+    let left: Vec<String> = e
+        .sim
+        .resources()
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .filter(|id| !id.contains("/network-rg"))
+        .collect();
+    assert!(left.is_empty(), "{name}: left behind {left:?}");
+    let (after, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    assert_eq!(after.summary.add, plan.summary.add);
+    // A destroyed key vault is soft-deleted: the next apply recovers it.
+    for r in after.resources.iter().filter(|r| r.kind == "key_vault") {
+        assert!(r.reasons.iter().any(|x| x.contains("soft-deleted")), "{:?}", r.reasons);
+    }
+    e.sim.shutdown().await;
+
+    let (checked, failed, out) = validate_traffic(traffic.path());
+    println!("{name}: {checked} operations checked, {failed} failed");
+    assert!(checked > 0);
+    assert_eq!(failed, 0, "{name}: traffic does not match the API definitions:\n{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secure_ml_workspace_round_trip() {
+    round_trip("secure-ml-workspace.yaml").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minimal_round_trip() {
+    round_trip("minimal.yaml").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_vnet_training_round_trip() {
+    round_trip("shared-vnet-training.yaml").await;
+}
+
+/// Requests one plan of the secure example sends: one GET per resource (a VNet's subnets come
+/// with it) plus, on an empty cloud, one look for a soft-deleted vault holding the name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_request_counts() {
+    let model = model_from(&example("secure-ml-workspace.yaml"));
+    let state = tempfile::tempdir().unwrap();
+    let e = env(None).await;
+    let stack = Stack::new(state.path(), &model.stack.value);
+    let arm: Arc<dyn Arm> = e.client.clone();
+    let top_level = model.resources.iter().filter(|r| r.kind != moat_model::Kind::Subnet).count() as u64;
+
+    let sent = e.client.stats().requests_sent;
+    let (plan, live) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let empty = e.client.stats().requests_sent - sent;
+    let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
+    assert!(report.is_success());
+    let sent = e.client.stats().requests_sent;
+    let (again, live_after) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let applied = e.client.stats().requests_sent - sent;
+    assert!(again.is_empty());
+    println!(
+        "plan of secure-ml-workspace.yaml ({} resources, {top_level} top-level): {empty} ARM requests on an empty emulator, {applied} after apply",
+        model.resources.len()
+    );
+    assert_eq!(empty, top_level + 1);
+    assert_eq!(live.requests as u64, empty);
+    assert_eq!(applied, top_level);
+    assert_eq!(live_after.requests as u64, applied);
+    e.sim.shutdown().await;
+}
+
+fn scenario_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(name)
+}
+
+/// Writes the emulator's bodies (top-level resources only: subnets come inside their VNet)
+/// and the state record, with the volatile fields fixed, as the no-op scenario's input.
+fn capture(model: &Model, live: &moat_engine::live::Live, record: &moat_engine::state::StateRecord) {
+    let mut bodies = serde_json::Map::new();
+    for r in model.resources.iter().filter(|r| r.kind != moat_model::Kind::Subnet) {
+        if let Some(LiveState::Present(b)) = live.resources.get(&r.key) {
+            bodies.insert(r.key.clone(), b.clone());
+        }
+    }
+    let mut record = record.clone();
+    record.lineage = "00000000-0000-4000-8000-000000000000".into();
+    for rs in record.resources.values_mut() {
+        rs.updated_at = "2025-01-01T00:00:00Z".into();
+    }
+    let dir = scenario_dir("no-op");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = serde_json::to_string_pretty(&Value::Object(bodies)).unwrap();
+    text.push('\n');
+    std::fs::write(dir.join("live.json"), text).unwrap();
+    std::fs::write(dir.join("state.json"), record.to_json()).unwrap();
+    let _ = Action::NoOp;
+}
