@@ -180,7 +180,7 @@ impl<'s> Resolver<'s> {
             {
                 continue;
             }
-            self.resolve_resource(res, ctx, &mut resources);
+            self.resolve_resource(res, &mut resources);
         }
         self.check_unique_names(&resources);
         let model = Model::new(
@@ -669,7 +669,7 @@ impl<'s> Resolver<'s> {
         true
     }
 
-    fn resolve_resource(&mut self, res: &'s ast::Resource, ctx: &Context, out: &mut Vec<Resource>) {
+    fn resolve_resource(&mut self, res: &'s ast::Resource, out: &mut Vec<Resource>) {
         let Some(sym) = self.syms.get(res.key.value.as_str()) else {
             return;
         };
@@ -794,7 +794,7 @@ impl<'s> Resolver<'s> {
         let body = match &res.body {
             None => Body::Existing,
             Some(body) => {
-                self.check_body(&key, kind, body, &location, ctx, &mut refs, &mut children);
+                self.check_body(&key, kind, body, &location, &mut refs, &mut children);
                 Body::Spec(body.clone())
             }
         };
@@ -856,7 +856,7 @@ impl<'s> Resolver<'s> {
         kind: Kind,
         body: &KindSpec,
         location: &Option<Spanned<String>>,
-        ctx: &Context,
+
         refs: &mut Vec<Ref>,
         children: &mut Vec<Resource>,
     ) {
@@ -875,49 +875,27 @@ impl<'s> Resolver<'s> {
             }
             KindSpec::StorageAccount(s) => {
                 if let Some(rules) = &s.network_rules {
-                    for (i, sn) in rules
-                        .value
-                        .subnets
-                        .iter()
-                        .flat_map(|l| l.value.iter())
-                        .enumerate()
-                    {
-                        refs.extend(self.bind(
-                            sn,
-                            &format!("network_rules.subnets[{i}]"),
-                            &[Kind::Subnet],
-                        ));
-                    }
+                    self.bind_firewall_subnets(&rules.value.subnets, refs);
                     for ip in rules.value.ip_rules.iter().flat_map(|l| l.value.iter()) {
                         self.check_storage_ip(ip);
                     }
                 }
             }
             KindSpec::KeyVault(v) => {
-                if let Some(t) = &v.tenant_id {
-                    if !is_guid(&t.value) {
-                        self.err("E0114", format!("`{}` is not a tenant ID", t.value), t.span).hint = Some("write the tenant's GUID, or leave `tenant_id` out to use the credential's tenant".into());
-                    }
-                } else if ctx.tenant.is_none() {
-                    // Filled at plan time from the credential; nothing to check offline.
+                if let Some(t) = &v.tenant_id
+                    && !is_guid(&t.value)
+                {
+                    self.push(
+                        Diagnostic::error("E0114", format!("`{}` is not a tenant ID", t.value), t.span).hint(
+                            "write the tenant's GUID, or leave `tenant_id` out to use the credential's tenant",
+                        ),
+                    );
                 }
                 if let Some(d) = &v.soft_delete_retention_days {
                     self.range(d, 7, 90, "soft_delete_retention_days");
                 }
                 if let Some(rules) = &v.network_rules {
-                    for (i, sn) in rules
-                        .value
-                        .subnets
-                        .iter()
-                        .flat_map(|l| l.value.iter())
-                        .enumerate()
-                    {
-                        refs.extend(self.bind(
-                            sn,
-                            &format!("network_rules.subnets[{i}]"),
-                            &[Kind::Subnet],
-                        ));
-                    }
+                    self.bind_firewall_subnets(&rules.value.subnets, refs);
                     for ip in rules.value.ip_rules.iter().flat_map(|l| l.value.iter()) {
                         if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
                             self.cidr_error(ip, e);
@@ -1187,6 +1165,17 @@ impl<'s> Resolver<'s> {
             }
         }
         let _ = kind;
+    }
+
+    /// Binds `network_rules.subnets` of a storage account or key vault.
+    fn bind_firewall_subnets(
+        &mut self,
+        subnets: &Option<Spanned<Vec<Spanned<String>>>>,
+        refs: &mut Vec<Ref>,
+    ) {
+        for (i, sn) in subnets.iter().flat_map(|l| l.value.iter()).enumerate() {
+            refs.extend(self.bind(sn, &format!("network_rules.subnets[{i}]"), &[Kind::Subnet]));
+        }
     }
 
     fn check_vnet(&mut self, key: &str, v: &ast::VirtualNetwork, children: &mut Vec<Resource>) {
