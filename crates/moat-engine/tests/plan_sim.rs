@@ -63,7 +63,8 @@ async fn seed_hub(client: &ArmClient, model: &Model) {
                 "subnets": [
                     { "name": "ml-training", "properties": { "addressPrefix": "10.20.1.0/24",
                       "serviceEndpoints": [ { "service": "Microsoft.Storage" }, { "service": "Microsoft.KeyVault" } ] } },
-                    { "name": "ml-inference", "properties": { "addressPrefix": "10.20.16.0/20" } }
+                    { "name": "ml-inference", "properties": { "addressPrefix": "10.20.16.0/20",
+                      "serviceEndpoints": [ { "service": "Microsoft.Storage" } ] } }
                 ] } }),
         ),
     ];
@@ -73,8 +74,30 @@ async fn seed_hub(client: &ArmClient, model: &Model) {
     }
 }
 
-fn validate_traffic(dir: &Path) -> (usize, usize, String) {
-    let script = repo().join("../shared/arm/validate-traffic");
+/// Failures of the API definitions, not of moat: a GET of an absent resource answered 404.
+/// ARM's gateway answers 404 `ResourceNotFound` for any absent resource whatever the
+/// provider's definition lists (BEHAVIOR.md §3.1.6, §3.2: 287 such answers recorded, and
+/// azure-cli storage/test_storage_account_show_exit_codes.yaml #1 for a storage account), but
+/// storage.json 2023-05-01 and containerregistry.json 2023-07-01 list only `200` for their GET.
+/// Every plan of a resource that does not exist yet reads it, so moat cannot avoid these.
+const SPEC_GAP: &str = "response INVALID_RESPONSE_CODE: The swagger file does not define '404' response code";
+
+/// Runs `validate-traffic` on `dir`: (operations checked, failures that are moat's, output).
+/// `None` when node/npm are missing (the check is then skipped, loudly).
+fn validate_traffic(dir: &Path) -> Option<(usize, usize, String)> {
+    let have = |c: &str| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !(have("node") && have("npm")) {
+        println!("SKIPPED validate-traffic: node/npm not on PATH (Node.js >= 20 runs it)");
+        return None;
+    }
+    let script = std::env::var_os("ARM_ORACLE_DIR")
+        .map_or_else(|| repo().join("../shared/arm"), PathBuf::from)
+        .join("validate-traffic");
     assert!(script.exists(), "{} is missing", script.display());
     let out = Command::new("bash")
         .arg(&script)
@@ -93,7 +116,23 @@ fn validate_traffic(dir: &Path) -> (usize, usize, String) {
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|s| s.parse().ok())
         .collect();
-    (nums[0], nums[1], stdout)
+    // A FAIL block is the `FAIL` line and the indented lines under it.
+    let mut blocks: Vec<Vec<&str>> = Vec::new();
+    for l in stdout.lines() {
+        if l.starts_with("FAIL") {
+            blocks.push(vec![l]);
+        } else if l.starts_with(' ')
+            && let Some(b) = blocks.last_mut()
+        {
+            b.push(l.trim());
+        }
+    }
+    let gaps = blocks
+        .iter()
+        .filter(|b| b[0].contains("-GET-") && b.len() > 1 && b[1..].iter().all(|m| m.ends_with(SPEC_GAP)))
+        .count();
+    println!("{line} ({gaps} of them a GET answered 404, which the API definition omits)");
+    Some((nums[0], nums[1] - gaps, stdout))
 }
 
 /// plan → apply → plan (no changes) → destroy → plan (everything to create), recorded.
@@ -143,8 +182,10 @@ async fn round_trip(name: &str) {
     }
     e.sim.shutdown().await;
 
-    let (checked, failed, out) = validate_traffic(traffic.path());
-    println!("{name}: {checked} operations checked, {failed} failed");
+    let Some((checked, failed, out)) = validate_traffic(traffic.path()) else {
+        return;
+    };
+    println!("{name}: {checked} operations checked, {failed} failed (not counting spec gaps)");
     assert!(checked > 0);
     assert_eq!(failed, 0, "{name}: traffic does not match the API definitions:\n{out}");
 }

@@ -1,5 +1,5 @@
 //! Apply progress on stderr: one timestamped line per event (what started, what ARM accepted,
-//! what finished and how long it took, what failed and what was skipped because of it), and
+//! what finished and how long it took, what failed — the summary lists what was skipped), and
 //! on a terminal a status line of what is running, waiting and done.
 
 use moat_engine::apply::{Event, Progress};
@@ -131,12 +131,11 @@ impl Progress for Lines {
                 c.failed += 1;
                 format!("{} {key}: failed: {error}", self.paint("31", "✗"))
             }
-            Event::Skipped { key, because } => {
+            Event::Skipped { .. } => {
+                // The walk reports skips only once it is over; the apply summary lists them
+                // once, with what each one needed, so a line here would say it twice.
                 c.failed += 1;
-                format!(
-                    "{} {key}: skipped because `{because}` failed",
-                    self.paint("33", "-")
-                )
+                return;
             }
         };
         self.line(&text, &c);

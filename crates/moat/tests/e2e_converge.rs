@@ -34,10 +34,21 @@ fn every_example_applies_converges_and_destroys() {
         assert_cloud_is(&cloud, &baseline, &owned, &format!("{name} after apply"));
         let stack = common::stack_of(&plan);
         let record = moat.state(&stack).expect("a state record after apply");
-        assert!(record.journal.is_empty(), "{name}: journal left: {:?}", record.journal);
+        assert!(
+            record.journal.is_empty(),
+            "{name}: journal left: {:?}",
+            record.journal
+        );
         let recorded: Vec<&String> = record.resources.keys().collect();
-        let planned: Vec<&String> = owned.values().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-        assert_eq!(recorded, planned, "{name}: the state record owns what the plan owns");
+        let planned: Vec<&String> = owned
+            .values()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(
+            recorded, planned,
+            "{name}: the state record owns what the plan owns"
+        );
 
         let out = moat.run(&["destroy", common::path_str(&spec), "--auto-approve"]);
         out.expect(0, &format!("destroy of {name}"));

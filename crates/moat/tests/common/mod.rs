@@ -123,7 +123,12 @@ impl Pipes {
 }
 
 /// Waits for `child` until `deadline`, killing it (and failing the test) past it.
-pub fn wait_with_deadline(mut child: Child, pipes: Pipes, started: Instant, limit: Duration) -> Out {
+pub fn wait_with_deadline(
+    mut child: Child,
+    pipes: Pipes,
+    started: Instant,
+    limit: Duration,
+) -> Out {
     loop {
         match child.try_wait().expect("wait for moat") {
             Some(status) => {
@@ -189,10 +194,8 @@ impl Moat {
 
     /// Adds an environment variable.
     pub fn with_env(mut self, k: &str, v: impl AsRef<std::ffi::OsStr>) -> Moat {
-        self.env.push((
-            k.to_string(),
-            v.as_ref().to_string_lossy().into_owned(),
-        ));
+        self.env
+            .push((k.to_string(), v.as_ref().to_string_lossy().into_owned()));
         self
     }
 
@@ -382,7 +385,7 @@ pub fn seed_spec(example: &Path) -> Option<&'static str> {
              \x20   address_space: [10.200.0.0/16]\n\
              \x20   subnets:\n\
              \x20     ml-training: { address_prefix: 10.200.1.0/24, service_endpoints: [Microsoft.Storage, Microsoft.KeyVault] }\n\
-             \x20     ml-inference: { address_prefix: 10.200.16.0/20 }\n",
+             \x20     ml-inference: { address_prefix: 10.200.16.0/20, service_endpoints: [Microsoft.Storage, Microsoft.KeyVault] }\n",
         ),
         _ => None,
     }
