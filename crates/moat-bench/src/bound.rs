@@ -313,7 +313,11 @@ pub fn simulate(tasks: &[Task], parallelism: usize, priority: Priority) -> f64 {
         let Some(pos) = running
             .iter()
             .enumerate()
-            .min_by(|a, b| a.1.0.partial_cmp(&b.1.0).unwrap_or(std::cmp::Ordering::Equal))
+            .min_by(|a, b| {
+                a.1.0
+                    .partial_cmp(&b.1.0)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
             .map(|(p, _)| p)
         else {
             return f64::NAN;
@@ -400,7 +404,9 @@ mod tests {
 
     #[test]
     fn the_cap_bounds_wide_graphs() {
-        let tasks: Vec<Task> = (0..8).map(|i| t(&format!("n{i}"), 2.0, &[], None)).collect();
+        let tasks: Vec<Task> = (0..8)
+            .map(|i| t(&format!("n{i}"), 2.0, &[], None))
+            .collect();
         let b = lower_bound(&tasks, 4);
         assert_eq!(b.capacity_s, 4.0);
         assert_eq!(b.lower_bound_s, 4.0);

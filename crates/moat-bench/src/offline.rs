@@ -147,7 +147,7 @@ pub fn peak_rss_mb() -> Option<f64> {
 /// its peak memory is its own.
 pub fn measure_in_child(dir: &Path, n: usize) -> anyhow::Result<OfflineFigures> {
     let path = dir.join(format!("offline-{n}.yaml"));
-    std::fs::write(&path, crate::gen::spec(&format!("off{n}"), n))
+    std::fs::write(&path, crate::specgen::spec(&format!("off{n}"), n))
         .with_context(|| format!("cannot write `{}`", path.display()))?;
     let exe = std::env::current_exe().context("cannot find the bench binary")?;
     let out = std::process::Command::new(exe)
@@ -171,7 +171,7 @@ mod tests {
     #[test]
     fn generated_specs_validate_and_have_the_asked_size() {
         for n in [1, 2, 12, 23, 31, 32, 33, 64, 100, 517] {
-            let text = crate::gen::spec("t", n);
+            let text = crate::specgen::spec("t", n);
             let model = model_of("gen.yaml", &text).unwrap_or_else(|e| panic!("{n}: {e}\n{text}"));
             assert_eq!(model.resources.len(), n, "{text}");
             let p = plan_from_empty(&model).expect("plan");

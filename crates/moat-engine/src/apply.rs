@@ -6,7 +6,7 @@
 
 use crate::plan::{Action, Plan, ResourcePlan};
 use crate::state::{JournalEntry, ResourceState, StateBackend, StateError, StateRecord};
-use moat_arm::{Arm, ArmError, Method, Operation, WriteRequest};
+use moat_arm::{Arm, ArmError, Method, Operation, Poll, Url, WriteRequest, is_loopback};
 use moat_graph::{Graph, Outcome, WalkOptions, walk};
 use serde_json::Value;
 use std::sync::Arc;
@@ -24,7 +24,7 @@ pub enum Event {
         /// What is done.
         action: Action,
     },
-    /// ARM accepted the write; waiting for it to finish.
+    /// ARM accepted the write and its resume token is journalled; waiting for it to finish.
     Accepted {
         /// Resource key.
         key: String,
@@ -165,14 +165,20 @@ fn now() -> String {
 /// Finishes writes a previous apply left in flight (recorded in the journal): waits for each
 /// recorded operation, then clears the journal. Errors of those operations are returned for
 /// reporting; the following plan re-reads everything anyway.
+///
+/// `moved_to` is the ARM base URL of this run when the endpoint moves between runs while
+/// keeping its cloud — the emulator embedded by `--local` listens on a new loopback port
+/// every time: poll URLs recorded on a loopback origin are moved there, else they would
+/// point at a port nobody listens on any more.
 pub async fn resume_journal(
     arm: &dyn Arm,
     store: &StateStore,
+    moved_to: Option<&str>,
 ) -> Result<Vec<(String, String)>, StateError> {
     let journal = store.snapshot().await.journal;
     let mut notes = Vec::new();
     for entry in &journal {
-        let Some(op) = entry
+        let Some(mut op) = entry
             .operation
             .as_ref()
             .and_then(|v| serde_json::from_value::<Operation>(v.clone()).ok())
@@ -186,6 +192,9 @@ pub async fn resume_journal(
             ));
             continue;
         };
+        if let Some(base) = moved_to {
+            rebase_poll(&mut op.poll, base);
+        }
         match arm.wait(&op).await {
             Ok(_) => notes.push((
                 entry.key.clone(),
@@ -201,6 +210,31 @@ pub async fn resume_journal(
         store.update(|r| r.journal.clear()).await?;
     }
     Ok(notes)
+}
+
+/// Moves a poll URL on a loopback origin to `base`'s origin (scheme, host, port).
+fn rebase_poll(poll: &mut Poll, base: &str) {
+    let Ok(base) = Url::parse(base) else { return };
+    let moved = |u: &mut String| {
+        if let Ok(mut url) = Url::parse(u)
+            && is_loopback(&url)
+            && url.set_scheme(base.scheme()).is_ok()
+            && url.set_host(base.host_str()).is_ok()
+            && url.set_port(base.port()).is_ok()
+        {
+            *u = url.to_string();
+        }
+    };
+    match poll {
+        Poll::AsyncOperation { url, location } => {
+            moved(url);
+            if let Some(l) = location {
+                moved(l);
+            }
+        }
+        Poll::Location { url } => moved(url),
+        _ => {}
+    }
 }
 
 /// Executes `plan`.
@@ -438,10 +472,6 @@ async fn write(
             return Err(e.into());
         }
     };
-    progress.event(Event::Accepted {
-        key: key.clone(),
-        request_id: started.request_id.clone(),
-    });
     let token = serde_json::to_value(&started.operation).ok();
     store
         .update(|rec| {
@@ -450,6 +480,11 @@ async fn write(
             }
         })
         .await?;
+    // Reported once journalled: from here on a crash is finished by the next apply.
+    progress.event(Event::Accepted {
+        key: key.clone(),
+        request_id: started.request_id.clone(),
+    });
     let result = arm.wait(&started.operation).await;
     store
         .update(|rec| rec.journal.retain(|j| j.key != key))

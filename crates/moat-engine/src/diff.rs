@@ -349,7 +349,7 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                 .map(|(k, v)| Change {
                     path: k.clone(),
                     old: Value::Null,
-                    new: shown(v, json::get(&body, k)),
+                    new: shown(v, raw_at(&body, k)),
                     forces_replacement: false,
                     sensitive: arm::is_sensitive(r.kind, k),
                     reset: false,
@@ -388,8 +388,8 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
             let live_proj = arm::project(r.kind, &live_body);
             p.changes = diff(r.kind, &desired, &live_proj, last.as_ref());
             for c in &mut p.changes {
-                c.old = shown(&c.old, json::get(&live_body, &c.path));
-                c.new = shown(&c.new, json::get(&body, &c.path));
+                c.old = shown(&c.old, raw_at(&live_body, &c.path));
+                c.new = shown(&c.new, raw_at(&body, &c.path));
             }
             // A resource whose last operation failed matches the spec on paper but is not
             // usable; ARM's remedy is to PUT it again, so the plan does (a perpetual no-op
@@ -426,6 +426,10 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
             } else {
                 p.action = Action::Update;
                 let update = update_body(r.kind, body, &live_body, &p.changes);
+                // A reset shows the value the PUT sends (`Enabled`), not its canonical form.
+                for c in p.changes.iter_mut().filter(|c| c.reset && !c.sensitive) {
+                    c.new = shown(&c.new, raw_at(&update, &c.path));
+                }
                 p.request = Some(Request {
                     method: "PUT".into(),
                     body: Some(update),
@@ -434,11 +438,22 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
             }
         }
     }
+    // Secrets never reach a rendered plan, the JSON one included (Change::old's contract).
+    for c in p.changes.iter_mut().filter(|c| c.sensitive) {
+        for v in [&mut c.old, &mut c.new] {
+            if !v.is_null() {
+                *v = json!("(sensitive)");
+            }
+        }
+    }
     Ok(p)
 }
 
 /// What a plan shows for a value: the body's own spelling (`Standard_LRS`, IDs in their
 /// casing) where it is a plain value, the canonical form where it is a folded set or object.
+/// A folded set of names (service endpoints, firewall subnets) shows each member as the body
+/// spells it, so the plan never shows `microsoft.storage` for what the spec wrote
+/// `Microsoft.Storage`.
 fn shown(canonical: &Value, raw: Option<&Value>) -> Value {
     match (canonical, raw) {
         (Value::Object(_), _) | (_, None) => canonical.clone(),
@@ -446,11 +461,48 @@ fn shown(canonical: &Value, raw: Option<&Value>) -> Value {
             o.get("id").cloned().unwrap_or(Value::Null)
         }
         (_, Some(Value::Object(_))) => canonical.clone(),
-        (Value::Array(_), Some(Value::Array(items))) if items.iter().any(Value::is_object) => {
-            canonical.clone()
+        (Value::Array(members), Some(Value::Array(items)))
+            if items.iter().any(Value::is_object) =>
+        {
+            let mut spellings = Vec::new();
+            strings_in(&Value::Array(items.clone()), &mut spellings);
+            Value::Array(
+                members
+                    .iter()
+                    .map(|m| match m.as_str() {
+                        Some(c) => spellings
+                            .iter()
+                            .find(|s| s.eq_ignore_ascii_case(c))
+                            .map_or_else(|| m.clone(), |s| Value::String(s.clone())),
+                        None => m.clone(),
+                    })
+                    .collect(),
+            )
         }
         (_, Some(raw)) => raw.clone(),
     }
+}
+
+fn strings_in(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| strings_in(x, out)),
+        Value::Object(m) => m.values().for_each(|x| strings_in(x, out)),
+        _ => {}
+    }
+}
+
+/// The raw value at a projection path, which may index an array (`agentPoolProfiles[0].vmSize`,
+/// a step `json::get` does not know), for showing values in the body's own spelling.
+fn raw_at<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(body, |cur, step| match step.split_once('[') {
+            Some((name, index)) => {
+                let i: usize = index.strip_suffix(']')?.parse().ok()?;
+                cur.get(name)?.get(i)
+            }
+            None => cur.get(step),
+        })
 }
 
 /// Compares desired with live under the 3-way rules.

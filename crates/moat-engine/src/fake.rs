@@ -4,6 +4,9 @@
 //! (a PUT under a missing parent or naming a missing resource fails, deleting a parent removes
 //! its children, a VNet's body lists its subnets), and tests script failures and delays on top.
 
+// The fake answers with the port's own `ArmError`, large by design (see moat-arm's lib.rs).
+#![allow(clippy::result_large_err)]
+
 use async_trait::async_trait;
 use moat_arm::{Arm, ArmError, Method, Operation, Poll, Started, WriteRequest, resource_type_of};
 use serde_json::{Value, json};
@@ -150,11 +153,24 @@ impl FakeArm {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Puts a resource in place as if it had always been there (bodies are stored as given).
-    pub fn seed(&self, id: &str, body: Value) {
-        self.lock()
-            .resources
-            .insert(key(id), (id.to_string(), body));
+    /// Puts a resource in place as if it had always been there, body as given; a VNet's
+    /// `properties.subnets` are stored as its children, as ARM keeps them.
+    pub fn seed(&self, id: &str, mut body: Value) {
+        let mut inner = self.lock();
+        let k = key(id);
+        if is_vnet(&k)
+            && let Some(Value::Array(subnets)) = body
+                .get_mut("properties")
+                .and_then(Value::as_object_mut)
+                .and_then(|p| p.remove("subnets"))
+        {
+            for s in subnets {
+                let name = s.get("name").and_then(Value::as_str).unwrap_or_default();
+                let child = format!("{}/subnets/{name}", id.trim_end_matches('/'));
+                inner.resources.insert(key(&child), (child, s));
+            }
+        }
+        inner.resources.insert(k, (id.to_string(), body));
     }
 
     /// Operations on `id` take `delay` instead of the default.
@@ -383,11 +399,15 @@ impl FakeArm {
     }
 }
 
+fn is_vnet(k: &str) -> bool {
+    k.contains("/providers/microsoft.network/virtualnetworks/") && !k.contains("/subnets/")
+}
+
 /// A stored body as a GET returns it: a VNet lists its stored subnets.
 fn render(inner: &Inner, k: &str) -> Option<Value> {
     let (_, body) = inner.resources.get(k)?;
     let mut body = body.clone();
-    if k.contains("/providers/microsoft.network/virtualnetworks/") && !k.contains("/subnets/") {
+    if is_vnet(k) {
         let prefix = format!("{k}/subnets/");
         let subnets: Vec<Value> = inner
             .resources
@@ -573,7 +593,7 @@ mod tests {
         assert_eq!(err.code(), Some("InvalidResourceReference"));
         fake.begin(WriteRequest::delete(RG, "x")).await.unwrap();
         assert!(fake.ids().is_empty());
-        assert_eq!(fake.writes().len(), 5);
+        assert_eq!(fake.writes().len(), 6, "refused writes are logged too");
     }
 
     #[tokio::test]

@@ -202,3 +202,124 @@ impl Plan {
         self.summary.is_empty()
     }
 }
+
+/// The JSON Schema (2020-12) of the JSON plan, checked in as `schemas/plan.schema.json` (a test
+/// fails when the file is stale, and every golden plan is validated against it). Written by
+/// hand beside the types it describes: every object is closed (`additionalProperties: false`),
+/// so a field added to a type without a word here fails validation.
+pub fn json_schema() -> Value {
+    let kinds: Vec<&str> = [
+        moat_model::Kind::ResourceGroup,
+        moat_model::Kind::VirtualNetwork,
+        moat_model::Kind::Subnet,
+        moat_model::Kind::NetworkSecurityGroup,
+        moat_model::Kind::RouteTable,
+        moat_model::Kind::StorageAccount,
+        moat_model::Kind::KeyVault,
+        moat_model::Kind::ApplicationInsights,
+        moat_model::Kind::ContainerRegistry,
+        moat_model::Kind::MlWorkspace,
+        moat_model::Kind::AmlCompute,
+        moat_model::Kind::AksCluster,
+        moat_model::Kind::AksCompute,
+    ]
+    .into_iter()
+    .map(moat_model::Kind::word)
+    .collect();
+    let count = |d: &str| serde_json::json!({ "type": "integer", "minimum": 0, "description": d });
+    let string = |d: &str| serde_json::json!({ "type": "string", "description": d });
+    let flag = |d: &str| serde_json::json!({ "type": "boolean", "description": d });
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://moat.invalid/schemas/plan.schema.json",
+        "title": "moat plan (format 1)",
+        "description": "What `moat apply` will do, as written by `moat plan --format json` and `--out PLANFILE`. Resources come in apply order: creates and updates in dependency order, then deletes, dependents first.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["format_version", "moat_version", "stack", "subscription", "spec_hash", "state_serial", "state_lineage", "resources", "summary"],
+        "properties": {
+            "format_version": { "const": PLAN_FORMAT_VERSION, "description": "Version of this format." },
+            "moat_version": string("The moat that made the plan."),
+            "stack": string("The spec's `stack:`."),
+            "subscription": string("The subscription GUID."),
+            "spec_hash": string("SHA-256 (hex) of the spec bytes and `--var` values the plan was made from."),
+            "spec_path": string("The spec file, as given on the command line."),
+            "state_serial": count("Serial of the state record the plan was made against; apply refuses a plan whose record has moved on."),
+            "state_lineage": string("Lineage (UUID) of that state record."),
+            "destroy": flag("A `moat destroy` plan: everything the stack owns is deleted."),
+            "resources": { "type": "array", "items": { "$ref": "#/$defs/resource" } },
+            "summary": { "$ref": "#/$defs/summary" }
+        },
+        "$defs": {
+            "resource": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["key", "kind", "id", "api_version", "action"],
+                "properties": {
+                    "key": string("The spec key (`vnet`), or `vnet/training` for a subnet."),
+                    "kind": { "enum": kinds, "description": "The spec's kind word." },
+                    "id": string("The ARM resource ID."),
+                    "api_version": string("The api-version it is read and written with."),
+                    "action": {
+                        "enum": ["no_op", "read", "create", "update", "replace", "delete", "unreadable"],
+                        "description": "`read`: an `existing:` resource; `replace`: deleted and created again (an immutable field changed); `unreadable`: the live read failed, nothing is done to it."
+                    },
+                    "reasons": { "type": "array", "items": { "type": "string" }, "description": "Why, in words: the field forcing a replacement, the read error, a vault to recover." },
+                    "changes": { "type": "array", "items": { "$ref": "#/$defs/change" }, "description": "Changed properties; for a create, every managed property." },
+                    "depends_on": { "type": "array", "items": { "type": "string" }, "description": "Keys this one comes after; for a delete, the keys deleted before it." },
+                    "lock_group": string("Writes with the same lock group never run at the same time (the subnets of one VNet)."),
+                    "request": { "$ref": "#/$defs/request" },
+                    "live_etag": string("The etag of the live resource the plan was computed from."),
+                    "applied": { "type": "object", "description": "Managed properties (dotted path → canonical value) recorded as last applied once the write succeeds; secrets excluded." }
+                }
+            },
+            "change": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["path", "old", "new"],
+                "properties": {
+                    "path": string("Dotted ARM path, e.g. `properties.networkAcls.defaultAction`."),
+                    "old": { "description": "Live value; null when absent; `(sensitive)` for a secret." },
+                    "new": { "description": "Desired value; null when removed; `(sensitive)` for a secret." },
+                    "forces_replacement": flag("This change makes the resource be replaced."),
+                    "sensitive": flag("The values are secret and not shown."),
+                    "reset": flag("The spec no longer sets this property: it goes back to Azure's default.")
+                }
+            },
+            "request": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["method"],
+                "properties": {
+                    "method": { "enum": ["PUT", "DELETE"] },
+                    "body": { "type": "object", "description": "The PUT body." },
+                    "query": {
+                        "type": "array",
+                        "description": "Extra query parameters, as [name, value] pairs.",
+                        "items": { "type": "array", "prefixItems": [{ "type": "string" }, { "type": "string" }], "minItems": 2, "maxItems": 2 }
+                    }
+                }
+            },
+            "summary": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["add", "change", "replace", "destroy", "read", "unreadable"],
+                "properties": {
+                    "add": count("Creates."),
+                    "change": count("In-place updates."),
+                    "replace": count("Replacements."),
+                    "destroy": count("Deletes."),
+                    "read": count("`existing:` resources read."),
+                    "unreadable": count("Resources that could not be read.")
+                }
+            }
+        }
+    })
+}
+
+/// [`json_schema`] as the checked-in file: pretty, final newline.
+pub fn json_schema_text() -> String {
+    let mut s = serde_json::to_string_pretty(&json_schema()).unwrap_or_default();
+    s.push('\n');
+    s
+}

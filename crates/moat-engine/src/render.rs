@@ -47,23 +47,31 @@ fn verb(a: Action) -> &'static str {
     }
 }
 
-/// `Plan: 3 to add, 1 to change, 0 to replace, 1 to destroy.` or `No changes.`
+/// `Plan: 3 to add, 1 to change, 0 to replace, 1 to destroy.` or `No changes.`; resources
+/// that could not be read are always counted, since nothing is known of them.
 pub fn summary_line(plan: &Plan) -> String {
     let s = plan.summary;
+    let unreadable = match s.unreadable {
+        0 => String::new(),
+        1 => "1 resource could not be read".to_string(),
+        n => format!("{n} resources could not be read"),
+    };
     if s.is_empty() {
-        let mut line = String::from("No changes. Your infrastructure matches the spec.");
         if s.unreadable > 0 {
-            line.push_str(&format!(
-                " ({} resource(s) could not be read.)",
-                s.unreadable
-            ));
+            // "Matches the spec" would be a claim about resources nobody could see.
+            return format!("No changes to the resources that could be read; {unreadable}.");
         }
-        return line;
+        return String::from("No changes. Your infrastructure matches the spec.");
     }
-    format!(
-        "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
+    let mut line = format!(
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy",
         s.add, s.change, s.replace, s.destroy
-    )
+    );
+    if s.unreadable > 0 {
+        line.push_str(&format!("; {unreadable}"));
+    }
+    line.push('.');
+    line
 }
 
 fn value_text(v: &Value) -> String {
@@ -88,6 +96,17 @@ fn leaves(path: &str, old: &Value, new: &Value, out: &mut Vec<(String, Value, Va
                 if x != y {
                     leaves(&format!("{path}.{k}"), x, y, out);
                 }
+            }
+        }
+        // A whole set appearing or going (the rules of a new NSG): one line per member.
+        (Value::Null, Value::Object(b)) if !b.is_empty() => {
+            for (k, v) in b {
+                out.push((format!("{path}.{k}"), Value::Null, v.clone()));
+            }
+        }
+        (Value::Object(a), Value::Null) if !a.is_empty() => {
+            for (k, v) in a {
+                out.push((format!("{path}.{k}"), v.clone(), Value::Null));
             }
         }
         _ => out.push((path.to_string(), old.clone(), new.clone())),

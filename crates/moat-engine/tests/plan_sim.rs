@@ -12,7 +12,6 @@ mod support;
 
 use moat_arm::{Arm, ArmClient, ClientConfig, Endpoint, WriteRequest};
 use moat_engine::live::LiveState;
-use moat_engine::plan::Action;
 use moat_engine::render;
 use moat_model::Model;
 use serde_json::{Value, json};
@@ -80,7 +79,8 @@ async fn seed_hub(client: &ArmClient, model: &Model) {
 /// azure-cli storage/test_storage_account_show_exit_codes.yaml #1 for a storage account), but
 /// storage.json 2023-05-01 and containerregistry.json 2023-07-01 list only `200` for their GET.
 /// Every plan of a resource that does not exist yet reads it, so moat cannot avoid these.
-const SPEC_GAP: &str = "response INVALID_RESPONSE_CODE: The swagger file does not define '404' response code";
+const SPEC_GAP: &str =
+    "response INVALID_RESPONSE_CODE: The swagger file does not define '404' response code";
 
 /// Runs `validate-traffic` on `dir`: (operations checked, failures that are moat's, output).
 /// `None` when node/npm are missing (the check is then skipped, loudly).
@@ -129,13 +129,16 @@ fn validate_traffic(dir: &Path) -> Option<(usize, usize, String)> {
     }
     let gaps = blocks
         .iter()
-        .filter(|b| b[0].contains("-GET-") && b.len() > 1 && b[1..].iter().all(|m| m.ends_with(SPEC_GAP)))
+        .filter(|b| {
+            b[0].contains("-GET-") && b.len() > 1 && b[1..].iter().all(|m| m.ends_with(SPEC_GAP))
+        })
         .count();
     println!("{line} ({gaps} of them a GET answered 404, which the API definition omits)");
     Some((nums[0], nums[1] - gaps, stdout))
 }
 
-/// plan → apply → plan (no changes) → destroy → plan (everything to create), recorded.
+/// plan → apply → plan (no changes) → destroy → apply again (vaults recovered) → plan (no
+/// changes), recorded.
 async fn round_trip(name: &str) {
     let model = model_from(&example(name));
     let traffic = tempfile::tempdir().unwrap();
@@ -155,13 +158,19 @@ async fn round_trip(name: &str) {
 
     let (again, live) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
     let text = render::text(&again, render::TextOptions::default());
-    assert!(again.is_empty(), "{name}: a second plan is not empty:\n{text}");
+    assert!(
+        again.is_empty(),
+        "{name}: a second plan is not empty:\n{text}"
+    );
     assert_eq!(text, "No changes. Your infrastructure matches the spec.\n");
     if name == "secure-ml-workspace.yaml" && std::env::var_os("UPDATE_SCENARIOS").is_some() {
         capture(&model, &live, &stack.record(&model.stack.value).await);
     }
 
-    let (destroy, _) = stack.plan(arm.as_ref(), &model, true).await.expect("destroy plan");
+    let (destroy, _) = stack
+        .plan(arm.as_ref(), &model, true)
+        .await
+        .expect("destroy plan");
     assert_eq!(destroy.summary.destroy, record.resources.len());
     let (report, record) = stack.apply(arm.clone(), &destroy, 0).await;
     assert!(report.is_success(), "{name}: {:#?}", report.outcomes);
@@ -178,8 +187,21 @@ async fn round_trip(name: &str) {
     assert_eq!(after.summary.add, plan.summary.add);
     // A destroyed key vault is soft-deleted: the next apply recovers it.
     for r in after.resources.iter().filter(|r| r.kind == "key_vault") {
-        assert!(r.reasons.iter().any(|x| x.contains("soft-deleted")), "{:?}", r.reasons);
+        assert!(
+            r.reasons.iter().any(|x| x.contains("soft-deleted")),
+            "{:?}",
+            r.reasons
+        );
     }
+    // Applying again (the vault recovered) converges in one apply.
+    let (report, _) = stack.apply(arm.clone(), &after, 0).await;
+    assert!(report.is_success(), "{name}: {:#?}", report.outcomes);
+    let (last, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let text = render::text(&last, render::TextOptions::default());
+    assert!(
+        last.is_empty(),
+        "{name}: not converged after recreate:\n{text}"
+    );
     e.sim.shutdown().await;
 
     let Some((checked, failed, out)) = validate_traffic(traffic.path()) else {
@@ -187,7 +209,10 @@ async fn round_trip(name: &str) {
     };
     println!("{name}: {checked} operations checked, {failed} failed (not counting spec gaps)");
     assert!(checked > 0);
-    assert_eq!(failed, 0, "{name}: traffic does not match the API definitions:\n{out}");
+    assert_eq!(
+        failed, 0,
+        "{name}: traffic does not match the API definitions:\n{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,7 +239,11 @@ async fn plan_request_counts() {
     let e = env(None).await;
     let stack = Stack::new(state.path(), &model.stack.value);
     let arm: Arc<dyn Arm> = e.client.clone();
-    let top_level = model.resources.iter().filter(|r| r.kind != moat_model::Kind::Subnet).count() as u64;
+    let top_level = model
+        .resources
+        .iter()
+        .filter(|r| r.kind != moat_model::Kind::Subnet)
+        .count() as u64;
 
     let sent = e.client.stats().requests_sent;
     let (plan, live) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
@@ -244,9 +273,17 @@ fn scenario_dir(name: &str) -> PathBuf {
 
 /// Writes the emulator's bodies (top-level resources only: subnets come inside their VNet)
 /// and the state record, with the volatile fields fixed, as the no-op scenario's input.
-fn capture(model: &Model, live: &moat_engine::live::Live, record: &moat_engine::state::StateRecord) {
+fn capture(
+    model: &Model,
+    live: &moat_engine::live::Live,
+    record: &moat_engine::state::StateRecord,
+) {
     let mut bodies = serde_json::Map::new();
-    for r in model.resources.iter().filter(|r| r.kind != moat_model::Kind::Subnet) {
+    for r in model
+        .resources
+        .iter()
+        .filter(|r| r.kind != moat_model::Kind::Subnet)
+    {
         if let Some(LiveState::Present(b)) = live.resources.get(&r.key) {
             bodies.insert(r.key.clone(), b.clone());
         }
@@ -262,5 +299,4 @@ fn capture(model: &Model, live: &moat_engine::live::Live, record: &moat_engine::
     text.push('\n');
     std::fs::write(dir.join("live.json"), text).unwrap();
     std::fs::write(dir.join("state.json"), record.to_json()).unwrap();
-    let _ = Action::NoOp;
 }

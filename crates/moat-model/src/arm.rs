@@ -1035,7 +1035,12 @@ pub fn project(kind: Kind, body: &Value) -> Projection {
         }
         Kind::AksCluster => {
             field!("sku.tier", lower);
-            field!("properties.kubernetesVersion", same);
+            // An empty version means "the default" and comes back as the version chosen
+            // (`""` → `"1.25.6"`, azure-cli acs/test_aks_abort.yaml #2 and
+            // test_aks_create_default_service_with_skip_role_assignment.yaml #6): unset.
+            if let Some(v) = at("properties.kubernetesVersion").filter(|v| v.as_str() != Some("")) {
+                put("properties.kubernetesVersion", v.clone());
+            }
             field!("properties.dnsPrefix", same);
             if let Some(pool) = at("properties.agentPoolProfiles")
                 .and_then(Value::as_array)
@@ -1052,7 +1057,11 @@ pub fn project(kind: Kind, body: &Value) -> Projection {
                     ("maxCount", false),
                     ("vnetSubnetID", true),
                 ] {
-                    if let Some(v) = pool.get(k).filter(|v| !v.is_null()) {
+                    // `osDiskSizeGB: 0` asks for the default and comes back as `128` (same
+                    // recordings, BEHAVIOR.md §2.9): 0 is unset.
+                    let unset =
+                        |v: &&Value| v.is_null() || (k == "osDiskSizeGB" && v.as_u64() == Some(0));
+                    if let Some(v) = pool.get(k).filter(|v| !unset(v)) {
                         put(
                             &format!("properties.agentPoolProfiles[0].{k}"),
                             if f { lower(v) } else { v.clone() },

@@ -5,17 +5,19 @@ use crate::Status;
 use crate::cli::{ApplyArgs, DestroyArgs, Global, RunArgs, VarArgs};
 use crate::load::spec_path;
 use crate::output::Output;
-use crate::pipeline::{Checked, Session, check, make_plan, open, read_state};
+use crate::pipeline::{Checked, Session, check, make_plan, read_state};
+use crate::remote::{backend, connect};
 use crate::progress::Lines;
 use anyhow::{Context as _, bail};
 use moat_arm::Arm as _;
 use moat_engine::apply::{ApplyOptions, ResourceOutcome, StateStore, apply, resume_journal};
 use moat_engine::plan::{Action, Plan};
 use moat_engine::render;
-use moat_engine::state::LockInfo;
+use moat_engine::state::{LockGuard, LockInfo, StateBackend, StateError};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// `moat apply`.
 pub fn run_apply(g: &Global, args: &ApplyArgs, out: &Output) -> anyhow::Result<Status> {
@@ -68,8 +70,22 @@ fn run(
         return Ok(Status::Failed);
     };
     crate::runtime()?.block_on(async {
-        let s = open(g, &c).await?;
-        let result = locked(&s, &c, run, out, destroy, saved).await;
+        // The lock comes before the connection: with `--local` the embedded emulator reads
+        // its cloud when it starts, and a run that waited for the lock must see what the
+        // run before it created.
+        moat_arm::install_crypto_provider();
+        let backend = backend(g, &c.model, &c.state_dir)?;
+        let op = if destroy { "destroy" } else { "apply" };
+        let guard = lock(backend.as_ref(), &c, run, out, op).await?;
+        let remote = match connect(g, &c.state_dir).await {
+            Ok(r) => r,
+            Err(e) => {
+                guard.release().await.ok();
+                return Err(e);
+            }
+        };
+        let s = Session { remote, backend };
+        let result = locked(&s, guard, &c, run, out, destroy, saved).await;
         s.remote.close().await;
         result
     })
@@ -77,6 +93,7 @@ fn run(
 
 async fn locked(
     s: &Session,
+    guard: LockGuard,
     c: &Checked,
     run: &RunArgs,
     out: &Output,
@@ -84,11 +101,6 @@ async fn locked(
     saved: Option<Plan>,
 ) -> anyhow::Result<Status> {
     let op = if destroy { "destroy" } else { "apply" };
-    let guard = s
-        .backend
-        .lock(LockInfo::new(op), run.lock_timeout)
-        .await
-        .with_context(|| format!("cannot lock stack `{}`", c.model.stack.value))?;
     if let Some(prev) = guard.previous() {
         out.status(&format!(
             "note: the last run ({prev}) did not finish; picking up where it stopped"
@@ -96,7 +108,8 @@ async fn locked(
     }
     let record = read_state(s.backend.as_ref(), &c.model.stack.value).await?;
     let store = Arc::new(StateStore::new(s.backend.clone(), record));
-    for (key, note) in resume_journal(s.remote.client.as_ref(), &store).await? {
+    let moved_to = s.remote.sim.as_ref().map(moat_sim::SimHandle::url);
+    for (key, note) in resume_journal(s.remote.client.as_ref(), &store, moved_to.as_deref()).await? {
         out.status(&format!("{key}: {note}"));
     }
     let record = store.snapshot().await;
@@ -231,6 +244,32 @@ async fn locked(
         out.status(&format!("Apply failed: {done} change(s) {verb}, {} failed, {} skipped; what succeeded is recorded.", failed.len(), skipped.len()));
         Ok(Status::Failed)
     }
+}
+
+/// Takes the stack's lock; when another run holds it, says who and waits up to
+/// `--lock-timeout`, so a waiting CI job does not look hung.
+async fn lock(
+    backend: &dyn StateBackend,
+    c: &Checked,
+    run: &RunArgs,
+    out: &Output,
+    op: &str,
+) -> anyhow::Result<LockGuard> {
+    let stack = &c.model.stack.value;
+    let info = LockInfo::new(op);
+    let first = backend.lock(info.clone(), Duration::ZERO).await;
+    let result = match first {
+        Err(StateError::Locked { holder, .. }) if !run.lock_timeout.is_zero() => {
+            let who = holder.map_or_else(|| "an unknown holder".to_string(), |h| h.to_string());
+            out.status(&format!(
+                "Waiting up to {}s for the lock on stack `{stack}`, held by {who}…",
+                run.lock_timeout.as_secs()
+            ));
+            backend.lock(info, run.lock_timeout).await
+        }
+        other => other,
+    };
+    result.with_context(|| format!("cannot lock stack `{stack}`"))
 }
 
 fn confirm(op: &str) -> anyhow::Result<bool> {

@@ -496,3 +496,66 @@ impl Rng {
         (z >> 11) as f64 / (1u64 << 53) as f64
     }
 }
+
+/// Polls `cond` every 10 ms until it holds; fails the test after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Sends a signal (`INT`, `STOP`, `CONT`, `KILL`) to one process by id.
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill")
+        .success();
+    assert!(ok, "kill -{sig} {pid} failed");
+}
+
+/// How many successful (status < 300) PUTs each resource path received, from an emulator
+/// `--record` directory (paths lower-cased, without the query).
+pub fn successful_puts(record_dir: &Path) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(record_dir) else {
+        return counts;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.contains("-PUT-") {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path()).expect("record file");
+        let v: Value = serde_json::from_str(&text).expect("record file is JSON");
+        let status = v["liveResponse"]["statusCode"]
+            .as_u64()
+            .or_else(|| v["liveResponse"]["statusCode"].as_str().and_then(|s| s.parse().ok()))
+            .unwrap_or(0);
+        if status >= 300 {
+            continue;
+        }
+        let url = v["liveRequest"]["url"].as_str().unwrap_or_default();
+        let path = url
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("http://")
+            .split_once('/')
+            .map(|(_, p)| format!("/{p}"))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        *counts.entry(path).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Whether an emulator `--record` directory holds at least one PUT (a run started writing).
+pub fn has_put(record_dir: &Path) -> bool {
+    std::fs::read_dir(record_dir).is_ok_and(|mut d| {
+        d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().contains("-PUT-")))
+    })
+}

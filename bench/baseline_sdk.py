@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""What teams do today without moat: provision examples/secure-ml-workspace.yaml with the
+Azure SDK for Python, one resource after another, `begin_create_or_update(...).result()` on
+each, in an order that respects the dependencies.
+
+Run by `moat-bench` against moat's emulator (plain HTTP on loopback). Prints one JSON object
+on stdout: {"seconds": wall time of the provisioning, "requests": HTTP requests sent,
+"steps": [[name, seconds], ...]}.
+
+Two things differ from a script aimed at Azure, both because the emulator is local:
+- Authentication: the SDK's bearer-token policy refuses plain http. Every client gets
+  `authentication_policy=DevToken()`, a pipeline policy that sets a fixed development token;
+  this is the supported way to replace a client's authentication policy.
+- Polling: the SDK polls every 30 s when the service sends no `Retry-After`. The emulator runs
+  at `--time-scale` of real provisioning times, so the interval is scaled the same way
+  (`polling_interval = 30 × time_scale`).
+The api-versions are the ones moat sends (shared/arm/README.md), passed with `api_version=`
+(to the client, or per call for the network client, whose operations take it that way).
+"""
+
+import argparse
+import json
+import sys
+import time
+
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.mgmt.applicationinsights import ApplicationInsightsManagementClient
+from azure.mgmt.containerservice import ContainerServiceClient
+from azure.mgmt.keyvault import KeyVaultManagementClient
+from azure.mgmt.machinelearningservices import MachineLearningServicesMgmtClient
+from azure.mgmt.network import NetworkManagementClient
+from azure.mgmt.resource.resources import ResourceManagementClient
+from azure.mgmt.storage import StorageManagementClient
+
+API = {
+    "resources": "2024-07-01",
+    "network": "2024-03-01",
+    "storage": "2023-05-01",
+    "keyvault": "2023-07-01",
+    "insights": "2020-02-02",
+    "ml": "2024-04-01",
+    "aks": "2024-08-01",
+}
+
+
+class DevToken(SansIOHTTPPolicy):
+    """Sends the emulator's development token and counts requests."""
+
+    def __init__(self):
+        super().__init__()
+        self.requests = 0
+
+    def on_request(self, request):
+        self.requests += 1
+        request.http_request.headers["Authorization"] = "Bearer moat-bench-development-token"
+
+
+class NoCredential:
+    """The clients require a credential object; the policy above replaces its use."""
+
+    def get_token(self, *scopes, **kwargs):
+        raise RuntimeError("the emulator needs no real token")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--endpoint", required=True)
+    ap.add_argument("--subscription", required=True)
+    ap.add_argument("--tenant", required=True)
+    ap.add_argument("--time-scale", type=float, default=1.0)
+    ap.add_argument("--prefix", default="mlsec")
+    args = ap.parse_args()
+
+    auth = DevToken()
+    common = dict(
+        base_url=args.endpoint,
+        authentication_policy=auth,
+        polling_interval=30 * args.time_scale,
+    )
+    cred = NoCredential()
+    sub = args.subscription
+    resources = ResourceManagementClient(cred, sub, api_version=API["resources"], **common)
+    network = NetworkManagementClient(cred, sub, **common)
+    storage = StorageManagementClient(cred, sub, api_version=API["storage"], **common)
+    keyvault = KeyVaultManagementClient(cred, sub, api_version=API["keyvault"], **common)
+    insights = ApplicationInsightsManagementClient(cred, sub, api_version=API["insights"], **common)
+    ml = MachineLearningServicesMgmtClient(cred, sub, api_version=API["ml"], **common)
+    aks = ContainerServiceClient(cred, sub, api_version=API["aks"], **common)
+
+    p = args.prefix
+    loc = "eastus2"
+    tags = {"team": "ml-platform"}
+    rg = f"{p}-rg"
+    base = f"/subscriptions/{sub}/resourceGroups/{rg}/providers"
+    nsg_id = lambda n: f"{base}/Microsoft.Network/networkSecurityGroups/{n}"  # noqa: E731
+    vnet_id = f"{base}/Microsoft.Network/virtualNetworks/vnet"
+    training = f"{vnet_id}/subnets/training"
+
+    def rule(name, priority, source, ports):
+        props = {
+            "priority": priority,
+            "direction": "Inbound",
+            "access": "Allow",
+            "protocol": "Tcp",
+            "sourceAddressPrefix": source,
+            "sourcePortRange": "*",
+            "destinationAddressPrefix": "*",
+        }
+        if len(ports) == 1:
+            props["destinationPortRange"] = ports[0]
+        else:
+            props["destinationPortRanges"] = ports
+        return {"name": name, "properties": props}
+
+    steps = []
+
+    def step(name, fn):
+        t = time.perf_counter()
+        fn()
+        steps.append([name, round(time.perf_counter() - t, 4)])
+
+    started = time.perf_counter()
+    step("rg", lambda: resources.resource_groups.create_or_update(
+        rg, {"location": loc, "tags": tags}))
+    step("training-nsg", lambda: network.network_security_groups.begin_create_or_update(
+        rg, "training-nsg", {"location": loc, "tags": tags, "properties": {"securityRules": [
+            rule("batch-node-management", 100, "BatchNodeManagement", ["29876-29877"]),
+            rule("azure-ml", 110, "AzureMachineLearning", ["44224"]),
+        ]}}, api_version=API["network"]).result())
+    step("aks-nsg", lambda: network.network_security_groups.begin_create_or_update(
+        rg, "aks-nsg", {"location": loc, "tags": tags, "properties": {"securityRules": [
+            rule("azure-ml", 100, "AzureMachineLearning", ["443"]),
+            rule("scoring", 110, "VirtualNetwork", ["80", "443"]),
+        ]}}, api_version=API["network"]).result())
+    step("egress", lambda: network.route_tables.begin_create_or_update(
+        rg, "egress", {"location": loc, "tags": tags, "properties": {"routes": [
+            {"name": "batch", "properties": {
+                "addressPrefix": "BatchNodeManagement.eastus2", "nextHopType": "Internet"}},
+            {"name": "azure-ml", "properties": {
+                "addressPrefix": "AzureMachineLearning", "nextHopType": "Internet"}},
+            {"name": "default", "properties": {
+                "addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualAppliance",
+                "nextHopIpAddress": "10.0.0.4"}},
+        ]}}, api_version=API["network"]).result())
+    # The subnets go inline with the VNet: one write instead of three.
+    step("vnet", lambda: network.virtual_networks.begin_create_or_update(
+        rg, "vnet", {"location": loc, "tags": tags, "properties": {
+            "addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+            "subnets": [
+                {"name": "training", "properties": {
+                    "addressPrefix": "10.0.1.0/24",
+                    "networkSecurityGroup": {"id": nsg_id("training-nsg")},
+                    "routeTable": {"id": f"{base}/Microsoft.Network/routeTables/egress"},
+                    "serviceEndpoints": [
+                        {"service": "Microsoft.Storage"}, {"service": "Microsoft.KeyVault"}],
+                }},
+                {"name": "aks", "properties": {
+                    "addressPrefix": "10.0.16.0/20",
+                    "networkSecurityGroup": {"id": nsg_id("aks-nsg")},
+                }},
+            ]}}, api_version=API["network"]).result())
+    acl = {"defaultAction": "Deny", "bypass": "AzureServices",
+           "virtualNetworkRules": [{"id": training}]}
+    step("store", lambda: storage.storage_accounts.begin_create(
+        rg, f"{p}store", {"location": loc, "tags": tags, "sku": {"name": "Standard_LRS"},
+                          "kind": "StorageV2", "properties": {
+                              "accessTier": "Hot", "supportsHttpsTrafficOnly": True,
+                              "minimumTlsVersion": "TLS1_2", "allowBlobPublicAccess": False,
+                              "networkAcls": dict(acl, ipRules=[
+                                  {"value": "203.0.113.0/28", "action": "Allow"}])}}).result())
+    step("vault", lambda: keyvault.vaults.begin_create_or_update(
+        rg, f"{p}-vault", {"location": loc, "tags": tags, "properties": {
+            "tenantId": args.tenant, "sku": {"family": "A", "name": "standard"},
+            "enableRbacAuthorization": True, "softDeleteRetentionInDays": 90,
+            "networkAcls": acl}}).result())
+    step("insights", lambda: insights.components.create_or_update(
+        rg, "insights", {"location": loc, "tags": tags, "kind": "web",
+                         "properties": {"Application_Type": "web"}}))
+    ws = "secure-ml-ws"
+    step("ws", lambda: ml.workspaces.begin_create_or_update(
+        rg, ws, {"location": loc, "tags": tags, "identity": {"type": "SystemAssigned"},
+                 "properties": {
+                     "storageAccount": f"{base}/Microsoft.Storage/storageAccounts/{p}store",
+                     "keyVault": f"{base}/Microsoft.KeyVault/vaults/{p}-vault",
+                     "applicationInsights": f"{base}/Microsoft.Insights/components/insights",
+                 }}).result())
+    step("cpu-cluster", lambda: ml.machine_learning_compute.begin_create_or_update(
+        rg, ws, "cpu-cluster", {"location": loc, "tags": tags, "properties": {
+            "computeType": "AmlCompute", "properties": {
+                "vmSize": "STANDARD_D2_V2", "vmPriority": "Dedicated",
+                "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 4,
+                                  "nodeIdleTimeBeforeScaleDown": "PT2M"},
+                "subnet": {"id": training}, "remoteLoginPortPublicAccess": "Disabled"}}}
+    ).result())
+    aks_id = f"{base}/Microsoft.ContainerService/managedClusters/aks"
+    step("aks", lambda: aks.managed_clusters.begin_create_or_update(
+        rg, "aks", {"location": loc, "tags": tags, "identity": {"type": "SystemAssigned"},
+                    "properties": {
+                        "dnsPrefix": "aks",
+                        "agentPoolProfiles": [{
+                            "name": "system", "count": 3, "vmSize": "Standard_D3_v2",
+                            "mode": "System", "osType": "Linux",
+                            "type": "VirtualMachineScaleSets",
+                            "vnetSubnetID": f"{vnet_id}/subnets/aks"}],
+                        "networkProfile": {"networkPlugin": "azure", "loadBalancerSku": "standard",
+                                           "serviceCidr": "10.1.0.0/16",
+                                           "dnsServiceIP": "10.1.0.10"},
+                        "enableRBAC": True}}).result())
+    step("inference", lambda: ml.machine_learning_compute.begin_create_or_update(
+        rg, ws, "inference", {"location": loc, "tags": tags, "properties": {
+            "computeType": "AKS", "resourceId": aks_id,
+            "properties": {"clusterPurpose": "FastProd"}}}).result())
+    seconds = time.perf_counter() - started
+    json.dump({"seconds": seconds, "requests": auth.requests, "steps": steps}, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,334 @@
+//! Benchmark 1: `apply` from an empty cloud against an in-process emulator running at scaled
+//! real provisioning times, compared with the lower bound of the plan's schedule.
+//!
+//! The apply is wired exactly as `moat apply` wires it (lock, state record in a local
+//! directory, live read, plan, the walker with the CLI's default parallelism); the state
+//! backend is wrapped only to count and time its writes.
+
+use crate::bound::{self, Bound, Priority};
+use anyhow::{Context as _, bail};
+use moat_arm::{Arm as _, ArmClient, ClientConfig, Endpoint, WriteRequest};
+use moat_engine::apply::{ApplyOptions, NoProgress, StateStore, apply};
+use moat_engine::diff::{PlanInput, plan};
+use moat_engine::live::read_live;
+use moat_engine::plan::Plan;
+use moat_engine::state::{
+    LocalBackend, LockGuard, LockInfo, StateBackend, StateError, StateRecord,
+};
+use moat_model::Model;
+use moat_model::arm::MapContext;
+use serde::Serialize;
+use serde_json::json;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Settings shared by every apply run.
+#[derive(Clone, Copy, Debug)]
+pub struct ApplySettings {
+    /// Emulator time scale.
+    pub time_scale: f64,
+    /// Emulator latency per request.
+    pub latency: Duration,
+    /// Writes in flight at once (0: unbounded).
+    pub parallelism: usize,
+}
+
+/// What one apply measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApplyFigures {
+    /// Spec label.
+    pub spec: String,
+    /// Resources in the plan.
+    pub resources: usize,
+    /// Writes done.
+    pub writes: usize,
+    /// Parallelism cap used (0: unbounded).
+    pub parallelism: usize,
+    /// Time scale used.
+    pub time_scale: f64,
+    /// Live read + plan, seconds.
+    pub plan_s: f64,
+    /// The apply walk, seconds.
+    pub apply_s: f64,
+    /// The lower bound, scaled, seconds.
+    pub lower_bound_s: f64,
+    /// `apply_s / lower_bound_s`.
+    pub ratio: f64,
+    /// The bound's parts (unscaled seconds).
+    pub bound: Bound,
+    /// Zero-overhead list schedule with moat's priority (node count), scaled seconds.
+    pub schedule_nodes_s: f64,
+    /// Zero-overhead list schedule with provisioning-time priority, scaled seconds.
+    pub schedule_weighted_s: f64,
+    /// Requests the client sent during the apply.
+    pub requests: u64,
+    /// Long-running-operation polls during the apply.
+    pub polls: u64,
+    /// 429 answers the client received (whole run).
+    pub http_429: u64,
+    /// State record writes during the apply.
+    pub state_writes: u64,
+    /// Seconds spent writing the state record (serialised by the record's mutex).
+    pub state_write_s: f64,
+    /// Size of the final state record, bytes.
+    pub state_bytes: usize,
+    /// Changes a second plan finds right after the apply (should be 0).
+    pub replan_changes: usize,
+    /// Apply wall times of every repetition (this run is the median).
+    pub runs_apply_s: Vec<f64>,
+}
+
+/// Wraps the local backend to count and time writes.
+struct TimedBackend {
+    inner: LocalBackend,
+    writes: AtomicU64,
+    nanos: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl StateBackend for TimedBackend {
+    async fn lock(&self, info: LockInfo, timeout: Duration) -> Result<LockGuard, StateError> {
+        self.inner.lock(info, timeout).await
+    }
+    async fn read(&self) -> Result<Option<StateRecord>, StateError> {
+        self.inner.read().await
+    }
+    async fn write(&self, record: &StateRecord) -> Result<(), StateError> {
+        let t = Instant::now();
+        let r = self.inner.write(record).await;
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.nanos
+            .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        r
+    }
+    async fn holder(&self) -> Result<Option<LockInfo>, StateError> {
+        self.inner.holder().await
+    }
+    async fn force_unlock(&self) -> Result<Option<LockInfo>, StateError> {
+        self.inner.force_unlock().await
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+/// Starts an emulator with the given timing and the default ARM limits.
+pub async fn start_sim(time_scale: f64, latency: Duration) -> anyhow::Result<moat_sim::SimHandle> {
+    let config = moat_sim::SimConfig {
+        time_scale,
+        latency,
+        ..moat_sim::SimConfig::default()
+    };
+    moat_sim::start(([127, 0, 0, 1], 0).into(), config)
+        .await
+        .context("cannot start the emulator")
+}
+
+/// A client aimed at `url` with moat's defaults for a loopback endpoint.
+pub async fn client_for(url: &str) -> anyhow::Result<Arc<ArmClient>> {
+    moat_arm::install_crypto_provider();
+    let config = ClientConfig::for_endpoint(Endpoint::parse(url)?);
+    Ok(Arc::new(ArmClient::new(config).await?))
+}
+
+/// Reads live state and plans `model` against the record.
+pub async fn make_plan(
+    client: &ArmClient,
+    model: &Model,
+    record: &StateRecord,
+) -> anyhow::Result<(Plan, usize)> {
+    let live = read_live(client, model, record, 64).await?;
+    let ctx = MapContext {
+        tenant: moat_model::LOCAL_TENANT.to_string(),
+    };
+    let input = PlanInput {
+        model,
+        live: &live,
+        state: record,
+        ctx: &ctx,
+        spec_hash: String::new(),
+        destroy: false,
+    };
+    let p = plan(&input).map_err(|errors| {
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("the plan failed: {}", list.join("; "))
+    })?;
+    Ok((p, live.requests))
+}
+
+/// Creates what `examples/shared-vnet-training.yaml` expects to exist already: the hub team's
+/// VNet with its two subnets.
+pub async fn seed_hub(client: &ArmClient) -> anyhow::Result<()> {
+    let sub = moat_model::LOCAL_SUBSCRIPTION;
+    let rg = format!("/subscriptions/{sub}/resourceGroups/network-rg");
+    let vnet = format!("{rg}/providers/Microsoft.Network/virtualNetworks/hub-vnet");
+    let writes = [
+        WriteRequest::put(&rg, "2024-07-01", json!({"location": "westeurope"})),
+        WriteRequest::put(
+            &vnet,
+            "2024-03-01",
+            json!({
+                "location": "westeurope",
+                "properties": {
+                    "addressSpace": {"addressPrefixes": ["10.100.0.0/16"]},
+                    "subnets": [
+                        {"name": "ml-training", "properties": {
+                            "addressPrefix": "10.100.1.0/24",
+                            "serviceEndpoints": [
+                                {"service": "Microsoft.Storage"},
+                                {"service": "Microsoft.KeyVault"}
+                            ]}},
+                        {"name": "ml-inference", "properties": {
+                            "addressPrefix": "10.100.16.0/20",
+                            "serviceEndpoints": [{"service": "Microsoft.Storage"}]}}
+                    ]
+                }
+            }),
+        ),
+    ];
+    for w in writes {
+        let started = client.begin(w).await?;
+        client.wait(&started.operation).await?;
+    }
+    Ok(())
+}
+
+/// Applies `model` from an empty cloud on the emulator behind `client`, the way `moat apply`
+/// does, and measures it.
+pub async fn run(
+    label: &str,
+    model: &Model,
+    client: Arc<ArmClient>,
+    state_dir: &Path,
+    s: ApplySettings,
+) -> anyhow::Result<ApplyFigures> {
+    let stack = model.stack.value.clone();
+    let backend = Arc::new(TimedBackend {
+        inner: LocalBackend::new(state_dir, &stack),
+        writes: AtomicU64::new(0),
+        nanos: AtomicU64::new(0),
+    });
+    let guard = backend
+        .lock(LockInfo::new("apply"), Duration::from_secs(5))
+        .await?;
+    let record = backend
+        .read()
+        .await?
+        .unwrap_or_else(|| StateRecord::new(&stack));
+    let t = Instant::now();
+    let (p, _) = make_plan(&client, model, &record).await?;
+    let plan_s = t.elapsed().as_secs_f64();
+    let tasks = bound::tasks_of(&p);
+    let b = bound::lower_bound(&tasks, s.parallelism);
+    let store = Arc::new(StateStore::new(backend.clone(), record));
+    let before = client.stats();
+    let writes_before = backend.writes.load(Ordering::Relaxed);
+    let nanos_before = backend.nanos.load(Ordering::Relaxed);
+    let opts = ApplyOptions {
+        parallelism: s.parallelism,
+        ..ApplyOptions::default()
+    };
+    let report = apply(
+        &p,
+        client.clone(),
+        store.clone(),
+        Arc::new(NoProgress),
+        &opts,
+    )
+    .await;
+    let after = client.stats();
+    guard.release().await?;
+    if !report.is_success() {
+        let failed: Vec<String> = report
+            .outcomes
+            .iter()
+            .filter(|(_, _, o)| !matches!(o, moat_engine::apply::ResourceOutcome::Done { .. }))
+            .map(|(k, _, o)| format!("{k}: {o:?}"))
+            .collect();
+        bail!("the apply of {label} failed: {}", failed.join("; "));
+    }
+    let record = store.snapshot().await;
+    let (again, _) = make_plan(&client, model, &record).await?;
+    let replan_changes = again.resources.iter().filter(|r| r.action.writes()).count();
+    let apply_s = report.elapsed.as_secs_f64();
+    let lower = b.lower_bound_s * s.time_scale;
+    Ok(ApplyFigures {
+        spec: label.to_string(),
+        resources: p.resources.len(),
+        writes: p.resources.iter().filter(|r| r.action.writes()).count(),
+        parallelism: s.parallelism,
+        time_scale: s.time_scale,
+        plan_s,
+        apply_s,
+        lower_bound_s: lower,
+        ratio: apply_s / lower,
+        schedule_nodes_s: bound::simulate(&tasks, s.parallelism, Priority::Nodes) * s.time_scale,
+        schedule_weighted_s: bound::simulate(&tasks, s.parallelism, Priority::Weighted)
+            * s.time_scale,
+        bound: b,
+        requests: after.requests_sent - before.requests_sent,
+        polls: after.polls - before.polls,
+        http_429: after.throttled,
+        state_writes: backend.writes.load(Ordering::Relaxed) - writes_before,
+        state_write_s: (backend.nanos.load(Ordering::Relaxed) - nanos_before) as f64 / 1e9,
+        state_bytes: record.to_json().len(),
+        replan_changes,
+        runs_apply_s: vec![apply_s],
+    })
+}
+
+/// [`bench_spec`] `repeats` times; the run with the median apply time, carrying every time.
+pub async fn bench_median(
+    label: &str,
+    text: &str,
+    s: ApplySettings,
+    repeats: usize,
+) -> anyhow::Result<(ApplyFigures, Vec<String>)> {
+    let mut runs = Vec::new();
+    for _ in 0..repeats.max(1) {
+        runs.push(bench_spec(label, text, s).await?);
+    }
+    let times: Vec<f64> = runs.iter().map(|(f, _)| f.apply_s).collect();
+    runs.sort_by(|a, b| a.0.apply_s.total_cmp(&b.0.apply_s));
+    let (mut f, ids) = runs.swap_remove(runs.len() / 2);
+    f.runs_apply_s = times;
+    Ok((f, ids))
+}
+
+/// One whole apply benchmark: a fresh emulator, the spec applied, the emulator's resource IDs.
+pub async fn bench_spec(
+    label: &str,
+    text: &str,
+    s: ApplySettings,
+) -> anyhow::Result<(ApplyFigures, Vec<String>)> {
+    let model = crate::offline::model_of(label, text)?;
+    let sim = start_sim(s.time_scale, s.latency).await?;
+    let client = client_for(&sim.url()).await?;
+    if model
+        .resources
+        .iter()
+        .any(|r| r.is_existing() && r.id.contains("/hub-vnet"))
+    {
+        seed_hub(&client).await?;
+    }
+    let dir = tempfile::tempdir()?;
+    let figures = run(label, &model, client, dir.path(), s).await?;
+    let ids = resource_ids(&sim);
+    sim.shutdown().await;
+    Ok((figures, ids))
+}
+
+/// Lower-cased IDs of every resource the emulator holds, sorted.
+pub fn resource_ids(sim: &moat_sim::SimHandle) -> Vec<String> {
+    let mut ids: Vec<String> = sim
+        .resources()
+        .iter()
+        .filter_map(|r| r.get("id").and_then(|v| v.as_str()))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}

@@ -1,0 +1,71 @@
+//! `moat-bench`: measures moat against its physical limits (apply vs the critical path, plan vs
+//! latency and throttling, offline cost) and against the Azure SDK for Python, prints a table
+//! and writes the figures as JSON. See `docs/benchmarks.md`.
+
+mod apply_bench;
+mod baseline;
+mod bound;
+mod offline;
+mod plan_bench;
+mod run;
+mod specgen;
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Benchmarks of moat; prints a table, optionally writes JSON.
+#[derive(Parser, Debug)]
+#[command(name = "moat-bench", version)]
+pub struct Args {
+    /// Write the figures to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Smaller sizes, for a smoke test.
+    #[arg(long)]
+    pub quick: bool,
+    /// Only these benchmarks (comma-separated: apply, plan, baseline, offline).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub only: Vec<String>,
+    /// Emulator time scale for apply and the baseline (real provisioning times × this).
+    #[arg(long, default_value_t = 0.01)]
+    pub time_scale: f64,
+    /// Emulator latency per request for plan, milliseconds.
+    #[arg(long, default_value_t = 20)]
+    pub latency_ms: u64,
+    /// Emulator latency per request for apply and the baseline, milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub apply_latency_ms: u64,
+    /// Python used to create the baseline's venv.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// The baseline's venv (default: `target/bench-venv` in the work tree).
+    #[arg(long, value_name = "DIR")]
+    pub venv: Option<PathBuf>,
+    /// Internal: measure the offline phases of one spec and print JSON.
+    #[arg(long, hide = true, value_name = "SPEC")]
+    pub offline_child: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(spec) = &args.offline_child {
+        return match offline::measure(spec) {
+            Ok(f) => {
+                println!("{}", serde_json::to_string(&f).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match run::run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! Runs the selected benchmarks in order, prints the table and writes the JSON figures.
+
+use crate::Args;
+use crate::apply_bench::{ApplyFigures, ApplySettings};
+use crate::baseline::BaselineFigures;
+use crate::offline::OfflineFigures;
+use crate::plan_bench::PlanFigures;
+use anyhow::Context as _;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// The CLI's default `--parallelism`.
+const CLI_PARALLELISM: usize = 16;
+
+/// Runs everything `args` selects.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let want = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let started = Instant::now();
+    let settings = ApplySettings {
+        time_scale: args.time_scale,
+        latency: Duration::from_millis(args.apply_latency_ms),
+        parallelism: CLI_PARALLELISM,
+    };
+    let root = crate::baseline::workspace_root();
+
+    // 1. Apply against the physical limit (and the secure example's run for the baseline).
+    let mut applies: Vec<ApplyFigures> = Vec::new();
+    let mut secure: Option<(ApplyFigures, Vec<String>)> = None;
+    if want("apply") || want("baseline") {
+        let examples: &[&str] = if want("apply") {
+            &["secure-ml-workspace", "minimal", "shared-vnet-training"]
+        } else {
+            &["secure-ml-workspace"]
+        };
+        for name in examples {
+            let path = root.join(format!("examples/{name}.yaml"));
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read `{}`", path.display()))?;
+            eprintln!("moat-bench: apply {name} …");
+            // The headline figure is the median of three runs: fsync times vary with the
+            // disk load of whatever else runs on the machine.
+            let repeats = if *name == "secure-ml-workspace" { 3 } else { 1 };
+            let (f, ids) = rt.block_on(crate::apply_bench::bench_median(
+                name, &text, settings, repeats,
+            ))?;
+            if *name == "secure-ml-workspace" {
+                secure = Some((f.clone(), ids));
+            }
+            applies.push(f);
+        }
+        if want("apply") {
+            let vnets = if args.quick { 1 } else { 3 };
+            let text = crate::specgen::grid("grid", vnets);
+            for parallelism in [CLI_PARALLELISM, 0] {
+                let label = format!("generated {vnets} VNets × 10 subnets");
+                eprintln!("moat-bench: apply {label} (parallelism {parallelism}) …");
+                let s = ApplySettings {
+                    parallelism,
+                    ..settings
+                };
+                let (f, _) = rt.block_on(crate::apply_bench::bench_spec(&label, &text, s))?;
+                applies.push(f);
+            }
+        }
+    }
+
+    // 3. The SDK baseline (needs the secure example's moat run).
+    let baseline = if want("baseline") {
+        match &secure {
+            Some((f, ids)) => {
+                eprintln!("moat-bench: baseline (Azure SDK for Python) …");
+                let venv = args
+                    .venv
+                    .clone()
+                    .unwrap_or_else(|| root.join("target/bench-venv"));
+                Some(rt.block_on(crate::baseline::bench(
+                    &args.python,
+                    &venv,
+                    settings,
+                    f.plan_s + f.apply_s,
+                    ids,
+                )))
+            }
+            None => Some(BaselineFigures::skipped(
+                "the secure example was not applied",
+            )),
+        }
+    } else {
+        None
+    };
+
+    // 2. Plan against latency and throttling.
+    let mut plans: Vec<PlanFigures> = Vec::new();
+    if want("plan") {
+        let sizes: &[usize] = if args.quick {
+            &[100, 500]
+        } else {
+            &[100, 500, 2000]
+        };
+        for &n in sizes {
+            eprintln!("moat-bench: plan {n} resources …");
+            let latency = Duration::from_millis(args.latency_ms);
+            plans.extend(rt.block_on(crate::plan_bench::bench_size(
+                n,
+                latency,
+                args.time_scale,
+                true,
+            ))?);
+        }
+    }
+
+    // 4. Offline cost, each size in its own process.
+    let mut offline: Vec<OfflineFigures> = Vec::new();
+    if want("offline") {
+        let sizes: &[usize] = if args.quick { &[1000] } else { &[1000, 10_000] };
+        let dir = tempfile::tempdir()?;
+        for &n in sizes {
+            eprintln!("moat-bench: offline {n} resources …");
+            offline.push(crate::offline::measure_in_child(dir.path(), n)?);
+        }
+    }
+
+    let total = started.elapsed().as_secs_f64();
+    print_table(&applies, &plans, baseline.as_ref(), &offline, total);
+    if let Some(path) = &args.json {
+        let v = figures_json(args, &applies, &plans, baseline.as_ref(), &offline, total);
+        let text = serde_json::to_string_pretty(&v)? + "\n";
+        std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
+        eprintln!("moat-bench: wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn plan_at<'a>(plans: &'a [PlanFigures], n: usize, cloud: &str) -> Option<&'a PlanFigures> {
+    plans.iter().find(|p| p.resources == n && p.cloud == cloud)
+}
+
+fn figures_json(
+    args: &Args,
+    applies: &[ApplyFigures],
+    plans: &[PlanFigures],
+    baseline: Option<&BaselineFigures>,
+    offline: &[OfflineFigures],
+    total: f64,
+) -> Value {
+    let secure = applies.iter().find(|a| a.spec == "secure-ml-workspace");
+    let p2000 = plan_at(plans, 2000, "applied");
+    let o10k = offline.iter().find(|o| o.resources == 10_000);
+    let date = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    json!({
+        "date": date,
+        "quick": args.quick,
+        "time_scale": args.time_scale,
+        "plan_latency_ms": args.latency_ms,
+        "apply_latency_ms": args.apply_latency_ms,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "total_seconds": total,
+        "apply_critical_path_ratio": secure.map(|a| a.ratio),
+        "plan_2000_lower_bound_ratio": p2000.map(|p| p.ratio),
+        "plan_2000_requests_per_resource": p2000.map(|p| p.requests_per_resource),
+        "plan_2000_http_429": p2000.map(|p| p.http_429),
+        "sdk_baseline_ratio": baseline.filter(|b| b.status == "ran").map(|b| b.ratio),
+        "offline_10000_seconds": o10k.map(|o| o.total_s),
+        "offline_10000_peak_mb": o10k.map(|o| o.peak_mb),
+        "apply": applies,
+        "plan": plans,
+        "baseline": baseline,
+        "offline": offline,
+    })
+}
+
+fn print_table(
+    applies: &[ApplyFigures],
+    plans: &[PlanFigures],
+    baseline: Option<&BaselineFigures>,
+    offline: &[OfflineFigures],
+    total: f64,
+) {
+    if !applies.is_empty() {
+        println!("\nApply vs the physical limit (wall time of the apply walk / lower bound)");
+        println!(
+            "{:<38} {:>5} {:>4} {:>8} {:>8} {:>6} {:>8} {:>6} {:>6} {:>8}",
+            "spec",
+            "res",
+            "par",
+            "apply s",
+            "bound s",
+            "ratio",
+            "sched s",
+            "reqs",
+            "429s",
+            "state s"
+        );
+        for a in applies {
+            println!(
+                "{:<38} {:>5} {:>4} {:>8.3} {:>8.3} {:>6.2} {:>8.3} {:>6} {:>6} {:>8.3}",
+                a.spec,
+                a.resources,
+                if a.parallelism == 0 {
+                    "∞".to_string()
+                } else {
+                    a.parallelism.to_string()
+                },
+                a.apply_s,
+                a.lower_bound_s,
+                a.ratio,
+                a.schedule_nodes_s,
+                a.requests,
+                a.http_429,
+                a.state_write_s
+            );
+        }
+    }
+    if !plans.is_empty() {
+        println!("\nPlan vs latency and throttling (live read + diff)");
+        println!(
+            "{:>6} {:<8} {:>6} {:>8} {:>8} {:>6} {:>6} {:>8} {:>5} {:>7}",
+            "res",
+            "cloud",
+            "reads",
+            "wall s",
+            "bound s",
+            "ratio",
+            "reqs",
+            "req/res",
+            "429s",
+            "changes"
+        );
+        for p in plans {
+            println!(
+                "{:>6} {:<8} {:>6} {:>8.3} {:>8.3} {:>6.2} {:>6} {:>8.3} {:>5} {:>7}",
+                p.resources,
+                p.cloud,
+                p.reads_needed,
+                p.wall_s,
+                p.lower_bound_s,
+                p.ratio,
+                p.requests,
+                p.requests_per_resource,
+                p.http_429,
+                p.changes
+            );
+        }
+    }
+    if let Some(b) = baseline {
+        println!(
+            "\nAgainst the Azure SDK for Python (secure-ml-workspace, one resource at a time)"
+        );
+        if b.status == "ran" {
+            println!(
+                "moat {:.3} s (plan + apply)   SDK script {:.3} s ({} requests)   moat/SDK {:.2}   same resource IDs: {}",
+                b.moat_s,
+                b.sdk_s,
+                b.sdk_requests,
+                b.ratio,
+                if b.same_ids { "yes" } else { "NO" }
+            );
+        } else {
+            println!(
+                "skipped: {}",
+                b.reason.as_deref().unwrap_or("no reason given")
+            );
+        }
+    }
+    if !offline.is_empty() {
+        println!("\nOffline cost (parse + resolve + lint + graph + diff, own process)");
+        println!(
+            "{:>6} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8}",
+            "res", "bytes", "parse", "resolve", "lint", "graph", "diff", "total s", "peak MB"
+        );
+        for o in offline {
+            println!(
+                "{:>6} {:>9} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>8.1}",
+                o.resources,
+                o.spec_bytes,
+                o.parse_s,
+                o.resolve_s,
+                o.lint_s,
+                o.graph_s,
+                o.diff_s,
+                o.total_s,
+                o.peak_mb
+            );
+        }
+    }
+    println!("\nAll benchmarks: {total:.1} s");
+}

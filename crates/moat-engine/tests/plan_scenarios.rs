@@ -1,0 +1,143 @@
+//! Golden plan scenarios: one folder per scenario under `tests/scenarios/` with the spec
+//! (`spec.yaml`), the live state ARM shows (`live.json`), optionally the state record
+//! (`state.json`), and what the planner must make of them: the text plan (`plan.txt`) and the
+//! JSON plan (`plan.json`), or the errors that stop the plan (`errors.txt`).
+//!
+//! `live.json` maps resource keys to what a GET returns: an ARM body (a VNet's body carries
+//! its subnets, as in Azure), `"absent"` (404; also the default for a key not listed),
+//! `{"unreadable": "message"}` (403), or `"soft_deleted"` (a key vault whose name a deleted
+//! vault holds). The live read goes through `moat_engine::live::read_live` over the scripted
+//! fake, so the scenario exercises the read too.
+//!
+//! `UPDATE_SCENARIOS=1 cargo test -p moat-engine --test plan_scenarios` rewrites the expected
+//! files; review the diff by eye before keeping it.
+
+#[path = "scenarios/support.rs"]
+mod support;
+
+use moat_arm::Method;
+use moat_engine::fake::FakeArm;
+use moat_engine::live::read_live;
+use moat_engine::render;
+use moat_engine::state::StateRecord;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use support::{model_from, plan_of};
+
+/// The lineage of a scenario without a `state.json`, so that the plan JSON is stable.
+const LINEAGE: &str = "00000000-0000-4000-8000-000000000000";
+
+fn scenarios() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// Runs one scenario: (file name, expected-or-updated text) pairs.
+async fn run(dir: &Path) -> Vec<(&'static str, String)> {
+    let model = model_from(&dir.join("spec.yaml"));
+    let record: StateRecord = match std::fs::read_to_string(dir.join("state.json")) {
+        Ok(text) => serde_json::from_str(&text).expect("state.json is a state record"),
+        Err(_) => {
+            let mut r = StateRecord::new(&model.stack.value);
+            r.lineage = LINEAGE.into();
+            r
+        }
+    };
+    let live: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("live.json")).expect("live.json"))
+            .expect("live.json is JSON");
+    let fake = FakeArm::new();
+    for (key, state) in live.as_object().expect("live.json is an object") {
+        let id = model
+            .get(key)
+            .map(|r| r.id.clone())
+            .or_else(|| record.resources.get(key).map(|r| r.id.clone()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: live key `{key}` is in neither spec nor state",
+                    dir.display()
+                )
+            });
+        match state {
+            Value::String(s) if s == "absent" => {}
+            Value::String(s) if s == "soft_deleted" => {
+                let r = model.get(key).expect("a soft-deleted vault is in the spec");
+                let sub = id.split('/').nth(2).unwrap();
+                let loc = r.location.as_ref().map(|l| l.value.clone()).unwrap();
+                let deleted = format!(
+                    "/subscriptions/{sub}/providers/Microsoft.KeyVault/locations/{loc}/deletedVaults/{}",
+                    r.name.value
+                );
+                fake.seed(
+                    &deleted,
+                    json!({ "name": r.name.value, "properties": { "vaultId": id, "location": loc } }),
+                );
+            }
+            Value::Object(m) if m.contains_key("unreadable") => {
+                let msg = m["unreadable"].as_str().unwrap_or_default();
+                fake.refuse(Method::Get, &id, 403, "AuthorizationFailed", msg);
+            }
+            Value::Object(_) => fake.seed(&id, state.clone()),
+            other => panic!("{}: live `{key}`: unexpected {other}", dir.display()),
+        }
+    }
+    let live = read_live(&fake, &model, &record, 8)
+        .await
+        .expect("live read");
+    match plan_of(&model, &live, &record, false) {
+        Ok(mut plan) => {
+            plan.moat_version = "0.0.0-test".into();
+            let text = render::text(&plan, render::TextOptions::default());
+            vec![("plan.txt", text), ("plan.json", render::json(&plan))]
+        }
+        Err(errors) => {
+            let text: String = errors.iter().map(|e| format!("error: {e}\n")).collect();
+            vec![("errors.txt", text)]
+        }
+    }
+}
+
+#[tokio::test]
+async fn golden_plans() {
+    let update = std::env::var_os("UPDATE_SCENARIOS").is_some();
+    let mut failures = Vec::new();
+    let dirs = scenarios();
+    assert!(dirs.len() >= 13, "scenarios missing: {dirs:?}");
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let outputs = run(dir).await;
+        for stale in ["plan.txt", "plan.json", "errors.txt"] {
+            if !outputs.iter().any(|(f, _)| *f == stale) && dir.join(stale).exists() {
+                if update {
+                    std::fs::remove_file(dir.join(stale)).unwrap();
+                } else {
+                    failures.push(format!(
+                        "{name}/{stale}: exists but the scenario does not produce it"
+                    ));
+                }
+            }
+        }
+        for (file, got) in outputs {
+            let path = dir.join(file);
+            let want = std::fs::read_to_string(&path).unwrap_or_default();
+            if want == got {
+                continue;
+            }
+            if update {
+                std::fs::write(&path, &got).unwrap();
+                println!("updated {name}/{file}");
+            } else {
+                failures.push(format!(
+                    "{name}/{file} differs (UPDATE_SCENARIOS=1 rewrites it):\n--- expected\n{want}\n--- got\n{got}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
