@@ -35,6 +35,16 @@ pub enum PlanError {
         /// The owning stack.
         owner: String,
     },
+    /// A field that cannot change in place changed on a kind that cannot be replaced.
+    #[error("`{key}` cannot be replaced ({why}), but {} cannot change after creation; put the old value back, or give the resource a new name", fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", "))]
+    CannotReplace {
+        /// Resource key.
+        key: String,
+        /// The immutable paths that changed.
+        fields: Vec<String>,
+        /// Why replacing is impossible.
+        why: String,
+    },
     /// The resource exists and no stack owns it.
     #[error(
         "`{key}` already exists ({id}) and this stack does not own it; adopt it with `moat import SPEC {key} {id}`"
@@ -83,6 +93,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
                 Err(e) => errors.push(e),
             }
         }
+        cascade_replacements(input, &mut out);
     }
     // Deletes: owned resources that left the spec (or everything, for destroy), dependents
     // first.
@@ -202,6 +213,47 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
         resources: out,
         summary,
     })
+}
+
+/// A replaced resource takes along what cannot outlive it: its children (computes of a
+/// workspace) and the AKS computes attached to a replaced cluster, whose attachment would
+/// otherwise point at a cluster that no longer exists. `order` is topological, so one pass
+/// reaches every level.
+fn cascade_replacements(input: &PlanInput<'_>, out: &mut [ResourcePlan]) {
+    let mut replaced: BTreeSet<String> = out
+        .iter()
+        .filter(|p| p.action == Action::Replace)
+        .map(|p| p.key.clone())
+        .collect();
+    for p in out.iter_mut() {
+        if !matches!(p.action, Action::NoOp | Action::Update) {
+            continue;
+        }
+        let Some(r) = input.model.get(&p.key) else {
+            continue;
+        };
+        let cause = r
+            .parent
+            .as_ref()
+            .filter(|k| replaced.contains(*k))
+            .cloned()
+            .or_else(|| {
+                (r.kind == Kind::AksCompute)
+                    .then(|| r.reference("cluster").and_then(|c| c.target.clone()))
+                    .flatten()
+                    .filter(|k| replaced.contains(k))
+            });
+        let Some(cause) = cause else { continue };
+        p.action = Action::Replace;
+        p.reasons.push(format!("`{cause}` is replaced"));
+        let body = arm::request_body(input.model, r, input.ctx);
+        p.request = Some(Request {
+            method: "PUT".into(),
+            body: Some(body),
+            query: Vec::new(),
+        });
+        replaced.insert(p.key.clone());
+    }
 }
 
 fn delete_plan(
@@ -413,6 +465,21 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
             } else if p.changes.is_empty() {
                 p.action = Action::NoOp;
             } else if p.changes.iter().any(|c| c.forces_replacement) {
+                if r.kind == Kind::KeyVault {
+                    // Deleting a vault only soft-deletes it and its name stays taken, so a
+                    // replacement can never converge: refuse it while nothing is touched.
+                    let fields: Vec<String> = p
+                        .changes
+                        .iter()
+                        .filter(|c| c.forces_replacement)
+                        .map(|c| c.path.clone())
+                        .collect();
+                    return Err(PlanError::CannotReplace {
+                        key: r.key.clone(),
+                        fields,
+                        why: "a deleted key vault keeps its name until it is purged".into(),
+                    });
+                }
                 p.action = Action::Replace;
                 for c in p.changes.iter().filter(|c| c.forces_replacement) {
                     p.reasons

@@ -252,7 +252,7 @@ pub fn markdown(plan: &Plan) -> String {
         if matches!(r.action, Action::Create | Action::Update | Action::Replace) {
             for c in &r.changes {
                 for line in change_lines(c, false) {
-                    let _ = writeln!(out, "    {line}");
+                    let _ = writeln!(out, "{line}");
                 }
             }
         }

@@ -124,7 +124,8 @@ pub async fn make_plan(
                 let key = match &e {
                     moat_engine::diff::PlanError::ExistingMissing { key, .. }
                     | moat_engine::diff::PlanError::OwnedByOtherStack { key, .. }
-                    | moat_engine::diff::PlanError::Unowned { key, .. } => key.clone(),
+                    | moat_engine::diff::PlanError::Unowned { key, .. }
+                    | moat_engine::diff::PlanError::CannotReplace { key, .. } => key.clone(),
                 };
                 let at = c
                     .model
