@@ -195,7 +195,7 @@ pub async fn resume_journal(
         if let Some(base) = moved_to {
             rebase_poll(&mut op.poll, base);
         }
-        match arm.wait(&op).await {
+        match follow(arm, &op).await {
             Ok(_) => notes.push((
                 entry.key.clone(),
                 format!("finished the interrupted {}", entry.action),
@@ -210,6 +210,35 @@ pub async fn resume_journal(
         store.update(|r| r.journal.clear()).await?;
     }
     Ok(notes)
+}
+
+/// How many times an accepted operation is followed again after its polling broke off.
+const FOLLOW_AGAIN: u32 = 3;
+
+/// Waits for an accepted operation. When polling breaks off — connections keep dropping or
+/// the server keeps throttling past the client's own retries — nothing is known about the
+/// operation, which keeps running in Azure: follow it again from its resume token rather
+/// than fail a write that may well succeed. Errors the operation itself reports are final.
+async fn follow(arm: &dyn Arm, op: &Operation) -> Result<Option<Value>, ArmError> {
+    let mut again = 0;
+    loop {
+        match arm.wait(op).await {
+            Err(e) if again < FOLLOW_AGAIN && lost_sight(&e) => {
+                again += 1;
+                tokio::time::sleep(Duration::from_millis(250 * u64::from(again))).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// The poll itself failed (no answer, or throttled), as opposed to the operation.
+fn lost_sight(e: &ArmError) -> bool {
+    match e {
+        ArmError::Transport { .. } => true,
+        ArmError::Http { status, .. } => *status == 429,
+        _ => false,
+    }
 }
 
 /// Moves a poll URL on a loopback origin to `base`'s origin (scheme, host, port).
@@ -485,7 +514,7 @@ async fn write(
         key: key.clone(),
         request_id: started.request_id.clone(),
     });
-    let result = arm.wait(&started.operation).await;
+    let result = follow(arm, &started.operation).await;
     store
         .update(|rec| rec.journal.retain(|j| j.key != key))
         .await?;
@@ -525,4 +554,29 @@ async fn record(
             rec.resources.insert(key, rs);
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_urls_follow_a_moved_loopback_endpoint_only() {
+        let mut p = Poll::AsyncOperation {
+            url: "http://127.0.0.1:40861/subscriptions/s/providers/Microsoft.Network/locations/x/operations/1?api-version=2024-03-01".into(),
+            location: Some("http://127.0.0.1:40861/subscriptions/s/operationResults/1".into()),
+        };
+        rebase_poll(&mut p, "http://127.0.0.1:5555");
+        assert_eq!(
+            p,
+            Poll::AsyncOperation {
+                url: "http://127.0.0.1:5555/subscriptions/s/providers/Microsoft.Network/locations/x/operations/1?api-version=2024-03-01".into(),
+                location: Some("http://127.0.0.1:5555/subscriptions/s/operationResults/1".into()),
+            }
+        );
+        let azure = "https://management.azure.com/subscriptions/s/operationResults/1".to_string();
+        let mut p = Poll::Location { url: azure.clone() };
+        rebase_poll(&mut p, "http://127.0.0.1:5555");
+        assert_eq!(p, Poll::Location { url: azure });
+    }
 }

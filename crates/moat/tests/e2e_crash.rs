@@ -71,18 +71,14 @@ impl Template {
         moat.assert_no_changes(&spec, "the uninterrupted apply");
         assert_cloud_is(&full_cloud, &baseline, &owned, "uninterrupted apply");
         let full_state = dir.join("full-state.json");
-        std::fs::copy(state.join(format!("{stack}.state.json")), &full_state)
-            .expect("copy state");
+        std::fs::copy(state.join(format!("{stack}.state.json")), &full_state).expect("copy state");
         // Time a destroy on a copy, so the template stays converged.
         drop(sim);
         let probe = scratch("crash-probe");
         let (cloud, state_dir) = stage(&probe, &full_cloud, Some(&full_state), &stack);
         let sim = Sim::start(&cloud, TIME_SCALE, &[]);
-        let out = Moat::remote(&state_dir, &sim.url).run(&[
-            "destroy",
-            path_str(&spec),
-            "--auto-approve",
-        ]);
+        let out =
+            Moat::remote(&state_dir, &sim.url).run(&["destroy", path_str(&spec), "--auto-approve"]);
         out.expect(0, "uninterrupted destroy");
         let destroy_time = out.elapsed;
         drop(sim);
@@ -136,7 +132,11 @@ fn trials(t: &Template, n: usize, seed: u64, destroy: bool) -> Tally {
 fn trials_on(t: &Template, n: usize, seed: u64, destroy: bool, local: bool) -> Tally {
     let mut rng = Rng(seed);
     let mut tally = Tally::default();
-    let span = if destroy { t.destroy_time } else { t.apply_time };
+    let span = if destroy {
+        t.destroy_time
+    } else {
+        t.apply_time
+    };
     let cmd = if destroy { "destroy" } else { "apply" };
     for i in 0..n {
         let dir = scratch("crash-trial");
@@ -147,8 +147,8 @@ fn trials_on(t: &Template, n: usize, seed: u64, destroy: bool, local: bool) -> T
         };
         let (sim, moat) = if local {
             std::fs::rename(&cloud, state_dir.join("local-cloud.json")).ok();
-            let moat = Moat::local(&state_dir)
-                .with_env("MOAT_LOCAL_TIME_SCALE", TIME_SCALE.to_string());
+            let moat =
+                Moat::local(&state_dir).with_env("MOAT_LOCAL_TIME_SCALE", TIME_SCALE.to_string());
             (None, moat)
         } else {
             let sim = Sim::start(&cloud, TIME_SCALE, &[]);
@@ -158,8 +158,7 @@ fn trials_on(t: &Template, n: usize, seed: u64, destroy: bool, local: bool) -> T
         let cloud = if local { moat.local_cloud() } else { cloud };
         // Anywhere from before the lock is taken to just past the usual end.
         let at = span.mul_f64(rng.unit() * 1.05);
-        let (mut child, pipes, started) =
-            moat.spawn(&[cmd, path_str(&t.spec), "--auto-approve"]);
+        let (mut child, pipes, started) = moat.spawn(&[cmd, path_str(&t.spec), "--auto-approve"]);
         std::thread::sleep(at);
         let _ = child.kill();
         let killed = wait_with_deadline(child, pipes, started, Duration::from_secs(10));
@@ -198,7 +197,10 @@ fn trials_on(t: &Template, n: usize, seed: u64, destroy: bool, local: bool) -> T
         } else {
             t.owned.values().collect()
         };
-        assert_eq!(recorded, expected, "{context}: the state owns what the plan owns");
+        assert_eq!(
+            recorded, expected,
+            "{context}: the state owns what the plan owns"
+        );
         tally.trials += 1;
         tally.converged += 1;
         drop(sim);

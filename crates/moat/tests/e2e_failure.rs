@@ -64,7 +64,10 @@ fn dependents(plan: &Value, root: &str) -> BTreeSet<String> {
 #[test]
 fn a_failed_branch_is_reported_once_and_the_rest_finishes() {
     let dir = scratch("failure");
-    let spec = copy_example(&common::repo().join("examples/secure-ml-workspace.yaml"), &dir);
+    let spec = copy_example(
+        &common::repo().join("examples/secure-ml-workspace.yaml"),
+        &dir,
+    );
     let text = std::fs::read_to_string(&spec).expect("spec");
     let plain = Moat::local(&dir.join("state"));
     let faulty = plain
@@ -131,7 +134,11 @@ fn a_failed_branch_is_reported_once_and_the_rest_finishes() {
     let recorded: BTreeSet<&String> = record.resources.keys().collect();
     let expected: BTreeSet<&String> = succeeded.values().collect();
     assert_eq!(recorded, expected, "the state records what succeeded");
-    assert!(record.journal.is_empty(), "journal left: {:?}", record.journal);
+    assert!(
+        record.journal.is_empty(),
+        "journal left: {:?}",
+        record.journal
+    );
     let cloud = common::cloud_ids(&plain.local_cloud());
     for (id, k) in &succeeded {
         assert!(cloud.contains(id), "`{k}` was not created");
@@ -161,12 +168,17 @@ fn a_failed_branch_is_reported_once_and_the_rest_finishes() {
 #[test]
 fn a_resource_left_failed_is_written_again() {
     let dir = scratch("failed-state");
-    let spec = copy_example(&common::repo().join("examples/secure-ml-workspace.yaml"), &dir);
+    let spec = copy_example(
+        &common::repo().join("examples/secure-ml-workspace.yaml"),
+        &dir,
+    );
     let plain = Moat::local(&dir.join("state"));
     let faulty = plain
         .clone()
         .with_env("MOAT_LOCAL_FAULTS", fail_storage_faults(&dir));
-    faulty.apply(&spec).expect(1, "apply with a failing storage account");
+    faulty
+        .apply(&spec)
+        .expect(1, "apply with a failing storage account");
     let plan = plain.plan_json(&spec);
     let store = plan["resources"]
         .as_array()
@@ -180,10 +192,9 @@ fn a_resource_left_failed_is_written_again() {
         "a storage account in provisioningState Failed must be written again: {store:#}"
     );
     plain.apply(&spec).expect(0, "recovering apply");
-    let cloud: Value = serde_json::from_str(
-        &std::fs::read_to_string(plain.local_cloud()).expect("cloud file"),
-    )
-    .expect("cloud json");
+    let cloud: Value =
+        serde_json::from_str(&std::fs::read_to_string(plain.local_cloud()).expect("cloud file"))
+            .expect("cloud json");
     let failed: Vec<&String> = cloud["resources"]
         .as_object()
         .expect("resources")

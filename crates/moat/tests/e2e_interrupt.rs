@@ -14,7 +14,11 @@ use std::time::{Duration, Instant};
 fn spawn_streaming(
     moat: &Moat,
     spec: &std::path::Path,
-) -> (std::process::Child, std::thread::JoinHandle<String>, mpsc::Receiver<String>) {
+) -> (
+    std::process::Child,
+    std::thread::JoinHandle<String>,
+    mpsc::Receiver<String>,
+) {
     let mut child = moat
         .command(&["apply", path_str(spec), "--auto-approve"])
         .spawn()
@@ -51,7 +55,10 @@ fn read_until(rx: &mpsc::Receiver<String>, lines: &mut Vec<String>, until: impl 
                     return;
                 }
             }
-            Err(_) => panic!("stderr never showed what was awaited:\n{}", lines.join("\n")),
+            Err(_) => panic!(
+                "stderr never showed what was awaited:\n{}",
+                lines.join("\n")
+            ),
         }
     }
 }
@@ -62,7 +69,10 @@ fn wait_exit(child: &mut std::process::Child) -> Option<i32> {
         if let Some(s) = child.try_wait().expect("wait") {
             return s.code();
         }
-        assert!(t0.elapsed() < Duration::from_secs(30), "moat did not exit after SIGINT");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "moat did not exit after SIGINT"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -90,7 +100,10 @@ fn started_and_finished(lines: &[String]) -> (Vec<String>, Vec<String>) {
 #[test]
 fn ctrl_c_lets_writes_in_flight_finish_and_the_next_apply_converges() {
     let dir = scratch("sigint");
-    let spec = copy_example(&common::repo().join("examples/secure-ml-workspace.yaml"), &dir);
+    let spec = copy_example(
+        &common::repo().join("examples/secure-ml-workspace.yaml"),
+        &dir,
+    );
     let moat = Moat::local(&dir.join("state"));
     let (mut child, stdout, rx) = spawn_streaming(&moat, &spec);
     let mut lines = Vec::new();
@@ -142,7 +155,10 @@ fn ctrl_c_lets_writes_in_flight_finish_and_the_next_apply_converges() {
 #[test]
 fn a_second_ctrl_c_stops_waiting_and_the_next_apply_finishes() {
     let dir = scratch("sigint2");
-    let spec = copy_example(&common::repo().join("examples/secure-ml-workspace.yaml"), &dir);
+    let spec = copy_example(
+        &common::repo().join("examples/secure-ml-workspace.yaml"),
+        &dir,
+    );
     let moat = Moat::local(&dir.join("state"));
     let (mut child, stdout, rx) = spawn_streaming(&moat, &spec);
     let mut lines = Vec::new();
@@ -156,7 +172,10 @@ fn a_second_ctrl_c_stops_waiting_and_the_next_apply_finishes() {
     let _ = stdout.join();
     let text = lines.join("\n");
     assert_eq!(code, Some(130), "exit code after two Ctrl-Cs:\n{text}");
-    assert!(text.contains("the state journal records what was in flight"), "{text}");
+    assert!(
+        text.contains("the state journal records what was in flight"),
+        "{text}"
+    );
     let record = moat.state("secure-ml").expect("state after two Ctrl-Cs");
     assert!(
         record.journal.iter().any(|j| j.key == "aks"),

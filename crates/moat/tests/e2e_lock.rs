@@ -58,7 +58,8 @@ fn a_second_apply_waits_then_finds_nothing_to_do() {
     a.expect(0, "first apply");
     b.expect(0, "second apply");
     assert!(
-        b.stderr.contains("Waiting up to 30s for the lock") && holder_named(&b.stderr, a_pid, "apply"),
+        b.stderr.contains("Waiting up to 30s for the lock")
+            && holder_named(&b.stderr, a_pid, "apply"),
         "the waiting apply does not say whom it waits for:\n{}",
         b.stderr
     );
@@ -124,12 +125,17 @@ fn two_local_applies_never_both_write() {
         has_put(&record)
     });
     // A plan in the middle reads a snapshot of the cloud; it must not write it back.
-    moat.run(&["plan", path_str(&spec)]).expect(0, "plan during the apply");
+    moat.run(&["plan", path_str(&spec)])
+        .expect(0, "plan during the apply");
     let b = moat.run(&["apply", path_str(&spec), "--auto-approve"]);
     let a = wait_with_deadline(a, a_pipes, a_started, common::DEADLINE);
     a.expect(0, "first apply");
     b.expect(0, "second apply");
-    assert!(b.stdout.contains("No changes"), "second apply:\n{}", b.stdout);
+    assert!(
+        b.stdout.contains("No changes"),
+        "second apply:\n{}",
+        b.stdout
+    );
     assert_written_once(&record);
     let plan = moat.plan_json(&spec);
     assert_cloud_is(
@@ -184,7 +190,12 @@ fn force_unlock_breaks_the_lock_of_a_stuck_run() {
     c.expect(0, "apply after force-unlock");
     moat.assert_no_changes(&spec, "the apply after force-unlock");
     let plan = moat.plan_json(&spec);
-    assert_cloud_is(&sim.state, &BTreeSet::new(), &owned_ids(&plan), "after force-unlock");
+    assert_cloud_is(
+        &sim.state,
+        &BTreeSet::new(),
+        &owned_ids(&plan),
+        "after force-unlock",
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -249,7 +260,12 @@ impl Azurite {
         let mut child = Command::new(&bin)
             .args(["--blobHost", "127.0.0.1", "--blobPort", "0", "--location"])
             .arg(dir)
-            .args(["--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"])
+            .args([
+                "--silent",
+                "--skipApiVersionCheck",
+                "--loose",
+                "--disableTelemetry",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -348,8 +364,7 @@ fn the_blob_backend_locks_and_converges_through_the_cli() {
     );
 
     // A killed destroy leaves its lease behind; force-unlock breaks it and destroy finishes.
-    let (mut d, d_pipes, d_started) =
-        moat.spawn(&["destroy", path_str(&spec), "--auto-approve"]);
+    let (mut d, d_pipes, d_started) = moat.spawn(&["destroy", path_str(&spec), "--auto-approve"]);
     let d_pid = d.id();
     std::thread::sleep(Duration::from_millis(900));
     let _ = d.kill();

@@ -31,7 +31,10 @@ fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn no_token_header_or_key_leaves_the_process() {
     let dir = scratch("secrets");
-    let spec = copy_example(&common::repo().join("examples/secure-ml-workspace.yaml"), &dir);
+    let spec = copy_example(
+        &common::repo().join("examples/secure-ml-workspace.yaml"),
+        &dir,
+    );
     let log = dir.join("http.jsonl");
     let record = dir.join("record");
     let moat = Moat::local(&dir.join("state"))
@@ -44,10 +47,9 @@ fn no_token_header_or_key_leaves_the_process() {
     apply.expect(0, "apply");
 
     // The keys ARM handed back for the Application Insights component.
-    let cloud: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(moat.local_cloud()).expect("cloud"),
-    )
-    .expect("cloud json");
+    let cloud: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(moat.local_cloud()).expect("cloud"))
+            .expect("cloud json");
     let insights = cloud["resources"]
         .as_object()
         .expect("resources")
@@ -61,20 +63,33 @@ fn no_token_header_or_key_leaves_the_process() {
         }
     }
 
-    assert_eq!(secrets.len(), 3, "the emulator returned no Application Insights keys");
+    assert_eq!(
+        secrets.len(),
+        3,
+        "the emulator returned no Application Insights keys"
+    );
 
     // Plans that show every property, and one with changes on every resource.
     let text = std::fs::read_to_string(&spec).expect("spec");
     let changed = dir.join("changed.yaml");
-    std::fs::write(&changed, text.replacen("team: ml-platform", "team: ml-platform-2", 1))
-        .expect("changed spec");
-    let mut outputs = vec![("apply stdout", apply.stdout), ("apply stderr", apply.stderr)];
+    std::fs::write(
+        &changed,
+        text.replacen("team: ml-platform", "team: ml-platform-2", 1),
+    )
+    .expect("changed spec");
+    let mut outputs = vec![
+        ("apply stdout", apply.stdout),
+        ("apply stderr", apply.stderr),
+    ];
     for (name, args) in [
         ("plan text", vec!["plan", s, "--show-unchanged"]),
         ("plan json", vec!["plan", s, "--format", "json"]),
         ("plan markdown", vec!["plan", s, "--format", "markdown"]),
         ("changed plan text", vec!["plan", path_str(&changed)]),
-        ("changed plan json", vec!["plan", path_str(&changed), "--format", "json"]),
+        (
+            "changed plan json",
+            vec!["plan", path_str(&changed), "--format", "json"],
+        ),
     ] {
         let mut a = vec!["-vv", "--log-http", log_s];
         a.extend(args);
@@ -84,7 +99,9 @@ fn no_token_header_or_key_leaves_the_process() {
         outputs.push((name, out.stderr));
     }
     assert!(
-        outputs.iter().any(|(n, o)| *n == "changed plan text" && o.contains("ml-platform-2")),
+        outputs
+            .iter()
+            .any(|(n, o)| *n == "changed plan text" && o.contains("ml-platform-2")),
         "the changed plan shows no change"
     );
     for (name, text) in &outputs {
@@ -94,7 +111,10 @@ fn no_token_header_or_key_leaves_the_process() {
     }
 
     let trace = std::fs::read_to_string(&log).expect("http trace");
-    assert!(trace.lines().count() > 20, "the trace is too short to mean anything");
+    assert!(
+        trace.lines().count() > 20,
+        "the trace is too short to mean anything"
+    );
     assert_clean("the --log-http trace", &trace, &secrets);
     let state = std::fs::read_to_string(dir.join("state/secure-ml.state.json")).expect("state");
     assert_clean("the state record", &state, &secrets);

@@ -6,8 +6,8 @@ use crate::cli::{ApplyArgs, DestroyArgs, Global, RunArgs, VarArgs};
 use crate::load::spec_path;
 use crate::output::Output;
 use crate::pipeline::{Checked, Session, check, make_plan, read_state};
-use crate::remote::{backend, connect};
 use crate::progress::Lines;
+use crate::remote::{backend, connect};
 use anyhow::{Context as _, bail};
 use moat_arm::Arm as _;
 use moat_engine::apply::{ApplyOptions, ResourceOutcome, StateStore, apply, resume_journal};
@@ -109,7 +109,8 @@ async fn locked(
     let record = read_state(s.backend.as_ref(), &c.model.stack.value).await?;
     let store = Arc::new(StateStore::new(s.backend.clone(), record));
     let moved_to = s.remote.sim.as_ref().map(moat_sim::SimHandle::url);
-    for (key, note) in resume_journal(s.remote.client.as_ref(), &store, moved_to.as_deref()).await? {
+    for (key, note) in resume_journal(s.remote.client.as_ref(), &store, moved_to.as_deref()).await?
+    {
         out.status(&format!("{key}: {note}"));
     }
     let record = store.snapshot().await;
@@ -229,7 +230,10 @@ async fn locked(
         .filter(|(_, a, o)| a.writes() && matches!(o, ResourceOutcome::Done { .. }))
         .count();
     let verb = if destroy { "destroyed" } else { "applied" };
-    if report.is_success() {
+    if report.is_success() && writes == 0 {
+        // Only the state record was brought up to date; the plan already said "No changes".
+        Ok(Status::Ok)
+    } else if report.is_success() {
         out.status(&format!(
             "Apply complete: {done} change(s) {verb} in {:.1}s.",
             report.elapsed.as_secs_f64()

@@ -501,7 +501,10 @@ impl Rng {
 pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let t0 = Instant::now();
     while !cond() {
-        assert!(t0.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            t0.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -533,7 +536,11 @@ pub fn successful_puts(record_dir: &Path) -> BTreeMap<String, usize> {
         let v: Value = serde_json::from_str(&text).expect("record file is JSON");
         let status = v["liveResponse"]["statusCode"]
             .as_u64()
-            .or_else(|| v["liveResponse"]["statusCode"].as_str().and_then(|s| s.parse().ok()))
+            .or_else(|| {
+                v["liveResponse"]["statusCode"]
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+            })
             .unwrap_or(0);
         if status >= 300 {
             continue;
