@@ -43,7 +43,8 @@ pub struct ErrorDetail {
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum ArmError {
     /// ARM answered with an error status.
-    #[error("{method} {path}: {status} {code}: {}{}", trim_message(message), ids(request_id.as_deref(), correlation_id.as_deref()))]
+    // The code and message lead: that is what a user acts on; the request comes after.
+    #[error("{code} ({status}): {} — {method} {path}{}", trim_message(message), ids(request_id.as_deref(), correlation_id.as_deref()))]
     Http {
         /// HTTP method of the failed request.
         method: String,
@@ -505,7 +506,7 @@ mod tests {
         assert_eq!(e.request_id(), Some("req-1"));
         assert_eq!(
             e.to_string(),
-            "GET /subscriptions/s/resourceGroups/rg: 404 ResourceNotFound: The thing was not found (request id req-1, correlation id corr-1)"
+            "ResourceNotFound (404): The thing was not found — GET /subscriptions/s/resourceGroups/rg (request id req-1, correlation id corr-1)"
         );
         let c = ArmError::Credential {
             tried: vec![

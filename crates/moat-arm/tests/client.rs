@@ -96,7 +96,7 @@ async fn errors_carry_status_code_and_ids() {
     assert_eq!(
         err.to_string(),
         format!(
-            "GET {VNET}: 403 AuthorizationFailed: No access (request id req-9, correlation id corr-9)"
+            "AuthorizationFailed (403): No access — GET {VNET} (request id req-9, correlation id corr-9)"
         )
     );
     assert!(!err.is_retryable());

@@ -4,10 +4,11 @@
 use crate::Status;
 use crate::cli::{Global, ImportArgs};
 use crate::output::Output;
-use crate::pipeline::{check, open, read_state};
+use crate::pipeline::{Checked, check, read_state};
+use crate::remote::{Remote, backend, connect};
 use anyhow::{Context as _, bail};
 use moat_arm::Arm as _;
-use moat_engine::state::{LockInfo, ResourceState};
+use moat_engine::state::{LockInfo, ResourceState, StateBackend};
 use moat_model::armid::same_id;
 
 /// Runs the command.
@@ -37,69 +38,86 @@ pub fn run(g: &Global, args: &ImportArgs, out: &Output) -> anyhow::Result<Status
         );
     }
     crate::runtime()?.block_on(async {
-        let s = open(g, &c).await?;
-        let result = async {
-            let guard = s
-                .backend
-                .lock(LockInfo::new("import"), args.lock_timeout)
-                .await?;
-            let live = s.remote.client.get(&r.id, r.kind.api_version()).await?;
-            let Some(body) = live else {
-                bail!("{} does not exist; nothing to import", r.id)
-            };
-            if let Some(owner) = body
-                .pointer(&format!("/tags/{}", moat_model::STACK_TAG))
-                .and_then(|v| v.as_str())
-                && owner != c.model.stack.value
-            {
-                bail!("{} belongs to stack `{owner}`; remove it there first", r.id);
+        // Lock before connecting: with `--local` the embedded emulator reads its cloud when it
+        // starts, so it must start under the lock (as apply does).
+        moat_arm::install_crypto_provider();
+        let backend = backend(g, &c.model, &c.state_dir)?;
+        let guard = backend
+            .lock(LockInfo::new("import"), args.lock_timeout)
+            .await?;
+        let remote = match connect(g, &c.state_dir).await {
+            Ok(r) => r,
+            Err(e) => {
+                guard.release().await.ok();
+                return Err(e);
             }
-            let mut record = read_state(s.backend.as_ref(), &c.model.stack.value).await?;
-            if record.resources.contains_key(&args.key) {
-                bail!(
-                    "`{}` is already managed by stack `{}`",
-                    args.key,
-                    c.model.stack.value
-                );
-            }
-            record.resources.insert(
-                args.key.clone(),
-                ResourceState {
-                    id: body
-                        .get("id")
-                        .and_then(|v| v.as_str())
-                        .unwrap_or(&r.id)
-                        .to_string(),
-                    kind: r.kind.word().to_string(),
-                    api_version: r.kind.api_version().to_string(),
-                    // Nothing applied yet: the next plan compares the spec with live only.
-                    applied: serde_json::json!({}),
-                    etag: body
-                        .get("etag")
-                        .and_then(|v| v.as_str())
-                        .map(str::to_string),
-                    updated_at: moat_engine::state::now_rfc3339(),
-                    depends_on: r
-                        .dependencies()
-                        .into_iter()
-                        .map(|(k, _)| k.to_string())
-                        .collect(),
-                },
-            );
-            record.serial += 1;
-            s.backend
-                .write(&record)
-                .await
-                .context("cannot record the import")?;
-            guard.release().await?;
-            out.status(&format!(
-                "Imported {} as `{}`; run `moat plan` to see what the spec would change.",
-                r.id, args.key
-            ));
-            Ok(Status::Ok)
-        }
-        .await;
-        s.remote.close().await;
+        };
+        let result = adopt(&remote, backend.as_ref(), &c, &r, args, out).await;
+        guard.release().await.ok();
+        remote.close().await;
         result
     })
+}
+
+async fn adopt(
+    remote: &Remote,
+    backend: &dyn StateBackend,
+    c: &Checked,
+    r: &moat_model::Resource,
+    args: &ImportArgs,
+    out: &Output,
+) -> anyhow::Result<Status> {
+    let live = remote.client.get(&r.id, r.kind.api_version()).await?;
+    let Some(body) = live else {
+        bail!("{} does not exist; nothing to import", r.id)
+    };
+    if let Some(owner) = body
+        .pointer(&format!("/tags/{}", moat_model::STACK_TAG))
+        .and_then(|v| v.as_str())
+        && owner != c.model.stack.value
+    {
+        bail!("{} belongs to stack `{owner}`; remove it there first", r.id);
+    }
+    let mut record = read_state(backend, &c.model.stack.value).await?;
+    if record.resources.contains_key(&args.key) {
+        bail!(
+            "`{}` is already managed by stack `{}`",
+            args.key,
+            c.model.stack.value
+        );
+    }
+    record.resources.insert(
+        args.key.clone(),
+        ResourceState {
+            id: body
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or(&r.id)
+                .to_string(),
+            kind: r.kind.word().to_string(),
+            api_version: r.kind.api_version().to_string(),
+            // Nothing applied yet: the next plan compares the spec with live only.
+            applied: serde_json::json!({}),
+            etag: body
+                .get("etag")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            updated_at: moat_engine::state::now_rfc3339(),
+            depends_on: r
+                .dependencies()
+                .into_iter()
+                .map(|(k, _)| k.to_string())
+                .collect(),
+        },
+    );
+    record.serial += 1;
+    backend
+        .write(&record)
+        .await
+        .context("cannot record the import")?;
+    out.status(&format!(
+        "Imported {} as `{}`; run `moat plan` to see what the spec would change.",
+        r.id, args.key
+    ));
+    Ok(Status::Ok)
 }
