@@ -7,8 +7,10 @@
 
 use crate::bound::{self, Bound, Priority};
 use anyhow::{Context as _, bail};
-use moat_arm::{Arm as _, ArmClient, ClientConfig, Endpoint, WriteRequest};
-use moat_engine::apply::{ApplyOptions, NoProgress, StateStore, apply};
+use moat_arm::{
+    Arm as _, ArmClient, BucketLimit, ClientConfig, ClientLimits, Endpoint, WriteRequest,
+};
+use moat_engine::apply::{ApplyOptions, Event, Progress, StateStore, apply};
 use moat_engine::diff::{PlanInput, plan};
 use moat_engine::live::read_live;
 use moat_engine::plan::Plan;
@@ -19,6 +21,7 @@ use moat_model::Model;
 use moat_model::arm::MapContext;
 use serde::Serialize;
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +36,11 @@ pub struct ApplySettings {
     pub latency: Duration,
     /// Writes in flight at once (0: unbounded).
     pub parallelism: usize,
+    /// Divide the emulator's and the client's throttling refill rates by the time scale.
+    pub scale_limits: bool,
+    /// Keep the state record in memory only (a diagnostic: what the apply costs without
+    /// persisting the record; not how moat runs).
+    pub state_in_memory: bool,
 }
 
 /// What one apply measured.
@@ -46,6 +54,10 @@ pub struct ApplyFigures {
     pub writes: usize,
     /// Parallelism cap used (0: unbounded).
     pub parallelism: usize,
+    /// The state record was kept in memory (diagnostic run).
+    pub state_in_memory: bool,
+    /// Throttling refill rates were scaled with time.
+    pub scale_limits: bool,
     /// Time scale used.
     pub time_scale: f64,
     /// Live read + plan, seconds.
@@ -78,11 +90,67 @@ pub struct ApplyFigures {
     pub replan_changes: usize,
     /// Apply wall times of every repetition (this run is the median).
     pub runs_apply_s: Vec<f64>,
+    /// Each write's start, acceptance and end, by start time.
+    pub timeline: Vec<Step>,
+}
+
+/// When each write started, was accepted by ARM and finished, seconds from the apply's start.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Step {
+    /// Resource key.
+    pub key: String,
+    /// The walker started it.
+    pub start: f64,
+    /// ARM accepted the write.
+    pub accepted: f64,
+    /// Done.
+    pub end: f64,
+}
+
+/// Records a [`Step`] per resource from the apply's events.
+struct Timeline {
+    t0: Instant,
+    steps: std::sync::Mutex<BTreeMap<String, Step>>,
+}
+
+impl Progress for Timeline {
+    fn event(&self, event: Event) {
+        let now = self.t0.elapsed().as_secs_f64();
+        let Ok(mut steps) = self.steps.lock() else {
+            return;
+        };
+        let step = |steps: &mut BTreeMap<String, Step>, key: &str| -> Step {
+            steps.get(key).cloned().unwrap_or_else(|| Step {
+                key: key.to_string(),
+                ..Step::default()
+            })
+        };
+        match event {
+            Event::Started { key, .. } => {
+                let mut s = step(&mut steps, &key);
+                s.start = now;
+                steps.insert(key, s);
+            }
+            Event::Accepted { key, .. } => {
+                let mut s = step(&mut steps, &key);
+                s.accepted = now;
+                steps.insert(key, s);
+            }
+            Event::Finished { key, .. } => {
+                let mut s = step(&mut steps, &key);
+                s.end = now;
+                steps.insert(key, s);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Wraps the local backend to count and time writes.
 struct TimedBackend {
     inner: LocalBackend,
+    /// Skip the write (the record then lives only in the `StateStore`).
+    in_memory: bool,
     writes: AtomicU64,
     nanos: AtomicU64,
 }
@@ -97,7 +165,11 @@ impl StateBackend for TimedBackend {
     }
     async fn write(&self, record: &StateRecord) -> Result<(), StateError> {
         let t = Instant::now();
-        let r = self.inner.write(record).await;
+        let r = if self.in_memory {
+            Ok(())
+        } else {
+            self.inner.write(record).await
+        };
         self.writes.fetch_add(1, Ordering::Relaxed);
         self.nanos
             .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
@@ -114,11 +186,50 @@ impl StateBackend for TimedBackend {
     }
 }
 
-/// Starts an emulator with the given timing and the default ARM limits.
-pub async fn start_sim(time_scale: f64, latency: Duration) -> anyhow::Result<moat_sim::SimHandle> {
+/// ARM's per-subscription limits with every refill rate divided by `time_scale` (bursts
+/// unchanged), or ARM's own limits when `scaled` is false.
+///
+/// The emulator compresses provisioning times by `time_scale`; a request budget that is not
+/// compressed with them is a hundred times tighter, relative to the work, than Azure's at
+/// 0.01 — apply's polls would run out of reads long before they would on Azure.
+pub fn limits(time_scale: f64, scaled: bool) -> (moat_sim::Limits, ClientLimits) {
+    let (sim, client) = (moat_sim::Limits::default(), ClientLimits::default());
+    if !scaled {
+        return (sim, client);
+    }
+    if time_scale <= 0.0 {
+        return (moat_sim::Limits::unlimited(), ClientLimits::unlimited());
+    }
+    let speed = |b: Option<moat_sim::Bucket>| {
+        b.map(|b| moat_sim::Bucket {
+            per_second: b.per_second / time_scale,
+            ..b
+        })
+    };
+    let fast = |b: BucketLimit| BucketLimit {
+        refill_per_sec: b.refill_per_sec / time_scale,
+        ..b
+    };
+    (
+        moat_sim::Limits {
+            reads: speed(sim.reads),
+            writes: speed(sim.writes),
+            deletes: speed(sim.deletes),
+        },
+        ClientLimits {
+            reads: fast(client.reads),
+            writes: fast(client.writes),
+            deletes: fast(client.deletes),
+        },
+    )
+}
+
+/// Starts an emulator with the timing and limits of `s`.
+pub async fn start_sim(s: &ApplySettings) -> anyhow::Result<moat_sim::SimHandle> {
     let config = moat_sim::SimConfig {
-        time_scale,
-        latency,
+        time_scale: s.time_scale,
+        latency: s.latency,
+        limits: limits(s.time_scale, s.scale_limits).0,
         ..moat_sim::SimConfig::default()
     };
     moat_sim::start(([127, 0, 0, 1], 0).into(), config)
@@ -126,10 +237,16 @@ pub async fn start_sim(time_scale: f64, latency: Duration) -> anyhow::Result<moa
         .context("cannot start the emulator")
 }
 
-/// A client aimed at `url` with moat's defaults for a loopback endpoint.
-pub async fn client_for(url: &str) -> anyhow::Result<Arc<ArmClient>> {
+/// A client aimed at `url` with moat's defaults for a loopback endpoint, and `limits` for its
+/// own throttling (ARM's when `None`).
+pub async fn client_for(url: &str, limits: Option<ClientLimits>) -> anyhow::Result<Arc<ArmClient>> {
     moat_arm::install_crypto_provider();
-    let config = ClientConfig::for_endpoint(Endpoint::parse(url)?);
+    let mut config = ClientConfig::for_endpoint(Endpoint::parse(url)?);
+    if let Some(l) = limits {
+        config.limits = l;
+    }
+    // A diagnostic: moat's redacted HTTP trace of the benchmark's requests.
+    config.log_http = std::env::var_os("MOAT_BENCH_LOG_HTTP").map(std::path::PathBuf::from);
     Ok(Arc::new(ArmClient::new(config).await?))
 }
 
@@ -207,6 +324,7 @@ pub async fn run(
     let stack = model.stack.value.clone();
     let backend = Arc::new(TimedBackend {
         inner: LocalBackend::new(state_dir, &stack),
+        in_memory: s.state_in_memory,
         writes: AtomicU64::new(0),
         nanos: AtomicU64::new(0),
     });
@@ -230,14 +348,11 @@ pub async fn run(
         parallelism: s.parallelism,
         ..ApplyOptions::default()
     };
-    let report = apply(
-        &p,
-        client.clone(),
-        store.clone(),
-        Arc::new(NoProgress),
-        &opts,
-    )
-    .await;
+    let timeline = Arc::new(Timeline {
+        t0: Instant::now(),
+        steps: std::sync::Mutex::new(BTreeMap::new()),
+    });
+    let report = apply(&p, client.clone(), store.clone(), timeline.clone(), &opts).await;
     let after = client.stats();
     guard.release().await?;
     if !report.is_success() {
@@ -249,6 +364,12 @@ pub async fn run(
             .collect();
         bail!("the apply of {label} failed: {}", failed.join("; "));
     }
+    let mut timeline: Vec<Step> = timeline
+        .steps
+        .lock()
+        .map(|s| s.values().cloned().collect())
+        .unwrap_or_default();
+    timeline.sort_by(|a, b| a.start.total_cmp(&b.start));
     let record = store.snapshot().await;
     let (again, _) = make_plan(&client, model, &record).await?;
     let replan_changes = again.resources.iter().filter(|r| r.action.writes()).count();
@@ -259,6 +380,8 @@ pub async fn run(
         resources: p.resources.len(),
         writes: p.resources.iter().filter(|r| r.action.writes()).count(),
         parallelism: s.parallelism,
+        state_in_memory: s.state_in_memory,
+        scale_limits: s.scale_limits,
         time_scale: s.time_scale,
         plan_s,
         apply_s,
@@ -276,6 +399,7 @@ pub async fn run(
         state_bytes: record.to_json().len(),
         replan_changes,
         runs_apply_s: vec![apply_s],
+        timeline,
     })
 }
 
@@ -304,8 +428,8 @@ pub async fn bench_spec(
     s: ApplySettings,
 ) -> anyhow::Result<(ApplyFigures, Vec<String>)> {
     let model = crate::offline::model_of(label, text)?;
-    let sim = start_sim(s.time_scale, s.latency).await?;
-    let client = client_for(&sim.url()).await?;
+    let sim = start_sim(&s).await?;
+    let client = client_for(&sim.url(), Some(limits(s.time_scale, s.scale_limits).1)).await?;
     if model
         .resources
         .iter()

@@ -187,7 +187,7 @@ async fn compare(
     moat_s: f64,
     moat_ids: &[String],
 ) -> anyhow::Result<BaselineFigures> {
-    let sim = crate::apply_bench::start_sim(settings.time_scale, settings.latency).await?;
+    let sim = crate::apply_bench::start_sim(&settings).await?;
     let out = run_script(py, &sim.url(), settings.time_scale).await;
     let ids = crate::apply_bench::resource_ids(&sim);
     sim.shutdown().await;

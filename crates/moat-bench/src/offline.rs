@@ -34,6 +34,8 @@ pub struct OfflineFigures {
     pub total_s: f64,
     /// Peak resident set size of the process (`VmHWM`), MiB.
     pub peak_mb: f64,
+    /// The peak once the model was built and linted (before graph and diff), MiB.
+    pub peak_model_mb: f64,
 }
 
 /// Turns spec text into a model, failing with every error diagnostic rendered.
@@ -104,6 +106,7 @@ pub fn measure(path: &Path) -> anyhow::Result<OfflineFigures> {
         .with_context(|| format!("cannot read `{}`", path.display()))?;
     let started = Instant::now();
     let (model, [parse_s, resolve_s, lint_s]) = timed_model(&path.display().to_string(), &text)?;
+    let peak_model_mb = peak_rss_mb().unwrap_or(f64::NAN);
     let t = Instant::now();
     let graph = model.graph();
     let order_len = graph
@@ -132,6 +135,7 @@ pub fn measure(path: &Path) -> anyhow::Result<OfflineFigures> {
         diff_s,
         total_s,
         peak_mb: peak_rss_mb().unwrap_or(f64::NAN),
+        peak_model_mb,
     })
 }
 

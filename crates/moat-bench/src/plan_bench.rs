@@ -212,7 +212,7 @@ pub async fn bench_size(
         .filter(|r| r.kind == moat_model::Kind::KeyVault)
         .count();
     if fresh {
-        let client = client_for(&sim.url()).await?;
+        let client = client_for(&sim.url(), None).await?;
         out.push(
             measure(
                 &client,
@@ -235,7 +235,7 @@ pub async fn bench_size(
     let seeder = Arc::new(ArmClient::new(config).await?);
     put_everything(&seeder, &seed_plan, time_scale).await?;
     let record = record_of(&model, &seed_plan);
-    let client = client_for(&sim.url()).await?;
+    let client = client_for(&sim.url(), None).await?;
     let f = measure(&client, &model, &record, n, base_reads, latency, "applied").await?;
     if f.changes != 0 {
         bail!(

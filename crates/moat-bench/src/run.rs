@@ -24,6 +24,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         time_scale: args.time_scale,
         latency: Duration::from_millis(args.apply_latency_ms),
         parallelism: CLI_PARALLELISM,
+        state_in_memory: false,
+        scale_limits: true,
     };
     let root = crate::baseline::workspace_root();
 
@@ -55,11 +57,22 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         if want("apply") {
             let vnets = if args.quick { 1 } else { 3 };
             let text = crate::specgen::grid("grid", vnets);
-            for parallelism in [CLI_PARALLELISM, 0] {
-                let label = format!("generated {vnets} VNets × 10 subnets");
+            // The CLI's parallelism; no cap; no cap with the state record kept in memory (what
+            // persisting the record costs); and the CLI's parallelism with ARM's limits not
+            // scaled with time (what `moat apply --local` does today).
+            let runs = [
+                (CLI_PARALLELISM, false, true, ""),
+                (0, false, true, ""),
+                (0, true, true, ", state in memory"),
+                (CLI_PARALLELISM, false, false, ", unscaled limits"),
+            ];
+            for (parallelism, state_in_memory, scale_limits, note) in runs {
+                let label = format!("generated {vnets} VNets × 10 subnets{note}");
                 eprintln!("moat-bench: apply {label} (parallelism {parallelism}) …");
                 let s = ApplySettings {
                     parallelism,
+                    state_in_memory,
+                    scale_limits,
                     ..settings
                 };
                 let (f, _) = rt.block_on(crate::apply_bench::bench_spec(&label, &text, s))?;
@@ -153,8 +166,18 @@ fn figures_json(
     let date = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
+    // Read-only: which commit the figures belong to (the work tree may have edits on top).
+    let commit = std::process::Command::new("git")
+        .arg("-C")
+        .arg(crate::baseline::workspace_root())
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     json!({
         "date": date,
+        "git_commit": commit,
         "quick": args.quick,
         "time_scale": args.time_scale,
         "plan_latency_ms": args.latency_ms,
@@ -185,7 +208,7 @@ fn print_table(
     if !applies.is_empty() {
         println!("\nApply vs the physical limit (wall time of the apply walk / lower bound)");
         println!(
-            "{:<38} {:>5} {:>4} {:>8} {:>8} {:>6} {:>8} {:>6} {:>6} {:>8}",
+            "{:<50} {:>5} {:>4} {:>8} {:>8} {:>6} {:>8} {:>6} {:>6} {:>8}",
             "spec",
             "res",
             "par",
@@ -199,7 +222,7 @@ fn print_table(
         );
         for a in applies {
             println!(
-                "{:<38} {:>5} {:>4} {:>8.3} {:>8.3} {:>6.2} {:>8.3} {:>6} {:>6} {:>8.3}",
+                "{:<50} {:>5} {:>4} {:>8.3} {:>8.3} {:>6.2} {:>8.3} {:>6} {:>6} {:>8.3}",
                 a.spec,
                 a.resources,
                 if a.parallelism == 0 {
