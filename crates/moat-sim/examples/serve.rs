@@ -8,7 +8,10 @@ async fn main() {
         eprintln!("error: `{listen}` is not an address like 127.0.0.1:8080");
         std::process::exit(2);
     };
-    let config = moat_sim::SimConfig { state_file: args.next().map(Into::into), ..Default::default() };
+    let config = moat_sim::SimConfig {
+        state_file: args.next().map(Into::into),
+        ..Default::default()
+    };
     if let Err(e) = moat_sim::serve(moat_sim::ServeOptions { listen, config }).await {
         eprintln!("error: {e}");
         std::process::exit(1);
