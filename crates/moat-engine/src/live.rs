@@ -147,23 +147,28 @@ pub async fn read_live(
         };
         live.resources.insert(key, state);
     }
-    // A vault name stays taken while a deleted vault holds it (BEHAVIOR.md §5.11).
-    for t in targets.values().filter(|t| t.kind == Kind::KeyVault) {
-        if !matches!(live.resources.get(&t.key), Some(LiveState::Absent)) {
-            continue;
-        }
-        let (Some(loc), Some(name)) = (&t.location, t.id.rsplit('/').next()) else {
-            continue;
-        };
-        let Some(sub) = t.id.split('/').nth(2) else {
-            continue;
-        };
-        let deleted = format!(
-            "/subscriptions/{sub}/providers/Microsoft.KeyVault/locations/{loc}/deletedVaults/{name}"
-        );
-        live.requests += 1;
-        if let Ok(Some(_)) = arm.get(&deleted, Kind::KeyVault.api_version()).await {
-            live.soft_deleted_vaults.insert(t.key.clone());
+    // A vault name stays taken while a deleted vault holds it (BEHAVIOR.md §5.11). These
+    // reads depend on the first round, so they are a second parallel round.
+    let probes: Vec<(String, String)> = targets
+        .values()
+        .filter(|t| t.kind == Kind::KeyVault && matches!(live.resources.get(&t.key), Some(LiveState::Absent)))
+        .filter_map(|t| {
+            let loc = t.location.as_ref()?;
+            let name = t.id.rsplit('/').next()?;
+            let sub = t.id.split('/').nth(2)?;
+            let deleted = format!("/subscriptions/{sub}/providers/Microsoft.KeyVault/locations/{loc}/deletedVaults/{name}");
+            Some((t.key.clone(), deleted))
+        })
+        .collect();
+    live.requests += probes.len();
+    let found = stream::iter(probes)
+        .map(|(key, id)| async move { (key, arm.get(&id, Kind::KeyVault.api_version()).await) })
+        .buffer_unordered(parallelism.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    for (key, result) in found {
+        if let Ok(Some(_)) = result {
+            live.soft_deleted_vaults.insert(key);
         }
     }
     Ok(live)

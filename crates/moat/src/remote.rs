@@ -55,6 +55,7 @@ pub fn state_dir(g: &Global, spec: &Path) -> PathBuf {
 pub async fn connect(g: &Global, state_dir: &Path) -> anyhow::Result<Remote> {
     moat_arm::install_crypto_provider();
     let mut sim = None;
+    let mut local_speed = None;
     let endpoint = if g.local {
         std::fs::create_dir_all(state_dir)
             .with_context(|| format!("cannot create state directory `{}`", state_dir.display()))?;
@@ -67,8 +68,20 @@ pub async fn connect(g: &Global, state_dir: &Path) -> anyhow::Result<Remote> {
                 .with_context(|| format!("cannot use `{LOCAL_FAULTS_ENV}`"))?,
             _ => moat_sim::FaultPlan::default(),
         };
+        // Time runs `1/scale` times faster here, so ARM's refill rates do too: otherwise a
+        // large local apply would be throttled ~100x harder than on Azure.
+        let speed = if scale > 0.0 { 1.0 / scale } else { 1.0 };
+        let mut limits = moat_sim::Limits::default();
+        for bucket in [&mut limits.reads, &mut limits.writes, &mut limits.deletes]
+            .into_iter()
+            .flatten()
+        {
+            bucket.per_second *= speed;
+        }
+        local_speed = Some(speed);
         let config = moat_sim::SimConfig {
             time_scale: scale,
+            limits,
             faults,
             state_file: Some(state_dir.join("local-cloud.json")),
             record_dir: std::env::var_os("MOAT_LOCAL_RECORD").map(PathBuf::from),
@@ -95,6 +108,15 @@ pub async fn connect(g: &Global, state_dir: &Path) -> anyhow::Result<Remote> {
         None => AuthChoice::Auto,
     };
     config.log_http = g.log_http.clone();
+    if let Some(speed) = local_speed {
+        for bucket in [
+            &mut config.limits.reads,
+            &mut config.limits.writes,
+            &mut config.limits.deletes,
+        ] {
+            bucket.refill_per_sec *= speed;
+        }
+    }
     let client = ArmClient::new(config).await?;
     let tenant = if loopback {
         moat_model::LOCAL_TENANT.to_string()
