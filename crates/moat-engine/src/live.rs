@@ -204,3 +204,49 @@ pub fn keys_read(model: &Model) -> BTreeSet<String> {
         .map(|r| r.key.clone())
         .collect()
 }
+
+/// For every resource group the plan deletes, the IDs of what it holds that the plan does not
+/// account for. Deleting a group deletes everything in it, so a resource another team put
+/// there — or one Azure created on the side — must stop the plan instead of vanishing.
+pub async fn foreign_in_deleted_groups(
+    arm: &dyn Arm,
+    plan: &crate::plan::Plan,
+) -> Result<Vec<(String, Vec<String>)>, ArmError> {
+    let known: BTreeSet<String> = plan
+        .resources
+        .iter()
+        .map(|r| r.id.to_ascii_lowercase())
+        .collect();
+    let mut out = Vec::new();
+    for g in plan
+        .resources
+        .iter()
+        .filter(|r| r.action == crate::plan::Action::Delete && r.kind == Kind::ResourceGroup.word())
+    {
+        if g.request.is_none() {
+            continue; // already gone
+        }
+        let Some(body) = arm
+            .get(
+                &format!("{}/resources", g.id),
+                Kind::ResourceGroup.api_version(),
+            )
+            .await?
+        else {
+            continue;
+        };
+        let foreign: Vec<String> = body
+            .get("value")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.get("id").and_then(Value::as_str))
+            .filter(|id| !known.contains(&id.to_ascii_lowercase()))
+            .map(str::to_string)
+            .collect();
+        if !foreign.is_empty() {
+            out.push((g.key.clone(), foreign));
+        }
+    }
+    Ok(out)
+}

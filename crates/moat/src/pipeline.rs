@@ -145,3 +145,29 @@ pub async fn make_plan(
         }
     }
 }
+
+/// Refuses a plan that deletes a resource group still holding resources the stack does not
+/// own (printing them); `Ok(false)` means refused.
+pub async fn groups_are_ours(s: &Session, c: &Checked, plan: &Plan) -> anyhow::Result<bool> {
+    let foreign =
+        moat_engine::live::foreign_in_deleted_groups(s.remote.client.as_ref(), plan).await?;
+    for (key, ids) in &foreign {
+        let at = c
+            .model
+            .get(key)
+            .map(|r| c.loaded.file.line_col(r.key_span.start));
+        let loc = at
+            .map(|lc| format!("\n  --> {}:{}:{}", c.loaded.file.name(), lc.line, lc.col))
+            .unwrap_or_default();
+        let list = ids
+            .iter()
+            .map(|i| format!("  - {i}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        eprintln!(
+            "error: deleting resource group `{key}` would also delete {} resource(s) this stack does not own:{loc}\n{list}\nhint: delete or move them first, or keep the group with `--exclude {key}`",
+            ids.len()
+        );
+    }
+    Ok(foreign.is_empty())
+}

@@ -5,7 +5,7 @@ use crate::Status;
 use crate::cli::{ApplyArgs, DestroyArgs, Global, RunArgs, VarArgs};
 use crate::load::spec_path;
 use crate::output::Output;
-use crate::pipeline::{Checked, Session, check, make_plan, read_state};
+use crate::pipeline::{Checked, Session, check, groups_are_ours, make_plan, read_state};
 use crate::progress::Lines;
 use crate::remote::{backend, connect};
 use anyhow::{Context as _, bail};
@@ -131,6 +131,10 @@ async fn locked(
         },
     };
     let plan = select(plan, c, run, destroy)?;
+    if !groups_are_ours(s, c, &plan).await? {
+        guard.release().await.ok();
+        return Ok(Status::Failed);
+    }
     if !out.quiet {
         print!(
             "{}",
@@ -298,10 +302,16 @@ fn select(mut plan: Plan, c: &Checked, run: &RunArgs, destroy: bool) -> anyhow::
     for r in &plan.resources {
         let _ = graph.add_node(r.key.clone(), ());
     }
+    // In the model's direction: a delete's `depends_on` lists what must be deleted *before*
+    // it (its dependents), so its edges are turned around.
     for r in &plan.resources {
         for d in &r.depends_on {
             if graph.contains(d) {
-                let _ = graph.add_edge(&r.key, d);
+                let _ = if r.action == Action::Delete {
+                    graph.add_edge(d, &r.key)
+                } else {
+                    graph.add_edge(&r.key, d)
+                };
             }
         }
     }

@@ -5,7 +5,7 @@ use crate::Status;
 use crate::cli::{Global, PlanArgs, PlanFormat};
 use crate::load::spec_path;
 use crate::output::Output;
-use crate::pipeline::{check, make_plan, open, read_state};
+use crate::pipeline::{check, groups_are_ours, make_plan, open, read_state};
 use anyhow::Context as _;
 use moat_engine::render;
 
@@ -18,7 +18,14 @@ pub fn run(g: &Global, args: &PlanArgs, out: &Output) -> anyhow::Result<Status> 
     crate::runtime()?.block_on(async {
         let s = open(g, &c).await?;
         let record = read_state(s.backend.as_ref(), &c.model.stack.value).await?;
-        let result = make_plan(&s, &c, &record, false).await;
+        let result = match make_plan(&s, &c, &record, false).await {
+            Ok(Some((plan, live))) => match groups_are_ours(&s, &c, &plan).await {
+                Ok(true) => Ok(Some((plan, live))),
+                Ok(false) => Ok(None),
+                Err(e) => Err(e),
+            },
+            other => other,
+        };
         let requests = s.remote.client.stats().requests_sent;
         s.remote.close().await;
         let Some((plan, _live)) = result? else {
