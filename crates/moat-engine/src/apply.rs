@@ -342,6 +342,14 @@ pub async fn apply(
             {
                 wo = wo.lock_group(r.key.clone(), g.clone());
             }
+            // What writes nothing costs nothing; a replace is a delete and a create.
+            let cost = match (r.action, crate::live::kind_from_word(&r.kind)) {
+                (a, _) if !a.writes() => 0,
+                (Action::Replace, Some(k)) => 2 * k.typical_seconds(),
+                (_, Some(k)) => k.typical_seconds(),
+                (_, None) => 1,
+            };
+            wo = wo.weight(r.key.clone(), cost);
         }
         let report = walk(&graph, &wo, |_key, r| {
             let arm = arm.clone();

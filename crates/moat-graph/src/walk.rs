@@ -45,6 +45,10 @@ pub struct WalkOptions {
     pub lock_groups: BTreeMap<String, String>,
     /// Once cancelled, no new node starts; the running ones are awaited.
     pub cancel: Option<CancellationToken>,
+    /// Expected cost of a node (any unit, e.g. seconds; default 1), used only to pick which
+    /// ready node goes first when the cap is reached: the one with the costliest chain waiting
+    /// on it.
+    pub weights: BTreeMap<String, u64>,
 }
 
 impl WalkOptions {
@@ -68,6 +72,12 @@ impl WalkOptions {
     /// Puts `key` in lock group `group`.
     pub fn lock_group(mut self, key: impl Into<String>, group: impl Into<String>) -> Self {
         self.lock_groups.insert(key.into(), group.into());
+        self
+    }
+
+    /// Sets the expected cost of `key` (default 1).
+    pub fn weight(mut self, key: impl Into<String>, cost: u64) -> Self {
+        self.weights.insert(key.into(), cost);
         self
     }
 
@@ -220,10 +230,15 @@ where
     }
     let mut group_busy = vec![false; group_ids.len()];
 
-    // Length, in nodes, of the longest chain that starts at each node.
-    let mut chain = vec![1usize; n];
+    // Cost of the costliest chain that starts at each node (in nodes, unless weighted).
+    let weight: Vec<u64> = d
+        .keys
+        .iter()
+        .map(|k| options.weights.get(*k).copied().unwrap_or(1))
+        .collect();
+    let mut chain = vec![1u64; n];
     for &i in order.iter().rev() {
-        chain[i] = 1 + after[i].iter().map(|&j| chain[j]).max().unwrap_or(0);
+        chain[i] = weight[i] + after[i].iter().map(|&j| chain[j]).max().unwrap_or(0);
     }
 
     let cap = if options.parallelism == 0 {
@@ -238,7 +253,7 @@ where
     let mut outcome: Vec<Option<Outcome<E>>> = (0..n).map(|_| None).collect();
     let mut started: Vec<Option<Instant>> = vec![None; n];
     let mut finished: Vec<Option<Instant>> = vec![None; n];
-    let mut ready: BTreeSet<(Reverse<usize>, usize)> = (0..n)
+    let mut ready: BTreeSet<(Reverse<u64>, usize)> = (0..n)
         .filter(|&i| waiting[i] == 0)
         .map(|i| (Reverse(chain[i]), i))
         .collect();

@@ -171,6 +171,30 @@ async fn a_capped_walk_starts_the_longest_chain_first() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn weights_make_a_long_node_go_before_a_chain_of_short_ones() {
+    // `aks` (5 s) beats a chain of three 1 s nodes only when the walker knows their costs.
+    let nodes = [("aks", ok(5)), ("n1", ok(1)), ("n2", ok(1)), ("n3", ok(1))];
+    let edges = [("n2", "n1"), ("n3", "n2")];
+    let g = graph(&nodes, &edges);
+    let unweighted = walk(&g, &WalkOptions::new().parallelism(1), job)
+        .await
+        .unwrap();
+    assert_eq!(
+        secs(unweighted.started, unweighted.nodes["n1"].started),
+        0.0
+    );
+    let opts = WalkOptions::new()
+        .parallelism(1)
+        .weight("aks", 5)
+        .weight("n1", 1)
+        .weight("n2", 1)
+        .weight("n3", 1);
+    let weighted = walk(&g, &opts, job).await.unwrap();
+    assert_eq!(secs(weighted.started, weighted.nodes["aks"].started), 0.0);
+    assert_eq!(secs(weighted.started, weighted.nodes["n1"].started), 5.0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn nodes_of_one_lock_group_never_overlap() {
     let g = graph(
         &[

@@ -82,6 +82,25 @@ impl Kind {
         }
     }
 
+    /// Typical seconds Azure takes to create or update one (BEHAVIOR.md §1: seconds for
+    /// network objects, tens of seconds for storage and vaults, minutes for ML and AKS); the
+    /// apply walker uses it to start the costliest chain first when its parallelism cap binds.
+    pub fn typical_seconds(self) -> u64 {
+        match self {
+            Kind::ResourceGroup => 2,
+            Kind::VirtualNetwork | Kind::Subnet | Kind::NetworkSecurityGroup | Kind::RouteTable => {
+                5
+            }
+            Kind::ApplicationInsights => 5,
+            Kind::KeyVault => 15,
+            Kind::ContainerRegistry => 20,
+            Kind::StorageAccount => 25,
+            Kind::MlWorkspace | Kind::AksCompute => 60,
+            Kind::AmlCompute => 90,
+            Kind::AksCluster => 300,
+        }
+    }
+
     /// Whether ARM keeps a `location` for this kind.
     pub fn has_location(self) -> bool {
         !matches!(self, Kind::Subnet)
