@@ -528,14 +528,17 @@ impl<'s> Resolver<'s> {
             Some((k, c)) => (k, Some(c)),
             None => (raw.value.as_str(), None),
         };
-        let key_span = Span::new(
-            raw.span.start as usize,
-            raw.span.start as usize + key.len().min(raw.span.len()),
-        );
-        let key_span = if self.spec_text_matches(raw) {
-            key_span
-        } else {
-            raw.span
+        // Point at the key part of `key/child` when the source text is the value itself
+        // (plain, or quoted: one extra byte each side); an interpolated value that expanded
+        // differently gets the whole span.
+        let quote = match raw.span.len().checked_sub(raw.value.len()) {
+            Some(0) => Some(0),
+            Some(2) => Some(1),
+            _ => None,
+        };
+        let key_span = match quote {
+            Some(q) => raw.span.sub(q, q + key.len()),
+            None => raw.span,
         };
         let Some(sym) = self.syms.get(key) else {
             let hint = did_you_mean(key, self.syms.keys().copied())
@@ -584,7 +587,8 @@ impl<'s> Resolver<'s> {
                     let child_span = if key_span == raw.span {
                         raw.span
                     } else {
-                        Span::new(key_span.end as usize + 1, raw.span.end as usize)
+                        let start = key_span.end as usize + 1;
+                        Span::new(start, start + child.len())
                     };
                     self.push(
                         Diagnostic::error(
@@ -661,12 +665,6 @@ impl<'s> Resolver<'s> {
                 })
             }
         }
-    }
-
-    fn spec_text_matches(&self, _raw: &Spanned<String>) -> bool {
-        // Reference values are plain scalars in practice; interpolated ones still start at the
-        // span start, so the key prefix span is a good approximation either way.
-        true
     }
 
     fn resolve_resource(&mut self, res: &'s ast::Resource, out: &mut Vec<Resource>) {
