@@ -1,136 +1,82 @@
 //! `moat import`: a resource that exists without this stack's tag is refused by plan, adopted
 //! by import, then tagged by the next apply; another stack's resource is never adopted.
 
-use moat_arm::{Arm, ArmClient, ClientConfig, Endpoint, WriteRequest};
+mod common;
+
+use common::{InProcessCloud, Moat, copy_example, path_str, repo, scratch};
 use serde_json::json;
-use std::process::Command;
 
 const SUB: &str = "10ca1000-0000-4000-8000-000000000001";
 
-fn moat(dir: &std::path::Path, endpoint: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_moat"))
-        .current_dir(dir)
-        .args(args)
-        .args(["--arm-endpoint", endpoint, "--no-color"])
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run moat");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn import_adopts_an_unowned_resource_and_refuses_a_foreign_one() {
-    moat_arm::install_crypto_provider();
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let config = moat_sim::SimConfig {
-        time_scale: 0.0,
-        ..moat_sim::SimConfig::default()
-    };
-    let sim = rt
-        .block_on(moat_sim::start(
-            "127.0.0.1:0".parse().expect("addr"),
-            config,
-        ))
-        .expect("sim");
-    let url = sim.url();
-    let client = rt
-        .block_on(ArmClient::new(ClientConfig::for_endpoint(
-            Endpoint::parse(&url).expect("endpoint"),
-        )))
-        .expect("client");
-    let put = |id: String, body: serde_json::Value| {
-        rt.block_on(async {
-            let s = client
-                .begin(WriteRequest::put(id, "2024-07-01", body))
-                .await
-                .expect("put");
-            client.wait(&s.operation).await.expect("wait");
-        })
-    };
+    let cloud = InProcessCloud::start();
     let rg = format!("/subscriptions/{SUB}/resourceGroups/minimal-rg");
-    put(rg.clone(), json!({ "location": "westeurope" }));
+    cloud.put(&rg, "2024-07-01", json!({ "location": "westeurope" }));
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec = dir.path().join("minimal.yaml");
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/minimal.yaml"),
-        &spec,
-    )
-    .expect("copy");
+    let dir = scratch("import");
+    let spec = copy_example(&repo().join("examples/minimal.yaml"), &dir);
+    let spec = path_str(&spec);
+    let moat = Moat::remote(&dir.join(".moat"), &cloud.url());
 
     // Refused: the group exists and nobody owns it.
-    let (code, _, err) = moat(dir.path(), &url, &["plan", "minimal.yaml"]);
-    assert_eq!(code, 1, "{err}");
+    let out = moat.run(&["plan", spec]);
+    out.expect(1, "plan of an unowned group");
     assert!(
-        err.contains("this stack does not own it") && err.contains("moat import"),
-        "{err}"
+        out.stderr.contains("this stack does not own it") && out.stderr.contains("moat import"),
+        "{}",
+        out.stderr
     );
-    assert!(err.contains("minimal.yaml:8:3"), "{err}");
+    assert!(out.stderr.contains("minimal.yaml:8:3"), "{}", out.stderr);
 
     // A wrong ID is refused before anything is written.
-    let (code, _, err) = moat(
-        dir.path(),
-        &url,
-        &[
-            "import",
-            "minimal.yaml",
-            "rg",
-            "/subscriptions/x/resourceGroups/other",
-        ],
-    );
-    assert_eq!(code, 1);
-    assert!(err.contains("resolves to"), "{err}");
+    let out = moat.run(&[
+        "import",
+        spec,
+        "rg",
+        "/subscriptions/x/resourceGroups/other",
+    ]);
+    out.expect(1, "import of a wrong ID");
+    assert!(out.stderr.contains("resolves to"), "{}", out.stderr);
 
-    let (code, _, err) = moat(dir.path(), &url, &["import", "minimal.yaml", "rg", &rg]);
-    assert_eq!(code, 0, "{err}");
-    assert!(err.contains("Imported"), "{err}");
+    let out = moat.run(&["import", spec, "rg", &rg]);
+    out.expect(0, "import");
+    assert!(out.stderr.contains("Imported"), "{}", out.stderr);
 
     // Adopted: the plan now updates the group (the ownership tag) and creates the rest.
-    let (code, out, err) = moat(
-        dir.path(),
-        &url,
-        &["plan", "minimal.yaml", "--detailed-exitcode"],
-    );
-    assert_eq!(code, 2, "{err}");
+    let out = moat.run(&["plan", spec, "--detailed-exitcode"]);
+    out.expect(2, "plan after import");
     assert!(
-        out.contains("Plan: 2 to add, 1 to change, 0 to replace, 0 to destroy."),
-        "{out}"
+        out.stdout
+            .contains("Plan: 2 to add, 1 to change, 0 to replace, 0 to destroy."),
+        "{}",
+        out.stdout
     );
-    assert!(out.contains("+ tags.moat-stack = \"minimal\""), "{out}");
-    let (code, _, err) = moat(
-        dir.path(),
-        &url,
-        &["apply", "minimal.yaml", "--auto-approve"],
+    assert!(
+        out.stdout.contains("+ tags.moat-stack = \"minimal\""),
+        "{}",
+        out.stdout
     );
-    assert_eq!(code, 0, "{err}");
-    let (code, out, _) = moat(
-        dir.path(),
-        &url,
-        &["plan", "minimal.yaml", "--detailed-exitcode"],
-    );
-    assert_eq!(code, 0, "{out}");
+    moat.apply(spec.as_ref()).expect(0, "apply after import");
+    moat.assert_no_changes(spec.as_ref(), "apply after import");
 
     // Another stack's resource is never adopted.
     let other = format!("/subscriptions/{SUB}/resourceGroups/other-rg");
-    put(
-        other.clone(),
+    cloud.put(
+        &other,
+        "2024-07-01",
         json!({ "location": "westeurope", "tags": { "moat-stack": "someone-else" } }),
     );
-    let text = std::fs::read_to_string(&spec)
+    let text = std::fs::read_to_string(spec)
         .expect("read")
         .replace("name: minimal-rg", "name: other-rg");
-    std::fs::write(
-        dir.path().join("other.yaml"),
-        text.replace("stack: minimal", "stack: third"),
-    )
-    .expect("write");
-    let (code, _, err) = moat(dir.path(), &url, &["import", "other.yaml", "rg", &other]);
-    assert_eq!(code, 1);
-    assert!(err.contains("belongs to stack `someone-else`"), "{err}");
-
-    rt.block_on(sim.shutdown());
+    let other_spec = dir.join("other.yaml");
+    std::fs::write(&other_spec, text.replace("stack: minimal", "stack: third")).expect("write");
+    let out = moat.run(&["import", path_str(&other_spec), "rg", &other]);
+    out.expect(1, "import of another stack's group");
+    assert!(
+        out.stderr.contains("belongs to stack `someone-else`"),
+        "{}",
+        out.stderr
+    );
 }

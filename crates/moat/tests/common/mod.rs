@@ -566,3 +566,85 @@ pub fn has_put(record_dir: &Path) -> bool {
         d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().contains("-PUT-")))
     })
 }
+
+/// An emulator inside the test process, with an ARM client to arrange what the tests need
+/// (resources that moat did not create) and to look at the result.
+pub struct InProcessCloud {
+    rt: tokio::runtime::Runtime,
+    sim: Option<moat_sim::SimHandle>,
+    client: moat_arm::ArmClient,
+}
+
+impl InProcessCloud {
+    /// Starts an instant (time scale 0) emulator on a free loopback port.
+    pub fn start() -> InProcessCloud {
+        moat_arm::install_crypto_provider();
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let config = moat_sim::SimConfig {
+            time_scale: 0.0,
+            ..moat_sim::SimConfig::default()
+        };
+        let sim = rt
+            .block_on(moat_sim::start(
+                "127.0.0.1:0".parse().expect("addr"),
+                config,
+            ))
+            .expect("sim");
+        let endpoint = moat_arm::Endpoint::parse(&sim.url()).expect("endpoint");
+        let client = rt
+            .block_on(moat_arm::ArmClient::new(
+                moat_arm::ClientConfig::for_endpoint(endpoint),
+            ))
+            .expect("client");
+        InProcessCloud {
+            rt,
+            sim: Some(sim),
+            client,
+        }
+    }
+
+    /// The emulator's URL, for `--arm-endpoint`.
+    pub fn url(&self) -> String {
+        self.sim.as_ref().map(|s| s.url()).unwrap_or_default()
+    }
+
+    /// PUTs `body` to `id` and waits for it.
+    pub fn put(&self, id: &str, api_version: &str, body: Value) {
+        use moat_arm::Arm as _;
+        self.rt.block_on(async {
+            let s = self
+                .client
+                .begin(moat_arm::WriteRequest::put(id, api_version, body))
+                .await
+                .expect("put");
+            self.client.wait(&s.operation).await.expect("wait");
+        });
+    }
+
+    /// GETs `id` (`None` when absent).
+    pub fn get(&self, id: &str, api_version: &str) -> Option<Value> {
+        use moat_arm::Arm as _;
+        self.rt
+            .block_on(self.client.get(id, api_version))
+            .expect("get")
+    }
+
+    /// Every resource ID the emulator holds, lowercased.
+    pub fn ids(&self) -> BTreeSet<String> {
+        self.sim
+            .as_ref()
+            .map(|s| s.resources())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_lowercase))
+            .collect()
+    }
+}
+
+impl Drop for InProcessCloud {
+    fn drop(&mut self) {
+        if let Some(sim) = self.sim.take() {
+            self.rt.block_on(sim.shutdown());
+        }
+    }
+}
