@@ -64,6 +64,17 @@ pub fn check(
     }))
 }
 
+impl Checked {
+    /// `\n  --> file:line:col` of the resource `key` in the spec, for runtime errors that
+    /// name it; empty when the key is not in the spec.
+    pub fn locate(&self, key: &str) -> String {
+        self.model.get(key).map_or_else(String::new, |r| {
+            let lc = self.loaded.file.line_col(r.key_span.start);
+            format!("\n  --> {}:{}:{}", self.loaded.file.name(), lc.line, lc.col)
+        })
+    }
+}
+
 /// Hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
@@ -127,19 +138,7 @@ pub async fn make_plan(
                     | moat_engine::diff::PlanError::Unowned { key, .. }
                     | moat_engine::diff::PlanError::CannotReplace { key, .. } => key.clone(),
                 };
-                let at = c
-                    .model
-                    .get(&key)
-                    .map(|r| c.loaded.file.line_col(r.key_span.start));
-                match at {
-                    Some(lc) => eprintln!(
-                        "error: {e}\n  --> {}:{}:{}",
-                        c.loaded.file.name(),
-                        lc.line,
-                        lc.col
-                    ),
-                    None => eprintln!("error: {e}"),
-                }
+                eprintln!("error: {e}{}", c.locate(&key));
             }
             Ok(None)
         }
@@ -152,13 +151,7 @@ pub async fn groups_are_ours(s: &Session, c: &Checked, plan: &Plan) -> anyhow::R
     let foreign =
         moat_engine::live::foreign_in_deleted_groups(s.remote.client.as_ref(), plan).await?;
     for (key, ids) in &foreign {
-        let at = c
-            .model
-            .get(key)
-            .map(|r| c.loaded.file.line_col(r.key_span.start));
-        let loc = at
-            .map(|lc| format!("\n  --> {}:{}:{}", c.loaded.file.name(), lc.line, lc.col))
-            .unwrap_or_default();
+        let loc = c.locate(key);
         let list = ids
             .iter()
             .map(|i| format!("  - {i}"))

@@ -212,14 +212,7 @@ async fn locked(
         eprintln!("\nDurations:\n{}", lines.join("\n"));
     }
     for (key, e) in &failed {
-        let at = c
-            .model
-            .get(key)
-            .map(|r| c.loaded.file.line_col(r.key_span.start));
-        let loc = at
-            .map(|lc| format!("\n  --> {}:{}:{}", c.loaded.file.name(), lc.line, lc.col))
-            .unwrap_or_default();
-        eprintln!("error: `{key}` failed: {e}{loc}");
+        eprintln!("error: `{key}` failed: {e}{}", c.locate(key));
     }
     if !skipped.is_empty() {
         let list: Vec<String> = skipped
