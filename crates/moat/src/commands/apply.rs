@@ -6,7 +6,7 @@ use crate::cli::{ApplyArgs, DestroyArgs, Global, RunArgs, VarArgs};
 use crate::load::spec_path;
 use crate::output::Output;
 use crate::pipeline::{Checked, Session, check, groups_are_ours, make_plan, read_state};
-use crate::progress::Lines;
+use crate::progress::Reporter;
 use crate::remote::{backend, connect};
 use anyhow::{Context as _, bail};
 use moat_arm::Arm as _;
@@ -66,6 +66,11 @@ fn run(
     destroy: bool,
     saved: Option<Plan>,
 ) -> anyhow::Result<Status> {
+    if run.json && !run.auto_approve {
+        bail!(
+            "`--json` needs `--auto-approve`: the plan goes out as event lines, with no one to confirm it"
+        );
+    }
     let Some(c) = check(g, path, vars, out)? else {
         return Ok(Status::Failed);
     };
@@ -135,18 +140,27 @@ async fn locked(
         guard.release().await.ok();
         return Ok(Status::Failed);
     }
-    if !out.quiet {
-        print!(
-            "{}",
-            render::text(
-                &plan,
-                render::TextOptions {
-                    color: out.color_stdout(),
-                    show_unchanged: false
-                }
-            )
-        );
+    let mut events = run.json.then(crate::progress::EventWriter::new);
+    if let Some(e) = &events {
+        e.planned(&plan);
+    } else if !out.quiet {
+        crate::output::data(&render::text(
+            &plan,
+            render::TextOptions {
+                color: out.color_stdout(),
+                show_unchanged: false,
+            },
+        ))?;
     }
+    let summary = |result: &str, counts: serde_json::Value| {
+        if let Some(e) = &events {
+            let mut fields = serde_json::json!({ "command": op, "result": result });
+            if let (Some(f), serde_json::Value::Object(c)) = (fields.as_object_mut(), counts) {
+                f.extend(c);
+            }
+            e.emit("summary", fields);
+        }
+    };
     let writes = plan.resources.iter().filter(|r| r.action.writes()).count();
     let records = plan
         .resources
@@ -154,11 +168,13 @@ async fn locked(
         .any(|r| r.action == Action::NoOp && r.applied.is_some());
     if writes == 0 && !records {
         guard.release().await?;
+        summary("no_changes", serde_json::json!({}));
         return Ok(Status::Ok);
     }
     if writes > 0 && !run.auto_approve && !confirm(op)? {
         guard.release().await?;
         out.status("Nothing was changed.");
+        summary("declined", serde_json::json!({}));
         return Ok(Status::Ok);
     }
     let cancel = tokio_util::sync::CancellationToken::new();
@@ -177,7 +193,8 @@ async fn locked(
             }
         })
     };
-    let progress = Arc::new(Lines::new(writes, out.color));
+    let progress = Arc::new(Reporter::new(writes, out, events.take()));
+    let heartbeat = progress.start_heartbeat();
     let opts = ApplyOptions {
         parallelism: run.parallelism,
         cancel,
@@ -186,10 +203,11 @@ async fn locked(
         &plan,
         s.remote.client.clone(),
         store.clone(),
-        progress,
+        progress.clone(),
         &opts,
     )
     .await;
+    drop(heartbeat);
     watcher.abort();
     guard.release().await?;
     // Summary.
@@ -227,6 +245,28 @@ async fn locked(
         .filter(|(_, a, o)| a.writes() && matches!(o, ResourceOutcome::Done { .. }))
         .count();
     let verb = if destroy { "destroyed" } else { "applied" };
+    if let Some(e) = progress.json() {
+        let result = if report.is_success() && writes == 0 {
+            "no_changes"
+        } else if report.is_success() {
+            "applied"
+        } else if report.cancelled {
+            "interrupted"
+        } else {
+            "failed"
+        };
+        e.emit(
+            "summary",
+            serde_json::json!({
+                "command": op,
+                "result": result,
+                "done": done,
+                "failed": failed.len(),
+                "skipped": skipped.len(),
+                "elapsed_secs": (report.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            }),
+        );
+    }
     if report.is_success() && writes == 0 {
         // Only the state record was brought up to date; the plan already said "No changes".
         Ok(Status::Ok)
