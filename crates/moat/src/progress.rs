@@ -228,14 +228,16 @@ impl Reporter {
         let waiting = counts
             .total
             .saturating_sub(counts.done + counts.failed + counts.running.len());
-        let status = format!(
-            "[{}] running {} · waiting {waiting} · done {}/{}: {}",
+        let mut status = format!(
+            "[{}] running {} · waiting {waiting} · done {}/{}",
             format_elapsed(self.start.elapsed()),
             counts.running.len(),
             counts.done,
             counts.total,
-            running.join(", ")
         );
+        if !running.is_empty() {
+            status.push_str(&format!(": {}", running.join(", ")));
+        }
         let _ = write!(
             err,
             "{}",
