@@ -83,7 +83,7 @@ pub struct EventWriter {
 }
 
 impl EventWriter {
-    /// A writer whose `t` fields count from now.
+    /// A writer whose `t` fields count from now (the first line of the run).
     pub fn new() -> EventWriter {
         EventWriter {
             start: Instant::now(),
@@ -427,7 +427,7 @@ pub fn events_schema() -> Value {
         let mut p = json!({
             "type": { "const": name },
             "v": { "const": EVENT_FORMAT_VERSION, "description": "Version of the event format." },
-            "t": { "type": "number", "minimum": 0, "description": "Seconds since the command started." }
+            "t": { "type": "number", "minimum": 0, "description": "Seconds since the first event line of the run." }
         });
         if let (Some(p), Value::Object(more)) = (p.as_object_mut(), props) {
             p.extend(more);

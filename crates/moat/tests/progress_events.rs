@@ -133,6 +133,81 @@ fn events_schema_is_up_to_date() {
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         checked_in == fresh,
-        "schemas/events.schema.json is stale: run `UPDATE_SCHEMAS=1 cargo test -p moat --test heartbeat`"
+        "schemas/events.schema.json is stale: run `UPDATE_SCHEMAS=1 cargo test -p moat --test progress_events`"
     );
+}
+
+#[test]
+fn a_failed_apply_and_a_destroy_stream_their_events() {
+    let dir = scratch("events-failure");
+    let spec = copy_example(&repo().join("examples/minimal.yaml"), &dir);
+    let faults = dir.join("faults.json");
+    std::fs::write(
+        &faults,
+        serde_json::json!({
+            "seed": 1,
+            "rules": [{
+                "method": "PUT",
+                "path": "*/virtualNetworks/vnet",
+                "fault": { "kind": "fail_lro", "code": "InjectedFailure", "message": "injected by the test" }
+            }]
+        })
+        .to_string(),
+    )
+    .expect("faults");
+    let plain = Moat::local(&dir.join("state")).with_env("MOAT_LOCAL_TIME_SCALE", "0");
+    let faulty = plain.clone().with_env("MOAT_LOCAL_FAULTS", &faults);
+    let out = faulty.run(&["apply", path_str(&spec), "--auto-approve", "--json"]);
+    out.expect(1, "apply with a failing VNet");
+    let events = lines(&out.stdout);
+    let of = |t: &str| -> Vec<&Value> { events.iter().filter(|e| e["type"] == t).collect() };
+    let failed = of("failed");
+    assert_eq!(failed.len(), 1, "{}", out.stdout);
+    assert_eq!(failed[0]["key"], "vnet");
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("InjectedFailure")),
+        "{}",
+        failed[0]
+    );
+    let skipped = of("skipped");
+    assert_eq!(skipped.len(), 1, "{}", out.stdout);
+    assert_eq!(skipped[0]["key"], "vnet/default");
+    assert_eq!(skipped[0]["because"], "vnet");
+    let last = events.last().expect("events");
+    assert_eq!(
+        (
+            &last["result"],
+            &last["done"],
+            &last["failed"],
+            &last["skipped"]
+        ),
+        (
+            &Value::from("failed"),
+            &Value::from(1),
+            &Value::from(1),
+            &Value::from(1)
+        ),
+        "{last}"
+    );
+
+    let out = plain.run(&["destroy", path_str(&spec), "--auto-approve", "--json"]);
+    out.expect(0, "destroy --json");
+    let events = lines(&out.stdout);
+    let planned: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e["type"] == "planned")
+        .filter_map(|e| Some((e["key"].as_str()?, e["action"].as_str()?)))
+        .collect();
+    // The VNet that failed half-way is the stack's too: it goes first, then its group.
+    assert_eq!(
+        planned,
+        [("vnet", "delete"), ("rg", "delete")],
+        "{}",
+        out.stdout
+    );
+    let last = events.last().expect("events");
+    assert_eq!(last["command"], "destroy");
+    assert_eq!(last["result"], "applied");
 }
