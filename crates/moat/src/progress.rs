@@ -6,7 +6,7 @@
 //! `--json`, the same events as JSON lines on stdout (`schemas/events.schema.json`).
 
 use crate::output::Output;
-use moat_engine::apply::{Event, Progress};
+use moat_engine::apply::{ApplyReport, Event, Progress, ResourceOutcome};
 use moat_engine::plan::{Action, Plan};
 use serde_json::{Value, json};
 use std::io::{IsTerminal, Write};
@@ -133,6 +133,44 @@ impl EventWriter {
                 "change": s.change,
                 "replace": s.replace,
                 "destroy": s.destroy,
+            }),
+        );
+    }
+}
+
+impl EventWriter {
+    /// The `summary` of an apply or destroy with nothing to write (`no_changes`).
+    pub fn run_ended(&self, command: &str, result: &str) {
+        self.emit("summary", json!({ "command": command, "result": result }));
+    }
+
+    /// The `summary` of an apply or destroy that ran its writes.
+    pub fn run_summary(&self, command: &str, report: &ApplyReport, writes: usize) {
+        let count = |f: fn(&ResourceOutcome) -> bool| {
+            report
+                .outcomes
+                .iter()
+                .filter(|(_, a, o)| a.writes() && f(o))
+                .count()
+        };
+        let result = if report.is_success() && writes == 0 {
+            "no_changes"
+        } else if report.is_success() {
+            "applied"
+        } else if report.cancelled {
+            "interrupted"
+        } else {
+            "failed"
+        };
+        self.emit(
+            "summary",
+            json!({
+                "command": command,
+                "result": result,
+                "done": count(|o| matches!(o, ResourceOutcome::Done { .. })),
+                "failed": count(|o| matches!(o, ResourceOutcome::Failed(_))),
+                "skipped": count(|o| matches!(o, ResourceOutcome::Skipped(_))),
+                "elapsed_secs": secs(report.elapsed),
             }),
         );
     }
@@ -483,8 +521,8 @@ pub fn events_schema() -> Value {
             "summary": event("summary", "The last line.", &["command", "result"], json!({
                 "command": { "enum": ["plan", "apply", "destroy"] },
                 "result": {
-                    "enum": ["changes", "no_changes", "applied", "failed", "interrupted", "declined"],
-                    "description": "plan: `changes` or `no_changes`; apply and destroy: `applied`, `no_changes`, `failed`, `interrupted` or `declined` (not confirmed)."
+                    "enum": ["changes", "no_changes", "applied", "failed", "interrupted"],
+                    "description": "plan: `changes` or `no_changes`; apply and destroy: `applied`, `no_changes`, `failed` or `interrupted`."
                 },
                 "add": count("Creates planned."),
                 "change": count("In-place updates planned."),

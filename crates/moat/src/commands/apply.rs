@@ -152,15 +152,6 @@ async fn locked(
             },
         ))?;
     }
-    let summary = |result: &str, counts: serde_json::Value| {
-        if let Some(e) = &events {
-            let mut fields = serde_json::json!({ "command": op, "result": result });
-            if let (Some(f), serde_json::Value::Object(c)) = (fields.as_object_mut(), counts) {
-                f.extend(c);
-            }
-            e.emit("summary", fields);
-        }
-    };
     let writes = plan.resources.iter().filter(|r| r.action.writes()).count();
     let records = plan
         .resources
@@ -168,13 +159,14 @@ async fn locked(
         .any(|r| r.action == Action::NoOp && r.applied.is_some());
     if writes == 0 && !records {
         guard.release().await?;
-        summary("no_changes", serde_json::json!({}));
+        if let Some(e) = &events {
+            e.run_ended(op, "no_changes");
+        }
         return Ok(Status::Ok);
     }
     if writes > 0 && !run.auto_approve && !confirm(op)? {
         guard.release().await?;
         out.status("Nothing was changed.");
-        summary("declined", serde_json::json!({}));
         return Ok(Status::Ok);
     }
     let cancel = tokio_util::sync::CancellationToken::new();
@@ -246,26 +238,7 @@ async fn locked(
         .count();
     let verb = if destroy { "destroyed" } else { "applied" };
     if let Some(e) = progress.json() {
-        let result = if report.is_success() && writes == 0 {
-            "no_changes"
-        } else if report.is_success() {
-            "applied"
-        } else if report.cancelled {
-            "interrupted"
-        } else {
-            "failed"
-        };
-        e.emit(
-            "summary",
-            serde_json::json!({
-                "command": op,
-                "result": result,
-                "done": done,
-                "failed": failed.len(),
-                "skipped": skipped.len(),
-                "elapsed_secs": (report.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
-            }),
-        );
+        e.run_summary(op, &report, writes);
     }
     if report.is_success() && writes == 0 {
         // Only the state record was brought up to date; the plan already said "No changes".
