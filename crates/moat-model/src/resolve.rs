@@ -46,6 +46,16 @@ pub const SERVICE_ENDPOINTS: &[&str] = &[
     "Microsoft.Web",
 ];
 
+impl Kind {
+    /// Every kind: those of the spec's resource types, in their declaration order, then
+    /// subnets (declared inside their VNet).
+    pub fn all() -> impl Iterator<Item = Kind> {
+        ResourceType::all()
+            .map(kind_of)
+            .chain(std::iter::once(Kind::Subnet))
+    }
+}
+
 fn kind_of(t: ResourceType) -> Kind {
     match t {
         ResourceType::ResourceGroup => Kind::ResourceGroup,

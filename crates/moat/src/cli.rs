@@ -1,11 +1,17 @@
 //! Command-line arguments (the v1 contract of DESIGN.md).
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// moat: declarative, network-isolated Azure Machine Learning infrastructure.
 #[derive(Debug, Parser)]
-#[command(name = "moat", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "moat",
+    version,
+    about = "moat: declarative, network-isolated Azure Machine Learning infrastructure",
+    long_about = None,
+    propagate_version = true
+)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
@@ -15,8 +21,38 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The argument definitions as the binary uses them: [`Cli`], with the global options hidden
+/// from `moat sim --help`, where none of them applies (the emulator has its own).
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    // Global options reach the subcommands only when the command is built; hide them after.
+    cmd.build();
+    let globals: Vec<clap::Id> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .map(|a| a.get_id().clone())
+        .collect();
+    // `mut_args` keeps the order of the arguments, which the built key map indexes into.
+    cmd.mut_subcommand("sim", |sim| {
+        sim.mut_args(|a| {
+            if globals.contains(a.get_id()) {
+                a.hide(true)
+            } else {
+                a
+            }
+        })
+    })
+}
+
+/// Parses the process arguments (exiting with clap's message and code 2 on bad ones).
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 /// Options every command takes.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// ARM endpoint (default: Azure public cloud). A loopback address needs no credentials.
     #[arg(long, global = true, env = "MOAT_ARM_ENDPOINT", value_name = "URL")]
@@ -61,12 +97,154 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Adopt an existing resource into the stack.
     Import(ImportArgs),
+    /// Show a plan saved with `moat plan --out`.
+    Show(ShowArgs),
+    /// Print what the stack's resources are known by: IDs, endpoints, FQDNs (never secrets).
+    Output(OutputArgs),
+    /// Look at or edit the stack's state record.
+    #[command(subcommand)]
+    State(StateCommand),
     /// Break a stale state lock.
     ForceUnlock(SpecArg),
     /// Run the local ARM emulator.
     Sim(SimArgs),
     /// Print the JSON Schema of the spec.
     Schema,
+    /// Print a shell completion script.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Print moat's version and the ARM api-versions it speaks.
+    Version,
+}
+
+const PLAN_HELP: &str = "\
+Examples:
+  moat plan                                   # moat.yaml, text
+  moat plan infra/prod.yaml --var-file prod.vars.yaml
+  moat plan --out plan.json --detailed-exitcode   # CI: save it, exit 2 on changes
+  moat plan --format markdown > comment.md    # a pull-request comment
+  moat plan --json | jq -c 'select(.type == \"planned\")'
+
+Exit codes:
+  0  success (with --detailed-exitcode: no changes)
+  1  error: bad spec, unreadable state, ARM refused a read
+  2  changes to apply (only with --detailed-exitcode)";
+
+const APPLY_HELP: &str = "\
+Examples:
+  moat apply                                  # plan moat.yaml, ask, apply
+  moat apply plan.json                        # apply exactly a plan saved by `moat plan --out`
+  moat apply --auto-approve --target ws       # ws and what it needs, no question
+  moat apply --local examples/minimal.yaml --auto-approve   # against the embedded emulator
+  moat apply --auto-approve --json > events.jsonl   # machine-readable progress
+
+Exit codes:
+  0    applied, nothing to do, or not confirmed
+  1    error, or a write failed (what succeeded is recorded), or interrupted
+  130  interrupted twice (writes in flight are journalled; the next apply finishes them)";
+
+const DESTROY_HELP: &str = "\
+Examples:
+  moat destroy                                # plan the deletes, ask, delete
+  moat destroy --auto-approve --exclude rg    # keep the resource group
+  moat destroy --auto-approve --json          # machine-readable progress
+
+Exit codes:
+  0    destroyed, nothing to do, or not confirmed
+  1    error, or a delete failed, or interrupted
+  130  interrupted twice (deletes in flight are journalled; the next run finishes them)";
+
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  moat completions bash > ~/.local/share/bash-completion/completions/moat
+  moat completions zsh > \"${fpath[1]}/_moat\"
+  moat completions fish > ~/.config/fish/completions/moat.fish
+  moat completions powershell >> $PROFILE";
+
+/// `moat show`
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan saved with `moat plan --out`.
+    #[arg(value_name = "PLANFILE")]
+    pub planfile: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Also show resources without changes.
+    #[arg(long)]
+    pub show_unchanged: bool,
+}
+
+/// The spec of a command whose other arguments come first.
+#[derive(Debug, Args, Clone)]
+pub struct SpecOpt {
+    /// Spec file (default `moat.yaml`): names the stack and where its state is.
+    #[arg(long, value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// Variables.
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+/// `moat output`
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// One resource (`store`), or one value of it (`store.blob_endpoint`).
+    #[arg(value_name = "KEY")]
+    pub key: Option<String>,
+    /// JSON instead of `key.name = value` lines.
+    #[arg(long)]
+    pub json: bool,
+    /// The spec.
+    #[command(flatten)]
+    pub spec: SpecOpt,
+}
+
+/// `moat state …`
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the resources the stack manages.
+    List(SpecOpt),
+    /// Show what the state records about one resource.
+    Show(StateKeyArgs),
+    /// Stop managing a resource without deleting it.
+    Forget(ForgetArgs),
+}
+
+/// `moat state show KEY`
+#[derive(Debug, Args)]
+pub struct StateKeyArgs {
+    /// The resource key (`vnet`, `vnet/training`).
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// The spec.
+    #[command(flatten)]
+    pub spec: SpecOpt,
+}
+
+/// `moat state forget KEY`
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    /// The resource key (`vnet`, `vnet/training`).
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// Skip the confirmation (required without a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// How long to wait for another run's lock.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+    /// The spec.
+    #[command(flatten)]
+    pub spec: SpecOpt,
+}
+
+/// `moat completions`
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// Plan formats.
@@ -82,6 +260,7 @@ pub enum PlanFormat {
 
 /// `moat plan`
 #[derive(Debug, Args)]
+#[command(after_help = PLAN_HELP)]
 pub struct PlanArgs {
     /// Spec file (default `moat.yaml`).
     #[arg(value_name = "SPEC")]
@@ -101,6 +280,9 @@ pub struct PlanArgs {
     /// Also show resources without changes.
     #[arg(long)]
     pub show_unchanged: bool,
+    /// Stream JSON event lines on stdout instead (`schemas/events.schema.json`).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
 }
 
 /// Options shared by apply and destroy.
@@ -121,6 +303,9 @@ pub struct RunArgs {
     /// How long to wait for another run's lock on the stack.
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub lock_timeout: std::time::Duration,
+    /// Stream JSON event lines on stdout (`schemas/events.schema.json`); needs `--auto-approve`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -129,6 +314,7 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 /// `moat apply`
 #[derive(Debug, Args)]
+#[command(after_help = APPLY_HELP)]
 pub struct ApplyArgs {
     /// A spec (default `moat.yaml`) or a plan saved with `moat plan --out`.
     #[arg(value_name = "SPEC|PLANFILE")]
@@ -143,6 +329,7 @@ pub struct ApplyArgs {
 
 /// `moat destroy`
 #[derive(Debug, Args)]
+#[command(after_help = DESTROY_HELP)]
 pub struct DestroyArgs {
     /// Spec file (default `moat.yaml`).
     #[arg(value_name = "SPEC")]
@@ -221,6 +408,10 @@ pub struct VarArgs {
     /// Set a variable: `--var prefix=team1` (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+    /// Read variables from a YAML map (repeatable; `--var` wins over a file, a later file over
+    /// an earlier one).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {

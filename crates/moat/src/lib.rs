@@ -43,10 +43,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Apply(args) => commands::apply::run_apply(&cli.global, args, &out),
         Command::Destroy(args) => commands::apply::run_destroy(&cli.global, args, &out),
         Command::Import(args) => commands::import::run(&cli.global, args, &out),
+        Command::Show(args) => commands::show::run(args, &out),
+        Command::Output(args) => commands::outputs::run(&cli.global, args, &out),
+        Command::State(cmd) => commands::state::run(&cli.global, cmd, &out),
+        Command::Completions(args) => commands::info::completions(args),
+        Command::Version => commands::info::version(),
         Command::ForceUnlock(args) => commands::unlock::run(&cli.global, args, &out),
         Command::Sim(args) => commands::sim::run(args),
         Command::Schema => {
-            print!("{}", moat_spec::schema::spec_schema_text());
+            output::data_line(&moat_spec::schema::spec_schema_text())?;
             Ok(Status::Ok)
         }
     }

@@ -75,9 +75,47 @@ fn azure_cli_default() -> Option<(String, Option<String>)> {
     Some((id, tenant))
 }
 
+/// The `--var-file` maps and `--var` values as one list, each name once: a later file wins
+/// over an earlier one, `--var` over any file. Scalars become their YAML text (`true`, `3`);
+/// a list or map is an error naming the file and the variable.
+pub fn resolve_vars(vars: &VarArgs) -> anyhow::Result<VarArgs> {
+    let mut merged: Vec<(String, String)> = Vec::new();
+    let mut set = |k: String, v: String| match merged.iter_mut().find(|(n, _)| *n == k) {
+        Some(slot) => slot.1 = v,
+        None => merged.push((k, v)),
+    };
+    for file in &vars.var_files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read var file `{}`", file.display()))?;
+        let map: Option<std::collections::BTreeMap<String, serde_json::Value>> =
+            serde_saphyr::from_str(&text)
+                .with_context(|| format!("`{}` is not a YAML map of variables", file.display()))?;
+        for (k, v) in map.unwrap_or_default() {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Bool(_) | serde_json::Value::Number(_) => v.to_string(),
+                serde_json::Value::Null => String::new(),
+                _ => anyhow::bail!(
+                    "{}: variable `{k}` must be a string, number or boolean, not a list or map",
+                    file.display()
+                ),
+            };
+            set(k, text);
+        }
+    }
+    for (k, v) in &vars.vars {
+        set(k.clone(), v.clone());
+    }
+    Ok(VarArgs {
+        vars: merged,
+        var_files: Vec::new(),
+    })
+}
+
 /// Reads and checks one spec file. IO errors (missing file) are `Err`; everything wrong with
 /// the content is in [`Loaded::diags`].
 pub fn load(path: &Path, vars: &VarArgs, local: bool) -> anyhow::Result<Loaded> {
+    let vars = &resolve_vars(vars)?;
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read spec `{}`", path.display()))?;
     let name = path.display().to_string();

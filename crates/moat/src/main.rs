@@ -1,11 +1,10 @@
 //! The `moat` binary: parses arguments, runs one command, prints the error chain once, and
 //! maps the outcome to an exit code.
 
-use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = moat::cli::Cli::parse();
+    let cli = moat::cli::parse();
     match moat::run(cli) {
         Ok(status) => status.into(),
         Err(err) => {

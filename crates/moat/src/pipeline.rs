@@ -36,6 +36,8 @@ pub fn check(
     vars: &VarArgs,
     out: &Output,
 ) -> anyhow::Result<Option<Checked>> {
+    // The hash below covers what the files said, not their names.
+    let vars = &crate::load::resolve_vars(vars)?;
     let loaded = load(path, vars, g.local)?;
     out.diagnostics(&loaded.file, &loaded.diags);
     if loaded.has_errors() {

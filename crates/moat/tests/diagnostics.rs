@@ -27,7 +27,10 @@ fn args_of(text: &str) -> VarArgs {
             vars.push((k.to_string(), v.to_string()));
         }
     }
-    VarArgs { vars }
+    VarArgs {
+        vars,
+        ..VarArgs::default()
+    }
 }
 
 /// Runs the pipeline exactly as `moat validate --local` does on a file's bytes and renders
@@ -123,6 +126,7 @@ fn var_flag_overrides_default() {
     let text = "stack: demo\nlocation: eastus2\nvariables:\n  prefix: { default: demo }\nresources:\n  rg: { type: resource_group, name: \"${var.prefix}-rg\" }\n";
     let vars = VarArgs {
         vars: vec![("prefix".into(), "team1".into())],
+        ..VarArgs::default()
     };
     let loaded = moat::load::check(moat_spec::SourceFile::new("v.yaml", text), &vars, true);
     assert!(!loaded.has_errors());

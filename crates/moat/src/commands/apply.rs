@@ -6,7 +6,7 @@ use crate::cli::{ApplyArgs, DestroyArgs, Global, RunArgs, VarArgs};
 use crate::load::spec_path;
 use crate::output::Output;
 use crate::pipeline::{Checked, Session, check, groups_are_ours, make_plan, read_state};
-use crate::progress::Lines;
+use crate::progress::Reporter;
 use crate::remote::{backend, connect};
 use anyhow::{Context as _, bail};
 use moat_arm::Arm as _;
@@ -66,6 +66,11 @@ fn run(
     destroy: bool,
     saved: Option<Plan>,
 ) -> anyhow::Result<Status> {
+    if run.json && !run.auto_approve {
+        bail!(
+            "`--json` needs `--auto-approve`: the plan goes out as event lines, with no one to confirm it"
+        );
+    }
     let Some(c) = check(g, path, vars, out)? else {
         return Ok(Status::Failed);
     };
@@ -135,17 +140,17 @@ async fn locked(
         guard.release().await.ok();
         return Ok(Status::Failed);
     }
-    if !out.quiet {
-        print!(
-            "{}",
-            render::text(
-                &plan,
-                render::TextOptions {
-                    color: out.color_stdout(),
-                    show_unchanged: false
-                }
-            )
-        );
+    let mut events = run.json.then(crate::progress::EventWriter::new);
+    if let Some(e) = &events {
+        e.planned(&plan);
+    } else if !out.quiet {
+        crate::output::data(&render::text(
+            &plan,
+            render::TextOptions {
+                color: out.color_stdout(),
+                show_unchanged: false,
+            },
+        ))?;
     }
     let writes = plan.resources.iter().filter(|r| r.action.writes()).count();
     let records = plan
@@ -154,6 +159,9 @@ async fn locked(
         .any(|r| r.action == Action::NoOp && r.applied.is_some());
     if writes == 0 && !records {
         guard.release().await?;
+        if let Some(e) = &events {
+            e.run_ended(op, "no_changes");
+        }
         return Ok(Status::Ok);
     }
     if writes > 0 && !run.auto_approve && !confirm(op)? {
@@ -177,7 +185,8 @@ async fn locked(
             }
         })
     };
-    let progress = Arc::new(Lines::new(writes, out.color));
+    let progress = Arc::new(Reporter::new(writes, out, events.take()));
+    let heartbeat = progress.start_heartbeat();
     let opts = ApplyOptions {
         parallelism: run.parallelism,
         cancel,
@@ -186,10 +195,11 @@ async fn locked(
         &plan,
         s.remote.client.clone(),
         store.clone(),
-        progress,
+        progress.clone(),
         &opts,
     )
     .await;
+    drop(heartbeat);
     watcher.abort();
     guard.release().await?;
     // Summary.
@@ -227,6 +237,9 @@ async fn locked(
         .filter(|(_, a, o)| a.writes() && matches!(o, ResourceOutcome::Done { .. }))
         .count();
     let verb = if destroy { "destroyed" } else { "applied" };
+    if let Some(e) = progress.json() {
+        e.run_summary(op, &report, writes);
+    }
     if report.is_success() && writes == 0 {
         // Only the state record was brought up to date; the plan already said "No changes".
         Ok(Status::Ok)

@@ -19,9 +19,6 @@ pub fn run(g: &Global, args: &GraphArgs, out: &Output) -> anyhow::Result<Status>
         GraphFormat::Mermaid => graph.to_mermaid_with(label),
         GraphFormat::Text => graph.to_text(),
     };
-    print!("{text}");
-    if !text.ends_with('\n') {
-        println!();
-    }
+    crate::output::data_line(&text)?;
     Ok(Status::Ok)
 }

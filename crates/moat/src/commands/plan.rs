@@ -37,19 +37,25 @@ pub fn run(g: &Global, args: &PlanArgs, out: &Output) -> anyhow::Result<Status> 
                 c.model.resources.len()
             );
         }
-        match args.format {
-            PlanFormat::Text => print!(
-                "{}",
-                render::text(
-                    &plan,
-                    render::TextOptions {
-                        color: out.color_stdout(),
-                        show_unchanged: args.show_unchanged
-                    }
-                )
+        let text = match args.format {
+            _ if args.json => {
+                let events = crate::progress::EventWriter::new();
+                events.planned(&plan);
+                events.plan_summary("plan", &plan);
+                String::new()
+            }
+            PlanFormat::Text => render::text(
+                &plan,
+                render::TextOptions {
+                    color: out.color_stdout(),
+                    show_unchanged: args.show_unchanged,
+                },
             ),
-            PlanFormat::Json => print!("{}", render::json(&plan)),
-            PlanFormat::Markdown => print!("{}", render::markdown(&plan)),
+            PlanFormat::Json => render::json(&plan),
+            PlanFormat::Markdown => render::markdown(&plan),
+        };
+        if !text.is_empty() {
+            crate::output::data_line(&text)?;
         }
         if let Some(file) = &args.out {
             std::fs::write(file, render::json(&plan))

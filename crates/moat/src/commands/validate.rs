@@ -46,7 +46,7 @@ pub fn run(g: &Global, args: &ValidateArgs, out: &Output) -> anyhow::Result<Stat
         }
     }
     if args.format == DiagFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        crate::output::data_line(&serde_json::to_string_pretty(&json)?)?;
     }
     Ok(if failed { Status::Failed } else { Status::Ok })
 }
