@@ -8,11 +8,14 @@
 //! It shares no code or wire types with `moat-arm`, so a serialization bug cannot hide on
 //! both sides of the wire.
 
+mod ctx;
 mod errors;
 mod faults;
+mod kind;
 mod kinds;
 mod lro;
 mod record;
+mod reply;
 mod server;
 mod service_tags;
 mod store;
