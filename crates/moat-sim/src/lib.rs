@@ -49,6 +49,10 @@ pub struct SimConfig {
     pub limits: Limits,
     /// Fixed latency added to every request.
     pub latency: std::time::Duration,
+    /// Seed of the provisioning durations (`moat sim --seed N`): with one, every create takes
+    /// a time drawn from its kind's recorded range (AKS 240–600 s, storage 15–30 s, …), the
+    /// same for the same seed and resource id; without one (the default), its typical time.
+    pub seed: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -60,6 +64,7 @@ impl Default for SimConfig {
             faults: FaultPlan::default(),
             limits: Limits::default(),
             latency: std::time::Duration::ZERO,
+            seed: None,
         }
     }
 }
@@ -137,6 +142,7 @@ pub async fn start(listen: SocketAddr, config: SimConfig) -> Result<SimHandle, S
         throttle: Mutex::new(throttle::Throttle::default()),
         stats: Mutex::new(Stats::default()),
         time_scale,
+        seed: config.seed,
         limits: config.limits,
         latency: config.latency,
         state_file: config.state_file,

@@ -66,14 +66,24 @@ impl LroStyle {
     };
 }
 
-/// The `Retry-After` header for a write, if any.
-fn retry_header(ctx: &Ctx, style: &LroStyle) -> Option<String> {
-    let secs = ctx.retry_after(style.retry_after);
+/// The polling headers of a write: `retry-after-ms` with the scaled interval, and
+/// `Retry-After` in whole seconds where the provider's contract allows that value.
+fn retry_headers(ctx: &Ctx, style: &LroStyle) -> Vec<(String, String)> {
+    let c = ctx.cadence(style.retry_after);
     match style.retry_bounds {
-        Some((lo, _)) if secs < lo => None,
-        Some((_, hi)) => Some(secs.min(hi).to_string()),
-        None => Some(secs.to_string()),
+        Some((lo, _)) if c.secs() < lo => c.headers(false),
+        Some((_, hi)) if c.secs() > hi => {
+            let mut h = c.headers(false);
+            h.push(("Retry-After".to_string(), hi.to_string()));
+            h
+        }
+        _ => c.headers(true),
     }
+}
+
+fn with_headers(mut reply: Reply, headers: Vec<(String, String)>) -> Reply {
+    reply.headers.extend(headers);
+    reply
 }
 
 /// Registers an operation and returns its id.
@@ -130,10 +140,10 @@ pub fn with_async_headers(
     with_location: bool,
 ) -> Reply {
     let (ao, loc) = poll_urls(ctx, style, sub, location, op);
-    let mut r = reply.header("Azure-AsyncOperation", ao);
-    if let Some(v) = retry_header(ctx, style) {
-        r = r.header("Retry-After", v);
-    }
+    let mut r = with_headers(
+        reply.header("Azure-AsyncOperation", ao),
+        retry_headers(ctx, style),
+    );
     if with_location {
         r = r.header("Location", loc);
     }
@@ -150,11 +160,7 @@ pub fn with_location_header(
     op: &str,
 ) -> Reply {
     let (_, loc) = poll_urls(ctx, style, sub, location, op);
-    let r = reply.header("Location", loc);
-    match retry_header(ctx, style) {
-        Some(v) => r.header("Retry-After", v),
-        None => r,
-    }
+    with_headers(reply.header("Location", loc), retry_headers(ctx, style))
 }
 
 /// Delete as an LRO taking `secs`: 202 + `Azure-AsyncOperation` + `Location`; 204 when absent.
@@ -209,13 +215,16 @@ pub fn poll(
     let location_style = what == "operationresults"
         || what == "asyncoperations"
         || ctx.query("type").is_some_and(|t| t == "location");
-    let retry = ctx.retry_after(style.retry_after).to_string();
+    // Polls in progress advise the provider's interval too (unbounded: the definitions
+    // declare no poll operations).
+    let retry = ctx.cadence(style.retry_after).headers(true);
     if location_style {
         if status == "InProgress" {
             let self_url = ctx.self_url.clone();
-            return Ok(Reply::empty(202)
-                .header("Location", self_url)
-                .header("Retry-After", retry));
+            return Ok(with_headers(
+                Reply::empty(202).header("Location", self_url),
+                retry,
+            ));
         }
         if let Some((code, message)) = &op.error {
             return Err(ArmError::new(500, code, message.clone()));
@@ -254,7 +263,61 @@ pub fn poll(
     }
     let mut reply = Reply::json(200, Value::Object(body));
     if status == "InProgress" {
-        reply = reply.header("Retry-After", retry);
+        reply = with_headers(reply, retry);
     }
     Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ML_LIKE: LroStyle = LroStyle {
+        retry_after: 15.0,
+        retry_bounds: Some((10, 600)),
+        ..LroStyle::NETWORK
+    };
+
+    fn headers(scale: f64, style: &LroStyle) -> Vec<(String, String)> {
+        let mut st = State::default();
+        let ctx = Ctx {
+            st: &mut st,
+            now: 0.0,
+            scale,
+            base: String::new(),
+            fail_lro: None,
+            query: Vec::new(),
+            self_url: String::new(),
+            seed: None,
+        };
+        retry_headers(&ctx, style)
+    }
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn bounded_retry_after_is_left_out_but_the_cadence_is_not() {
+        assert_eq!(
+            headers(0.01, &ML_LIKE),
+            h(&[("retry-after-ms", "150")]),
+            "below the definitions' minimum of 10 s only the ms header is sent"
+        );
+        assert_eq!(
+            headers(1.0, &ML_LIKE),
+            h(&[("retry-after-ms", "15000"), ("Retry-After", "15")])
+        );
+        assert_eq!(
+            headers(100.0, &ML_LIKE),
+            h(&[("retry-after-ms", "1500000"), ("Retry-After", "600")])
+        );
+        assert_eq!(
+            headers(0.01, &LroStyle::NETWORK),
+            h(&[("retry-after-ms", "100"), ("Retry-After", "1")])
+        );
+    }
 }

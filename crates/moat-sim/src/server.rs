@@ -33,6 +33,8 @@ pub struct Shared {
     pub stats: Mutex<Stats>,
     /// `--time-scale`.
     pub time_scale: f64,
+    /// `--seed` of the provisioning durations.
+    pub seed: Option<u64>,
     /// Throttling limits.
     pub limits: Limits,
     /// Added latency.
@@ -282,6 +284,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
             fail_lro: fail_lro.clone(),
             query: parse_query(raw_query.as_deref()),
             self_url: url.clone(),
+            seed: shared.seed,
         };
         let result = route(&mut ctx, &method, &path, parsed);
         let mut reply = result.unwrap_or_else(error_reply);

@@ -87,16 +87,15 @@ fn check_vnet_busy(ctx: &Ctx, rp: &ResPath, ops: &NetOps, op_name: &str) -> ArmR
         return Ok(());
     }
     let wait = ((until - ctx.now).ceil() as u64).max(1);
-    let retry = ctx
-        .retry_after(NETWORK_SECS_RETRY)
-        .max(wait.min(ctx.retry_after(NETWORK_SECS_RETRY)));
+    let retry = ctx.cadence(NETWORK_SECS_RETRY);
     let msg = format!(
         "Operation '{op_name}' (on resource '{}') was canceled because another operation on the same or dependent resource '{busy_id}' is in progress. The call can be retried in {wait} seconds.",
         rp.id()
     );
     Err(ArmError::new(429, "RetryableError", msg.clone())
         .detail("RetryableErrorDueToAnotherOperation", msg)
-        .retry_after(retry))
+        .retry_after(retry.secs())
+        .header("retry-after-ms", retry.ms.to_string()))
 }
 
 pub fn parse_prefix(p: &str, owner: &str) -> ArmResult<Cidr> {
