@@ -172,6 +172,12 @@ impl ArmError {
         self
     }
 
+    /// Adds a response header.
+    pub fn header(mut self, name: &str, value: String) -> Self {
+        self.0.headers.push((name.to_string(), value));
+        self
+    }
+
     /// Adds one detail.
     pub fn detail(mut self, code: &str, message: impl Into<String>) -> Self {
         self.0.details.push((code.to_string(), message.into()));

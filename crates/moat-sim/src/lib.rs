@@ -8,11 +8,14 @@
 //! It shares no code or wire types with `moat-arm`, so a serialization bug cannot hide on
 //! both sides of the wire.
 
+mod ctx;
 mod errors;
 mod faults;
+mod kind;
 mod kinds;
 mod lro;
 mod record;
+mod reply;
 mod server;
 mod service_tags;
 mod store;
@@ -46,6 +49,10 @@ pub struct SimConfig {
     pub limits: Limits,
     /// Fixed latency added to every request.
     pub latency: std::time::Duration,
+    /// Seed of the provisioning durations (`moat sim --seed N`): with one, every create takes
+    /// a time drawn from its kind's recorded range (AKS 240–600 s, storage 15–30 s, …), the
+    /// same for the same seed and resource id; without one (the default), its typical time.
+    pub seed: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -57,6 +64,7 @@ impl Default for SimConfig {
             faults: FaultPlan::default(),
             limits: Limits::default(),
             latency: std::time::Duration::ZERO,
+            seed: None,
         }
     }
 }
@@ -134,6 +142,7 @@ pub async fn start(listen: SocketAddr, config: SimConfig) -> Result<SimHandle, S
         throttle: Mutex::new(throttle::Throttle::default()),
         stats: Mutex::new(Stats::default()),
         time_scale,
+        seed: config.seed,
         limits: config.limits,
         latency: config.latency,
         state_file: config.state_file,

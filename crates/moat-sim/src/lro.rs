@@ -1,79 +1,89 @@
 //! Long-running operations the way each resource provider does them: which headers a write
-//! returns, and what the poll endpoints answer at a given time.
+//! returns, and what the poll endpoints answer at a given time. The provider-specific parts are
+//! data ([`LroStyle`]), declared by each kind in its own file; nothing here names a kind.
 
+use crate::ctx::Ctx;
 use crate::errors::{ArmError, ArmResult};
-use crate::kinds::{self, Ctx, Kind, ResPath};
-use crate::store::Operation;
+use crate::kind::ResPath;
+use crate::reply::Reply;
+use crate::store::{Operation, Record, State};
 use serde_json::{Value, json};
 
-/// A response before it becomes HTTP.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    /// HTTP status.
-    pub status: u16,
-    /// Headers.
-    pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Option<Value>,
+/// Where a provider's poll endpoints live.
+#[derive(Debug, Clone, Copy)]
+pub enum PollUrls {
+    /// `…/subscriptions/{sub}/providers/{ns}/locations/{loc}/{what}/{op}?{query}`, with one
+    /// (what, query) for `Azure-AsyncOperation` and one for `Location`.
+    Provider {
+        /// Provider namespace in the poll URL.
+        ns: &'static str,
+        /// Path segment and query of the `Azure-AsyncOperation` URL.
+        async_op: (&'static str, &'static str),
+        /// Path segment and query of the `Location` URL.
+        location: (&'static str, &'static str),
+    },
+    /// `…/subscriptions/{sub}/operationresults/{op}?{query}` (Microsoft.Resources).
+    Subscription {
+        /// Query string.
+        query: &'static str,
+    },
 }
 
-impl Reply {
-    /// A JSON reply.
-    pub fn json(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: Some(body),
-        }
-    }
+/// How a resource provider runs its long-running operations.
+#[derive(Debug, Clone, Copy)]
+pub struct LroStyle {
+    /// Poll endpoint URLs.
+    pub urls: PollUrls,
+    /// The `Retry-After` the provider sends, in seconds before `--time-scale`.
+    pub retry_after: f64,
+    /// Bounds its API definition puts on `Retry-After`: below the lower one the header is left
+    /// out rather than sent with a value the provider's own contract forbids.
+    pub retry_bounds: Option<(u64, u64)>,
+    /// Whether the status body carries the operation's `name`.
+    pub status_name: bool,
+    /// Whether the status body carries `startTime` / `endTime`.
+    pub status_times: bool,
+    /// Whether a finished status body carries `percentComplete: 100`.
+    pub percent_complete: bool,
+    /// Status of the final `Location` poll of a delete (204, or 200 for some providers).
+    pub delete_done: u16,
+}
 
-    /// A reply without body.
-    pub fn empty(status: u16) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: None,
-        }
-    }
+impl LroStyle {
+    /// The Network resource provider's style, shared by every Network kind.
+    pub const NETWORK: LroStyle = LroStyle {
+        urls: PollUrls::Provider {
+            ns: "Microsoft.Network",
+            async_op: ("operations", "api-version=2024-03-01"),
+            location: ("operationResults", "api-version=2024-03-01"),
+        },
+        retry_after: 10.0,
+        retry_bounds: None,
+        status_name: false,
+        status_times: false,
+        percent_complete: false,
+        delete_done: 204,
+    };
+}
 
-    /// Adds a header.
-    pub fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
-        self.headers.push((name.to_string(), value.into()));
-        self
-    }
-
-    /// An error reply.
-    pub fn error(e: &ArmError) -> Reply {
-        Reply {
-            status: e.status,
-            headers: e.headers.clone(),
-            body: Some(e.body()),
+/// The polling headers of a write: `retry-after-ms` with the scaled interval, and
+/// `Retry-After` in whole seconds where the provider's contract allows that value.
+fn retry_headers(ctx: &Ctx, style: &LroStyle) -> Vec<(String, String)> {
+    let c = ctx.cadence(style.retry_after);
+    match style.retry_bounds {
+        Some((lo, _)) if c.secs() < lo => c.headers(false),
+        Some((_, hi)) if c.secs() > hi => {
+            let mut h = c.headers(false);
+            h.push(("Retry-After".to_string(), hi.to_string()));
+            h
         }
+        _ => c.headers(true),
     }
 }
 
-/// Base `Retry-After` in seconds by kind, before scaling.
-fn retry_base(kind: Kind) -> f64 {
-    match kind {
-        Kind::StorageAccount => 17.0,
-        Kind::ManagedCluster => 30.0,
-        Kind::MlWorkspace | Kind::MlCompute => 15.0,
-        Kind::ResourceGroup => 15.0,
-        _ => 10.0,
-    }
-}
-
-/// The `Retry-After` header for a write, if any.
-///
-/// The ML definitions bound `Retry-After` to 10..=600 seconds, so at small time scales the
-/// ML provider omits it rather than send a value its own contract forbids.
-fn retry_header(ctx: &Ctx, kind: Kind) -> Option<String> {
-    let secs = ctx.retry_after(retry_base(kind));
-    match kind {
-        Kind::MlWorkspace | Kind::MlCompute if secs < 10 => None,
-        Kind::MlWorkspace | Kind::MlCompute => Some(secs.min(600).to_string()),
-        _ => Some(secs.to_string()),
-    }
+fn with_headers(mut reply: Reply, headers: Vec<(String, String)>) -> Reply {
+    reply.headers.extend(headers);
+    reply
 }
 
 /// Registers an operation and returns its id.
@@ -91,88 +101,31 @@ pub fn start_op(ctx: &mut Ctx, resource_key: &str, secs: f64, delete: bool) -> S
 }
 
 /// Poll URLs of a provider for an operation: (Azure-AsyncOperation, Location).
-pub fn poll_urls(ctx: &Ctx, kind: Kind, sub: &str, location: &str, op: &str) -> (String, String) {
+pub fn poll_urls(
+    ctx: &Ctx,
+    style: &LroStyle,
+    sub: &str,
+    location: &str,
+    op: &str,
+) -> (String, String) {
     let b = &ctx.base;
-    let p = |ns: &str, what: &str, q: &str| {
-        format!("{b}/subscriptions/{sub}/providers/{ns}/locations/{location}/{what}/{op}?{q}")
-    };
-    match kind {
-        Kind::ManagedCluster => (
-            p(
-                "Microsoft.ContainerService",
-                "operations",
-                "api-version=2016-03-30",
-            ),
-            p(
-                "Microsoft.ContainerService",
-                "operationresults",
-                "api-version=2016-03-30",
-            ),
-        ),
-        Kind::MlCompute => (
-            p(
-                "Microsoft.MachineLearningServices",
-                "computeOperationsStatus",
-                "api-version=2024-04-01&service=new",
-            ),
-            p(
-                "Microsoft.MachineLearningServices",
-                "computeOperationsStatus",
-                "api-version=2024-04-01&service=new&type=location",
-            ),
-        ),
-        Kind::MlWorkspace => (
-            p(
-                "Microsoft.MachineLearningServices",
-                "workspaceOperationsStatus",
-                "api-version=2024-04-01&type=async",
-            ),
-            p(
-                "Microsoft.MachineLearningServices",
-                "workspaceOperationsStatus",
-                "api-version=2024-04-01&type=location",
-            ),
-        ),
-        Kind::StorageAccount => {
-            let l = p(
-                "Microsoft.Storage",
-                "asyncoperations",
-                "monitor=true&api-version=2023-05-01",
-            );
+    match style.urls {
+        PollUrls::Provider {
+            ns,
+            async_op,
+            location: loc,
+        } => {
+            let p = |(what, q): (&str, &str)| {
+                format!(
+                    "{b}/subscriptions/{sub}/providers/{ns}/locations/{location}/{what}/{op}?{q}"
+                )
+            };
+            (p(async_op), p(loc))
+        }
+        PollUrls::Subscription { query } => {
+            let l = format!("{b}/subscriptions/{sub}/operationresults/{op}?{query}");
             (l.clone(), l)
         }
-        Kind::ContainerRegistry => (
-            p(
-                "Microsoft.ContainerRegistry",
-                "operationStatuses",
-                "api-version=2023-07-01",
-            ),
-            p(
-                "Microsoft.ContainerRegistry",
-                "operationResults",
-                "api-version=2023-07-01",
-            ),
-        ),
-        Kind::KeyVault => {
-            let l = p(
-                "Microsoft.KeyVault",
-                "operationResults",
-                "api-version=2023-07-01",
-            );
-            (l.clone(), l)
-        }
-        Kind::ResourceGroup => {
-            let l = format!("{b}/subscriptions/{sub}/operationresults/{op}?api-version=2024-07-01");
-            (l.clone(), l)
-        }
-        _ => (
-            p("Microsoft.Network", "operations", "api-version=2024-03-01"),
-            p(
-                "Microsoft.Network",
-                "operationResults",
-                "api-version=2024-03-01",
-            ),
-        ),
     }
 }
 
@@ -180,17 +133,17 @@ pub fn poll_urls(ctx: &Ctx, kind: Kind, sub: &str, location: &str, op: &str) -> 
 pub fn with_async_headers(
     ctx: &Ctx,
     reply: Reply,
-    kind: Kind,
+    style: &LroStyle,
     sub: &str,
     location: &str,
     op: &str,
     with_location: bool,
 ) -> Reply {
-    let (ao, loc) = poll_urls(ctx, kind, sub, location, op);
-    let mut r = reply.header("Azure-AsyncOperation", ao);
-    if let Some(v) = retry_header(ctx, kind) {
-        r = r.header("Retry-After", v);
-    }
+    let (ao, loc) = poll_urls(ctx, style, sub, location, op);
+    let mut r = with_headers(
+        reply.header("Azure-AsyncOperation", ao),
+        retry_headers(ctx, style),
+    );
     if with_location {
         r = r.header("Location", loc);
     }
@@ -201,27 +154,22 @@ pub fn with_async_headers(
 pub fn with_location_header(
     ctx: &Ctx,
     reply: Reply,
-    kind: Kind,
+    style: &LroStyle,
     sub: &str,
     location: &str,
     op: &str,
 ) -> Reply {
-    let (_, loc) = poll_urls(ctx, kind, sub, location, op);
-    let r = reply.header("Location", loc);
-    match retry_header(ctx, kind) {
-        Some(v) => r.header("Retry-After", v),
-        None => r,
-    }
+    let (_, loc) = poll_urls(ctx, style, sub, location, op);
+    with_headers(reply.header("Location", loc), retry_headers(ctx, style))
 }
 
-/// Delete as an LRO: 202 + `Azure-AsyncOperation` + `Location`; 204 when absent.
-pub fn async_delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
+/// Delete as an LRO taking `secs`: 202 + `Azure-AsyncOperation` + `Location`; 204 when absent.
+pub fn async_delete(ctx: &mut Ctx, rp: &ResPath, style: &LroStyle, secs: f64) -> ArmResult<Reply> {
     let id = rp.id();
     let Some(rec) = ctx.st.get(&id) else {
         return Ok(Reply::empty(204));
     };
     let location = rec.location().to_string();
-    let secs = kinds::delete_seconds(rp.kind);
     let fail = ctx.fail_lro.is_some();
     let op = start_op(ctx, &id, secs, true);
     let until = ctx.now + ctx.scaled(secs);
@@ -231,7 +179,7 @@ pub fn async_delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
     mark_children_deleting(ctx, &id, until, fail);
     let reply = Reply::empty(202);
     Ok(with_async_headers(
-        ctx, reply, rp.kind, &rp.sub, &location, &op, true,
+        ctx, reply, style, &rp.sub, &location, &op, true,
     ))
 }
 
@@ -248,38 +196,35 @@ pub fn mark_children_deleting(ctx: &mut Ctx, id: &str, until: f64, fail: bool) {
     }
 }
 
-/// Answers a poll endpoint.
+/// Answers a poll endpoint for operation `op_id` (`op`) of a provider with `style`.
 ///
 /// `what` is the last-but-one path segment (`operations`, `operationResults`,
 /// `asyncoperations`, …) and decides between the Azure-AsyncOperation shape (200 with a
-/// status body) and the Location shape (202 until done, then 200/204).
-pub fn poll(ctx: &mut Ctx, ns: &str, what: &str, op_id: &str) -> ArmResult<Reply> {
-    let Some(op) = ctx.st.operations.get(op_id).cloned() else {
-        return Err(ArmError::new(
-            404,
-            "OperationNotFound",
-            format!("The operation '{op_id}' could not be found."),
-        ));
-    };
+/// status body) and the Location shape (202 until done, then 200/204). `render` gives the
+/// body of a resource, for the providers whose final poll returns it.
+pub fn poll(
+    ctx: &mut Ctx,
+    style: &LroStyle,
+    what: &str,
+    op_id: &str,
+    op: &Operation,
+    render: fn(&State, &Record, f64) -> Value,
+) -> ArmResult<Reply> {
     let status = op.status(ctx.now);
     let what = what.to_ascii_lowercase();
     let location_style = what == "operationresults"
         || what == "asyncoperations"
         || ctx.query("type").is_some_and(|t| t == "location");
-    let kind = kinds::parse_id(&op.resource_key).map(|p| p.kind).unwrap_or(
-        if ns.eq_ignore_ascii_case("resources") {
-            Kind::ResourceGroup
-        } else {
-            Kind::VirtualNetwork
-        },
-    );
-    let retry = ctx.retry_after(retry_base(kind)).to_string();
+    // Polls in progress advise the provider's interval too (unbounded: the definitions
+    // declare no poll operations).
+    let retry = ctx.cadence(style.retry_after).headers(true);
     if location_style {
         if status == "InProgress" {
             let self_url = ctx.self_url.clone();
-            return Ok(Reply::empty(202)
-                .header("Location", self_url)
-                .header("Retry-After", retry));
+            return Ok(with_headers(
+                Reply::empty(202).header("Location", self_url),
+                retry,
+            ));
         }
         if let Some((code, message)) = &op.error {
             return Err(ArmError::new(500, code, message.clone()));
@@ -287,29 +232,25 @@ pub fn poll(ctx: &mut Ctx, ns: &str, what: &str, op_id: &str) -> ArmResult<Reply
         if what == "asyncoperations" && !op.delete {
             // Storage answers the final poll with the resource itself.
             if let Some(rec) = ctx.st.get(&op.resource_key) {
-                let body = kinds::render(ctx.st, rec, ctx.now);
+                let body = render(ctx.st, rec, ctx.now);
                 return Ok(Reply::json(200, body));
             }
         }
-        let done = if op.delete && kind != Kind::ResourceGroup && kind != Kind::KeyVault {
-            204
-        } else {
-            200
-        };
+        let done = if op.delete { style.delete_done } else { 200 };
         return Ok(Reply::empty(done));
     }
     let mut body = serde_json::Map::new();
-    if kind == Kind::ManagedCluster || kind == Kind::ContainerRegistry {
+    if style.status_name {
         body.insert("name".into(), json!(op_id));
     }
     body.insert("status".into(), json!(status));
-    if kind == Kind::ManagedCluster {
+    if style.status_times {
         body.insert("startTime".into(), json!(crate::util::timestamp(op.start)));
         if status != "InProgress" {
             body.insert("endTime".into(), json!(crate::util::timestamp(op.until)));
         }
     }
-    if kind == Kind::MlCompute && status == "Succeeded" {
+    if style.percent_complete && status == "Succeeded" {
         body.insert("percentComplete".into(), json!(100.0));
     }
     if let Some((code, message)) = &op.error
@@ -322,7 +263,61 @@ pub fn poll(ctx: &mut Ctx, ns: &str, what: &str, op_id: &str) -> ArmResult<Reply
     }
     let mut reply = Reply::json(200, Value::Object(body));
     if status == "InProgress" {
-        reply = reply.header("Retry-After", retry);
+        reply = with_headers(reply, retry);
     }
     Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ML_LIKE: LroStyle = LroStyle {
+        retry_after: 15.0,
+        retry_bounds: Some((10, 600)),
+        ..LroStyle::NETWORK
+    };
+
+    fn headers(scale: f64, style: &LroStyle) -> Vec<(String, String)> {
+        let mut st = State::default();
+        let ctx = Ctx {
+            st: &mut st,
+            now: 0.0,
+            scale,
+            base: String::new(),
+            fail_lro: None,
+            query: Vec::new(),
+            self_url: String::new(),
+            seed: None,
+        };
+        retry_headers(&ctx, style)
+    }
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn bounded_retry_after_is_left_out_but_the_cadence_is_not() {
+        assert_eq!(
+            headers(0.01, &ML_LIKE),
+            h(&[("retry-after-ms", "150")]),
+            "below the definitions' minimum of 10 s only the ms header is sent"
+        );
+        assert_eq!(
+            headers(1.0, &ML_LIKE),
+            h(&[("retry-after-ms", "15000"), ("Retry-After", "15")])
+        );
+        assert_eq!(
+            headers(100.0, &ML_LIKE),
+            h(&[("retry-after-ms", "1500000"), ("Retry-After", "600")])
+        );
+        assert_eq!(
+            headers(0.01, &LroStyle::NETWORK),
+            h(&[("retry-after-ms", "100"), ("Retry-After", "1")])
+        );
+    }
 }

@@ -1,11 +1,13 @@
 //! The HTTP side: routing of ARM paths, authentication, latency, faults, throttling,
 //! recording and persistence around the kind handlers.
 
+use crate::ctx::Ctx;
 use crate::errors::{ArmError, ArmResult};
 use crate::faults::{Fault, FaultState};
-use crate::kinds::{self, Ctx, KINDS, Kind, RESOURCES_API, ResPath};
-use crate::lro::{self, Reply};
+use crate::kind::{self, Kind, RESOURCES_API, ResPath, rg_id};
+use crate::kinds;
 use crate::record::{Exchange, Recorder};
+use crate::reply::Reply;
 use crate::store::State;
 use crate::throttle::{Class, Limits, Taken, Throttle};
 use crate::{Stats, service_tags, util};
@@ -31,6 +33,8 @@ pub struct Shared {
     pub stats: Mutex<Stats>,
     /// `--time-scale`.
     pub time_scale: f64,
+    /// `--seed` of the provisioning durations.
+    pub seed: Option<u64>,
     /// Throttling limits.
     pub limits: Limits,
     /// Added latency.
@@ -280,6 +284,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
             fail_lro: fail_lro.clone(),
             query: parse_query(raw_query.as_deref()),
             self_url: url.clone(),
+            seed: shared.seed,
         };
         let result = route(&mut ctx, &method, &path, parsed);
         let mut reply = result.unwrap_or_else(error_reply);
@@ -386,22 +391,19 @@ fn check_resources_api(ctx: &Ctx) -> ArmResult<()> {
 
 /// Finds the kind for a namespace and type segments and checks the api-version.
 fn lookup(ctx: &Ctx, ns: &str, types: &[&str]) -> ArmResult<Kind> {
-    if !KINDS.iter().any(|k| k.ns.eq_ignore_ascii_case(ns)) {
+    if !kind::known_namespace(ns) {
         return Err(ArmError::bad_request(
             "InvalidResourceNamespace",
             format!("The resource namespace '{ns}' is invalid."),
         ));
     }
     let v = api_version(ctx)?;
-    let info = KINDS
-        .iter()
-        .find(|k| k.ns.eq_ignore_ascii_case(ns) && k.types.len() == types.len() && k.types.iter().zip(types).all(|(a, b)| a.eq_ignore_ascii_case(b)))
-        .ok_or_else(|| {
-            ArmError::bad_request(
-                "InvalidResourceType",
-                format!("The resource type '{}' could not be found in the namespace '{ns}' for api version '{v}'.", types.join("/")),
-            )
-        })?;
+    let info = kind::find(ns, types).ok_or_else(|| {
+        ArmError::bad_request(
+            "InvalidResourceType",
+            format!("The resource type '{}' could not be found in the namespace '{ns}' for api version '{v}'.", types.join("/")),
+        )
+    })?;
     if v != info.api {
         return Err(ArmError::bad_request(
             "NoRegisteredProviderFound",
@@ -423,14 +425,14 @@ fn list_of(
     parent: Option<String>,
 ) -> ArmResult<Reply> {
     if let Some(rg) = rg
-        && ctx.st.get(&kinds::resources::rg_id(sub, rg)).is_none()
+        && ctx.st.get(&rg_id(sub, rg)).is_none()
     {
         return Err(ArmError::rg_not_found(rg));
     }
     if let Some(pid) = &parent
         && ctx.st.get(pid).is_none()
     {
-        let p = kinds::parse_id(pid);
+        let p = kind::parse_id(pid);
         let name = p.as_ref().map(|p| p.names.join("/")).unwrap_or_default();
         return Err(ArmError::resource_not_found(
             kind.parent().unwrap_or(kind).info().type_name,
@@ -489,11 +491,11 @@ pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> Ar
     let rest = &segs[2..];
     let n = rest.len();
     if n == 2 && is(2, "operationresults") {
-        return lro::poll(ctx, "resources", "operationresults", rest[1]);
+        return kinds::poll(ctx, "operationresults", rest[1]);
     }
     if n >= 1 && is(2, "providers") {
         if n == 6 && is(4, "locations") && is_poll(path) {
-            return lro::poll(ctx, rest[1], rest[4], rest[5]);
+            return kinds::poll(ctx, rest[4], rest[5]);
         }
         if n < 2 {
             return Err(not_found_path(path));
@@ -536,7 +538,7 @@ pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> Ar
     }
     if is(2, "resources") && n == 1 && method == "GET" {
         check_resources_api(ctx)?;
-        return kinds::resources::list_resources(ctx, &sub, None);
+        return kinds::resource_group::list_resources(ctx, &sub, None);
     }
     if !is(2, "resourcegroups") {
         return Err(not_found_path(path));
@@ -550,16 +552,16 @@ pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> Ar
                 "Only GET is allowed on the resource group collection.",
             ));
         }
-        return Ok(kinds::resources::list_groups(ctx, &sub));
+        return Ok(kinds::resource_group::list_groups(ctx, &sub));
     }
     let rg = rest[1].to_string();
     if n == 2 {
         check_resources_api(ctx)?;
-        return kinds::resources::handle(ctx, method, &sub, &rg, body);
+        return kinds::resource_group::handle(ctx, method, &sub, &rg, body);
     }
     if n == 3 && is(4, "resources") && method == "GET" {
         check_resources_api(ctx)?;
-        return kinds::resources::list_resources(ctx, &sub, Some(&rg));
+        return kinds::resource_group::list_resources(ctx, &sub, Some(&rg));
     }
     if !is(4, "providers") || n < 5 {
         return Err(not_found_path(path));
@@ -577,7 +579,7 @@ pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> Ar
     // The resource group must exist for every operation below it.
     let rg_exists = ctx
         .st
-        .get(&kinds::resources::rg_id(&sub, &rg))
+        .get(&rg_id(&sub, &rg))
         .is_some_and(|r| r.deleting_until.is_none());
     if types.len() == names.len() {
         let rp = ResPath {
@@ -602,7 +604,7 @@ pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> Ar
         None
     } else {
         let pk = kind.parent().unwrap_or(kind);
-        Some(kinds::id_of(&sub, &rg, pk, &names))
+        Some(kind::id_of(&sub, &rg, pk, &names))
     };
     list_of(ctx, &sub, Some(&rg), kind, parent)
 }

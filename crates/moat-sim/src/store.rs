@@ -2,7 +2,7 @@
 //! the state file that keeps them across restarts.
 
 use crate::errors::SimError;
-use crate::kinds::Kind;
+use crate::kind::Kind;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;

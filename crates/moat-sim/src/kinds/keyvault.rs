@@ -1,13 +1,51 @@
 //! Microsoft.KeyVault: vaults — synchronous 200 with `RegisteringDns`, global names, soft
 //! delete (deletedVaults, purge, `createMode: recover`) and the lower-casing of vnet rule ids.
 
-use super::{Ctx, Kind, ResPath, check_enum, check_tags, require_location, with_identity};
+use super::resource_group::soft_delete_vault;
+use super::subnet::subnet_endpoint;
+use super::{
+    KindDef, check_enum, check_tags, no_refs, render_state, require_location, with_identity,
+};
+use crate::ctx::{Ctx, Span};
 use crate::errors::{ArmError, ArmResult};
-use crate::kinds::network::subnet_endpoint;
-use crate::kinds::resources::soft_delete_vault;
-use crate::lro::{self, Reply};
+use crate::kind::{Kind, ResPath};
+use crate::lro::{self, LroStyle, PollUrls};
+use crate::reply::Reply;
 use crate::util;
 use serde_json::{Map, Value, json};
+
+/// Key vaults.
+pub const DEF: KindDef = KindDef {
+    kind: Kind::KeyVault,
+    put,
+    patch,
+    delete,
+    render: render_state,
+    refs: no_refs,
+    // Vault writes are synchronous; only a purge of a deleted vault is an LRO.
+    lro: Some(LRO),
+    // Recordings (azure-cli keyvault/test_keyvault_network_rule.yaml, 6 vault PUTs): the 200
+    // PUT shows `RegisteringDns`, and the client's next GET, 30–32 s later, finds it
+    // `Succeeded` — so DNS registration takes at most ~30 s; 10–30 s here.
+    create: Span::new(20.0, 10.0, 30.0),
+    variants: &[],
+    delete_secs: 0.0,
+};
+
+/// Purges poll `…/operationResults/{id}` (`Location` only) and end with 200.
+const LRO: LroStyle = LroStyle {
+    urls: PollUrls::Provider {
+        ns: "Microsoft.KeyVault",
+        async_op: ("operationResults", "api-version=2023-07-01"),
+        location: ("operationResults", "api-version=2023-07-01"),
+    },
+    retry_after: 10.0,
+    retry_bounds: None,
+    status_name: false,
+    status_times: false,
+    percent_complete: false,
+    delete_done: 200,
+};
 
 const RETENTION_DAYS: f64 = 90.0;
 
@@ -141,7 +179,7 @@ fn access_policies(v: Option<&Value>) -> ArmResult<Value> {
 }
 
 /// PUT: create or replace, always a synchronous 200.
-pub fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
+fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     let name = rp.name().to_string();
     check_name(&name)?;
     let loc = require_location(&mut body)?;
@@ -281,7 +319,7 @@ pub fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
         util::set_at(&mut stored, "", "properties", Value::Object(p));
         with_identity(rp, stored)
     };
-    let secs = super::provisioning_seconds("Microsoft.KeyVault/vaults");
+    let secs = ctx.secs(DEF.create, rp, "put");
     ctx.commit(rp, stored, secs, "RegisteringDns");
     let rec = ctx
         .st
@@ -301,7 +339,7 @@ pub fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
 }
 
 /// PATCH: merges tags and properties.
-pub fn patch(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
+fn patch(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     check_tags(&mut body)?;
     let id = rp.id();
     let rec = ctx
@@ -342,7 +380,7 @@ pub fn patch(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
 }
 
 /// DELETE: synchronous 200; the vault becomes soft-deleted.
-pub fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
+fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
     let Some(rec) = ctx.st.resources.remove(&rp.id().to_ascii_lowercase()) else {
         return Ok(Reply::empty(204));
     };
@@ -434,7 +472,7 @@ pub fn purge(ctx: &mut Ctx, sub: &str, loc: &str, name: &str) -> ArmResult<Reply
     Ok(lro::with_location_header(
         ctx,
         Reply::empty(202),
-        Kind::KeyVault,
+        &LRO,
         sub,
         &loc,
         &op,

@@ -1,206 +1,83 @@
-//! The resource kinds the emulator knows: their namespaces, api-versions and types, and the
-//! dispatch from a request to the kind's validation, defaults and rendering.
+//! The emulated kinds' behaviour, one file per kind (a parent and the child kind it holds
+//! inline share one, like a security group and its rules), and the dispatch from a request to
+//! the kind's [`KindDef`]. The kinds' static facts and path parsing live in the leaf
+//! [`crate::kind`] module.
+//!
+//! Adding a kind: a row in `kind.rs`'s `kind_table!`, a file here with its `DEF`, and the arm
+//! of [`def`] that the compiler then asks for.
 
-pub mod aks;
+mod aks;
+mod app_insights;
 pub mod keyvault;
-pub mod ml;
-pub mod network;
-pub mod other;
-pub mod resources;
-pub mod storage;
+mod ml_compute;
+mod ml_workspace;
+mod network;
+mod nsg;
+mod registry;
+pub mod resource_group;
+mod route_table;
+mod storage;
+mod subnet;
+mod vnet;
 
+use crate::ctx::{Ctx, Span};
 use crate::errors::{ArmError, ArmResult};
-use crate::lro::Reply;
+use crate::kind::{Kind, ResPath};
+use crate::lro::{self, LroStyle};
+use crate::reply::Reply;
 use crate::store::{Record, State};
 use crate::util;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// A resource kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Kind {
-    /// `Microsoft.Resources/resourceGroups`.
-    ResourceGroup,
-    /// `Microsoft.Network/virtualNetworks`.
-    VirtualNetwork,
-    /// `Microsoft.Network/virtualNetworks/subnets`.
-    Subnet,
-    /// `Microsoft.Network/networkSecurityGroups`.
-    NetworkSecurityGroup,
-    /// `Microsoft.Network/networkSecurityGroups/securityRules`.
-    SecurityRule,
-    /// `Microsoft.Network/routeTables`.
-    RouteTable,
-    /// `Microsoft.Network/routeTables/routes`.
-    Route,
-    /// `Microsoft.Storage/storageAccounts`.
-    StorageAccount,
-    /// `Microsoft.KeyVault/vaults`.
-    KeyVault,
-    /// `Microsoft.Insights/components`.
-    AppInsights,
-    /// `Microsoft.ContainerRegistry/registries`.
-    ContainerRegistry,
-    /// `Microsoft.MachineLearningServices/workspaces`.
-    MlWorkspace,
-    /// `Microsoft.MachineLearningServices/workspaces/computes`.
-    MlCompute,
-    /// `Microsoft.ContainerService/managedClusters`.
-    ManagedCluster,
-}
+/// A PUT or PATCH handler.
+pub type WriteFn = fn(&mut Ctx, &ResPath, Value) -> ArmResult<Reply>;
 
-/// Static facts about a kind.
-pub struct KindInfo {
+/// Everything that differs between kinds, declared in the kind's own file.
+pub struct KindDef {
     /// The kind.
     pub kind: Kind,
-    /// Provider namespace in canonical casing.
-    pub ns: &'static str,
-    /// Type segments in canonical casing.
-    pub types: &'static [&'static str],
-    /// The `type` value of GET bodies.
-    pub type_name: &'static str,
-    /// The one api-version accepted.
-    pub api: &'static str,
+    /// PUT (create or replace); the resource group and the parent exist.
+    pub put: WriteFn,
+    /// PATCH of an existing resource.
+    pub patch: WriteFn,
+    /// DELETE (the resource may be absent).
+    pub delete: fn(&mut Ctx, &ResPath) -> ArmResult<Reply>,
+    /// Fills in the computed parts of a stored body for a GET at a time.
+    pub render: fn(&State, &Record, &mut Value, f64),
+    /// Ids of the resources a record of this kind points at, so that deleting one of them
+    /// can fail "in use".
+    pub refs: fn(&Record) -> Vec<String>,
+    /// How its provider runs long-running operations (`None`: it never starts one).
+    pub lro: Option<LroStyle>,
+    /// How long a create takes.
+    pub create: Span,
+    /// Create durations by variant (ML compute types), keyed `type:variant` by
+    /// [`provisioning_seconds`].
+    pub variants: &'static [(&'static str, Span)],
+    /// How long a delete takes, in seconds before `--time-scale`.
+    pub delete_secs: f64,
 }
 
-/// The table of kinds.
-pub const KINDS: &[KindInfo] = &[
-    KindInfo {
-        kind: Kind::VirtualNetwork,
-        ns: "Microsoft.Network",
-        types: &["virtualNetworks"],
-        type_name: "Microsoft.Network/virtualNetworks",
-        api: "2024-03-01",
-    },
-    KindInfo {
-        kind: Kind::Subnet,
-        ns: "Microsoft.Network",
-        types: &["virtualNetworks", "subnets"],
-        type_name: "Microsoft.Network/virtualNetworks/subnets",
-        api: "2024-03-01",
-    },
-    KindInfo {
-        kind: Kind::NetworkSecurityGroup,
-        ns: "Microsoft.Network",
-        types: &["networkSecurityGroups"],
-        type_name: "Microsoft.Network/networkSecurityGroups",
-        api: "2024-03-01",
-    },
-    KindInfo {
-        kind: Kind::SecurityRule,
-        ns: "Microsoft.Network",
-        types: &["networkSecurityGroups", "securityRules"],
-        type_name: "Microsoft.Network/networkSecurityGroups/securityRules",
-        api: "2024-03-01",
-    },
-    KindInfo {
-        kind: Kind::RouteTable,
-        ns: "Microsoft.Network",
-        types: &["routeTables"],
-        type_name: "Microsoft.Network/routeTables",
-        api: "2024-03-01",
-    },
-    KindInfo {
-        kind: Kind::Route,
-        ns: "Microsoft.Network",
-        types: &["routeTables", "routes"],
-        type_name: "Microsoft.Network/routeTables/routes",
-        api: "2024-03-01",
-    },
-    KindInfo {
-        kind: Kind::StorageAccount,
-        ns: "Microsoft.Storage",
-        types: &["storageAccounts"],
-        type_name: "Microsoft.Storage/storageAccounts",
-        api: "2023-05-01",
-    },
-    KindInfo {
-        kind: Kind::KeyVault,
-        ns: "Microsoft.KeyVault",
-        types: &["vaults"],
-        type_name: "Microsoft.KeyVault/vaults",
-        api: "2023-07-01",
-    },
-    KindInfo {
-        kind: Kind::AppInsights,
-        ns: "Microsoft.Insights",
-        types: &["components"],
-        type_name: "microsoft.insights/components",
-        api: "2020-02-02",
-    },
-    KindInfo {
-        kind: Kind::ContainerRegistry,
-        ns: "Microsoft.ContainerRegistry",
-        types: &["registries"],
-        type_name: "Microsoft.ContainerRegistry/registries",
-        api: "2023-07-01",
-    },
-    KindInfo {
-        kind: Kind::MlWorkspace,
-        ns: "Microsoft.MachineLearningServices",
-        types: &["workspaces"],
-        type_name: "Microsoft.MachineLearningServices/workspaces",
-        api: "2024-04-01",
-    },
-    KindInfo {
-        kind: Kind::MlCompute,
-        ns: "Microsoft.MachineLearningServices",
-        types: &["workspaces", "computes"],
-        type_name: "Microsoft.MachineLearningServices/workspaces/computes",
-        api: "2024-04-01",
-    },
-    KindInfo {
-        kind: Kind::ManagedCluster,
-        ns: "Microsoft.ContainerService",
-        types: &["managedClusters"],
-        type_name: "Microsoft.ContainerService/ManagedClusters",
-        api: "2024-08-01",
-    },
-];
-
-/// Api-version of Microsoft.Resources.
-pub const RESOURCES_API: &str = "2024-07-01";
-
-impl Kind {
-    /// Static facts; resource groups have their own entry outside [`KINDS`].
-    pub fn info(self) -> &'static KindInfo {
-        static RG: KindInfo = KindInfo {
-            kind: Kind::ResourceGroup,
-            ns: "Microsoft.Resources",
-            types: &["resourceGroups"],
-            type_name: "Microsoft.Resources/resourceGroups",
-            api: RESOURCES_API,
-        };
-        KINDS.iter().find(|k| k.kind == self).unwrap_or(&RG)
-    }
-
-    /// The kind whose instances contain this one, for nested kinds.
-    pub fn parent(self) -> Option<Kind> {
-        match self {
-            Kind::Subnet => Some(Kind::VirtualNetwork),
-            Kind::SecurityRule => Some(Kind::NetworkSecurityGroup),
-            Kind::Route => Some(Kind::RouteTable),
-            Kind::MlCompute => Some(Kind::MlWorkspace),
-            _ => None,
-        }
-    }
-
-    /// Whether GET bodies carry `systemData` (only where the API definition declares it).
-    pub fn has_system_data(self) -> bool {
-        matches!(
-            self,
-            Kind::KeyVault
-                | Kind::ContainerRegistry
-                | Kind::MlWorkspace
-                | Kind::MlCompute
-                | Kind::ManagedCluster
-        )
-    }
-
-    /// Whether it is a Network resource.
-    pub fn is_network(self) -> bool {
-        self.info().ns == "Microsoft.Network"
-    }
+/// The definition of a kind. An exhaustive `match`, so a kind without one does not compile.
+pub fn def(kind: Kind) -> &'static KindDef {
+    let d = match kind {
+        Kind::ResourceGroup => &resource_group::DEF,
+        Kind::VirtualNetwork => &vnet::DEF,
+        Kind::Subnet => &subnet::DEF,
+        Kind::NetworkSecurityGroup => &nsg::DEF,
+        Kind::SecurityRule => &nsg::RULE_DEF,
+        Kind::RouteTable => &route_table::DEF,
+        Kind::Route => &route_table::ROUTE_DEF,
+        Kind::StorageAccount => &storage::DEF,
+        Kind::KeyVault => &keyvault::DEF,
+        Kind::AppInsights => &app_insights::DEF,
+        Kind::ContainerRegistry => &registry::DEF,
+        Kind::MlWorkspace => &ml_workspace::DEF,
+        Kind::MlCompute => &ml_compute::DEF,
+        Kind::ManagedCluster => &aks::DEF,
+    };
+    debug_assert_eq!(d.kind, kind, "a kind's arm names another kind's definition");
+    d
 }
 
 /// Typical provisioning time of a resource type in seconds, before `--time-scale`.
@@ -208,260 +85,52 @@ impl Kind {
 /// `resource_type` is a full ARM type (`Microsoft.Network/virtualNetworks`, case-insensitive);
 /// ML computes may be suffixed with their compute type (`…/computes:AKS`). Unknown types are 0.
 pub fn provisioning_seconds(resource_type: &str) -> f64 {
-    let t = resource_type.to_ascii_lowercase();
-    match t.as_str() {
-        "microsoft.resources/resourcegroups" => 0.0,
-        "microsoft.network/virtualnetworks" => 4.0,
-        "microsoft.network/virtualnetworks/subnets" => 3.0,
-        "microsoft.network/networksecuritygroups" => 3.0,
-        "microsoft.network/networksecuritygroups/securityrules" => 2.0,
-        "microsoft.network/routetables" => 3.0,
-        "microsoft.network/routetables/routes" => 2.0,
-        "microsoft.storage/storageaccounts" => 25.0,
-        "microsoft.keyvault/vaults" => 20.0,
-        "microsoft.insights/components" => 0.0,
-        "microsoft.containerregistry/registries" => 15.0,
-        "microsoft.machinelearningservices/workspaces" => 120.0,
-        "microsoft.machinelearningservices/workspaces/computes"
-        | "microsoft.machinelearningservices/workspaces/computes:amlcompute" => 180.0,
-        "microsoft.machinelearningservices/workspaces/computes:aks" => 600.0,
-        "microsoft.machinelearningservices/workspaces/computes:aks-attach" => 60.0,
-        "microsoft.containerservice/managedclusters" => 300.0,
-        _ => 0.0,
-    }
-}
-
-/// Typical delete time in seconds, before `--time-scale`.
-pub fn delete_seconds(kind: Kind) -> f64 {
-    match kind {
-        Kind::ResourceGroup => 30.0,
-        Kind::ManagedCluster => 180.0,
-        Kind::MlWorkspace => 60.0,
-        Kind::MlCompute => 60.0,
-        Kind::ContainerRegistry => 10.0,
-        k if k.is_network() => 2.0,
-        _ => 0.0,
-    }
-}
-
-/// A parsed resource path below a resource group.
-#[derive(Debug, Clone)]
-pub struct ResPath {
-    /// Subscription id as sent.
-    pub sub: String,
-    /// Resource group as sent.
-    pub rg: String,
-    /// Kind.
-    pub kind: Kind,
-    /// Names of the resource and its ancestors (outermost first).
-    pub names: Vec<String>,
-}
-
-impl ResPath {
-    /// Canonical id of the resource (names as sent).
-    pub fn id(&self) -> String {
-        id_of(&self.sub, &self.rg, self.kind, &self.names)
-    }
-
-    /// Id of the parent resource, for nested kinds.
-    pub fn parent_id(&self) -> Option<String> {
-        let parent = self.kind.parent()?;
-        Some(id_of(
-            &self.sub,
-            &self.rg,
-            parent,
-            &self.names[..self.names.len() - 1],
-        ))
-    }
-
-    /// The resource's own name.
-    pub fn name(&self) -> &str {
-        self.names.last().map(String::as_str).unwrap_or("")
-    }
-
-    /// The resource group id.
-    pub fn rg_id(&self) -> String {
-        format!("/subscriptions/{}/resourceGroups/{}", self.sub, self.rg)
-    }
-}
-
-/// Builds a resource id.
-pub fn id_of(sub: &str, rg: &str, kind: Kind, names: &[String]) -> String {
-    let info = kind.info();
-    let mut id = format!(
-        "/subscriptions/{sub}/resourceGroups/{rg}/providers/{}",
-        info.ns
-    );
-    for (t, n) in info.types.iter().zip(names) {
-        id.push('/');
-        id.push_str(t);
-        id.push('/');
-        id.push_str(n);
-    }
-    id
-}
-
-/// Splits a resource id into (sub, rg, kind, names) when it names a known kind.
-pub fn parse_id(id: &str) -> Option<ResPath> {
-    let segs: Vec<&str> = id.trim_matches('/').split('/').collect();
-    if segs.len() < 6
-        || !segs[0].eq_ignore_ascii_case("subscriptions")
-        || !segs[2].eq_ignore_ascii_case("resourcegroups")
-        || !segs[4].eq_ignore_ascii_case("providers")
-    {
-        return None;
-    }
-    let ns = segs[5];
-    let rest = &segs[6..];
-    if rest.is_empty() || !rest.len().is_multiple_of(2) {
-        return None;
-    }
-    let types: Vec<&str> = rest.iter().step_by(2).copied().collect();
-    let names: Vec<String> = rest
+    let (ty, variant) = match resource_type.split_once(':') {
+        Some((t, v)) => (t, Some(v)),
+        None => (resource_type, None),
+    };
+    let Some(info) = crate::kind::KINDS
         .iter()
-        .skip(1)
-        .step_by(2)
-        .map(|s| s.to_string())
-        .collect();
-    let info = KINDS.iter().find(|k| {
-        k.ns.eq_ignore_ascii_case(ns)
-            && k.types.len() == types.len()
-            && k.types
-                .iter()
-                .zip(&types)
-                .all(|(a, b)| a.eq_ignore_ascii_case(b))
-    })?;
-    Some(ResPath {
-        sub: segs[1].to_string(),
-        rg: segs[3].to_string(),
-        kind: info.kind,
-        names,
-    })
-}
-
-/// Everything a kind handler needs for one request.
-pub struct Ctx<'a> {
-    /// The emulated cloud.
-    pub st: &'a mut State,
-    /// Request time.
-    pub now: f64,
-    /// `--time-scale`.
-    pub scale: f64,
-    /// `http://host` the client used, for LRO URLs.
-    pub base: String,
-    /// A fault rule asked for the next LRO to end `Failed`.
-    pub fail_lro: Option<(String, String)>,
-    /// Query parameters.
-    pub query: Vec<(String, String)>,
-    /// The full URL of the request (poll endpoints hand it back in `Location`).
-    pub self_url: String,
-}
-
-impl Ctx<'_> {
-    /// A query parameter (case-insensitive name).
-    pub fn query(&self, name: &str) -> Option<&str> {
-        self.query
+        .find(|k| k.type_name.eq_ignore_ascii_case(ty))
+    else {
+        return 0.0;
+    };
+    let d = def(info.kind);
+    match variant {
+        None => d.create.typical,
+        Some(v) => d
+            .variants
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .find(|(name, _)| name.eq_ignore_ascii_case(v))
+            .map_or(0.0, |(_, s)| s.typical),
     }
+}
 
-    /// Scaled duration.
-    pub fn scaled(&self, secs: f64) -> f64 {
-        secs * self.scale
-    }
-
-    /// Scaled `Retry-After` value.
-    pub fn retry_after(&self, secs: f64) -> u64 {
-        (secs * self.scale).round().max(0.0) as u64
-    }
-
-    /// Stores a resource after a write and returns whether it was created.
-    ///
-    /// The resource is busy (`transitional`) for `secs` scaled seconds; a pending LRO fault
-    /// makes it end `Failed`.
-    pub fn commit(&mut self, rp: &ResPath, body: Value, secs: f64, transitional: &str) -> bool {
-        let until = self.now + self.scaled(secs);
-        let failed = self.fail_lro.is_some();
-        let etag = util::weak_etag();
-        match self.st.get_mut(&rp.id()) {
-            Some(rec) => {
-                rec.body = body;
-                rec.modified = self.now;
-                rec.busy_until = until;
-                rec.transitional = transitional.to_string();
-                rec.failed = failed;
-                rec.etag = etag;
-                false
-            }
-            None => {
-                let id = rp.id();
-                self.st.resources.insert(
-                    id.to_ascii_lowercase(),
-                    Record {
-                        id,
-                        kind: rp.kind,
-                        sub: rp.sub.clone(),
-                        rg: rp.rg.clone(),
-                        body,
-                        created: self.now,
-                        modified: self.now,
-                        busy_until: until,
-                        transitional: transitional.to_string(),
-                        failed,
-                        deleting_until: None,
-                        etag,
-                    },
-                );
-                true
-            }
-        }
-    }
-
-    /// Gives the parent a new etag (Network children share their parent's etag).
-    pub fn touch_parent(&mut self, rp: &ResPath) {
-        if let Some(pid) = rp.parent_id()
-            && let Some(p) = self.st.get_mut(&pid)
-        {
-            p.etag = util::weak_etag();
-        }
-    }
+/// Answers a poll endpoint: the operation's resource decides the provider's style.
+pub fn poll(ctx: &mut Ctx, what: &str, op_id: &str) -> ArmResult<Reply> {
+    let not_found = || {
+        ArmError::new(
+            404,
+            "OperationNotFound",
+            format!("The operation '{op_id}' could not be found."),
+        )
+    };
+    let op = ctx
+        .st
+        .operations
+        .get(op_id)
+        .cloned()
+        .ok_or_else(not_found)?;
+    let style = crate::kind::kind_of_id(&op.resource_key)
+        .and_then(|k| def(k).lro)
+        .ok_or_else(not_found)?;
+    lro::poll(ctx, &style, what, op_id, &op, render)
 }
 
 /// The body a GET returns for a record.
 pub fn render(st: &State, rec: &Record, now: f64) -> Value {
     let mut v = rec.body.clone();
-    let state = rec.state(now).to_string();
-    match rec.kind {
-        Kind::ResourceGroup => resources::render(&mut v, rec, now),
-        Kind::VirtualNetwork
-        | Kind::Subnet
-        | Kind::NetworkSecurityGroup
-        | Kind::SecurityRule
-        | Kind::RouteTable
-        | Kind::Route => network::render(st, rec, &mut v, now),
-        Kind::StorageAccount => storage::render(&mut v, &state),
-        Kind::KeyVault => util::set_at(&mut v, "/properties", "provisioningState", json!(state)),
-        Kind::AppInsights => {
-            util::set_at(&mut v, "/properties", "provisioningState", json!(state));
-            util::set_at(
-                &mut v,
-                "",
-                "etag",
-                json!(format!(
-                    "\"{}\"",
-                    rec.etag.trim_start_matches("W/").trim_matches('"')
-                )),
-            );
-        }
-        Kind::ContainerRegistry | Kind::MlWorkspace | Kind::ManagedCluster => {
-            util::set_at(&mut v, "/properties", "provisioningState", json!(state));
-            if rec.kind == Kind::ManagedCluster {
-                aks::render(&mut v, &state);
-            }
-        }
-        Kind::MlCompute => ml::render_compute(&mut v, &state),
-    }
+    (def(rec.kind).render)(st, rec, &mut v, now);
     if rec.kind.has_system_data() {
         let sd = json!({
             "createdBy": "moat-sim@example.com",
@@ -474,6 +143,28 @@ pub fn render(st: &State, rec: &Record, now: f64) -> Value {
         util::set_at(&mut v, "", "systemData", sd);
     }
     v
+}
+
+/// Sets `properties.provisioningState` to the record's state: the rendering of most kinds.
+fn render_state(_st: &State, rec: &Record, v: &mut Value, now: f64) {
+    util::set_at(v, "/properties", "provisioningState", json!(rec.state(now)));
+}
+
+/// For kinds that point at nothing.
+fn no_refs(_rec: &Record) -> Vec<String> {
+    Vec::new()
+}
+
+/// The strings at `ptrs` of a record's body, for [`KindDef::refs`].
+fn refs_at(rec: &Record, ptrs: &[&str]) -> Vec<String> {
+    ptrs.iter()
+        .filter_map(|p| util::str_at(&rec.body, p).map(str::to_string))
+        .collect()
+}
+
+/// For kinds whose PUT the router never sends here.
+fn not_routed(_ctx: &mut Ctx, _rp: &ResPath, _body: Value) -> ArmResult<Reply> {
+    Err(ArmError::bad_request("InvalidResourceType", "unexpected"))
 }
 
 /// Common checks of a PUT body: a JSON object with a location, normalised.
@@ -608,6 +299,7 @@ pub fn instance(
             });
         }
     }
+    let d = def(rp.kind);
     match method {
         "GET" => {
             let rec = ctx.st.get(&rp.id()).ok_or_else(|| not_found(rp))?;
@@ -632,24 +324,7 @@ pub fn instance(
                     format!("The resource '{}' is being deleted.", rp.id()),
                 ));
             }
-            match rp.kind {
-                Kind::VirtualNetwork
-                | Kind::Subnet
-                | Kind::NetworkSecurityGroup
-                | Kind::SecurityRule
-                | Kind::RouteTable
-                | Kind::Route => network::put(ctx, rp, body),
-                Kind::StorageAccount => storage::put(ctx, rp, body),
-                Kind::KeyVault => keyvault::put(ctx, rp, body),
-                Kind::AppInsights => other::put_insights(ctx, rp, body),
-                Kind::ContainerRegistry => other::put_registry(ctx, rp, body),
-                Kind::MlWorkspace => ml::put_workspace(ctx, rp, body),
-                Kind::MlCompute => ml::put_compute(ctx, rp, body),
-                Kind::ManagedCluster => aks::put(ctx, rp, body),
-                Kind::ResourceGroup => {
-                    Err(ArmError::bad_request("InvalidResourceType", "unexpected"))
-                }
-            }
+            (d.put)(ctx, rp, body)
         }
         "PATCH" => {
             let body = body.filter(Value::is_object).ok_or_else(|| {
@@ -658,21 +333,9 @@ pub fn instance(
             if ctx.st.get(&rp.id()).is_none() {
                 return Err(not_found(rp));
             }
-            match rp.kind {
-                Kind::StorageAccount => storage::patch(ctx, rp, body),
-                Kind::KeyVault => keyvault::patch(ctx, rp, body),
-                Kind::MlCompute => ml::patch_compute(ctx, rp, body),
-                Kind::MlWorkspace => ml::patch_workspace(ctx, rp, body),
-                _ => patch_tags(ctx, rp, body),
-            }
+            (d.patch)(ctx, rp, body)
         }
-        "DELETE" => match rp.kind {
-            k if k.is_network() => network::delete(ctx, rp),
-            Kind::StorageAccount | Kind::AppInsights => sync_delete(ctx, rp),
-            Kind::KeyVault => keyvault::delete(ctx, rp),
-            Kind::MlCompute => ml::delete_compute(ctx, rp),
-            _ => crate::lro::async_delete(ctx, rp),
-        },
+        "DELETE" => (d.delete)(ctx, rp),
         _ => Err(ArmError::new(
             405,
             "MethodNotAllowed",
@@ -687,7 +350,7 @@ pub fn not_found(rp: &ResPath) -> ArmError {
 }
 
 /// A PATCH that only updates tags (`*_UpdateTags`): synchronous 200 with the resource.
-fn patch_tags(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
+pub fn patch_tags(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     check_tags(&mut body)?;
     let etag = util::weak_etag();
     let now = ctx.now;
@@ -704,7 +367,7 @@ fn patch_tags(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> 
 }
 
 /// Synchronous delete: 200 when it existed, 204 when not.
-fn sync_delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
+pub fn sync_delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
     match ctx.st.resources.remove(&rp.id().to_ascii_lowercase()) {
         Some(_) => Ok(Reply::empty(200)),
         None => Ok(Reply::empty(204)),
@@ -713,43 +376,44 @@ fn sync_delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
 
 /// Resource ids that reference `target` from other resources, for in-use checks.
 pub fn referrers(st: &State, target: &str, now: f64) -> Vec<String> {
-    let t = target.to_ascii_lowercase();
     let mut out = Vec::new();
     for rec in st.resources.values() {
         if rec.deleting_until.is_some_and(|d| d <= now) {
             continue;
         }
-        let refs: Vec<String> = match rec.kind {
-            Kind::ManagedCluster => rec
-                .body
-                .pointer("/properties/agentPoolProfiles")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|p| p.get("vnetSubnetID").and_then(Value::as_str))
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Kind::MlCompute => [
-                "/properties/properties/subnet/id",
-                "/properties/properties/aksNetworkingConfiguration/subnetId",
-            ]
+        if (def(rec.kind).refs)(rec)
             .iter()
-            .filter_map(|p| util::str_at(&rec.body, p).map(str::to_string))
-            .collect(),
-            Kind::Subnet => [
-                "/properties/networkSecurityGroup/id",
-                "/properties/routeTable/id",
-            ]
-            .iter()
-            .filter_map(|p| util::str_at(&rec.body, p).map(str::to_string))
-            .collect(),
-            _ => Vec::new(),
-        };
-        if refs.iter().any(|r| r.to_ascii_lowercase() == t) {
+            .any(|r| r.eq_ignore_ascii_case(target))
+        {
             out.push(rec.id.clone());
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_definition() {
+        for k in Kind::all() {
+            assert_eq!(def(k).kind, k);
+            let d = def(k).create;
+            assert!(d.min <= d.typical && d.typical <= d.max, "{k:?}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn provisioning_seconds_reads_the_definitions() {
+        assert_eq!(
+            provisioning_seconds("microsoft.network/VIRTUALNETWORKS"),
+            4.0
+        );
+        assert_eq!(
+            provisioning_seconds("Microsoft.MachineLearningServices/workspaces/computes:aks"),
+            600.0
+        );
+        assert_eq!(provisioning_seconds("Microsoft.Nope/things"), 0.0);
+    }
 }

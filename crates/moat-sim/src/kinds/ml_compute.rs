@@ -1,12 +1,83 @@
-//! Microsoft.MachineLearningServices: workspaces (202 + Location + Azure-AsyncOperation) and
-//! computes (AmlCompute, AKS created by Azure ML or attached), with reference checks.
+//! Microsoft.MachineLearningServices computes: AmlCompute clusters and AKS computes (created by
+//! Azure ML or attached), with their subnet and cluster references.
 
-use super::{Ctx, Kind, ResPath, check_enum, check_tags, require_location, with_identity};
+use super::subnet::subnet_cidrs;
+use super::{
+    KindDef, check_enum, check_tags, refs_at, render_state, require_location, with_identity,
+};
+use crate::ctx::{Ctx, Span};
 use crate::errors::{ArmError, ArmResult};
-use crate::kinds::network::subnet_cidrs;
-use crate::lro::{self, Reply};
+use crate::kind::{Kind, ResPath};
+use crate::lro::{self, LroStyle, PollUrls};
+use crate::reply::Reply;
+use crate::store::Record;
 use crate::util::{self, Cidr};
 use serde_json::{Map, Value, json};
+
+/// Azure ML computes.
+pub const DEF: KindDef = KindDef {
+    kind: Kind::MlCompute,
+    put,
+    patch,
+    delete,
+    render: render_state,
+    refs,
+    lro: Some(LRO),
+    // An AmlCompute cluster (the default compute type).
+    create: AML_COMPUTE,
+    // No compute create in the recorded corpus; the service documents AmlCompute clusters
+    // (no nodes at minimum) at 2–4 minutes and an AKS cluster it creates at 5–15 minutes
+    // (here 8–12); attaching an existing cluster takes about a minute.
+    variants: &[
+        ("AmlCompute", AML_COMPUTE),
+        ("AKS", Span::new(600.0, 480.0, 720.0)),
+        ("AKS-attach", Span::new(60.0, 30.0, 90.0)),
+    ],
+    delete_secs: 60.0,
+};
+
+const AML_COMPUTE: Span = Span::new(180.0, 120.0, 240.0);
+
+/// `…/computeOperationsStatus/{id}` for both headers (`type=location` for `Location`); a
+/// finished status carries `percentComplete`.
+const LRO: LroStyle = LroStyle {
+    urls: PollUrls::Provider {
+        ns: "Microsoft.MachineLearningServices",
+        async_op: (
+            "computeOperationsStatus",
+            "api-version=2024-04-01&service=new",
+        ),
+        location: (
+            "computeOperationsStatus",
+            "api-version=2024-04-01&service=new&type=location",
+        ),
+    },
+    retry_after: 15.0,
+    retry_bounds: Some((10, 600)),
+    status_name: false,
+    status_times: false,
+    percent_complete: true,
+    delete_done: 204,
+};
+
+/// A compute points at its subnet.
+fn refs(rec: &Record) -> Vec<String> {
+    refs_at(
+        rec,
+        &[
+            "/properties/properties/subnet/id",
+            "/properties/properties/aksNetworkingConfiguration/subnetId",
+        ],
+    )
+}
+
+/// The create duration of a compute type (`""`: a type the emulator does not model).
+fn variant(name: &str) -> Span {
+    DEF.variants
+        .iter()
+        .find(|(v, _)| *v == name)
+        .map_or(Span::fixed(0.0), |(_, s)| *s)
+}
 
 const COMPUTE_TYPES: &[&str] = &[
     "AKS",
@@ -27,288 +98,6 @@ fn internal() -> ArmError {
 
 fn validation(message: String) -> ArmError {
     ArmError::bad_request("ValidationError", message)
-}
-
-/// Rewrites a provider segment's casing the way the ML service returns dependent ids.
-fn ml_casing(id: &str) -> String {
-    let mut out = id.to_string();
-    for (from, to) in [
-        (
-            "/providers/microsoft.keyvault/",
-            "/providers/Microsoft.Keyvault/",
-        ),
-        (
-            "/providers/microsoft.insights/",
-            "/providers/Microsoft.insights/",
-        ),
-    ] {
-        if let Some(i) = out.to_ascii_lowercase().find(from) {
-            out.replace_range(i..i + from.len(), to);
-        }
-    }
-    out
-}
-
-fn check_ref(
-    ctx: &Ctx,
-    props: &Value,
-    field: &str,
-    kind: Kind,
-    ws: &str,
-    required: bool,
-) -> ArmResult<Option<String>> {
-    match props
-        .get(field)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-    {
-        None if required => Err(validation(format!(
-            "The workspace '{ws}' must reference an existing {field}."
-        ))),
-        None => Ok(None),
-        Some(id) => {
-            let ok = ctx
-                .st
-                .get(id)
-                .is_some_and(|r| r.kind == kind && r.deleting_until.is_none());
-            if ok {
-                Ok(Some(id.to_string()))
-            } else {
-                Err(validation(format!(
-                    "The {field} '{id}' referenced by workspace '{ws}' was not found."
-                )))
-            }
-        }
-    }
-}
-
-/// PUT of a workspace: 202 with Location and Azure-AsyncOperation, empty body.
-pub fn put_workspace(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
-    let loc = require_location(&mut body)?;
-    check_tags(&mut body)?;
-    let ws = rp.name().to_string();
-    let id = rp.id();
-    let existing = ctx.st.get(&id).cloned();
-    let props = body.get("properties").cloned().unwrap_or(Value::Null);
-    let kind = body
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("Default")
-        .to_string();
-    let needs_deps = !kind.eq_ignore_ascii_case("Project");
-    let storage = check_ref(
-        ctx,
-        &props,
-        "storageAccount",
-        Kind::StorageAccount,
-        &ws,
-        needs_deps,
-    )?;
-    let vault = check_ref(ctx, &props, "keyVault", Kind::KeyVault, &ws, needs_deps)?;
-    let insights = check_ref(
-        ctx,
-        &props,
-        "applicationInsights",
-        Kind::AppInsights,
-        &ws,
-        false,
-    )?;
-    let registry = check_ref(
-        ctx,
-        &props,
-        "containerRegistry",
-        Kind::ContainerRegistry,
-        &ws,
-        false,
-    )?;
-    if let Some(old) = &existing {
-        for (field, new) in [("storageAccount", &storage), ("keyVault", &vault)] {
-            let before = old
-                .body
-                .pointer(&format!("/properties/{field}"))
-                .and_then(Value::as_str);
-            if let (Some(b), Some(n)) = (before, new)
-                && !util::eq_ci(b, n)
-            {
-                return Err(validation(format!(
-                    "The {field} of workspace '{ws}' cannot be changed after creation."
-                )));
-            }
-        }
-    }
-    let old = |f: &str| {
-        existing
-            .as_ref()
-            .and_then(|r| r.body.pointer(&format!("/properties/{f}")).cloned())
-    };
-    let wid = old("workspaceId").unwrap_or_else(|| json!(util::guid()));
-    let mut p = Map::new();
-    p.insert(
-        "friendlyName".into(),
-        props.get("friendlyName").cloned().unwrap_or(json!("")),
-    );
-    p.insert(
-        "description".into(),
-        props.get("description").cloned().unwrap_or(json!("")),
-    );
-    if let Some(s) = storage {
-        p.insert("storageAccount".into(), json!(s));
-    }
-    if let Some(v) = vault {
-        p.insert("keyVault".into(), json!(ml_casing(&v)));
-    }
-    if let Some(i) = insights {
-        p.insert("applicationInsights".into(), json!(ml_casing(&i)));
-    }
-    if let Some(r) = registry {
-        p.insert("containerRegistry".into(), json!(r));
-    }
-    p.insert("workspaceId".into(), wid);
-    p.insert(
-        "discoveryUrl".into(),
-        json!(format!("https://{loc}.api.azureml.ms/discovery")),
-    );
-    p.insert(
-        "mlFlowTrackingUri".into(),
-        json!(format!("azureml://{loc}.api.azureml.ms/mlflow/v1.0/subscriptions/{}/resourceGroups/{}/providers/Microsoft.MachineLearningServices/workspaces/{ws}", rp.sub, rp.rg)),
-    );
-    p.insert(
-        "tenantId".into(),
-        json!("72f988bf-86f1-41af-91ab-2d7cd011db47"),
-    );
-    p.insert("storageHnsEnabled".into(), json!(false));
-    p.insert("privateLinkCount".into(), json!(0));
-    for (f, d) in [
-        ("hbiWorkspace", json!(false)),
-        ("publicNetworkAccess", json!("Enabled")),
-        ("v1LegacyMode", json!(false)),
-        ("enableDataIsolation", json!(false)),
-        ("allowPublicAccessWhenBehindVnet", json!(false)),
-    ] {
-        p.insert(
-            f.into(),
-            props.get(f).filter(|v| !v.is_null()).cloned().unwrap_or(d),
-        );
-    }
-    for f in [
-        "encryption",
-        "imageBuildCompute",
-        "primaryUserAssignedIdentity",
-        "serverlessComputeSettings",
-        "sharedPrivateLinkResources",
-        "serviceManagedResourcesSettings",
-        "managedNetwork",
-        "featureStoreSettings",
-        "associatedWorkspaces",
-        "hubResourceId",
-        "workspaceHubConfig",
-    ] {
-        if let Some(v) = props.get(f).filter(|v| !v.is_null()) {
-            p.insert(f.into(), v.clone());
-        }
-    }
-    let mut stored = json!({"location": loc, "kind": kind});
-    util::set_at(
-        &mut stored,
-        "",
-        "tags",
-        body.get("tags").cloned().unwrap_or_else(|| json!({})),
-    );
-    util::set_at(
-        &mut stored,
-        "",
-        "sku",
-        body.get("sku")
-            .cloned()
-            .unwrap_or(json!({"name": "Basic", "tier": "Basic"})),
-    );
-    let ident = body
-        .get("identity")
-        .filter(|v| v.is_object())
-        .cloned()
-        .unwrap_or(json!({"type": "SystemAssigned"}));
-    let ident = match existing.as_ref().and_then(|r| r.body.get("identity")) {
-        Some(old) if old.get("type") == ident.get("type") => old.clone(),
-        _ => super::storage::identity(&ident),
-    };
-    util::set_at(&mut stored, "", "identity", ident);
-    util::set_at(&mut stored, "", "properties", Value::Object(p));
-    let stored = with_identity(rp, stored);
-    let secs = if existing.is_some() {
-        10.0
-    } else {
-        super::provisioning_seconds("Microsoft.MachineLearningServices/workspaces")
-    };
-    ctx.commit(
-        rp,
-        stored,
-        secs,
-        if existing.is_some() {
-            "Updating"
-        } else {
-            "Creating"
-        },
-    );
-    let op = lro::start_op(ctx, &id, secs, false);
-    Ok(lro::with_async_headers(
-        ctx,
-        Reply::empty(202),
-        Kind::MlWorkspace,
-        &rp.sub,
-        &loc,
-        &op,
-        true,
-    ))
-}
-
-/// PATCH of a workspace: synchronous 200.
-pub fn patch_workspace(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
-    check_tags(&mut body)?;
-    let id = rp.id();
-    let rec = ctx
-        .st
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| super::not_found(rp))?;
-    let mut stored = rec.body.clone();
-    if let Some(t) = body.get("tags") {
-        util::set_at(&mut stored, "", "tags", t.clone());
-    }
-    if let Some(s) = body.get("sku").filter(|v| v.is_object()) {
-        util::set_at(&mut stored, "", "sku", s.clone());
-    }
-    if let Some(props) = body.get("properties").and_then(Value::as_object) {
-        for (k, v) in props {
-            if !v.is_null()
-                && matches!(
-                    k.as_str(),
-                    "description"
-                        | "friendlyName"
-                        | "imageBuildCompute"
-                        | "applicationInsights"
-                        | "containerRegistry"
-                        | "publicNetworkAccess"
-                        | "v1LegacyMode"
-                        | "enableDataIsolation"
-                        | "primaryUserAssignedIdentity"
-                        | "serverlessComputeSettings"
-                        | "managedNetwork"
-                        | "featureStoreSettings"
-                        | "serviceManagedResourcesSettings"
-                )
-            {
-                util::set_at(&mut stored, "/properties", k, v.clone());
-            }
-        }
-    }
-    ctx.commit(rp, stored, 0.0, "Succeeded");
-    let rec = ctx.st.get(&id).cloned().ok_or_else(internal)?;
-    Ok(Reply::json(200, super::render(ctx.st, &rec, ctx.now)))
-}
-
-/// Fills in the computed parts of a compute.
-pub fn render_compute(v: &mut Value, state: &str) {
-    util::set_at(v, "/properties", "provisioningState", json!(state));
 }
 
 fn normalize_scale(s: &Value) -> ArmResult<Value> {
@@ -519,7 +308,7 @@ fn aks_create_properties(ctx: &Ctx, name: &str, p: &Value) -> ArmResult<Value> {
 }
 
 /// PUT of a compute: 201 + Azure-AsyncOperation with the compute in `Creating`.
-pub fn put_compute(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
+fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     check_tags(&mut body)?;
     let name = rp.name().to_string();
     let ws_id = rp.parent_id().unwrap_or_default();
@@ -567,11 +356,7 @@ pub fn put_compute(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Re
     p.insert("createdOn".into(), json!(util::timestamp(created_on)));
     p.insert("modifiedOn".into(), json!(util::timestamp(ctx.now)));
     let (secs_key, attached, inner_out) = match ctype.as_str() {
-        "AmlCompute" => (
-            "Microsoft.MachineLearningServices/workspaces/computes:AmlCompute",
-            false,
-            aml_properties(ctx, &name, &inner)?,
-        ),
+        "AmlCompute" => ("AmlCompute", false, aml_properties(ctx, &name, &inner)?),
         "AKS" => match &resource_id {
             Some(cluster) => {
                 let c = ctx
@@ -613,17 +398,9 @@ pub fn put_compute(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Re
                     }
                 }
                 p.insert("resourceId".into(), json!(c.id));
-                (
-                    "Microsoft.MachineLearningServices/workspaces/computes:AKS-attach",
-                    true,
-                    Value::Object(i),
-                )
+                ("AKS-attach", true, Value::Object(i))
             }
-            None => (
-                "Microsoft.MachineLearningServices/workspaces/computes:AKS",
-                false,
-                aks_create_properties(ctx, &name, &inner)?,
-            ),
+            None => ("AKS", false, aks_create_properties(ctx, &name, &inner)?),
         },
         _ => {
             if let Some(r) = &resource_id {
@@ -661,7 +438,7 @@ pub fn put_compute(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Re
     let secs = if existing.is_some() {
         10.0
     } else {
-        super::provisioning_seconds(secs_key).max(5.0)
+        ctx.secs(variant(secs_key), rp, "put").max(5.0)
     };
     let id = rp.id();
     ctx.commit(
@@ -678,18 +455,12 @@ pub fn put_compute(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Re
     let rec = ctx.st.get(&id).cloned().ok_or_else(internal)?;
     let reply = Reply::json(201, super::render(ctx.st, &rec, ctx.now));
     Ok(lro::with_async_headers(
-        ctx,
-        reply,
-        Kind::MlCompute,
-        &rp.sub,
-        &loc,
-        &op,
-        false,
+        ctx, reply, &LRO, &rp.sub, &loc, &op, false,
     ))
 }
 
 /// PATCH of a compute (scale settings): synchronous 200.
-pub fn patch_compute(ctx: &mut Ctx, rp: &ResPath, body: Value) -> ArmResult<Reply> {
+fn patch(ctx: &mut Ctx, rp: &ResPath, body: Value) -> ArmResult<Reply> {
     let id = rp.id();
     let rec = ctx
         .st
@@ -716,7 +487,7 @@ pub fn patch_compute(ctx: &mut Ctx, rp: &ResPath, body: Value) -> ArmResult<Repl
 }
 
 /// DELETE of a compute: needs `underlyingResourceAction`; 202 + Azure-AsyncOperation only.
-pub fn delete_compute(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
+fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
     let action = ctx.query("underlyingResourceAction").map(str::to_string);
     let Some(_action) =
         action.filter(|a| a.eq_ignore_ascii_case("Delete") || a.eq_ignore_ascii_case("Detach"))
@@ -730,7 +501,7 @@ pub fn delete_compute(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
     let Some(rec) = ctx.st.get(&id).cloned() else {
         return Ok(Reply::empty(204));
     };
-    let secs = super::delete_seconds(Kind::MlCompute);
+    let secs = DEF.delete_secs;
     let fail = ctx.fail_lro.is_some();
     let op = lro::start_op(ctx, &id, secs, true);
     if !fail {
@@ -742,7 +513,7 @@ pub fn delete_compute(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
     Ok(lro::with_async_headers(
         ctx,
         Reply::empty(202),
-        Kind::MlCompute,
+        &LRO,
         &rp.sub,
         rec.location(),
         &op,
