@@ -5,7 +5,8 @@
 //!
 //! `live.json` maps resource keys to what a GET returns: an ARM body (a VNet's body carries
 //! its subnets, as in Azure), `"absent"` (404; also the default for a key not listed),
-//! `{"unreadable": "message"}` (403), or `"soft_deleted"` (a key vault whose name a deleted
+//! `{"unreadable": "message"}` (403; `"status"` and `"code"` give another failure, e.g. a 503
+//! that outlasted the retries), or `"soft_deleted"` (a key vault whose name a deleted
 //! vault holds). The live read goes through `moat_engine::live::read_live` over the scripted
 //! fake, so the scenario exercises the read too.
 //!
@@ -81,7 +82,12 @@ async fn run(dir: &Path) -> Vec<(&'static str, String)> {
             }
             Value::Object(m) if m.contains_key("unreadable") => {
                 let msg = m["unreadable"].as_str().unwrap_or_default();
-                fake.refuse(Method::Get, &id, 403, "AuthorizationFailed", msg);
+                let status = m.get("status").and_then(Value::as_u64).unwrap_or(403) as u16;
+                let code = m
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("AuthorizationFailed");
+                fake.refuse(Method::Get, &id, status, code, msg);
             }
             Value::Object(_) => fake.seed(&id, state.clone()),
             other => panic!("{}: live `{key}`: unexpected {other}", dir.display()),

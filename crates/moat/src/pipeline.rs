@@ -164,3 +164,28 @@ pub async fn groups_are_ours(s: &Session, c: &Checked, plan: &Plan) -> anyhow::R
     }
     Ok(foreign.is_empty())
 }
+
+/// Prints one located error per resource that could not be read, then the verdict; `true`
+/// when there were any. A plan with an unreadable resource says nothing true about it, so
+/// `plan` fails and `apply` acts on none of it (dependents would otherwise fail later with
+/// misleading "not found" errors).
+pub fn report_unreadable(c: &Checked, plan: &Plan, doing: &str) -> bool {
+    let unreadable = Plan::unreadable_of(&plan.resources);
+    if unreadable.is_empty() {
+        return false;
+    }
+    for u in &unreadable {
+        // The error names the request path (hence the ID), status, code and request id.
+        eprintln!(
+            "error: cannot read `{}`: {}{}",
+            u.key,
+            u.error,
+            c.locate(&u.key)
+        );
+    }
+    eprintln!(
+        "error: {} resource(s) could not be read, so the plan is incomplete; {doing}",
+        unreadable.len()
+    );
+    true
+}

@@ -5,7 +5,9 @@ use crate::Status;
 use crate::cli::{ApplyArgs, DestroyArgs, Global, RunArgs, VarArgs};
 use crate::load::spec_path;
 use crate::output::Output;
-use crate::pipeline::{Checked, Session, check, groups_are_ours, make_plan, read_state};
+use crate::pipeline::{
+    Checked, Session, check, groups_are_ours, make_plan, read_state, report_unreadable,
+};
 use crate::progress::Lines;
 use crate::remote::{backend, connect};
 use anyhow::{Context as _, bail};
@@ -130,6 +132,26 @@ async fn locked(
             }
         },
     };
+    // Checked before `--target` narrows the plan, so that no selection makes an unread
+    // resource look harmless; a saved plan is checked too (an older moat saved such plans).
+    if plan.is_incomplete() {
+        if !out.quiet {
+            // Everything that could be read is shown before the refusal.
+            print!(
+                "{}",
+                render::text(
+                    &plan,
+                    render::TextOptions {
+                        color: out.color_stdout(),
+                        show_unchanged: false
+                    }
+                )
+            );
+        }
+        report_unreadable(c, &plan, "nothing was changed");
+        guard.release().await.ok();
+        return Ok(Status::Failed);
+    }
     let plan = select(plan, c, run, destroy)?;
     if !groups_are_ours(s, c, &plan).await? {
         guard.release().await.ok();
@@ -328,6 +350,7 @@ fn select(mut plan: Plan, c: &Checked, run: &RunArgs, destroy: bool) -> anyhow::
     })?;
     plan.resources.retain(|r| keep.contains(&r.key));
     plan.summary = Plan::summarize(&plan.resources);
+    plan.unreadable = Plan::unreadable_of(&plan.resources);
     Ok(plan)
 }
 
