@@ -1194,6 +1194,7 @@ impl<'s> Resolver<'s> {
                             .with_secondary(*prev_span, "overlapped range"),
                         );
                     }
+                    self.check_azure_reserved(c, p.span, "address range");
                     space.push((c, p.span));
                 }
                 Err(e) => self.cidr_error(p, e),
@@ -1267,6 +1268,13 @@ impl<'s> Resolver<'s> {
                             .with_secondary(*span, format!("`{other_name}`"))
                             .hint("subnets of one network must not share addresses"),
                         );
+                    }
+                    // Inside a range of the address space already refused, it is said once.
+                    if !space
+                        .iter()
+                        .any(|(v, _)| v.contains(c) && v.azure_refuses().is_some())
+                    {
+                        self.check_azure_reserved(c, s.address_prefix.span, "subnet range");
                     }
                     seen.push((c, s.address_prefix.span, name.value.clone()));
                 }
@@ -1578,6 +1586,23 @@ impl<'s> Resolver<'s> {
                 .label("out of range"),
             );
         }
+    }
+
+    /// E0309: a VNet or subnet range Azure refuses (the catch-all, or one it reserves).
+    fn check_azure_reserved(&mut self, c: Cidr, span: Span, what: &str) {
+        let Some((reserved, why)) = c.azure_refuses() else {
+            return;
+        };
+        let label = match reserved {
+            Some(r) if r != c => format!("overlaps {r}, which Azure reserves ({why})"),
+            Some(_) => format!("Azure reserves this range ({why})"),
+            None => why.to_string(),
+        };
+        self.push(
+            Diagnostic::error("E0309", format!("Azure refuses the {what} `{c}`"), span)
+                .label(label)
+                .hint("use a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) that avoids Azure's reserved ranges"),
+        );
     }
 
     fn cidr_error(&mut self, at: &Spanned<String>, e: CidrError) {
