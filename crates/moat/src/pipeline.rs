@@ -42,7 +42,7 @@ pub fn check(
         let n = loaded.diags.iter().filter(|d| d.is_error()).count();
         eprintln!(
             "error: {} has {n} error(s); nothing was sent to Azure",
-            path.display()
+            moat_spec::diag::escape_text(&path.display().to_string())
         );
         return Ok(None);
     }
@@ -70,7 +70,8 @@ impl Checked {
     pub fn locate(&self, key: &str) -> String {
         self.model.get(key).map_or_else(String::new, |r| {
             let lc = self.loaded.file.line_col(r.key_span.start);
-            format!("\n  --> {}:{}:{}", self.loaded.file.name(), lc.line, lc.col)
+            let name = moat_spec::diag::escape_text(self.loaded.file.name());
+            format!("\n  --> {name}:{}:{}", lc.line, lc.col)
         })
     }
 }
@@ -138,6 +139,7 @@ pub async fn make_plan(
                     | moat_engine::diff::PlanError::Unowned { key, .. }
                     | moat_engine::diff::PlanError::CannotReplace { key, .. } => key.clone(),
                 };
+                let e = moat_spec::diag::escape_text(&e.to_string());
                 eprintln!("error: {e}{}", c.locate(&key));
             }
             Ok(None)
@@ -176,12 +178,8 @@ pub fn report_unreadable(c: &Checked, plan: &Plan, doing: &str) -> bool {
     }
     for u in &unreadable {
         // The error names the request path (hence the ID), status, code and request id.
-        eprintln!(
-            "error: cannot read `{}`: {}{}",
-            u.key,
-            u.error,
-            c.locate(&u.key)
-        );
+        let why = moat_spec::diag::escape_text(&u.error);
+        eprintln!("error: cannot read `{}`: {why}{}", u.key, c.locate(&u.key));
     }
     eprintln!(
         "error: {} resource(s) could not be read, so the plan is incomplete; {doing}",

@@ -129,6 +129,7 @@ impl Progress for Lines {
             Event::Failed { key, error } => {
                 c.running.retain(|(k, _)| k != key);
                 c.failed += 1;
+                let error = moat_spec::diag::escape_text(&error.to_string());
                 format!("{} {key}: failed: {error}", self.paint("31", "✗"))
             }
             Event::Skipped { .. } => {

@@ -234,6 +234,7 @@ async fn locked(
         eprintln!("\nDurations:\n{}", lines.join("\n"));
     }
     for (key, e) in &failed {
+        let e = moat_spec::diag::escape_text(&e.to_string());
         eprintln!("error: `{key}` failed: {e}{}", c.locate(key));
     }
     if !skipped.is_empty() {
