@@ -39,7 +39,7 @@ pub enum Charset {
     AlnumUnderscorePeriodHyphen,
     /// Resource groups: also `(` and `)`.
     ResourceGroup,
-    /// Anything but `%&\?/` and control characters.
+    /// Anything but `%&\?/#` and control characters (`#` would start a URL fragment).
     Loose,
 }
 
@@ -57,7 +57,7 @@ impl Charset {
             Charset::ResourceGroup => {
                 c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '(' | ')')
             }
-            Charset::Loose => !c.is_control() && !matches!(c, '%' | '&' | '\\' | '?' | '/'),
+            Charset::Loose => !c.is_control() && !matches!(c, '%' | '&' | '\\' | '?' | '/' | '#'),
         }
     }
 
@@ -74,7 +74,7 @@ impl Charset {
             Charset::ResourceGroup => {
                 "letters, digits, underscores, periods, hyphens and parentheses"
             }
-            Charset::Loose => "any characters except % & \\ ? /",
+            Charset::Loose => "any characters except % & \\ ? / #",
         }
     }
 }

@@ -389,9 +389,10 @@ impl<'s> Resolver<'s> {
                         .hint("remove `id`, or remove `resource_group` and `name`"),
                 );
             }
-            return match ArmId::parse(&id.value) {
+            // `existing:` is how a stack names a resource of another subscription.
+            return match self.given_id(id, true) {
                 Some(p) if p.full_type().eq_ignore_ascii_case(kind.arm_type()) => {
-                    Some(p.to_string())
+                    Some(p.with_type_casing(kind.arm_type()).to_string())
                 }
                 Some(p) => {
                     self.push(
@@ -409,11 +410,15 @@ impl<'s> Resolver<'s> {
                     );
                     None
                 }
-                None => {
-                    self.push(bad_id(&id.value, id.span));
-                    None
-                }
+                None => None,
             };
+        }
+        // These names go into the ID (and so the URL) as they are: Azure's rules first.
+        if let Some(g) = &ex.resource_group {
+            self.check_existing_name(Kind::ResourceGroup, g);
+        }
+        if let Some(n) = &ex.name {
+            self.check_existing_name(kind, n);
         }
         let name = self.azure_name(res);
         match kind {
@@ -450,9 +455,9 @@ impl<'s> Resolver<'s> {
     /// The ID of a scope named by a reference (a group or a workspace), with errors.
     fn scope_id(&mut self, r: &Spanned<String>, expect: Kind) -> Option<String> {
         if r.value.starts_with('/') {
-            return match ArmId::parse(&r.value) {
+            return match self.given_id(r, false) {
                 Some(p) if p.full_type().eq_ignore_ascii_case(expect.arm_type()) => {
-                    Some(p.to_string())
+                    Some(p.with_type_casing(expect.arm_type()).to_string())
                 }
                 Some(p) => {
                     self.push(
@@ -469,10 +474,7 @@ impl<'s> Resolver<'s> {
                     );
                     None
                 }
-                None => {
-                    self.push(bad_id(&r.value, r.span));
-                    None
-                }
+                None => None,
             };
         }
         match self.syms.get(r.value.as_str()) {
@@ -490,10 +492,7 @@ impl<'s> Resolver<'s> {
             .collect::<Vec<_>>()
             .join(" or ");
         if raw.value.starts_with('/') {
-            let Some(p) = ArmId::parse(&raw.value) else {
-                self.push(bad_id(&raw.value, raw.span));
-                return None;
-            };
+            let p = self.given_id(raw, false)?;
             let full = p.full_type();
             let Some(kind) = expect
                 .iter()
@@ -510,7 +509,7 @@ impl<'s> Resolver<'s> {
                 );
                 return None;
             };
-            let id = p.to_string();
+            let id = p.with_type_casing(kind.arm_type()).to_string();
             let target = self
                 .ids
                 .iter()
@@ -1564,8 +1563,13 @@ impl<'s> Resolver<'s> {
     }
 
     fn check_same_subscription(&mut self, r: &Ref) {
+        let said = self
+            .diags
+            .iter()
+            .any(|d| d.code == "E0306" && d.primary.span == r.span);
         if let Some(p) = ArmId::parse(&r.id)
             && !p.subscription.eq_ignore_ascii_case(&self.subscription)
+            && !said
         {
             self.push(
                     Diagnostic::error("E0306", "the subnet is in another subscription", r.span)
@@ -1584,6 +1588,59 @@ impl<'s> Resolver<'s> {
                     v.span,
                 )
                 .label("out of range"),
+            );
+        }
+    }
+
+    /// Parses an ARM ID written in the spec ([`ArmId::parse_checked`]) and pushes what is wrong
+    /// with it, located: its shape or a segment that would change the URL (E0205), an invalid
+    /// group name (E0301), or — unless `any_subscription` (an `existing.id`) — a subscription
+    /// other than the stack's (E0306). `None` when an error was pushed.
+    fn given_id(&mut self, raw: &Spanned<String>, any_subscription: bool) -> Option<ArmId> {
+        let p = match ArmId::parse_checked(&raw.value) {
+            Ok(p) => p,
+            Err(armid::IdProblem::Shape) => {
+                self.push(bad_id(&raw.value, raw.span));
+                return None;
+            }
+            Err(problem) => {
+                self.push(bad_id(&raw.value, raw.span).label(problem.to_string()));
+                return None;
+            }
+        };
+        if let Some(g) = &p.resource_group
+            && let Err(why) = naming::RESOURCE_GROUP.check(g)
+        {
+            self.push(
+                Diagnostic::error(
+                    "E0301",
+                    format!("invalid resource group name `{g}` in the ID"),
+                    raw.span,
+                )
+                .label(why),
+            );
+            return None;
+        }
+        if !any_subscription && !p.subscription.eq_ignore_ascii_case(&self.subscription) {
+            self.push(
+                Diagnostic::error("E0306", "the ID is in another subscription than the stack", raw.span)
+                    .label(format!("subscription `{}`, the stack's is `{}`", p.subscription, self.subscription))
+                    .hint("to use a resource of another subscription, declare it with `existing: { id: … }` and refer to its key"),
+            );
+            return None;
+        }
+        Some(p)
+    }
+
+    /// E0301 for a name in `existing:` that Azure's rules for the kind refuse: it is put into
+    /// the resource's ID, and so into request URLs, as it is.
+    fn check_existing_name(&mut self, kind: Kind, name: &Spanned<String>) {
+        let rule = name_rule(kind);
+        if let Err(why) = rule.check(&name.value) {
+            self.push(
+                Diagnostic::error("E0301", format!("invalid {} name `{}`", rule.what, name.value), name.span)
+                    .label(why)
+                    .hint("an `existing:` name is the resource's name in Azure, put into request URLs as it is; write it exactly as Azure shows it"),
             );
         }
     }
