@@ -257,3 +257,24 @@ fn a_429_storm_never_exits_0_with_resources_missing() {
         ),
     }
 }
+
+#[test]
+fn destroy_refuses_when_an_owned_resource_cannot_be_read() {
+    let (_dir, spec, plain, faulty) = setup("503-destroy", Some(four_503s_on_the_vnet_get()));
+    plain.apply(&spec).expect(0, "apply without faults");
+    let before = cloud_ids(&plain.local_cloud());
+    let out = faulty.run(&["destroy", path_str(&spec), "--auto-approve"]);
+    out.expect(1, "destroy whose VNet read fails four times");
+    assert_eq!(
+        unread_keys(&out),
+        ["vnet", "vnet/default"],
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("Apply complete"), "{}", out.stderr);
+    assert_eq!(
+        cloud_ids(&plain.local_cloud()),
+        before,
+        "a refused destroy deleted something"
+    );
+}
