@@ -389,4 +389,16 @@ mod tests {
                 .is_err_and(|e| e.starts_with("a storage account name"))
         );
     }
+
+    #[test]
+    fn names_that_would_change_a_url_are_refused() {
+        // `#` would start a fragment; `/`, `?` and `%` change the path or add a query.
+        for bad in ["ai#frag", "ai/../x", "ai?x=1", "ai%2Fx", ".."] {
+            assert!(APPLICATION_INSIGHTS.check(bad).is_err(), "{bad}");
+        }
+        for bad in ["a-rg/../b-rg", "rg?x", "rg#x", "..", "."] {
+            assert!(RESOURCE_GROUP.check(bad).is_err(), "{bad}");
+        }
+        assert!(APPLICATION_INSIGHTS.check("ml insights (prod)").is_ok());
+    }
 }

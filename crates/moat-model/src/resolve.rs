@@ -915,7 +915,8 @@ impl<'s> Resolver<'s> {
                     }
                 }
                 if let Some(w) = &a.log_analytics_workspace {
-                    match ArmId::parse(&w.value) {
+                    // Any subscription may hold it, but it must be a clean ID.
+                    match ArmId::parse_checked(&w.value).ok() {
                         Some(p) if p.full_type().eq_ignore_ascii_case("Microsoft.OperationalInsights/workspaces") => {}
                         _ => self.push(
                             Diagnostic::error("E0205", "`log_analytics_workspace` must be a Log Analytics workspace ID", w.span)

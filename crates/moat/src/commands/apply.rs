@@ -104,6 +104,8 @@ async fn locked(
 ) -> anyhow::Result<Status> {
     let op = if destroy { "destroy" } else { "apply" };
     if let Some(prev) = guard.previous() {
+        // Lock records are written by other processes (a shared blob): escaped like user text.
+        let prev = moat_spec::diag::escape_text(&prev.to_string());
         out.status(&format!(
             "note: the last run ({prev}) did not finish; picking up where it stopped"
         ));
@@ -284,7 +286,10 @@ async fn lock(
     let first = backend.lock(info.clone(), Duration::ZERO).await;
     let result = match first {
         Err(StateError::Locked { holder, .. }) if !run.lock_timeout.is_zero() => {
-            let who = holder.map_or_else(|| "an unknown holder".to_string(), |h| h.to_string());
+            let who = holder.map_or_else(
+                || "an unknown holder".to_string(),
+                |h| moat_spec::diag::escape_text(&h.to_string()),
+            );
             out.status(&format!(
                 "Waiting up to {}s for the lock on stack `{stack}`, held by {who}…",
                 run.lock_timeout.as_secs()
