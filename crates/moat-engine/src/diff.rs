@@ -111,6 +111,11 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
             if r.is_existing() || owned.contains_key(&r.key) {
                 continue;
             }
+            if let Some(LiveState::Unreadable(e)) = input.live.resources.get(&r.key) {
+                // It may be ours (a crash before the record): unknown is not "not ours".
+                deletes.push(unreadable_delete(&r.key, &r.id, r.kind, e));
+                continue;
+            }
             let ours = match input.live.resources.get(&r.key) {
                 Some(LiveState::Present(b)) if r.kind.taggable() => {
                     stack_tag(b) == Some(model.stack.value.as_str())
@@ -137,6 +142,11 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
         .collect();
     for key in &leaving {
         let (id, kind, _) = &owned[key];
+        if let Some(LiveState::Unreadable(e)) = input.live.resources.get(key) {
+            // Nothing is known of it: a delete planned blind would hide the read failure.
+            deletes.push(unreadable_delete(key, id, *kind, e));
+            continue;
+        }
         if matches!(input.live.resources.get(key), Some(LiveState::Absent)) {
             // Already gone: the record entry is dropped by apply without a request.
             deletes.push(delete_plan(key, id, *kind, Vec::new(), true));
@@ -200,6 +210,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
         return Err(errors);
     }
     let summary = Plan::summarize(&out);
+    let unreadable = Plan::unreadable_of(&out);
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         moat_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -212,6 +223,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
         destroy: input.destroy,
         resources: out,
         summary,
+        unreadable,
     })
 }
 
@@ -290,6 +302,15 @@ fn delete_plan(
         live_etag: None,
         applied: None,
     }
+}
+
+/// An owned resource that should be deleted but could not be read: listed, never written.
+fn unreadable_delete(key: &str, id: &str, kind: Kind, error: &str) -> ResourcePlan {
+    let mut p = delete_plan(key, id, kind, Vec::new(), true);
+    p.action = Action::Unreadable;
+    p.reasons = vec![error.to_string()];
+    p.request = None;
+    p
 }
 
 fn order_deletes(deletes: &mut [ResourcePlan]) {

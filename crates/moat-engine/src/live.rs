@@ -17,7 +17,9 @@ pub enum LiveState {
     Absent,
     /// The resource as ARM returned it.
     Present(Value),
-    /// Reading failed (e.g. 403 behind a firewall); the message says why.
+    /// Reading failed after retries (a 403 behind a firewall, a 5xx or 429 that did not
+    /// clear, a transport error); the message names ARM's status, code, message and request
+    /// id, or the transport error. A plan holding one is incomplete and cannot be applied.
     Unreadable(String),
 }
 
@@ -167,8 +169,20 @@ pub async fn read_live(
         .collect::<Vec<_>>()
         .await;
     for (key, result) in found {
-        if let Ok(Some(_)) = result {
-            live.soft_deleted_vaults.insert(key);
+        match result {
+            Ok(Some(_)) => {
+                live.soft_deleted_vaults.insert(key);
+            }
+            Ok(None) => {}
+            // Unknown is not "free": a create without `recover` would fail on Azure's side.
+            Err(e) => {
+                live.resources.insert(
+                    key,
+                    LiveState::Unreadable(format!(
+                        "cannot tell whether a soft-deleted vault holds its name: {e}"
+                    )),
+                );
+            }
         }
     }
     Ok(live)

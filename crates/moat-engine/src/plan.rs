@@ -145,6 +145,18 @@ impl Summary {
     }
 }
 
+/// A resource whose live read failed after retries: the plan cannot be trusted for it, so
+/// `plan` exits 1 and `apply` refuses the whole plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadableResource {
+    /// Spec (or state) key.
+    pub key: String,
+    /// The ARM ID that was read.
+    pub id: String,
+    /// Why: the ARM status, code, message and request id, or the transport error.
+    pub error: String,
+}
+
 /// A whole plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -172,6 +184,10 @@ pub struct Plan {
     pub resources: Vec<ResourcePlan>,
     /// Counts.
     pub summary: Summary,
+    /// The resources that could not be read (also `action: unreadable` among `resources`);
+    /// a plan with any is incomplete and apply refuses it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<UnreadableResource>,
 }
 
 impl Plan {
@@ -190,6 +206,29 @@ impl Plan {
             }
         }
         s
+    }
+
+    /// The unreadable resources among `resources`, in plan order.
+    pub fn unreadable_of(resources: &[ResourcePlan]) -> Vec<UnreadableResource> {
+        resources
+            .iter()
+            .filter(|r| r.action == Action::Unreadable)
+            .map(|r| UnreadableResource {
+                key: r.key.clone(),
+                id: r.id.clone(),
+                error: r.reasons.join("; "),
+            })
+            .collect()
+    }
+
+    /// True when some resource could not be read: the plan is incomplete.
+    pub fn is_incomplete(&self) -> bool {
+        self.summary.unreadable > 0
+            || !self.unreadable.is_empty()
+            || self
+                .resources
+                .iter()
+                .any(|r| r.action == Action::Unreadable)
     }
 
     /// Looks a resource up.
@@ -248,7 +287,12 @@ pub fn json_schema() -> Value {
             "state_lineage": string("Lineage (UUID) of that state record."),
             "destroy": flag("A `moat destroy` plan: everything the stack owns is deleted."),
             "resources": { "type": "array", "items": { "$ref": "#/$defs/resource" } },
-            "summary": { "$ref": "#/$defs/summary" }
+            "summary": { "$ref": "#/$defs/summary" },
+            "unreadable": {
+                "type": "array",
+                "items": { "$ref": "#/$defs/unreadable" },
+                "description": "Resources whose live read failed after retries (each also has `action: unreadable`). A plan with any is incomplete: `moat plan` exits 1 and `moat apply` refuses it."
+            }
         },
         "$defs": {
             "resource": {
@@ -298,6 +342,16 @@ pub fn json_schema() -> Value {
                         "description": "Extra query parameters, as [name, value] pairs.",
                         "items": { "type": "array", "prefixItems": [{ "type": "string" }, { "type": "string" }], "minItems": 2, "maxItems": 2 }
                     }
+                }
+            },
+            "unreadable": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["key", "id", "error"],
+                "properties": {
+                    "key": string("The spec (or state) key."),
+                    "id": string("The ARM ID that was read."),
+                    "error": string("Why: ARM's status, code, message and request id, or the transport error.")
                 }
             },
             "summary": {

@@ -166,6 +166,8 @@ fn resource_block(r: &ResourcePlan, opts: TextOptions, out: &mut String) {
         verb(r.action)
     );
     for reason in &r.reasons {
+        // Reasons quote ARM's messages: escaped, so that each stays on its line.
+        let reason = moat_spec::diag::escape_text(reason);
         let _ = writeln!(out, "    {}", paint(color, "2", &format!("# {reason}")));
     }
     let sym = format!("{:>3}", r.action.symbol());
@@ -230,7 +232,7 @@ pub fn markdown(plan: &Plan) -> String {
             Action::Delete => "🔴",
             _ => "⚪",
         };
-        let why = r.reasons.join("; ").replace('|', "\\|");
+        let why = moat_spec::diag::escape_text(&r.reasons.join("; ")).replace('|', "\\|");
         let _ = writeln!(
             out,
             "| {icon} | `{}` | {} | {} | {} |",

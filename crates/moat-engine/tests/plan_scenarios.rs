@@ -5,7 +5,8 @@
 //!
 //! `live.json` maps resource keys to what a GET returns: an ARM body (a VNet's body carries
 //! its subnets, as in Azure), `"absent"` (404; also the default for a key not listed),
-//! `{"unreadable": "message"}` (403), or `"soft_deleted"` (a key vault whose name a deleted
+//! `{"unreadable": "message"}` (403; `"status"` and `"code"` give another failure, e.g. a 503
+//! that outlasted the retries), or `"soft_deleted"` (a key vault whose name a deleted
 //! vault holds). The live read goes through `moat_engine::live::read_live` over the scripted
 //! fake, so the scenario exercises the read too.
 //!
@@ -81,7 +82,12 @@ async fn run(dir: &Path) -> Vec<(&'static str, String)> {
             }
             Value::Object(m) if m.contains_key("unreadable") => {
                 let msg = m["unreadable"].as_str().unwrap_or_default();
-                fake.refuse(Method::Get, &id, 403, "AuthorizationFailed", msg);
+                let status = m.get("status").and_then(Value::as_u64).unwrap_or(403) as u16;
+                let code = m
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("AuthorizationFailed");
+                fake.refuse(Method::Get, &id, status, code, msg);
             }
             Value::Object(_) => fake.seed(&id, state.clone()),
             other => panic!("{}: live `{key}`: unexpected {other}", dir.display()),
@@ -140,4 +146,73 @@ async fn golden_plans() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The unreadable resources of a plan are in every rendering, each with ARM's error: the text
+/// plan, the markdown comment and the JSON plan's `unreadable` list.
+#[tokio::test]
+async fn unreadable_resources_show_in_every_format() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/unreadable-delete");
+    let model = model_from(&dir.join("spec.yaml"));
+    let record: StateRecord =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).unwrap()).unwrap();
+    let fake = FakeArm::new();
+    let live: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("live.json")).unwrap()).unwrap();
+    for (key, state) in live.as_object().unwrap() {
+        let id = model
+            .get(key)
+            .map(|r| r.id.clone())
+            .or_else(|| record.resources.get(key).map(|r| r.id.clone()))
+            .unwrap();
+        match state {
+            Value::Object(m) if m.contains_key("unreadable") => fake.refuse(
+                Method::Get,
+                &id,
+                m["status"].as_u64().unwrap() as u16,
+                m["code"].as_str().unwrap(),
+                m["unreadable"].as_str().unwrap(),
+            ),
+            Value::Object(_) => fake.seed(&id, state.clone()),
+            _ => {}
+        }
+    }
+    let live = read_live(&fake, &model, &record, 8).await.unwrap();
+    let plan = plan_of(&model, &live, &record, false).expect("a plan");
+    assert!(plan.is_incomplete());
+    let text = render::text(&plan, render::TextOptions::default());
+    let markdown = render::markdown(&plan);
+    let json: Value = serde_json::from_str(&render::json(&plan)).unwrap();
+    let listed: Vec<&str> = json["unreadable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["vnet", "vnet/aks", "vnet/training", "egress"]);
+    for (key, why) in [
+        ("vnet", "ServiceUnavailable (503)"),
+        ("egress", "TooManyRequests (429)"),
+    ] {
+        assert!(
+            text.contains(&format!("# {key} (")) && text.contains(why),
+            "text plan lacks `{key}` / {why}:\n{text}"
+        );
+        assert!(
+            markdown.contains(&format!("`{key}`")) && markdown.contains(why),
+            "markdown lacks `{key}` / {why}:\n{markdown}"
+        );
+    }
+    assert!(
+        markdown.contains("4 resources could not be read"),
+        "{markdown}"
+    );
+    // Nothing unreadable is written: no request, and the leaving route table is not deleted.
+    for r in plan
+        .resources
+        .iter()
+        .filter(|r| r.action == moat_engine::plan::Action::Unreadable)
+    {
+        assert!(r.request.is_none(), "`{}` has a request", r.key);
+    }
 }

@@ -124,6 +124,47 @@ impl Cidr {
     }
 }
 
+/// Ranges Azure refuses in a virtual network's address space and in its subnets, with why
+/// (Azure's VNet FAQ lists them: multicast, broadcast, loopback, link-local, and the one
+/// address every VNet uses to reach the platform's DNS, DHCP and health probes).
+const AZURE_RESERVED: &[(&str, &str)] = &[
+    (
+        "224.0.0.0/4",
+        "it is multicast space, which Azure does not route",
+    ),
+    ("255.255.255.255/32", "it is the broadcast address"),
+    (
+        "127.0.0.0/8",
+        "it is loopback space: addresses that never leave a machine",
+    ),
+    (
+        "169.254.0.0/16",
+        "it is link-local space, which Azure uses for its own host traffic",
+    ),
+    (
+        "168.63.129.16/32",
+        "it holds 168.63.129.16, the address through which every VNet reaches Azure's DNS, DHCP and health probes",
+    ),
+];
+
+impl Cidr {
+    /// Why Azure refuses this range as a VNet address space or subnet, if it does: the
+    /// catch-all `/0`, or an overlap with a range Azure reserves (returned with it).
+    pub fn azure_refuses(self) -> Option<(Option<Cidr>, &'static str)> {
+        if self.len == 0 {
+            return Some((
+                None,
+                "it is every IPv4 address: a network's range must leave room for the internet and its peers",
+            ));
+        }
+        AZURE_RESERVED
+            .iter()
+            .filter_map(|(r, why)| Cidr::parse_strict(r).ok().map(|c| (c, *why)))
+            .find(|(r, _)| r.overlaps(self))
+            .map(|(r, why)| (Some(r), why))
+    }
+}
+
 fn mask(len: u8) -> u32 {
     if len == 0 {
         0
@@ -187,5 +228,36 @@ mod tests {
         assert!(c("10.0.0.0/16").is_private());
         assert!(!c("203.0.113.0/28").is_private());
         assert!(c("172.17.0.0/16").is_private());
+    }
+
+    #[test]
+    fn ranges_azure_refuses() {
+        assert_eq!(c("0.0.0.0/0").azure_refuses().map(|(r, _)| r), Some(None));
+        for (given, reserved) in [
+            ("224.0.0.0/4", "224.0.0.0/4"),
+            ("239.1.0.0/16", "224.0.0.0/4"),
+            ("255.255.255.255/32", "255.255.255.255/32"),
+            ("240.0.0.0/4", "255.255.255.255/32"),
+            ("127.0.0.0/8", "127.0.0.0/8"),
+            ("169.254.0.0/16", "169.254.0.0/16"),
+            ("168.63.129.16/32", "168.63.129.16/32"),
+            ("168.63.0.0/16", "168.63.129.16/32"),
+            ("128.0.0.0/1", "224.0.0.0/4"),
+        ] {
+            assert_eq!(
+                c(given).azure_refuses().and_then(|(r, _)| r),
+                Some(c(reserved)),
+                "{given}"
+            );
+        }
+        for fine in [
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "168.63.128.0/24",
+            "100.64.0.0/10",
+        ] {
+            assert_eq!(c(fine).azure_refuses(), None, "{fine}");
+        }
     }
 }

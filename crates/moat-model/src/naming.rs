@@ -39,7 +39,7 @@ pub enum Charset {
     AlnumUnderscorePeriodHyphen,
     /// Resource groups: also `(` and `)`.
     ResourceGroup,
-    /// Anything but `%&\?/` and control characters.
+    /// Anything but `%&\?/#` and control characters (`#` would start a URL fragment).
     Loose,
 }
 
@@ -57,7 +57,7 @@ impl Charset {
             Charset::ResourceGroup => {
                 c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '(' | ')')
             }
-            Charset::Loose => !c.is_control() && !matches!(c, '%' | '&' | '\\' | '?' | '/'),
+            Charset::Loose => !c.is_control() && !matches!(c, '%' | '&' | '\\' | '?' | '/' | '#'),
         }
     }
 
@@ -74,7 +74,7 @@ impl Charset {
             Charset::ResourceGroup => {
                 "letters, digits, underscores, periods, hyphens and parentheses"
             }
-            Charset::Loose => "any characters except % & \\ ? /",
+            Charset::Loose => "any characters except % & \\ ? / #",
         }
     }
 }
@@ -388,5 +388,17 @@ mod tests {
                 .check("x")
                 .is_err_and(|e| e.starts_with("a storage account name"))
         );
+    }
+
+    #[test]
+    fn names_that_would_change_a_url_are_refused() {
+        // `#` would start a fragment; `/`, `?` and `%` change the path or add a query.
+        for bad in ["ai#frag", "ai/../x", "ai?x=1", "ai%2Fx", ".."] {
+            assert!(APPLICATION_INSIGHTS.check(bad).is_err(), "{bad}");
+        }
+        for bad in ["a-rg/../b-rg", "rg?x", "rg#x", "..", "."] {
+            assert!(RESOURCE_GROUP.check(bad).is_err(), "{bad}");
+        }
+        assert!(APPLICATION_INSIGHTS.check("ml insights (prod)").is_ok());
     }
 }

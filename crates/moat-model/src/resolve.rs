@@ -399,9 +399,10 @@ impl<'s> Resolver<'s> {
                         .hint("remove `id`, or remove `resource_group` and `name`"),
                 );
             }
-            return match ArmId::parse(&id.value) {
+            // `existing:` is how a stack names a resource of another subscription.
+            return match self.given_id(id, true) {
                 Some(p) if p.full_type().eq_ignore_ascii_case(kind.arm_type()) => {
-                    Some(p.to_string())
+                    Some(p.with_type_casing(kind.arm_type()).to_string())
                 }
                 Some(p) => {
                     self.push(
@@ -419,11 +420,15 @@ impl<'s> Resolver<'s> {
                     );
                     None
                 }
-                None => {
-                    self.push(bad_id(&id.value, id.span));
-                    None
-                }
+                None => None,
             };
+        }
+        // These names go into the ID (and so the URL) as they are: Azure's rules first.
+        if let Some(g) = &ex.resource_group {
+            self.check_existing_name(Kind::ResourceGroup, g);
+        }
+        if let Some(n) = &ex.name {
+            self.check_existing_name(kind, n);
         }
         let name = self.azure_name(res);
         match kind {
@@ -460,9 +465,9 @@ impl<'s> Resolver<'s> {
     /// The ID of a scope named by a reference (a group or a workspace), with errors.
     fn scope_id(&mut self, r: &Spanned<String>, expect: Kind) -> Option<String> {
         if r.value.starts_with('/') {
-            return match ArmId::parse(&r.value) {
+            return match self.given_id(r, false) {
                 Some(p) if p.full_type().eq_ignore_ascii_case(expect.arm_type()) => {
-                    Some(p.to_string())
+                    Some(p.with_type_casing(expect.arm_type()).to_string())
                 }
                 Some(p) => {
                     self.push(
@@ -479,10 +484,7 @@ impl<'s> Resolver<'s> {
                     );
                     None
                 }
-                None => {
-                    self.push(bad_id(&r.value, r.span));
-                    None
-                }
+                None => None,
             };
         }
         match self.syms.get(r.value.as_str()) {
@@ -500,10 +502,7 @@ impl<'s> Resolver<'s> {
             .collect::<Vec<_>>()
             .join(" or ");
         if raw.value.starts_with('/') {
-            let Some(p) = ArmId::parse(&raw.value) else {
-                self.push(bad_id(&raw.value, raw.span));
-                return None;
-            };
+            let p = self.given_id(raw, false)?;
             let full = p.full_type();
             let Some(kind) = expect
                 .iter()
@@ -520,7 +519,7 @@ impl<'s> Resolver<'s> {
                 );
                 return None;
             };
-            let id = p.to_string();
+            let id = p.with_type_casing(kind.arm_type()).to_string();
             let target = self
                 .ids
                 .iter()
@@ -926,7 +925,8 @@ impl<'s> Resolver<'s> {
                     }
                 }
                 if let Some(w) = &a.log_analytics_workspace {
-                    match ArmId::parse(&w.value) {
+                    // Any subscription may hold it, but it must be a clean ID.
+                    match ArmId::parse_checked(&w.value).ok() {
                         Some(p) if p.full_type().eq_ignore_ascii_case("Microsoft.OperationalInsights/workspaces") => {}
                         _ => self.push(
                             Diagnostic::error("E0205", "`log_analytics_workspace` must be a Log Analytics workspace ID", w.span)
@@ -1204,6 +1204,7 @@ impl<'s> Resolver<'s> {
                             .with_secondary(*prev_span, "overlapped range"),
                         );
                     }
+                    self.check_azure_reserved(c, p.span, "address range");
                     space.push((c, p.span));
                 }
                 Err(e) => self.cidr_error(p, e),
@@ -1277,6 +1278,13 @@ impl<'s> Resolver<'s> {
                             .with_secondary(*span, format!("`{other_name}`"))
                             .hint("subnets of one network must not share addresses"),
                         );
+                    }
+                    // Inside a range of the address space already refused, it is said once.
+                    if !space
+                        .iter()
+                        .any(|(v, _)| v.contains(c) && v.azure_refuses().is_some())
+                    {
+                        self.check_azure_reserved(c, s.address_prefix.span, "subnet range");
                     }
                     seen.push((c, s.address_prefix.span, name.value.clone()));
                 }
@@ -1566,8 +1574,13 @@ impl<'s> Resolver<'s> {
     }
 
     fn check_same_subscription(&mut self, r: &Ref) {
+        let said = self
+            .diags
+            .iter()
+            .any(|d| d.code == "E0306" && d.primary.span == r.span);
         if let Some(p) = ArmId::parse(&r.id)
             && !p.subscription.eq_ignore_ascii_case(&self.subscription)
+            && !said
         {
             self.push(
                     Diagnostic::error("E0306", "the subnet is in another subscription", r.span)
@@ -1588,6 +1601,76 @@ impl<'s> Resolver<'s> {
                 .label("out of range"),
             );
         }
+    }
+
+    /// Parses an ARM ID written in the spec ([`ArmId::parse_checked`]) and pushes what is wrong
+    /// with it, located: its shape or a segment that would change the URL (E0205), an invalid
+    /// group name (E0301), or — unless `any_subscription` (an `existing.id`) — a subscription
+    /// other than the stack's (E0306). `None` when an error was pushed.
+    fn given_id(&mut self, raw: &Spanned<String>, any_subscription: bool) -> Option<ArmId> {
+        let p = match ArmId::parse_checked(&raw.value) {
+            Ok(p) => p,
+            Err(armid::IdProblem::Shape) => {
+                self.push(bad_id(&raw.value, raw.span));
+                return None;
+            }
+            Err(problem) => {
+                self.push(bad_id(&raw.value, raw.span).label(problem.to_string()));
+                return None;
+            }
+        };
+        if let Some(g) = &p.resource_group
+            && let Err(why) = naming::RESOURCE_GROUP.check(g)
+        {
+            self.push(
+                Diagnostic::error(
+                    "E0301",
+                    format!("invalid resource group name `{g}` in the ID"),
+                    raw.span,
+                )
+                .label(why),
+            );
+            return None;
+        }
+        if !any_subscription && !p.subscription.eq_ignore_ascii_case(&self.subscription) {
+            self.push(
+                Diagnostic::error("E0306", "the ID is in another subscription than the stack", raw.span)
+                    .label(format!("subscription `{}`, the stack's is `{}`", p.subscription, self.subscription))
+                    .hint("to use a resource of another subscription, declare it with `existing: { id: … }` and refer to its key"),
+            );
+            return None;
+        }
+        Some(p)
+    }
+
+    /// E0301 for a name in `existing:` that Azure's rules for the kind refuse: it is put into
+    /// the resource's ID, and so into request URLs, as it is.
+    fn check_existing_name(&mut self, kind: Kind, name: &Spanned<String>) {
+        let rule = name_rule(kind);
+        if let Err(why) = rule.check(&name.value) {
+            self.push(
+                Diagnostic::error("E0301", format!("invalid {} name `{}`", rule.what, name.value), name.span)
+                    .label(why)
+                    .hint("an `existing:` name is the resource's name in Azure, put into request URLs as it is; write it exactly as Azure shows it"),
+            );
+        }
+    }
+
+    /// E0309: a VNet or subnet range Azure refuses (the catch-all, or one it reserves).
+    fn check_azure_reserved(&mut self, c: Cidr, span: Span, what: &str) {
+        let Some((reserved, why)) = c.azure_refuses() else {
+            return;
+        };
+        let label = match reserved {
+            Some(r) if r != c => format!("overlaps {r}, which Azure reserves ({why})"),
+            Some(_) => format!("Azure reserves this range ({why})"),
+            None => why.to_string(),
+        };
+        self.push(
+            Diagnostic::error("E0309", format!("Azure refuses the {what} `{c}`"), span)
+                .label(label)
+                .hint("use a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) that avoids Azure's reserved ranges"),
+        );
     }
 
     fn cidr_error(&mut self, at: &Spanned<String>, e: CidrError) {

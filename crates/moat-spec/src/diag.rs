@@ -290,6 +290,71 @@ impl Window {
     }
 }
 
+/// Longest literal (text between backticks) echoed whole; a longer one is cut, with its size.
+// ARM IDs (up to ~250 characters in moat's kinds) must stay whole.
+const MAX_LITERAL_CHARS: usize = 320;
+/// Longest message, label, note or hint printed; the rest is cut.
+const MAX_TEXT_CHARS: usize = 2_000;
+
+/// True for characters that must not reach a terminal or a CI log raw: C0/C1 controls (escape
+/// sequences, newlines that would start a line of their own) and the bidirectional overrides
+/// that make text display differently from what it says.
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Text that came from a spec, the environment or a server, made safe to print: every unsafe
+/// character is written as an escape (`\n`, `\u{1b}`), so the text stays on one line — no line
+/// of moat's output can begin with user text, and so none can be a GitHub Actions workflow
+/// command (`::error …`) — and no escape sequence reaches the terminal.
+pub fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if !is_unsafe(c) {
+            out.push(c);
+            continue;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+        }
+    }
+    out
+}
+
+/// [`escape_text`], with each long literal between backticks cut to its start and its size,
+/// and the whole cut at a bound: a 2 MB value is never echoed (let alone twice).
+pub fn clean_text(text: &str) -> String {
+    let escaped = escape_text(text);
+    let mut out = String::with_capacity(escaped.len().min(MAX_TEXT_CHARS * 4));
+    // Even-numbered pieces are prose, odd-numbered ones are literals (an unclosed backtick
+    // makes the tail a literal, which is cut the same way).
+    for (i, piece) in escaped.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        let n = piece.chars().count();
+        if i % 2 == 1 && n > MAX_LITERAL_CHARS {
+            out.extend(piece.chars().take(MAX_LITERAL_CHARS - 16));
+            let _ = write!(out, "…({n} characters)");
+        } else {
+            out.push_str(piece);
+        }
+    }
+    let n = out.chars().count();
+    if n > MAX_TEXT_CHARS {
+        let mut cut: String = out.chars().take(MAX_TEXT_CHARS).collect();
+        let _ = write!(cut, "… ({} more characters)", n - MAX_TEXT_CHARS);
+        return cut;
+    }
+    out
+}
+
 /// Renders one diagnostic against its file:
 ///
 /// ```text
@@ -314,7 +379,7 @@ pub fn render(diag: &Diagnostic, file: &SourceFile, opts: RenderOptions) -> Stri
         out,
         "{}: {}",
         p.wrap(sev_color, &head),
-        p.wrap("1", &diag.message)
+        p.wrap("1", &clean_text(&diag.message))
     );
     let start = file.line_col(diag.primary.span.start);
     let mut labels: Vec<(&Label, bool)> = vec![(&diag.primary, true)];
@@ -331,7 +396,7 @@ pub fn render(diag: &Diagnostic, file: &SourceFile, opts: RenderOptions) -> Stri
         out,
         "{gutter}{} {}:{}:{}",
         p.wrap("1;34", "-->"),
-        file.name(),
+        escape_text(file.name()),
         start.line,
         start.col
     );
@@ -363,7 +428,7 @@ pub fn render(diag: &Diagnostic, file: &SourceFile, opts: RenderOptions) -> Stri
         let tail = if label.text.is_empty() {
             String::new()
         } else {
-            format!(" {}", label.text)
+            format!(" {}", clean_text(&label.text))
         };
         let _ = writeln!(
             out,
@@ -376,10 +441,10 @@ pub fn render(diag: &Diagnostic, file: &SourceFile, opts: RenderOptions) -> Stri
         let _ = writeln!(out, "{gutter} {}", p.wrap("1;34", "|"));
     }
     for n in &diag.notes {
-        let _ = writeln!(out, "{gutter} = {}: {n}", p.wrap("1", "note"));
+        let _ = writeln!(out, "{gutter} = {}: {}", p.wrap("1", "note"), clean_text(n));
     }
     if let Some(h) = &diag.hint {
-        let _ = writeln!(out, "{}: {h}", p.wrap("1;32", "hint"));
+        let _ = writeln!(out, "{}: {}", p.wrap("1;32", "hint"), clean_text(h));
     }
     out
 }
@@ -389,12 +454,12 @@ pub fn render_short(diag: &Diagnostic, file: &SourceFile) -> String {
     let s = file.line_col(diag.primary.span.start);
     format!(
         "{}:{}:{}: {}[{}]: {}",
-        file.name(),
+        escape_text(file.name()),
         s.line,
         s.col,
         diag.severity.as_str(),
         diag.code,
-        diag.message
+        clean_text(&diag.message)
     )
 }
 
@@ -460,5 +525,59 @@ mod tests {
             "{text:?}"
         );
         assert!(text.contains("a: \u{fffd}[31mred\u{fffd}"), "{text}");
+    }
+
+    #[test]
+    fn echoed_text_is_escaped_and_stays_on_its_line() {
+        let f = SourceFile::new("s.yaml", "a: x\n");
+        let d = Diagnostic::error(
+            "E0302",
+            "invalid address range `x\n::error title=t::pwned\u{1b}[2J`",
+            Span::new(3, 4),
+        )
+        .label("`x\r\n::warning::y` is not \u{202e}ok")
+        .note("from `${env.X}` = `\u{7}`")
+        .hint("::notice::z");
+        let text = render(&d, &f, RenderOptions::default());
+        for line in text.lines() {
+            assert!(!line.trim_start().starts_with("::"), "{line:?} in\n{text}");
+        }
+        assert!(!text.chars().any(is_unsafe_but_newline), "{text:?}");
+        assert!(
+            text.contains("`x\\n::error title=t::pwned\\u{1b}[2J`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("`x\\r\\n::warning::y` is not \\u{202e}ok"),
+            "{text}"
+        );
+        assert!(text.contains("hint: ::notice::z"), "{text}");
+        assert!(render_short(&d, &f).lines().count() == 1);
+    }
+
+    fn is_unsafe_but_newline(c: char) -> bool {
+        c != '\n' && is_unsafe(c)
+    }
+
+    #[test]
+    fn long_literals_are_elided_with_their_size() {
+        let big = "9".repeat(2 * 1024 * 1024);
+        let f = SourceFile::new("s.yaml", format!("a: {big}\n"));
+        let d = Diagnostic::error(
+            "E0302",
+            format!("invalid address range `{big}`"),
+            Span::new(3, 3 + big.len()),
+        )
+        .label(format!("`{big}` is not an IPv4 address"));
+        let text = render(&d, &f, RenderOptions::default());
+        assert!(text.len() < 3_000, "{} bytes", text.len());
+        assert_eq!(text.matches("…(2097152 characters)").count(), 2, "{text}");
+        // A short literal is left alone, and so is prose without backticks under the bound.
+        assert_eq!(
+            clean_text("range `10.0.0.0/8` is fine"),
+            "range `10.0.0.0/8` is fine"
+        );
+        let prose = "x".repeat(3_000);
+        assert!(clean_text(&prose).ends_with("… (1000 more characters)"));
     }
 }

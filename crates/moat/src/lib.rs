@@ -7,6 +7,7 @@ pub mod load;
 pub mod output;
 pub mod pipeline;
 pub mod progress;
+pub mod reach;
 pub mod remote;
 
 use cli::{Cli, Command};

@@ -94,9 +94,11 @@ impl Output {
 
 /// Prints an error and its causes once, without a backtrace.
 pub fn print_error(err: &anyhow::Error) {
-    let mut text = format!("error: {err}");
+    // Errors quote paths, keys, values and server messages: escaped, each stays on its line.
+    let esc = |e: &dyn std::fmt::Display| moat_spec::diag::escape_text(&e.to_string());
+    let mut text = format!("error: {}", esc(err));
     for cause in err.chain().skip(1) {
-        text.push_str(&format!("\n  caused by: {cause}"));
+        text.push_str(&format!("\n  caused by: {}", esc(cause)));
     }
     err_line(&text);
 }

@@ -44,7 +44,7 @@ pub fn check(
         let n = loaded.diags.iter().filter(|d| d.is_error()).count();
         eprintln!(
             "error: {} has {n} error(s); nothing was sent to Azure",
-            path.display()
+            moat_spec::diag::escape_text(&path.display().to_string())
         );
         return Ok(None);
     }
@@ -72,7 +72,8 @@ impl Checked {
     pub fn locate(&self, key: &str) -> String {
         self.model.get(key).map_or_else(String::new, |r| {
             let lc = self.loaded.file.line_col(r.key_span.start);
-            format!("\n  --> {}:{}:{}", self.loaded.file.name(), lc.line, lc.col)
+            let name = moat_spec::diag::escape_text(self.loaded.file.name());
+            format!("\n  --> {name}:{}:{}", lc.line, lc.col)
         })
     }
 }
@@ -140,6 +141,7 @@ pub async fn make_plan(
                     | moat_engine::diff::PlanError::Unowned { key, .. }
                     | moat_engine::diff::PlanError::CannotReplace { key, .. } => key.clone(),
                 };
+                let e = moat_spec::diag::escape_text(&e.to_string());
                 eprintln!("error: {e}{}", c.locate(&key));
             }
             Ok(None)
@@ -165,4 +167,25 @@ pub async fn groups_are_ours(s: &Session, c: &Checked, plan: &Plan) -> anyhow::R
         );
     }
     Ok(foreign.is_empty())
+}
+
+/// Prints one located error per resource that could not be read, then the verdict; `true`
+/// when there were any. A plan with an unreadable resource says nothing true about it, so
+/// `plan` fails and `apply` acts on none of it (dependents would otherwise fail later with
+/// misleading "not found" errors).
+pub fn report_unreadable(c: &Checked, plan: &Plan, doing: &str) -> bool {
+    let unreadable = Plan::unreadable_of(&plan.resources);
+    if unreadable.is_empty() {
+        return false;
+    }
+    for u in &unreadable {
+        // The error names the request path (hence the ID), status, code and request id.
+        let why = moat_spec::diag::escape_text(&u.error);
+        eprintln!("error: cannot read `{}`: {why}{}", u.key, c.locate(&u.key));
+    }
+    eprintln!(
+        "error: {} resource(s) could not be read, so the plan is incomplete; {doing}",
+        unreadable.len()
+    );
+    true
 }

@@ -433,6 +433,7 @@ impl Progress for Reporter {
                 if let Some(j) = &self.json {
                     j.emit("failed", json!({ "key": key, "error": error }));
                 }
+                let error = moat_spec::diag::escape_text(&error.to_string());
                 format!("{} {key}: failed: {error}", self.paint("31", "✗"))
             }
             Event::Skipped { key, because } => {

@@ -100,6 +100,9 @@ pub async fn connect(g: &Global, state_dir: &Path) -> anyhow::Result<Remote> {
         }
     };
     let loopback = endpoint.is_loopback();
+    if sim.is_none() {
+        crate::reach::check(&endpoint.url(), crate::reach::REACH_TIMEOUT).await?;
+    }
     let mut config = ClientConfig::for_endpoint(endpoint);
     config.auth = match &g.auth {
         Some(a) => a

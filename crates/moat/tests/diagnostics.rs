@@ -121,6 +121,27 @@ fn deep_nesting() {
 }
 
 #[test]
+fn two_megabyte_value() {
+    // Echoed once, cut to its start and size (it used to be printed whole, twice).
+    let text = format!(
+        "stack: demo\nlocation: eastus2\nresources:\n  rg: {{ type: resource_group }}\n  vnet:\n    type: virtual_network\n    resource_group: rg\n    address_space: [\"{}\"]\n",
+        "1".repeat(2 * 1024 * 1024)
+    );
+    let (rendered, errors) = diagnose(
+        "two_megabyte_value.yaml",
+        text.clone().into_bytes(),
+        &VarArgs::default(),
+    );
+    assert!(errors >= 1);
+    assert!(
+        rendered.len() < 4_000,
+        "{} bytes of diagnostics",
+        rendered.len()
+    );
+    check_case("two_megabyte_value", text.into_bytes(), &VarArgs::default());
+}
+
+#[test]
 fn var_flag_overrides_default() {
     // The positive twin of `var_not_declared.yaml`: a declared variable takes the `--var` value.
     let text = "stack: demo\nlocation: eastus2\nvariables:\n  prefix: { default: demo }\nresources:\n  rg: { type: resource_group, name: \"${var.prefix}-rg\" }\n";

@@ -5,7 +5,9 @@ use crate::Status;
 use crate::cli::{ApplyArgs, DestroyArgs, Global, RunArgs, VarArgs};
 use crate::load::spec_path;
 use crate::output::Output;
-use crate::pipeline::{Checked, Session, check, groups_are_ours, make_plan, read_state};
+use crate::pipeline::{
+    Checked, Session, check, groups_are_ours, make_plan, read_state, report_unreadable,
+};
 use crate::progress::Reporter;
 use crate::remote::{backend, connect};
 use anyhow::{Context as _, bail};
@@ -107,6 +109,8 @@ async fn locked(
 ) -> anyhow::Result<Status> {
     let op = if destroy { "destroy" } else { "apply" };
     if let Some(prev) = guard.previous() {
+        // Lock records are written by other processes (a shared blob): escaped like user text.
+        let prev = moat_spec::diag::escape_text(&prev.to_string());
         out.status(&format!(
             "note: the last run ({prev}) did not finish; picking up where it stopped"
         ));
@@ -135,6 +139,26 @@ async fn locked(
             }
         },
     };
+    // Checked before `--target` narrows the plan, so that no selection makes an unread
+    // resource look harmless; a saved plan is checked too (an older moat saved such plans).
+    if plan.is_incomplete() {
+        if !out.quiet {
+            // Everything that could be read is shown before the refusal.
+            print!(
+                "{}",
+                render::text(
+                    &plan,
+                    render::TextOptions {
+                        color: out.color_stdout(),
+                        show_unchanged: false
+                    }
+                )
+            );
+        }
+        report_unreadable(c, &plan, "nothing was changed");
+        guard.release().await.ok();
+        return Ok(Status::Failed);
+    }
     let plan = select(plan, c, run, destroy)?;
     if !groups_are_ours(s, c, &plan).await? {
         guard.release().await.ok();
@@ -222,6 +246,7 @@ async fn locked(
         eprintln!("\nDurations:\n{}", lines.join("\n"));
     }
     for (key, e) in &failed {
+        let e = moat_spec::diag::escape_text(&e.to_string());
         eprintln!("error: `{key}` failed: {e}{}", c.locate(key));
     }
     if !skipped.is_empty() {
@@ -274,7 +299,10 @@ async fn lock(
     let first = backend.lock(info.clone(), Duration::ZERO).await;
     let result = match first {
         Err(StateError::Locked { holder, .. }) if !run.lock_timeout.is_zero() => {
-            let who = holder.map_or_else(|| "an unknown holder".to_string(), |h| h.to_string());
+            let who = holder.map_or_else(
+                || "an unknown holder".to_string(),
+                |h| moat_spec::diag::escape_text(&h.to_string()),
+            );
             out.status(&format!(
                 "Waiting up to {}s for the lock on stack `{stack}`, held by {who}…",
                 run.lock_timeout.as_secs()
@@ -341,6 +369,7 @@ fn select(mut plan: Plan, c: &Checked, run: &RunArgs, destroy: bool) -> anyhow::
     })?;
     plan.resources.retain(|r| keep.contains(&r.key));
     plan.summary = Plan::summarize(&plan.resources);
+    plan.unreadable = Plan::unreadable_of(&plan.resources);
     Ok(plan)
 }
 

@@ -5,7 +5,7 @@ use crate::Status;
 use crate::cli::{Global, PlanArgs, PlanFormat};
 use crate::load::spec_path;
 use crate::output::Output;
-use crate::pipeline::{check, groups_are_ours, make_plan, open, read_state};
+use crate::pipeline::{check, groups_are_ours, make_plan, open, read_state, report_unreadable};
 use anyhow::Context as _;
 use moat_engine::render;
 
@@ -56,6 +56,18 @@ pub fn run(g: &Global, args: &PlanArgs, out: &Output) -> anyhow::Result<Status> 
         };
         if !text.is_empty() {
             crate::output::data_line(&text)?;
+        }
+        // Everything that could be read has been shown; an unreadable resource fails the run
+        // (and `--detailed-exitcode` must not say 0 or 2 about what nobody could see).
+        if report_unreadable(
+            &c,
+            &plan,
+            "nothing can be applied until every resource reads",
+        ) {
+            if let Some(file) = &args.out {
+                eprintln!("the plan was not saved to {}", file.display());
+            }
+            return Ok(Status::Failed);
         }
         if let Some(file) = &args.out {
             std::fs::write(file, render::json(&plan))

@@ -33,13 +33,13 @@ pub fn run(g: &Global, args: &ValidateArgs, out: &Output) -> anyhow::Result<Stat
                 if errors > 0 {
                     out.status(&format!(
                         "{}: {errors} error(s), {tail}",
-                        loaded.file.name()
+                        moat_spec::diag::escape_text(loaded.file.name())
                     ));
                 } else {
                     let n = loaded.model.as_ref().map_or(0, |m| m.resources.len());
                     out.status(&format!(
                         "{}: valid ({n} resources, {tail})",
-                        loaded.file.name()
+                        moat_spec::diag::escape_text(loaded.file.name())
                     ));
                 }
             }
