@@ -161,6 +161,19 @@ enum Step {
     Targeted(&'static [&'static str]),
     /// `destroy SPEC --auto-approve ARGS`.
     Destroy(&'static [&'static str]),
+    /// `plan --out plan.json`, `apply plan.json` that does not finish (killed, or failed by the
+    /// emulator's faults), then `apply SPEC --auto-approve` again, which must finish the job:
+    /// each run's writes are checked against its own plan.
+    Twice(First),
+}
+
+/// How the first of two applies ends.
+enum First {
+    /// SIGKILL as soon as the emulator has recorded its first write.
+    Killed,
+    /// It fails on its own (the scenario's `--faults` make a write fail); the faults are gone
+    /// for the second run.
+    Fails,
 }
 
 /// What the scenario itself expects beyond the contract (check `g`).
@@ -432,6 +445,28 @@ fn catalogue() -> Vec<Scenario> {
         sc("destroy_target_compute").step(Step::Destroy(&["--target", "cpu"])),
         sc("destroy_exclude_workspace").step(Step::Destroy(&["--exclude", "ws"])),
         sc("destroy_everything").step(Step::Destroy(&[])),
+        // --- faults and crashes on the way: the contract holds across retries and re-runs
+        sc("fault_transient_503_on_vnet_put")
+            .once("    address_space: [10.0.0.0/16]\n", "    address_space: [10.0.0.0/16]\n    dns_servers: [10.0.0.4]\n")
+            .prep(Prep::Faults(
+                r#"{ "rules": [ { "method": "PUT", "path": "*/virtualNetworks/vnet", "fault": { "kind": "status", "status": 503 }, "count": 2 } ] }"#,
+            )),
+        sc("fault_throttled_reads").prep(Prep::Faults(
+            r#"{ "rules": [ { "method": "GET", "path": "*/networkSecurityGroups/aks-nsg", "fault": { "kind": "throttle", "retry_after": 1 }, "count": 2 } ] }"#,
+        ))
+        .once("destination_ports: [\"80\", \"443\"]", "destination_ports: [\"80\", \"443\", \"8443\"]"),
+        sc("fault_failed_lro_then_reapply")
+            .once("team: ml-platform", "team: ml-infra")
+            .prep(Prep::Faults(
+                r#"{ "rules": [ { "method": "PUT", "path": "*/storageAccounts/mistakesstore", "fault": { "kind": "fail_lro", "code": "InternalServerError" }, "count": 1 } ] }"#,
+            ))
+            .step(Step::Twice(First::Fails)),
+        sc("crash_kill_9_mid_apply_then_reapply")
+            .once("team: ml-platform", "team: ml-infra")
+            .step(Step::Twice(First::Killed)),
+        sc("crash_kill_9_mid_replacement_then_reapply")
+            .once("vm_size: STANDARD_D2_V2", "vm_size: STANDARD_D3_V2")
+            .step(Step::Twice(First::Killed)),
         // --- drift, out-of-band deletion, lost state
         sc("drift_storage_firewall_opened")
             .prep(Prep::Patch(
@@ -521,6 +556,8 @@ struct Report {
     violations: Vec<Violation>,
     /// moat refused the edit before touching Azure (a located spec error): the first line.
     refused: Option<String>,
+    /// How a two-run scenario's first run ended.
+    note: Option<String>,
 }
 
 impl Report {
@@ -540,6 +577,9 @@ impl Report {
         );
         if let Some(r) = &self.refused {
             s.push_str(&format!("  (refused before touching Azure: {r})\n"));
+        }
+        if let Some(n) = &self.note {
+            s.push_str(&format!("  ({n})\n"));
         }
         for v in &self.violations {
             s.push_str(&format!("  [{}] {}\n", v.check, v.what));
@@ -620,6 +660,9 @@ fn run(s: &Scenario) -> (Report, PathBuf) {
     // The step: the plan it executed, and the keys whose changes may legitimately still be
     // pending afterwards (outside a target, destroyed, unreadable).
     let mut refused = None;
+    let mut note = None;
+    let mut first_run: Option<(PlanView, u64)> = None;
+    let mut restarted = false;
     let (plan, pending): (PlanView, BTreeSet<String>) = match &s.step {
         Step::Saved {
             plan_args,
@@ -661,16 +704,77 @@ fn run(s: &Scenario) -> (Report, PathBuf) {
             let pending = plan.changed_keys();
             (plan, pending)
         }
+        Step::Twice(first) => {
+            let out = run_in(
+                &dir,
+                &[
+                    "plan",
+                    "spec.yaml",
+                    "--out",
+                    "plan.json",
+                    "--format",
+                    "json",
+                ],
+            );
+            if out.code != Some(0) {
+                violations.push(failed("the first plan", &out));
+            }
+            let plan1 = serde_json::from_str::<Value>(&out.stdout)
+                .map(|v| PlanView::from_json(&v))
+                .unwrap_or_default();
+            let apply1 = ["apply", "plan.json", "--auto-approve"];
+            note = Some(match first {
+                First::Killed => {
+                    if harness::kill_after_first_write(&dir, &url, &state, &apply1, &rec, marker) {
+                        "the first apply was killed after its first write".to_string()
+                    } else {
+                        "the first apply finished before it could be killed".to_string()
+                    }
+                }
+                First::Fails => {
+                    let out = run_in(&dir, &apply1);
+                    format!("the first apply exited {:?}", out.code)
+                }
+            });
+            if faults.is_some() {
+                drop(sim);
+                sim = Sim::start(&cloud, &rec, None);
+                restarted = true;
+            }
+            first_run = Some((plan1, next_seq(&rec)));
+            let out = moat(
+                &dir,
+                &sim.url,
+                &state,
+                &["apply", "spec.yaml", "--auto-approve"],
+            );
+            if out.code != Some(0) {
+                violations.push(failed("the second apply", &out));
+            }
+            (PlanView::from_text(&out.stdout), BTreeSet::new())
+        }
     };
-    if faults.is_some() {
+    if faults.is_some() && !restarted {
         drop(sim);
         sim = Sim::start(&cloud, &rec, None);
     }
     let url = sim.url.clone();
     let after = snapshot(&url);
     let writes = writes_since(&rec, marker);
-    let writes_n = check_writes(&plan, &writes, &mut violations);
-    let vanished = check_vanished(&plan, &before, &after, &mut violations);
+    let (writes_n, promised) = match &first_run {
+        None => (check_writes(&plan, &writes, &mut violations), plan.clone()),
+        Some((plan1, second_from)) => {
+            let (w1, w2): (Vec<_>, Vec<_>) =
+                writes.iter().cloned().partition(|w| w.seq < *second_from);
+            check_plan(plan1, &mut violations);
+            (
+                check_writes(plan1, &w1, &mut violations)
+                    + check_writes(&plan, &w2, &mut violations),
+                plan1.merged(&plan),
+            )
+        }
+    };
+    let vanished = check_vanished(&promised, &before, &after, &mut violations);
     check_done(&plan, &after, &mut violations);
     check_plan(&plan, &mut violations);
     if refused.is_none() {
@@ -686,6 +790,7 @@ fn run(s: &Scenario) -> (Report, PathBuf) {
         vanished,
         violations,
         refused,
+        note,
     };
     (report, dir)
 }
@@ -961,6 +1066,11 @@ scenarios!(
     destroy_target_compute,
     destroy_exclude_workspace,
     destroy_everything,
+    fault_transient_503_on_vnet_put,
+    fault_throttled_reads,
+    fault_failed_lro_then_reapply,
+    crash_kill_9_mid_apply_then_reapply,
+    crash_kill_9_mid_replacement_then_reapply,
     drift_storage_firewall_opened,
     drift_tags_removed,
     deleted_out_of_band_insights,
@@ -987,4 +1097,182 @@ fn catalogue_tests_and_known_violations_agree() {
             "`{name}`: say which item fixes it and which checks fail"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness's own checks, on hand-made inputs: each must be able to fail.
+
+const G: &str = "/subscriptions/s/resourceGroups/g/providers";
+
+fn seen(id: &str, tags: &[(&str, &str)]) -> (String, harness::Seen) {
+    (
+        id.to_ascii_lowercase(),
+        harness::Seen {
+            id: id.to_string(),
+            kind: String::new(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        },
+    )
+}
+
+fn sent(method: &str, id: &str) -> harness::Sent {
+    harness::Sent {
+        seq: 0,
+        method: method.to_string(),
+        path: id.to_ascii_lowercase(),
+        status: 200,
+    }
+}
+
+fn toy_plan() -> PlanView {
+    PlanView::from_json(&serde_json::json!({ "resources": [
+        { "key": "vnet", "kind": "virtual_network", "id": format!("{G}/Microsoft.Network/virtualNetworks/v"), "action": "no_op" },
+        { "key": "nsg", "kind": "network_security_group", "id": format!("{G}/Microsoft.Network/networkSecurityGroups/n"), "action": "update" },
+        { "key": "ws", "kind": "ml_workspace", "id": format!("{G}/Microsoft.MachineLearningServices/workspaces/w"), "action": "delete", "destructive": true },
+        { "key": "old", "kind": "storage_account", "id": format!("{G}/Microsoft.Storage/storageAccounts/s"), "action": "no_op" },
+        { "key": "new", "kind": "storage_account", "id": format!("{G}/Microsoft.Storage/storageAccounts/s"), "action": "delete" }
+    ] }))
+}
+
+#[test]
+fn harness_flags_writes_the_plan_did_not_list() {
+    let plan = toy_plan();
+    let mut v = Vec::new();
+    let n = check_writes(
+        &plan,
+        &[
+            sent("PUT", &format!("{G}/Microsoft.Network/virtualNetworks/v")),
+            sent(
+                "DELETE",
+                &format!("{G}/Microsoft.Network/networkSecurityGroups/n/securityRules/r"),
+            ),
+            sent(
+                "DELETE",
+                &format!("{G}/Microsoft.MachineLearningServices/workspaces/w"),
+            ),
+            sent("PUT", &format!("{G}/Microsoft.KeyVault/vaults/k")),
+            sent(
+                "DELETE",
+                &format!("{G}/Microsoft.Storage/storageAccounts/S"),
+            ),
+        ],
+        &mut v,
+    );
+    assert_eq!(n, 5);
+    let what: Vec<&str> = v.iter().map(|v| v.what.as_str()).collect();
+    assert_eq!(
+        what,
+        [
+            "PUT microsoft.network/virtualnetworks/v (200): the plan lists it `vnet` as no_op",
+            "PUT microsoft.keyvault/vaults/k (200): the plan does not list this resource",
+        ],
+        "a rule written through its updated NSG, a planned delete and a delete of an ID one key deletes are fine"
+    );
+}
+
+#[test]
+fn harness_flags_disappearances_the_plan_did_not_list() {
+    let plan = toy_plan();
+    let before: Snapshot = [
+        seen(
+            &format!("{G}/Microsoft.Network/virtualNetworks/v/subnets/a"),
+            &[],
+        ),
+        seen(
+            &format!("{G}/Microsoft.Network/networkSecurityGroups/n/securityRules/r"),
+            &[],
+        ),
+        seen(
+            &format!("{G}/Microsoft.MachineLearningServices/workspaces/w"),
+            &[],
+        ),
+        seen(
+            &format!("{G}/Microsoft.MachineLearningServices/workspaces/w/computes/c"),
+            &[],
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let mut v = Vec::new();
+    assert_eq!(check_vanished(&plan, &before, &Snapshot::new(), &mut v), 4);
+    let what: Vec<&str> = v.iter().map(|v| v.what.as_str()).collect();
+    assert_eq!(
+        what,
+        [
+            "Microsoft.MachineLearningServices/workspaces/w/computes/c vanished but the plan does not list it",
+            "Microsoft.Network/virtualNetworks/v/subnets/a vanished but the plan does not list it",
+        ],
+        "a subnet or a compute needs its own entry; an NSG rule goes with its parent's update"
+    );
+}
+
+#[test]
+fn harness_flags_orphans_stale_state_and_double_keys() {
+    let after: Snapshot = [
+        seen(
+            &format!("{G}/Microsoft.Storage/storageAccounts/s"),
+            &[("moat-stack", STACK)],
+        ),
+        seen(
+            &format!("{G}/Microsoft.Storage/storageAccounts/t"),
+            &[("moat-stack", "other")],
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let state = [(
+        format!("{G}/Microsoft.KeyVault/vaults/k").to_ascii_lowercase(),
+        "vault".to_string(),
+    )]
+    .into_iter()
+    .collect();
+    let mut v = Vec::new();
+    check_orphans(STACK, &after, &state, &mut v);
+    check_plan(&toy_plan(), &mut v);
+    let what: Vec<String> = v
+        .iter()
+        .map(|v| format!("[{}] {}", v.check, v.what))
+        .collect();
+    assert_eq!(
+        what,
+        [
+            format!("[e] Microsoft.Storage/storageAccounts/s is tagged `moat-stack: {STACK}` but the state does not own it"),
+            "[e] the state owns `vault` (microsoft.keyvault/vaults/k) but it does not exist".to_string(),
+            "[f] the plan lists microsoft.storage/storageaccounts/s `old` as no_op and `new` as delete".to_string(),
+            "[f] delete of `new` (storage_account) is not marked `destructive: true`".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn harness_reads_the_text_plan_that_apply_and_destroy_print() {
+    let text = format!(
+        "moat will perform these actions on stack `s` (subscription x):\n\n  # cpu (aml_compute) will be destroyed\n    - {G}/Microsoft.MachineLearningServices/workspaces/w/computes/cpu\n\n  # vnet/training (subnet) will be destroyed\n    # removed with virtual network `vnet`\n    - {G}/Microsoft.Network/virtualNetworks/v/subnets/training\n\n  # store (storage_account) must be replaced\n  -/+ {G}/Microsoft.Storage/storageAccounts/s\n        ~ name: a → b  # forces replacement\n\n  # rg (resource_group) will be updated in place\n    ~ /subscriptions/s/resourceGroups/g\n\nPlan: 0 to add, 1 to change, 1 to replace, 2 to destroy.\n"
+    );
+    let plan = PlanView::from_text(&text);
+    let got: Vec<(String, String)> = plan
+        .entries
+        .iter()
+        .map(|e| (e.key.clone(), e.action.clone()))
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("cpu", "delete"),
+        ("vnet/training", "delete"),
+        ("store", "replace"),
+        ("rg", "update"),
+    ]
+    .iter()
+    .map(|(k, a)| (k.to_string(), a.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        plan.entries[1].ids,
+        [
+            format!("{G}/Microsoft.Network/virtualNetworks/v/subnets/training")
+                .to_ascii_lowercase()
+        ]
+    );
 }

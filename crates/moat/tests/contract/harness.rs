@@ -215,6 +215,52 @@ pub fn moat(cwd: &Path, url: &str, state_dir: &Path, args: &[&str]) -> Out {
     run_to_end(c, &format!("moat {}", args.join(" ")))
 }
 
+/// Starts `moat ... ARGS` like [`moat`] and kills it (SIGKILL) as soon as the emulator has
+/// recorded a write with a sequence number of at least `from`; true if it was killed, false if
+/// it finished first.
+pub fn kill_after_first_write(
+    cwd: &Path,
+    url: &str,
+    state_dir: &Path,
+    args: &[&str],
+    record: &Path,
+    from: u64,
+) -> bool {
+    let mut c = Command::new(BIN);
+    for k in SCRUBBED {
+        c.env_remove(k);
+    }
+    let mut child = c
+        .env("NO_COLOR", "1")
+        .current_dir(cwd)
+        .args(["--arm-endpoint", url])
+        .arg("--state-dir")
+        .arg(state_dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moat");
+    let started = Instant::now();
+    loop {
+        if child.try_wait().expect("wait for moat").is_some() {
+            return false;
+        }
+        if has_write_since(record, from) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return true;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("moat {} ran longer than {DEADLINE:?}", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // ARM over plain HTTP/1.1 (the emulator is on loopback; a tiny client keeps the harness free of
 // moat-arm, whose behaviour it is checking)
@@ -403,6 +449,19 @@ pub fn next_seq(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Whether `dir` holds a traffic file of a PUT, PATCH or DELETE numbered `from` or later.
+pub fn has_write_since(dir: &Path, from: u64) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|d| {
+        d.filter_map(Result::ok).any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let mut parts = name.splitn(3, '-');
+            let seq = parts.next().and_then(|n| n.parse::<u64>().ok());
+            let method = parts.next().unwrap_or("");
+            seq.is_some_and(|n| n >= from) && matches!(method, "PUT" | "PATCH" | "DELETE")
+        })
+    })
+}
+
 /// Every PUT, PATCH and DELETE recorded in `dir` from sequence number `from` on, in order.
 pub fn writes_since(dir: &Path, from: u64) -> Vec<Sent> {
     let mut out = Vec::new();
@@ -487,6 +546,14 @@ pub struct PlanView {
 }
 
 impl PlanView {
+    /// Both plans' entries: what either of two runs promised.
+    pub fn merged(&self, other: &PlanView) -> PlanView {
+        PlanView {
+            entries: self.entries.iter().chain(&other.entries).cloned().collect(),
+            json: self.json && other.json,
+        }
+    }
+
     /// From the JSON plan.
     pub fn from_json(v: &Value) -> PlanView {
         let entries = v["resources"]
