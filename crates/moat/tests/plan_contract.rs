@@ -681,26 +681,36 @@ fn run(s: &Scenario) -> (Report, PathBuf) {
             let full = serde_json::from_str::<Value>(&full.stdout)
                 .map(|v| PlanView::from_json(&v))
                 .unwrap_or_default();
-            let mut a = vec!["apply", "spec.yaml", "--auto-approve"];
-            a.extend_from_slice(args);
-            let out = run_in(&dir, &a);
-            refused = refusal(&out);
-            if out.code != Some(0) && refused.is_none() {
-                violations.push(failed("apply", &out));
-            }
-            let plan = PlanView::from_text(&out.stdout);
+            let plan = match saved_selection(&dir, &run_in, &[], args, &mut violations) {
+                Some(plan) => plan,
+                None => {
+                    let mut a = vec!["apply", "spec.yaml", "--auto-approve"];
+                    a.extend_from_slice(args);
+                    let out = run_in(&dir, &a);
+                    refused = refusal(&out);
+                    if out.code != Some(0) && refused.is_none() {
+                        violations.push(failed("apply", &out));
+                    }
+                    PlanView::from_text(&out.stdout)
+                }
+            };
             let pending = &full.changed_keys() - &plan.changed_keys();
             (plan, pending)
         }
         Step::Destroy(args) => {
-            let mut a = vec!["destroy", "spec.yaml", "--auto-approve"];
-            a.extend_from_slice(args);
-            let out = run_in(&dir, &a);
-            refused = refusal(&out);
-            if out.code != Some(0) && refused.is_none() {
-                violations.push(failed("destroy", &out));
-            }
-            let plan = PlanView::from_text(&out.stdout);
+            let plan = match saved_selection(&dir, &run_in, &["--destroy"], args, &mut violations) {
+                Some(plan) => plan,
+                None => {
+                    let mut a = vec!["destroy", "spec.yaml", "--auto-approve"];
+                    a.extend_from_slice(args);
+                    let out = run_in(&dir, &a);
+                    refused = refusal(&out);
+                    if out.code != Some(0) && refused.is_none() {
+                        violations.push(failed("destroy", &out));
+                    }
+                    PlanView::from_text(&out.stdout)
+                }
+            };
             let pending = plan.changed_keys();
             (plan, pending)
         }
@@ -793,6 +803,40 @@ fn run(s: &Scenario) -> (Report, PathBuf) {
         note,
     };
     (report, dir)
+}
+
+/// `plan [--destroy] --target/--exclude … --out plan.json --format json`, then `apply plan.json`,
+/// once `plan` takes these flags (issue 12, "targeted destroy semantics"); `None` while the CLI
+/// refuses them, and the step falls back to `apply`/`destroy` and the text plan they print.
+fn saved_selection(
+    dir: &Path,
+    run_in: &dyn Fn(&Path, &[&str]) -> Out,
+    mode: &[&str],
+    args: &[&str],
+    violations: &mut Vec<Violation>,
+) -> Option<PlanView> {
+    let mut a = vec![
+        "plan",
+        "spec.yaml",
+        "--out",
+        "plan.json",
+        "--format",
+        "json",
+    ];
+    a.extend_from_slice(mode);
+    a.extend_from_slice(args);
+    let out = run_in(dir, &a);
+    if out.code != Some(0) {
+        return None;
+    }
+    let plan = serde_json::from_str::<Value>(&out.stdout)
+        .map(|v| PlanView::from_json(&v))
+        .unwrap_or_default();
+    let out = run_in(dir, &["apply", "plan.json", "--auto-approve"]);
+    if out.code != Some(0) {
+        violations.push(failed("apply of the saved plan", &out));
+    }
+    Some(plan)
 }
 
 /// `plan --out`, then `apply PLANFILE`; checks (f) that a plan with an unreadable resource
