@@ -525,6 +525,7 @@ struct Base {
 fn base() -> &'static Base {
     static BASE: OnceLock<Base> = OnceLock::new();
     BASE.get_or_init(|| {
+        harness::remove_stale_run_dirs();
         let dir = scratch("base");
         let text = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/contract/base.yaml"),

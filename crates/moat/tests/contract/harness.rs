@@ -449,7 +449,8 @@ pub fn next_seq(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// Whether `dir` holds a traffic file of a PUT, PATCH or DELETE numbered `from` or later.
+/// Whether `dir` holds a traffic file of a write (PUT, PATCH, DELETE, POST) numbered `from` or
+/// later.
 pub fn has_write_since(dir: &Path, from: u64) -> bool {
     std::fs::read_dir(dir).is_ok_and(|d| {
         d.filter_map(Result::ok).any(|e| {
@@ -457,12 +458,14 @@ pub fn has_write_since(dir: &Path, from: u64) -> bool {
             let mut parts = name.splitn(3, '-');
             let seq = parts.next().and_then(|n| n.parse::<u64>().ok());
             let method = parts.next().unwrap_or("");
-            seq.is_some_and(|n| n >= from) && matches!(method, "PUT" | "PATCH" | "DELETE")
+            seq.is_some_and(|n| n >= from) && matches!(method, "PUT" | "PATCH" | "DELETE" | "POST")
         })
     })
 }
 
-/// Every PUT, PATCH and DELETE recorded in `dir` from sequence number `from` on, in order.
+/// Every PUT, PATCH, DELETE and POST recorded in `dir` from sequence number `from` on, in
+/// order. A POST is an action (a key listing, a vault purge): it counts as a write, because a
+/// purge the plan did not list is as much a surprise as a DELETE.
 pub fn writes_since(dir: &Path, from: u64) -> Vec<Sent> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -477,7 +480,7 @@ pub fn writes_since(dir: &Path, from: u64) -> Vec<Sent> {
         let Ok(seq) = seq.parse::<u64>() else {
             continue;
         };
-        if seq < from || !matches!(method, "PUT" | "PATCH" | "DELETE") {
+        if seq < from || !matches!(method, "PUT" | "PATCH" | "DELETE" | "POST") {
             continue;
         }
         let text = std::fs::read_to_string(e.path()).expect("traffic file");
@@ -745,7 +748,8 @@ fn v(check: char, what: String) -> Violation {
     Violation { check, what }
 }
 
-/// (a) Every PUT/PATCH/DELETE targets a resource the plan lists with a matching action.
+/// (a) Every PUT/PATCH/DELETE targets a resource the plan lists with a matching action (a
+/// POST, one the plan writes).
 pub fn check_writes(plan: &PlanView, writes: &[Sent], out: &mut Vec<Violation>) -> usize {
     for w in writes {
         let (entries, via_parent) = plan.find(&w.path, false);
@@ -766,6 +770,8 @@ pub fn check_writes(plan: &PlanView, writes: &[Sent], out: &mut Vec<Violation>) 
                 matches!(e.action.as_str(), "update" | "replace" | "delete")
             }
             "DELETE" => matches!(e.action.as_str(), "delete" | "replace"),
+            // An action on a resource (`…/listKeys`): any write of that resource may need it.
+            "POST" => e.writes(),
             _ => matches!(e.action.as_str(), "create" | "update" | "replace"),
         });
         if !ok {
@@ -954,6 +960,26 @@ pub fn copy_dir(from: &Path, to: &Path) {
 /// The directory of this test process's scenarios (under the target dir).
 pub fn run_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("plan-contract-{}", std::process::id()))
+}
+
+/// Removes the directories earlier test processes left (kept for failed scenarios), once their
+/// process is gone; only where `/proc` tells.
+pub fn remove_stale_run_dirs() {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(env!("CARGO_TARGET_TMPDIR")) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("plan-contract-") else {
+            continue;
+        };
+        if pid != std::process::id().to_string() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// A fresh directory for one scenario.
