@@ -1332,3 +1332,31 @@ fn harness_reads_the_text_plan_that_apply_and_destroy_print() {
         ]
     );
 }
+
+#[test]
+fn harness_holds_a_replacement_to_deleting_the_old_id() {
+    let plan = PlanView::from_json(&serde_json::json!({ "resources": [
+        { "key": "store", "kind": "storage_account", "id": format!("{G}/Microsoft.Storage/storageAccounts/new"),
+          "old_id": format!("{G}/Microsoft.Storage/storageAccounts/old"), "action": "replace", "destructive": true },
+        { "key": "ws", "kind": "ml_workspace", "id": format!("{G}/Microsoft.MachineLearningServices/workspaces/w"),
+          "moved_from_id": format!("{G}/Microsoft.MachineLearningServices/workspaces/w"), "action": "move" }
+    ] }));
+    let after: Snapshot = [
+        seen(&format!("{G}/Microsoft.Storage/storageAccounts/new"), &[]),
+        seen(&format!("{G}/Microsoft.Storage/storageAccounts/old"), &[]),
+        seen(
+            &format!("{G}/Microsoft.MachineLearningServices/workspaces/w"),
+            &[],
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let mut v = Vec::new();
+    check_done(&plan, &after, &mut v);
+    let what: Vec<&str> = v.iter().map(|v| v.what.as_str()).collect();
+    assert_eq!(
+        what,
+        ["`store` was planned as replace but Microsoft.Storage/storageAccounts/old still exists"],
+        "a move keeps its ID; a replacement under a new name must delete the old one"
+    );
+}

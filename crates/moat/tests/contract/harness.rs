@@ -68,6 +68,11 @@ const CHILD_COLLECTIONS: &[(&str, &str, &str)] = &[
 /// (NSG rules, routes): they are accounted for by the parent's plan entry.
 const INLINE_CHILDREN: &[&str] = &["securityrules", "routes"];
 
+/// Name fragments of plan fields that hold the ARM ID an entry leaves behind (`old_id`,
+/// `from_id`, `previous_id`, `replaces`, `moved_from`): the plan format has none yet, and the
+/// harness should not need a change when one is added.
+const OLD_ID_FIELDS: &[&str] = &["old", "from", "previous", "replac", "moved"];
+
 /// Kinds whose delete or replacement loses data or history (DESIGN.md, "Destructive changes").
 const DESTRUCTIVE_KINDS: &[&str] = &[
     "storage_account",
@@ -522,8 +527,8 @@ pub struct Entry {
     pub kind: String,
     /// `create`, `update`, `replace`, `delete`, `no_op`, `read`, `unreadable`, `move`, …
     pub action: String,
-    /// Lower-cased ARM IDs the entry names: its `id` first, then any other top-level field
-    /// holding an ARM ID (a replacement's old ID, a move's source), whatever it is called.
+    /// Lower-cased ARM IDs the entry names: its `id` first, then the ID a replacement or a move
+    /// leaves behind (a top-level field named like [`OLD_ID_FIELDS`] holding an ARM ID).
     pub ids: Vec<String>,
     /// `destructive` (JSON plans only).
     pub destructive: Option<bool>,
@@ -569,7 +574,7 @@ impl PlanView {
                         if let Some(o) = r.as_object() {
                             for (k, v) in o {
                                 if let Some(s) = v.as_str()
-                                    && k != "id"
+                                    && OLD_ID_FIELDS.iter().any(|f| k.contains(f))
                                     && s.starts_with("/subscriptions/")
                                 {
                                     ids.push(s.to_ascii_lowercase());
@@ -850,15 +855,20 @@ pub fn check_done(plan: &PlanView, after: &Snapshot, out: &mut Vec<Violation>) {
                     ),
                 ));
             }
-            "delete" => {
-                for id in &e.ids {
-                    if after.contains_key(id) {
+            // A replacement under a new name leaves its old ID behind: it must be gone too.
+            "delete" | "replace" => {
+                let skip = usize::from(e.action == "replace");
+                for id in e.ids.iter().skip(skip) {
+                    if let Some(seen) = after.get(id)
+                        && (e.action == "delete" || *id != e.ids[0])
+                    {
                         out.push(v(
                             'c',
                             format!(
-                                "`{}` was planned as delete but {} still exists",
+                                "`{}` was planned as {} but {} still exists",
                                 e.key,
-                                short(id)
+                                e.action,
+                                short(&seen.id)
                             ),
                         ));
                     }
