@@ -39,7 +39,6 @@ const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
     ("repro_2_destroy_target_subnet_destroys_parent", "bdeg",  "targeted destroy semantics"),
     ("repro_3_storage_rename_leaks_old_account",      "ef",    "replacements on name change, no orphans"),
     ("repro_4_ssh_key_change_plans_no_changes",       "g",     "field-level update rules from the API"),
-    ("repro_5_unreadable_treated_as_unchanged",       "f",     "unreadable resources"),
     ("repro_6_saved_plan_without_its_vars",           "dx",    "saved plans"),
     ("repro_7_aks_scale_replaces_cluster",            "g",     "field-level update rules from the API"),
     ("destroy_exclude_workspace",                     "g",     "targeted destroy semantics"),
