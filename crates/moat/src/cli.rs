@@ -39,9 +39,19 @@ pub struct Global {
     /// Credential to use: auto, env, workload-identity, github-oidc, managed-identity, azure-cli, none.
     #[arg(long, global = true, env = "MOAT_AUTH", value_name = "KIND")]
     pub auth: Option<String>,
-    /// Write a redacted trace of every ARM exchange to FILE (JSON lines).
+    /// Write a redacted trace of every ARM and state-blob exchange to FILE (JSON lines).
     #[arg(long, global = true, env = "MOAT_LOG_HTTP", value_name = "FILE")]
     pub log_http: Option<PathBuf>,
+    /// Also send real credentials to this https endpoint (a spec's `backend.endpoint` outside
+    /// the cloud's storage hosts); repeatable, or comma-separated in the variable.
+    #[arg(
+        long,
+        global = true,
+        env = "MOAT_ALLOW_ENDPOINT",
+        value_name = "URL",
+        value_delimiter = ','
+    )]
+    pub allow_endpoint: Vec<String>,
 }
 
 /// The commands.

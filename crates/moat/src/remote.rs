@@ -4,9 +4,10 @@
 
 use crate::cli::Global;
 use anyhow::{Context as _, bail};
-use moat_arm::{ArmClient, AuthChoice, ClientConfig, Endpoint};
+use moat_arm::blob::AZURITE_KEY;
+use moat_arm::{ArmClient, AuthChoice, ClientConfig, Egress, Endpoint};
 use moat_engine::state::{
-    BlobAuth, BlobBackend, BlobLocation, LocalBackend, StateBackend, TokenSource,
+    BlobAuth, BlobBackend, BlobLocation, BlobOptions, LocalBackend, StateBackend, TokenSource,
 };
 use moat_model::Model;
 use std::path::{Path, PathBuf};
@@ -145,11 +146,33 @@ impl TokenSource for ArmToken {
     }
 }
 
-/// Azurite's published development account key (not a secret).
-const AZURITE_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+/// The selected cloud: `--arm-endpoint`'s, else the public cloud. Its storage suffix is where
+/// the state backend's real credentials may go.
+fn cloud(g: &Global) -> anyhow::Result<moat_arm::Cloud> {
+    Ok(match &g.arm_endpoint {
+        Some(e) if !g.local => Endpoint::parse(e)?.cloud(),
+        _ => moat_arm::Cloud::AzurePublic,
+    })
+}
+
+/// Where credentials may go besides the selected cloud: `--allow-endpoint` and
+/// `MOAT_ALLOW_ENDPOINT` (read by clap into the same list) — never anything from the spec.
+pub fn egress(g: &Global) -> anyhow::Result<Egress> {
+    let mut egress = Egress::new(cloud(g)?);
+    for e in &g.allow_endpoint {
+        if !e.trim().is_empty() {
+            egress.allow(e)?;
+        }
+    }
+    Ok(egress)
+}
 
 /// The stack's state backend: the spec's `backend:` blob, else the local directory.
+///
+/// The blob's endpoint comes from the spec, so it is checked by [`Egress`] before any
+/// credential is fetched: Azurite's published key goes only to a literal loopback address
+/// (and only for Azurite's account); a real key or token only over https to the selected
+/// cloud's storage hosts or an endpoint the user allowed.
 pub fn backend(
     g: &Global,
     model: &Model,
@@ -176,22 +199,34 @@ pub fn backend(
     let loopback = moat_arm::Url::parse(&location.endpoint)
         .map(|u| moat_arm::is_loopback(&u))
         .unwrap_or(false);
+    let options = moat_arm::blob::BlobOptions {
+        egress: egress(g)?,
+        log_http: g.log_http.clone(),
+        ..moat_arm::blob::BlobOptions::default()
+    };
     let auth = if let Ok(key) = std::env::var("MOAT_BLOB_KEY") {
         BlobAuth::SharedKey { account_key: key }
-    } else if loopback && location.account == "devstoreaccount1" {
+    } else if loopback && location.account == moat_arm::AZURITE_ACCOUNT {
         BlobAuth::SharedKey {
             account_key: AZURITE_KEY.to_string(),
         }
     } else {
-        let endpoint = Endpoint::Custom(
-            moat_arm::Url::parse("https://storage.azure.com").context("storage scope")?,
-        );
         let choice = match &g.auth {
             Some(a) => a
                 .parse::<AuthChoice>()
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
             None => AuthChoice::Auto,
         };
+        if choice == AuthChoice::None {
+            bail!("the blob state backend needs credentials; `--auth none` gives none");
+        }
+        // Checked before the credential is even built, so a refused endpoint never makes
+        // moat ask for a token.
+        moat_arm::blob::check_location(&location, moat_arm::Carries::Real, &options.egress)
+            .map_err(|e| anyhow::Error::new(e).context("cannot use the blob state backend"))?;
+        let endpoint = Endpoint::Custom(
+            moat_arm::Url::parse("https://storage.azure.com").context("storage scope")?,
+        );
         let Some(creds) =
             moat_arm::Credentials::for_endpoint(&endpoint, choice, &moat_arm::process_env())
         else {
@@ -199,5 +234,11 @@ pub fn backend(
         };
         BlobAuth::Bearer(Arc::new(ArmToken(Arc::new(creds))))
     };
-    Ok(Arc::new(BlobBackend::new(location, auth, stack)?))
+    let client = moat_arm::blob::BlobClient::new(location, auth, options)
+        .map_err(|e| anyhow::Error::new(e).context("cannot use the blob state backend"))?;
+    Ok(Arc::new(BlobBackend::with_client(
+        client,
+        stack,
+        BlobOptions::default(),
+    )?))
 }
