@@ -7,7 +7,8 @@ use anyhow::{Context as _, bail};
 use moat_arm::blob::AZURITE_KEY;
 use moat_arm::{ArmClient, AuthChoice, ClientConfig, Egress, Endpoint};
 use moat_engine::state::{
-    BlobAuth, BlobBackend, BlobLocation, BlobOptions, LocalBackend, StateBackend, TokenSource,
+    BlobAuth, BlobBackend, BlobLocation, BlobOptions, LocalBackend, LockGuard, StateBackend,
+    TokenSource,
 };
 use moat_model::Model;
 use std::path::{Path, PathBuf};
@@ -241,4 +242,88 @@ pub fn backend(
         stack,
         BlobOptions::default(),
     )?))
+}
+
+/// The release of the stack lock this process holds, for the exits that never unwind to the
+/// guard: a second Ctrl-C or a SIGTERM (`std::process::exit`), and a panic (the hook runs it
+/// before anything else, so even a panic that aborts leaves no lease behind).
+static EXIT_RELEASE: std::sync::Mutex<Option<Box<dyn Fn() + Send + Sync>>> =
+    std::sync::Mutex::new(None);
+
+/// Arranges for `guard`'s lock to be released by [`release_for_exit`] and by a panic.
+pub fn release_on_exit(guard: &LockGuard) {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // Only a panic of the main thread ends the run: a task's panic is caught by the
+            // runtime and reported as that task's error while the run (and its writes) go on,
+            // so releasing the lock then would let a second run in beside it.
+            if std::thread::current().name() == Some("main") {
+                release_for_exit();
+            }
+            previous(info);
+        }));
+    });
+    if let Ok(mut slot) = EXIT_RELEASE.lock() {
+        *slot = Some(guard.exit_releaser());
+    }
+}
+
+/// Forgets the lock registered by [`release_on_exit`] (it was released normally).
+pub fn forget_exit_release() {
+    if let Ok(mut slot) = EXIT_RELEASE.lock() {
+        slot.take();
+    }
+}
+
+/// Releases the lock registered by [`release_on_exit`], if any, and forgets it.
+pub fn release_for_exit() {
+    let release = EXIT_RELEASE.lock().ok().and_then(|mut slot| slot.take());
+    if let Some(release) = release {
+        release();
+    }
+}
+
+/// Resolves at the next Ctrl-C or SIGTERM (a cancelled CI job gets SIGTERM first).
+pub async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// What Ctrl-C does while a command holds the stack lock: before any write starts, it
+/// releases the lock and exits 130 at once; once writes run (`writing` is set), the first
+/// stops scheduling (through `cancel`) and lets the writes in flight finish, and the second
+/// releases the lock and exits 130, leaving the journal to the next run.
+pub fn watch_interrupts(
+    cancel: tokio_util::sync::CancellationToken,
+    writing: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    use std::sync::atomic::Ordering;
+    tokio::spawn(async move {
+        interrupted().await;
+        if !writing.load(Ordering::SeqCst) {
+            eprintln!("\ninterrupted before any write; the stack lock is released");
+            release_for_exit();
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ninterrupted: no new writes start; waiting for the ones in flight (Ctrl-C again to stop waiting — the next apply finishes them)"
+        );
+        cancel.cancel();
+        interrupted().await;
+        eprintln!("stopped; the state journal records what was in flight");
+        release_for_exit();
+        std::process::exit(130);
+    })
 }
