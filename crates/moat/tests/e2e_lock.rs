@@ -1,7 +1,9 @@
 //! Locking through the CLI: two concurrent applies of one stack never both write — the
 //! second waits and then finds nothing to do, or gives up after `--lock-timeout` naming the
-//! holder (who, pid, operation, since); `force-unlock` breaks a lock whose holder is stuck or
-//! dead; and the same with the Azure Blob backend against a test-started Azurite.
+//! holder (who, pid, operation, since, lock id); `force-unlock` breaks a lock whose holder is
+//! dead, refuses one whose holder is alive unless `--force`, and asks first; and the same with
+//! the Azure Blob backend against a test-started Azurite, where every exit path (errors, a
+//! second Ctrl-C) releases the lease and a killed holder's lease is named as such.
 
 mod common;
 
@@ -541,9 +543,22 @@ fn error_exits_release_the_blob_lease_at_once() {
     let sim = Sim::start(&dir.join("cloud.json"), TIME_SCALE, &[]);
     let moat = Moat::remote(&dir.join("state"), &sim.url);
 
-    let a = moat.run(&["apply", path_str(&spec)]);
+    let trace = dir.join("http.jsonl");
+    let a = moat.run(&["--log-http", path_str(&trace), "apply", path_str(&spec)]);
     a.expect(1, "apply without --auto-approve and without a terminal");
     assert!(a.stderr.contains("pass `--auto-approve`"), "{}", a.stderr);
+    // The state blob's exchanges share the ARM trace, redacted the same way.
+    let trace = std::fs::read_to_string(&trace).expect("trace");
+    assert!(
+        trace
+            .lines()
+            .any(|l| l.contains("/devstoreaccount1/state/errors?comp=lease")
+                && l.contains("\"method\":\"PUT\"")),
+        "no lease request in the --log-http trace:\n{trace}"
+    );
+    for word in ["SharedKey", "authorization", moat_arm::blob::AZURITE_KEY] {
+        assert!(!trace.contains(word), "the trace shows `{word}`");
+    }
     assert_eq!(
         blob_holder(&azurite, "errors"),
         None,
