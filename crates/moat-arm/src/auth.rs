@@ -37,7 +37,7 @@ use azure_identity::{
     WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 
-use crate::cloud::{Endpoint, is_loopback};
+use crate::cloud::{Carries, Egress, Endpoint, Service, is_loopback};
 use crate::error::ArmError;
 
 /// The token sent to a loopback endpoint (the emulator), which needs no real credentials.
@@ -264,6 +264,8 @@ struct ChainState {
 #[derive(Debug)]
 pub struct Credentials {
     scope: String,
+    /// Only ever yields [`DEV_TOKEN`], which is public: it may go over plain http to loopback.
+    development: bool,
     candidates: Vec<Candidate>,
     state: tokio::sync::Mutex<ChainState>,
 }
@@ -340,7 +342,7 @@ impl Credentials {
 
     /// Credentials that always send `token`.
     pub fn fixed(scope: impl Into<String>, token: &str) -> Credentials {
-        Credentials::from_candidates(
+        let mut credentials = Credentials::from_candidates(
             scope.into(),
             vec![Candidate {
                 name: "development token",
@@ -348,7 +350,14 @@ impl Credentials {
                 decisive: true,
                 timeout: None,
             }],
-        )
+        );
+        credentials.development = token == DEV_TOKEN;
+        credentials
+    }
+
+    /// Whether these credentials only ever give the public development token.
+    pub fn is_development(&self) -> bool {
+        self.development
     }
 
     /// A chain of named credentials (for tests and embedders), tried in order; none decisive.
@@ -370,6 +379,7 @@ impl Credentials {
     fn from_candidates(scope: String, candidates: Vec<Candidate>) -> Credentials {
         Credentials {
             scope,
+            development: false,
             candidates,
             state: tokio::sync::Mutex::new(ChainState::default()),
         }
@@ -630,11 +640,13 @@ fn azure_cli_candidate() -> Candidate {
 ///
 /// moat uses this instead of azure_core's `BearerTokenAuthorizationPolicy` because that policy
 /// refuses every `http` URL (the emulator is plain http on loopback) and reduces a failed chain
-/// to one string; this one refuses plain http except on loopback and carries the typed
-/// [`ArmError::Credential`] (listing what was tried) through the pipeline.
+/// to one string; this one asks [`Egress`] (the one rule of every outbound request) before the
+/// token is even fetched, and carries the typed [`ArmError::Credential`] (listing what was
+/// tried) through the pipeline.
 #[derive(Debug)]
 pub(crate) struct BearerPolicy {
     pub(crate) credentials: Arc<Credentials>,
+    pub(crate) egress: Egress,
 }
 
 #[async_trait::async_trait]
@@ -645,16 +657,14 @@ impl Policy for BearerPolicy {
         request: &mut Request,
         next: &[Arc<dyn Policy>],
     ) -> PolicyResult {
-        let url = request.url();
-        if url.scheme() != "https" && !is_loopback(url) {
-            return Err(azure_core::Error::new(
-                ErrorKind::Other,
-                ArmError::config(format!(
-                    "refusing to send a token over plain http to `{}`",
-                    url.origin().ascii_serialization()
-                )),
-            ));
-        }
+        let carries = if self.credentials.is_development() {
+            Carries::Development
+        } else {
+            Carries::Real
+        };
+        self.egress
+            .check(Service::Arm, request.url(), carries)
+            .map_err(|e| azure_core::Error::new(ErrorKind::Other, e))?;
         let token = self
             .credentials
             .token()

@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::auth::{AuthChoice, BearerPolicy, Credentials, EnvLookup, process_env};
-use crate::cloud::{Endpoint, same_authority};
+use crate::cloud::{Egress, Endpoint, same_authority};
 use crate::error::{ArmError, parse_error_body, retry_hint_from_text};
 use crate::log::{Exchange, HttpLog};
 use crate::lro::{
@@ -254,6 +254,7 @@ impl ArmClient {
         if let Some(credentials) = &credentials {
             per_try.push(Arc::new(BearerPolicy {
                 credentials: credentials.clone(),
+                egress: arm_egress(&config.endpoint)?,
             }));
         }
         let pipeline = Pipeline::new(
@@ -691,6 +692,18 @@ impl ArmClient {
             Method::Post => Ok(result),
         }
     }
+}
+
+/// Where ARM tokens may go: the selected cloud's ARM host, or the custom https endpoint the
+/// user named with `--arm-endpoint` (a flag or the environment, never a spec).
+fn arm_egress(endpoint: &Endpoint) -> Result<Egress, ArmError> {
+    let mut egress = Egress::new(endpoint.cloud());
+    if let Endpoint::Custom(url) = endpoint
+        && url.scheme() == "https"
+    {
+        egress.allow(url.as_str())?;
+    }
+    Ok(egress)
 }
 
 fn server_wait(r: &ArmResponse) -> Option<Duration> {

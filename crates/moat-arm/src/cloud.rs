@@ -1,5 +1,11 @@
 //! Which ARM endpoint moat talks to, and what that implies: the Entra authority, the token
 //! scope, and whether plain `http` and credential-less access are allowed (loopback only).
+//!
+//! [`Egress`] is the one rule every outbound request of moat (ARM and Blob Storage) passes
+//! before a connection is opened: a real credential goes only over https to a host of the
+//! selected cloud (or one the user allowed on the command line or in the environment, never
+//! from a spec); plain http goes only to a literal loopback address and carries at most a
+//! public development credential (moat's fixed ARM token, Azurite's published key).
 
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -47,6 +53,15 @@ impl Cloud {
             Cloud::AzurePublic => "https://management.azure.com/.default",
             Cloud::AzureChina => "https://management.chinacloudapi.cn/.default",
             Cloud::AzureUSGovernment => "https://management.usgovcloudapi.net/.default",
+        }
+    }
+
+    /// The DNS suffix of this cloud's storage endpoints (`core.windows.net`).
+    pub fn storage_suffix(self) -> &'static str {
+        match self {
+            Cloud::AzurePublic => "core.windows.net",
+            Cloud::AzureChina => "core.chinacloudapi.cn",
+            Cloud::AzureUSGovernment => "core.usgovcloudapi.net",
         }
     }
 
@@ -173,6 +188,15 @@ impl Endpoint {
             }),
         }
     }
+
+    /// The cloud this endpoint belongs to; a custom endpoint counts as the public cloud, so
+    /// its storage hosts are `*.blob.core.windows.net`.
+    pub fn cloud(&self) -> Cloud {
+        match self {
+            Endpoint::Cloud(cloud) => *cloud,
+            Endpoint::Custom(_) => Cloud::AzurePublic,
+        }
+    }
 }
 
 fn unreachable_url() -> Url {
@@ -180,13 +204,168 @@ fn unreachable_url() -> Url {
     Url::parse("about:blank").unwrap_or_else(|_| std::process::abort())
 }
 
-/// True when `url` points at this machine: `localhost`, `127.0.0.0/8` or `[::1]`.
+/// The environment variable (and `--allow-endpoint`) that lets real credentials go to an
+/// https endpoint outside the selected cloud — a private DNS name, an Azure Stack hub. It is
+/// read from the process only: a spec can never set it.
+pub const ALLOW_ENDPOINT_ENV: &str = "MOAT_ALLOW_ENDPOINT";
+
+/// The service a request is for; each has its own trusted hosts in a cloud.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// Azure Resource Manager: exactly the cloud's ARM host.
+    Arm,
+    /// Azure Blob Storage: `*.blob.<storage suffix>`.
+    Blob,
+}
+
+impl Service {
+    fn noun(self) -> &'static str {
+        match self {
+            Service::Arm => "an ARM token",
+            Service::Blob => "a storage credential",
+        }
+    }
+}
+
+/// What a request carries that its receiver could use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Carries {
+    /// No credential at all.
+    Nothing,
+    /// A credential that is public by design: moat's fixed development token, or the Azurite
+    /// emulator's published account key (or a signature made with it).
+    Development,
+    /// A real Entra token, a real account key, or a Shared Key signature made with one (a
+    /// signature can be replayed for a while, so it is a credential too).
+    Real,
+}
+
+/// Where credentials may go: the hosts of one cloud, plus the https origins the user allowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Egress {
+    cloud: Cloud,
+    allowed: Vec<String>,
+}
+
+impl Egress {
+    /// Only the hosts of `cloud`.
+    pub fn new(cloud: Cloud) -> Egress {
+        Egress {
+            cloud,
+            allowed: Vec::new(),
+        }
+    }
+
+    /// The selected cloud.
+    pub fn cloud(&self) -> Cloud {
+        self.cloud
+    }
+
+    /// Also lets real credentials go to `value`'s origin, which must be an https URL.
+    pub fn allow(&mut self, value: &str) -> Result<(), ArmError> {
+        let url = Url::parse(value.trim()).map_err(|e| ArmError::Config {
+            message: format!("allowed endpoint `{value}` is not a URL: {e}"),
+        })?;
+        if url.scheme() != "https" {
+            return Err(ArmError::Config {
+                message: format!(
+                    "allowed endpoint `{value}` must use https (credentials never go over plain http)"
+                ),
+            });
+        }
+        self.allowed.push(url.origin().ascii_serialization());
+        Ok(())
+    }
+
+    /// [`Egress::new`] plus every comma-separated origin of [`ALLOW_ENDPOINT_ENV`] in `env`.
+    pub fn from_env(cloud: Cloud, env: &crate::EnvLookup) -> Result<Egress, ArmError> {
+        let mut egress = Egress::new(cloud);
+        for value in env(ALLOW_ENDPOINT_ENV).unwrap_or_default().split(',') {
+            if !value.trim().is_empty() {
+                egress.allow(value)?;
+            }
+        }
+        Ok(egress)
+    }
+
+    /// Whether a request for `service` carrying `carries` may be sent to `url`; the error says
+    /// why not. Called before any connection is opened.
+    pub fn check(&self, service: Service, url: &Url, carries: Carries) -> Result<(), ArmError> {
+        let origin = url.origin().ascii_serialization();
+        let refuse = |why: String| {
+            Err(ArmError::Config {
+                message: format!("refusing to send {} to `{origin}`: {why}", service.noun()),
+            })
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback(url) => {
+                return match carries {
+                    Carries::Nothing | Carries::Development => Ok(()),
+                    Carries::Real => refuse(match service {
+                        Service::Blob => format!(
+                            "plain http carries only the Azurite emulator's development key \
+                             (account `{AZURITE_ACCOUNT}`); use https with a real account"
+                        ),
+                        Service::Arm => "plain http carries only the emulator's development \
+                                         token; use https"
+                            .to_owned(),
+                    }),
+                };
+            }
+            "http" => {
+                return refuse(
+                    "plain http is only allowed to a literal loopback address \
+                     (127.0.0.1, [::1], localhost)"
+                        .to_owned(),
+                );
+            }
+            other => return refuse(format!("unsupported scheme `{other}`")),
+        }
+        if carries != Carries::Real || self.allowed.contains(&origin) {
+            return Ok(());
+        }
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let host = host.trim_end_matches('.');
+        let (trusted, pattern) = match service {
+            Service::Arm => {
+                let arm = Url::parse(self.cloud.arm_endpoint()).ok();
+                let arm_host = arm.as_ref().and_then(Url::host_str).unwrap_or_default();
+                (
+                    host == arm_host && url.port().is_none(),
+                    arm_host.to_owned(),
+                )
+            }
+            Service::Blob => {
+                let suffix = format!(".blob.{}", self.cloud.storage_suffix());
+                (
+                    host.len() > suffix.len() && host.ends_with(&suffix) && url.port().is_none(),
+                    format!("*{suffix}"),
+                )
+            }
+        };
+        if trusted {
+            return Ok(());
+        }
+        refuse(format!(
+            "it is not a host of {:?} (`{pattern}`); if you trust it, allow it with \
+             `--allow-endpoint {origin}` or `{ALLOW_ENDPOINT_ENV}={origin}` (a spec cannot)",
+            self.cloud
+        ))
+    }
+}
+
+/// The Azurite emulator's development account.
+pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+
+/// True when `url` points at this machine by a literal address — `127.0.0.0/8`, `[::1]` — or
+/// is `localhost` itself. Other names under `.localhost` do not count: they are resolved by
+/// DNS like any other name, so nothing guarantees they stay on this machine.
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(domain)) => {
-            let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-            domain == "localhost" || domain.ends_with(".localhost")
-        }
+        Some(url::Host::Domain(domain)) => domain
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
@@ -244,6 +423,169 @@ mod tests {
         assert!(!is_loopback(&url("http://10.0.0.1/")));
         assert!(!is_loopback(&url("https://management.azure.com/")));
         assert!(!is_loopback(&url("http://localhost.example.com/")));
+        // Resolved by DNS like any other name: not loopback by name.
+        assert!(!is_loopback(&url("http://evil.localhost:10000/")));
+        assert!(!is_loopback(&url("http://a.b.localhost./")));
+    }
+
+    #[test]
+    fn real_credentials_go_only_to_the_clouds_hosts_over_https() {
+        let public = Egress::new(Cloud::AzurePublic);
+        let ok = |e: &Egress, s: Service, u: &str, c: Carries| e.check(s, &url(u), c).is_ok();
+        // Blob: the cloud's storage suffix, https, default port.
+        assert!(ok(
+            &public,
+            Service::Blob,
+            "https://acct.blob.core.windows.net/c/b",
+            Carries::Real
+        ));
+        assert!(ok(
+            &public,
+            Service::Blob,
+            "https://a.privatelink.blob.core.windows.net/",
+            Carries::Real
+        ));
+        assert!(!ok(
+            &public,
+            Service::Blob,
+            "https://blob.core.windows.net/",
+            Carries::Real
+        ));
+        assert!(!ok(
+            &public,
+            Service::Blob,
+            "https://acct.blob.core.windows.net.evil.com/",
+            Carries::Real
+        ));
+        assert!(!ok(
+            &public,
+            Service::Blob,
+            "https://acct.blob.core.windows.net:8443/",
+            Carries::Real
+        ));
+        assert!(!ok(
+            &public,
+            Service::Blob,
+            "https://acct.blob.core.chinacloudapi.cn/",
+            Carries::Real
+        ));
+        assert!(ok(
+            &Egress::new(Cloud::AzureChina),
+            Service::Blob,
+            "https://acct.blob.core.chinacloudapi.cn/",
+            Carries::Real
+        ));
+        assert!(!ok(
+            &public,
+            Service::Blob,
+            "https://storage.example.com/",
+            Carries::Real
+        ));
+        // ARM: exactly the cloud's ARM host.
+        assert!(ok(
+            &public,
+            Service::Arm,
+            "https://management.azure.com/x",
+            Carries::Real
+        ));
+        assert!(!ok(
+            &public,
+            Service::Arm,
+            "https://management.azure.com.evil.com/",
+            Carries::Real
+        ));
+        // Plain http: loopback literals only, and never a real credential.
+        assert!(ok(
+            &public,
+            Service::Blob,
+            "http://127.0.0.1:10000/devstoreaccount1",
+            Carries::Development
+        ));
+        assert!(ok(
+            &public,
+            Service::Arm,
+            "http://[::1]:8080/",
+            Carries::Development
+        ));
+        assert!(!ok(
+            &public,
+            Service::Blob,
+            "http://127.0.0.1:10000/evil",
+            Carries::Real
+        ));
+        assert!(!ok(
+            &public,
+            Service::Blob,
+            "http://evil.localhost:10000/",
+            Carries::Development
+        ));
+        assert!(!ok(
+            &public,
+            Service::Blob,
+            "http://acct.blob.core.windows.net/",
+            Carries::Nothing
+        ));
+        // What is public may go anywhere over https.
+        assert!(ok(
+            &public,
+            Service::Blob,
+            "https://storage.example.com/",
+            Carries::Development
+        ));
+        assert!(!ok(
+            &public,
+            Service::Blob,
+            "ftp://127.0.0.1/",
+            Carries::Nothing
+        ));
+    }
+
+    #[test]
+    fn the_refusal_says_why_and_how_to_allow() {
+        let public = Egress::new(Cloud::AzurePublic);
+        let e = public
+            .check(
+                Service::Blob,
+                &url("https://evil.example.com/x"),
+                Carries::Real,
+            )
+            .expect_err("foreign host");
+        let text = e.to_string();
+        assert!(
+            text.contains("refusing to send a storage credential to `https://evil.example.com`"),
+            "{text}"
+        );
+        assert!(text.contains("*.blob.core.windows.net"), "{text}");
+        assert!(
+            text.contains("MOAT_ALLOW_ENDPOINT=https://evil.example.com"),
+            "{text}"
+        );
+        let e = public
+            .check(
+                Service::Blob,
+                &url("http://127.0.0.1:1/evil"),
+                Carries::Real,
+            )
+            .expect_err("http");
+        assert!(e.to_string().contains("development key"), "{e}");
+    }
+
+    #[test]
+    fn allowed_endpoints_are_https_origins_from_the_environment() {
+        let env: crate::EnvLookup = Arc::new(|name: &str| {
+            (name == ALLOW_ENDPOINT_ENV).then(|| {
+                "https://state.corp.example:8443/ignored/path, https://other.example".to_owned()
+            })
+        });
+        let egress = Egress::from_env(Cloud::AzurePublic, &env).expect("egress");
+        let real = |u: &str| egress.check(Service::Blob, &url(u), Carries::Real).is_ok();
+        assert!(real("https://state.corp.example:8443/c/b"));
+        assert!(real("https://other.example/c"));
+        assert!(!real("https://state.corp.example/c/b"));
+        assert!(!real("http://other.example/c"));
+        let mut e = Egress::new(Cloud::AzurePublic);
+        assert!(e.allow("http://127.0.0.1:1").is_err());
+        assert!(e.allow("not a url").is_err());
     }
 
     #[test]

@@ -7,19 +7,23 @@
 //! Module map: `cloud` (endpoints, authorities, scopes, loopback), `auth` (credential chain,
 //! token cache, bearer policy), `client` (the request loop and the port), `lro` (operation
 //! polling rules and the resume token), `retry` (when and how long to retry), `throttle`
-//! (token buckets), `error` (error type and body parser), `log` (redacted HTTP trace).
+//! (token buckets), `error` (error type and body parser), `log` (redacted HTTP trace),
+//! `blob` (the Blob Storage transport of the state backend) with `sharedkey` (its signing).
+//! Every outbound request, ARM or Blob, passes the one credential rule, [`Egress`].
 
 // `ArmError` keeps ARM's fields inline (status, code, message, ids…) so callers can match on
 // them; it is large, but errors are the slow path and boxing would only hide the fields.
 #![allow(clippy::result_large_err)]
 
 mod auth;
+pub mod blob;
 mod client;
 mod cloud;
 mod error;
 mod log;
 mod lro;
 mod retry;
+mod sharedkey;
 mod throttle;
 
 use serde_json::Value;
@@ -30,7 +34,9 @@ pub use auth::{
 };
 pub use azure_core::http::Url;
 pub use client::{ArmClient, ArmResponse, ClientConfig, ClientStats, user_agent};
-pub use cloud::{Cloud, Endpoint, is_loopback};
+pub use cloud::{
+    ALLOW_ENDPOINT_ENV, AZURITE_ACCOUNT, Carries, Cloud, Egress, Endpoint, Service, is_loopback,
+};
 pub use error::{ArmError, ErrorDetail, ParsedError, parse_error_body, retry_hint_from_text};
 pub use log::{REDACTED, is_secret_key, redact_json};
 pub use lro::{Method, Operation, Poll, Timeouts, resource_id_of, resource_type_of};

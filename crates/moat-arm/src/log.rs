@@ -131,9 +131,13 @@ impl HttpLog {
             "request_body": ex.request_body.map(redact_json),
             "response_body": redact_body(ex.response_body),
         });
+        // One write of the whole line, so that the ARM and the Blob clients appending to the
+        // same file through their own handles never interleave within a line.
+        let mut text = line.to_string();
+        text.push('\n');
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         // Logging is best effort by design: a full disk must not fail an apply.
-        let _ = writeln!(file, "{line}");
+        let _ = file.write_all(text.as_bytes());
     }
 }
 

@@ -769,7 +769,9 @@ async fn credential_failures_list_what_was_tried() {
             ),
         ],
     );
-    let arm = ArmClient::with_credentials(fast_config(&server.url()), Some(Arc::new(credentials)))
+    // An https endpoint the user named: real credentials may go there, so the chain is asked.
+    let named = server.url().replacen("http://", "https://", 1);
+    let arm = ArmClient::with_credentials(fast_config(&named), Some(Arc::new(credentials)))
         .expect("client");
     let err = arm.get(VNET, "v").await.expect_err("no credential");
     let ArmError::Credential { tried } = &err else {
@@ -781,4 +783,25 @@ async fn credential_failures_list_what_was_tried() {
         server.seen().is_empty(),
         "nothing may be sent without a token"
     );
+}
+
+#[tokio::test]
+async fn a_real_token_is_never_sent_over_plain_http_even_to_loopback() {
+    let server = FakeServer::scripted(vec![]).await;
+    moat_arm::install_crypto_provider();
+    let real = Credentials::fixed("https://management.azure.com/.default", "real-token-marker");
+    assert!(!real.is_development());
+    let arm = ArmClient::with_credentials(fast_config(&server.url()), Some(Arc::new(real)))
+        .expect("client");
+    let err = arm.get(VNET, "v").await.expect_err("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("refusing to send an ARM token to `http://127.0.0.1:"),
+        "{text}"
+    );
+    assert!(!text.contains("real-token-marker"), "{text}");
+    assert!(server.seen().is_empty(), "nothing may be sent");
+    // The development token goes there, as always.
+    let dev = Credentials::fixed("s", moat_arm::DEV_TOKEN);
+    assert!(dev.is_development());
 }

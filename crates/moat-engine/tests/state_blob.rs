@@ -15,7 +15,6 @@ use moat_engine::state::{
     BlobAuth, BlobBackend, BlobLocation, BlobOptions, LockInfo, StateBackend, StateError,
     StateRecord,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Azurite's published development account key (the same in every Azurite install; it
 /// opens nothing but a local emulator).
@@ -341,39 +340,25 @@ fn an_expired_lease_of_a_vanished_holder_is_reported_as_previous() {
     });
 }
 
-/// Accepts one HTTP request on loopback, answers 404 BlobNotFound, and returns the
-/// request head.
-async fn one_shot_server() -> (String, tokio::task::JoinHandle<String>) {
+/// A loopback listener that counts the connections it is offered (and reads nothing).
+async fn counting_listener() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let handle = tokio::spawn(async move {
-        let (mut sock, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
-            .await
-            .expect("no request within 10 s")
-            .unwrap();
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 1024];
-        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = sock.read(&mut chunk).await.unwrap();
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        while let Ok(Ok((_sock, _))) =
+            tokio::time::timeout(Duration::from_secs(10), listener.accept()).await
+        {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
-        sock.write_all(
-            b"HTTP/1.1 404 The specified blob does not exist.\r\n\
-              x-ms-error-code: BlobNotFound\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-        )
-        .await
-        .unwrap();
-        String::from_utf8_lossy(&buf).into_owned()
     });
-    (format!("http://{addr}"), handle)
+    (format!("http://{addr}"), count)
 }
 
 #[tokio::test]
-async fn bearer_tokens_are_sent_as_authorization() {
-    let (base, server) = one_shot_server().await;
+async fn a_bearer_token_is_refused_over_plain_http_before_anything_is_sent() {
+    let (base, connections) = counting_listener().await;
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = calls.clone();
     let source = move || {
@@ -385,16 +370,25 @@ async fn bearer_tokens_are_sent_as_authorization() {
     };
     let mut location = BlobLocation::azure("acct", "c", "b.json");
     location.endpoint = base;
-    let backend = BlobBackend::new(location, BlobAuth::Bearer(Arc::new(source)), "s").unwrap();
-    assert_eq!(backend.read().await.unwrap(), None);
-    let head = server.await.unwrap().to_ascii_lowercase();
-    assert!(head.starts_with("get /c/b.json http/1.1\r\n"), "{head}");
+    let e = BlobBackend::new(location, BlobAuth::Bearer(Arc::new(source)), "s").unwrap_err();
+    let text = e.to_string();
     assert!(
-        head.contains("\r\nauthorization: bearer tok-123\r\n"),
-        "{head}"
+        text.contains("refusing to send a storage credential to `http://127.0.0.1:"),
+        "{text}"
     );
-    assert!(head.contains("\r\nx-ms-version: 2023-11-03\r\n"), "{head}");
-    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(text.contains("account is `acct`"), "{text}");
+    assert!(!text.contains("tok-123"), "{text}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a token was fetched"
+    );
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a connection was opened"
+    );
 
     let failing = || async { Err::<String, _>("no credential configured".to_owned()) };
     let backend = BlobBackend::new(
@@ -408,4 +402,132 @@ async fn bearer_tokens_are_sent_as_authorization() {
         e.to_string(),
         "cannot get a token for Azure Storage: no credential configured"
     );
+}
+
+#[tokio::test]
+async fn a_state_blob_with_unknown_fields_was_written_by_a_newer_moat() {
+    let az = Azurite::start();
+    let a = az.backend("newer", fast());
+    a.create_container_if_missing().await.unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&record().to_json()).unwrap();
+    v["resources"]["rg"]["zone_pinning"] = serde_json::json!(true);
+    let raw = moat_arm::blob::BlobClient::new(
+        BlobLocation::azurite(&az.base, "newer", "stacks/secure-ml.json"),
+        BlobAuth::SharedKey {
+            account_key: AZURITE_KEY.into(),
+        },
+        moat_arm::blob::BlobOptions::default(),
+    )
+    .unwrap();
+    let resp = raw
+        .send(moat_arm::blob::BlobRequest {
+            operation: "put blob",
+            method: moat_arm::blob::Method::PUT,
+            target: moat_arm::blob::Target::Blob,
+            query: &[],
+            headers: vec![("x-ms-blob-type".into(), "BlockBlob".into())],
+            body: Some(serde_json::to_vec_pretty(&v).unwrap()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 201);
+    let e = a.read().await.unwrap_err();
+    assert!(matches!(e, StateError::Newer { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("/newer/stacks/secure-ml.json` was written by a newer moat: unknown field `zone_pinning`"), "{text}");
+    assert!(text.contains("at line "), "{text}");
+}
+
+#[tokio::test]
+async fn a_lease_renewed_elsewhere_is_alive_and_force_unlock_by_id_spares_other_holdings() {
+    let az = Azurite::start();
+    let options = BlobOptions {
+        lease_duration: Duration::from_secs(15),
+        renew_every: Duration::from_secs(2),
+        poll: Duration::from_millis(100),
+    };
+    let a = az.backend("alive", options);
+    let b = az.backend("alive", options);
+    a.create_container_if_missing().await.unwrap();
+    let mut info = LockInfo::new("apply");
+    info.who = "ci@another-host.invalid".into();
+    let ga = a.lock(info.clone(), Duration::ZERO).await.unwrap();
+    // Two renewals later the lease has been stamped by the renewer, not just the acquisition.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let st = b.status().await.unwrap().expect("held");
+    assert_eq!(st.info, info);
+    assert_eq!(
+        st.process_gone, None,
+        "another host: its process cannot be seen"
+    );
+    let why = st.alive().expect("a renewing holder is alive");
+    assert!(why.contains("still renewing its lease"), "{why}");
+    let left = st.expires_in.expect("lease timing");
+    assert!(
+        left > Duration::from_secs(10) && left <= Duration::from_secs(15),
+        "{left:?}"
+    );
+    // The lock message of a waiter names the lock id to break.
+    let e = b
+        .lock(LockInfo::new("apply"), Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains(&info.id), "{e}");
+    // Another lock id breaks nothing.
+    let e = b.force_unlock_id("not-this-one").await.unwrap_err();
+    assert!(e.to_string().contains("not by lock id not-this-one"), "{e}");
+    assert!(b.status().await.unwrap().is_some());
+    assert_eq!(b.force_unlock_id(&info.id).await.unwrap(), Some(info));
+    assert_eq!(b.status().await.unwrap(), None);
+    drop(ga);
+    let gb = b
+        .lock(LockInfo::new("apply"), Duration::ZERO)
+        .await
+        .unwrap();
+    gb.release().await.unwrap();
+}
+
+#[test]
+fn a_guard_dropped_by_a_panic_releases_the_lease_at_once() {
+    let az = Azurite::start();
+    {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(az.backend("panic", fast()).create_container_if_missing())
+            .unwrap();
+    }
+    let base = az.base.clone();
+    let crashed = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let a = BlobBackend::with_options(
+                BlobLocation::azurite(&base, "panic", "stacks/secure-ml.json"),
+                BlobAuth::SharedKey {
+                    account_key: AZURITE_KEY.into(),
+                },
+                "secure-ml",
+                fast(),
+            )
+            .unwrap();
+            let _guard = a
+                .lock(LockInfo::new("apply"), Duration::ZERO)
+                .await
+                .unwrap();
+            panic!("a bug while the stack is locked");
+        });
+    })
+    .join();
+    assert!(crashed.is_err(), "the thread was meant to panic");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        // Immediately free: no waiting for the 60 s lease to run out.
+        let g = az
+            .backend("panic", fast())
+            .lock(LockInfo::new("apply"), Duration::ZERO)
+            .await
+            .expect("the panicking holder's lease was released");
+        g.release().await.unwrap();
+    });
 }

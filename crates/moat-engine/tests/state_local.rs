@@ -133,6 +133,32 @@ async fn a_corrupt_state_file_is_an_error_naming_the_file() {
 }
 
 #[tokio::test]
+async fn a_state_file_with_unknown_fields_was_written_by_a_newer_moat_and_is_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = LocalBackend::new(tmp.path(), "s");
+    let mut v: serde_json::Value = serde_json::from_str(&record("s").to_json()).unwrap();
+    v["outputs"] = serde_json::json!({"vnet_id": "/x"});
+    let text = serde_json::to_string_pretty(&v).unwrap();
+    std::fs::write(b.state_path(), &text).unwrap();
+    let e = b.read().await.unwrap_err();
+    assert!(matches!(e, StateError::Newer { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!(
+            "state file `{}` was written by a newer moat: unknown field `outputs`",
+            b.state_path().display()
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains(" at line "), "{msg}");
+    // Never overwritten: the newer moat's field would be lost.
+    let mut r = record("s");
+    r.serial = 1;
+    assert!(b.write(&r).await.is_err());
+    assert_eq!(std::fs::read_to_string(b.state_path()).unwrap(), text);
+}
+
+#[tokio::test]
 async fn a_second_locker_waits_then_fails_naming_the_holder() {
     let tmp = tempfile::tempdir().unwrap();
     let a = LocalBackend::new(tmp.path(), "s");

@@ -75,9 +75,19 @@ pub struct Global {
     /// Credential to use: auto, env, workload-identity, github-oidc, managed-identity, azure-cli, none.
     #[arg(long, global = true, env = "MOAT_AUTH", value_name = "KIND")]
     pub auth: Option<String>,
-    /// Write a redacted trace of every ARM exchange to FILE (JSON lines).
+    /// Write a redacted trace of every ARM and state-blob exchange to FILE (JSON lines).
     #[arg(long, global = true, env = "MOAT_LOG_HTTP", value_name = "FILE")]
     pub log_http: Option<PathBuf>,
+    /// Also send real credentials to this https endpoint (a spec's `backend.endpoint` outside
+    /// the cloud's storage hosts); repeatable, or comma-separated in the variable.
+    #[arg(
+        long,
+        global = true,
+        env = "MOAT_ALLOW_ENDPOINT",
+        value_name = "URL",
+        value_delimiter = ','
+    )]
+    pub allow_endpoint: Vec<String>,
 }
 
 /// The commands.
@@ -104,8 +114,8 @@ pub enum Command {
     /// Look at or edit the stack's state record.
     #[command(subcommand)]
     State(StateCommand),
-    /// Break a stale state lock.
-    ForceUnlock(SpecArg),
+    /// Break a stale state lock: `moat force-unlock [SPEC] [LOCK_ID]`.
+    ForceUnlock(UnlockArgs),
     /// Run the local ARM emulator.
     Sim(SimArgs),
     /// Print the JSON Schema of the spec.
@@ -300,13 +310,17 @@ pub struct RunArgs {
     /// Leave this resource and what needs it alone (repeatable).
     #[arg(long = "exclude", value_name = "KEY")]
     pub excludes: Vec<String>,
-    /// How long to wait for another run's lock on the stack.
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    /// How long to wait for another run's lock on the stack. The default outlasts a blob
+    /// lease (60 s), so a run right after a killed one waits for its lease instead of failing.
+    #[arg(long, default_value = LOCK_TIMEOUT, value_name = "DURATION", value_parser = parse_duration)]
     pub lock_timeout: std::time::Duration,
     /// Stream JSON event lines on stdout (`schemas/events.schema.json`); needs `--auto-approve`.
     #[arg(long)]
     pub json: bool,
 }
+
+/// The default `--lock-timeout`: longer than the blob backend's 60 s lease.
+pub const LOCK_TIMEOUT: &str = "75s";
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     moat_model::resolve::parse_duration(s).map(std::time::Duration::from_secs)
@@ -358,7 +372,7 @@ pub struct ImportArgs {
     #[command(flatten)]
     pub vars: VarArgs,
     /// How long to wait for another run's lock.
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, default_value = LOCK_TIMEOUT, value_name = "DURATION", value_parser = parse_duration)]
     pub lock_timeout: std::time::Duration,
 }
 
@@ -368,6 +382,28 @@ pub struct SpecArg {
     /// Spec file (default `moat.yaml`).
     #[arg(value_name = "SPEC")]
     pub spec: Option<PathBuf>,
+    /// Variables.
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+/// `moat force-unlock`
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// Spec file (default `moat.yaml`). A lone argument that is no file and looks like a
+    /// lock ID is taken as the lock ID.
+    #[arg(value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// The lock ID the lock message printed (`lock id …`): only that holding is broken.
+    #[arg(value_name = "LOCK_ID")]
+    pub lock_id: Option<String>,
+    /// Break the lock even though its holder is provably alive (its process runs on this
+    /// host, or it is still renewing its lease).
+    #[arg(long)]
+    pub force: bool,
+    /// Do not ask for confirmation (required without a terminal, unless `--force`).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// Variables.
     #[command(flatten)]
     pub vars: VarArgs,

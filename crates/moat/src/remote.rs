@@ -4,9 +4,11 @@
 
 use crate::cli::Global;
 use anyhow::{Context as _, bail};
-use moat_arm::{ArmClient, AuthChoice, ClientConfig, Endpoint};
+use moat_arm::blob::AZURITE_KEY;
+use moat_arm::{ArmClient, AuthChoice, ClientConfig, Egress, Endpoint};
 use moat_engine::state::{
-    BlobAuth, BlobBackend, BlobLocation, LocalBackend, StateBackend, TokenSource,
+    BlobAuth, BlobBackend, BlobLocation, BlobOptions, LocalBackend, LockGuard, StateBackend,
+    TokenSource,
 };
 use moat_model::Model;
 use std::path::{Path, PathBuf};
@@ -148,11 +150,33 @@ impl TokenSource for ArmToken {
     }
 }
 
-/// Azurite's published development account key (not a secret).
-const AZURITE_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+/// The selected cloud: `--arm-endpoint`'s, else the public cloud. Its storage suffix is where
+/// the state backend's real credentials may go.
+fn cloud(g: &Global) -> anyhow::Result<moat_arm::Cloud> {
+    Ok(match &g.arm_endpoint {
+        Some(e) if !g.local => Endpoint::parse(e)?.cloud(),
+        _ => moat_arm::Cloud::AzurePublic,
+    })
+}
+
+/// Where credentials may go besides the selected cloud: `--allow-endpoint` and
+/// `MOAT_ALLOW_ENDPOINT` (read by clap into the same list) — never anything from the spec.
+pub fn egress(g: &Global) -> anyhow::Result<Egress> {
+    let mut egress = Egress::new(cloud(g)?);
+    for e in &g.allow_endpoint {
+        if !e.trim().is_empty() {
+            egress.allow(e)?;
+        }
+    }
+    Ok(egress)
+}
 
 /// The stack's state backend: the spec's `backend:` blob, else the local directory.
+///
+/// The blob's endpoint comes from the spec, so it is checked by [`Egress`] before any
+/// credential is fetched: Azurite's published key goes only to a literal loopback address
+/// (and only for Azurite's account); a real key or token only over https to the selected
+/// cloud's storage hosts or an endpoint the user allowed.
 pub fn backend(
     g: &Global,
     model: &Model,
@@ -179,22 +203,34 @@ pub fn backend(
     let loopback = moat_arm::Url::parse(&location.endpoint)
         .map(|u| moat_arm::is_loopback(&u))
         .unwrap_or(false);
+    let options = moat_arm::blob::BlobOptions {
+        egress: egress(g)?,
+        log_http: g.log_http.clone(),
+        ..moat_arm::blob::BlobOptions::default()
+    };
     let auth = if let Ok(key) = std::env::var("MOAT_BLOB_KEY") {
         BlobAuth::SharedKey { account_key: key }
-    } else if loopback && location.account == "devstoreaccount1" {
+    } else if loopback && location.account == moat_arm::AZURITE_ACCOUNT {
         BlobAuth::SharedKey {
             account_key: AZURITE_KEY.to_string(),
         }
     } else {
-        let endpoint = Endpoint::Custom(
-            moat_arm::Url::parse("https://storage.azure.com").context("storage scope")?,
-        );
         let choice = match &g.auth {
             Some(a) => a
                 .parse::<AuthChoice>()
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
             None => AuthChoice::Auto,
         };
+        if choice == AuthChoice::None {
+            bail!("the blob state backend needs credentials; `--auth none` gives none");
+        }
+        // Checked before the credential is even built, so a refused endpoint never makes
+        // moat ask for a token.
+        moat_arm::blob::check_location(&location, moat_arm::Carries::Real, &options.egress)
+            .map_err(|e| anyhow::Error::new(e).context("cannot use the blob state backend"))?;
+        let endpoint = Endpoint::Custom(
+            moat_arm::Url::parse("https://storage.azure.com").context("storage scope")?,
+        );
         let Some(creds) =
             moat_arm::Credentials::for_endpoint(&endpoint, choice, &moat_arm::process_env())
         else {
@@ -202,5 +238,95 @@ pub fn backend(
         };
         BlobAuth::Bearer(Arc::new(ArmToken(Arc::new(creds))))
     };
-    Ok(Arc::new(BlobBackend::new(location, auth, stack)?))
+    let client = moat_arm::blob::BlobClient::new(location, auth, options)
+        .map_err(|e| anyhow::Error::new(e).context("cannot use the blob state backend"))?;
+    Ok(Arc::new(BlobBackend::with_client(
+        client,
+        stack,
+        BlobOptions::default(),
+    )?))
+}
+
+/// The release of the stack lock this process holds, for the exits that never unwind to the
+/// guard: a second Ctrl-C or a SIGTERM (`std::process::exit`), and a panic (the hook runs it
+/// before anything else, so even a panic that aborts leaves no lease behind).
+static EXIT_RELEASE: std::sync::Mutex<Option<Box<dyn Fn() + Send + Sync>>> =
+    std::sync::Mutex::new(None);
+
+/// Arranges for `guard`'s lock to be released by [`release_for_exit`] and by a panic.
+pub fn release_on_exit(guard: &LockGuard) {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // Only a panic of the main thread ends the run: a task's panic is caught by the
+            // runtime and reported as that task's error while the run (and its writes) go on,
+            // so releasing the lock then would let a second run in beside it.
+            if std::thread::current().name() == Some("main") {
+                release_for_exit();
+            }
+            previous(info);
+        }));
+    });
+    if let Ok(mut slot) = EXIT_RELEASE.lock() {
+        *slot = Some(guard.exit_releaser());
+    }
+}
+
+/// Forgets the lock registered by [`release_on_exit`] (it was released normally).
+pub fn forget_exit_release() {
+    if let Ok(mut slot) = EXIT_RELEASE.lock() {
+        slot.take();
+    }
+}
+
+/// Releases the lock registered by [`release_on_exit`], if any, and forgets it.
+pub fn release_for_exit() {
+    let release = EXIT_RELEASE.lock().ok().and_then(|mut slot| slot.take());
+    if let Some(release) = release {
+        release();
+    }
+}
+
+/// Resolves at the next Ctrl-C or SIGTERM (a cancelled CI job gets SIGTERM first).
+pub async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// What Ctrl-C does while a command holds the stack lock: before any write starts, it
+/// releases the lock and exits 130 at once; once writes run (`writing` is set), the first
+/// stops scheduling (through `cancel`) and lets the writes in flight finish, and the second
+/// releases the lock and exits 130, leaving the journal to the next run.
+pub fn watch_interrupts(
+    cancel: tokio_util::sync::CancellationToken,
+    writing: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    use std::sync::atomic::Ordering;
+    tokio::spawn(async move {
+        interrupted().await;
+        if !writing.load(Ordering::SeqCst) {
+            eprintln!("\ninterrupted before any write; the stack lock is released");
+            release_for_exit();
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ninterrupted: no new writes start; waiting for the ones in flight (Ctrl-C again to stop waiting — the next apply finishes them)"
+        );
+        cancel.cancel();
+        interrupted().await;
+        eprintln!("stopped; the state journal records what was in flight");
+        release_for_exit();
+        std::process::exit(130);
+    })
 }

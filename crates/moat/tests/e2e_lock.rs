@@ -1,7 +1,9 @@
 //! Locking through the CLI: two concurrent applies of one stack never both write — the
 //! second waits and then finds nothing to do, or gives up after `--lock-timeout` naming the
-//! holder (who, pid, operation, since); `force-unlock` breaks a lock whose holder is stuck or
-//! dead; and the same with the Azure Blob backend against a test-started Azurite.
+//! holder (who, pid, operation, since, lock id); `force-unlock` breaks a lock whose holder is
+//! dead, refuses one whose holder is alive unless `--force`, and asks first; and the same with
+//! the Azure Blob backend against a test-started Azurite, where every exit path (errors, a
+//! second Ctrl-C) releases the lease and a killed holder's lease is named as such.
 
 mod common;
 
@@ -58,7 +60,7 @@ fn a_second_apply_waits_then_finds_nothing_to_do() {
     a.expect(0, "first apply");
     b.expect(0, "second apply");
     assert!(
-        b.stderr.contains("Waiting up to 30s for the lock")
+        b.stderr.contains("Waiting up to 75s for the lock")
             && holder_named(&b.stderr, a_pid, "apply"),
         "the waiting apply does not say whom it waits for:\n{}",
         b.stderr
@@ -148,8 +150,20 @@ fn two_local_applies_never_both_write() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The lock id a lock message prints (`lock id 5f0c…`).
+fn lock_id_in(stderr: &str) -> String {
+    let at = stderr
+        .find("lock id ")
+        .unwrap_or_else(|| panic!("no lock id in:\n{stderr}"));
+    stderr[at + 8..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+        .collect()
+}
+
+/// Issue 15 item 4: a stopped (alive) holder's lock is not broken unless `--force`.
 #[test]
-fn force_unlock_breaks_the_lock_of_a_stuck_run() {
+fn force_unlock_refuses_a_live_holder_unless_forced() {
     let dir = scratch("lock-stuck");
     let spec = example(&dir);
     let record = dir.join("record");
@@ -174,8 +188,43 @@ fn force_unlock_breaks_the_lock_of_a_stuck_run() {
     ]);
     b.expect(1, "apply against a stuck holder");
     assert!(holder_named(&b.stderr, a_pid, "apply"), "{}", b.stderr);
-    let u = moat.run(&["force-unlock", path_str(&spec)]);
-    u.expect(0, "force-unlock");
+    let id = lock_id_in(&b.stderr);
+    // Alive (stopped, not dead): refused, even with `--yes`, and nothing is broken.
+    let u = moat.run(&["force-unlock", path_str(&spec), &id, "--yes"]);
+    u.expect(1, "force-unlock of a live holder");
+    assert!(
+        u.stderr
+            .contains("refusing to break the lock on stack `secure-ml`")
+            && u.stderr.contains(&format!(
+                "its process (pid {a_pid}) is still running on this host"
+            ))
+            && u.stderr.contains("`--force`"),
+        "force-unlock does not say why it refuses:\n{}",
+        u.stderr
+    );
+    let still = moat.run(&[
+        "apply",
+        path_str(&spec),
+        "--auto-approve",
+        "--lock-timeout",
+        "1s",
+    ]);
+    still.expect(1, "the lock is still held after the refusal");
+    // Another lock id breaks nothing either.
+    let w = moat.run(&[
+        "force-unlock",
+        path_str(&spec),
+        "00000000-0000-0000-0000-000000000000",
+        "--force",
+    ]);
+    w.expect(1, "force-unlock of another lock id");
+    assert!(
+        w.stderr.contains("not by lock id 00000000-"),
+        "{}",
+        w.stderr
+    );
+    let u = moat.run(&["force-unlock", path_str(&spec), &id, "--force"]);
+    u.expect(0, "force-unlock --force");
     assert!(
         u.stderr.contains("Broke the lock on stack `secure-ml`")
             && holder_named(&u.stderr, a_pid, "apply"),
@@ -217,10 +266,21 @@ fn force_unlock_clears_the_lock_of_a_killed_run() {
     });
     let _ = a.kill();
     let _ = wait_with_deadline(a, a_pipes, a_started, common::DEADLINE);
+    // Without a terminal there is no prompt: `--yes` (or `--force`) is required.
     let u = moat.run(&["force-unlock", path_str(&spec)]);
-    u.expect(0, "force-unlock");
+    u.expect(1, "force-unlock without a terminal or --yes");
     assert!(
-        holder_named(&u.stderr, a_pid, "apply"),
+        u.stderr.contains("no terminal to ask; pass `--yes`"),
+        "{}",
+        u.stderr
+    );
+    let u = moat.run(&["force-unlock", path_str(&spec), "--yes"]);
+    u.expect(0, "force-unlock --yes");
+    assert!(
+        holder_named(&u.stderr, a_pid, "apply")
+            && u.stderr.contains(&format!(
+                "held by pid {a_pid} on this host, which is no longer running"
+            )),
         "force-unlock does not name the dead holder:\n{}",
         u.stderr
     );
@@ -378,7 +438,12 @@ fn the_blob_backend_locks_and_converges_through_the_cli() {
     ]);
     e.expect(1, "destroy against a dead holder's lease");
     assert!(holder_named(&e.stderr, d_pid, "destroy"), "{}", e.stderr);
-    let u = moat.run(&["force-unlock", path_str(&spec)]);
+    let u = moat.run(&[
+        "force-unlock",
+        path_str(&spec),
+        &lock_id_in(&e.stderr),
+        "--yes",
+    ]);
     u.expect(0, "force-unlock of the blob lease");
     assert!(
         u.stderr.contains("Broke the lock") && holder_named(&u.stderr, d_pid, "destroy"),
@@ -393,6 +458,260 @@ fn the_blob_backend_locks_and_converges_through_the_cli() {
         &Default::default(),
         "after the blob-backed destroy",
     );
+    drop(sim);
+    drop(azurite);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Whether the emulator recorded a successful PUT to a path containing `word` (lower case).
+fn puts_of(record: &Path, word: &str) -> bool {
+    successful_puts(record).keys().any(|p| p.contains(word))
+}
+
+/// The example with its state in Azurite's blob `state/<blob>`.
+fn blob_spec(dir: &Path, azurite: &Azurite, blob: &str) -> PathBuf {
+    let text = std::fs::read_to_string(common::repo().join("examples/secure-ml-workspace.yaml"))
+        .expect("example");
+    let spec = dir.join(format!("{blob}.yaml"));
+    std::fs::write(
+        &spec,
+        format!(
+            "{text}\nbackend: {{ account: devstoreaccount1, container: state, blob: {blob}, endpoint: {}/devstoreaccount1 }}\n",
+            azurite.base
+        ),
+    )
+    .expect("spec");
+    spec
+}
+
+/// Who holds the lease on Azurite's `state/<blob>` now.
+fn blob_holder(azurite: &Azurite, blob: &str) -> Option<moat_engine::state::LockInfo> {
+    use moat_engine::state::StateBackend as _;
+    let backend = moat_engine::state::BlobBackend::new(
+        moat_engine::state::BlobLocation::azurite(&azurite.base, "state", blob),
+        moat_engine::state::BlobAuth::SharedKey {
+            account_key: moat_arm::blob::AZURITE_KEY.into(),
+        },
+        "secure-ml",
+    )
+    .expect("backend");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(backend.holder()).expect("read the lease")
+}
+
+/// Puts `bytes` as Azurite's blob `state/<blob>`, as a broken tool might.
+fn put_raw_blob(azurite: &Azurite, blob: &str, bytes: &[u8]) {
+    use moat_arm::blob::{
+        BlobAuth, BlobClient, BlobLocation, BlobOptions, BlobRequest, Method, Target,
+    };
+    let client = BlobClient::new(
+        BlobLocation::azurite(&azurite.base, "state", blob),
+        BlobAuth::SharedKey {
+            account_key: moat_arm::blob::AZURITE_KEY.into(),
+        },
+        BlobOptions::default(),
+    )
+    .expect("client");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let resp = rt
+        .block_on(client.send(BlobRequest {
+            operation: "put blob",
+            method: Method::PUT,
+            target: Target::Blob,
+            query: &[],
+            headers: vec![("x-ms-blob-type".into(), "BlockBlob".into())],
+            body: Some(bytes.to_vec()),
+        }))
+        .expect("put the blob");
+    assert_eq!(resp.status, 201, "put blob");
+}
+
+/// Issue 15 item 5: a missing `--auto-approve`, an unknown `--target` and a corrupt state
+/// blob each end the run with the lease released, so the next run gets the lock at once.
+#[test]
+fn error_exits_release_the_blob_lease_at_once() {
+    let dir = scratch("lock-blob-errors");
+    let azurite = Azurite::start(&dir.join("azurite"));
+    azurite.create_container("state");
+    let spec = blob_spec(&dir, &azurite, "errors");
+    let sim = Sim::start(&dir.join("cloud.json"), TIME_SCALE, &[]);
+    let moat = Moat::remote(&dir.join("state"), &sim.url);
+
+    let trace = dir.join("http.jsonl");
+    let a = moat.run(&["--log-http", path_str(&trace), "apply", path_str(&spec)]);
+    a.expect(1, "apply without --auto-approve and without a terminal");
+    assert!(a.stderr.contains("pass `--auto-approve`"), "{}", a.stderr);
+    // The state blob's exchanges share the ARM trace, redacted the same way.
+    let trace = std::fs::read_to_string(&trace).expect("trace");
+    assert!(
+        trace
+            .lines()
+            .any(|l| l.contains("/devstoreaccount1/state/errors?comp=lease")
+                && l.contains("\"method\":\"PUT\"")),
+        "no lease request in the --log-http trace:\n{trace}"
+    );
+    for word in ["SharedKey", "authorization", moat_arm::blob::AZURITE_KEY] {
+        assert!(!trace.contains(word), "the trace shows `{word}`");
+    }
+    assert_eq!(
+        blob_holder(&azurite, "errors"),
+        None,
+        "the lease outlived a missing --auto-approve"
+    );
+
+    let t = moat.run(&[
+        "apply",
+        path_str(&spec),
+        "--auto-approve",
+        "--target",
+        "no-such-key",
+        "--lock-timeout",
+        "1s",
+    ]);
+    t.expect(1, "apply with an unknown --target");
+    assert!(
+        !t.stderr.contains("is locked") && t.stderr.contains("no-such-key"),
+        "the second run should fail on its target, not on the first one's lease:\n{}",
+        t.stderr
+    );
+    assert_eq!(
+        blob_holder(&azurite, "errors"),
+        None,
+        "the lease outlived an unknown --target"
+    );
+
+    put_raw_blob(&azurite, "errors", b"{\"version\": 1, \"stack\": ");
+    let c = moat.run(&[
+        "apply",
+        path_str(&spec),
+        "--auto-approve",
+        "--lock-timeout",
+        "1s",
+    ]);
+    c.expect(1, "apply over a corrupt state blob");
+    assert!(c.stderr.contains("is corrupt"), "{}", c.stderr);
+    assert_eq!(
+        blob_holder(&azurite, "errors"),
+        None,
+        "the lease outlived a corrupt state blob"
+    );
+    drop(sim);
+    drop(azurite);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 15 item 5: the second Ctrl-C exits at once (130) — and releases the lease on its way
+/// out, so the next apply starts right away and finishes the journal.
+#[test]
+fn a_second_ctrl_c_releases_the_blob_lease() {
+    let dir = scratch("lock-blob-ctrlc");
+    let azurite = Azurite::start(&dir.join("azurite"));
+    azurite.create_container("state");
+    let spec = blob_spec(&dir, &azurite, "ctrlc");
+    let record = dir.join("record");
+    let sim = Sim::start(
+        &dir.join("cloud.json"),
+        TIME_SCALE,
+        &["--record", path_str(&record)],
+    );
+    let moat = Moat::remote(&dir.join("state"), &sim.url);
+    let (a, a_pipes, a_started) = moat.spawn(&["apply", path_str(&spec), "--auto-approve"]);
+    let a_pid = a.id();
+    // AKS takes the longest: interrupt twice while it is being created.
+    wait_until(Duration::from_secs(20), "the AKS create", || {
+        puts_of(&record, "managedclusters")
+    });
+    signal(a_pid, "INT");
+    std::thread::sleep(Duration::from_millis(100));
+    signal(a_pid, "INT");
+    let a = wait_with_deadline(a, a_pipes, a_started, common::DEADLINE);
+    assert_eq!(a.code, Some(130), "exit after two Ctrl-Cs:\n{}", a.stderr);
+    assert_eq!(
+        blob_holder(&azurite, "ctrlc"),
+        None,
+        "the lease outlived the second Ctrl-C"
+    );
+    let b = moat.run(&[
+        "apply",
+        path_str(&spec),
+        "--auto-approve",
+        "--lock-timeout",
+        "1s",
+    ]);
+    b.expect(0, "apply right after the interrupted one");
+    assert!(
+        b.stderr
+            .contains("did not finish; picking up where it stopped"),
+        "the next run should know the last one was interrupted:\n{}",
+        b.stderr
+    );
+    moat.assert_no_changes(&spec, "the apply after two Ctrl-Cs");
+    drop(sim);
+    drop(azurite);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 15 item 5: a killed holder's lease is named as such, with when it runs out; and the
+/// default `--lock-timeout` outlasts the lease, so a plain retry waits and then succeeds.
+#[test]
+fn a_killed_holders_lease_is_named_and_the_default_timeout_outlasts_it() {
+    let dir = scratch("lock-blob-killed");
+    let azurite = Azurite::start(&dir.join("azurite"));
+    azurite.create_container("state");
+    let spec = blob_spec(&dir, &azurite, "killed");
+    let record = dir.join("record");
+    let sim = Sim::start(
+        &dir.join("cloud.json"),
+        TIME_SCALE,
+        &["--record", path_str(&record)],
+    );
+    let moat = Moat::remote(&dir.join("state"), &sim.url);
+    let (mut a, a_pipes, a_started) = moat.spawn(&["apply", path_str(&spec), "--auto-approve"]);
+    let a_pid = a.id();
+    wait_until(Duration::from_secs(15), "the apply to write", || {
+        has_put(&record)
+    });
+    let _ = a.kill();
+    let _ = wait_with_deadline(a, a_pipes, a_started, common::DEADLINE);
+    let b = moat.run(&[
+        "apply",
+        path_str(&spec),
+        "--auto-approve",
+        "--lock-timeout",
+        "1s",
+    ]);
+    b.expect(1, "apply against a killed holder's lease");
+    let gone = format!(
+        "held by pid {a_pid} on this host, which is no longer running; the lease expires in "
+    );
+    assert!(
+        b.stderr.contains(&gone),
+        "the lock error does not say the holder is gone:\n{}",
+        b.stderr
+    );
+    let left: u64 = b.stderr[b.stderr.find(&gone).unwrap() + gone.len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .expect("seconds");
+    assert!(left <= 60, "a lease lasts 60 s at most, not {left}");
+    // The default timeout: the retry waits for the lease, then finishes the killed apply.
+    let (c, c_pipes, c_started) = moat.spawn(&["apply", path_str(&spec), "--auto-approve"]);
+    let c = wait_with_deadline(c, c_pipes, c_started, Duration::from_secs(120));
+    c.expect(0, "a plain retry after the killed apply");
+    assert!(
+        c.stderr.contains("Waiting up to 75s for the lock") && c.stderr.contains(&gone),
+        "the retry does not say whom it waits for and why:\n{}",
+        c.stderr
+    );
+    moat.assert_no_changes(&spec, "the retry");
     drop(sim);
     drop(azurite);
     let _ = std::fs::remove_dir_all(&dir);

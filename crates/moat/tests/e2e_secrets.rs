@@ -130,3 +130,266 @@ fn no_token_header_or_key_leaves_the_process() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What a fake `az` hands out as the storage token: it must never be seen on a wire or a log.
+const MARKER: &str = "marker-token-0f9e8d7c-must-never-leave";
+
+/// A directory with an `az` that prints [`MARKER`] as an access token and notes each call
+/// in `calls` — so a test knows whether moat even asked for a token.
+fn fake_az(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bin = dir.join("fakebin");
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    let calls = dir.join("az-calls");
+    let az = bin.join("az");
+    std::fs::write(
+        &az,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\nprintf '%s' '{{\"accessToken\":\"{MARKER}\",\"expires_on\":4102444800,\"tokenType\":\"Bearer\"}}'\n",
+            calls.display()
+        ),
+    )
+    .expect("fake az");
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (bin, calls)
+}
+
+/// A loopback listener that records every byte it is sent and how many connections it got;
+/// it answers nothing and stops by itself when dropped (or after a minute).
+struct Recorder {
+    url_port: u16,
+    bytes: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Recorder {
+    fn start() -> Recorder {
+        use std::io::Read as _;
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let r = Recorder {
+            url_port: port,
+            bytes: Default::default(),
+            connections: Default::default(),
+            stop: Default::default(),
+        };
+        let (bytes, connections, stop) = (r.bytes.clone(), r.connections.clone(), r.stop.clone());
+        std::thread::spawn(move || {
+            let began = std::time::Instant::now();
+            while !stop.load(Ordering::SeqCst)
+                && began.elapsed() < std::time::Duration::from_secs(60)
+            {
+                match listener.accept() {
+                    Ok((mut sock, _)) => {
+                        connections.fetch_add(1, Ordering::SeqCst);
+                        let _ = sock.set_nonblocking(false);
+                        let _ = sock.set_read_timeout(Some(std::time::Duration::from_millis(500)));
+                        let mut buf = [0u8; 4096];
+                        while let Ok(n) = sock.read(&mut buf) {
+                            if n == 0 {
+                                break;
+                            }
+                            bytes.lock().expect("bytes").extend_from_slice(&buf[..n]);
+                        }
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                }
+            }
+        });
+        r
+    }
+
+    fn received(&self) -> String {
+        String::from_utf8_lossy(&self.bytes.lock().expect("bytes")).into_owned()
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Runs `plan` and `apply` of the example with `backend` under `--auth azure-cli` with the
+/// fake `az` first on PATH, and returns (the outputs, the `--log-http` trace, the calls to az).
+fn run_with_backend(
+    dir: &Path,
+    backend: &str,
+    arm: &str,
+    extra_env: &[(&str, &str)],
+) -> (Vec<common::Out>, String, String) {
+    let (bin, calls) = fake_az(dir);
+    let text = std::fs::read_to_string(common::repo().join("examples/secure-ml-workspace.yaml"))
+        .expect("example");
+    let spec = dir.join("pr.yaml");
+    std::fs::write(&spec, format!("{text}\nbackend: {backend}\n")).expect("spec");
+    let log = dir.join("http.jsonl");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut moat = Moat::remote(&dir.join("state"), arm).with_env("PATH", &path);
+    for (k, v) in extra_env {
+        moat = moat.with_env(k, v);
+    }
+    let outs = vec![
+        moat.run(&[
+            "--auth",
+            "azure-cli",
+            "--log-http",
+            path_str(&log),
+            "plan",
+            path_str(&spec),
+        ]),
+        moat.run(&[
+            "--auth",
+            "azure-cli",
+            "--log-http",
+            path_str(&log),
+            "apply",
+            path_str(&spec),
+            "--auto-approve",
+        ]),
+    ];
+    (
+        outs,
+        std::fs::read_to_string(&log).unwrap_or_default(),
+        std::fs::read_to_string(&calls).unwrap_or_default(),
+    )
+}
+
+/// Issue 15 item 2: a spec whose `backend.endpoint` is a loopback address but not Azurite's
+/// account gets no storage token — not on the wire, not in a log — and is refused before any
+/// connection, saying why.
+#[test]
+fn a_storage_token_never_goes_to_a_loopback_endpoint_that_is_not_azurite() {
+    let dir = scratch("secrets-loopback-backend");
+    let wire = Recorder::start();
+    let arm = Recorder::start();
+    let backend = format!(
+        "{{ account: evil, container: state, endpoint: http://127.0.0.1:{}/evil }}",
+        wire.url_port
+    );
+    let (outs, trace, calls) = run_with_backend(
+        &dir,
+        &backend,
+        &format!("http://127.0.0.1:{}", arm.url_port),
+        &[],
+    );
+    for o in &outs {
+        o.expect(1, "a run with a loopback backend that is not Azurite");
+        assert!(
+            o.stderr
+                .contains("refusing to send a storage credential to `http://127.0.0.1:")
+                && o.stderr.contains("development key")
+                && o.stderr.contains("account is `evil`"),
+            "the refusal does not say why:\n{}",
+            o.stderr
+        );
+        assert!(!o.stdout.contains(MARKER) && !o.stderr.contains(MARKER));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !wire.received().contains(MARKER),
+        "the token went over the wire"
+    );
+    assert!(
+        !arm.received().contains(MARKER),
+        "the token went to the ARM endpoint"
+    );
+    assert_eq!(
+        wire.connections(),
+        0,
+        "a connection was opened to the backend"
+    );
+    assert!(
+        !trace.contains(MARKER),
+        "the token is in the --log-http trace"
+    );
+    assert!(
+        calls.is_empty(),
+        "moat asked az for a token it could not send: {calls}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 15 item 2: a foreign https `backend.endpoint` gets no token either, unless the user
+/// (not the spec) allows it with `MOAT_ALLOW_ENDPOINT`.
+#[test]
+fn a_storage_token_never_goes_to_a_foreign_https_host() {
+    let dir = scratch("secrets-foreign-backend");
+    let wire = Recorder::start();
+    let arm = Recorder::start();
+    let foreign = format!("https://127.0.0.1:{}", wire.url_port);
+    let backend = format!("{{ account: acct, container: state, endpoint: {foreign} }}");
+    let arm_url = format!("http://127.0.0.1:{}", arm.url_port);
+    let (outs, trace, calls) = run_with_backend(&dir, &backend, &arm_url, &[]);
+    for o in &outs {
+        o.expect(1, "a run with a foreign https backend");
+        assert!(
+            o.stderr.contains(&format!(
+                "refusing to send a storage credential to `{foreign}`"
+            )) && o.stderr.contains("*.blob.core.windows.net")
+                && o.stderr.contains(&format!("MOAT_ALLOW_ENDPOINT={foreign}")),
+            "the refusal does not say why and how to allow it:\n{}",
+            o.stderr
+        );
+        assert!(!o.stdout.contains(MARKER) && !o.stderr.contains(MARKER));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        wire.connections(),
+        0,
+        "a connection was opened to the foreign host"
+    );
+    assert!(
+        !arm.received().contains(MARKER),
+        "the token went to the ARM endpoint"
+    );
+    assert!(
+        !trace.contains(MARKER),
+        "the token is in the --log-http trace"
+    );
+    assert!(
+        calls.is_empty(),
+        "moat asked az for a token it could not send: {calls}"
+    );
+
+    // Allowed by the user: now moat asks az and connects (the TLS handshake with this
+    // listener fails, so the token still never leaves in the clear).
+    let allowed_dir = dir.join("allowed");
+    std::fs::create_dir_all(&allowed_dir).expect("dir");
+    let (outs, trace, calls) = run_with_backend(
+        &allowed_dir,
+        &backend,
+        &arm_url,
+        &[("MOAT_ALLOW_ENDPOINT", &foreign)],
+    );
+    assert!(!calls.is_empty(), "an allowed endpoint should get a token");
+    assert!(
+        wire.connections() > 0,
+        "an allowed endpoint should be connected to"
+    );
+    assert!(!wire.received().contains(MARKER));
+    assert!(
+        !trace.contains(MARKER),
+        "the token is in the --log-http trace"
+    );
+    for o in &outs {
+        assert!(
+            !o.stdout.contains(MARKER) && !o.stderr.contains(MARKER),
+            "{}",
+            o.stderr
+        );
+        assert!(!o.stderr.contains("refusing to send"), "{}", o.stderr);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -130,6 +130,7 @@ impl StateBackend for LocalBackend {
                             holder: holder.map(Box::new),
                             waited,
                             stale,
+                            expires_in: None,
                         });
                     }
                     drop(file);

@@ -17,18 +17,22 @@ use serde::{Deserialize, Serialize};
 
 mod blob;
 mod local;
-mod sharedkey;
 
 pub use blob::{
     BlobAuth, BlobBackend, BlobLocation, BlobOptions, STORAGE_API_VERSION, TokenSource,
 };
 pub use local::LocalBackend;
+pub use moat_arm::blob::BlobError;
 
 /// The state format this moat writes and reads.
 pub const STATE_FORMAT_VERSION: u32 = 1;
 
 /// What moat remembers about one stack between runs.
+///
+/// Unknown fields are refused (here and in the nested records): a field this moat does not
+/// know was written by a newer one, and dropping it on the next write would lose what it meant.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct StateRecord {
     /// Format of the record; [`STATE_FORMAT_VERSION`].
     pub version: u32,
@@ -72,6 +76,7 @@ impl StateRecord {
 
 /// What the record keeps about one owned resource.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct ResourceState {
     /// The ARM resource ID.
     pub id: String,
@@ -94,6 +99,7 @@ pub struct ResourceState {
 
 /// One write in flight.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct JournalEntry {
     /// The resource key.
     pub key: String,
@@ -162,7 +168,7 @@ impl fmt::Display for LockInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// The lock was held by someone else for the whole timeout.
-    #[error("{}", locked_message(.location, .holder.as_deref(), .waited, *.stale))]
+    #[error("{}", locked_message(.location, .holder.as_deref(), .waited, *.stale, *.expires_in))]
     Locked {
         /// Where the lock is.
         location: String,
@@ -172,6 +178,8 @@ pub enum StateError {
         waited: Duration,
         /// The holder ran on this host and its process no longer exists.
         stale: bool,
+        /// For a lease: how long until it runs out unless renewed.
+        expires_in: Option<Duration>,
     },
     /// The stored record is not valid JSON or not a state record.
     #[error(
@@ -183,6 +191,16 @@ pub enum StateError {
         /// The parse error.
         #[source]
         source: serde_json::Error,
+    },
+    /// The stored record has fields this moat does not know.
+    #[error(
+        "state file `{location}` was written by a newer moat: {detail}; upgrade moat to use it (this one reads format version {STATE_FORMAT_VERSION} without that field)"
+    )]
+    Newer {
+        /// The file or blob.
+        location: String,
+        /// serde's message: the field and its line and column.
+        detail: String,
     },
     /// The stored record has a format this moat does not know.
     #[error(
@@ -214,42 +232,21 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
-    /// Azure Storage answered with an error.
-    #[error(
-        "blob storage {operation} of `{location}` failed: HTTP {status} {code}: {message}{}",
-        request_id.as_ref().map(|r| format!(" (request id {r})")).unwrap_or_default()
-    )]
-    Storage {
-        /// `get blob`, `put blob`, `acquire lease`, ...
-        operation: &'static str,
-        /// The blob or container.
-        location: String,
-        /// The HTTP status.
-        status: u16,
-        /// Azure Storage's error code (`LeaseIdMismatchWithBlobOperation`).
-        code: String,
-        /// Azure Storage's message.
-        message: String,
-        /// `x-ms-request-id`.
-        request_id: Option<String>,
-    },
-    /// The request to Azure Storage did not get an answer.
-    #[error("blob storage {operation} of `{location}` failed")]
-    Http {
-        /// `get blob`, `put blob`, ...
-        operation: &'static str,
-        /// The blob or container.
-        location: String,
-        /// The cause.
-        #[source]
-        source: reqwest::Error,
-    },
-    /// No token for Azure Storage could be had.
-    #[error("cannot get a token for Azure Storage: {0}")]
-    Token(String),
+    /// Talking to Azure Storage failed, or was refused before anything was sent.
+    #[error(transparent)]
+    Blob(BlobError),
     /// The backend's settings are unusable.
     #[error("invalid state backend settings: {0}")]
     Config(String),
+}
+
+impl From<BlobError> for StateError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::Config(m) => StateError::Config(m),
+            other => StateError::Blob(other),
+        }
+    }
 }
 
 fn locked_message(
@@ -257,6 +254,7 @@ fn locked_message(
     holder: Option<&LockInfo>,
     waited: &Duration,
     stale: bool,
+    expires_in: Option<Duration>,
 ) -> String {
     let mut s = format!("state `{location}` is locked");
     match holder {
@@ -264,13 +262,87 @@ fn locked_message(
         None => s.push_str(" by an unknown holder"),
     }
     s.push_str(&format!("; gave up after {:.1}s", waited.as_secs_f64()));
-    if stale {
-        s.push_str(
-            "; the holder's process no longer exists, so the lock is stale: \
-             run `moat force-unlock` if no other moat is running",
-        );
+    match (stale, holder, expires_in) {
+        (true, Some(h), Some(left)) => s.push_str(&format!(
+            "; {}, so it frees itself then (or run `moat force-unlock {}`)",
+            gone_note(h.pid, Some(left)),
+            h.id
+        )),
+        (true, Some(h), None) => s.push_str(&format!(
+            "; {}, so the lock is stale: run `moat force-unlock {}` if no other moat is running",
+            gone_note(h.pid, None),
+            h.id
+        )),
+        _ => {}
     }
     s
+}
+
+/// "held by pid N on this host, which is no longer running[; the lease expires in 41 s]".
+fn gone_note(pid: u32, expires_in: Option<Duration>) -> String {
+    let mut s = format!("held by pid {pid} on this host, which is no longer running");
+    if let Some(left) = expires_in {
+        s.push_str(&format!("; the lease expires in {} s", left.as_secs()));
+    }
+    s
+}
+
+/// The holder of a lock as seen from here: who, and whatever tells whether it is alive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HolderStatus {
+    /// The lock record.
+    pub info: LockInfo,
+    /// `Some(true)` if the holder ran on this host and its process is gone, `Some(false)` if
+    /// it is still running here, `None` if that cannot be told.
+    pub process_gone: Option<bool>,
+    /// For a lease: how long ago the holder last renewed it (server clock).
+    pub renewed_ago: Option<Duration>,
+    /// For a lease: how often the holder renews it.
+    pub renew_every: Option<Duration>,
+    /// For a lease: how long until it runs out unless renewed.
+    pub expires_in: Option<Duration>,
+}
+
+impl HolderStatus {
+    /// A holder without lease timing (a file lock).
+    pub fn of(info: LockInfo) -> Self {
+        Self {
+            process_gone: info.holder_is_gone(),
+            info,
+            renewed_ago: None,
+            renew_every: None,
+            expires_in: None,
+        }
+    }
+
+    /// Why the holder is provably alive, if it is: its process runs on this host, or it is
+    /// still renewing its lease (it renewed within one period, plus slack for the clock).
+    pub fn alive(&self) -> Option<String> {
+        match self.process_gone {
+            Some(false) => {
+                return Some(format!(
+                    "its process (pid {}) is still running on this host",
+                    self.info.pid
+                ));
+            }
+            Some(true) => return None,
+            None => {}
+        }
+        match (self.renewed_ago, self.renew_every) {
+            (Some(ago), Some(every)) if ago <= every + Duration::from_secs(10) => Some(format!(
+                "it is still renewing its lease (last renewed {} s ago; it renews every {} s)",
+                ago.as_secs(),
+                every.as_secs()
+            )),
+            _ => None,
+        }
+    }
+
+    /// "held by pid N on this host, which is no longer running; the lease expires in 41 s",
+    /// when the holder's process is known to be gone.
+    pub fn gone(&self) -> Option<String> {
+        (self.process_gone == Some(true)).then(|| gone_note(self.info.pid, self.expires_in))
+    }
 }
 
 /// Where a stack's state record lives.
@@ -292,9 +364,28 @@ pub trait StateBackend: Send + Sync {
     /// Who holds the lock now, if anyone (a stale holder included).
     async fn holder(&self) -> Result<Option<LockInfo>, StateError>;
 
+    /// The holder with what tells whether it is alive; `None` when nobody holds the lock.
+    async fn status(&self) -> Result<Option<HolderStatus>, StateError> {
+        Ok(self.holder().await?.map(HolderStatus::of))
+    }
+
     /// Breaks the lock whoever holds it, and says who that was. The caller should have
     /// shown [`StateBackend::holder`] and asked first.
     async fn force_unlock(&self) -> Result<Option<LockInfo>, StateError>;
+
+    /// Breaks the lock only if its holding has lock id `id` (the one the lock message
+    /// prints), and says who that was; a lock now held under another id is refused with
+    /// [`StateError::Conflict`].
+    async fn force_unlock_id(&self, id: &str) -> Result<Option<LockInfo>, StateError> {
+        match self.holder().await? {
+            Some(h) if h.id != id => Err(StateError::Conflict {
+                location: self.describe(),
+                reason: format!("the lock is held by {h}, not by lock id {id}"),
+            }),
+            Some(_) => self.force_unlock().await,
+            None => Ok(None),
+        }
+    }
 
     /// Where the state is, for messages (`/path/to/dir/stack.state.json`,
     /// `https://acct.blob.core.windows.net/c/b`).
@@ -340,6 +431,17 @@ impl LockGuard {
         self.previous.as_ref()
     }
 
+    /// A function that releases this lock synchronously, for the moments a process exits
+    /// without unwinding to the guard (a second Ctrl-C, a panic hook). It leaves the lock
+    /// record in place where the backend keeps one, so the next holder learns this run did
+    /// not finish. Idempotent; does nothing once the guard released.
+    pub fn exit_releaser(&self) -> Box<dyn Fn() + Send + Sync> {
+        match &self.held {
+            Some(h) => h.exit_releaser(),
+            None => Box::new(|| {}),
+        }
+    }
+
     /// Releases the lock and reports whether that worked.
     pub async fn release(mut self) -> Result<(), StateError> {
         match self.held.take() {
@@ -361,7 +463,12 @@ impl Drop for LockGuard {
 #[async_trait]
 pub(crate) trait HeldLock: Send + Sync {
     async fn release(self: Box<Self>) -> Result<(), StateError>;
+    /// Releases before the guard's memory goes: must finish without the caller's runtime.
     fn release_on_drop(self: Box<Self>);
+    /// See [`LockGuard::exit_releaser`]; an OS file lock dies with its process by itself.
+    fn exit_releaser(&self) -> Box<dyn Fn() + Send + Sync> {
+        Box::new(|| {})
+    }
 }
 
 /// Checks what was read: format version, stack name.
@@ -385,11 +492,19 @@ pub(crate) fn parse_record(
             found: v.version,
         });
     }
-    let record: StateRecord =
-        serde_json::from_slice(bytes).map_err(|source| StateError::Corrupt {
-            location: location.to_owned(),
-            source,
-        })?;
+    let record: StateRecord = serde_json::from_slice(bytes).map_err(|source| {
+        if source.to_string().starts_with("unknown field") {
+            StateError::Newer {
+                location: location.to_owned(),
+                detail: source.to_string(),
+            }
+        } else {
+            StateError::Corrupt {
+                location: location.to_owned(),
+                source,
+            }
+        }
+    })?;
     if record.stack != stack {
         return Err(StateError::Conflict {
             location: location.to_owned(),
@@ -555,5 +670,73 @@ mod tests {
         r.lineage = "L".into();
         let e = parse_record("f.json", r.to_json().as_bytes(), "s").unwrap_err();
         assert!(e.to_string().contains("holds stack `other`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_fields_are_written_by_a_newer_moat_and_located() {
+        let mut r = StateRecord::new("s");
+        r.journal.push(JournalEntry {
+            key: "vnet".into(),
+            id: "/x".into(),
+            action: "create".into(),
+            started_at: "2025-01-01T00:00:00Z".into(),
+            operation: None,
+        });
+        let mut v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        v["journal"][0]["priority"] = serde_json::json!(3);
+        let text = serde_json::to_string_pretty(&v).unwrap();
+        let e = parse_record("f.json", text.as_bytes(), "s").unwrap_err();
+        assert!(matches!(e, StateError::Newer { .. }), "{e:?}");
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(
+                "state file `f.json` was written by a newer moat: unknown field `priority`"
+            ),
+            "{msg}"
+        );
+        assert!(msg.contains(" at line "), "{msg}");
+    }
+
+    #[test]
+    fn a_gone_holder_says_so_and_a_renewing_one_is_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let mut info = LockInfo::new("apply");
+        info.pid = pid;
+        let mut h = HolderStatus::of(info.clone());
+        h.expires_in = Some(Duration::from_secs(41));
+        assert_eq!(h.alive(), None);
+        assert_eq!(
+            h.gone().as_deref(),
+            Some(format!("held by pid {pid} on this host, which is no longer running; the lease expires in 41 s").as_str())
+        );
+        let e = StateError::Locked {
+            location: "blob".into(),
+            holder: Some(Box::new(info.clone())),
+            waited: Duration::from_secs(1),
+            stale: true,
+            expires_in: Some(Duration::from_secs(41)),
+        };
+        assert!(
+            e.to_string()
+                .contains("which is no longer running; the lease expires in 41 s"),
+            "{e}"
+        );
+        // Elsewhere: alive while the lease is renewed on time, unknown after.
+        info.who = "ci@elsewhere.invalid".into();
+        let mut h = HolderStatus::of(info);
+        h.renew_every = Some(Duration::from_secs(20));
+        h.renewed_ago = Some(Duration::from_secs(7));
+        assert!(h.alive().unwrap().contains("still renewing its lease"));
+        h.renewed_ago = Some(Duration::from_secs(45));
+        assert_eq!(h.alive(), None);
+        assert_eq!(h.gone(), None);
+        assert!(
+            HolderStatus::of(LockInfo::new("apply"))
+                .alive()
+                .unwrap()
+                .contains("still running")
+        );
     }
 }

@@ -9,7 +9,7 @@ use crate::pipeline::{
     Checked, Session, check, groups_are_ours, make_plan, read_state, report_unreadable,
 };
 use crate::progress::Reporter;
-use crate::remote::{backend, connect};
+use crate::remote::{backend, connect, forget_exit_release, release_on_exit, watch_interrupts};
 use anyhow::{Context as _, bail};
 use moat_arm::Arm as _;
 use moat_engine::apply::{ApplyOptions, ResourceOutcome, StateStore, apply, resume_journal};
@@ -19,6 +19,7 @@ use moat_engine::state::{LockGuard, LockInfo, StateBackend, StateError};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// `moat apply`.
@@ -84,28 +85,54 @@ fn run(
         let backend = backend(g, &c.model, &c.state_dir)?;
         let op = if destroy { "destroy" } else { "apply" };
         let guard = lock(backend.as_ref(), &c, run, out, op).await?;
-        let remote = match connect(g, &c.state_dir).await {
-            Ok(r) => r,
-            Err(e) => {
-                guard.release().await.ok();
-                return Err(e);
+        // From here every exit releases the lock: errors below return to this function, which
+        // releases before returning; Ctrl-C, SIGTERM and panics go through the exit release.
+        release_on_exit(&guard);
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let writing = Arc::new(AtomicBool::new(false));
+        let watcher = watch_interrupts(cancel.clone(), writing.clone());
+        let result = match connect(g, &c.state_dir).await {
+            Ok(remote) => {
+                let s = Session { remote, backend };
+                let interrupts = Interrupts { cancel, writing };
+                let result = locked(&s, &guard, &c, run, out, destroy, saved, &interrupts).await;
+                s.remote.close().await;
+                result
             }
+            Err(e) => Err(e),
         };
-        let s = Session { remote, backend };
-        let result = locked(&s, guard, &c, run, out, destroy, saved).await;
-        s.remote.close().await;
-        result
+        watcher.abort();
+        let released = guard.release().await;
+        forget_exit_release();
+        match (result, released) {
+            (Ok(status), Ok(())) => Ok(status),
+            (Ok(_), Err(e)) => Err(anyhow::Error::new(e).context(format!(
+                "cannot release the lock on stack `{}`",
+                c.model.stack.value
+            ))),
+            // The run's own error is the one to show; the lease runs out by itself.
+            (Err(e), _) => Err(e),
+        }
     })
 }
 
+/// What the interrupt watcher and the walker share.
+struct Interrupts {
+    cancel: tokio_util::sync::CancellationToken,
+    writing: Arc<AtomicBool>,
+}
+
+/// The run under the lock; the caller releases it however this returns.
+#[allow(clippy::too_many_arguments)]
 async fn locked(
     s: &Session,
-    guard: LockGuard,
+    guard: &LockGuard,
     c: &Checked,
     run: &RunArgs,
     out: &Output,
     destroy: bool,
     saved: Option<Plan>,
+    interrupts: &Interrupts,
 ) -> anyhow::Result<Status> {
     let op = if destroy { "destroy" } else { "apply" };
     if let Some(prev) = guard.previous() {
@@ -126,17 +153,13 @@ async fn locked(
     let plan = match saved {
         Some(plan) => {
             if let Err(why) = still_current(&plan, c, &record, s).await {
-                guard.release().await.ok();
                 bail!("the saved plan is stale: {why}; run `moat plan` again");
             }
             plan
         }
         None => match make_plan(s, c, &record, destroy).await? {
             Some((p, _)) => p,
-            None => {
-                guard.release().await.ok();
-                return Ok(Status::Failed);
-            }
+            None => return Ok(Status::Failed),
         },
     };
     // Checked before `--target` narrows the plan, so that no selection makes an unread
@@ -144,24 +167,19 @@ async fn locked(
     if plan.is_incomplete() {
         if !out.quiet {
             // Everything that could be read is shown before the refusal.
-            print!(
-                "{}",
-                render::text(
-                    &plan,
-                    render::TextOptions {
-                        color: out.color_stdout(),
-                        show_unchanged: false
-                    }
-                )
-            );
+            crate::output::data(&render::text(
+                &plan,
+                render::TextOptions {
+                    color: out.color_stdout(),
+                    show_unchanged: false,
+                },
+            ))?;
         }
         report_unreadable(c, &plan, "nothing was changed");
-        guard.release().await.ok();
         return Ok(Status::Failed);
     }
     let plan = select(plan, c, run, destroy)?;
     if !groups_are_ours(s, c, &plan).await? {
-        guard.release().await.ok();
         return Ok(Status::Failed);
     }
     let mut events = run.json.then(crate::progress::EventWriter::new);
@@ -182,38 +200,21 @@ async fn locked(
         .iter()
         .any(|r| r.action == Action::NoOp && r.applied.is_some());
     if writes == 0 && !records {
-        guard.release().await?;
         if let Some(e) = &events {
             e.run_ended(op, "no_changes");
         }
         return Ok(Status::Ok);
     }
     if writes > 0 && !run.auto_approve && !confirm(op)? {
-        guard.release().await?;
         out.status("Nothing was changed.");
         return Ok(Status::Ok);
     }
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let watcher = {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\ninterrupted: no new writes start; waiting for the ones in flight (Ctrl-C again to stop waiting — the next apply finishes them)"
-                );
-                cancel.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("stopped; the state journal records what was in flight");
-                    std::process::exit(130);
-                }
-            }
-        })
-    };
+    interrupts.writing.store(true, Ordering::SeqCst);
     let progress = Arc::new(Reporter::new(writes, out, events.take()));
     let heartbeat = progress.start_heartbeat();
     let opts = ApplyOptions {
         parallelism: run.parallelism,
-        cancel,
+        cancel: interrupts.cancel.clone(),
     };
     let report = apply(
         &plan,
@@ -224,8 +225,6 @@ async fn locked(
     )
     .await;
     drop(heartbeat);
-    watcher.abort();
-    guard.release().await?;
     // Summary.
     let mut failed = Vec::new();
     let mut skipped = Vec::new();
@@ -298,13 +297,34 @@ async fn lock(
     let info = LockInfo::new(op);
     let first = backend.lock(info.clone(), Duration::ZERO).await;
     let result = match first {
-        Err(StateError::Locked { holder, .. }) if !run.lock_timeout.is_zero() => {
-            let who = holder.map_or_else(
-                || "an unknown holder".to_string(),
-                |h| moat_spec::diag::escape_text(&h.to_string()),
-            );
+        Err(StateError::Locked {
+            holder,
+            stale,
+            expires_in,
+            ..
+        }) if !run.lock_timeout.is_zero() => {
+            let who = holder
+                .as_ref()
+                .map_or_else(
+                    || "an unknown holder".to_string(),
+                    |h| moat_spec::diag::escape_text(&h.to_string()),
+                );
+            // A holder that is gone is said so, with when its lease frees the stack.
+            let gone = match holder.as_deref() {
+                Some(h) if stale => {
+                    let mut note = format!(
+                        " — held by pid {} on this host, which is no longer running",
+                        h.pid
+                    );
+                    if let Some(left) = expires_in {
+                        note.push_str(&format!("; the lease expires in {} s", left.as_secs()));
+                    }
+                    note
+                }
+                _ => String::new(),
+            };
             out.status(&format!(
-                "Waiting up to {}s for the lock on stack `{stack}`, held by {who}…",
+                "Waiting up to {}s for the lock on stack `{stack}`, held by {who}{gone}…",
                 run.lock_timeout.as_secs()
             ));
             backend.lock(info, run.lock_timeout).await

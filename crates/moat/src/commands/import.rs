@@ -45,16 +45,23 @@ pub fn run(g: &Global, args: &ImportArgs, out: &Output) -> anyhow::Result<Status
         let guard = backend
             .lock(LockInfo::new("import"), args.lock_timeout)
             .await?;
-        let remote = match connect(g, &c.state_dir).await {
-            Ok(r) => r,
-            Err(e) => {
-                guard.release().await.ok();
-                return Err(e);
+        // Ctrl-C, SIGTERM or a panic release the lock too (import writes once, at the end).
+        crate::remote::release_on_exit(&guard);
+        let watcher = crate::remote::watch_interrupts(
+            tokio_util::sync::CancellationToken::new(),
+            std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        );
+        let result = match connect(g, &c.state_dir).await {
+            Ok(remote) => {
+                let result = adopt(&remote, backend.as_ref(), &c, &r, args, out).await;
+                remote.close().await;
+                result
             }
+            Err(e) => Err(e),
         };
-        let result = adopt(&remote, backend.as_ref(), &c, &r, args, out).await;
+        watcher.abort();
         guard.release().await.ok();
-        remote.close().await;
+        crate::remote::forget_exit_release();
         result
     })
 }

@@ -1,7 +1,7 @@
 //! Shared Key authorization of Azure Blob Storage requests: the string-to-sign of the
 //! Blob service and its HMAC-SHA256 signature. Needed for storage accounts reached with
 //! an account key, and for the Azurite emulator, whose development account only knows
-//! Shared Key.
+//! Shared Key (the official `azure_storage_blob` crate has no Shared Key, hence this file).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
