@@ -303,12 +303,10 @@ async fn lock(
             expires_in,
             ..
         }) if !run.lock_timeout.is_zero() => {
-            let who = holder
-                .as_ref()
-                .map_or_else(
-                    || "an unknown holder".to_string(),
-                    |h| moat_spec::diag::escape_text(&h.to_string()),
-                );
+            let who = holder.as_ref().map_or_else(
+                || "an unknown holder".to_string(),
+                |h| moat_spec::diag::escape_text(&h.to_string()),
+            );
             // A holder that is gone is said so, with when its lease frees the stack.
             let gone = match holder.as_deref() {
                 Some(h) if stale => {
