@@ -10,9 +10,7 @@ use common::{
     successful_puts, wait_until, wait_with_deadline,
 };
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// The secure ML workspace applies in about 2.5 s at this scale: long enough to collide.
@@ -232,63 +230,25 @@ fn force_unlock_clears_the_lock_of_a_killed_run() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// One Azurite blob service on a free loopback port, stopped on drop.
+/// One Azurite blob service (installed on first use by moat-testkit), stopped on drop.
 struct Azurite {
-    child: Child,
+    _service: moat_testkit::Azurite,
     base: String,
 }
 
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Azurite {
-    fn start(dir: &Path) -> Azurite {
-        let bin = std::env::var_os("MOAT_AZURITE_BIN").map_or_else(
-            || common::repo().join(".ci/node/node_modules/.bin/azurite-blob"),
-            PathBuf::from,
-        );
-        assert!(
-            bin.exists(),
-            "azurite-blob not found at {}: run `npm install --no-audit --no-fund --prefix .ci/node azurite@3` \
-             in the repository root, or set MOAT_AZURITE_BIN",
-            bin.display()
-        );
-        let mut child = Command::new(&bin)
-            .args(["--blobHost", "127.0.0.1", "--blobPort", "0", "--location"])
-            .arg(dir)
-            .args([
-                "--silent",
-                "--skipApiVersionCheck",
-                "--loose",
-                "--disableTelemetry",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start azurite");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(at) = line.find("http://127.0.0.1:") {
-                    let _ = tx.send(line[at..].trim().to_string());
-                }
-            }
-        });
-        let mut az = Azurite {
-            child,
-            base: String::new(),
-        };
-        az.base = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("azurite-blob did not say where it listens within 30 s");
-        az
+    /// `None` (after one `SKIPPED` line) when Azurite cannot be installed here.
+    fn start(dir: &Path) -> Option<Azurite> {
+        let service = moat_testkit::Azurite::start(
+            "moat/e2e_lock",
+            Path::new(env!("CARGO_TARGET_TMPDIR")),
+            dir,
+        )?;
+        let base = service.url().to_owned();
+        Some(Azurite {
+            _service: service,
+            base,
+        })
     }
 
     /// Creates the container, as the platform team does once per state account.
@@ -296,7 +256,7 @@ impl Azurite {
         let backend = moat_engine::state::BlobBackend::new(
             moat_engine::state::BlobLocation::azurite(&self.base, container, "probe"),
             moat_engine::state::BlobAuth::SharedKey {
-                account_key: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==".into(),
+                account_key: moat_testkit::azurite::ACCOUNT_KEY.into(),
             },
             "probe",
         )
@@ -313,7 +273,9 @@ impl Azurite {
 #[test]
 fn the_blob_backend_locks_and_converges_through_the_cli() {
     let dir = scratch("lock-blob");
-    let azurite = Azurite::start(&dir.join("azurite"));
+    let Some(azurite) = Azurite::start(&dir.join("azurite")) else {
+        return;
+    };
     azurite.create_container("state");
     let text = std::fs::read_to_string(common::repo().join("examples/secure-ml-workspace.yaml"))
         .expect("example");
