@@ -30,6 +30,8 @@ const SCRUBBED: &[&str] = &[
     "MOAT_BLOB_KEY",
     "AZURE_SUBSCRIPTION_ID",
     "AZURE_TENANT_ID",
+    "ARM_SUBSCRIPTION_ID",
+    "ARM_TENANT_ID",
 ];
 
 /// The repository root.
