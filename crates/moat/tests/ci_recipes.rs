@@ -33,14 +33,13 @@ fn yaml_blocks(markdown: &str) -> Vec<(usize, Value)> {
             None if trimmed == "```yaml" => {
                 current = Some((i + 1, line.len() - trimmed.len(), String::new()));
             }
-            Some((start, indent, text)) if trimmed == "```" => {
+            Some((start, _, text)) if trimmed == "```" => {
                 let value: Value = serde_saphyr::from_str(text).unwrap_or_else(|e| {
                     panic!(
                         "docs/ci.md:{}: the yaml block does not parse: {e}",
                         *start + 1
                     )
                 });
-                let _ = indent;
                 blocks.push((*start + 1, value));
                 current = None;
             }
