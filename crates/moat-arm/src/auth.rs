@@ -1,19 +1,29 @@
 //! Credentials: the documented chain moat tries (azure_identity has no
-//! `DefaultAzureCredential`), the GitHub Actions OIDC assertion, the fixed development token
-//! for a loopback emulator, a token cache, and the pipeline policy that attaches the token.
+//! `DefaultAzureCredential`), the GitHub Actions and Azure Pipelines OIDC assertions, the fixed
+//! development token for a loopback emulator, a token cache, and the pipeline policy that
+//! attaches the token.
 //!
 //! `--auth auto` tries, in this order, stopping at the first that yields a token:
 //!
 //! 1. `env` — a service principal with a client secret: `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
 //!    `AZURE_CLIENT_SECRET` (certificates are refused: azure_identity needs OpenSSL for them);
 //! 2. `workload-identity` — a federated token file (AKS): `AZURE_FEDERATED_TOKEN_FILE`,
-//!    `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`;
+//!    `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`; or the token itself in Terraform's `ARM_OIDC_TOKEN`;
 //! 3. `github-oidc` — GitHub Actions' OIDC token exchanged for an Entra token:
 //!    `ACTIONS_ID_TOKEN_REQUEST_URL`, `ACTIONS_ID_TOKEN_REQUEST_TOKEN` (the workflow needs
 //!    `permissions: id-token: write`), `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`;
-//! 4. `managed-identity` — App Service or the VM's IMDS endpoint (user-assigned when
+//! 4. `azure-pipelines` — an Azure Pipelines service connection with workload identity
+//!    federation: `AZURESUBSCRIPTION_SERVICE_CONNECTION_ID`, `SYSTEM_OIDCREQUESTURI` (set by the
+//!    agent), `SYSTEM_ACCESSTOKEN` (mapped from `$(System.AccessToken)`), and the client and
+//!    tenant in `AZURESUBSCRIPTION_CLIENT_ID`/`AZURESUBSCRIPTION_TENANT_ID` (as the `AzureCLI@2`
+//!    task sets them) or `AZURE_CLIENT_ID`/`AZURE_TENANT_ID`;
+//! 5. `managed-identity` — App Service or the VM's IMDS endpoint (user-assigned when
 //!    `AZURE_CLIENT_ID` is set), given a few seconds in `auto` mode;
-//! 5. `azure-cli` — `az account get-access-token`.
+//! 6. `azure-cli` — `az account get-access-token`.
+//!
+//! Terraform's names are accepted where moat's are absent, so a pipeline written for the
+//! azurerm provider works unchanged: `ARM_CLIENT_ID`, `ARM_TENANT_ID`, `ARM_SUBSCRIPTION_ID`
+//! stand in for `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_SUBSCRIPTION_ID` ([`with_fallbacks`]).
 //!
 //! A source whose variables are absent is skipped. A source that is configured (its variables
 //! are set) but fails stops the chain, so a broken CI secret is reported instead of silently
@@ -46,6 +56,16 @@ pub const DEV_TOKEN: &str = "moat-local-dev-token";
 /// The audience GitHub's OIDC token must carry for an Entra federated credential.
 pub const GITHUB_AUDIENCE: &str = "api://AzureADTokenExchange";
 
+/// The Azure DevOps REST api-version of the pipelines OIDC token endpoint.
+pub const PIPELINES_OIDC_API_VERSION: &str = "7.1";
+
+/// Terraform's variable names (azurerm provider), read when moat's own are absent.
+pub const TERRAFORM_FALLBACKS: [(&str, &str); 3] = [
+    ("AZURE_CLIENT_ID", "ARM_CLIENT_ID"),
+    ("AZURE_TENANT_ID", "ARM_TENANT_ID"),
+    ("AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID"),
+];
+
 /// How long `auto` mode gives managed identity before moving on (off Azure, IMDS never answers).
 const MANAGED_IDENTITY_PROBE: Duration = Duration::from_secs(2);
 
@@ -64,6 +84,8 @@ pub enum AuthChoice {
     WorkloadIdentity,
     /// GitHub Actions OIDC.
     GithubOidc,
+    /// An Azure Pipelines service connection (workload identity federation).
+    AzurePipelines,
     /// Managed identity (App Service, VM).
     ManagedIdentity,
     /// The Azure CLI's login.
@@ -80,6 +102,7 @@ impl AuthChoice {
             AuthChoice::Env => "env",
             AuthChoice::WorkloadIdentity => "workload-identity",
             AuthChoice::GithubOidc => "github-oidc",
+            AuthChoice::AzurePipelines => "azure-pipelines",
             AuthChoice::ManagedIdentity => "managed-identity",
             AuthChoice::AzureCli => "azure-cli",
             AuthChoice::None => "none",
@@ -87,11 +110,12 @@ impl AuthChoice {
     }
 
     /// Every choice, in the order `auto` tries the real ones.
-    pub const ALL: [AuthChoice; 7] = [
+    pub const ALL: [AuthChoice; 8] = [
         AuthChoice::Auto,
         AuthChoice::Env,
         AuthChoice::WorkloadIdentity,
         AuthChoice::GithubOidc,
+        AuthChoice::AzurePipelines,
         AuthChoice::ManagedIdentity,
         AuthChoice::AzureCli,
         AuthChoice::None,
@@ -128,6 +152,50 @@ pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// The process environment, ignoring empty values.
 pub fn process_env() -> EnvLookup {
     Arc::new(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+/// `env` with Terraform's names ([`TERRAFORM_FALLBACKS`]) standing in for moat's when those
+/// are absent; moat's own name wins when both are set.
+pub fn with_fallbacks(env: &EnvLookup) -> EnvLookup {
+    let env = env.clone();
+    Arc::new(move |name| {
+        env(name).or_else(|| {
+            TERRAFORM_FALLBACKS
+                .iter()
+                .find(|(ours, _)| *ours == name)
+                .and_then(|(_, theirs)| env(theirs))
+        })
+    })
+}
+
+/// An OIDC token handed over as a value (Terraform's `ARM_OIDC_TOKEN`), used as it is.
+#[derive(Debug)]
+struct FixedAssertion(Secret);
+
+#[async_trait::async_trait]
+impl ClientAssertion for FixedAssertion {
+    async fn secret(
+        &self,
+        _options: Option<ClientMethodOptions<'_>>,
+    ) -> azure_core::Result<String> {
+        Ok(self.0.secret().to_owned())
+    }
+}
+
+/// Builds the HTTP client of an assertion source, which sends a secret to `url`: so `url`
+/// must be https unless it is on loopback (tests).
+fn assertion_http(variable: &str, url: &str) -> Result<(Url, reqwest::Client), ArmError> {
+    let url =
+        Url::parse(url).map_err(|e| ArmError::config(format!("{variable} is not a URL: {e}")))?;
+    if url.scheme() != "https" && !(url.scheme() == "http" && is_loopback(&url)) {
+        return Err(ArmError::config(format!("{variable} must use https")));
+    }
+    crate::install_crypto_provider();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| ArmError::config(format!("cannot build an HTTP client: {e}")))?;
+    Ok((url, http))
 }
 
 /// A fixed token, for the emulator.
@@ -167,19 +235,7 @@ impl GithubOidcAssertion {
     /// An assertion source for `ACTIONS_ID_TOKEN_REQUEST_URL` / `_TOKEN`; the URL must be
     /// https unless it is on loopback (tests), since the request token is sent to it.
     pub fn new(request_url: &str, request_token: Secret) -> Result<Self, ArmError> {
-        let url = Url::parse(request_url).map_err(|e| {
-            ArmError::config(format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL: {e}"))
-        })?;
-        if url.scheme() != "https" && !(url.scheme() == "http" && is_loopback(&url)) {
-            return Err(ArmError::config(
-                "ACTIONS_ID_TOKEN_REQUEST_URL must use https",
-            ));
-        }
-        crate::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| ArmError::config(format!("cannot build an HTTP client: {e}")))?;
+        let (url, http) = assertion_http("ACTIONS_ID_TOKEN_REQUEST_URL", request_url)?;
         Ok(GithubOidcAssertion {
             request_url: url,
             request_token,
@@ -221,6 +277,94 @@ impl GithubOidcAssertion {
 
 #[async_trait::async_trait]
 impl ClientAssertion for GithubOidcAssertion {
+    async fn secret(
+        &self,
+        _options: Option<ClientMethodOptions<'_>>,
+    ) -> azure_core::Result<String> {
+        self.fetch()
+            .await
+            .map_err(|message| azure_core::Error::with_message(ErrorKind::Credential, message))
+    }
+}
+
+/// An Azure Pipelines job's OIDC token for a service connection, fetched from the agent's
+/// `SYSTEM_OIDCREQUESTURI` with the job's access token for each token exchange.
+///
+/// azure_identity 1.0.0 has an `AzurePipelinesCredential`, but it reads `SYSTEM_OIDCREQUESTURI`
+/// from the process environment itself: the chain could then not read every variable through
+/// one [`EnvLookup`] (what it reports missing, what tests pass in). The exchange is small, so it
+/// is done here, like [`GithubOidcAssertion`], and handed to `ClientAssertionCredential`.
+#[derive(Debug)]
+pub struct AzurePipelinesAssertion {
+    request_url: Url,
+    access_token: Secret,
+    http: reqwest::Client,
+}
+
+impl AzurePipelinesAssertion {
+    /// An assertion source for `SYSTEM_OIDCREQUESTURI`, the service connection's ID and
+    /// `SYSTEM_ACCESSTOKEN`; the URL must be https unless it is on loopback (tests).
+    pub fn new(
+        request_url: &str,
+        service_connection_id: &str,
+        access_token: Secret,
+    ) -> Result<Self, ArmError> {
+        let (mut url, http) = assertion_http("SYSTEM_OIDCREQUESTURI", request_url)?;
+        url.query_pairs_mut()
+            .append_pair("api-version", PIPELINES_OIDC_API_VERSION)
+            .append_pair("serviceConnectionId", service_connection_id);
+        Ok(AzurePipelinesAssertion {
+            request_url: url,
+            access_token,
+            http,
+        })
+    }
+
+    /// Fetches the OIDC token (a JWT) for the service connection.
+    pub async fn fetch(&self) -> Result<String, String> {
+        let response = self
+            .http
+            .post(self.request_url.clone())
+            .bearer_auth(self.access_token.secret())
+            // Without it an expired or missing access token gets a 203 sign-in page.
+            .header("x-tfs-fedauthredirect", "Suppress")
+            .header("accept", "application/json")
+            .header("content-length", "0")
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach the Azure Pipelines OIDC endpoint: {e}"))?;
+        let status = response.status();
+        if status != reqwest::StatusCode::OK {
+            // The support reference Azure DevOps asks for when a request fails.
+            let reference = response
+                .headers()
+                .get("x-vss-e2eid")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| format!(", x-vss-e2eid {v}"))
+                .unwrap_or_default();
+            return Err(format!(
+                "the Azure Pipelines OIDC endpoint answered HTTP {}{reference}: check \
+                 AZURESUBSCRIPTION_SERVICE_CONNECTION_ID, that the service connection uses \
+                 workload identity federation, and that SYSTEM_ACCESSTOKEN is $(System.AccessToken)",
+                status.as_u16()
+            ));
+        }
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| format!("the Azure Pipelines OIDC endpoint sent no JSON: {e}"))?;
+        body.get("oidcToken")
+            .and_then(serde_json::Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                "the Azure Pipelines OIDC endpoint's answer has no `oidcToken`".to_owned()
+            })
+    }
+}
+
+#[async_trait::async_trait]
+impl ClientAssertion for AzurePipelinesAssertion {
     async fn secret(
         &self,
         _options: Option<ClientMethodOptions<'_>>,
@@ -294,13 +438,15 @@ fn sdk_error_text(e: &azure_core::Error) -> String {
 }
 
 impl Credentials {
-    /// The credentials for `endpoint` and `choice`, reading variables through `env`.
+    /// The credentials for `endpoint` and `choice`, reading variables through `env` (with
+    /// Terraform's names as fallbacks, [`with_fallbacks`]).
     /// A loopback endpoint always gets [`DEV_TOKEN`]. `None` means: send no token.
     pub fn for_endpoint(
         endpoint: &Endpoint,
         choice: AuthChoice,
         env: &EnvLookup,
     ) -> Option<Credentials> {
+        let env = &with_fallbacks(env);
         // azure_identity builds its HTTP clients in the constructors.
         crate::install_crypto_provider();
         let scope = endpoint.token_scope();
@@ -325,6 +471,9 @@ impl Credentials {
         }
         if wanted(AuthChoice::GithubOidc) {
             candidates.push(github_candidate(env, &options));
+        }
+        if wanted(AuthChoice::AzurePipelines) {
+            candidates.push(azure_pipelines_candidate(env, &options));
         }
         if wanted(AuthChoice::ManagedIdentity) {
             let mut c = managed_identity_candidate(env, &options);
@@ -540,6 +689,25 @@ fn env_candidate(env: &EnvLookup, options: &ClientOptions) -> Candidate {
 
 fn workload_identity_candidate(env: &EnvLookup, options: &ClientOptions) -> Candidate {
     let credential = (|| {
+        // Terraform's `ARM_OIDC_TOKEN` carries the token itself rather than a file's path.
+        if env("AZURE_FEDERATED_TOKEN_FILE").is_none()
+            && let Some(token) = env("ARM_OIDC_TOKEN")
+        {
+            if let Some(why) = missing(env, &["AZURE_CLIENT_ID", "AZURE_TENANT_ID"]) {
+                return Err(format!("ARM_OIDC_TOKEN is set, but {why}"));
+            }
+            let options = ClientAssertionCredentialOptions {
+                client_options: options.clone(),
+            };
+            return ClientAssertionCredential::new(
+                env("AZURE_TENANT_ID").unwrap_or_default(),
+                env("AZURE_CLIENT_ID").unwrap_or_default(),
+                FixedAssertion(Secret::new(token)),
+                Some(options),
+            )
+            .map(|c| c as Arc<dyn TokenCredential>)
+            .map_err(|e| sdk_error_text(&e));
+        }
         if let Some(why) = missing(
             env,
             &[
@@ -604,6 +772,60 @@ fn github_candidate(env: &EnvLookup, options: &ClientOptions) -> Candidate {
     })();
     Candidate {
         name: "github-oidc",
+        credential,
+        decisive: true,
+        timeout: None,
+    }
+}
+
+fn azure_pipelines_candidate(env: &EnvLookup, options: &ClientOptions) -> Candidate {
+    let credential = (|| {
+        let Some(connection) = env("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID") else {
+            return Err("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID is not set (outside Azure Pipelines, or no service connection named)".to_owned());
+        };
+        // The AzureCLI@2 task's names first, then moat's (and, through them, Terraform's).
+        let client = env("AZURESUBSCRIPTION_CLIENT_ID").or_else(|| env("AZURE_CLIENT_ID"));
+        let tenant = env("AZURESUBSCRIPTION_TENANT_ID").or_else(|| env("AZURE_TENANT_ID"));
+        let mut absent = Vec::new();
+        if env("SYSTEM_OIDCREQUESTURI").is_none() {
+            absent.push("SYSTEM_OIDCREQUESTURI");
+        }
+        if env("SYSTEM_ACCESSTOKEN").is_none() {
+            absent.push(
+                "SYSTEM_ACCESSTOKEN (map it: `env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)`)",
+            );
+        }
+        if client.is_none() {
+            absent.push("AZURESUBSCRIPTION_CLIENT_ID (or AZURE_CLIENT_ID)");
+        }
+        if tenant.is_none() {
+            absent.push("AZURESUBSCRIPTION_TENANT_ID (or AZURE_TENANT_ID)");
+        }
+        match absent.as_slice() {
+            [] => {}
+            [one] => return Err(format!("{one} is not set")),
+            many => return Err(format!("{} are not set", many.join(", "))),
+        }
+        let assertion = AzurePipelinesAssertion::new(
+            &env("SYSTEM_OIDCREQUESTURI").unwrap_or_default(),
+            &connection,
+            Secret::new(env("SYSTEM_ACCESSTOKEN").unwrap_or_default()),
+        )
+        .map_err(|e| e.to_string())?;
+        let options = ClientAssertionCredentialOptions {
+            client_options: options.clone(),
+        };
+        ClientAssertionCredential::new(
+            tenant.unwrap_or_default(),
+            client.unwrap_or_default(),
+            assertion,
+            Some(options),
+        )
+        .map(|c| c as Arc<dyn TokenCredential>)
+        .map_err(|e| sdk_error_text(&e))
+    })();
+    Candidate {
+        name: "azure-pipelines",
         credential,
         decisive: true,
         timeout: None,
@@ -716,6 +938,7 @@ mod tests {
                 "env (service principal)",
                 "workload-identity",
                 "github-oidc",
+                "azure-pipelines",
                 "managed-identity",
                 "azure-cli"
             ]
@@ -881,6 +1104,130 @@ mod tests {
         );
         let dev = Credentials::fixed("s", DEV_TOKEN);
         assert_eq!(dev.tenant_id().await.expect("token"), None);
+    }
+
+    #[test]
+    fn terraform_names_stand_in_for_absent_azure_names() {
+        let env = with_fallbacks(&env_of(&[
+            ("ARM_CLIENT_ID", "tf-client"),
+            ("ARM_TENANT_ID", "tf-tenant"),
+            ("AZURE_TENANT_ID", "az-tenant"),
+            ("ARM_SUBSCRIPTION_ID", "tf-sub"),
+        ]));
+        assert_eq!(env("AZURE_CLIENT_ID").as_deref(), Some("tf-client"));
+        assert_eq!(env("AZURE_TENANT_ID").as_deref(), Some("az-tenant"));
+        assert_eq!(env("AZURE_SUBSCRIPTION_ID").as_deref(), Some("tf-sub"));
+        assert_eq!(env("AZURE_CLIENT_SECRET"), None);
+    }
+
+    #[tokio::test]
+    async fn the_chain_reads_terraform_names() {
+        // Tenant and client come from ARM_*: only the secret is reported missing.
+        let env = env_of(&[("ARM_TENANT_ID", "t"), ("ARM_CLIENT_ID", "c")]);
+        let creds = Credentials::for_endpoint(&public(), AuthChoice::Env, &env).expect("chain");
+        let ArmError::Credential { tried } = creds.token().await.expect_err("no secret") else {
+            panic!("expected a credential error");
+        };
+        assert_eq!(tried[0].1, "AZURE_CLIENT_SECRET is not set");
+    }
+
+    #[tokio::test]
+    async fn an_oidc_token_value_configures_workload_identity() {
+        let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let env = env_of(&[
+            ("ARM_OIDC_TOKEN", "header.payload.signature"),
+            ("ARM_CLIENT_ID", "c"),
+            ("ARM_TENANT_ID", tenant),
+        ]);
+        let creds = Credentials::for_endpoint(&public(), AuthChoice::WorkloadIdentity, &env)
+            .expect("chain");
+        assert!(
+            creds.candidates[0].credential.is_ok(),
+            "{:?}",
+            creds.candidates[0].credential.as_ref().err()
+        );
+        assert_eq!(
+            FixedAssertion(Secret::new("jwt"))
+                .secret(None)
+                .await
+                .expect("secret"),
+            "jwt"
+        );
+
+        let env = env_of(&[("ARM_OIDC_TOKEN", "header.payload.signature")]);
+        let creds = Credentials::for_endpoint(&public(), AuthChoice::WorkloadIdentity, &env)
+            .expect("chain");
+        let err = creds.token().await.expect_err("no client");
+        assert!(
+            err.to_string().contains(
+                "ARM_OIDC_TOKEN is set, but AZURE_CLIENT_ID, AZURE_TENANT_ID are not set"
+            ),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn azure_pipelines_reports_what_is_missing() {
+        let creds = Credentials::for_endpoint(&public(), AuthChoice::AzurePipelines, &env_of(&[]))
+            .expect("chain");
+        let err = creds.token().await.expect_err("not in a pipeline");
+        assert!(
+            err.to_string()
+                .contains("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID is not set"),
+            "{err}"
+        );
+
+        let env = env_of(&[
+            ("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID", "conn"),
+            ("AZURE_CLIENT_ID", "c"),
+        ]);
+        let creds =
+            Credentials::for_endpoint(&public(), AuthChoice::AzurePipelines, &env).expect("chain");
+        let ArmError::Credential { tried } = creds.token().await.expect_err("incomplete") else {
+            panic!("expected a credential error");
+        };
+        assert_eq!(tried[0].0, "azure-pipelines");
+        assert_eq!(
+            tried[0].1,
+            "SYSTEM_OIDCREQUESTURI, SYSTEM_ACCESSTOKEN (map it: `env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)`), \
+             AZURESUBSCRIPTION_TENANT_ID (or AZURE_TENANT_ID) are not set"
+        );
+    }
+
+    #[test]
+    fn azure_pipelines_is_configured_from_the_task_variables() {
+        let env = env_of(&[
+            ("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID", "conn"),
+            ("AZURESUBSCRIPTION_CLIENT_ID", "c"),
+            (
+                "AZURESUBSCRIPTION_TENANT_ID",
+                "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            ),
+            (
+                "SYSTEM_OIDCREQUESTURI",
+                "https://dev.azure.com/org/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken",
+            ),
+            ("SYSTEM_ACCESSTOKEN", "job-token"),
+        ]);
+        let creds =
+            Credentials::for_endpoint(&public(), AuthChoice::AzurePipelines, &env).expect("chain");
+        assert_eq!(creds.sources(), ["azure-pipelines"]);
+        assert!(
+            creds.candidates[0].credential.is_ok(),
+            "{:?}",
+            creds.candidates[0].credential.as_ref().err()
+        );
+        let err = AzurePipelinesAssertion::new(
+            "http://dev.example.com/oidctoken",
+            "conn",
+            Secret::new("t"),
+        )
+        .expect_err("http");
+        assert!(
+            err.to_string()
+                .contains("SYSTEM_OIDCREQUESTURI must use https"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -29,8 +29,9 @@ mod throttle;
 use serde_json::Value;
 
 pub use auth::{
-    AuthChoice, Credentials, DEV_TOKEN, EnvLookup, FixedToken, GITHUB_AUDIENCE,
-    GithubOidcAssertion, NamedSource, process_env,
+    AuthChoice, AzurePipelinesAssertion, Credentials, DEV_TOKEN, EnvLookup, FixedToken,
+    GITHUB_AUDIENCE, GithubOidcAssertion, NamedSource, TERRAFORM_FALLBACKS, process_env,
+    with_fallbacks,
 };
 pub use azure_core::http::Url;
 pub use client::{ArmClient, ArmResponse, ClientConfig, ClientStats, user_agent};

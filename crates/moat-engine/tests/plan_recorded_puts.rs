@@ -75,13 +75,6 @@ const SKIPPED: &[(&str, &str)] = &[];
 /// How many recorded PUTs (and inline subnets) the corpus holds, and how many diff clean.
 const EXPECTED_TOTAL: usize = 85;
 
-fn recordings() -> PathBuf {
-    std::env::var_os("ARM_RECORDINGS_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/arm/recordings/azure-cli"),
-        PathBuf::from,
-    )
-}
-
 /// The managed kind of an ARM path, if moat manages it.
 fn kind_of(path: &str) -> Option<Kind> {
     let p = path.to_ascii_lowercase();
@@ -225,7 +218,10 @@ fn short(path: &str) -> String {
 
 #[test]
 fn recorded_puts_diff_clean() {
-    let root = recordings();
+    let Some(kit) = moat_testkit::kit("moat-engine/plan_recorded_puts") else {
+        return;
+    };
+    let root = kit.recordings().join("azure-cli");
     assert!(root.is_dir(), "{} is missing", root.display());
     let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap()

@@ -2,12 +2,10 @@
 //! etag conflicts, lease locks that name their holder, force-unlock and lease renewal.
 //! Plus bearer authorization against a one-shot loopback server.
 //!
-//! Azurite comes from npm: `npm install --no-audit --no-fund --prefix .ci/node azurite@3`
-//! at the repository root (CI does this), or point `MOAT_AZURITE_BIN` at `azurite-blob`.
+//! Azurite installs itself on first use (`moat_testkit::azurite`); `MOAT_AZURITE_BIN` points
+//! at another `azurite-blob`. Without npm the Azurite tests say so in one line and skip.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,83 +14,36 @@ use moat_engine::state::{
     StateRecord,
 };
 
-/// Azurite's published development account key (the same in every Azurite install; it
-/// opens nothing but a local emulator).
-const AZURITE_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+/// The target's name in skip lines.
+const TARGET: &str = "moat-engine/state_blob";
 
-/// One Azurite blob service on a free loopback port, stopped on drop.
+/// One Azurite blob service with its own data folder.
 struct Azurite {
-    child: Child,
-    base: String,
+    service: moat_testkit::Azurite,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn azurite_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("MOAT_AZURITE_BIN") {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.ci/node/node_modules/.bin/azurite-blob")
-}
-
 impl Azurite {
-    fn start() -> Azurite {
-        let bin = azurite_bin();
-        assert!(
-            bin.exists(),
-            "azurite-blob not found at {}: install it with \
-             `npm install --no-audit --no-fund --prefix .ci/node azurite@3` in the repository \
-             root, or set MOAT_AZURITE_BIN to an azurite-blob executable",
-            bin.display()
-        );
+    /// `None` (after one `SKIPPED` line) when Azurite cannot be installed here.
+    fn start() -> Option<Azurite> {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(&bin)
-            .args(["--blobHost", "127.0.0.1", "--blobPort", "0", "--location"])
-            .arg(dir.path())
-            .args([
-                "--silent",
-                "--skipApiVersionCheck",
-                "--loose",
-                "--disableTelemetry",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(at) = line.find("http://127.0.0.1:") {
-                    let _ = tx.send(line[at..].trim().to_owned());
-                }
-            }
-        });
-        let mut az = Azurite {
-            child,
-            base: String::new(),
-            _dir: dir,
-        };
-        az.base = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("azurite-blob did not say where it listens within 20 s");
-        az
+        let service = moat_testkit::Azurite::start(
+            TARGET,
+            Path::new(env!("CARGO_TARGET_TMPDIR")),
+            dir.path(),
+        )?;
+        Some(Azurite { service, _dir: dir })
+    }
+
+    fn base(&self) -> &str {
+        self.service.url()
     }
 
     fn backend(&self, container: &str, options: BlobOptions) -> BlobBackend {
         BlobBackend::with_options(
-            BlobLocation::azurite(&self.base, container, "stacks/secure-ml.json"),
+            BlobLocation::azurite(self.base(), container, "stacks/secure-ml.json"),
             BlobAuth::SharedKey {
-                account_key: AZURITE_KEY.into(),
+                account_key: moat_testkit::azurite::ACCOUNT_KEY.into(),
             },
             "secure-ml",
             options,
@@ -127,13 +78,15 @@ fn fast() -> BlobOptions {
 
 #[tokio::test]
 async fn records_roundtrip_and_stale_writers_get_an_etag_conflict() {
-    let az = Azurite::start();
+    let Some(az) = Azurite::start() else {
+        return;
+    };
     let a = az.backend("state", fast());
     assert!(a.create_container_if_missing().await.unwrap());
     assert!(!a.create_container_if_missing().await.unwrap());
     assert_eq!(
         a.describe(),
-        format!("{}/devstoreaccount1/state/stacks/secure-ml.json", az.base)
+        format!("{}/devstoreaccount1/state/stacks/secure-ml.json", az.base())
     );
 
     let mut r = record();
@@ -176,7 +129,9 @@ async fn records_roundtrip_and_stale_writers_get_an_etag_conflict() {
 
 #[tokio::test]
 async fn a_missing_container_is_a_storage_error_that_says_so() {
-    let az = Azurite::start();
+    let Some(az) = Azurite::start() else {
+        return;
+    };
     let b = az.backend("nope", fast());
     let e = b.read().await.unwrap_err();
     let text = e.to_string();
@@ -186,7 +141,9 @@ async fn a_missing_container_is_a_storage_error_that_says_so() {
 
 #[tokio::test]
 async fn the_lease_lock_names_its_holder_and_guards_writes() {
-    let az = Azurite::start();
+    let Some(az) = Azurite::start() else {
+        return;
+    };
     let a = az.backend("locks", fast());
     let b = az.backend("locks", fast());
     a.create_container_if_missing().await.unwrap();
@@ -254,7 +211,9 @@ async fn the_lease_lock_names_its_holder_and_guards_writes() {
 
 #[tokio::test]
 async fn force_unlock_breaks_the_lease_and_the_old_holder_cannot_write() {
-    let az = Azurite::start();
+    let Some(az) = Azurite::start() else {
+        return;
+    };
     let a = az.backend("force", fast());
     let b = az.backend("force", fast());
     a.create_container_if_missing().await.unwrap();
@@ -280,7 +239,9 @@ async fn force_unlock_breaks_the_lease_and_the_old_holder_cannot_write() {
 
 #[tokio::test]
 async fn a_held_lease_is_renewed_past_its_duration() {
-    let az = Azurite::start();
+    let Some(az) = Azurite::start() else {
+        return;
+    };
     let options = BlobOptions {
         lease_duration: Duration::from_secs(15),
         renew_every: Duration::from_secs(3),
@@ -309,7 +270,9 @@ async fn a_held_lease_is_renewed_past_its_duration() {
 
 #[test]
 fn an_expired_lease_of_a_vanished_holder_is_reported_as_previous() {
-    let az = Azurite::start();
+    let Some(az) = Azurite::start() else {
+        return;
+    };
     let options = BlobOptions {
         lease_duration: Duration::from_secs(15),
         renew_every: Duration::from_secs(5),
@@ -406,15 +369,17 @@ async fn a_bearer_token_is_refused_over_plain_http_before_anything_is_sent() {
 
 #[tokio::test]
 async fn a_state_blob_with_unknown_fields_was_written_by_a_newer_moat() {
-    let az = Azurite::start();
+    let Some(az) = Azurite::start() else {
+        return;
+    };
     let a = az.backend("newer", fast());
     a.create_container_if_missing().await.unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&record().to_json()).unwrap();
     v["resources"]["rg"]["zone_pinning"] = serde_json::json!(true);
     let raw = moat_arm::blob::BlobClient::new(
-        BlobLocation::azurite(&az.base, "newer", "stacks/secure-ml.json"),
+        BlobLocation::azurite(az.base(), "newer", "stacks/secure-ml.json"),
         BlobAuth::SharedKey {
-            account_key: AZURITE_KEY.into(),
+            account_key: moat_testkit::azurite::ACCOUNT_KEY.into(),
         },
         moat_arm::blob::BlobOptions::default(),
     )
@@ -440,7 +405,9 @@ async fn a_state_blob_with_unknown_fields_was_written_by_a_newer_moat() {
 
 #[tokio::test]
 async fn a_lease_renewed_elsewhere_is_alive_and_force_unlock_by_id_spares_other_holdings() {
-    let az = Azurite::start();
+    let Some(az) = Azurite::start() else {
+        return;
+    };
     let options = BlobOptions {
         lease_duration: Duration::from_secs(15),
         renew_every: Duration::from_secs(2),
@@ -489,13 +456,15 @@ async fn a_lease_renewed_elsewhere_is_alive_and_force_unlock_by_id_spares_other_
 
 #[test]
 fn a_guard_dropped_by_a_panic_releases_the_lease_at_once() {
-    let az = Azurite::start();
+    let Some(az) = Azurite::start() else {
+        return;
+    };
     {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(az.backend("panic", fast()).create_container_if_missing())
             .unwrap();
     }
-    let base = az.base.clone();
+    let base = az.base().to_string();
     let crashed = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -505,7 +474,7 @@ fn a_guard_dropped_by_a_panic_releases_the_lease_at_once() {
             let a = BlobBackend::with_options(
                 BlobLocation::azurite(&base, "panic", "stacks/secure-ml.json"),
                 BlobAuth::SharedKey {
-                    account_key: AZURITE_KEY.into(),
+                    account_key: moat_testkit::azurite::ACCOUNT_KEY.into(),
                 },
                 "secure-ml",
                 fast(),

@@ -448,15 +448,12 @@ async fn lifecycle_of_every_kind_passes_oav() {
         assert!(!text.contains("dev-token"), "authorization is redacted");
     }
 
-    if !have_node() {
-        println!(
-            "SKIPPED oav validation: `node`/`npm` not found on PATH (install Node.js >= 20 to run it)"
-        );
+    // The recording is checked above without the kit; only its validation needs it.
+    let Some(kit) = moat_testkit::kit_with_node("moat-sim/oav_lifecycle") else {
         return;
-    }
-    let oracle = oracle_dir()
-        .expect("ARM oracle not found: set ARM_ORACLE_DIR to the folder holding validate-traffic");
-    let out = std::process::Command::new(oracle.join("validate-traffic"))
+    };
+    let out = kit
+        .validate_traffic()
         .arg(&rec)
         .output()
         .expect("validate-traffic runs");

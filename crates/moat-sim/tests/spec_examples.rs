@@ -283,12 +283,10 @@ fn ids_in(v: &Value, out: &mut Vec<String>) {
 
 #[tokio::test]
 async fn request_examples_of_the_api_definitions_are_accepted() {
-    let Some(oracle) = oracle_dir() else {
-        panic!(
-            "ARM oracle not found: set ARM_ORACLE_DIR to the folder holding validate-traffic and specs/"
-        );
+    let Some(kit) = moat_testkit::kit("moat-sim/spec_examples") else {
+        return;
     };
-    let all = examples(&oracle.join("specs/specification"));
+    let all = examples(&kit.specs().join("specification"));
     assert!(all.len() > 80, "found {} examples", all.len());
     let rec = tempfile::tempdir().unwrap();
     let mut counter = 0;
@@ -392,8 +390,9 @@ async fn request_examples_of_the_api_definitions_are_accepted() {
             }
         }
     }
-    if have_node() {
-        let out = std::process::Command::new(oracle.join("validate-traffic"))
+    if moat_testkit::have_node() {
+        let out = kit
+            .validate_traffic()
             .arg(rec.path())
             .output()
             .expect("validate-traffic runs");
@@ -405,7 +404,10 @@ async fn request_examples_of_the_api_definitions_are_accepted() {
             String::from_utf8_lossy(&out.stderr)
         );
     } else {
-        println!("SKIPPED oav validation of example responses: `node`/`npm` not found on PATH");
+        moat_testkit::skip(
+            "moat-sim/spec_examples",
+            "oav validation of the example responses: `node`/`npm` not found on PATH",
+        );
     }
     assert!(
         rejected.is_empty(),

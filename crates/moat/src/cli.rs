@@ -72,7 +72,7 @@ pub struct Global {
     /// No ANSI colours (also when `NO_COLOR` is set or output is not a terminal).
     #[arg(long, global = true)]
     pub no_color: bool,
-    /// Credential to use: auto, env, workload-identity, github-oidc, managed-identity, azure-cli, none.
+    /// Credential to use: auto, env, workload-identity, github-oidc, azure-pipelines, managed-identity, azure-cli, none.
     #[arg(long, global = true, env = "MOAT_AUTH", value_name = "KIND")]
     pub auth: Option<String>,
     /// Write a redacted trace of every ARM and state-blob exchange to FILE (JSON lines).

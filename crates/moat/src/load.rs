@@ -31,19 +31,21 @@ pub fn spec_path(given: Option<&Path>) -> PathBuf {
     given.map_or_else(|| PathBuf::from("moat.yaml"), Path::to_path_buf)
 }
 
-/// The subscription to use when the spec names none: `AZURE_SUBSCRIPTION_ID`, then the Azure
-/// CLI's default subscription (read from its profile file; no process is started).
+/// The subscription to use when the spec names none: `AZURE_SUBSCRIPTION_ID`, then Terraform's
+/// `ARM_SUBSCRIPTION_ID`, then the Azure CLI's default subscription (read from its profile file;
+/// no process is started).
 pub fn context(local: bool) -> Context {
     if local {
         return Context::default();
     }
-    if let Ok(s) = std::env::var("AZURE_SUBSCRIPTION_ID")
-        && !s.trim().is_empty()
-    {
-        return Context {
-            subscription: Some((s.trim().to_string(), "AZURE_SUBSCRIPTION_ID".into())),
-            tenant: std::env::var("AZURE_TENANT_ID").ok(),
-        };
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    for name in ["AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID"] {
+        if let Some(s) = var(name) {
+            return Context {
+                subscription: Some((s.trim().to_string(), name.into())),
+                tenant: var("AZURE_TENANT_ID").or_else(|| var("ARM_TENANT_ID")),
+            };
+        }
     }
     if let Some((sub, tenant)) = azure_cli_default() {
         return Context {

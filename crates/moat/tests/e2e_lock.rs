@@ -12,9 +12,7 @@ use common::{
     successful_puts, wait_until, wait_with_deadline,
 };
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// The secure ML workspace applies in about 2.5 s at this scale: long enough to collide.
@@ -292,63 +290,25 @@ fn force_unlock_clears_the_lock_of_a_killed_run() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// One Azurite blob service on a free loopback port, stopped on drop.
+/// One Azurite blob service (installed on first use by moat-testkit), stopped on drop.
 struct Azurite {
-    child: Child,
+    _service: moat_testkit::Azurite,
     base: String,
 }
 
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 impl Azurite {
-    fn start(dir: &Path) -> Azurite {
-        let bin = std::env::var_os("MOAT_AZURITE_BIN").map_or_else(
-            || common::repo().join(".ci/node/node_modules/.bin/azurite-blob"),
-            PathBuf::from,
-        );
-        assert!(
-            bin.exists(),
-            "azurite-blob not found at {}: run `npm install --no-audit --no-fund --prefix .ci/node azurite@3` \
-             in the repository root, or set MOAT_AZURITE_BIN",
-            bin.display()
-        );
-        let mut child = Command::new(&bin)
-            .args(["--blobHost", "127.0.0.1", "--blobPort", "0", "--location"])
-            .arg(dir)
-            .args([
-                "--silent",
-                "--skipApiVersionCheck",
-                "--loose",
-                "--disableTelemetry",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start azurite");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(at) = line.find("http://127.0.0.1:") {
-                    let _ = tx.send(line[at..].trim().to_string());
-                }
-            }
-        });
-        let mut az = Azurite {
-            child,
-            base: String::new(),
-        };
-        az.base = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("azurite-blob did not say where it listens within 30 s");
-        az
+    /// `None` (after one `SKIPPED` line) when Azurite cannot be installed here.
+    fn start(dir: &Path) -> Option<Azurite> {
+        let service = moat_testkit::Azurite::start(
+            "moat/e2e_lock",
+            Path::new(env!("CARGO_TARGET_TMPDIR")),
+            dir,
+        )?;
+        let base = service.url().to_owned();
+        Some(Azurite {
+            _service: service,
+            base,
+        })
     }
 
     /// Creates the container, as the platform team does once per state account.
@@ -356,7 +316,7 @@ impl Azurite {
         let backend = moat_engine::state::BlobBackend::new(
             moat_engine::state::BlobLocation::azurite(&self.base, container, "probe"),
             moat_engine::state::BlobAuth::SharedKey {
-                account_key: "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==".into(),
+                account_key: moat_testkit::azurite::ACCOUNT_KEY.into(),
             },
             "probe",
         )
@@ -373,7 +333,9 @@ impl Azurite {
 #[test]
 fn the_blob_backend_locks_and_converges_through_the_cli() {
     let dir = scratch("lock-blob");
-    let azurite = Azurite::start(&dir.join("azurite"));
+    let Some(azurite) = Azurite::start(&dir.join("azurite")) else {
+        return;
+    };
     azurite.create_container("state");
     let text = std::fs::read_to_string(common::repo().join("examples/secure-ml-workspace.yaml"))
         .expect("example");
@@ -537,7 +499,9 @@ fn put_raw_blob(azurite: &Azurite, blob: &str, bytes: &[u8]) {
 #[test]
 fn error_exits_release_the_blob_lease_at_once() {
     let dir = scratch("lock-blob-errors");
-    let azurite = Azurite::start(&dir.join("azurite"));
+    let Some(azurite) = Azurite::start(&dir.join("azurite")) else {
+        return;
+    };
     azurite.create_container("state");
     let spec = blob_spec(&dir, &azurite, "errors");
     let sim = Sim::start(&dir.join("cloud.json"), TIME_SCALE, &[]);
@@ -611,7 +575,9 @@ fn error_exits_release_the_blob_lease_at_once() {
 #[test]
 fn a_second_ctrl_c_releases_the_blob_lease() {
     let dir = scratch("lock-blob-ctrlc");
-    let azurite = Azurite::start(&dir.join("azurite"));
+    let Some(azurite) = Azurite::start(&dir.join("azurite")) else {
+        return;
+    };
     azurite.create_container("state");
     let spec = blob_spec(&dir, &azurite, "ctrlc");
     let record = dir.join("record");
@@ -662,7 +628,9 @@ fn a_second_ctrl_c_releases_the_blob_lease() {
 #[test]
 fn a_killed_holders_lease_is_named_and_the_default_timeout_outlasts_it() {
     let dir = scratch("lock-blob-killed");
-    let azurite = Azurite::start(&dir.join("azurite"));
+    let Some(azurite) = Azurite::start(&dir.join("azurite")) else {
+        return;
+    };
     azurite.create_container("state");
     let spec = blob_spec(&dir, &azurite, "killed");
     let record = dir.join("record");

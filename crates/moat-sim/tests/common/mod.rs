@@ -4,7 +4,6 @@
 use moat_sim::{Limits, SimConfig, SimHandle};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::time::Duration;
 
 pub const SUB: &str = "00000000-1111-2222-3333-444444444444";
@@ -166,29 +165,4 @@ impl Arm {
         }
         r
     }
-}
-
-/// The ARM oracle folder (`validate-traffic`), if it can be found.
-pub fn oracle_dir() -> Option<PathBuf> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        std::env::var_os("ARM_ORACLE_DIR").map(PathBuf::from),
-        Some(manifest.join("../../../shared/arm")),
-        Some(manifest.join("../../shared/arm")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|d| d.join("validate-traffic").exists())
-}
-
-/// Whether node and npm are installed.
-pub fn have_node() -> bool {
-    let ok = |c: &str| {
-        std::process::Command::new(c)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    ok("node") && ok("npm")
 }

@@ -31,6 +31,8 @@ const SCRUBBED: &[&str] = &[
     "MOAT_ALLOW_ENDPOINT",
     "AZURE_SUBSCRIPTION_ID",
     "AZURE_TENANT_ID",
+    "ARM_SUBSCRIPTION_ID",
+    "ARM_TENANT_ID",
 ];
 
 /// The repository root.
