@@ -5,6 +5,7 @@
 
 use crate::armid::{self, ArmId};
 use crate::cidr::{self, Cidr, CidrError};
+use crate::kinds::Scope;
 use crate::model::{Body, Kind, Model, Ref, Resource, SubscriptionSource};
 use crate::naming::{self, NameRule};
 use crate::regions;
@@ -47,35 +48,11 @@ pub const SERVICE_ENDPOINTS: &[&str] = &[
 ];
 
 fn kind_of(t: ResourceType) -> Kind {
-    match t {
-        ResourceType::ResourceGroup => Kind::ResourceGroup,
-        ResourceType::VirtualNetwork => Kind::VirtualNetwork,
-        ResourceType::NetworkSecurityGroup => Kind::NetworkSecurityGroup,
-        ResourceType::RouteTable => Kind::RouteTable,
-        ResourceType::StorageAccount => Kind::StorageAccount,
-        ResourceType::KeyVault => Kind::KeyVault,
-        ResourceType::ApplicationInsights => Kind::ApplicationInsights,
-        ResourceType::ContainerRegistry => Kind::ContainerRegistry,
-        ResourceType::MlWorkspace => Kind::MlWorkspace,
-        ResourceType::AmlCompute => Kind::AmlCompute,
-        ResourceType::AksCluster => Kind::AksCluster,
-        ResourceType::AksCompute => Kind::AksCompute,
-    }
+    Kind::of(t)
 }
 
 fn name_rule(kind: Kind) -> NameRule {
-    match kind {
-        Kind::ResourceGroup => naming::RESOURCE_GROUP,
-        Kind::VirtualNetwork => naming::VIRTUAL_NETWORK,
-        Kind::Subnet | Kind::NetworkSecurityGroup | Kind::RouteTable => naming::NETWORK_CHILD,
-        Kind::StorageAccount => naming::STORAGE_ACCOUNT,
-        Kind::KeyVault => naming::KEY_VAULT,
-        Kind::ApplicationInsights => naming::APPLICATION_INSIGHTS,
-        Kind::ContainerRegistry => naming::CONTAINER_REGISTRY,
-        Kind::MlWorkspace => naming::ML_WORKSPACE,
-        Kind::AmlCompute | Kind::AksCompute => naming::ML_COMPUTE,
-        Kind::AksCluster => naming::AKS_CLUSTER,
-    }
+    kind.def().name_rule
 }
 
 fn is_guid(s: &str) -> bool {
@@ -338,27 +315,25 @@ impl<'s> Resolver<'s> {
                 let sym = &self.syms[key];
                 let res = sym.res;
                 let kind = sym.kind;
-                let in_pass = match kind {
-                    Kind::ResourceGroup => 0,
-                    Kind::AmlCompute | Kind::AksCompute => 2,
-                    _ => 1,
-                };
-                if in_pass != pass {
+                let scope = kind.def().scope;
+                if scope.depth() != pass {
                     continue;
                 }
                 let name = self.azure_name(res);
                 let id = if let Some(e) = &res.existing {
                     self.existing_id(res, kind, e)
-                } else if kind == Kind::ResourceGroup {
-                    Some(armid::resource_group_id(&self.subscription, &name.value))
-                } else if let Some(ws) = Self::workspace_ref(res) {
-                    self.scope_id(ws, Kind::MlWorkspace)
-                        .map(|w| format!("{w}/computes/{}", name.value))
-                } else if let Some(g) = Self::group_ref(res) {
-                    self.scope_id(g, Kind::ResourceGroup)
-                        .map(|g| armid::resource_id(&g, kind.arm_type(), &name.value))
                 } else {
-                    None
+                    match scope {
+                        Scope::Subscription => {
+                            Some(armid::resource_group_id(&self.subscription, &name.value))
+                        }
+                        Scope::Child { parent, segment } => Self::workspace_ref(res)
+                            .and_then(|p| self.scope_id(p, parent))
+                            .map(|p| format!("{p}/{segment}/{}", name.value)),
+                        Scope::ResourceGroup => Self::group_ref(res)
+                            .and_then(|g| self.scope_id(g, Kind::ResourceGroup))
+                            .map(|g| armid::resource_id(&g, kind.arm_type(), &name.value)),
+                    }
                 };
                 if let Some(id) = id {
                     if kind == Kind::VirtualNetwork {

@@ -1,0 +1,154 @@
+//! AML compute clusters: children of a workspace; only scale settings and the description change in place.
+
+use super::ML_SECRETS;
+use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
+use crate::arm::MapContext;
+use crate::arm::{id_obj, iso_duration};
+use crate::json;
+use crate::model::{Body, Kind, Resource};
+use crate::naming;
+use crate::resolve::parse_duration;
+use moat_spec::ast::{self, KindSpec};
+use serde_json::{Value, json};
+
+pub(crate) static DEF: KindDef = KindDef {
+    kind: Kind::AmlCompute,
+    word: "aml_compute",
+    arm_type: "Microsoft.MachineLearningServices/workspaces/computes",
+    api_version: "2024-04-01",
+    scope: Scope::Child {
+        parent: Kind::MlWorkspace,
+        segment: "computes",
+    },
+    name_rule: naming::ML_COMPUTE,
+    typical_seconds: 90,
+    replace: Replace::Allowed,
+    delete_query: &[("underlyingResourceAction", "Delete")],
+    lock_group: LockGroup::None,
+    has_location: true,
+    taggable: true,
+    fields: &[
+        Field::new("properties.description", canon::same).default(r#"null"#),
+        Field::new("properties.properties.vmSize", canon::lower).immutable(),
+        Field::new("properties.properties.vmPriority", canon::lower).immutable(),
+        Field::new(
+            "properties.properties.scaleSettings.minNodeCount",
+            canon::same,
+        ),
+        Field::new(
+            "properties.properties.scaleSettings.maxNodeCount",
+            canon::same,
+        ),
+        Field::new(
+            "properties.properties.scaleSettings.nodeIdleTimeBeforeScaleDown",
+            canon::iso_seconds,
+        ),
+        Field::new("properties.properties.subnet", canon::id_of)
+            .default(r#"null"#)
+            .immutable(),
+        Field::new(
+            "properties.properties.remoteLoginPortPublicAccess",
+            remote_login,
+        )
+        .immutable(),
+        Field::new(
+            "properties.properties.userAccountCredentials.adminUserName",
+            canon::same,
+        )
+        .immutable(),
+        Field::new("properties.properties.enableNodePublicIp", canon::same)
+            .default(r#"true"#)
+            .immutable(),
+        Field::new("properties.properties.osType", canon::lower).immutable(),
+    ],
+    immutable_unlisted: true,
+    carry_over: &[],
+    secrets: ML_SECRETS,
+    body,
+    read_in_parent: false,
+    deletes_children: &[],
+    guards_contents: None,
+    soft_delete: None,
+    replaced_with: &[],
+};
+
+/// Azure turns `NotSpecified` into `Enabled` (BEHAVIOR.md §2.10).
+fn remote_login(v: &Value) -> Option<Value> {
+    let s = v.as_str().unwrap_or("").to_lowercase();
+    Some(json!(if s == "notspecified" {
+        "enabled".to_string()
+    } else {
+        s
+    }))
+}
+
+fn body(
+    r: &Resource,
+    b: &mut Value,
+    _ctx: &MapContext,
+    reference: &dyn Fn(&str) -> Option<String>,
+) {
+    let Body::Spec(KindSpec::AmlCompute(c)) = &r.body else {
+        return;
+    };
+    json::set(b, "properties.computeType", json!("AmlCompute"));
+    if let Some(d) = &c.description {
+        json::set(b, "properties.description", json!(d.value));
+    }
+    let p =
+        |b: &mut Value, k: &str, v: Value| json::set(b, &format!("properties.properties.{k}"), v);
+    p(b, "vmSize", json!(c.vm_size.value));
+    let prio = if c
+        .vm_priority
+        .as_ref()
+        .is_some_and(|x| x.value == ast::VmPriority::LowPriority)
+    {
+        "LowPriority"
+    } else {
+        "Dedicated"
+    };
+    p(b, "vmPriority", json!(prio));
+    let idle = c
+        .idle_time_before_scale_down
+        .as_ref()
+        .and_then(|t| parse_duration(&t.value).ok())
+        .unwrap_or(120);
+    p(
+        b,
+        "scaleSettings",
+        json!({
+            "minNodeCount": c.min_nodes.as_ref().map_or(0, |x| x.value),
+            "maxNodeCount": c.max_nodes.value,
+            "nodeIdleTimeBeforeScaleDown": iso_duration(idle),
+        }),
+    );
+    if let Some(id) = reference(refs::SUBNET) {
+        p(b, "subnet", id_obj(&id));
+    }
+    let login = match c.remote_login_port_public_access.as_ref().map(|x| x.value) {
+        Some(ast::RemoteLogin::Enabled) => "Enabled",
+        Some(ast::RemoteLogin::NotSpecified) => "NotSpecified",
+        _ => "Disabled",
+    };
+    p(b, "remoteLoginPortPublicAccess", json!(login));
+    if let Some(ssh) = &c.ssh {
+        p(
+            b,
+            "userAccountCredentials",
+            json!({ "adminUserName": ssh.value.admin_username.value, "adminUserSshPublicKey": ssh.value.admin_public_key.value }),
+        );
+    }
+    if let Some(x) = &c.enable_node_public_ip {
+        p(b, "enableNodePublicIp", json!(x.value));
+    }
+    let os = if c
+        .os_type
+        .as_ref()
+        .is_some_and(|x| x.value == ast::OsType::Windows)
+    {
+        "Windows"
+    } else {
+        "Linux"
+    };
+    p(b, "osType", json!(os));
+}

@@ -1,0 +1,90 @@
+//! Container registries: SKU, admin user, network access and the firewall.
+
+use super::{Field, KindDef, LockGroup, Replace, Scope, canon};
+use crate::arm::MapContext;
+use crate::arm::{access, toggle};
+use crate::json;
+use crate::model::{Body, Kind, Resource};
+use crate::naming;
+use moat_spec::ast::{self, KindSpec};
+use serde_json::{Value, json};
+
+pub(crate) static DEF: KindDef = KindDef {
+    kind: Kind::ContainerRegistry,
+    word: "container_registry",
+    arm_type: "Microsoft.ContainerRegistry/registries",
+    api_version: "2023-07-01",
+    scope: Scope::ResourceGroup,
+    name_rule: naming::CONTAINER_REGISTRY,
+    typical_seconds: 20,
+    replace: Replace::Allowed,
+    delete_query: &[],
+    lock_group: LockGroup::None,
+    has_location: true,
+    taggable: true,
+    fields: &[
+        Field::new("sku.name", canon::lower),
+        Field::new("properties.adminUserEnabled", canon::same),
+        Field::new("properties.publicNetworkAccess", canon::lower).default(r#""enabled""#),
+        Field::new("properties.zoneRedundancy", canon::lower)
+            .default(r#""disabled""#)
+            .immutable(),
+        Field::new("properties.anonymousPullEnabled", canon::same).default(r#"false"#),
+        Field::new("properties.networkRuleSet.defaultAction", canon::lower).default(r#""allow""#),
+        Field::new("properties.networkRuleSet.ipRules", canon::ip_rules_bare).default(r#"[]"#),
+    ],
+    immutable_unlisted: false,
+    carry_over: &[],
+    secrets: &["customHeaders", "serviceUri"],
+    body,
+    read_in_parent: false,
+    deletes_children: &[],
+    guards_contents: None,
+    soft_delete: None,
+    replaced_with: &[],
+};
+
+fn body(
+    r: &Resource,
+    b: &mut Value,
+    _ctx: &MapContext,
+    _reference: &dyn Fn(&str) -> Option<String>,
+) {
+    let Body::Spec(KindSpec::ContainerRegistry(c)) = &r.body else {
+        return;
+    };
+    let sku = match c.sku.as_ref().map(|s| s.value) {
+        Some(ast::RegistrySku::Basic) => "Basic",
+        Some(ast::RegistrySku::Standard) => "Standard",
+        _ => "Premium",
+    };
+    json::set(b, "sku.name", json!(sku));
+    json::set(
+        b,
+        "properties.adminUserEnabled",
+        json!(c.admin_user_enabled.as_ref().is_some_and(|x| x.value)),
+    );
+    if let Some(x) = &c.public_network_access {
+        json::set(b, "properties.publicNetworkAccess", json!(toggle(x.value)));
+    }
+    if let Some(x) = &c.zone_redundancy {
+        json::set(b, "properties.zoneRedundancy", json!(toggle(x.value)));
+    }
+    if let Some(x) = &c.anonymous_pull {
+        json::set(b, "properties.anonymousPullEnabled", json!(x.value));
+    }
+    if let Some(rules) = &c.network_rules {
+        let ips: Vec<Value> = rules
+            .value
+            .ip_rules
+            .iter()
+            .flat_map(|l| l.value.iter())
+            .map(|ip| json!({ "value": ip.value, "action": "Allow" }))
+            .collect();
+        json::set(
+            b,
+            "properties.networkRuleSet",
+            json!({ "defaultAction": access(rules.value.default_action.as_ref().map(|a| a.value)), "ipRules": ips }),
+        );
+    }
+}

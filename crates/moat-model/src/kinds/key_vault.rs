@@ -1,0 +1,146 @@
+//! Key vaults: SKU, tenant, access model, soft delete and the firewall; a deleted vault keeps its name, so a vault is recovered, never replaced.
+
+use super::{Field, KindDef, LockGroup, Replace, Scope, SoftDelete, canon, refs};
+use crate::arm::MapContext;
+use crate::arm::{access, toggle};
+use crate::json;
+use crate::model::{Body, Kind, Resource};
+use crate::naming;
+use moat_spec::ast::{self, KindSpec};
+use serde_json::{Value, json};
+
+pub(crate) static DEF: KindDef = KindDef {
+    kind: Kind::KeyVault,
+    word: "key_vault",
+    arm_type: "Microsoft.KeyVault/vaults",
+    api_version: "2023-07-01",
+    scope: Scope::ResourceGroup,
+    name_rule: naming::KEY_VAULT,
+    typical_seconds: 15,
+    replace: Replace::Refused("a deleted key vault keeps its name until it is purged"),
+    delete_query: &[],
+    lock_group: LockGroup::None,
+    has_location: true,
+    taggable: true,
+    fields: &[
+        Field::new("properties.tenantId", canon::lower),
+        Field::new("properties.sku.name", canon::lower),
+        Field::new("properties.enableRbacAuthorization", canon::same),
+        Field::new("properties.softDeleteRetentionInDays", canon::same).immutable(),
+        Field::new("properties.enablePurgeProtection", canon::same).default(r#"null"#),
+        Field::new("properties.publicNetworkAccess", canon::lower).default(r#""enabled""#),
+        Field::new("properties.enabledForDeployment", canon::same).default(r#"false"#),
+        Field::new("properties.enabledForDiskEncryption", canon::same).default(r#"false"#),
+        Field::new("properties.enabledForTemplateDeployment", canon::same).default(r#"false"#),
+        Field::new("properties.networkAcls.defaultAction", canon::lower).default(r#""allow""#),
+        Field::new("properties.networkAcls.bypass", canon::comma_set)
+            .default(r#"["azureservices"]"#),
+        Field::new(
+            "properties.networkAcls.virtualNetworkRules",
+            canon::vnet_rules,
+        )
+        .default(r#"[]"#),
+        Field::new("properties.networkAcls.ipRules", canon::ip_rules_cidr).default(r#"[]"#),
+    ],
+    immutable_unlisted: false,
+    carry_over: &["properties.accessPolicies", "properties.networkAcls"],
+    secrets: &[],
+    body,
+    read_in_parent: false,
+    deletes_children: &[],
+    guards_contents: None,
+    soft_delete: Some(SoftDelete {
+        probe_id: deleted_vault,
+        recover: ("properties.createMode", "recover"),
+        reason: "a soft-deleted vault holds this name: it will be recovered (`createMode: recover`), keeping its old properties until this apply updates them",
+    }),
+    replaced_with: &[],
+};
+
+/// A vault name stays taken while a deleted vault holds it (BEHAVIOR.md §5.11).
+fn deleted_vault(subscription: &str, location: &str, name: &str) -> String {
+    format!(
+        "/subscriptions/{subscription}/providers/Microsoft.KeyVault/locations/{location}/deletedVaults/{name}"
+    )
+}
+
+fn body(r: &Resource, b: &mut Value, ctx: &MapContext, reference: &dyn Fn(&str) -> Option<String>) {
+    let Body::Spec(KindSpec::KeyVault(v)) = &r.body else {
+        return;
+    };
+    let tenant = v
+        .tenant_id
+        .as_ref()
+        .map_or_else(|| ctx.tenant.clone(), |t| t.value.clone());
+    json::set(b, "properties.tenantId", json!(tenant));
+    let sku = if v
+        .sku
+        .as_ref()
+        .is_some_and(|s| s.value == ast::VaultSku::Premium)
+    {
+        "premium"
+    } else {
+        "standard"
+    };
+    json::set(b, "properties.sku", json!({ "family": "A", "name": sku }));
+    json::set(
+        b,
+        "properties.enableRbacAuthorization",
+        json!(v.rbac_authorization.as_ref().is_none_or(|x| x.value)),
+    );
+    json::set(
+        b,
+        "properties.softDeleteRetentionInDays",
+        json!(
+            v.soft_delete_retention_days
+                .as_ref()
+                .map_or(90, |x| x.value)
+        ),
+    );
+    if v.purge_protection.as_ref().is_some_and(|x| x.value) {
+        // Azure refuses `false` once it is on, and `false` is the default: only send `true`.
+        json::set(b, "properties.enablePurgeProtection", json!(true));
+    }
+    if let Some(a) = &v.public_network_access {
+        json::set(b, "properties.publicNetworkAccess", json!(toggle(a.value)));
+    }
+    for (field, prop) in [
+        (&v.enabled_for_deployment, "enabledForDeployment"),
+        (&v.enabled_for_disk_encryption, "enabledForDiskEncryption"),
+        (
+            &v.enabled_for_template_deployment,
+            "enabledForTemplateDeployment",
+        ),
+    ] {
+        if let Some(x) = field {
+            json::set(b, &format!("properties.{prop}"), json!(x.value));
+        }
+    }
+    if let Some(rules) = &v.network_rules {
+        let nr = &rules.value;
+        let bypass = if nr
+            .bypass
+            .as_ref()
+            .is_some_and(|l| l.value.iter().all(|x| x.value == ast::VaultBypass::None))
+        {
+            "None"
+        } else {
+            "AzureServices"
+        };
+        let subnets: Vec<Value> = (0..nr.subnets.as_ref().map_or(0, |l| l.value.len()))
+            .filter_map(|i| reference(&refs::firewall_subnet(i)))
+            .map(|id| json!({ "id": id }))
+            .collect();
+        let ips: Vec<Value> = nr
+            .ip_rules
+            .iter()
+            .flat_map(|l| l.value.iter())
+            .map(|ip| json!({ "value": ip.value }))
+            .collect();
+        json::set(
+            b,
+            "properties.networkAcls",
+            json!({ "defaultAction": access(nr.default_action.as_ref().map(|a| a.value)), "bypass": bypass, "virtualNetworkRules": subnets, "ipRules": ips }),
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! Azure ML workspaces: their dependent resources (fixed at creation) and settings; computes are children.
+
+use super::ML_SECRETS;
+use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
+use crate::arm::MapContext;
+use crate::arm::toggle;
+use crate::json;
+use crate::model::{Body, Kind, Resource};
+use crate::naming;
+use moat_spec::ast::KindSpec;
+use serde_json::{Value, json};
+
+pub(crate) static DEF: KindDef = KindDef {
+    kind: Kind::MlWorkspace,
+    word: "ml_workspace",
+    arm_type: "Microsoft.MachineLearningServices/workspaces",
+    api_version: "2024-04-01",
+    scope: Scope::ResourceGroup,
+    name_rule: naming::ML_WORKSPACE,
+    typical_seconds: 60,
+    replace: Replace::Allowed,
+    delete_query: &[],
+    lock_group: LockGroup::None,
+    has_location: true,
+    taggable: true,
+    fields: &[
+        Field::new("properties.storageAccount", canon::id_of).immutable(),
+        Field::new("properties.keyVault", canon::id_of).immutable(),
+        Field::new("properties.applicationInsights", canon::id_of),
+        Field::new("properties.containerRegistry", canon::id_of),
+        Field::new("properties.friendlyName", canon::same).default(r#""""#),
+        Field::new("properties.description", canon::same).default(r#""""#),
+        Field::new("properties.publicNetworkAccess", canon::lower).default(r#""enabled""#),
+        Field::new("properties.hbiWorkspace", canon::same)
+            .default(r#"false"#)
+            .immutable(),
+        Field::new("properties.imageBuildCompute", canon::same),
+    ],
+    immutable_unlisted: false,
+    carry_over: &[],
+    secrets: ML_SECRETS,
+    body,
+    read_in_parent: false,
+    deletes_children: &[],
+    guards_contents: None,
+    soft_delete: None,
+    replaced_with: &[],
+};
+
+fn body(
+    r: &Resource,
+    b: &mut Value,
+    _ctx: &MapContext,
+    reference: &dyn Fn(&str) -> Option<String>,
+) {
+    let Body::Spec(KindSpec::MlWorkspace(w)) = &r.body else {
+        return;
+    };
+    json::set(b, "identity", json!({ "type": "SystemAssigned" }));
+    for (field, prop) in [
+        (refs::STORAGE_ACCOUNT, "storageAccount"),
+        (refs::KEY_VAULT, "keyVault"),
+        (refs::APPLICATION_INSIGHTS, "applicationInsights"),
+        (refs::CONTAINER_REGISTRY, "containerRegistry"),
+    ] {
+        if let Some(id) = reference(field) {
+            json::set(b, &format!("properties.{prop}"), json!(id));
+        }
+    }
+    if let Some(x) = &w.friendly_name {
+        json::set(b, "properties.friendlyName", json!(x.value));
+    }
+    if let Some(x) = &w.description {
+        json::set(b, "properties.description", json!(x.value));
+    }
+    if let Some(x) = &w.public_network_access {
+        json::set(b, "properties.publicNetworkAccess", json!(toggle(x.value)));
+    }
+    if let Some(x) = &w.hbi_workspace {
+        json::set(b, "properties.hbiWorkspace", json!(x.value));
+    }
+    if let Some(x) = &w.image_build_compute {
+        json::set(b, "properties.imageBuildCompute", json!(x.value));
+    }
+}

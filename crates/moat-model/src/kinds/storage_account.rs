@@ -1,0 +1,148 @@
+//! Storage accounts: SKU, kind, transport and access settings, and the firewall.
+
+use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
+use crate::arm::MapContext;
+use crate::arm::{access, toggle};
+use crate::json;
+use crate::model::{Body, Kind, Resource};
+use crate::naming;
+use moat_spec::ast::{self, KindSpec};
+use serde_json::{Value, json};
+
+pub(crate) static DEF: KindDef = KindDef {
+    kind: Kind::StorageAccount,
+    word: "storage_account",
+    arm_type: "Microsoft.Storage/storageAccounts",
+    api_version: "2023-05-01",
+    scope: Scope::ResourceGroup,
+    name_rule: naming::STORAGE_ACCOUNT,
+    typical_seconds: 25,
+    replace: Replace::Allowed,
+    delete_query: &[],
+    lock_group: LockGroup::None,
+    has_location: true,
+    taggable: true,
+    fields: &[
+        Field::new("sku.name", canon::lower),
+        Field::new("kind", canon::lower).immutable(),
+        Field::new("properties.accessTier", canon::lower),
+        Field::new("properties.supportsHttpsTrafficOnly", canon::same),
+        Field::new("properties.minimumTlsVersion", canon::lower),
+        Field::new("properties.allowBlobPublicAccess", canon::same),
+        Field::new("properties.allowSharedKeyAccess", canon::same).default(r#"true"#),
+        Field::new("properties.publicNetworkAccess", canon::lower).default(r#""enabled""#),
+        Field::new("properties.isHnsEnabled", canon::same)
+            .default(r#"false"#)
+            .immutable(),
+        Field::new("properties.networkAcls.defaultAction", canon::lower).default(r#""allow""#),
+        Field::new("properties.networkAcls.bypass", canon::comma_set)
+            .default(r#"["azureservices"]"#),
+        Field::new(
+            "properties.networkAcls.virtualNetworkRules",
+            canon::vnet_rules,
+        )
+        .default(r#"[]"#),
+        Field::new("properties.networkAcls.ipRules", canon::ip_rules_bare).default(r#"[]"#),
+    ],
+    immutable_unlisted: false,
+    carry_over: &[],
+    secrets: &["sharedKey", "sshPassword"],
+    body,
+    read_in_parent: false,
+    deletes_children: &[],
+    guards_contents: None,
+    soft_delete: None,
+    replaced_with: &[],
+};
+
+fn body(
+    r: &Resource,
+    b: &mut Value,
+    _ctx: &MapContext,
+    reference: &dyn Fn(&str) -> Option<String>,
+) {
+    let Body::Spec(KindSpec::StorageAccount(s)) = &r.body else {
+        return;
+    };
+    let sku = s.sku.as_ref().map_or("Standard_LRS", |x| x.value.as_str());
+    json::set(b, "sku.name", json!(sku));
+    let kind = match s.kind.as_ref().map(|k| k.value) {
+        Some(ast::StorageKind::BlockBlobStorage) => "BlockBlobStorage",
+        Some(ast::StorageKind::FileStorage) => "FileStorage",
+        _ => "StorageV2",
+    };
+    json::set(b, "kind", json!(kind));
+    let p = |b: &mut Value, k: &str, v: Value| json::set(b, &format!("properties.{k}"), v);
+    if kind == "StorageV2" {
+        let tier = match s.access_tier.as_ref().map(|t| t.value) {
+            Some(ast::AccessTier::Cool) => "Cool",
+            Some(ast::AccessTier::Cold) => "Cold",
+            _ => "Hot",
+        };
+        p(b, "accessTier", json!(tier));
+    }
+    p(
+        b,
+        "supportsHttpsTrafficOnly",
+        json!(s.https_only.as_ref().is_none_or(|x| x.value)),
+    );
+    let tls = match s.min_tls_version.as_ref().map(|t| t.value) {
+        Some(ast::TlsVersion::Tls1_0) => "TLS1_0",
+        Some(ast::TlsVersion::Tls1_1) => "TLS1_1",
+        _ => "TLS1_2",
+    };
+    p(b, "minimumTlsVersion", json!(tls));
+    p(
+        b,
+        "allowBlobPublicAccess",
+        json!(s.allow_blob_public_access.as_ref().is_some_and(|x| x.value)),
+    );
+    if let Some(k) = &s.allow_shared_key_access {
+        p(b, "allowSharedKeyAccess", json!(k.value));
+    }
+    if let Some(a) = &s.public_network_access {
+        p(b, "publicNetworkAccess", json!(toggle(a.value)));
+    }
+    if let Some(h) = &s.hierarchical_namespace {
+        p(b, "isHnsEnabled", json!(h.value));
+    }
+    if let Some(rules) = &s.network_rules {
+        let nr = &rules.value;
+        let bypass = nr.bypass.as_ref().map_or_else(
+            || "AzureServices".to_string(),
+            |l| {
+                let words: Vec<&str> = l
+                    .value
+                    .iter()
+                    .map(|x| match x.value {
+                        ast::StorageBypass::AzureServices => "AzureServices",
+                        ast::StorageBypass::Logging => "Logging",
+                        ast::StorageBypass::Metrics => "Metrics",
+                        ast::StorageBypass::None => "None",
+                    })
+                    .collect();
+                words.join(", ")
+            },
+        );
+        let subnets: Vec<Value> = (0..nr.subnets.as_ref().map_or(0, |l| l.value.len()))
+            .filter_map(|i| reference(&refs::firewall_subnet(i)))
+            .map(|id| json!({ "id": id }))
+            .collect();
+        let ips: Vec<Value> = nr
+            .ip_rules
+            .iter()
+            .flat_map(|l| l.value.iter())
+            .map(|ip| json!({ "value": ip.value, "action": "Allow" }))
+            .collect();
+        p(
+            b,
+            "networkAcls",
+            json!({
+                "defaultAction": access(nr.default_action.as_ref().map(|a| a.value)),
+                "bypass": bypass,
+                "virtualNetworkRules": subnets,
+                "ipRules": ips,
+            }),
+        );
+    }
+}

@@ -1,0 +1,107 @@
+//! Subnets: children of a VNet, declared inside it, read from its body and written one at a time under it.
+
+use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
+use crate::arm::MapContext;
+use crate::arm::{id_obj, toggle};
+use crate::json;
+use crate::model::{Body, Kind, Resource};
+use crate::naming;
+use serde_json::{Value, json};
+
+pub(crate) static DEF: KindDef = KindDef {
+    kind: Kind::Subnet,
+    word: "subnet",
+    arm_type: "Microsoft.Network/virtualNetworks/subnets",
+    api_version: "2024-03-01",
+    scope: Scope::Child {
+        parent: Kind::VirtualNetwork,
+        segment: "subnets",
+    },
+    name_rule: naming::NETWORK_CHILD,
+    typical_seconds: 5,
+    replace: Replace::Allowed,
+    delete_query: &[],
+    lock_group: LockGroup::Parent,
+    has_location: false,
+    taggable: false,
+    fields: &[
+        Field::new("properties.addressPrefix", canon::same),
+        Field::new("properties.networkSecurityGroup", canon::id_of)
+            .default(r#"null"#)
+            .carried(),
+        Field::new("properties.routeTable", canon::id_of)
+            .default(r#"null"#)
+            .carried(),
+        Field::new("properties.serviceEndpoints", canon::service_names)
+            .default(r#"[]"#)
+            .carried(),
+        Field::new("properties.delegations", canon::delegation_names)
+            .default(r#"[]"#)
+            .carried(),
+        Field::new("properties.privateEndpointNetworkPolicies", canon::lower)
+            .default(r#""disabled""#)
+            .carried(),
+        Field::new("properties.privateLinkServiceNetworkPolicies", canon::lower)
+            .default(r#""enabled""#)
+            .carried(),
+        Field::new("properties.defaultOutboundAccess", canon::same).carried(),
+    ],
+    immutable_unlisted: false,
+    carry_over: &["properties.natGateway"],
+    secrets: &[],
+    body,
+    read_in_parent: true,
+    deletes_children: &[],
+    guards_contents: None,
+    soft_delete: None,
+    replaced_with: &[],
+};
+
+fn body(
+    r: &Resource,
+    b: &mut Value,
+    _ctx: &MapContext,
+    reference: &dyn Fn(&str) -> Option<String>,
+) {
+    let Body::Subnet(s) = &r.body else { return };
+    json::set(b, "properties.addressPrefix", json!(s.address_prefix.value));
+    if let Some(id) = reference(refs::NETWORK_SECURITY_GROUP) {
+        json::set(b, "properties.networkSecurityGroup", id_obj(&id));
+    }
+    if let Some(id) = reference(refs::ROUTE_TABLE) {
+        json::set(b, "properties.routeTable", id_obj(&id));
+    }
+    if let Some(e) = &s.service_endpoints {
+        let v: Vec<Value> = e
+            .value
+            .iter()
+            .map(|s| json!({ "service": s.value }))
+            .collect();
+        json::set(b, "properties.serviceEndpoints", Value::Array(v));
+    }
+    if let Some(d) = &s.delegations {
+        let v: Vec<Value> = d
+                .value
+                .iter()
+                .map(|s| json!({ "name": s.value.replace('/', "."), "properties": { "serviceName": s.value } }))
+                .collect();
+        json::set(b, "properties.delegations", Value::Array(v));
+    }
+    if let Some(p) = &s.private_endpoint_network_policies {
+        json::set(
+            b,
+            "properties.privateEndpointNetworkPolicies",
+            json!(toggle(p.value)),
+        );
+    }
+    if let Some(p) = &s.private_link_service_network_policies {
+        json::set(
+            b,
+            "properties.privateLinkServiceNetworkPolicies",
+            json!(toggle(p.value)),
+        );
+    }
+    if let Some(d) = &s.default_outbound_access {
+        json::set(b, "properties.defaultOutboundAccess", json!(d.value));
+    }
+}
