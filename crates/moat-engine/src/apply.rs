@@ -343,11 +343,10 @@ pub async fn apply(
                 wo = wo.lock_group(r.key.clone(), g.clone());
             }
             // What writes nothing costs nothing; a replace is a delete and a create.
-            let cost = match (r.action, crate::live::kind_from_word(&r.kind)) {
-                (a, _) if !a.writes() => 0,
-                (Action::Replace, Some(k)) => 2 * k.typical_seconds(),
-                (_, Some(k)) => k.typical_seconds(),
-                (_, None) => 1,
+            let cost = match r.action {
+                a if !a.writes() => 0,
+                Action::Replace => 2 * r.kind.typical_seconds(),
+                _ => r.kind.typical_seconds(),
             };
             wo = wo.weight(r.key.clone(), cost);
         }
@@ -456,7 +455,7 @@ async fn run_one(
         Action::Delete => {
             if let Some(req) = &r.request {
                 let wr = WriteRequest {
-                    method: Method::Delete,
+                    method: req.method.arm(),
                     id: r.id.clone(),
                     api_version: r.api_version.clone(),
                     body: None,
@@ -475,11 +474,11 @@ async fn run_one(
         }
         Action::Create | Action::Update | Action::Replace => {
             if r.action == Action::Replace {
-                let del = WriteRequest::delete(r.id.clone(), r.api_version.clone());
-                let del = if matches!(r.kind.as_str(), "aml_compute" | "aks_compute") {
-                    del.with_query("underlyingResourceAction", "Delete")
-                } else {
-                    del
+                // The plan's request is the PUT; the DELETE before it is implied, with the
+                // kind's delete query.
+                let del = WriteRequest {
+                    query: crate::diff::delete_query(r.kind),
+                    ..WriteRequest::delete(r.id.clone(), r.api_version.clone())
                 };
                 write(r, del, "replace", arm, store, progress).await?;
             }
@@ -488,7 +487,10 @@ async fn run_one(
                 .as_ref()
                 .and_then(|q| q.body.clone())
                 .unwrap_or(Value::Null);
-            let wr = WriteRequest::put(r.id.clone(), r.api_version.clone(), body);
+            let wr = WriteRequest {
+                method: r.request.as_ref().map_or(Method::Put, |q| q.method.arm()),
+                ..WriteRequest::put(r.id.clone(), r.api_version.clone(), body)
+            };
             let action = match r.action {
                 Action::Create => "create",
                 Action::Update => "update",
@@ -580,7 +582,7 @@ async fn record(
         .map(str::to_string);
     let rs = ResourceState {
         id: r.id.clone(),
-        kind: r.kind.clone(),
+        kind: r.kind,
         api_version: r.api_version.clone(),
         applied,
         etag,

@@ -6,6 +6,7 @@ use crate::cx::{Cx, SubnetRef, nsg_rules};
 use crate::nsg::{self, By, Endpoint, Probe};
 use crate::vmsizes;
 use moat_model::cidr::{self, Cidr};
+use moat_model::kinds::refs;
 use moat_model::{Body, Kind, Resource};
 use moat_spec::ast::{ClusterPurpose, Direction, KindSpec};
 use moat_spec::{Span, Spanned};
@@ -34,7 +35,7 @@ pub fn check(cx: &mut Cx<'_>) {
         };
         let Some(net) = &a.network else { continue };
         let n = &net.value;
-        let r = res.reference("network.subnet");
+        let r = res.reference(refs::NETWORK_SUBNET);
         ranges.push(Ranges {
             owner: res,
             subnet: r.and_then(|r| r.target.as_deref()),
@@ -49,7 +50,7 @@ pub fn check(cx: &mut Cx<'_>) {
             continue;
         };
         let Some(cr) = &c.create else { continue };
-        let r = res.reference("create.subnet");
+        let r = res.reference(refs::CREATE_SUBNET);
         ranges.push(Ranges {
             owner: res,
             subnet: r.and_then(|r| r.target.as_deref()),
@@ -208,7 +209,7 @@ fn region(cx: &mut Cx<'_>) {
         let KindSpec::AksCompute(c) = spec else {
             continue;
         };
-        let (Some(_), Some(r)) = (&c.cluster, res.reference("cluster")) else {
+        let (Some(_), Some(r)) = (&c.cluster, res.reference(refs::CLUSTER)) else {
             continue;
         };
         let Some(cluster) = cx.target(res, "cluster") else {
@@ -287,7 +288,8 @@ fn purpose(cx: &mut Cx<'_>) {
                     .as_ref()
                     .map_or("Standard_D4s_v3".to_string(), |s| s.value.clone()),
                 a.vm_size.as_ref().map(|s| s.span),
-                res.reference("cluster").map_or(res.key_span, |r| r.span),
+                res.reference(refs::CLUSTER)
+                    .map_or(res.key_span, |r| r.span),
             )
         };
         let (purpose, purpose_span, nodes, nodes_span, size, size_span, anchor) = facts;
@@ -339,7 +341,7 @@ fn subnet_nsg(cx: &mut Cx<'_>) {
             continue;
         };
         let (subnet, at) = if c.create.is_some() {
-            let Some(r) = res.reference("create.subnet") else {
+            let Some(r) = res.reference(refs::CREATE_SUBNET) else {
                 continue;
             };
             (r.target.clone(), r.span)
@@ -347,12 +349,13 @@ fn subnet_nsg(cx: &mut Cx<'_>) {
             let Some(cluster) = cx.target(res, "cluster") else {
                 continue;
             };
-            let Some(r) = cluster.reference("network.subnet") else {
+            let Some(r) = cluster.reference(refs::NETWORK_SUBNET) else {
                 continue;
             };
             (
                 r.target.clone(),
-                res.reference("cluster").map_or(res.key_span, |c| c.span),
+                res.reference(refs::CLUSTER)
+                    .map_or(res.key_span, |c| c.span),
             )
         };
         if let Some(s) = subnet {
@@ -462,7 +465,7 @@ fn subnet_nsg(cx: &mut Cx<'_>) {
 fn attached_twice(cx: &mut Cx<'_>) {
     let mut seen: BTreeMap<(String, String), (String, Span)> = BTreeMap::new();
     for res in cx.model.of_kind(Kind::AksCompute) {
-        let (Some(ws), Some(r)) = (&res.parent, res.reference("cluster")) else {
+        let (Some(ws), Some(r)) = (&res.parent, res.reference(refs::CLUSTER)) else {
             continue;
         };
         let k = (ws.clone(), r.id.to_ascii_lowercase());

@@ -5,6 +5,7 @@
 use crate::cx::{Cx, SubnetRef, nsg_rules};
 use crate::nsg::{self, By, Endpoint, Probe};
 use moat_model::armid::ArmId;
+use moat_model::kinds::refs;
 use moat_model::{Kind, Resource};
 use moat_spec::ast::{self, Direction, KindSpec, NextHop, RemoteLogin};
 use moat_spec::{Diagnostic, Span};
@@ -24,7 +25,7 @@ pub fn check(cx: &mut Cx<'_>) {
         let KindSpec::AmlCompute(c) = spec else {
             continue;
         };
-        let Some(r) = res.reference("subnet") else {
+        let Some(r) = res.reference(refs::SUBNET) else {
             continue;
         };
         let Some(target) = r.target.as_deref() else {

@@ -3,6 +3,7 @@
 //! default store, and moat itself needs to reach a firewalled state backend.
 
 use crate::cx::Cx;
+use moat_model::kinds::refs;
 use moat_model::{Body, Kind, Resource};
 use moat_spec::ast::{Access, KindSpec, StorageBypass, Toggle, VaultBypass};
 use moat_spec::{Span, Spanned};
@@ -78,24 +79,29 @@ fn vault_firewall(res: &Resource) -> Option<Firewall<'_>> {
     })
 }
 
+/// Kinds whose firewall names subnets: the rule, the service endpoint the subnet needs, and
+/// the endpoint names Azure accepts for it.
+const FIREWALLS: &[(Kind, &str, &str, &[&str])] = &[
+    (
+        Kind::StorageAccount,
+        "ML201",
+        "Microsoft.Storage",
+        &["Microsoft.Storage", "Microsoft.Storage.Global"],
+    ),
+    (
+        Kind::KeyVault,
+        "ML202",
+        "Microsoft.KeyVault",
+        &["Microsoft.KeyVault"],
+    ),
+];
+
 pub fn check(cx: &mut Cx<'_>) {
     for res in cx.model.resources.iter() {
-        match res.kind {
-            Kind::StorageAccount => endpoints(
-                cx,
-                res,
-                "ML201",
-                "Microsoft.Storage",
-                &["Microsoft.Storage", "Microsoft.Storage.Global"],
-            ),
-            Kind::KeyVault => endpoints(
-                cx,
-                res,
-                "ML202",
-                "Microsoft.KeyVault",
-                &["Microsoft.KeyVault"],
-            ),
-            _ => {}
+        if let Some((_, id, endpoint, accepted)) =
+            FIREWALLS.iter().find(|(k, _, _, _)| *k == res.kind)
+        {
+            endpoints(cx, res, id, endpoint, accepted);
         }
     }
     for (ws, _) in cx.specs(Kind::MlWorkspace) {
@@ -110,7 +116,7 @@ fn endpoints(cx: &mut Cx<'_>, res: &Resource, id: &str, endpoint: &str, accepted
     for r in res
         .refs
         .iter()
-        .filter(|r| r.field.starts_with("network_rules.subnets["))
+        .filter(|r| refs::is_firewall_subnet(&r.field))
     {
         let sub = r.target.as_deref().and_then(|t| cx.subnet(t));
         let Some(sub) = sub else {
@@ -129,11 +135,7 @@ fn endpoints(cx: &mut Cx<'_>, res: &Resource, id: &str, endpoint: &str, accepted
         if has {
             continue;
         }
-        let what = if res.kind == Kind::StorageAccount {
-            "storage account"
-        } else {
-            "key vault"
-        };
+        let what = res.kind.word().replace('_', " ");
         let mut d = Cx::diag(id, format!("subnet `{}` has no `{endpoint}` service endpoint, which the firewall of {what} `{}` requires", sub.res.key, res.key), r.span)
             .label(format!("needs `{endpoint}` on the subnet"));
         d = match &sub.spec.service_endpoints {
@@ -220,7 +222,7 @@ fn inference_subnet<'m>(
         return None;
     };
     if c.create.is_some() {
-        let r = compute.reference("create.subnet");
+        let r = compute.reference(refs::CREATE_SUBNET);
         return Some((
             r.map(subnet_of),
             r.map_or(compute.key_span, |r| r.span),
@@ -231,9 +233,9 @@ fn inference_subnet<'m>(
     let Body::Spec(KindSpec::AksCluster(_)) = &cluster.body else {
         return None;
     };
-    let r = cluster.reference("network.subnet");
+    let r = cluster.reference(refs::NETWORK_SUBNET);
     let at = compute
-        .reference("cluster")
+        .reference(refs::CLUSTER)
         .map_or(compute.key_span, |r| r.span);
     Some((r.map(subnet_of), at, cluster.key.clone()))
 }
@@ -253,7 +255,7 @@ fn inference_store(cx: &mut Cx<'_>, ws: &Resource) {
     let admitted: Vec<String> = store
         .refs
         .iter()
-        .filter(|r| r.field.starts_with("network_rules.subnets["))
+        .filter(|r| refs::is_firewall_subnet(&r.field))
         .map(|r| r.id.to_ascii_lowercase())
         .collect();
     let computes: Vec<&Resource> = cx

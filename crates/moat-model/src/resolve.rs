@@ -5,7 +5,7 @@
 
 use crate::armid::{self, ArmId};
 use crate::cidr::{self, Cidr, CidrError};
-use crate::kinds::Scope;
+use crate::kinds::{Scope, refs};
 use crate::model::{Body, Kind, Model, Ref, Resource, SubscriptionSource};
 use crate::naming::{self, NameRule};
 use crate::regions;
@@ -653,10 +653,10 @@ impl<'s> Resolver<'s> {
             // The scope could not be resolved; bind a key reference anyway for its error (ARM IDs
             // were already reported by `scope_id`).
             if let Some(g) = Self::group_ref(res).filter(|g| !g.value.starts_with('/')) {
-                self.bind(g, "resource_group", &[Kind::ResourceGroup]);
+                self.bind(g, refs::RESOURCE_GROUP, &[Kind::ResourceGroup]);
             }
             if let Some(w) = Self::workspace_ref(res).filter(|w| !w.value.starts_with('/')) {
-                self.bind(w, "workspace", &[Kind::MlWorkspace]);
+                self.bind(w, refs::WORKSPACE, &[Kind::MlWorkspace]);
             }
             return;
         };
@@ -702,10 +702,10 @@ impl<'s> Resolver<'s> {
         let mut refs = Vec::new();
         let mut parent = None;
         if let Some(g) = Self::group_ref(res) {
-            refs.extend(self.bind(g, "resource_group", &[Kind::ResourceGroup]));
+            refs.extend(self.bind(g, refs::RESOURCE_GROUP, &[Kind::ResourceGroup]));
         }
         if let Some(w) = Self::workspace_ref(res)
-            && let Some(r) = self.bind(w, "workspace", &[Kind::MlWorkspace])
+            && let Some(r) = self.bind(w, refs::WORKSPACE, &[Kind::MlWorkspace])
         {
             parent = r.target.clone();
             refs.push(r);
@@ -934,17 +934,17 @@ impl<'s> Resolver<'s> {
             KindSpec::MlWorkspace(w) => {
                 refs.extend(self.bind(
                     &w.storage_account,
-                    "storage_account",
+                    refs::STORAGE_ACCOUNT,
                     &[Kind::StorageAccount],
                 ));
-                refs.extend(self.bind(&w.key_vault, "key_vault", &[Kind::KeyVault]));
+                refs.extend(self.bind(&w.key_vault, refs::KEY_VAULT, &[Kind::KeyVault]));
                 refs.extend(self.bind(
                     &w.application_insights,
-                    "application_insights",
+                    refs::APPLICATION_INSIGHTS,
                     &[Kind::ApplicationInsights],
                 ));
                 if let Some(c) = &w.container_registry {
-                    refs.extend(self.bind(c, "container_registry", &[Kind::ContainerRegistry]));
+                    refs.extend(self.bind(c, refs::CONTAINER_REGISTRY, &[Kind::ContainerRegistry]));
                 }
                 if let Some(b) = &w.image_build_compute {
                     let exists = self.spec.resources.iter().any(|r| match &r.body {
@@ -1008,7 +1008,7 @@ impl<'s> Resolver<'s> {
                     }
                 }
                 if let Some(sn) = &c.subnet
-                    && let Some(r) = self.bind(sn, "subnet", &[Kind::Subnet])
+                    && let Some(r) = self.bind(sn, refs::SUBNET, &[Kind::Subnet])
                 {
                     self.check_same_region(key, location, &r, "an AmlCompute cluster");
                     self.check_same_subscription(&r);
@@ -1070,7 +1070,7 @@ impl<'s> Resolver<'s> {
                 if let Some(net) = &a.network {
                     let n = &net.value;
                     if let Some(sn) = &n.subnet
-                        && let Some(r) = self.bind(sn, "network.subnet", &[Kind::Subnet])
+                        && let Some(r) = self.bind(sn, refs::NETWORK_SUBNET, &[Kind::Subnet])
                     {
                         self.check_same_region(key, location, &r, "an AKS cluster");
                         self.check_same_subscription(&r);
@@ -1106,7 +1106,7 @@ impl<'s> Resolver<'s> {
                     _ => {}
                 }
                 if let Some(cl) = &c.cluster {
-                    refs.extend(self.bind(cl, "cluster", &[Kind::AksCluster]));
+                    refs.extend(self.bind(cl, refs::CLUSTER, &[Kind::AksCluster]));
                 }
                 if let (Some(p), Some(_)) = (&c.cluster_purpose, &c.create) {
                     self.push(
@@ -1124,7 +1124,7 @@ impl<'s> Resolver<'s> {
                         self.range(n, 1, 100, "agent_count");
                     }
                     if let Some(sn) = &cr.subnet
-                        && let Some(r) = self.bind(sn, "create.subnet", &[Kind::Subnet])
+                        && let Some(r) = self.bind(sn, refs::CREATE_SUBNET, &[Kind::Subnet])
                     {
                         self.check_same_region(key, location, &r, "an AKS compute");
                         refs.push(r);
@@ -1147,7 +1147,7 @@ impl<'s> Resolver<'s> {
         refs: &mut Vec<Ref>,
     ) {
         for (i, sn) in subnets.iter().flat_map(|l| l.value.iter()).enumerate() {
-            refs.extend(self.bind(sn, &format!("network_rules.subnets[{i}]"), &[Kind::Subnet]));
+            refs.extend(self.bind(sn, &refs::firewall_subnet(i), &[Kind::Subnet]));
         }
     }
 
@@ -1250,10 +1250,14 @@ impl<'s> Resolver<'s> {
             let child_key = format!("{key}/{}", name.value);
             let mut refs = Vec::new();
             if let Some(n) = &s.network_security_group {
-                refs.extend(self.bind(n, "network_security_group", &[Kind::NetworkSecurityGroup]));
+                refs.extend(self.bind(
+                    n,
+                    refs::NETWORK_SECURITY_GROUP,
+                    &[Kind::NetworkSecurityGroup],
+                ));
             }
             if let Some(t) = &s.route_table {
-                refs.extend(self.bind(t, "route_table", &[Kind::RouteTable]));
+                refs.extend(self.bind(t, refs::ROUTE_TABLE, &[Kind::RouteTable]));
             }
             for e in s.service_endpoints.iter().flat_map(|l| l.value.iter()) {
                 if !SERVICE_ENDPOINTS.contains(&e.value.as_str()) {

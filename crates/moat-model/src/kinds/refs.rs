@@ -31,3 +31,8 @@ pub const CREATE_SUBNET: &str = "create.subnet";
 pub fn firewall_subnet(i: usize) -> String {
     format!("network_rules.subnets[{i}]")
 }
+
+/// True for a field written by [`firewall_subnet`].
+pub fn is_firewall_subnet(field: &str) -> bool {
+    field.starts_with("network_rules.subnets[")
+}
