@@ -4,6 +4,7 @@
 pub mod ast;
 pub mod decode;
 pub mod diag;
+pub mod kinds;
 pub mod schema;
 pub mod span;
 pub mod suggest;
