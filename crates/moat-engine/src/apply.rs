@@ -69,15 +69,54 @@ impl Progress for NoProgress {
     fn event(&self, _event: Event) {}
 }
 
-/// Why one resource failed.
+/// Why one resource failed. Each variant's message carries its cause once: `Arm` shows the
+/// ARM error itself (code, message, request IDs), the others name the cause in their text and
+/// expose no separate `source`, so an error chain never prints the cause twice.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     /// ARM refused or the operation failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Arm(#[from] ArmError),
     /// The state record could not be written.
     #[error("state: {0}")]
-    State(#[from] StateError),
+    State(StateError),
+    /// The plan's graph could not be ordered (a cycle).
+    #[error("cannot order the plan: {0}")]
+    Order(moat_graph::GraphError),
+}
+
+impl From<StateError> for ApplyError {
+    fn from(e: StateError) -> ApplyError {
+        ApplyError::State(e)
+    }
+}
+
+/// Why a resource failed, typed: the CLI reads the ARM error's fields (code, request ID)
+/// instead of parsing a message. Shared, because a walk report is cloned.
+#[derive(Clone, Debug)]
+pub struct Failure(pub Arc<ApplyError>);
+
+impl Failure {
+    /// The ARM error, when ARM refused the write or its operation failed.
+    pub fn arm(&self) -> Option<&ArmError> {
+        match self.0.as_ref() {
+            ApplyError::Arm(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Two failures are equal when they say the same thing (errors carry no identity).
+impl PartialEq for Failure {
+    fn eq(&self, other: &Failure) -> bool {
+        self.to_string() == other.to_string()
+    }
 }
 
 /// The state record, shared by the apply's tasks; every change is written through at once.
@@ -157,8 +196,8 @@ pub enum ResourceOutcome {
         /// Wall time of its writes.
         elapsed: Duration,
     },
-    /// Failed with this message.
-    Failed(String),
+    /// Failed with this error.
+    Failed(Failure),
     /// Not attempted: the named dependency failed.
     Skipped(String),
     /// Not started because the apply was interrupted.
@@ -378,7 +417,7 @@ pub async fn apply(
                             key: r.key.clone(),
                             error: e.to_string(),
                         });
-                        Err(e.to_string())
+                        Err(Failure(Arc::new(e)))
                     }
                 }
                 .map(|_| ())
@@ -392,7 +431,7 @@ pub async fn apply(
                     outcomes.push((
                         r.key.clone(),
                         r.action,
-                        ResourceOutcome::Failed(format!("cannot order the plan: {e}")),
+                        ResourceOutcome::Failed(Failure(Arc::new(ApplyError::Order(e.clone())))),
                     ));
                 }
                 continue;

@@ -145,11 +145,6 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
         let first: Vec<String> = leaving
             .iter()
             .filter(|other| *other != key && owned[*other].2.iter().any(|d| d == key))
-            .filter(|other| {
-                // Deleting a VNet removes its subnets; do not wait on subnet deletes that the
-                // VNet delete makes moot — but keep the order, it is harmless and explicit.
-                !other.is_empty()
-            })
             .cloned()
             .collect();
         deletes.push(delete_plan(key, id, *kind, first, false));
@@ -291,23 +286,26 @@ fn delete_plan(
     }
 }
 
-fn order_deletes(deletes: &mut [ResourcePlan]) {
-    // Dependents first; ties by key. A simple stable selection is enough at this size.
-    let n = deletes.len();
-    let mut placed: Vec<ResourcePlan> = Vec::with_capacity(n);
-    let mut pending: Vec<ResourcePlan> = deletes.to_vec();
-    while !pending.is_empty() {
-        let idx = pending
-            .iter()
-            .position(|d| {
-                d.depends_on.iter().all(|k| {
-                    placed.iter().any(|p| &p.key == k) || !pending.iter().any(|q| &q.key == k)
-                })
-            })
-            .unwrap_or(0);
-        placed.push(pending.remove(idx));
+/// Orders deletes dependents first, ties by key: a delete's `depends_on` are the deletes that
+/// must go before it, which in graph terms are its dependents, so this is the graph's
+/// reverse order. (A cycle cannot come from acyclic records; should one appear, the order is
+/// left as it is and the apply walker reports the cycle.)
+fn order_deletes(deletes: &mut Vec<ResourcePlan>) {
+    let mut g = moat_graph::Graph::new();
+    for d in deletes.iter() {
+        let _ = g.add_node(d.key.clone(), ());
     }
-    deletes.clone_from_slice(&placed);
+    for d in deletes.iter() {
+        for first in &d.depends_on {
+            // `first` goes before `d`: it depends on `d` in the graph's sense.
+            let _ = g.add_edge(first, &d.key);
+        }
+    }
+    let Ok(order) = g.reverse_order() else { return };
+    let rank: BTreeMap<&str, usize> = order.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    let mut sorted = std::mem::take(deletes);
+    sorted.sort_by_key(|d| rank.get(d.key.as_str()).copied().unwrap_or(usize::MAX));
+    *deletes = sorted;
 }
 
 /// The query a kind's DELETE carries (an ML compute must say what happens to what it runs
