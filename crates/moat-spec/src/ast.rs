@@ -5,6 +5,7 @@
 //! The field lists below are the v1 spec language; `docs/spec.md` documents them and
 //! `schemas/moat.schema.json` is generated from them.
 
+use crate::codes;
 use crate::decode::{Cx, Decode, Map, MapReader};
 use crate::diag::Diagnostic;
 use crate::span::{Span, Spanned};
@@ -109,7 +110,7 @@ impl Resource {
         let Some(ty_entry) = r.take("type") else {
             cx.push(
                 Diagnostic::error(
-                    "E0112",
+                    codes::E0112,
                     format!("resource `{}` has no `type`", key.value),
                     key.span,
                 )
@@ -129,7 +130,7 @@ impl Resource {
             };
             cx.push(
                 Diagnostic::error(
-                    "E0113",
+                    codes::E0113,
                     format!("unknown resource type `{ty_text}`"),
                     ty_entry.value.span,
                 )
@@ -152,7 +153,7 @@ impl Resource {
             for field in ty.value.fields() {
                 if let Some(e) = r.take(field) {
                     cx.push(
-                        Diagnostic::error("E0111", format!("`{field}` cannot be set on an `existing:` resource"), e.key.span)
+                        Diagnostic::error(codes::E0111, format!("`{field}` cannot be set on an `existing:` resource"), e.key.span)
                             .label("moat never writes existing resources")
                             .hint("remove the field, or drop `existing:` to let this stack manage the resource"),
                     );
@@ -257,7 +258,7 @@ impl Spec {
     pub fn decode(root: &Node, overrides: &VarOverrides, cx: &mut Cx<'_>) -> Option<Spec> {
         if let Value::Null = root.value {
             cx.push(
-                Diagnostic::error("E0001", "the spec is empty", root.span).hint(
+                Diagnostic::error(codes::E0001, "the spec is empty", root.span).hint(
                     "a spec needs at least `stack:` and `resources:`; see examples/minimal.yaml",
                 ),
             );
@@ -265,7 +266,7 @@ impl Spec {
         }
         if !matches!(root.value, Value::Map(_)) {
             let mut d = Diagnostic::error(
-                "E0110",
+                codes::E0110,
                 format!(
                     "a spec is a mapping, but this file holds {}",
                     root.kind_name()
@@ -299,13 +300,13 @@ impl Spec {
                     .unwrap_or_else(|| "declare it under `variables:` first".to_string());
                 let d = match &declared {
                     Some(decl) => Diagnostic::error(
-                        "E0122",
+                        codes::E0122,
                         format!("`--var {name}=…` names no declared variable"),
                         decl.span,
                     )
                     .label("the variables this spec declares"),
                     None => Diagnostic::error(
-                        "E0122",
+                        codes::E0122,
                         format!("`--var {name}=…` names no declared variable"),
                         Span::point(0),
                     )
@@ -323,7 +324,7 @@ impl Spec {
                     (None, None) => {
                         cx.push(
                             Diagnostic::error(
-                                "E0122",
+                                codes::E0122,
                                 format!("variable `{}` has no value", name.value),
                                 name.span,
                             )
@@ -352,7 +353,7 @@ impl Spec {
             None => {
                 let at = Span::new(root.span.start as usize, root.span.start as usize + 1);
                 cx.push(
-                    Diagnostic::error("E0112", "missing field `resources` in the spec", at)
+                    Diagnostic::error(codes::E0112, "missing field `resources` in the spec", at)
                         .label("`resources` is required")
                         .hint("list what this stack manages under `resources:`"),
                 );

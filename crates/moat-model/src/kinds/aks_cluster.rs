@@ -3,10 +3,16 @@
 use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::strs;
+use crate::cidr::Cidr;
 use crate::json;
+use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
+use crate::resolve::Resolver;
+use moat_spec::Diagnostic;
+use moat_spec::Spanned;
 use moat_spec::ast::{self, KindSpec};
+use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
@@ -64,6 +70,7 @@ pub(crate) static DEF: KindDef = KindDef {
     carry_over: &[],
     secrets: &[],
     body,
+    check,
     read_in_parent: false,
     deletes_children: &[],
     guards_contents: None,
@@ -182,5 +189,90 @@ fn body(
     json::set(b, "properties.enableRBAC", json!(true));
     if let Some(l) = &a.local_accounts {
         json::set(b, "properties.disableLocalAccounts", json!(!l.value));
+    }
+}
+
+/// Offline checks of one `aks_cluster`: what Azure would reject that can be known from the spec.
+pub(crate) fn check(
+    rs: &mut Resolver<'_>,
+    key: &str,
+    spec: &KindSpec,
+    location: &Option<Spanned<String>>,
+    refs: &mut Vec<Ref>,
+    _children: &mut Vec<Resource>,
+) {
+    let KindSpec::AksCluster(a) = spec else {
+        return;
+    };
+    if let Some(n) = &a.node_count {
+        rs.range(n, 1, 1000, "node_count");
+    }
+    if let Some(p) = &a.node_pool_name
+        && let Err(why) = naming::AKS_NODE_POOL.check(&p.value)
+    {
+        rs.push(
+            Diagnostic::error(
+                codes::E0301,
+                format!("invalid node pool name `{}`", p.value),
+                p.span,
+            )
+            .label(why),
+        );
+    }
+    if let Some(p) = &a.dns_prefix
+        && let Err(why) = naming::AKS_DNS_PREFIX.check(&p.value)
+    {
+        rs.push(
+            Diagnostic::error(
+                codes::E0301,
+                format!("invalid DNS prefix `{}`", p.value),
+                p.span,
+            )
+            .label(why),
+        );
+    }
+    if let Some(m) = &a.max_pods {
+        rs.range(m, 10, 250, "max_pods");
+    }
+    if let Some(s) = &a.auto_scaling
+        && s.value.min_count.value > s.value.max_count.value
+    {
+        rs.push(
+            Diagnostic::error(
+                codes::E0114,
+                format!(
+                    "`min_count` ({}) is larger than `max_count` ({})",
+                    s.value.min_count.value, s.value.max_count.value
+                ),
+                s.value.min_count.span,
+            )
+            .with_secondary(s.value.max_count.span, "the maximum")
+            .hint("lower `min_count` or raise `max_count`"),
+        );
+    }
+    for ip in a.authorized_ip_ranges.iter().flat_map(|l| l.value.iter()) {
+        if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
+            rs.cidr_error(ip, e);
+        }
+    }
+    if let Some(net) = &a.network {
+        let n = &net.value;
+        if let Some(sn) = &n.subnet
+            && let Some(r) = rs.bind(sn, refs::NETWORK_SUBNET, &[Kind::Subnet])
+        {
+            rs.check_same_region(key, location, &r, "an AKS cluster");
+            rs.check_same_subscription(&r);
+            refs.push(r);
+        }
+        rs.check_aks_ranges(
+            n.service_cidr.as_ref(),
+            n.dns_service_ip.as_ref(),
+            n.docker_bridge_cidr.as_ref(),
+        );
+        if let Some(p) = &n.pod_cidr
+            && let Err(e) = Cidr::parse_strict(&p.value)
+        {
+            rs.cidr_error(p, e);
+        }
     }
 }

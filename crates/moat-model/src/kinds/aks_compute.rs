@@ -4,9 +4,14 @@ use super::ML_SECRETS;
 use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
 use crate::arm::MapContext;
 use crate::json;
+use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
+use crate::resolve::Resolver;
+use moat_spec::Diagnostic;
+use moat_spec::Spanned;
 use moat_spec::ast::{self, KindSpec};
+use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
@@ -58,6 +63,7 @@ pub(crate) static DEF: KindDef = KindDef {
     carry_over: &[],
     secrets: ML_SECRETS,
     body,
+    check,
     read_in_parent: false,
     deletes_children: &[],
     guards_contents: None,
@@ -144,5 +150,65 @@ fn body(
         if let Some(s) = &cr.load_balancer_subnet {
             p(b, "loadBalancerSubnet", json!(s.value));
         }
+    }
+}
+
+/// Offline checks of one `aks_compute`: what Azure would reject that can be known from the spec.
+pub(crate) fn check(
+    rs: &mut Resolver<'_>,
+    key: &str,
+    spec: &KindSpec,
+    location: &Option<Spanned<String>>,
+    refs: &mut Vec<Ref>,
+    _children: &mut Vec<Resource>,
+) {
+    let KindSpec::AksCompute(c) = spec else {
+        return;
+    };
+    match (&c.cluster, &c.create) {
+        (Some(cl), Some(cr)) => {
+            rs.push(
+                    Diagnostic::error(codes::E0114, "give `cluster:` (attach) or `create:`, not both", cl.span)
+                        .with_secondary(cr.span, "create")
+                        .hint("attach an existing `aks_cluster` with `cluster:`, or let Azure ML build one with `create:`"),
+                );
+        }
+        (None, None) => {
+            rs.push(
+                    Diagnostic::error(codes::E0112, format!("`{key}` needs `cluster:` or `create:`"), rs.syms[key].res.key.span)
+                        .hint("attach an `aks_cluster` with `cluster: <key>`, or add `create: { agent_count: 3, … }`"),
+                );
+        }
+        _ => {}
+    }
+    if let Some(cl) = &c.cluster {
+        refs.extend(rs.bind(cl, refs::CLUSTER, &[Kind::AksCluster]));
+    }
+    if let (Some(p), Some(_)) = (&c.cluster_purpose, &c.create) {
+        rs.push(
+            Diagnostic::error(
+                codes::E0111,
+                "`cluster_purpose` belongs inside `create:` here",
+                p.span,
+            )
+            .hint("move it to `create.cluster_purpose`"),
+        );
+    }
+    if let Some(cr) = &c.create {
+        let cr = &cr.value;
+        if let Some(n) = &cr.agent_count {
+            rs.range(n, 1, 100, "agent_count");
+        }
+        if let Some(sn) = &cr.subnet
+            && let Some(r) = rs.bind(sn, refs::CREATE_SUBNET, &[Kind::Subnet])
+        {
+            rs.check_same_region(key, location, &r, "an AKS compute");
+            refs.push(r);
+        }
+        rs.check_aks_ranges(
+            cr.service_cidr.as_ref(),
+            cr.dns_service_ip.as_ref(),
+            cr.docker_bridge_cidr.as_ref(),
+        );
     }
 }

@@ -5,10 +5,15 @@ use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::{id_obj, iso_duration};
 use crate::json;
+use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
+use crate::resolve::Resolver;
 use crate::resolve::parse_duration;
+use moat_spec::Diagnostic;
+use moat_spec::Spanned;
 use moat_spec::ast::{self, KindSpec};
+use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
@@ -65,6 +70,7 @@ pub(crate) static DEF: KindDef = KindDef {
     carry_over: &[],
     secrets: ML_SECRETS,
     body,
+    check,
     read_in_parent: false,
     deletes_children: &[],
     guards_contents: None,
@@ -151,4 +157,80 @@ fn body(
         "Linux"
     };
     p(b, "osType", json!(os));
+}
+
+/// Offline checks of one `aml_compute`: what Azure would reject that can be known from the spec.
+pub(crate) fn check(
+    rs: &mut Resolver<'_>,
+    key: &str,
+    spec: &KindSpec,
+    location: &Option<Spanned<String>>,
+    refs: &mut Vec<Ref>,
+    _children: &mut Vec<Resource>,
+) {
+    let KindSpec::AmlCompute(c) = spec else {
+        return;
+    };
+    if let Some(min) = &c.min_nodes
+        && min.value > c.max_nodes.value
+    {
+        rs.push(
+            Diagnostic::error(
+                codes::E0114,
+                format!(
+                    "`min_nodes` ({}) is larger than `max_nodes` ({})",
+                    min.value, c.max_nodes.value
+                ),
+                min.span,
+            )
+            .label("more than the maximum")
+            .with_secondary(c.max_nodes.span, "the maximum")
+            .hint("lower `min_nodes` or raise `max_nodes`"),
+        );
+    }
+    if c.max_nodes.value == 0 {
+        rs.err(
+            codes::E0114,
+            "`max_nodes` must be at least 1",
+            c.max_nodes.span,
+        );
+    }
+    if let Some(t) = &c.idle_time_before_scale_down
+        && let Err(why) = parse_duration(&t.value)
+    {
+        rs.push(
+            Diagnostic::error(
+                codes::E0114,
+                format!("invalid duration `{}`", t.value),
+                t.span,
+            )
+            .label(why)
+            .hint("write e.g. `120s`, `2m`, `1h` or `PT2M`"),
+        );
+    }
+    if let Some(ssh) = &c.ssh {
+        let k = &ssh.value.admin_public_key;
+        if !["ssh-rsa ", "ssh-ed25519 ", "ecdsa-sha2-"]
+            .iter()
+            .any(|p| k.value.starts_with(p))
+        {
+            rs.push(
+                Diagnostic::error(
+                    codes::E0114,
+                    "`admin_public_key` is not an OpenSSH public key",
+                    k.span,
+                )
+                .hint(
+                    "paste the contents of `~/.ssh/id_ed25519.pub` (it starts with `ssh-ed25519 `)",
+                ),
+            );
+        }
+    }
+    if let Some(sn) = &c.subnet
+        && let Some(r) = rs.bind(sn, refs::SUBNET, &[Kind::Subnet])
+    {
+        rs.check_same_region(key, location, &r, "an AmlCompute cluster");
+        rs.check_same_subscription(&r);
+        refs.push(r);
+    }
 }

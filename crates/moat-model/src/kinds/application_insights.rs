@@ -3,10 +3,16 @@
 use super::{Field, KindDef, LockGroup, Replace, Scope, canon};
 use crate::arm::MapContext;
 use crate::arm::toggle;
+use crate::armid::ArmId;
 use crate::json;
+use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
+use crate::resolve::Resolver;
+use moat_spec::Diagnostic;
+use moat_spec::Spanned;
 use moat_spec::ast::{self, KindSpec};
+use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
@@ -36,6 +42,7 @@ pub(crate) static DEF: KindDef = KindDef {
     carry_over: &[],
     secrets: &[],
     body,
+    check,
     read_in_parent: false,
     deletes_children: &[],
     guards_contents: None,
@@ -85,5 +92,41 @@ fn body(
     }
     if let Some(x) = &a.disable_local_auth {
         json::set(b, "properties.DisableLocalAuth", json!(x.value));
+    }
+}
+
+/// Offline checks of one `application_insights`: what Azure would reject that can be known from the spec.
+pub(crate) fn check(
+    rs: &mut Resolver<'_>,
+    _key: &str,
+    spec: &KindSpec,
+    _location: &Option<Spanned<String>>,
+    _refs: &mut Vec<Ref>,
+    _children: &mut Vec<Resource>,
+) {
+    let KindSpec::ApplicationInsights(a) = spec else {
+        return;
+    };
+    if let Some(d) = &a.retention_days {
+        const OK: [u32; 9] = [30, 60, 90, 120, 180, 270, 365, 550, 730];
+        if !OK.contains(&d.value) {
+            rs.push(
+                Diagnostic::error(
+                    codes::E0114,
+                    format!("retention of {} days is not offered", d.value),
+                    d.span,
+                )
+                .hint("use one of 30, 60, 90, 120, 180, 270, 365, 550, 730"),
+            );
+        }
+    }
+    if let Some(w) = &a.log_analytics_workspace {
+        match ArmId::parse(&w.value) {
+                Some(p) if p.full_type().eq_ignore_ascii_case("Microsoft.OperationalInsights/workspaces") => {}
+                _ => rs.push(
+                    Diagnostic::error(codes::E0205, "`log_analytics_workspace` must be a Log Analytics workspace ID", w.span)
+                        .hint("`/subscriptions/…/resourceGroups/…/providers/Microsoft.OperationalInsights/workspaces/<name>`"),
+                ),
+            }
     }
 }

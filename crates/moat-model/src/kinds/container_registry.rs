@@ -3,10 +3,16 @@
 use super::{Field, KindDef, LockGroup, Replace, Scope, canon};
 use crate::arm::MapContext;
 use crate::arm::{access, toggle};
+use crate::cidr::Cidr;
 use crate::json;
+use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
+use crate::resolve::Resolver;
+use moat_spec::Diagnostic;
+use moat_spec::Spanned;
 use moat_spec::ast::{self, KindSpec};
+use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
@@ -37,6 +43,7 @@ pub(crate) static DEF: KindDef = KindDef {
     carry_over: &[],
     secrets: &["customHeaders", "serviceUri"],
     body,
+    check,
     read_in_parent: false,
     deletes_children: &[],
     guards_contents: None,
@@ -86,5 +93,52 @@ fn body(
             "properties.networkRuleSet",
             json!({ "defaultAction": access(rules.value.default_action.as_ref().map(|a| a.value)), "ipRules": ips }),
         );
+    }
+}
+
+/// Offline checks of one `container_registry`: what Azure would reject that can be known from the spec.
+pub(crate) fn check(
+    rs: &mut Resolver<'_>,
+    _key: &str,
+    spec: &KindSpec,
+    _location: &Option<Spanned<String>>,
+    _refs: &mut Vec<Ref>,
+    _children: &mut Vec<Resource>,
+) {
+    let KindSpec::ContainerRegistry(c) = spec else {
+        return;
+    };
+    let premium = c
+        .sku
+        .as_ref()
+        .is_none_or(|s| s.value == ast::RegistrySku::Premium);
+    if let (Some(rules), false) = (&c.network_rules, premium) {
+        rs.push(
+            Diagnostic::error(
+                codes::E0114,
+                "registry network rules need the `premium` SKU",
+                rules.span,
+            )
+            .hint("set `sku: premium`, or remove `network_rules`"),
+        );
+    }
+    if let (Some(z), false) = (&c.zone_redundancy, premium)
+        && z.value == ast::Toggle::Enabled
+    {
+        rs.err(
+            codes::E0114,
+            "zone redundancy needs the `premium` SKU",
+            z.span,
+        );
+    }
+    for ip in c
+        .network_rules
+        .iter()
+        .flat_map(|r| r.value.ip_rules.iter())
+        .flat_map(|l| l.value.iter())
+    {
+        if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
+            rs.cidr_error(ip, e);
+        }
     }
 }

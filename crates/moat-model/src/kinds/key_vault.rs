@@ -3,10 +3,17 @@
 use super::{Field, KindDef, LockGroup, Replace, Scope, SoftDelete, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::{access, toggle};
+use crate::cidr::Cidr;
 use crate::json;
+use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
+use crate::resolve::Resolver;
+use crate::resolve::is_guid;
+use moat_spec::Diagnostic;
+use moat_spec::Spanned;
 use moat_spec::ast::{self, KindSpec};
+use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
@@ -46,6 +53,7 @@ pub(crate) static DEF: KindDef = KindDef {
     carry_over: &["properties.accessPolicies", "properties.networkAcls"],
     secrets: &[],
     body,
+    check,
     read_in_parent: false,
     deletes_children: &[],
     guards_contents: None,
@@ -142,5 +150,44 @@ fn body(r: &Resource, b: &mut Value, ctx: &MapContext, reference: &dyn Fn(&str) 
             "properties.networkAcls",
             json!({ "defaultAction": access(nr.default_action.as_ref().map(|a| a.value)), "bypass": bypass, "virtualNetworkRules": subnets, "ipRules": ips }),
         );
+    }
+}
+
+/// Offline checks of one `key_vault`: what Azure would reject that can be known from the spec.
+pub(crate) fn check(
+    rs: &mut Resolver<'_>,
+    _key: &str,
+    spec: &KindSpec,
+    _location: &Option<Spanned<String>>,
+    refs: &mut Vec<Ref>,
+    _children: &mut Vec<Resource>,
+) {
+    let KindSpec::KeyVault(v) = spec else {
+        return;
+    };
+    if let Some(t) = &v.tenant_id
+        && !is_guid(&t.value)
+    {
+        rs.push(
+            Diagnostic::error(
+                codes::E0114,
+                format!("`{}` is not a tenant ID", t.value),
+                t.span,
+            )
+            .hint(
+                "write the tenant's GUID, or leave `tenant_id` out to use the credential's tenant",
+            ),
+        );
+    }
+    if let Some(d) = &v.soft_delete_retention_days {
+        rs.range(d, 7, 90, "soft_delete_retention_days");
+    }
+    if let Some(rules) = &v.network_rules {
+        rs.bind_firewall_subnets(&rules.value.subnets, refs);
+        for ip in rules.value.ip_rules.iter().flat_map(|l| l.value.iter()) {
+            if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
+                rs.cidr_error(ip, e);
+            }
+        }
     }
 }

@@ -5,9 +5,14 @@ use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::toggle;
 use crate::json;
+use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
+use crate::resolve::Resolver;
+use moat_spec::Diagnostic;
+use moat_spec::Spanned;
 use moat_spec::ast::KindSpec;
+use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
@@ -40,6 +45,7 @@ pub(crate) static DEF: KindDef = KindDef {
     carry_over: &[],
     secrets: ML_SECRETS,
     body,
+    check,
     read_in_parent: false,
     deletes_children: &[],
     guards_contents: None,
@@ -81,5 +87,47 @@ fn body(
     }
     if let Some(x) = &w.image_build_compute {
         json::set(b, "properties.imageBuildCompute", json!(x.value));
+    }
+}
+
+/// Offline checks of one `ml_workspace`: what Azure would reject that can be known from the spec.
+pub(crate) fn check(
+    rs: &mut Resolver<'_>,
+    key: &str,
+    spec: &KindSpec,
+    _location: &Option<Spanned<String>>,
+    refs: &mut Vec<Ref>,
+    _children: &mut Vec<Resource>,
+) {
+    let KindSpec::MlWorkspace(w) = spec else {
+        return;
+    };
+    refs.extend(rs.bind(
+        &w.storage_account,
+        refs::STORAGE_ACCOUNT,
+        &[Kind::StorageAccount],
+    ));
+    refs.extend(rs.bind(&w.key_vault, refs::KEY_VAULT, &[Kind::KeyVault]));
+    refs.extend(rs.bind(
+        &w.application_insights,
+        refs::APPLICATION_INSIGHTS,
+        &[Kind::ApplicationInsights],
+    ));
+    if let Some(c) = &w.container_registry {
+        refs.extend(rs.bind(c, refs::CONTAINER_REGISTRY, &[Kind::ContainerRegistry]));
+    }
+    if let Some(b) = &w.image_build_compute {
+        let exists = rs.spec.resources.iter().any(|r| match &r.body {
+            Some(KindSpec::AmlCompute(c)) => {
+                c.workspace.value == key && rs.azure_name(r).value == b.value
+            }
+            _ => false,
+        });
+        if !exists {
+            rs.push(
+                    Diagnostic::warning(codes::E0203, format!("no `aml_compute` named `{}` in this workspace", b.value), b.span)
+                        .hint("name an AmlCompute cluster of this workspace; image builds fail without one when the registry is behind a VNet"),
+                );
+        }
     }
 }

@@ -145,6 +145,17 @@ impl Field {
 pub type BodyFn =
     fn(r: &Resource, b: &mut Value, ctx: &MapContext, reference: &dyn Fn(&str) -> Option<String>);
 
+/// A kind's offline checks: given its typed spec, push diagnostics on the resolver, bind its
+/// references into `refs` and add children (a VNet's subnets) to `children`.
+pub(crate) type CheckFn = for<'s> fn(
+    rs: &mut crate::resolve::Resolver<'s>,
+    key: &str,
+    spec: &moat_spec::ast::KindSpec,
+    location: &Option<moat_spec::Spanned<String>>,
+    refs: &mut Vec<crate::model::Ref>,
+    children: &mut Vec<Resource>,
+);
+
 /// Before an absent resource of this kind is created, ask whether a soft-deleted one holds
 /// its name (a key vault): `soft_deleted_id(subscription, location, name)`.
 #[derive(Clone, Copy, Debug)]
@@ -197,6 +208,8 @@ pub struct KindDef {
     pub secrets: &'static [&'static str],
     /// Builds its request body.
     pub body: BodyFn,
+    /// Its offline checks (binding its references, ranges, CIDRs), run by resolution.
+    pub(crate) check: CheckFn,
     /// Read from its parent's body (`properties.<segment>`) instead of its own GET.
     pub read_in_parent: bool,
     /// Deleting one of these also deletes its children of these kinds, so their own

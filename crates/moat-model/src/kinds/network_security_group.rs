@@ -3,10 +3,19 @@
 use super::{Field, KindDef, LockGroup, Replace, Scope, canon};
 use crate::arm::MapContext;
 use crate::arm::security_rule;
+use crate::cidr::Cidr;
 use crate::json;
+use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
-use moat_spec::ast::KindSpec;
+use crate::resolve::Resolver;
+use crate::resolve::check_port_range;
+use crate::resolve::is_service_tag_shape;
+use moat_spec::Diagnostic;
+use moat_spec::Spanned;
+use moat_spec::ast::OneOrMany;
+use moat_spec::ast::{self, KindSpec};
+use moat_spec::codes;
 use serde_json::Value;
 
 pub(crate) static DEF: KindDef = KindDef {
@@ -27,6 +36,7 @@ pub(crate) static DEF: KindDef = KindDef {
     carry_over: &[],
     secrets: &[],
     body,
+    check,
     read_in_parent: false,
     deletes_children: &[],
     guards_contents: None,
@@ -50,4 +60,91 @@ fn body(
         .map(|r| security_rule(&r.value))
         .collect();
     json::set(b, "properties.securityRules", Value::Array(rules));
+}
+
+/// Offline checks of one `network_security_group`: what Azure would reject that can be known from the spec.
+pub(crate) fn check(
+    rs: &mut Resolver<'_>,
+    _key: &str,
+    spec: &KindSpec,
+    _location: &Option<Spanned<String>>,
+    _refs: &mut Vec<Ref>,
+    _children: &mut Vec<Resource>,
+) {
+    let KindSpec::NetworkSecurityGroup(n) = spec else {
+        return;
+    };
+    for rule in n.rules.iter().flat_map(|r| r.value.iter()) {
+        check_security_rule(rs, &rule.value);
+    }
+}
+
+fn check_security_rule(rs: &mut Resolver<'_>, r: &ast::SecurityRule) {
+    if let Err(why) = naming::NETWORK_CHILD.check(&r.name.value) {
+        rs.push(
+            Diagnostic::error(
+                codes::E0301,
+                format!("invalid rule name `{}`", r.name.value),
+                r.name.span,
+            )
+            .label(why),
+        );
+    }
+    rs.range(&r.priority, 100, 4096, "priority");
+    for addrs in [&r.source, &r.destination].into_iter().flatten() {
+        check_addresses(rs, addrs);
+    }
+    for ports in [&r.source_ports, &r.destination_ports]
+        .into_iter()
+        .flatten()
+    {
+        for p in &ports.value.0 {
+            if let Err(why) = check_port_range(&p.value) {
+                rs.push(
+                    Diagnostic::error(
+                        codes::E0114,
+                        format!("invalid port range `{}`", p.value),
+                        p.span,
+                    )
+                    .label(why)
+                    .hint("write `*`, a port like `443`, or a range like `29876-29877`"),
+                );
+            }
+        }
+    }
+}
+
+fn check_addresses(rs: &mut Resolver<'_>, addrs: &Spanned<OneOrMany>) {
+    let many = addrs.value.0.len() > 1;
+    for a in &addrs.value.0 {
+        let v = a.value.as_str();
+        if v == "*" {
+            continue;
+        }
+        if v.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+            if let Err(e) = Cidr::parse_ip_or_cidr(v) {
+                rs.cidr_error(a, e);
+            }
+        } else if !is_service_tag_shape(v) {
+            rs.push(
+                Diagnostic::error(
+                    codes::E0302,
+                    format!("`{v}` is neither an address nor a service tag"),
+                    a.span,
+                )
+                .hint("write `*`, an IP, a CIDR, or a service tag such as `VirtualNetwork`"),
+            );
+        } else if many {
+            rs.push(
+                Diagnostic::error(
+                    codes::E0114,
+                    format!("service tag `{v}` cannot be combined with other addresses"),
+                    a.span,
+                )
+                .hint(
+                    "a rule takes one service tag, or a list of IPs/CIDRs: split it into two rules",
+                ),
+            );
+        }
+    }
 }

@@ -2,8 +2,12 @@
 
 use super::{KindDef, LockGroup, Replace, Scope};
 use crate::arm::MapContext;
+use crate::model::Ref;
 use crate::model::{Kind, Resource};
 use crate::naming;
+use crate::resolve::Resolver;
+use moat_spec::Spanned;
+use moat_spec::ast::KindSpec;
 use serde_json::Value;
 
 pub(crate) static DEF: KindDef = KindDef {
@@ -24,6 +28,7 @@ pub(crate) static DEF: KindDef = KindDef {
     carry_over: &[],
     secrets: &[],
     body,
+    check,
     read_in_parent: false,
     deletes_children: &[],
     guards_contents: Some("resources"),
@@ -36,5 +41,16 @@ fn body(
     _b: &mut Value,
     _ctx: &MapContext,
     _reference: &dyn Fn(&str) -> Option<String>,
+) {
+}
+
+/// Nothing to check offline beyond the common fields.
+pub(crate) fn check(
+    _rs: &mut Resolver<'_>,
+    _key: &str,
+    _spec: &KindSpec,
+    _location: &Option<Spanned<String>>,
+    _refs: &mut Vec<Ref>,
+    _children: &mut Vec<Resource>,
 ) {
 }

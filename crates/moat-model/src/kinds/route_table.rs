@@ -3,10 +3,18 @@
 use super::{Field, KindDef, LockGroup, Replace, Scope, canon};
 use crate::arm::MapContext;
 use crate::arm::next_hop;
+use crate::cidr;
+use crate::cidr::Cidr;
 use crate::json;
+use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
-use moat_spec::ast::KindSpec;
+use crate::resolve::Resolver;
+use crate::resolve::is_service_tag_shape;
+use moat_spec::Diagnostic;
+use moat_spec::Spanned;
+use moat_spec::ast::{self, KindSpec};
+use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
@@ -30,6 +38,7 @@ pub(crate) static DEF: KindDef = KindDef {
     carry_over: &[],
     secrets: &[],
     body,
+    check,
     read_in_parent: false,
     deletes_children: &[],
     guards_contents: None,
@@ -62,5 +71,82 @@ fn body(
     json::set(b, "properties.routes", Value::Array(routes));
     if let Some(d) = &t.disable_bgp_route_propagation {
         json::set(b, "properties.disableBgpRoutePropagation", json!(d.value));
+    }
+}
+
+/// Offline checks of one `route_table`: what Azure would reject that can be known from the spec.
+pub(crate) fn check(
+    rs: &mut Resolver<'_>,
+    _key: &str,
+    spec: &KindSpec,
+    _location: &Option<Spanned<String>>,
+    _refs: &mut Vec<Ref>,
+    _children: &mut Vec<Resource>,
+) {
+    let KindSpec::RouteTable(t) = spec else {
+        return;
+    };
+    for route in t.routes.iter().flat_map(|r| r.value.iter()) {
+        check_route(rs, &route.value);
+    }
+}
+
+fn check_route(rs: &mut Resolver<'_>, r: &ast::Route) {
+    if let Err(why) = naming::NETWORK_CHILD.check(&r.name.value) {
+        rs.push(
+            Diagnostic::error(
+                codes::E0301,
+                format!("invalid route name `{}`", r.name.value),
+                r.name.span,
+            )
+            .label(why),
+        );
+    }
+    let p = &r.address_prefix;
+    if p.value.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+        if let Err(e) = Cidr::parse_strict(&p.value) {
+            rs.cidr_error(p, e);
+        }
+    } else if !is_service_tag_shape(&p.value) {
+        rs.push(Diagnostic::error(
+            codes::E0302,
+            format!("`{}` is neither a CIDR nor a service tag", p.value),
+            p.span,
+        ));
+    }
+    let appliance = r.next_hop.value == ast::NextHop::VirtualAppliance;
+    match (&r.next_hop_ip, appliance) {
+        (None, true) => {
+            rs.push(
+                Diagnostic::error(
+                    codes::E0112,
+                    "`virtual_appliance` needs `next_hop_ip`",
+                    r.next_hop.span,
+                )
+                .label("no `next_hop_ip` in this route")
+                .hint("add `next_hop_ip:` with the appliance's private IP"),
+            );
+        }
+        (Some(ip), false) => {
+            rs.push(
+                Diagnostic::error(
+                    codes::E0114,
+                    format!(
+                        "`next_hop_ip` only goes with `virtual_appliance`, not `{}`",
+                        r.next_hop.value
+                    ),
+                    ip.span,
+                )
+                .hint("remove `next_hop_ip`"),
+            );
+        }
+        (Some(ip), true) if cidr::parse_ip(&ip.value).is_none() => {
+            rs.err(
+                codes::E0302,
+                format!("`{}` is not an IPv4 address", ip.value),
+                ip.span,
+            );
+        }
+        _ => {}
     }
 }

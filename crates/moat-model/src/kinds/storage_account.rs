@@ -3,10 +3,16 @@
 use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::{access, toggle};
+use crate::cidr::Cidr;
 use crate::json;
+use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
+use crate::resolve::Resolver;
+use moat_spec::Diagnostic;
+use moat_spec::Spanned;
 use moat_spec::ast::{self, KindSpec};
+use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
@@ -48,6 +54,7 @@ pub(crate) static DEF: KindDef = KindDef {
     carry_over: &[],
     secrets: &["sharedKey", "sshPassword"],
     body,
+    check,
     read_in_parent: false,
     deletes_children: &[],
     guards_contents: None,
@@ -144,5 +151,56 @@ fn body(
                 "ipRules": ips,
             }),
         );
+    }
+}
+
+/// Offline checks of one `storage_account`: what Azure would reject that can be known from the spec.
+pub(crate) fn check(
+    rs: &mut Resolver<'_>,
+    _key: &str,
+    spec: &KindSpec,
+    _location: &Option<Spanned<String>>,
+    refs: &mut Vec<Ref>,
+    _children: &mut Vec<Resource>,
+) {
+    let KindSpec::StorageAccount(s) = spec else {
+        return;
+    };
+    if let Some(rules) = &s.network_rules {
+        rs.bind_firewall_subnets(&rules.value.subnets, refs);
+        for ip in rules.value.ip_rules.iter().flat_map(|l| l.value.iter()) {
+            check_storage_ip(rs, ip);
+        }
+    }
+}
+
+fn check_storage_ip(rs: &mut Resolver<'_>, ip: &Spanned<String>) {
+    match Cidr::parse_ip_or_cidr(&ip.value) {
+        Err(e) => rs.cidr_error(ip, e),
+        Ok(c) => {
+            if ip.value.contains('/') && c.len() > 30 {
+                rs.push(
+                    Diagnostic::error(
+                        codes::E0302,
+                        format!("storage firewalls reject /{} ranges", c.len()),
+                        ip.span,
+                    )
+                    .hint(format!(
+                        "write the bare address(es) instead, e.g. `{}`",
+                        c.network()
+                    )),
+                );
+            } else if c.is_private() {
+                rs.push(
+                    Diagnostic::error(
+                        codes::E0302,
+                        format!("`{}` is a private range", ip.value),
+                        ip.span,
+                    )
+                    .label("storage IP rules take public addresses only")
+                    .hint("admit private networks through `subnets:` (service endpoints) instead"),
+                );
+            }
+        }
     }
 }

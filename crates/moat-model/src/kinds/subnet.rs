@@ -4,8 +4,12 @@ use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::{id_obj, toggle};
 use crate::json;
+use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
+use crate::resolve::Resolver;
+use moat_spec::Spanned;
+use moat_spec::ast::KindSpec;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
@@ -50,6 +54,7 @@ pub(crate) static DEF: KindDef = KindDef {
     carry_over: &["properties.natGateway"],
     secrets: &[],
     body,
+    check,
     read_in_parent: true,
     deletes_children: &[],
     guards_contents: None,
@@ -104,4 +109,15 @@ fn body(
     if let Some(d) = &s.default_outbound_access {
         json::set(b, "properties.defaultOutboundAccess", json!(d.value));
     }
+}
+
+/// Subnets are checked with their VNet (`virtual_network.rs`); they have no spec of their own.
+pub(crate) fn check(
+    _rs: &mut Resolver<'_>,
+    _key: &str,
+    _spec: &KindSpec,
+    _location: &Option<Spanned<String>>,
+    _refs: &mut Vec<Ref>,
+    _children: &mut Vec<Resource>,
+) {
 }

@@ -1,13 +1,25 @@
 //! Virtual networks: address space and DNS servers; their subnets are children (`subnet.rs`).
 
+use super::refs;
 use super::{Field, KindDef, LockGroup, Replace, Scope, canon};
 use crate::arm::MapContext;
 use crate::arm::strs;
+use crate::cidr;
+use crate::cidr::Cidr;
 use crate::json;
+use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
-use moat_spec::ast::KindSpec;
+use crate::resolve::Resolver;
+use crate::resolve::SERVICE_ENDPOINTS;
+use moat_spec::Diagnostic;
+use moat_spec::Span;
+use moat_spec::Spanned;
+use moat_spec::ast::{self, KindSpec};
+use moat_spec::codes;
+use moat_spec::suggest::did_you_mean;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 pub(crate) static DEF: KindDef = KindDef {
     kind: Kind::VirtualNetwork,
@@ -30,6 +42,7 @@ pub(crate) static DEF: KindDef = KindDef {
     carry_over: &["properties.dhcpOptions"],
     secrets: &[],
     body,
+    check,
     read_in_parent: false,
     deletes_children: &[Kind::Subnet],
     guards_contents: None,
@@ -59,5 +72,179 @@ fn body(
             "properties.dhcpOptions.dnsServers",
             json!(strs(&d.value)),
         );
+    }
+}
+
+/// Offline checks of one `virtual_network`: what Azure would reject that can be known from the spec.
+pub(crate) fn check(
+    rs: &mut Resolver<'_>,
+    key: &str,
+    spec: &KindSpec,
+    _location: &Option<Spanned<String>>,
+    _refs: &mut Vec<Ref>,
+    children: &mut Vec<Resource>,
+) {
+    let KindSpec::VirtualNetwork(v) = spec else {
+        return;
+    };
+    check_vnet(rs, key, v, children);
+}
+
+fn check_vnet(
+    rs: &mut Resolver<'_>,
+    key: &str,
+    v: &ast::VirtualNetwork,
+    children: &mut Vec<Resource>,
+) {
+    let mut space = Vec::new();
+    for p in &v.address_space.value {
+        match Cidr::parse_strict(&p.value) {
+            Ok(c) => {
+                if let Some((prev, prev_span)) =
+                    space.iter().find(|(x, _): &&(Cidr, Span)| x.overlaps(c))
+                {
+                    let prev: &Cidr = prev;
+                    rs.push(
+                        Diagnostic::error(
+                            codes::E0304,
+                            format!("address range `{c}` overlaps `{prev}`"),
+                            p.span,
+                        )
+                        .with_secondary(*prev_span, "overlapped range"),
+                    );
+                }
+                space.push((c, p.span));
+            }
+            Err(e) => rs.cidr_error(p, e),
+        }
+    }
+    if v.address_space.value.is_empty() {
+        rs.err(
+            codes::E0114,
+            "`address_space` needs at least one range",
+            v.address_space.span,
+        );
+    }
+    for ip in v.dns_servers.iter().flat_map(|l| l.value.iter()) {
+        if cidr::parse_ip(&ip.value).is_none() {
+            rs.err(
+                codes::E0302,
+                format!("`{}` is not an IPv4 address", ip.value),
+                ip.span,
+            );
+        }
+    }
+    let vnet_id = rs.ids.get(key).cloned().unwrap_or_default();
+    let mut seen: Vec<(Cidr, Span, String)> = Vec::new();
+    for (name, sub) in v.subnets.iter().flat_map(|s| s.value.iter()) {
+        if let Err(why) = naming::NETWORK_CHILD.check(&name.value) {
+            rs.push(
+                Diagnostic::error(
+                    codes::E0301,
+                    format!("invalid subnet name `{}`", name.value),
+                    name.span,
+                )
+                .label(why),
+            );
+        }
+        let s = &sub.value;
+        match Cidr::parse_strict(&s.address_prefix.value) {
+            Ok(c) => {
+                if c.len() > 29 {
+                    rs.push(
+                        Diagnostic::error(
+                            codes::E0303,
+                            format!("subnet `{}` is smaller than /29", name.value),
+                            s.address_prefix.span,
+                        )
+                        .label(format!("{c} holds {} addresses", c.size()))
+                        .hint("Azure's smallest subnet is a /29 (it reserves 5 addresses in each)"),
+                    );
+                }
+                if !space.is_empty() && !space.iter().any(|(v, _)| v.contains(c)) {
+                    let ranges = space
+                        .iter()
+                        .map(|(v, _)| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    rs.push(
+                        Diagnostic::error(
+                            codes::E0303,
+                            format!(
+                                "subnet `{}` ({c}) is outside the virtual network",
+                                name.value
+                            ),
+                            s.address_prefix.span,
+                        )
+                        .label(format!("not inside {ranges}"))
+                        .with_secondary(v.address_space.span, "the network's address space")
+                        .hint(
+                            "pick a range inside `address_space`, or add a range that contains it",
+                        ),
+                    );
+                }
+                if let Some((other, span, other_name)) = seen.iter().find(|(o, _, _)| o.overlaps(c))
+                {
+                    rs.push(
+                        Diagnostic::error(
+                            codes::E0304,
+                            format!(
+                                "subnet `{}` ({c}) overlaps subnet `{other_name}` ({other})",
+                                name.value
+                            ),
+                            s.address_prefix.span,
+                        )
+                        .label(format!("overlaps {other}"))
+                        .with_secondary(*span, format!("`{other_name}`"))
+                        .hint("subnets of one network must not share addresses"),
+                    );
+                }
+                seen.push((c, s.address_prefix.span, name.value.clone()));
+            }
+            Err(e) => rs.cidr_error(&s.address_prefix, e),
+        }
+        let child_key = format!("{key}/{}", name.value);
+        let mut refs = Vec::new();
+        if let Some(n) = &s.network_security_group {
+            refs.extend(rs.bind(
+                n,
+                refs::NETWORK_SECURITY_GROUP,
+                &[Kind::NetworkSecurityGroup],
+            ));
+        }
+        if let Some(t) = &s.route_table {
+            refs.extend(rs.bind(t, refs::ROUTE_TABLE, &[Kind::RouteTable]));
+        }
+        for e in s.service_endpoints.iter().flat_map(|l| l.value.iter()) {
+            if !SERVICE_ENDPOINTS.contains(&e.value.as_str()) {
+                let hint = did_you_mean(&e.value, SERVICE_ENDPOINTS.iter().copied())
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| {
+                        format!("known endpoints: {}", SERVICE_ENDPOINTS.join(", "))
+                    });
+                rs.push(
+                    Diagnostic::error(
+                        codes::E0113,
+                        format!("unknown service endpoint `{}`", e.value),
+                        e.span,
+                    )
+                    .hint(hint),
+                );
+            }
+        }
+        children.push(Resource {
+            key: child_key,
+            key_span: name.span,
+            kind: Kind::Subnet,
+            name: name.clone(),
+            location: None,
+            tags: BTreeMap::new(),
+            id: format!("{vnet_id}/subnets/{}", name.value),
+            parent: Some(key.to_string()),
+            body: Body::Subnet(s.clone()),
+            refs,
+            depends_on: Vec::new(),
+            span: sub.span,
+        });
     }
 }
