@@ -2,6 +2,7 @@
 //! endpoints, a workspace needs its trusted-service bypass, AKS inference needs to read the
 //! default store, and moat itself needs to reach a firewalled state backend.
 
+use crate::catalogue::ids;
 use crate::cx::Cx;
 use moat_model::kinds::refs;
 use moat_model::{Body, Kind, Resource};
@@ -84,13 +85,13 @@ fn vault_firewall(res: &Resource) -> Option<Firewall<'_>> {
 const FIREWALLS: &[(Kind, &str, &str, &[&str])] = &[
     (
         Kind::StorageAccount,
-        "ML201",
+        ids::ML201,
         "Microsoft.Storage",
         &["Microsoft.Storage", "Microsoft.Storage.Global"],
     ),
     (
         Kind::KeyVault,
-        "ML202",
+        ids::ML202,
         "Microsoft.KeyVault",
         &["Microsoft.KeyVault"],
     ),
@@ -121,7 +122,7 @@ fn endpoints(cx: &mut Cx<'_>, res: &Resource, id: &str, endpoint: &str, accepted
         let sub = r.target.as_deref().and_then(|t| cx.subnet(t));
         let Some(sub) = sub else {
             cx.push(
-                Cx::diag("ML203", format!("the `{endpoint}` service endpoint of `{}` is not checked: the subnet is not declared in this spec", short(&r.id)), r.span)
+                Cx::diag(ids::ML203, format!("the `{endpoint}` service endpoint of `{}` is not checked: the subnet is not declared in this spec", short(&r.id)), r.span)
                     .label("subnet of an `existing:` network or another stack")
                     .hint(format!("make sure the subnet has the `{endpoint}` service endpoint before applying")),
             );
@@ -168,13 +169,13 @@ fn short(id: &str) -> String {
 /// ML204/ML205: the workspace's storage account and key vault let trusted services through.
 fn trusted(cx: &mut Cx<'_>, ws: &Resource) {
     for (field, id, what) in [
-        ("storage_account", "ML204", "storage account"),
-        ("key_vault", "ML205", "key vault"),
+        ("storage_account", ids::ML204, "storage account"),
+        ("key_vault", ids::ML205, "key vault"),
     ] {
         let Some(target) = cx.target(ws, field) else {
             continue;
         };
-        let fw = if id == "ML204" {
+        let fw = if id == ids::ML204 {
             storage_firewall(target)
         } else {
             vault_firewall(target)
@@ -191,7 +192,7 @@ fn trusted(cx: &mut Cx<'_>, ws: &Resource) {
             Cx::diag(id, format!("the firewall of {what} `{}` keeps out trusted Azure services, so workspace `{}` cannot use it", target.key, ws.key), at)
                 .label("no `azure_services` here")
                 .with_secondary(r, format!("the workspace's {what}"))
-                .note(if id == "ML204" {
+                .note(if id == ids::ML204 {
                     "Azure ML reads and writes its default storage as a trusted Microsoft service"
                 } else {
                     "Azure ML reads its secrets as a trusted Microsoft service"
@@ -277,7 +278,7 @@ fn inference_store(cx: &mut Cx<'_>, ws: &Resource) {
         }
         let subnet = subnet.map(|(_, name)| name);
         let blame = fw.subnets.map_or(fw.span, |s| s.span);
-        let d = Cx::diag("ML206", format!("the firewall of storage account `{}` does not admit inference cluster `{cluster}` of workspace `{}`", store.key, ws.key), blame)
+        let d = Cx::diag(ids::ML206, format!("the firewall of storage account `{}` does not admit inference cluster `{cluster}` of workspace `{}`", store.key, ws.key), blame)
             .label(match &subnet {
                 Some(s) => format!("`{s}` is not listed"),
                 None => "the cluster's nodes are in no subnet of this spec".to_string(),
@@ -323,7 +324,7 @@ fn backend(cx: &mut Cx<'_>) {
         "denies by default and has no `ip_rules`"
     };
     cx.push(
-        Cx::diag("ML207", format!("the state backend is in storage account `{}`, whose firewall {why}", store.key), account.span)
+        Cx::diag(ids::ML207, format!("the state backend is in storage account `{}`, whose firewall {why}", store.key), account.span)
             .label("moat reads and writes its state here")
             .with_secondary(fw.span, "the firewall")
             .hint(if fw.public_disabled {

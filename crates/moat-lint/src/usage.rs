@@ -1,6 +1,7 @@
 //! Subnet capacity (ML103, ML305): the addresses every cluster that can scale into a subnet
 //! may take, against what the subnet offers once Azure has kept its 5.
 
+use crate::catalogue::ids;
 use crate::cx::{Cx, plural};
 use moat_model::Kind;
 use moat_spec::Span;
@@ -134,7 +135,7 @@ pub fn check(cx: &mut Cx<'_>) {
             continue;
         }
         let aml = users.iter().any(|u| u.aml);
-        let id = if aml { "ML103" } else { "ML305" };
+        let id = if aml { ids::ML103 } else { ids::ML305 };
         let mut d = Cx::diag(
             id,
             format!("subnet `{key}` has {free} usable addresses but its clusters can take {need}"),
