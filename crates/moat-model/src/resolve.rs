@@ -403,16 +403,20 @@ impl<'s> Resolver<'s> {
             };
         }
         let name = self.azure_name(res);
-        match kind {
-            Kind::ResourceGroup => Some(armid::resource_group_id(&self.subscription, &name.value)),
-            Kind::AmlCompute | Kind::AksCompute => {
+        match kind.def().scope {
+            Scope::Subscription => Some(armid::resource_group_id(&self.subscription, &name.value)),
+            Scope::Child { parent, segment } => {
+                // A child's parent cannot be named by `existing.resource_group`: only its ID
+                // locates it.
+                let noun = segment.trim_end_matches('s');
+                let parents = parent.arm_type().rsplit('/').next().unwrap_or_default();
                 self.push(
-                    Diagnostic::error(codes::E0112, "an existing compute needs `existing.id`", e.span)
-                        .hint("give the compute's full ARM ID: `/subscriptions/…/workspaces/<ws>/computes/<name>`"),
+                    Diagnostic::error(codes::E0112, format!("an existing {noun} needs `existing.id`"), e.span)
+                        .hint(format!("give the {noun}'s full ARM ID: `/subscriptions/…/{parents}/<{}>/{segment}/<name>`", parent.word())),
                 );
                 None
             }
-            _ => match &ex.resource_group {
+            Scope::ResourceGroup => match &ex.resource_group {
                 Some(g) => Some(armid::resource_id(
                     &armid::resource_group_id(&self.subscription, &g.value),
                     kind.arm_type(),
