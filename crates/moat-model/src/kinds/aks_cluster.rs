@@ -1,6 +1,6 @@
 //! AKS clusters: the system node pool, the network profile (fixed at creation) and API server access.
 
-use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
+use super::{Field, KindDef, Scope, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::strs;
 use crate::cidr::Cidr;
@@ -16,18 +16,6 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
-    kind: Kind::AksCluster,
-    word: "aks_cluster",
-    arm_type: "Microsoft.ContainerService/managedClusters",
-    api_version: "2024-08-01",
-    scope: Scope::ResourceGroup,
-    name_rule: naming::AKS_CLUSTER,
-    typical_seconds: 300,
-    replace: Replace::Allowed,
-    delete_query: &[],
-    lock_group: LockGroup::None,
-    has_location: true,
-    taggable: true,
     fields: &[
         Field::new("sku.tier", canon::lower),
         Field::new("properties.kubernetesVersion", kubernetes_version).carried(),
@@ -56,26 +44,27 @@ pub(crate) static DEF: KindDef = KindDef {
             "properties.apiServerAccessProfile.enablePrivateCluster",
             canon::same,
         )
-        .default(r#"false"#)
+        .default("false")
         .immutable(),
         Field::new(
             "properties.apiServerAccessProfile.authorizedIPRanges",
             canon::str_set,
         )
-        .default(r#"[]"#),
+        .default("[]"),
         Field::new("properties.enableRBAC", canon::same),
-        Field::new("properties.disableLocalAccounts", canon::same).default(r#"false"#),
+        Field::new("properties.disableLocalAccounts", canon::same).default("false"),
     ],
-    immutable_unlisted: false,
-    carry_over: &[],
-    secrets: &[],
-    body,
-    check,
-    read_in_parent: false,
-    deletes_children: &[],
-    guards_contents: None,
-    soft_delete: None,
-    replaced_with: &[],
+    ..KindDef::new(
+        Kind::AksCluster,
+        "aks_cluster",
+        "Microsoft.ContainerService/managedClusters",
+        "2024-08-01",
+        Scope::ResourceGroup,
+        naming::AKS_CLUSTER,
+        300,
+        body,
+        check,
+    )
 };
 
 /// An empty version means "the default" and comes back as the version chosen (`""` →

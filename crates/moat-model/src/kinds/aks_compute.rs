@@ -1,7 +1,7 @@
 //! AKS computes of a workspace: an attached cluster or one the workspace creates; only the description changes in place.
 
 use super::ML_SECRETS;
-use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
+use super::{Field, KindDef, Scope, canon, refs};
 use crate::arm::MapContext;
 use crate::json;
 use crate::model::Ref;
@@ -15,21 +15,7 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
-    kind: Kind::AksCompute,
-    word: "aks_compute",
-    arm_type: "Microsoft.MachineLearningServices/workspaces/computes",
-    api_version: "2024-04-01",
-    scope: Scope::Child {
-        parent: Kind::MlWorkspace,
-        segment: "computes",
-    },
-    name_rule: naming::ML_COMPUTE,
-    typical_seconds: 60,
-    replace: Replace::Allowed,
     delete_query: &[("underlyingResourceAction", "Delete")],
-    lock_group: LockGroup::None,
-    has_location: true,
-    taggable: true,
     fields: &[
         Field::new("properties.description", canon::same),
         Field::new("properties.resourceId", canon::id_of).immutable(),
@@ -60,15 +46,22 @@ pub(crate) static DEF: KindDef = KindDef {
         Field::new("properties.properties.loadBalancerSubnet", canon::same).immutable(),
     ],
     immutable_unlisted: true,
-    carry_over: &[],
     secrets: ML_SECRETS,
-    body,
-    check,
-    read_in_parent: false,
-    deletes_children: &[],
-    guards_contents: None,
-    soft_delete: None,
     replaced_with: &[refs::CLUSTER],
+    ..KindDef::new(
+        Kind::AksCompute,
+        "aks_compute",
+        "Microsoft.MachineLearningServices/workspaces/computes",
+        "2024-04-01",
+        Scope::Child {
+            parent: Kind::MlWorkspace,
+            segment: "computes",
+        },
+        naming::ML_COMPUTE,
+        60,
+        body,
+        check,
+    )
 };
 
 fn body(

@@ -1,7 +1,7 @@
 //! AML compute clusters: children of a workspace; only scale settings and the description change in place.
 
 use super::ML_SECRETS;
-use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
+use super::{Field, KindDef, Scope, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::{id_obj, iso_duration};
 use crate::json;
@@ -17,23 +17,9 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
-    kind: Kind::AmlCompute,
-    word: "aml_compute",
-    arm_type: "Microsoft.MachineLearningServices/workspaces/computes",
-    api_version: "2024-04-01",
-    scope: Scope::Child {
-        parent: Kind::MlWorkspace,
-        segment: "computes",
-    },
-    name_rule: naming::ML_COMPUTE,
-    typical_seconds: 90,
-    replace: Replace::Allowed,
     delete_query: &[("underlyingResourceAction", "Delete")],
-    lock_group: LockGroup::None,
-    has_location: true,
-    taggable: true,
     fields: &[
-        Field::new("properties.description", canon::same).default(r#"null"#),
+        Field::new("properties.description", canon::same).default("null"),
         Field::new("properties.properties.vmSize", canon::lower).immutable(),
         Field::new("properties.properties.vmPriority", canon::lower).immutable(),
         Field::new(
@@ -49,7 +35,7 @@ pub(crate) static DEF: KindDef = KindDef {
             canon::iso_seconds,
         ),
         Field::new("properties.properties.subnet", canon::id_of)
-            .default(r#"null"#)
+            .default("null")
             .immutable(),
         Field::new(
             "properties.properties.remoteLoginPortPublicAccess",
@@ -62,20 +48,26 @@ pub(crate) static DEF: KindDef = KindDef {
         )
         .immutable(),
         Field::new("properties.properties.enableNodePublicIp", canon::same)
-            .default(r#"true"#)
+            .default("true")
             .immutable(),
         Field::new("properties.properties.osType", canon::lower).immutable(),
     ],
     immutable_unlisted: true,
-    carry_over: &[],
     secrets: ML_SECRETS,
-    body,
-    check,
-    read_in_parent: false,
-    deletes_children: &[],
-    guards_contents: None,
-    soft_delete: None,
-    replaced_with: &[],
+    ..KindDef::new(
+        Kind::AmlCompute,
+        "aml_compute",
+        "Microsoft.MachineLearningServices/workspaces/computes",
+        "2024-04-01",
+        Scope::Child {
+            parent: Kind::MlWorkspace,
+            segment: "computes",
+        },
+        naming::ML_COMPUTE,
+        90,
+        body,
+        check,
+    )
 };
 
 /// Azure turns `NotSpecified` into `Enabled` (BEHAVIOR.md §2.10).

@@ -1,6 +1,6 @@
 //! Application Insights components: type, workspace, retention and network access.
 
-use super::{Field, KindDef, LockGroup, Replace, Scope, canon};
+use super::{Field, KindDef, Scope, canon};
 use crate::arm::MapContext;
 use crate::arm::toggle;
 use crate::armid::ArmId;
@@ -16,38 +16,27 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
-    kind: Kind::ApplicationInsights,
-    word: "application_insights",
-    arm_type: "Microsoft.Insights/components",
-    api_version: "2020-02-02",
-    scope: Scope::ResourceGroup,
-    name_rule: naming::APPLICATION_INSIGHTS,
-    typical_seconds: 5,
-    replace: Replace::Allowed,
-    delete_query: &[],
-    lock_group: LockGroup::None,
-    has_location: true,
-    taggable: true,
     fields: &[
         Field::new("kind", canon::lower),
         Field::new("properties.Application_Type", canon::lower),
         Field::new("properties.WorkspaceResourceId", canon::id_of),
-        Field::new("properties.RetentionInDays", canon::same).default(r#"90"#),
+        Field::new("properties.RetentionInDays", canon::same).default("90"),
         Field::new("properties.publicNetworkAccessForIngestion", canon::lower)
             .default(r#""enabled""#),
         Field::new("properties.publicNetworkAccessForQuery", canon::lower).default(r#""enabled""#),
-        Field::new("properties.DisableLocalAuth", canon::same).default(r#"false"#),
+        Field::new("properties.DisableLocalAuth", canon::same).default("false"),
     ],
-    immutable_unlisted: false,
-    carry_over: &[],
-    secrets: &[],
-    body,
-    check,
-    read_in_parent: false,
-    deletes_children: &[],
-    guards_contents: None,
-    soft_delete: None,
-    replaced_with: &[],
+    ..KindDef::new(
+        Kind::ApplicationInsights,
+        "application_insights",
+        "Microsoft.Insights/components",
+        "2020-02-02",
+        Scope::ResourceGroup,
+        naming::APPLICATION_INSIGHTS,
+        5,
+        body,
+        check,
+    )
 };
 
 fn body(

@@ -1,6 +1,6 @@
 //! Container registries: SKU, admin user, network access and the firewall.
 
-use super::{Field, KindDef, LockGroup, Replace, Scope, canon};
+use super::{Field, KindDef, Scope, canon};
 use crate::arm::MapContext;
 use crate::arm::{access, toggle};
 use crate::cidr::Cidr;
@@ -16,18 +16,6 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
-    kind: Kind::ContainerRegistry,
-    word: "container_registry",
-    arm_type: "Microsoft.ContainerRegistry/registries",
-    api_version: "2023-07-01",
-    scope: Scope::ResourceGroup,
-    name_rule: naming::CONTAINER_REGISTRY,
-    typical_seconds: 20,
-    replace: Replace::Allowed,
-    delete_query: &[],
-    lock_group: LockGroup::None,
-    has_location: true,
-    taggable: true,
     fields: &[
         Field::new("sku.name", canon::lower),
         Field::new("properties.adminUserEnabled", canon::same),
@@ -35,20 +23,22 @@ pub(crate) static DEF: KindDef = KindDef {
         Field::new("properties.zoneRedundancy", canon::lower)
             .default(r#""disabled""#)
             .immutable(),
-        Field::new("properties.anonymousPullEnabled", canon::same).default(r#"false"#),
+        Field::new("properties.anonymousPullEnabled", canon::same).default("false"),
         Field::new("properties.networkRuleSet.defaultAction", canon::lower).default(r#""allow""#),
-        Field::new("properties.networkRuleSet.ipRules", canon::ip_rules_bare).default(r#"[]"#),
+        Field::new("properties.networkRuleSet.ipRules", canon::ip_rules_bare).default("[]"),
     ],
-    immutable_unlisted: false,
-    carry_over: &[],
     secrets: &["customHeaders", "serviceUri"],
-    body,
-    check,
-    read_in_parent: false,
-    deletes_children: &[],
-    guards_contents: None,
-    soft_delete: None,
-    replaced_with: &[],
+    ..KindDef::new(
+        Kind::ContainerRegistry,
+        "container_registry",
+        "Microsoft.ContainerRegistry/registries",
+        "2023-07-01",
+        Scope::ResourceGroup,
+        naming::CONTAINER_REGISTRY,
+        20,
+        body,
+        check,
+    )
 };
 
 fn body(

@@ -1,6 +1,6 @@
 //! Key vaults: SKU, tenant, access model, soft delete and the firewall; a deleted vault keeps its name, so a vault is recovered, never replaced.
 
-use super::{Field, KindDef, LockGroup, Replace, Scope, SoftDelete, canon, refs};
+use super::{Field, KindDef, Replace, Scope, SoftDelete, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::{access, toggle};
 use crate::cidr::Cidr;
@@ -17,28 +17,17 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
-    kind: Kind::KeyVault,
-    word: "key_vault",
-    arm_type: "Microsoft.KeyVault/vaults",
-    api_version: "2023-07-01",
-    scope: Scope::ResourceGroup,
-    name_rule: naming::KEY_VAULT,
-    typical_seconds: 15,
     replace: Replace::Refused("a deleted key vault keeps its name until it is purged"),
-    delete_query: &[],
-    lock_group: LockGroup::None,
-    has_location: true,
-    taggable: true,
     fields: &[
         Field::new("properties.tenantId", canon::lower),
         Field::new("properties.sku.name", canon::lower),
         Field::new("properties.enableRbacAuthorization", canon::same),
         Field::new("properties.softDeleteRetentionInDays", canon::same).immutable(),
-        Field::new("properties.enablePurgeProtection", canon::same).default(r#"null"#),
+        Field::new("properties.enablePurgeProtection", canon::same).default("null"),
         Field::new("properties.publicNetworkAccess", canon::lower).default(r#""enabled""#),
-        Field::new("properties.enabledForDeployment", canon::same).default(r#"false"#),
-        Field::new("properties.enabledForDiskEncryption", canon::same).default(r#"false"#),
-        Field::new("properties.enabledForTemplateDeployment", canon::same).default(r#"false"#),
+        Field::new("properties.enabledForDeployment", canon::same).default("false"),
+        Field::new("properties.enabledForDiskEncryption", canon::same).default("false"),
+        Field::new("properties.enabledForTemplateDeployment", canon::same).default("false"),
         Field::new("properties.networkAcls.defaultAction", canon::lower).default(r#""allow""#),
         Field::new("properties.networkAcls.bypass", canon::comma_set)
             .default(r#"["azureservices"]"#),
@@ -46,23 +35,26 @@ pub(crate) static DEF: KindDef = KindDef {
             "properties.networkAcls.virtualNetworkRules",
             canon::vnet_rules,
         )
-        .default(r#"[]"#),
-        Field::new("properties.networkAcls.ipRules", canon::ip_rules_cidr).default(r#"[]"#),
+        .default("[]"),
+        Field::new("properties.networkAcls.ipRules", canon::ip_rules_cidr).default("[]"),
     ],
-    immutable_unlisted: false,
     carry_over: &["properties.accessPolicies", "properties.networkAcls"],
-    secrets: &[],
-    body,
-    check,
-    read_in_parent: false,
-    deletes_children: &[],
-    guards_contents: None,
     soft_delete: Some(SoftDelete {
         probe_id: deleted_vault,
         recover: ("properties.createMode", "recover"),
         reason: "a soft-deleted vault holds this name: it will be recovered (`createMode: recover`), keeping its old properties until this apply updates them",
     }),
-    replaced_with: &[],
+    ..KindDef::new(
+        Kind::KeyVault,
+        "key_vault",
+        "Microsoft.KeyVault/vaults",
+        "2023-07-01",
+        Scope::ResourceGroup,
+        naming::KEY_VAULT,
+        15,
+        body,
+        check,
+    )
 };
 
 /// A vault name stays taken while a deleted vault holds it (BEHAVIOR.md §5.11).

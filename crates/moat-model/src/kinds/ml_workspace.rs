@@ -1,7 +1,7 @@
 //! Azure ML workspaces: their dependent resources (fixed at creation) and settings; computes are children.
 
 use super::ML_SECRETS;
-use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
+use super::{Field, KindDef, Scope, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::toggle;
 use crate::json;
@@ -16,18 +16,6 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
-    kind: Kind::MlWorkspace,
-    word: "ml_workspace",
-    arm_type: "Microsoft.MachineLearningServices/workspaces",
-    api_version: "2024-04-01",
-    scope: Scope::ResourceGroup,
-    name_rule: naming::ML_WORKSPACE,
-    typical_seconds: 60,
-    replace: Replace::Allowed,
-    delete_query: &[],
-    lock_group: LockGroup::None,
-    has_location: true,
-    taggable: true,
     fields: &[
         Field::new("properties.storageAccount", canon::id_of).immutable(),
         Field::new("properties.keyVault", canon::id_of).immutable(),
@@ -37,20 +25,22 @@ pub(crate) static DEF: KindDef = KindDef {
         Field::new("properties.description", canon::same).default(r#""""#),
         Field::new("properties.publicNetworkAccess", canon::lower).default(r#""enabled""#),
         Field::new("properties.hbiWorkspace", canon::same)
-            .default(r#"false"#)
+            .default("false")
             .immutable(),
         Field::new("properties.imageBuildCompute", canon::same),
     ],
-    immutable_unlisted: false,
-    carry_over: &[],
     secrets: ML_SECRETS,
-    body,
-    check,
-    read_in_parent: false,
-    deletes_children: &[],
-    guards_contents: None,
-    soft_delete: None,
-    replaced_with: &[],
+    ..KindDef::new(
+        Kind::MlWorkspace,
+        "ml_workspace",
+        "Microsoft.MachineLearningServices/workspaces",
+        "2024-04-01",
+        Scope::ResourceGroup,
+        naming::ML_WORKSPACE,
+        60,
+        body,
+        check,
+    )
 };
 
 fn body(

@@ -289,6 +289,48 @@ pub fn def(kind: Kind) -> &'static KindDef {
 }
 
 impl KindDef {
+    /// A kind with the common policy: replaceable, no lock group, no delete query, a location
+    /// and tags, no managed fields and no special behaviour. Kind files override the rest
+    /// with struct-update syntax.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) const fn new(
+        kind: Kind,
+        word: &'static str,
+        arm_type: &'static str,
+        api_version: &'static str,
+        scope: Scope,
+        name_rule: NameRule,
+        typical_seconds: u64,
+        body: BodyFn,
+        check: CheckFn,
+    ) -> KindDef {
+        KindDef {
+            kind,
+            word,
+            arm_type,
+            api_version,
+            scope,
+            name_rule,
+            typical_seconds,
+            replace: Replace::Allowed,
+            delete_query: &[],
+            lock_group: LockGroup::None,
+            has_location: true,
+            taggable: true,
+            fields: &[],
+            immutable_unlisted: false,
+            carry_over: &[],
+            secrets: &[],
+            body,
+            check,
+            read_in_parent: false,
+            deletes_children: &[],
+            guards_contents: None,
+            soft_delete: None,
+            replaced_with: &[],
+        }
+    }
+
     /// The field row at `path`.
     pub fn field(&self, path: &str) -> Option<&'static Field> {
         self.fields.iter().find(|f| f.path == path)

@@ -1,6 +1,6 @@
 //! Network security groups: the rule set, owned whole.
 
-use super::{Field, KindDef, LockGroup, Replace, Scope, canon};
+use super::{Field, KindDef, Scope, canon};
 use crate::arm::MapContext;
 use crate::arm::security_rule;
 use crate::cidr::Cidr;
@@ -19,29 +19,18 @@ use moat_spec::codes;
 use serde_json::Value;
 
 pub(crate) static DEF: KindDef = KindDef {
-    kind: Kind::NetworkSecurityGroup,
-    word: "network_security_group",
-    arm_type: "Microsoft.Network/networkSecurityGroups",
-    api_version: "2024-03-01",
-    scope: Scope::ResourceGroup,
-    name_rule: naming::NETWORK_CHILD,
-    typical_seconds: 5,
-    replace: Replace::Allowed,
-    delete_query: &[],
-    lock_group: LockGroup::None,
-    has_location: true,
-    taggable: true,
-    fields: &[Field::new("properties.securityRules", canon::security_rules).default(r#"{}"#)],
-    immutable_unlisted: false,
-    carry_over: &[],
-    secrets: &[],
-    body,
-    check,
-    read_in_parent: false,
-    deletes_children: &[],
-    guards_contents: None,
-    soft_delete: None,
-    replaced_with: &[],
+    fields: &[Field::new("properties.securityRules", canon::security_rules).default("{}")],
+    ..KindDef::new(
+        Kind::NetworkSecurityGroup,
+        "network_security_group",
+        "Microsoft.Network/networkSecurityGroups",
+        "2024-03-01",
+        Scope::ResourceGroup,
+        naming::NETWORK_CHILD,
+        5,
+        body,
+        check,
+    )
 };
 
 fn body(

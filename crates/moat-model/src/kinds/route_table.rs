@@ -1,6 +1,6 @@
 //! Route tables: the route set, owned whole.
 
-use super::{Field, KindDef, LockGroup, Replace, Scope, canon};
+use super::{Field, KindDef, Scope, canon};
 use crate::arm::MapContext;
 use crate::arm::next_hop;
 use crate::cidr;
@@ -18,32 +18,21 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
-    kind: Kind::RouteTable,
-    word: "route_table",
-    arm_type: "Microsoft.Network/routeTables",
-    api_version: "2024-03-01",
-    scope: Scope::ResourceGroup,
-    name_rule: naming::NETWORK_CHILD,
-    typical_seconds: 5,
-    replace: Replace::Allowed,
-    delete_query: &[],
-    lock_group: LockGroup::None,
-    has_location: true,
-    taggable: true,
     fields: &[
-        Field::new("properties.routes", canon::routes).default(r#"{}"#),
-        Field::new("properties.disableBgpRoutePropagation", canon::same).default(r#"false"#),
+        Field::new("properties.routes", canon::routes).default("{}"),
+        Field::new("properties.disableBgpRoutePropagation", canon::same).default("false"),
     ],
-    immutable_unlisted: false,
-    carry_over: &[],
-    secrets: &[],
-    body,
-    check,
-    read_in_parent: false,
-    deletes_children: &[],
-    guards_contents: None,
-    soft_delete: None,
-    replaced_with: &[],
+    ..KindDef::new(
+        Kind::RouteTable,
+        "route_table",
+        "Microsoft.Network/routeTables",
+        "2024-03-01",
+        Scope::ResourceGroup,
+        naming::NETWORK_CHILD,
+        5,
+        body,
+        check,
+    )
 };
 
 fn body(

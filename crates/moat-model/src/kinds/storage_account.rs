@@ -1,6 +1,6 @@
 //! Storage accounts: SKU, kind, transport and access settings, and the firewall.
 
-use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
+use super::{Field, KindDef, Scope, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::{access, toggle};
 use crate::cidr::Cidr;
@@ -16,18 +16,6 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
-    kind: Kind::StorageAccount,
-    word: "storage_account",
-    arm_type: "Microsoft.Storage/storageAccounts",
-    api_version: "2023-05-01",
-    scope: Scope::ResourceGroup,
-    name_rule: naming::STORAGE_ACCOUNT,
-    typical_seconds: 25,
-    replace: Replace::Allowed,
-    delete_query: &[],
-    lock_group: LockGroup::None,
-    has_location: true,
-    taggable: true,
     fields: &[
         Field::new("sku.name", canon::lower),
         Field::new("kind", canon::lower).immutable(),
@@ -35,10 +23,10 @@ pub(crate) static DEF: KindDef = KindDef {
         Field::new("properties.supportsHttpsTrafficOnly", canon::same),
         Field::new("properties.minimumTlsVersion", canon::lower),
         Field::new("properties.allowBlobPublicAccess", canon::same),
-        Field::new("properties.allowSharedKeyAccess", canon::same).default(r#"true"#),
+        Field::new("properties.allowSharedKeyAccess", canon::same).default("true"),
         Field::new("properties.publicNetworkAccess", canon::lower).default(r#""enabled""#),
         Field::new("properties.isHnsEnabled", canon::same)
-            .default(r#"false"#)
+            .default("false")
             .immutable(),
         Field::new("properties.networkAcls.defaultAction", canon::lower).default(r#""allow""#),
         Field::new("properties.networkAcls.bypass", canon::comma_set)
@@ -47,19 +35,21 @@ pub(crate) static DEF: KindDef = KindDef {
             "properties.networkAcls.virtualNetworkRules",
             canon::vnet_rules,
         )
-        .default(r#"[]"#),
-        Field::new("properties.networkAcls.ipRules", canon::ip_rules_bare).default(r#"[]"#),
+        .default("[]"),
+        Field::new("properties.networkAcls.ipRules", canon::ip_rules_bare).default("[]"),
     ],
-    immutable_unlisted: false,
-    carry_over: &[],
     secrets: &["sharedKey", "sshPassword"],
-    body,
-    check,
-    read_in_parent: false,
-    deletes_children: &[],
-    guards_contents: None,
-    soft_delete: None,
-    replaced_with: &[],
+    ..KindDef::new(
+        Kind::StorageAccount,
+        "storage_account",
+        "Microsoft.Storage/storageAccounts",
+        "2023-05-01",
+        Scope::ResourceGroup,
+        naming::STORAGE_ACCOUNT,
+        25,
+        body,
+        check,
+    )
 };
 
 fn body(

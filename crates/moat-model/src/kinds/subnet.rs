@@ -1,6 +1,6 @@
 //! Subnets: children of a VNet, declared inside it, read from its body and written one at a time under it.
 
-use super::{Field, KindDef, LockGroup, Replace, Scope, canon, refs};
+use super::{Field, KindDef, LockGroup, Scope, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::{id_obj, toggle};
 use crate::json;
@@ -13,34 +13,22 @@ use moat_spec::ast::KindSpec;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
-    kind: Kind::Subnet,
-    word: "subnet",
-    arm_type: "Microsoft.Network/virtualNetworks/subnets",
-    api_version: "2024-03-01",
-    scope: Scope::Child {
-        parent: Kind::VirtualNetwork,
-        segment: "subnets",
-    },
-    name_rule: naming::NETWORK_CHILD,
-    typical_seconds: 5,
-    replace: Replace::Allowed,
-    delete_query: &[],
     lock_group: LockGroup::Parent,
     has_location: false,
     taggable: false,
     fields: &[
         Field::new("properties.addressPrefix", canon::same),
         Field::new("properties.networkSecurityGroup", canon::id_of)
-            .default(r#"null"#)
+            .default("null")
             .carried(),
         Field::new("properties.routeTable", canon::id_of)
-            .default(r#"null"#)
+            .default("null")
             .carried(),
         Field::new("properties.serviceEndpoints", canon::service_names)
-            .default(r#"[]"#)
+            .default("[]")
             .carried(),
         Field::new("properties.delegations", canon::delegation_names)
-            .default(r#"[]"#)
+            .default("[]")
             .carried(),
         Field::new("properties.privateEndpointNetworkPolicies", canon::lower)
             .default(r#""disabled""#)
@@ -50,16 +38,22 @@ pub(crate) static DEF: KindDef = KindDef {
             .carried(),
         Field::new("properties.defaultOutboundAccess", canon::same).carried(),
     ],
-    immutable_unlisted: false,
     carry_over: &["properties.natGateway"],
-    secrets: &[],
-    body,
-    check,
     read_in_parent: true,
-    deletes_children: &[],
-    guards_contents: None,
-    soft_delete: None,
-    replaced_with: &[],
+    ..KindDef::new(
+        Kind::Subnet,
+        "subnet",
+        "Microsoft.Network/virtualNetworks/subnets",
+        "2024-03-01",
+        Scope::Child {
+            parent: Kind::VirtualNetwork,
+            segment: "subnets",
+        },
+        naming::NETWORK_CHILD,
+        5,
+        body,
+        check,
+    )
 };
 
 fn body(

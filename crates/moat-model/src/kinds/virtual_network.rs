@@ -1,7 +1,7 @@
 //! Virtual networks: address space and DNS servers; their subnets are children (`subnet.rs`).
 
 use super::refs;
-use super::{Field, KindDef, LockGroup, Replace, Scope, canon};
+use super::{Field, KindDef, LockGroup, Scope, canon};
 use crate::arm::MapContext;
 use crate::arm::strs;
 use crate::cidr;
@@ -22,32 +22,24 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 pub(crate) static DEF: KindDef = KindDef {
-    kind: Kind::VirtualNetwork,
-    word: "virtual_network",
-    arm_type: "Microsoft.Network/virtualNetworks",
-    api_version: "2024-03-01",
-    scope: Scope::ResourceGroup,
-    name_rule: naming::VIRTUAL_NETWORK,
-    typical_seconds: 5,
-    replace: Replace::Allowed,
-    delete_query: &[],
     lock_group: LockGroup::Own,
-    has_location: true,
-    taggable: true,
     fields: &[
         Field::new("properties.addressSpace.addressPrefixes", canon::str_set),
-        Field::new("properties.dhcpOptions.dnsServers", canon::str_set).default(r#"[]"#),
+        Field::new("properties.dhcpOptions.dnsServers", canon::str_set).default("[]"),
     ],
-    immutable_unlisted: false,
     carry_over: &["properties.dhcpOptions"],
-    secrets: &[],
-    body,
-    check,
-    read_in_parent: false,
     deletes_children: &[Kind::Subnet],
-    guards_contents: None,
-    soft_delete: None,
-    replaced_with: &[],
+    ..KindDef::new(
+        Kind::VirtualNetwork,
+        "virtual_network",
+        "Microsoft.Network/virtualNetworks",
+        "2024-03-01",
+        Scope::ResourceGroup,
+        naming::VIRTUAL_NETWORK,
+        5,
+        body,
+        check,
+    )
 };
 
 fn body(
