@@ -861,7 +861,13 @@ impl<'s> Resolver<'s> {
         refs: &mut Vec<Ref>,
         children: &mut Vec<Resource>,
     ) {
-        (kind.def().check)(self, key, body, location, refs, children);
+        let site = crate::kinds::Site {
+            key,
+            location,
+            refs,
+            children,
+        };
+        (kind.def().check)(self, body, site);
     }
 
     /// Binds `network_rules.subnets` of a storage account or key vault.

@@ -1,16 +1,14 @@
 //! AKS clusters: the system node pool, the network profile (fixed at creation) and API server access.
 
-use super::{Field, KindDef, Scope, canon, refs};
+use super::{Field, KindDef, Scope, Site, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::strs;
 use crate::cidr::Cidr;
 use crate::json;
-use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
 use crate::resolve::Resolver;
 use moat_spec::Diagnostic;
-use moat_spec::Spanned;
 use moat_spec::ast::{self, KindSpec};
 use moat_spec::codes;
 use serde_json::{Value, json};
@@ -182,14 +180,13 @@ fn body(
 }
 
 /// Offline checks of one `aks_cluster`: what Azure would reject that can be known from the spec.
-pub(crate) fn check(
-    rs: &mut Resolver<'_>,
-    key: &str,
-    spec: &KindSpec,
-    location: &Option<Spanned<String>>,
-    refs: &mut Vec<Ref>,
-    _children: &mut Vec<Resource>,
-) {
+pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
+    let Site {
+        key,
+        location,
+        refs,
+        ..
+    } = site;
     let KindSpec::AksCluster(a) = spec else {
         return;
     };

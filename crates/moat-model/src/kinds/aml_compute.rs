@@ -1,17 +1,15 @@
 //! AML compute clusters: children of a workspace; only scale settings and the description change in place.
 
 use super::ML_SECRETS;
-use super::{Field, KindDef, Scope, canon, refs};
+use super::{Field, KindDef, Scope, Site, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::{id_obj, iso_duration};
 use crate::json;
-use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
 use crate::resolve::Resolver;
 use crate::resolve::parse_duration;
 use moat_spec::Diagnostic;
-use moat_spec::Spanned;
 use moat_spec::ast::{self, KindSpec};
 use moat_spec::codes;
 use serde_json::{Value, json};
@@ -152,14 +150,13 @@ fn body(
 }
 
 /// Offline checks of one `aml_compute`: what Azure would reject that can be known from the spec.
-pub(crate) fn check(
-    rs: &mut Resolver<'_>,
-    key: &str,
-    spec: &KindSpec,
-    location: &Option<Spanned<String>>,
-    refs: &mut Vec<Ref>,
-    _children: &mut Vec<Resource>,
-) {
+pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
+    let Site {
+        key,
+        location,
+        refs,
+        ..
+    } = site;
     let KindSpec::AmlCompute(c) = spec else {
         return;
     };

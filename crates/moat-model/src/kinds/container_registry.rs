@@ -1,16 +1,14 @@
 //! Container registries: SKU, admin user, network access and the firewall.
 
-use super::{Field, KindDef, Scope, canon};
+use super::{Field, KindDef, Scope, Site, canon};
 use crate::arm::MapContext;
 use crate::arm::{access, toggle};
 use crate::cidr::Cidr;
 use crate::json;
-use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
 use crate::resolve::Resolver;
 use moat_spec::Diagnostic;
-use moat_spec::Spanned;
 use moat_spec::ast::{self, KindSpec};
 use moat_spec::codes;
 use serde_json::{Value, json};
@@ -87,14 +85,7 @@ fn body(
 }
 
 /// Offline checks of one `container_registry`: what Azure would reject that can be known from the spec.
-pub(crate) fn check(
-    rs: &mut Resolver<'_>,
-    _key: &str,
-    spec: &KindSpec,
-    _location: &Option<Spanned<String>>,
-    _refs: &mut Vec<Ref>,
-    _children: &mut Vec<Resource>,
-) {
+pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, _site: Site<'_>) {
     let KindSpec::ContainerRegistry(c) = spec else {
         return;
     };

@@ -1,17 +1,15 @@
 //! Key vaults: SKU, tenant, access model, soft delete and the firewall; a deleted vault keeps its name, so a vault is recovered, never replaced.
 
-use super::{Field, KindDef, Replace, Scope, SoftDelete, canon, refs};
+use super::{Field, KindDef, Replace, Scope, Site, SoftDelete, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::{access, toggle};
 use crate::cidr::Cidr;
 use crate::json;
-use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
 use crate::resolve::Resolver;
 use crate::resolve::is_guid;
 use moat_spec::Diagnostic;
-use moat_spec::Spanned;
 use moat_spec::ast::{self, KindSpec};
 use moat_spec::codes;
 use serde_json::{Value, json};
@@ -146,14 +144,8 @@ fn body(r: &Resource, b: &mut Value, ctx: &MapContext, reference: &dyn Fn(&str) 
 }
 
 /// Offline checks of one `key_vault`: what Azure would reject that can be known from the spec.
-pub(crate) fn check(
-    rs: &mut Resolver<'_>,
-    _key: &str,
-    spec: &KindSpec,
-    _location: &Option<Spanned<String>>,
-    refs: &mut Vec<Ref>,
-    _children: &mut Vec<Resource>,
-) {
+pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
+    let Site { refs, .. } = site;
     let KindSpec::KeyVault(v) = spec else {
         return;
     };

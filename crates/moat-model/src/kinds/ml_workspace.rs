@@ -1,16 +1,14 @@
 //! Azure ML workspaces: their dependent resources (fixed at creation) and settings; computes are children.
 
 use super::ML_SECRETS;
-use super::{Field, KindDef, Scope, canon, refs};
+use super::{Field, KindDef, Scope, Site, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::toggle;
 use crate::json;
-use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
 use crate::resolve::Resolver;
 use moat_spec::Diagnostic;
-use moat_spec::Spanned;
 use moat_spec::ast::KindSpec;
 use moat_spec::codes;
 use serde_json::{Value, json};
@@ -81,14 +79,8 @@ fn body(
 }
 
 /// Offline checks of one `ml_workspace`: what Azure would reject that can be known from the spec.
-pub(crate) fn check(
-    rs: &mut Resolver<'_>,
-    key: &str,
-    spec: &KindSpec,
-    _location: &Option<Spanned<String>>,
-    refs: &mut Vec<Ref>,
-    _children: &mut Vec<Resource>,
-) {
+pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
+    let Site { key, refs, .. } = site;
     let KindSpec::MlWorkspace(w) = spec else {
         return;
     };

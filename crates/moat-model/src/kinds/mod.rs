@@ -145,15 +145,21 @@ impl Field {
 pub type BodyFn =
     fn(r: &Resource, b: &mut Value, ctx: &MapContext, reference: &dyn Fn(&str) -> Option<String>);
 
+/// Where a kind's check runs: the resource's key and location, and the lists it fills (bound
+/// references, children such as a VNet's subnets).
+pub(crate) struct Site<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) location: &'a Option<moat_spec::Spanned<String>>,
+    pub(crate) refs: &'a mut Vec<crate::model::Ref>,
+    pub(crate) children: &'a mut Vec<Resource>,
+}
+
 /// A kind's offline checks: given its typed spec, push diagnostics on the resolver, bind its
-/// references into `refs` and add children (a VNet's subnets) to `children`.
+/// references and add its children.
 pub(crate) type CheckFn = for<'s> fn(
     rs: &mut crate::resolve::Resolver<'s>,
-    key: &str,
     spec: &moat_spec::ast::KindSpec,
-    location: &Option<moat_spec::Spanned<String>>,
-    refs: &mut Vec<crate::model::Ref>,
-    children: &mut Vec<Resource>,
+    site: Site<'_>,
 );
 
 /// Before an absent resource of this kind is created, ask whether a soft-deleted one holds

@@ -1,11 +1,10 @@
 //! Network security groups: the rule set, owned whole.
 
-use super::{Field, KindDef, Scope, canon};
+use super::{Field, KindDef, Scope, Site, canon};
 use crate::arm::MapContext;
 use crate::arm::security_rule;
 use crate::cidr::Cidr;
 use crate::json;
-use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
 use crate::resolve::Resolver;
@@ -52,14 +51,7 @@ fn body(
 }
 
 /// Offline checks of one `network_security_group`: what Azure would reject that can be known from the spec.
-pub(crate) fn check(
-    rs: &mut Resolver<'_>,
-    _key: &str,
-    spec: &KindSpec,
-    _location: &Option<Spanned<String>>,
-    _refs: &mut Vec<Ref>,
-    _children: &mut Vec<Resource>,
-) {
+pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, _site: Site<'_>) {
     let KindSpec::NetworkSecurityGroup(n) = spec else {
         return;
     };

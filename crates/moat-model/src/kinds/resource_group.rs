@@ -1,12 +1,10 @@
 //! Resource groups: the scope of everything else, and the one kind whose delete takes its contents along.
 
-use super::{KindDef, Scope};
+use super::{KindDef, Scope, Site};
 use crate::arm::MapContext;
-use crate::model::Ref;
 use crate::model::{Kind, Resource};
 use crate::naming;
 use crate::resolve::Resolver;
-use moat_spec::Spanned;
 use moat_spec::ast::KindSpec;
 use serde_json::Value;
 
@@ -34,12 +32,4 @@ fn body(
 }
 
 /// Nothing to check offline beyond the common fields.
-pub(crate) fn check(
-    _rs: &mut Resolver<'_>,
-    _key: &str,
-    _spec: &KindSpec,
-    _location: &Option<Spanned<String>>,
-    _refs: &mut Vec<Ref>,
-    _children: &mut Vec<Resource>,
-) {
-}
+pub(crate) fn check(_rs: &mut Resolver<'_>, _spec: &KindSpec, _site: Site<'_>) {}

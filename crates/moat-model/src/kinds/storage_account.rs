@@ -1,11 +1,10 @@
 //! Storage accounts: SKU, kind, transport and access settings, and the firewall.
 
-use super::{Field, KindDef, Scope, canon, refs};
+use super::{Field, KindDef, Scope, Site, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::{access, toggle};
 use crate::cidr::Cidr;
 use crate::json;
-use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
 use crate::resolve::Resolver;
@@ -145,14 +144,8 @@ fn body(
 }
 
 /// Offline checks of one `storage_account`: what Azure would reject that can be known from the spec.
-pub(crate) fn check(
-    rs: &mut Resolver<'_>,
-    _key: &str,
-    spec: &KindSpec,
-    _location: &Option<Spanned<String>>,
-    refs: &mut Vec<Ref>,
-    _children: &mut Vec<Resource>,
-) {
+pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
+    let Site { refs, .. } = site;
     let KindSpec::StorageAccount(s) = spec else {
         return;
     };

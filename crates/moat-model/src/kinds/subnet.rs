@@ -1,14 +1,12 @@
 //! Subnets: children of a VNet, declared inside it, read from its body and written one at a time under it.
 
-use super::{Field, KindDef, LockGroup, Scope, canon, refs};
+use super::{Field, KindDef, LockGroup, Scope, Site, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::{id_obj, toggle};
 use crate::json;
-use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
 use crate::resolve::Resolver;
-use moat_spec::Spanned;
 use moat_spec::ast::KindSpec;
 use serde_json::{Value, json};
 
@@ -106,12 +104,4 @@ fn body(
 }
 
 /// Subnets are checked with their VNet (`virtual_network.rs`); they have no spec of their own.
-pub(crate) fn check(
-    _rs: &mut Resolver<'_>,
-    _key: &str,
-    _spec: &KindSpec,
-    _location: &Option<Spanned<String>>,
-    _refs: &mut Vec<Ref>,
-    _children: &mut Vec<Resource>,
-) {
-}
+pub(crate) fn check(_rs: &mut Resolver<'_>, _spec: &KindSpec, _site: Site<'_>) {}

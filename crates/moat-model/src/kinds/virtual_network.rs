@@ -1,20 +1,18 @@
 //! Virtual networks: address space and DNS servers; their subnets are children (`subnet.rs`).
 
 use super::refs;
-use super::{Field, KindDef, LockGroup, Scope, canon};
+use super::{Field, KindDef, LockGroup, Scope, Site, canon};
 use crate::arm::MapContext;
 use crate::arm::strs;
 use crate::cidr;
 use crate::cidr::Cidr;
 use crate::json;
-use crate::model::Ref;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
 use crate::resolve::Resolver;
 use crate::resolve::SERVICE_ENDPOINTS;
 use moat_spec::Diagnostic;
 use moat_spec::Span;
-use moat_spec::Spanned;
 use moat_spec::ast::{self, KindSpec};
 use moat_spec::codes;
 use moat_spec::suggest::did_you_mean;
@@ -68,14 +66,8 @@ fn body(
 }
 
 /// Offline checks of one `virtual_network`: what Azure would reject that can be known from the spec.
-pub(crate) fn check(
-    rs: &mut Resolver<'_>,
-    key: &str,
-    spec: &KindSpec,
-    _location: &Option<Spanned<String>>,
-    _refs: &mut Vec<Ref>,
-    children: &mut Vec<Resource>,
-) {
+pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
+    let Site { key, children, .. } = site;
     let KindSpec::VirtualNetwork(v) = spec else {
         return;
     };
