@@ -213,7 +213,7 @@ fn region(cx: &mut Cx<'_>) {
         let (Some(_), Some(r)) = (&c.cluster, res.reference(refs::CLUSTER)) else {
             continue;
         };
-        let Some(cluster) = cx.target(res, "cluster") else {
+        let Some(cluster) = cx.target(res, refs::CLUSTER) else {
             continue;
         };
         let Some(ws) = res.parent.as_deref().and_then(|p| cx.model.get(p)) else {
@@ -267,7 +267,7 @@ fn purpose(cx: &mut Cx<'_>) {
                 cr.span,
             )
         } else {
-            let Some(cluster) = cx.target(res, "cluster") else {
+            let Some(cluster) = cx.target(res, refs::CLUSTER) else {
                 continue;
             };
             let Body::Spec(KindSpec::AksCluster(a)) = &cluster.body else {
@@ -347,7 +347,7 @@ fn subnet_nsg(cx: &mut Cx<'_>) {
             };
             (r.target.clone(), r.span)
         } else {
-            let Some(cluster) = cx.target(res, "cluster") else {
+            let Some(cluster) = cx.target(res, refs::CLUSTER) else {
                 continue;
             };
             let Some(r) = cluster.reference(refs::NETWORK_SUBNET) else {

@@ -169,8 +169,8 @@ fn short(id: &str) -> String {
 /// ML204/ML205: the workspace's storage account and key vault let trusted services through.
 fn trusted(cx: &mut Cx<'_>, ws: &Resource) {
     for (field, id, what) in [
-        ("storage_account", ids::ML204, "storage account"),
-        ("key_vault", ids::ML205, "key vault"),
+        (refs::STORAGE_ACCOUNT, ids::ML204, "storage account"),
+        (refs::KEY_VAULT, ids::ML205, "key vault"),
     ] {
         let Some(target) = cx.target(ws, field) else {
             continue;
@@ -230,7 +230,7 @@ fn inference_subnet<'m>(
             compute.key.clone(),
         ));
     }
-    let cluster = cx.target(compute, "cluster")?;
+    let cluster = cx.target(compute, refs::CLUSTER)?;
     let Body::Spec(KindSpec::AksCluster(_)) = &cluster.body else {
         return None;
     };
@@ -243,7 +243,7 @@ fn inference_subnet<'m>(
 
 /// ML206: AKS inference can read the workspace's firewalled default store.
 fn inference_store(cx: &mut Cx<'_>, ws: &Resource) {
-    let Some(store) = cx.target(ws, "storage_account") else {
+    let Some(store) = cx.target(ws, refs::STORAGE_ACCOUNT) else {
         return;
     };
     let Some(fw) = storage_firewall(store) else {

@@ -4,6 +4,7 @@
 use crate::catalogue::ids;
 use crate::cx::{Cx, plural};
 use moat_model::Kind;
+use moat_model::kinds::refs;
 use moat_spec::Span;
 use moat_spec::ast::{KindSpec, NetworkPlugin, NetworkPluginMode};
 use std::collections::BTreeMap;
@@ -47,7 +48,7 @@ pub fn users(cx: &Cx<'_>) -> BTreeMap<String, Vec<User>> {
             let n = u64::from(c.max_nodes.value);
             add(
                 res,
-                "subnet",
+                refs::SUBNET,
                 n,
                 format!("up to {}", plural(n, "node", "nodes")),
                 true,
@@ -90,7 +91,7 @@ pub fn users(cx: &Cx<'_>) -> BTreeMap<String, Vec<User>> {
         } else {
             (nodes, plural(nodes, "node", "nodes"))
         };
-        add(res, "network.subnet", addresses, how, false);
+        add(res, refs::NETWORK_SUBNET, addresses, how, false);
     }
     for (res, spec) in cx.specs(Kind::AksCompute) {
         let KindSpec::AksCompute(c) = spec else {
@@ -105,7 +106,7 @@ pub fn users(cx: &Cx<'_>) -> BTreeMap<String, Vec<User>> {
         // Azure ML builds clusters in a virtual network with Azure CNI and AKS's default pods.
         add(
             res,
-            "create.subnet",
+            refs::CREATE_SUBNET,
             nodes * (CNI_MAX_PODS + 1),
             format!(
                 "{} × ({CNI_MAX_PODS} pods + 1) with Azure CNI",
