@@ -229,9 +229,7 @@ impl Plan {
 /// hand beside the types it describes: every object is closed (`additionalProperties: false`),
 /// so a field added to a type without a word here fails validation.
 pub fn json_schema() -> Value {
-    let kinds: Vec<&str> = moat_model::Kind::all()
-        .map(moat_model::Kind::word)
-        .collect();
+    let kinds: Vec<&str> = moat_model::kinds::ALL.iter().map(|k| k.word()).collect();
     let count = |d: &str| serde_json::json!({ "type": "integer", "minimum": 0, "description": d });
     let string = |d: &str| serde_json::json!({ "type": "string", "description": d });
     let flag = |d: &str| serde_json::json!({ "type": "boolean", "description": d });
