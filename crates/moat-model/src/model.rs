@@ -7,24 +7,7 @@ use moat_spec::ast::{KindSpec, Subnet};
 use moat_spec::{Span, Spanned};
 use std::collections::BTreeMap;
 
-/// Every kind of ARM object moat manages, children included.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[allow(missing_docs)]
-pub enum Kind {
-    ResourceGroup,
-    VirtualNetwork,
-    Subnet,
-    NetworkSecurityGroup,
-    RouteTable,
-    StorageAccount,
-    KeyVault,
-    ApplicationInsights,
-    ContainerRegistry,
-    MlWorkspace,
-    AmlCompute,
-    AksCluster,
-    AksCompute,
-}
+pub use crate::kinds::Kind;
 
 impl Kind {
     /// Its registry entry: everything moat knows about the kind.
@@ -34,7 +17,7 @@ impl Kind {
 
     /// Every kind, in declaration order.
     pub fn all() -> impl Iterator<Item = Kind> {
-        crate::kinds::ALL.into_iter()
+        crate::kinds::ALL.iter().copied()
     }
 
     /// The kind of a spec `type:`.

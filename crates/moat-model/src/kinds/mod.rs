@@ -7,26 +7,49 @@
 //! silent `_ =>` fallback.
 
 use crate::arm::{MapContext, Projection};
-use crate::model::{Kind, Resource};
+use crate::model::Resource;
 use crate::naming::NameRule;
 use serde_json::Value;
 
 pub(crate) mod canon;
 pub mod refs;
 
-mod aks_cluster;
-mod aks_compute;
-mod aml_compute;
-mod application_insights;
-mod container_registry;
-mod key_vault;
-mod ml_workspace;
-mod network_security_group;
-mod resource_group;
-mod route_table;
-mod storage_account;
-mod subnet;
-mod virtual_network;
+/// The one list of kinds: each names its variant and its file. Generates [`Kind`], [`ALL`] and
+/// [`def`], so a kind is one line here and one file beside this one.
+macro_rules! registry {
+    ($( $variant:ident => $module:ident ),* $(,)?) => {
+        $( mod $module; )*
+
+        /// Every kind of ARM object moat manages, children included.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[allow(missing_docs)]
+        pub enum Kind { $( $variant, )* }
+
+        /// Every kind, in declaration order.
+        pub const ALL: &[Kind] = &[$( Kind::$variant, )*];
+
+        /// The definition of `kind`.
+        pub fn def(kind: Kind) -> &'static KindDef {
+            match kind { $( Kind::$variant => &$module::DEF, )* }
+        }
+    };
+}
+
+registry! {
+    ResourceGroup => resource_group,
+    VirtualNetwork => virtual_network,
+    Subnet => subnet,
+    NetworkSecurityGroup => network_security_group,
+    RouteTable => route_table,
+    StorageAccount => storage_account,
+    KeyVault => key_vault,
+    ApplicationInsights => application_insights,
+    ContainerRegistry => container_registry,
+    MlWorkspace => ml_workspace,
+    AmlCompute => aml_compute,
+    AksCluster => aks_cluster,
+    AksCompute => aks_compute,
+}
 
 /// Where a kind's ARM ID lives; the ID is derived from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -257,43 +280,6 @@ pub(crate) const ML_SECRETS: &[&str] = &[
     "userStorageKey",
 ];
 
-/// Every kind, in declaration order.
-pub const ALL: [Kind; 13] = [
-    Kind::ResourceGroup,
-    Kind::VirtualNetwork,
-    Kind::Subnet,
-    Kind::NetworkSecurityGroup,
-    Kind::RouteTable,
-    Kind::StorageAccount,
-    Kind::KeyVault,
-    Kind::ApplicationInsights,
-    Kind::ContainerRegistry,
-    Kind::MlWorkspace,
-    Kind::AmlCompute,
-    Kind::AksCluster,
-    Kind::AksCompute,
-];
-
-/// The definition of `kind`. The one `match` over kinds: adding a variant without a file is a
-/// compile error here.
-pub fn def(kind: Kind) -> &'static KindDef {
-    match kind {
-        Kind::ResourceGroup => &resource_group::DEF,
-        Kind::VirtualNetwork => &virtual_network::DEF,
-        Kind::Subnet => &subnet::DEF,
-        Kind::NetworkSecurityGroup => &network_security_group::DEF,
-        Kind::RouteTable => &route_table::DEF,
-        Kind::StorageAccount => &storage_account::DEF,
-        Kind::KeyVault => &key_vault::DEF,
-        Kind::ApplicationInsights => &application_insights::DEF,
-        Kind::ContainerRegistry => &container_registry::DEF,
-        Kind::MlWorkspace => &ml_workspace::DEF,
-        Kind::AmlCompute => &aml_compute::DEF,
-        Kind::AksCluster => &aks_cluster::DEF,
-        Kind::AksCompute => &aks_compute::DEF,
-    }
-}
-
 impl KindDef {
     /// A kind with the common policy: replaceable, no lock group, no delete query, a location
     /// and tags, no managed fields and no special behaviour. Kind files override the rest
@@ -362,7 +348,7 @@ mod tests {
 
     #[test]
     fn every_kind_has_a_definition_that_names_it() {
-        for k in ALL {
+        for &k in ALL {
             assert_eq!(def(k).kind, k, "{k:?}");
         }
     }
@@ -386,7 +372,7 @@ mod tests {
 
     #[test]
     fn every_field_path_parses_and_every_default_is_json() {
-        for k in ALL {
+        for &k in ALL {
             let d = def(k);
             let mut seen = BTreeSet::new();
             for f in d.fields {
@@ -404,7 +390,7 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips_through_serde_as_its_word() {
-        for k in ALL {
+        for &k in ALL {
             let s = serde_json::to_string(&k).unwrap();
             assert_eq!(s, format!("\"{}\"", k.word()));
             assert_eq!(serde_json::from_str::<Kind>(&s).unwrap(), k);
@@ -415,7 +401,7 @@ mod tests {
 
     #[test]
     fn child_scopes_name_their_parent_kind() {
-        for k in ALL {
+        for &k in ALL {
             if let Scope::Child { parent, segment } = def(k).scope {
                 assert!(def(k).arm_type.starts_with(def(parent).arm_type), "{k:?}");
                 assert!(def(k).arm_type.ends_with(&format!("/{segment}")), "{k:?}");
