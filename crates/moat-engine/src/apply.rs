@@ -555,6 +555,7 @@ async fn write(
     let entry = JournalEntry {
         key: key.clone(),
         id: r.id.clone(),
+        kind: Some(r.kind),
         action: action.to_string(),
         started_at: now(),
         operation: None,

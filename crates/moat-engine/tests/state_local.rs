@@ -47,6 +47,7 @@ async fn write_then_read_roundtrips_and_leaves_no_temporary_file() {
     r.journal.push(moat_engine::state::JournalEntry {
         key: "vnet".into(),
         id: "/subscriptions/x/vnet".into(),
+        kind: Some(moat_model::Kind::VirtualNetwork),
         action: "create".into(),
         started_at: "2025-01-01T00:00:01Z".into(),
         operation: Some(serde_json::json!({"url": "https://op"})),

@@ -100,6 +100,10 @@ pub struct JournalEntry {
     pub key: String,
     /// The ARM resource ID.
     pub id: String,
+    /// The resource's kind (its spec word; an unknown word fails the read). Absent in entries
+    /// written before the journal recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<moat_model::Kind>,
     /// `create`, `update`, `replace` or `delete`.
     pub action: String,
     /// When the write was sent (RFC 3339).
