@@ -5,7 +5,7 @@
 
 use crate::armid::{self, ArmId};
 use crate::cidr::{self, Cidr, CidrError};
-use crate::kinds::{Scope, refs};
+use crate::kinds::{Scope, ScopeRef, refs};
 use crate::model::{Body, Kind, Model, Ref, Resource, SubscriptionSource};
 use crate::naming::{self, NameRule};
 use crate::regions;
@@ -295,27 +295,17 @@ impl<'s> Resolver<'s> {
         res.key.clone()
     }
 
-    pub(crate) fn group_ref(res: &ast::Resource) -> Option<&Spanned<String>> {
-        match res.body.as_ref()? {
-            KindSpec::VirtualNetwork(x) => Some(&x.resource_group),
-            KindSpec::NetworkSecurityGroup(x) => Some(&x.resource_group),
-            KindSpec::RouteTable(x) => Some(&x.resource_group),
-            KindSpec::StorageAccount(x) => Some(&x.resource_group),
-            KindSpec::KeyVault(x) => Some(&x.resource_group),
-            KindSpec::ApplicationInsights(x) => Some(&x.resource_group),
-            KindSpec::ContainerRegistry(x) => Some(&x.resource_group),
-            KindSpec::MlWorkspace(x) => Some(&x.resource_group),
-            KindSpec::AksCluster(x) => Some(&x.resource_group),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn workspace_ref(res: &ast::Resource) -> Option<&Spanned<String>> {
-        match res.body.as_ref()? {
-            KindSpec::AmlCompute(x) => Some(&x.workspace),
-            KindSpec::AksCompute(x) => Some(&x.workspace),
-            _ => None,
-        }
+    /// The field naming a resource's scope (its group, or a child's parent), with the
+    /// registry entry that says how to read and bind it.
+    pub(crate) fn scope_ref(res: &ast::Resource) -> Option<(&Spanned<String>, ScopeRef, Kind)> {
+        let kind = kind_of(res.ty.value);
+        let sr = kind.def().scope_ref?;
+        let expect = match kind.def().scope {
+            Scope::Subscription => return None,
+            Scope::ResourceGroup => Kind::ResourceGroup,
+            Scope::Child { parent, .. } => parent,
+        };
+        Some(((sr.get)(res.body.as_ref()?)?, sr, expect))
     }
 
     /// ARM IDs of every key (and subnet child), in dependency order of scopes:
@@ -339,11 +329,11 @@ impl<'s> Resolver<'s> {
                         Scope::Subscription => {
                             Some(armid::resource_group_id(&self.subscription, &name.value))
                         }
-                        Scope::Child { parent, segment } => Self::workspace_ref(res)
-                            .and_then(|p| self.scope_id(p, parent))
+                        Scope::Child { parent, segment } => Self::scope_ref(res)
+                            .and_then(|(p, _, _)| self.scope_id(p, parent))
                             .map(|p| format!("{p}/{segment}/{}", name.value)),
-                        Scope::ResourceGroup => Self::group_ref(res)
-                            .and_then(|g| self.scope_id(g, Kind::ResourceGroup))
+                        Scope::ResourceGroup => Self::scope_ref(res)
+                            .and_then(|(g, _, _)| self.scope_id(g, Kind::ResourceGroup))
                             .map(|g| armid::resource_id(&g, kind.arm_type(), &name.value)),
                     }
                 };
@@ -673,11 +663,10 @@ impl<'s> Resolver<'s> {
         let Some(id) = self.ids.get(&key).cloned() else {
             // The scope could not be resolved; bind a key reference anyway for its error (ARM IDs
             // were already reported by `scope_id`).
-            if let Some(g) = Self::group_ref(res).filter(|g| !g.value.starts_with('/')) {
-                self.bind(g, refs::RESOURCE_GROUP, &[Kind::ResourceGroup]);
-            }
-            if let Some(w) = Self::workspace_ref(res).filter(|w| !w.value.starts_with('/')) {
-                self.bind(w, refs::WORKSPACE, &[Kind::MlWorkspace]);
+            if let Some((at, sr, expect)) = Self::scope_ref(res)
+                && !at.value.starts_with('/')
+            {
+                self.bind(at, sr.field, &[expect]);
             }
             return;
         };
@@ -722,13 +711,13 @@ impl<'s> Resolver<'s> {
         }
         let mut refs = Vec::new();
         let mut parent = None;
-        if let Some(g) = Self::group_ref(res) {
-            refs.extend(self.bind(g, refs::RESOURCE_GROUP, &[Kind::ResourceGroup]));
-        }
-        if let Some(w) = Self::workspace_ref(res)
-            && let Some(r) = self.bind(w, refs::WORKSPACE, &[Kind::MlWorkspace])
+        if let Some((at, sr, expect)) = Self::scope_ref(res)
+            && let Some(r) = self.bind(at, sr.field, &[expect])
         {
-            parent = r.target.clone();
+            // A child's scope is its parent (a compute's workspace); a group is only a scope.
+            if matches!(kind.def().scope, Scope::Child { .. }) {
+                parent = r.target.clone();
+            }
             refs.push(r);
         }
         // Location: own, else the workspace's (computes), else the spec's.

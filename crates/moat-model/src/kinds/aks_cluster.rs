@@ -1,7 +1,8 @@
 //! AKS clusters: the system node pool, the network profile (fixed at creation) and API server access.
 
-use super::{Field, KindDef, Scope, Site, canon, refs};
+use super::{ScopeRef, Field, KindDef, Scope, Site, canon, refs};
 use crate::arm::MapContext;
+use moat_spec::Spanned;
 use crate::arm::strs;
 use crate::cidr::Cidr;
 use crate::json;
@@ -14,6 +15,10 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
+    scope_ref: Some(ScopeRef {
+        field: refs::RESOURCE_GROUP,
+        get: scope_ref,
+    }),
     fields: &[
         Field::new("sku.tier", canon::lower),
         Field::new("properties.kubernetesVersion", kubernetes_version).carried(),
@@ -260,5 +265,13 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
         {
             rs.cidr_error(p, e);
         }
+    }
+}
+
+/// The `resource_group:` naming its scope.
+fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
+    match spec {
+        KindSpec::AksCluster(x) => Some(&x.resource_group),
+        _ => None,
     }
 }

@@ -1,8 +1,9 @@
 //! AKS computes of a workspace: an attached cluster or one the workspace creates; only the description changes in place.
 
 use super::ML_SECRETS;
-use super::{Field, KindDef, Scope, Site, canon, refs};
+use super::{ScopeRef, Field, KindDef, Scope, Site, canon, refs};
 use crate::arm::MapContext;
+use moat_spec::Spanned;
 use crate::json;
 use crate::model::{Body, Kind, Resource};
 use crate::naming;
@@ -13,6 +14,10 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
+    scope_ref: Some(ScopeRef {
+        field: refs::WORKSPACE,
+        get: scope_ref,
+    }),
     delete_query: &[("underlyingResourceAction", "Delete")],
     fields: &[
         Field::new("properties.description", canon::same),
@@ -200,5 +205,13 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
             cr.dns_service_ip.as_ref(),
             cr.docker_bridge_cidr.as_ref(),
         );
+    }
+}
+
+/// The `workspace:` naming its scope.
+fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
+    match spec {
+        KindSpec::AksCompute(x) => Some(&x.workspace),
+        _ => None,
     }
 }

@@ -1,8 +1,9 @@
 //! AML compute clusters: children of a workspace; only scale settings and the description change in place.
 
 use super::ML_SECRETS;
-use super::{Field, KindDef, Scope, Site, canon, refs};
+use super::{ScopeRef, Field, KindDef, Scope, Site, canon, refs};
 use crate::arm::MapContext;
+use moat_spec::Spanned;
 use crate::arm::{id_obj, iso_duration};
 use crate::json;
 use crate::model::{Body, Kind, Resource};
@@ -15,6 +16,10 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
+    scope_ref: Some(ScopeRef {
+        field: refs::WORKSPACE,
+        get: scope_ref,
+    }),
     delete_query: &[("underlyingResourceAction", "Delete")],
     fields: &[
         Field::new("properties.description", canon::same).default("null"),
@@ -221,5 +226,13 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
         rs.check_same_region(key, location, &r, "an AmlCompute cluster");
         rs.check_same_subscription(&r);
         refs.push(r);
+    }
+}
+
+/// The `workspace:` naming its scope.
+fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
+    match spec {
+        KindSpec::AmlCompute(x) => Some(&x.workspace),
+        _ => None,
     }
 }

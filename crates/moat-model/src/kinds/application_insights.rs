@@ -1,7 +1,8 @@
 //! Application Insights components: type, workspace, retention and network access.
 
-use super::{Field, KindDef, Scope, Site, canon};
+use super::{refs, ScopeRef, Field, KindDef, Scope, Site, canon};
 use crate::arm::MapContext;
+use moat_spec::Spanned;
 use crate::arm::toggle;
 use crate::armid::ArmId;
 use crate::json;
@@ -14,6 +15,10 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
+    scope_ref: Some(ScopeRef {
+        field: refs::RESOURCE_GROUP,
+        get: scope_ref,
+    }),
     fields: &[
         Field::new("kind", canon::lower),
         Field::new("properties.Application_Type", canon::lower),
@@ -108,5 +113,13 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, _site: Site<'_>) {
                         .hint("`/subscriptions/…/resourceGroups/…/providers/Microsoft.OperationalInsights/workspaces/<name>`"),
                 ),
             }
+    }
+}
+
+/// The `resource_group:` naming its scope.
+fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
+    match spec {
+        KindSpec::ApplicationInsights(x) => Some(&x.resource_group),
+        _ => None,
     }
 }

@@ -1,7 +1,8 @@
 //! Container registries: SKU, admin user, network access and the firewall.
 
-use super::{Field, KindDef, Scope, Site, canon};
+use super::{refs, ScopeRef, Field, KindDef, Scope, Site, canon};
 use crate::arm::MapContext;
+use moat_spec::Spanned;
 use crate::arm::{access, toggle};
 use crate::cidr::Cidr;
 use crate::json;
@@ -14,6 +15,10 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
+    scope_ref: Some(ScopeRef {
+        field: refs::RESOURCE_GROUP,
+        get: scope_ref,
+    }),
     fields: &[
         Field::new("sku.name", canon::lower),
         Field::new("properties.adminUserEnabled", canon::same),
@@ -121,5 +126,13 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, _site: Site<'_>) {
         if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
             rs.cidr_error(ip, e);
         }
+    }
+}
+
+/// The `resource_group:` naming its scope.
+fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
+    match spec {
+        KindSpec::ContainerRegistry(x) => Some(&x.resource_group),
+        _ => None,
     }
 }

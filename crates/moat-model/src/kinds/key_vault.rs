@@ -1,7 +1,8 @@
 //! Key vaults: SKU, tenant, access model, soft delete and the firewall; a deleted vault keeps its name, so a vault is recovered, never replaced.
 
-use super::{Field, KindDef, Replace, Scope, Site, SoftDelete, canon, refs};
+use super::{ScopeRef, Field, KindDef, Replace, Scope, Site, SoftDelete, canon, refs};
 use crate::arm::MapContext;
+use moat_spec::Spanned;
 use crate::arm::{access, toggle};
 use crate::cidr::Cidr;
 use crate::json;
@@ -15,6 +16,10 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
+    scope_ref: Some(ScopeRef {
+        field: refs::RESOURCE_GROUP,
+        get: scope_ref,
+    }),
     replace: Replace::Refused("a deleted key vault keeps its name until it is purged"),
     fields: &[
         Field::new("properties.tenantId", canon::lower),
@@ -173,5 +178,13 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
                 rs.cidr_error(ip, e);
             }
         }
+    }
+}
+
+/// The `resource_group:` naming its scope.
+fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
+    match spec {
+        KindSpec::KeyVault(x) => Some(&x.resource_group),
+        _ => None,
     }
 }

@@ -1,8 +1,9 @@
 //! Azure ML workspaces: their dependent resources (fixed at creation) and settings; computes are children.
 
 use super::ML_SECRETS;
-use super::{Field, KindDef, Scope, Site, canon, refs};
+use super::{ScopeRef, Field, KindDef, Scope, Site, canon, refs};
 use crate::arm::MapContext;
+use moat_spec::Spanned;
 use crate::arm::toggle;
 use crate::json;
 use crate::model::{Body, Kind, Resource};
@@ -14,6 +15,10 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
+    scope_ref: Some(ScopeRef {
+        field: refs::RESOURCE_GROUP,
+        get: scope_ref,
+    }),
     fields: &[
         Field::new("properties.storageAccount", canon::id_of).immutable(),
         Field::new("properties.keyVault", canon::id_of).immutable(),
@@ -111,5 +116,13 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
                         .hint("name an AmlCompute cluster of this workspace; image builds fail without one when the registry is behind a VNet"),
                 );
         }
+    }
+}
+
+/// The `resource_group:` naming its scope.
+fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
+    match spec {
+        KindSpec::MlWorkspace(x) => Some(&x.resource_group),
+        _ => None,
     }
 }

@@ -185,6 +185,15 @@ pub(crate) type CheckFn = for<'s> fn(
     site: Site<'_>,
 );
 
+/// The spec field that names a kind's scope (`resource_group:`, a compute's `workspace:`).
+#[derive(Clone, Copy, Debug)]
+pub struct ScopeRef {
+    /// The reference field ([`refs`]).
+    pub field: &'static str,
+    /// Reads it from the kind's typed spec.
+    pub get: fn(&moat_spec::ast::KindSpec) -> Option<&moat_spec::Spanned<String>>,
+}
+
 /// Before an absent resource of this kind is created, ask whether a soft-deleted one holds
 /// its name (a key vault): `soft_deleted_id(subscription, location, name)`.
 #[derive(Clone, Copy, Debug)]
@@ -239,6 +248,9 @@ pub struct KindDef {
     pub body: BodyFn,
     /// Its offline checks (binding its references, ranges, CIDRs), run by resolution.
     pub(crate) check: CheckFn,
+    /// The spec field naming its scope (a group, or the parent of a child): the reference
+    /// field and how to read it from the typed spec. `None` for kinds without one.
+    pub scope_ref: Option<ScopeRef>,
     /// Read from its parent's body (`properties.<segment>`) instead of its own GET.
     pub read_in_parent: bool,
     /// Deleting one of these also deletes its children of these kinds, so their own
@@ -320,6 +332,7 @@ impl KindDef {
             guards_contents: None,
             soft_delete: None,
             replaced_with: &[],
+            scope_ref: None,
         }
     }
 
@@ -397,6 +410,15 @@ mod tests {
         }
         let e = serde_json::from_str::<Kind>("\"quantum_computer\"").unwrap_err();
         assert!(e.to_string().contains("newer moat"), "{e}");
+    }
+
+    #[test]
+    fn every_declared_kind_below_the_subscription_names_its_scope() {
+        for t in moat_spec::ast::ResourceType::all() {
+            let d = def(Kind::of(t));
+            let named = d.scope_ref.is_some();
+            assert_eq!(named, d.scope != Scope::Subscription, "{}", d.word);
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Network security groups: the rule set, owned whole.
 
-use super::{Field, KindDef, Scope, Site, canon};
+use super::{refs, ScopeRef, Field, KindDef, Scope, Site, canon};
 use crate::arm::MapContext;
 use crate::arm::security_rule;
 use crate::cidr::Cidr;
@@ -18,6 +18,10 @@ use moat_spec::codes;
 use serde_json::Value;
 
 pub(crate) static DEF: KindDef = KindDef {
+    scope_ref: Some(ScopeRef {
+        field: refs::RESOURCE_GROUP,
+        get: scope_ref,
+    }),
     fields: &[Field::new("properties.securityRules", canon::security_rules).default("{}")],
     ..KindDef::new(
         Kind::NetworkSecurityGroup,
@@ -127,5 +131,13 @@ fn check_addresses(rs: &mut Resolver<'_>, addrs: &Spanned<OneOrMany>) {
                 ),
             );
         }
+    }
+}
+
+/// The `resource_group:` naming its scope.
+fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
+    match spec {
+        KindSpec::NetworkSecurityGroup(x) => Some(&x.resource_group),
+        _ => None,
     }
 }

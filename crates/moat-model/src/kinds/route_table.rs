@@ -1,7 +1,8 @@
 //! Route tables: the route set, owned whole.
 
-use super::{Field, KindDef, Scope, Site, canon};
+use super::{refs, ScopeRef, Field, KindDef, Scope, Site, canon};
 use crate::arm::MapContext;
+use moat_spec::Spanned;
 use crate::arm::next_hop;
 use crate::cidr;
 use crate::cidr::Cidr;
@@ -16,6 +17,10 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
+    scope_ref: Some(ScopeRef {
+        field: refs::RESOURCE_GROUP,
+        get: scope_ref,
+    }),
     fields: &[
         Field::new("properties.routes", canon::routes).default("{}"),
         Field::new("properties.disableBgpRoutePropagation", canon::same).default("false"),
@@ -128,5 +133,13 @@ fn check_route(rs: &mut Resolver<'_>, r: &ast::Route) {
             );
         }
         _ => {}
+    }
+}
+
+/// The `resource_group:` naming its scope.
+fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
+    match spec {
+        KindSpec::RouteTable(x) => Some(&x.resource_group),
+        _ => None,
     }
 }

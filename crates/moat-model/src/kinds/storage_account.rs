@@ -1,6 +1,6 @@
 //! Storage accounts: SKU, kind, transport and access settings, and the firewall.
 
-use super::{Field, KindDef, Scope, Site, canon, refs};
+use super::{ScopeRef, Field, KindDef, Scope, Site, canon, refs};
 use crate::arm::MapContext;
 use crate::arm::{access, toggle};
 use crate::cidr::Cidr;
@@ -15,6 +15,10 @@ use moat_spec::codes;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
+    scope_ref: Some(ScopeRef {
+        field: refs::RESOURCE_GROUP,
+        get: scope_ref,
+    }),
     fields: &[
         Field::new("sku.name", canon::lower),
         Field::new("kind", canon::lower).immutable(),
@@ -185,5 +189,13 @@ fn check_storage_ip(rs: &mut Resolver<'_>, ip: &Spanned<String>) {
                 );
             }
         }
+    }
+}
+
+/// The `resource_group:` naming its scope.
+fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
+    match spec {
+        KindSpec::StorageAccount(x) => Some(&x.resource_group),
+        _ => None,
     }
 }

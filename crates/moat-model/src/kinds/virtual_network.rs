@@ -1,8 +1,9 @@
 //! Virtual networks: address space and DNS servers; their subnets are children (`subnet.rs`).
 
 use super::refs;
-use super::{Field, KindDef, LockGroup, Scope, Site, canon};
+use super::{ScopeRef, Field, KindDef, LockGroup, Scope, Site, canon};
 use crate::arm::MapContext;
+use moat_spec::Spanned;
 use crate::arm::strs;
 use crate::cidr;
 use crate::cidr::Cidr;
@@ -20,6 +21,10 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 pub(crate) static DEF: KindDef = KindDef {
+    scope_ref: Some(ScopeRef {
+        field: refs::RESOURCE_GROUP,
+        get: scope_ref,
+    }),
     lock_group: LockGroup::Own,
     fields: &[
         Field::new("properties.addressSpace.addressPrefixes", canon::str_set),
@@ -230,5 +235,13 @@ fn check_vnet(
             depends_on: Vec::new(),
             span: sub.span,
         });
+    }
+}
+
+/// The `resource_group:` naming its scope.
+fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
+    match spec {
+        KindSpec::VirtualNetwork(x) => Some(&x.resource_group),
+        _ => None,
     }
 }
