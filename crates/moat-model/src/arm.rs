@@ -56,9 +56,8 @@ pub fn request_body(model: &Model, r: &Resource, ctx: &MapContext) -> Value {
         tags.insert(STACK_TAG.to_string(), json!(model.stack.value));
         json::set(&mut b, "tags", Value::Object(tags));
     }
-    let reference = |field: &str| r.reference(field).map(|x| x.id.clone());
     if !r.is_existing() {
-        (r.kind.def().body)(r, &mut b, ctx, &reference);
+        (r.kind.def().body)(r, &mut b, ctx);
     }
     b
 }

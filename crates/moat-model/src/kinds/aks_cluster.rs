@@ -83,15 +83,11 @@ fn os_disk_size(v: &Value) -> Option<Value> {
     (v.as_u64() != Some(0)).then(|| v.clone())
 }
 
-fn body(
-    r: &Resource,
-    b: &mut Value,
-    _ctx: &MapContext,
-    reference: &dyn Fn(&str) -> Option<String>,
-) {
+fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
     let Body::Spec(KindSpec::AksCluster(a)) = &r.body else {
         return;
     };
+    let reference = |field: &str| super::ref_id(r, field);
     json::set(b, "identity", json!({ "type": "SystemAssigned" }));
     let tier = match a.sku_tier.as_ref().map(|t| t.value) {
         Some(ast::AksTier::Standard) => "Standard",

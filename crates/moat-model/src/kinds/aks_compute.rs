@@ -67,15 +67,11 @@ pub(crate) static DEF: KindDef = KindDef {
     )
 };
 
-fn body(
-    r: &Resource,
-    b: &mut Value,
-    _ctx: &MapContext,
-    reference: &dyn Fn(&str) -> Option<String>,
-) {
+fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
     let Body::Spec(KindSpec::AksCompute(c)) = &r.body else {
         return;
     };
+    let reference = |field: &str| super::ref_id(r, field);
     json::set(b, "properties.computeType", json!("AKS"));
     if let Some(d) = &c.description {
         json::set(b, "properties.description", json!(d.value));

@@ -83,15 +83,11 @@ fn remote_login(v: &Value) -> Option<Value> {
     }))
 }
 
-fn body(
-    r: &Resource,
-    b: &mut Value,
-    _ctx: &MapContext,
-    reference: &dyn Fn(&str) -> Option<String>,
-) {
+fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
     let Body::Spec(KindSpec::AmlCompute(c)) = &r.body else {
         return;
     };
+    let reference = |field: &str| super::ref_id(r, field);
     json::set(b, "properties.computeType", json!("AmlCompute"));
     if let Some(d) = &c.description {
         json::set(b, "properties.description", json!(d.value));

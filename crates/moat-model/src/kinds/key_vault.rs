@@ -67,10 +67,11 @@ fn deleted_vault(subscription: &str, location: &str, name: &str) -> String {
     )
 }
 
-fn body(r: &Resource, b: &mut Value, ctx: &MapContext, reference: &dyn Fn(&str) -> Option<String>) {
+fn body(r: &Resource, b: &mut Value, ctx: &MapContext) {
     let Body::Spec(KindSpec::KeyVault(v)) = &r.body else {
         return;
     };
+    let reference = |field: &str| super::ref_id(r, field);
     let tenant = v
         .tenant_id
         .as_ref()

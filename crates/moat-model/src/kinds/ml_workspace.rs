@@ -46,15 +46,11 @@ pub(crate) static DEF: KindDef = KindDef {
     )
 };
 
-fn body(
-    r: &Resource,
-    b: &mut Value,
-    _ctx: &MapContext,
-    reference: &dyn Fn(&str) -> Option<String>,
-) {
+fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
     let Body::Spec(KindSpec::MlWorkspace(w)) = &r.body else {
         return;
     };
+    let reference = |field: &str| super::ref_id(r, field);
     json::set(b, "identity", json!({ "type": "SystemAssigned" }));
     for (field, prop) in [
         (refs::STORAGE_ACCOUNT, "storageAccount"),

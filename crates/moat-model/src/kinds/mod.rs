@@ -163,10 +163,13 @@ impl Field {
 }
 
 /// A request body builder: adds the kind's properties to `b` (location and tags are already
-/// there). `reference(field)` is the bound ARM ID written at a spec field; fields are named
-/// by the constants of [`refs`], which resolution binds under the same names.
-pub type BodyFn =
-    fn(r: &Resource, b: &mut Value, ctx: &MapContext, reference: &dyn Fn(&str) -> Option<String>);
+/// there).
+pub type BodyFn = fn(r: &Resource, b: &mut Value, ctx: &MapContext);
+
+/// The bound ARM ID of the reference `r` wrote at `field` (a [`refs`] name).
+pub(crate) fn ref_id(r: &Resource, field: &str) -> Option<String> {
+    r.reference(field).map(|x| x.id.clone())
+}
 
 /// Where a kind's check runs: the resource's key and location, and the lists it fills (bound
 /// references, children such as a VNet's subnets).

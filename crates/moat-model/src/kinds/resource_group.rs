@@ -23,12 +23,7 @@ pub(crate) static DEF: KindDef = KindDef {
     )
 };
 
-fn body(
-    _r: &Resource,
-    _b: &mut Value,
-    _ctx: &MapContext,
-    _reference: &dyn Fn(&str) -> Option<String>,
-) {
+fn body(_r: &Resource, _b: &mut Value, _ctx: &MapContext) {
 }
 
 /// Nothing to check offline beyond the common fields.

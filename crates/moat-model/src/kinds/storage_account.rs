@@ -55,15 +55,11 @@ pub(crate) static DEF: KindDef = KindDef {
     )
 };
 
-fn body(
-    r: &Resource,
-    b: &mut Value,
-    _ctx: &MapContext,
-    reference: &dyn Fn(&str) -> Option<String>,
-) {
+fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
     let Body::Spec(KindSpec::StorageAccount(s)) = &r.body else {
         return;
     };
+    let reference = |field: &str| super::ref_id(r, field);
     let sku = s.sku.as_ref().map_or("Standard_LRS", |x| x.value.as_str());
     json::set(b, "sku.name", json!(sku));
     let kind = match s.kind.as_ref().map(|k| k.value) {

@@ -54,13 +54,9 @@ pub(crate) static DEF: KindDef = KindDef {
     )
 };
 
-fn body(
-    r: &Resource,
-    b: &mut Value,
-    _ctx: &MapContext,
-    reference: &dyn Fn(&str) -> Option<String>,
-) {
+fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
     let Body::Subnet(s) = &r.body else { return };
+    let reference = |field: &str| super::ref_id(r, field);
     json::set(b, "properties.addressPrefix", json!(s.address_prefix.value));
     if let Some(id) = reference(refs::NETWORK_SECURITY_GROUP) {
         json::set(b, "properties.networkSecurityGroup", id_obj(&id));

@@ -45,12 +45,7 @@ pub(crate) static DEF: KindDef = KindDef {
     )
 };
 
-fn body(
-    r: &Resource,
-    b: &mut Value,
-    _ctx: &MapContext,
-    _reference: &dyn Fn(&str) -> Option<String>,
-) {
+fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
     let Body::Spec(KindSpec::VirtualNetwork(v)) = &r.body else {
         return;
     };
