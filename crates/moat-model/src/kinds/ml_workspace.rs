@@ -14,6 +14,9 @@ use moat_spec::ast::KindSpec;
 use moat_spec::codes;
 use serde_json::{Value, json};
 
+// `deletes_children` stays empty: the plan deletes a workspace's computes itself, each before
+// the workspace and with its kind's DELETE query (`underlyingResourceAction=Delete`, so what a
+// compute created goes too), rather than leaving them to the workspace's delete.
 pub(crate) static DEF: KindDef = KindDef {
     scope_ref: Some(ScopeRef {
         field: refs::RESOURCE_GROUP,
