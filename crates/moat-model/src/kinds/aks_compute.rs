@@ -1,16 +1,12 @@
 //! AKS computes of a workspace: an attached cluster or one the workspace creates; only the description changes in place.
 
-use super::ML_SECRETS;
-use super::{ScopeRef, Field, KindDef, Scope, Site, canon, refs};
+use super::{Field, KindDef, ML_SECRETS, Scope, ScopeRef, Site, canon, refs};
 use crate::arm::MapContext;
-use moat_spec::Spanned;
-use crate::json;
 use crate::model::{Body, Kind, Resource};
-use crate::naming;
 use crate::resolve::Resolver;
-use moat_spec::Diagnostic;
+use crate::{json, naming};
 use moat_spec::ast::{self, KindSpec};
-use moat_spec::codes;
+use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {

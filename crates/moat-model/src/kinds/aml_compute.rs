@@ -1,18 +1,12 @@
 //! AML compute clusters: children of a workspace; only scale settings and the description change in place.
 
-use super::ML_SECRETS;
-use super::{ScopeRef, Field, KindDef, Scope, Site, canon, refs};
-use crate::arm::MapContext;
-use moat_spec::Spanned;
-use crate::arm::{id_obj, iso_duration};
-use crate::json;
+use super::{Field, KindDef, ML_SECRETS, Scope, ScopeRef, Site, canon, refs};
+use crate::arm::{MapContext, id_obj, iso_duration};
 use crate::model::{Body, Kind, Resource};
-use crate::naming;
-use crate::resolve::Resolver;
-use crate::resolve::parse_duration;
-use moat_spec::Diagnostic;
+use crate::resolve::{Resolver, parse_duration};
+use crate::{json, naming};
 use moat_spec::ast::{self, KindSpec};
-use moat_spec::codes;
+use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {

@@ -1,17 +1,13 @@
 //! Container registries: SKU, admin user, network access and the firewall.
 
-use super::{refs, ScopeRef, Field, KindDef, Scope, Site, canon};
-use crate::arm::MapContext;
-use moat_spec::Spanned;
-use crate::arm::{access, toggle};
+use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs};
+use crate::arm::{MapContext, access, toggle};
 use crate::cidr::Cidr;
-use crate::json;
 use crate::model::{Body, Kind, Resource};
-use crate::naming;
 use crate::resolve::Resolver;
-use moat_spec::Diagnostic;
+use crate::{json, naming};
 use moat_spec::ast::{self, KindSpec};
-use moat_spec::codes;
+use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {

@@ -1,18 +1,13 @@
 //! Key vaults: SKU, tenant, access model, soft delete and the firewall; a deleted vault keeps its name, so a vault is recovered, never replaced.
 
-use super::{ScopeRef, Field, KindDef, Replace, Scope, Site, SoftDelete, canon, refs};
-use crate::arm::MapContext;
-use moat_spec::Spanned;
-use crate::arm::{access, toggle};
+use super::{Field, KindDef, Replace, Scope, ScopeRef, Site, SoftDelete, canon, refs};
+use crate::arm::{MapContext, access, toggle};
 use crate::cidr::Cidr;
-use crate::json;
 use crate::model::{Body, Kind, Resource};
-use crate::naming;
-use crate::resolve::Resolver;
-use crate::resolve::is_guid;
-use moat_spec::Diagnostic;
+use crate::resolve::{Resolver, is_guid};
+use crate::{json, naming};
 use moat_spec::ast::{self, KindSpec};
-use moat_spec::codes;
+use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {

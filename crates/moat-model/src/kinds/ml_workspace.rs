@@ -1,17 +1,12 @@
 //! Azure ML workspaces: their dependent resources (fixed at creation) and settings; computes are children.
 
-use super::ML_SECRETS;
-use super::{ScopeRef, Field, KindDef, Scope, Site, canon, refs};
-use crate::arm::MapContext;
-use moat_spec::Spanned;
-use crate::arm::toggle;
-use crate::json;
+use super::{Field, KindDef, ML_SECRETS, Scope, ScopeRef, Site, canon, refs};
+use crate::arm::{MapContext, toggle};
 use crate::model::{Body, Kind, Resource};
-use crate::naming;
 use crate::resolve::Resolver;
-use moat_spec::Diagnostic;
+use crate::{json, naming};
 use moat_spec::ast::KindSpec;
-use moat_spec::codes;
+use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::{Value, json};
 
 // `deletes_children` stays empty: the plan deletes a workspace's computes itself, each before

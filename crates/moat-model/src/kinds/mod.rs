@@ -14,12 +14,25 @@ use serde_json::Value;
 pub(crate) mod canon;
 pub mod refs;
 
+// Declared here rather than by `registry!`, so that rustfmt sees the files.
+mod aks_cluster;
+mod aks_compute;
+mod aml_compute;
+mod application_insights;
+mod container_registry;
+mod key_vault;
+mod ml_workspace;
+mod network_security_group;
+mod resource_group;
+mod route_table;
+mod storage_account;
+mod subnet;
+mod virtual_network;
+
 /// The one list of kinds: each names its variant and its file. Generates [`Kind`], [`ALL`] and
 /// [`def`], so a kind is one line here and one file beside this one.
 macro_rules! registry {
     ($( $variant:ident => $module:ident ),* $(,)?) => {
-        $( mod $module; )*
-
         /// Every kind of ARM object moat manages, children included.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[allow(missing_docs)]

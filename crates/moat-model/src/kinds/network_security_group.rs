@@ -1,20 +1,13 @@
 //! Network security groups: the rule set, owned whole.
 
-use super::{refs, ScopeRef, Field, KindDef, Scope, Site, canon};
-use crate::arm::MapContext;
-use crate::arm::security_rule;
+use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs};
+use crate::arm::{MapContext, security_rule};
 use crate::cidr::Cidr;
-use crate::json;
 use crate::model::{Body, Kind, Resource};
-use crate::naming;
-use crate::resolve::Resolver;
-use crate::resolve::check_port_range;
-use crate::resolve::is_service_tag_shape;
-use moat_spec::Diagnostic;
-use moat_spec::Spanned;
-use moat_spec::ast::OneOrMany;
-use moat_spec::ast::{self, KindSpec};
-use moat_spec::codes;
+use crate::resolve::{Resolver, check_port_range, is_service_tag_shape};
+use crate::{json, naming};
+use moat_spec::ast::{self, KindSpec, OneOrMany};
+use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::Value;
 
 pub(crate) static DEF: KindDef = KindDef {

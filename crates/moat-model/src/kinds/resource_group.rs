@@ -23,8 +23,7 @@ pub(crate) static DEF: KindDef = KindDef {
     )
 };
 
-fn body(_r: &Resource, _b: &mut Value, _ctx: &MapContext) {
-}
+fn body(_r: &Resource, _b: &mut Value, _ctx: &MapContext) {}
 
 /// Nothing to check offline beyond the common fields.
 pub(crate) fn check(_rs: &mut Resolver<'_>, _spec: &KindSpec, _site: Site<'_>) {}

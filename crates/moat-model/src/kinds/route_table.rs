@@ -1,19 +1,13 @@
 //! Route tables: the route set, owned whole.
 
-use super::{refs, ScopeRef, Field, KindDef, Scope, Site, canon};
-use crate::arm::MapContext;
-use moat_spec::Spanned;
-use crate::arm::next_hop;
-use crate::cidr;
+use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs};
+use crate::arm::{MapContext, next_hop};
 use crate::cidr::Cidr;
-use crate::json;
 use crate::model::{Body, Kind, Resource};
-use crate::naming;
-use crate::resolve::Resolver;
-use crate::resolve::is_service_tag_shape;
-use moat_spec::Diagnostic;
+use crate::resolve::{Resolver, is_service_tag_shape};
+use crate::{cidr, json, naming};
 use moat_spec::ast::{self, KindSpec};
-use moat_spec::codes;
+use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {

@@ -1,17 +1,13 @@
 //! Storage accounts: SKU, kind, transport and access settings, and the firewall.
 
-use super::{ScopeRef, Field, KindDef, Scope, Site, canon, refs};
-use crate::arm::MapContext;
-use crate::arm::{access, toggle};
+use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs};
+use crate::arm::{MapContext, access, toggle};
 use crate::cidr::Cidr;
-use crate::json;
 use crate::model::{Body, Kind, Resource};
-use crate::naming;
 use crate::resolve::Resolver;
-use moat_spec::Diagnostic;
-use moat_spec::Spanned;
+use crate::{json, naming};
 use moat_spec::ast::{self, KindSpec};
-use moat_spec::codes;
+use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {

@@ -1,12 +1,10 @@
 //! Subnets: children of a VNet, declared inside it, read from its body and written one at a time under it.
 
 use super::{Field, KindDef, LockGroup, Scope, Site, canon, refs};
-use crate::arm::MapContext;
-use crate::arm::{id_obj, toggle};
-use crate::json;
+use crate::arm::{MapContext, id_obj, toggle};
 use crate::model::{Body, Kind, Resource};
-use crate::naming;
 use crate::resolve::Resolver;
+use crate::{json, naming};
 use moat_spec::ast::KindSpec;
 use serde_json::{Value, json};
 

@@ -1,22 +1,14 @@
 //! Virtual networks: address space and DNS servers; their subnets are children (`subnet.rs`).
 
-use super::refs;
-use super::{ScopeRef, Field, KindDef, LockGroup, Scope, Site, canon};
-use crate::arm::MapContext;
-use moat_spec::Spanned;
-use crate::arm::strs;
-use crate::cidr;
+use super::{Field, KindDef, LockGroup, Scope, ScopeRef, Site, canon, refs};
+use crate::arm::{MapContext, strs};
 use crate::cidr::Cidr;
-use crate::json;
 use crate::model::{Body, Kind, Resource};
-use crate::naming;
-use crate::resolve::Resolver;
-use crate::resolve::SERVICE_ENDPOINTS;
-use moat_spec::Diagnostic;
-use moat_spec::Span;
+use crate::resolve::{Resolver, SERVICE_ENDPOINTS};
+use crate::{cidr, json, naming};
 use moat_spec::ast::{self, KindSpec};
-use moat_spec::codes;
 use moat_spec::suggest::did_you_mean;
+use moat_spec::{Diagnostic, Span, Spanned, codes};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 

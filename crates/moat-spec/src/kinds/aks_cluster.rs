@@ -1,6 +1,6 @@
 //! The `aks_cluster` kind: node pool, network profile and API server access. Its spec declaration: the fields, their docs and decoders.
 
-use crate::ast::{List};
+use crate::ast::List;
 use crate::{spec_enum, spec_struct};
 
 spec_enum! {

@@ -1,6 +1,6 @@
 //! The `application_insights` kind. Its spec declaration: the fields, their docs and decoders.
 
-use crate::ast::{Toggle};
+use crate::ast::Toggle;
 use crate::{spec_enum, spec_struct};
 
 spec_enum! {

@@ -1,6 +1,6 @@
 //! The `container_registry` kind and its firewall. Its spec declaration: the fields, their docs and decoders.
 
-use crate::ast::{Access, Toggle, List};
+use crate::ast::{Access, List, Toggle};
 use crate::{spec_enum, spec_struct};
 
 spec_enum! {

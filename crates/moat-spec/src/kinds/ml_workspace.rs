@@ -1,6 +1,6 @@
 //! The `ml_workspace` kind: an Azure ML workspace and the resources it depends on. Its spec declaration: the fields, their docs and decoders.
 
-use crate::ast::{Toggle};
+use crate::ast::Toggle;
 use crate::spec_struct;
 
 spec_struct! {

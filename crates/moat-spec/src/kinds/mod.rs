@@ -6,10 +6,24 @@
 
 use crate::decode::{Cx, MapReader};
 
+// Declared here rather than by `spec_kinds!`, so that rustfmt sees the files.
+mod aks_cluster;
+mod aks_compute;
+mod aml_compute;
+mod application_insights;
+mod container_registry;
+mod key_vault;
+mod ml_workspace;
+mod network_security_group;
+mod resource_group;
+mod route_table;
+mod storage_account;
+mod virtual_network;
+
 /// Generates the kind enum, the typed-spec enum and their dispatch from one list.
 macro_rules! spec_kinds {
     ($( $(#[doc = $vdoc:literal])* $variant:ident = $word:literal in $module:ident ),* $(,)?) => {
-        $( mod $module; pub use $module::*; )*
+        $( pub use $module::*; )*
 
         crate::spec_enum! {
             /// Every resource kind of the v1 spec.

@@ -1,6 +1,6 @@
 //! The `storage_account` kind: SKU, transport, access settings and firewall. Its spec declaration: the fields, their docs and decoders.
 
-use crate::ast::{Access, Toggle, List};
+use crate::ast::{Access, List, Toggle};
 use crate::span::Spanned;
 use crate::{spec_enum, spec_struct};
 

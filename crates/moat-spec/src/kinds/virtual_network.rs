@@ -1,6 +1,6 @@
 //! The `virtual_network` kind and its inline subnets. Its spec declaration: the fields, their docs and decoders.
 
-use crate::ast::{Toggle, List};
+use crate::ast::{List, Toggle};
 use crate::decode::Map;
 use crate::spec_struct;
 
