@@ -176,7 +176,7 @@ fn record_of(model: &Model, plan: &Plan) -> StateRecord {
             r.key.clone(),
             ResourceState {
                 id: r.id.clone(),
-                kind: r.kind.clone(),
+                kind: r.kind,
                 api_version: r.api_version.clone(),
                 applied: r
                     .applied

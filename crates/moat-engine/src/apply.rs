@@ -69,15 +69,54 @@ impl Progress for NoProgress {
     fn event(&self, _event: Event) {}
 }
 
-/// Why one resource failed.
+/// Why one resource failed. Each variant's message carries its cause once: `Arm` shows the
+/// ARM error itself (code, message, request IDs), the others name the cause in their text and
+/// expose no separate `source`, so an error chain never prints the cause twice.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     /// ARM refused or the operation failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Arm(#[from] ArmError),
     /// The state record could not be written.
     #[error("state: {0}")]
-    State(#[from] StateError),
+    State(StateError),
+    /// The plan's graph could not be ordered (a cycle).
+    #[error("cannot order the plan: {0}")]
+    Order(moat_graph::GraphError),
+}
+
+impl From<StateError> for ApplyError {
+    fn from(e: StateError) -> ApplyError {
+        ApplyError::State(e)
+    }
+}
+
+/// Why a resource failed, typed: the CLI reads the ARM error's fields (code, request ID)
+/// instead of parsing a message. Shared, because a walk report is cloned.
+#[derive(Clone, Debug)]
+pub struct Failure(pub Arc<ApplyError>);
+
+impl Failure {
+    /// The ARM error, when ARM refused the write or its operation failed.
+    pub fn arm(&self) -> Option<&ArmError> {
+        match self.0.as_ref() {
+            ApplyError::Arm(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Two failures are equal when they say the same thing (errors carry no identity).
+impl PartialEq for Failure {
+    fn eq(&self, other: &Failure) -> bool {
+        self.to_string() == other.to_string()
+    }
 }
 
 /// The state record, shared by the apply's tasks; every change is written through at once.
@@ -157,8 +196,8 @@ pub enum ResourceOutcome {
         /// Wall time of its writes.
         elapsed: Duration,
     },
-    /// Failed with this message.
-    Failed(String),
+    /// Failed with this error.
+    Failed(Failure),
     /// Not attempted: the named dependency failed.
     Skipped(String),
     /// Not started because the apply was interrupted.
@@ -343,11 +382,10 @@ pub async fn apply(
                 wo = wo.lock_group(r.key.clone(), g.clone());
             }
             // What writes nothing costs nothing; a replace is a delete and a create.
-            let cost = match (r.action, crate::live::kind_from_word(&r.kind)) {
-                (a, _) if !a.writes() => 0,
-                (Action::Replace, Some(k)) => 2 * k.typical_seconds(),
-                (_, Some(k)) => k.typical_seconds(),
-                (_, None) => 1,
+            let cost = match r.action {
+                a if !a.writes() => 0,
+                Action::Replace => 2 * r.kind.typical_seconds(),
+                _ => r.kind.typical_seconds(),
             };
             wo = wo.weight(r.key.clone(), cost);
         }
@@ -379,7 +417,7 @@ pub async fn apply(
                             key: r.key.clone(),
                             error: e.to_string(),
                         });
-                        Err(e.to_string())
+                        Err(Failure(Arc::new(e)))
                     }
                 }
                 .map(|_| ())
@@ -393,7 +431,7 @@ pub async fn apply(
                     outcomes.push((
                         r.key.clone(),
                         r.action,
-                        ResourceOutcome::Failed(format!("cannot order the plan: {e}")),
+                        ResourceOutcome::Failed(Failure(Arc::new(ApplyError::Order(e.clone())))),
                     ));
                 }
                 continue;
@@ -456,7 +494,7 @@ async fn run_one(
         Action::Delete => {
             if let Some(req) = &r.request {
                 let wr = WriteRequest {
-                    method: Method::Delete,
+                    method: req.method.arm(),
                     id: r.id.clone(),
                     api_version: r.api_version.clone(),
                     body: None,
@@ -475,11 +513,11 @@ async fn run_one(
         }
         Action::Create | Action::Update | Action::Replace => {
             if r.action == Action::Replace {
-                let del = WriteRequest::delete(r.id.clone(), r.api_version.clone());
-                let del = if matches!(r.kind.as_str(), "aml_compute" | "aks_compute") {
-                    del.with_query("underlyingResourceAction", "Delete")
-                } else {
-                    del
+                // The plan's request is the PUT; the DELETE before it is implied, with the
+                // kind's delete query.
+                let del = WriteRequest {
+                    query: crate::diff::delete_query(r.kind),
+                    ..WriteRequest::delete(r.id.clone(), r.api_version.clone())
                 };
                 write(r, del, "replace", arm, store, progress).await?;
             }
@@ -488,7 +526,10 @@ async fn run_one(
                 .as_ref()
                 .and_then(|q| q.body.clone())
                 .unwrap_or(Value::Null);
-            let wr = WriteRequest::put(r.id.clone(), r.api_version.clone(), body);
+            let wr = WriteRequest {
+                method: r.request.as_ref().map_or(Method::Put, |q| q.method.arm()),
+                ..WriteRequest::put(r.id.clone(), r.api_version.clone(), body)
+            };
             let action = match r.action {
                 Action::Create => "create",
                 Action::Update => "update",
@@ -514,6 +555,7 @@ async fn write(
     let entry = JournalEntry {
         key: key.clone(),
         id: r.id.clone(),
+        kind: Some(r.kind),
         action: action.to_string(),
         started_at: now(),
         operation: None,
@@ -580,7 +622,7 @@ async fn record(
         .map(str::to_string);
     let rs = ResourceState {
         id: r.id.clone(),
-        kind: r.kind.clone(),
+        kind: r.kind,
         api_version: r.api_version.clone(),
         applied,
         etag,

@@ -6,10 +6,11 @@
 //! sets goes back to Azure's default; a property the spec never set is never a change. Values
 //! are compared in the canonical form of [`moat_model::arm::project`].
 
-use crate::live::{Live, LiveState, kind_from_word};
-use crate::plan::{Action, Change, PLAN_FORMAT_VERSION, Plan, Request, ResourcePlan};
+use crate::live::{Live, LiveState};
+use crate::plan::{Action, Change, Method, PLAN_FORMAT_VERSION, Plan, Request, ResourcePlan};
 use crate::state::StateRecord;
 use moat_model::arm::{self, MapContext, Projection};
+use moat_model::kinds::Replace;
 use moat_model::{Kind, Model, Resource, STACK_TAG, json};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -100,9 +101,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
     let mut deletes: Vec<ResourcePlan> = Vec::new();
     let mut owned: BTreeMap<String, (String, Kind, Vec<String>)> = BTreeMap::new();
     for (key, rs) in &input.state.resources {
-        if let Some(kind) = kind_from_word(&rs.kind) {
-            owned.insert(key.clone(), (rs.id.clone(), kind, rs.depends_on.clone()));
-        }
+        owned.insert(key.clone(), (rs.id.clone(), rs.kind, rs.depends_on.clone()));
     }
     if input.destroy {
         // Resources of this spec that exist with our tag but never reached the state record
@@ -156,39 +155,36 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
         let first: Vec<String> = leaving
             .iter()
             .filter(|other| *other != key && owned[*other].2.iter().any(|d| d == key))
-            .filter(|other| {
-                // Deleting a VNet removes its subnets; do not wait on subnet deletes that the
-                // VNet delete makes moot — but keep the order, it is harmless and explicit.
-                !other.is_empty()
-            })
             .cloned()
             .collect();
         deletes.push(delete_plan(key, id, *kind, first, false));
     }
-    // Subnets of a VNet that is deleted too need no request of their own.
-    let vnets_deleted: BTreeSet<String> = deletes
+    // Children of a parent that is deleted too, when the parent's delete takes them along (a
+    // VNet's subnets), need no request of their own.
+    let parents_deleted: BTreeMap<String, Kind> = deletes
         .iter()
-        .filter(|d| d.kind == Kind::VirtualNetwork.word())
-        .map(|d| d.key.clone())
+        .filter(|d| !d.kind.def().deletes_children.is_empty())
+        .map(|d| (d.key.clone(), d.kind))
         .collect();
-    // Such a subnet is gone only once its VNet's delete finishes, so it comes after the VNet
-    // (and whatever the subnet used — an NSG, a route table — after the subnet).
-    // What had to go before such a subnet (an AKS cluster in it) now has to go before its VNet.
+    // Such a child is gone only once its parent's delete finishes, so it comes after the
+    // parent (and whatever the child used — an NSG, a route table — after the child).
+    // What had to go before such a child (an AKS cluster in a subnet) now has to go before
+    // its parent.
     let mut moot: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for d in &mut deletes {
-        if let Some((vnet, _)) = d.key.split_once('/')
-            && d.kind == Kind::Subnet.word()
-            && vnets_deleted.contains(vnet)
+        if let Some((parent, _)) = d.key.split_once('/')
+            && let Some(parent_kind) = parents_deleted.get(parent)
+            && parent_kind.def().deletes_children.contains(&d.kind)
         {
             d.request = None;
             d.reasons
-                .push(format!("removed with virtual network `{vnet}`"));
-            let before = std::mem::replace(&mut d.depends_on, vec![vnet.to_string()]);
+                .push(format!("removed with {} `{parent}`", noun(*parent_kind)));
+            let before = std::mem::replace(&mut d.depends_on, vec![parent.to_string()]);
             moot.insert(d.key.clone(), before);
         }
     }
     for d in &mut deletes {
-        if vnets_deleted.contains(&d.key) {
+        if parents_deleted.contains_key(&d.key) {
             let inherited: Vec<String> = d
                 .depends_on
                 .iter()
@@ -250,17 +246,19 @@ fn cascade_replacements(input: &PlanInput<'_>, out: &mut [ResourcePlan]) {
             .filter(|k| replaced.contains(*k))
             .cloned()
             .or_else(|| {
-                (r.kind == Kind::AksCompute)
-                    .then(|| r.reference("cluster").and_then(|c| c.target.clone()))
-                    .flatten()
-                    .filter(|k| replaced.contains(k))
+                r.kind
+                    .def()
+                    .replaced_with
+                    .iter()
+                    .filter_map(|field| r.reference(field).and_then(|c| c.target.clone()))
+                    .find(|k| replaced.contains(k))
             });
         let Some(cause) = cause else { continue };
         p.action = Action::Replace;
         p.reasons.push(format!("`{cause}` is replaced"));
         let body = arm::request_body(input.model, r, input.ctx);
         p.request = Some(Request {
-            method: "PUT".into(),
+            method: Method::Put,
             body: Some(body),
             query: Vec::new(),
         });
@@ -275,27 +273,23 @@ fn delete_plan(
     depends_on: Vec<String>,
     gone: bool,
 ) -> ResourcePlan {
-    let mut query = Vec::new();
-    if matches!(kind, Kind::AmlCompute | Kind::AksCompute) {
-        // Detach would leave the cluster behind; an ML compute delete must say what to do.
-        query.push(("underlyingResourceAction".to_string(), "Delete".to_string()));
-    }
+    let query = delete_query(kind);
     let mut reasons = Vec::new();
     if gone {
         reasons.push("already deleted outside moat; only the state record changes".to_string());
     }
     ResourcePlan {
         key: key.to_string(),
-        kind: kind.word().to_string(),
+        kind,
         id: id.to_string(),
         api_version: kind.api_version().to_string(),
         action: Action::Delete,
         reasons,
         changes: Vec::new(),
         depends_on,
-        lock_group: lock_group_of(key, kind),
+        lock_group: kind.lock_group(key),
         request: (!gone).then(|| Request {
-            method: "DELETE".into(),
+            method: Method::Delete,
             body: None,
             query,
         }),
@@ -313,31 +307,41 @@ fn unreadable_delete(key: &str, id: &str, kind: Kind, error: &str) -> ResourcePl
     p
 }
 
-fn order_deletes(deletes: &mut [ResourcePlan]) {
-    // Dependents first; ties by key. A simple stable selection is enough at this size.
-    let n = deletes.len();
-    let mut placed: Vec<ResourcePlan> = Vec::with_capacity(n);
-    let mut pending: Vec<ResourcePlan> = deletes.to_vec();
-    while !pending.is_empty() {
-        let idx = pending
-            .iter()
-            .position(|d| {
-                d.depends_on.iter().all(|k| {
-                    placed.iter().any(|p| &p.key == k) || !pending.iter().any(|q| &q.key == k)
-                })
-            })
-            .unwrap_or(0);
-        placed.push(pending.remove(idx));
+/// Orders deletes dependents first, ties by key: a delete's `depends_on` are the deletes that
+/// must go before it, which in graph terms are its dependents, so this is the graph's
+/// reverse order. (A cycle cannot come from acyclic records; should one appear, the order is
+/// left as it is and the apply walker reports the cycle.)
+fn order_deletes(deletes: &mut Vec<ResourcePlan>) {
+    let mut g = moat_graph::Graph::new();
+    for d in deletes.iter() {
+        let _ = g.add_node(d.key.clone(), ());
     }
-    deletes.clone_from_slice(&placed);
+    for d in deletes.iter() {
+        for first in &d.depends_on {
+            // `first` goes before `d`: it depends on `d` in the graph's sense.
+            let _ = g.add_edge(first, &d.key);
+        }
+    }
+    let Ok(order) = g.reverse_order() else { return };
+    let rank: BTreeMap<&str, usize> = order.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    let mut sorted = std::mem::take(deletes);
+    sorted.sort_by_key(|d| rank.get(d.key.as_str()).copied().unwrap_or(usize::MAX));
+    *deletes = sorted;
 }
 
-fn lock_group_of(key: &str, kind: Kind) -> Option<String> {
-    match kind {
-        Kind::VirtualNetwork => Some(key.to_string()),
-        Kind::Subnet => key.split_once('/').map(|(v, _)| v.to_string()),
-        _ => None,
-    }
+/// The query a kind's DELETE carries (an ML compute must say what happens to what it runs
+/// on: detach would leave the cluster behind).
+pub(crate) fn delete_query(kind: Kind) -> Vec<(String, String)> {
+    kind.def()
+        .delete_query
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// `virtual network` for `virtual_network`, for reasons written in words.
+fn noun(kind: Kind) -> String {
+    kind.word().replace('_', " ")
 }
 
 fn stack_tag(body: &Value) -> Option<&str> {
@@ -365,14 +369,14 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
         .collect();
     let mut p = ResourcePlan {
         key: r.key.clone(),
-        kind: r.kind.word().to_string(),
+        kind: r.kind,
         id: r.id.clone(),
         api_version: r.kind.api_version().to_string(),
         action: Action::NoOp,
         reasons: Vec::new(),
         changes: Vec::new(),
         depends_on,
-        lock_group: lock_group_of(&r.key, r.kind),
+        lock_group: r.kind.lock_group(&r.key),
         request: None,
         live_etag: live.body().and_then(etag),
         applied: None,
@@ -422,19 +426,21 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                 .map(|(k, v)| Change {
                     path: k.clone(),
                     old: Value::Null,
-                    new: shown(v, raw_at(&body, k)),
+                    new: shown(v, json::get(&body, k)),
                     forces_replacement: false,
                     sensitive: arm::is_sensitive(r.kind, k),
                     reset: false,
                 })
                 .collect();
             let mut body = body;
-            if input.live.soft_deleted_vaults.contains(&r.key) {
-                json::set(&mut body, "properties.createMode", json!("recover"));
-                p.reasons.push("a soft-deleted vault holds this name: it will be recovered (`createMode: recover`), keeping its old properties until this apply updates them".into());
+            if let Some(sd) = &r.kind.def().soft_delete
+                && input.live.soft_deleted.contains(&r.key)
+            {
+                json::set(&mut body, sd.recover.0, json!(sd.recover.1));
+                p.reasons.push(sd.reason.into());
             }
             p.request = Some(Request {
-                method: "PUT".into(),
+                method: Method::Put,
                 body: Some(body),
                 query: Vec::new(),
             });
@@ -461,14 +467,13 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
             let live_proj = arm::project(r.kind, &live_body);
             p.changes = diff(r.kind, &desired, &live_proj, last.as_ref());
             for c in &mut p.changes {
-                c.old = shown(&c.old, raw_at(&live_body, &c.path));
-                c.new = shown(&c.new, raw_at(&body, &c.path));
+                c.old = shown(&c.old, json::get(&live_body, &c.path));
+                c.new = shown(&c.new, json::get(&body, &c.path));
             }
             // A resource whose last operation failed matches the spec on paper but is not
             // usable; ARM's remedy is to PUT it again, so the plan does (a perpetual no-op
             // would leave a failed apply unfinishable).
-            let failed = live_body
-                .pointer("/properties/provisioningState")
+            let failed = json::get(&live_body, "properties.provisioningState")
                 .and_then(Value::as_str)
                 .is_some_and(|s| s.eq_ignore_ascii_case("Failed"));
             if p.changes.is_empty() && failed {
@@ -479,16 +484,16 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                 );
                 let update = update_body(r.kind, body, &live_body, &p.changes);
                 p.request = Some(Request {
-                    method: "PUT".into(),
+                    method: Method::Put,
                     body: Some(update),
                     query: Vec::new(),
                 });
             } else if p.changes.is_empty() {
                 p.action = Action::NoOp;
             } else if p.changes.iter().any(|c| c.forces_replacement) {
-                if r.kind == Kind::KeyVault {
-                    // Deleting a vault only soft-deletes it and its name stays taken, so a
-                    // replacement can never converge: refuse it while nothing is touched.
+                if let Replace::Refused(why) = r.kind.def().replace {
+                    // A replacement that can never converge (a deleted vault keeps its name):
+                    // refuse it while nothing is touched.
                     let fields: Vec<String> = p
                         .changes
                         .iter()
@@ -498,7 +503,7 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                     return Err(PlanError::CannotReplace {
                         key: r.key.clone(),
                         fields,
-                        why: "a deleted key vault keeps its name until it is purged".into(),
+                        why: why.into(),
                     });
                 }
                 p.action = Action::Replace;
@@ -507,7 +512,7 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                         .push(format!("`{}` cannot change in place", c.path));
                 }
                 p.request = Some(Request {
-                    method: "PUT".into(),
+                    method: Method::Put,
                     body: Some(body),
                     query: Vec::new(),
                 });
@@ -516,10 +521,10 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                 let update = update_body(r.kind, body, &live_body, &p.changes);
                 // A reset shows the value the PUT sends (`Enabled`), not its canonical form.
                 for c in p.changes.iter_mut().filter(|c| c.reset && !c.sensitive) {
-                    c.new = shown(&c.new, raw_at(&update, &c.path));
+                    c.new = shown(&c.new, json::get(&update, &c.path));
                 }
                 p.request = Some(Request {
-                    method: "PUT".into(),
+                    method: Method::Put,
                     body: Some(update),
                     query: Vec::new(),
                 });
@@ -578,19 +583,6 @@ fn strings_in(v: &Value, out: &mut Vec<String>) {
         Value::Object(m) => m.values().for_each(|x| strings_in(x, out)),
         _ => {}
     }
-}
-
-/// The raw value at a projection path, which may index an array (`agentPoolProfiles[0].vmSize`,
-/// a step `json::get` does not know), for showing values in the body's own spelling.
-fn raw_at<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.')
-        .try_fold(body, |cur, step| match step.split_once('[') {
-            Some((name, index)) => {
-                let i: usize = index.strip_suffix(']')?.parse().ok()?;
-                cur.get(name)?.get(i)
-            }
-            None => cur.get(step),
-        })
 }
 
 /// Compares desired with live under the 3-way rules.

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod diff;
+#[cfg(any(test, feature = "fake"))]
 pub mod fake;
 pub mod live;
 pub mod plan;

@@ -6,7 +6,8 @@
 use crate::state::StateRecord;
 use futures_util::stream::{self, StreamExt};
 use moat_arm::{Arm, ArmError};
-use moat_model::{Kind, Model};
+use moat_model::kinds::Scope;
+use moat_model::{Kind, Model, json};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,8 +39,9 @@ impl LiveState {
 pub struct Live {
     /// By key.
     pub resources: BTreeMap<String, LiveState>,
-    /// Keys of absent key vaults whose name is held by a soft-deleted vault.
-    pub soft_deleted_vaults: BTreeSet<String>,
+    /// Keys of absent resources whose name is held by a soft-deleted one (key vaults: the
+    /// kind's `soft_delete` in the registry).
+    pub soft_deleted: BTreeSet<String>,
     /// GET requests sent.
     pub requests: usize,
 }
@@ -60,11 +62,12 @@ pub async fn read_live(
     parallelism: usize,
 ) -> Result<Live, ArmError> {
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
-    let mut subnets: Vec<(String, String, String)> = Vec::new(); // (key, vnet key, subnet name)
+    // Children read from their parent's body: (key, parent key, name, URL segment).
+    let mut subnets: Vec<(String, String, String, &'static str)> = Vec::new();
     for r in &model.resources {
-        if r.kind == Kind::Subnet {
+        if let Some((_, segment)) = in_parent(r.kind) {
             let parent = r.parent.clone().unwrap_or_default();
-            subnets.push((r.key.clone(), parent, r.name.value.clone()));
+            subnets.push((r.key.clone(), parent, r.name.value.clone(), segment));
             continue;
         }
         targets.insert(
@@ -78,23 +81,24 @@ pub async fn read_live(
         );
     }
     for (key, rs) in &state.resources {
-        if targets.contains_key(key) || subnets.iter().any(|(k, _, _)| k == key) {
+        if targets.contains_key(key) || subnets.iter().any(|(k, _, _, _)| k == key) {
             continue;
         }
-        let kind = kind_from_word(&rs.kind);
-        if kind == Some(Kind::Subnet) {
-            if let Some((vnet, name)) = key.split_once('/') {
-                subnets.push((key.clone(), vnet.to_string(), name.to_string()));
-                if !targets.contains_key(vnet)
-                    && let Some(parent_id) =
-                        rs.id.rsplit_once("/subnets/").map(|(p, _)| p.to_string())
+        if let Some((parent_kind, segment)) = in_parent(rs.kind) {
+            if let Some((parent, name)) = key.split_once('/') {
+                subnets.push((key.clone(), parent.to_string(), name.to_string(), segment));
+                if !targets.contains_key(parent)
+                    && let Some(parent_id) = rs
+                        .id
+                        .rsplit_once(&format!("/{segment}/"))
+                        .map(|(p, _)| p.to_string())
                 {
                     targets.insert(
-                        vnet.to_string(),
+                        parent.to_string(),
                         Target {
-                            key: vnet.to_string(),
+                            key: parent.to_string(),
                             id: parent_id,
-                            kind: Kind::VirtualNetwork,
+                            kind: parent_kind,
                             location: None,
                         },
                     );
@@ -102,17 +106,15 @@ pub async fn read_live(
             }
             continue;
         }
-        if let Some(kind) = kind {
-            targets.insert(
-                key.clone(),
-                Target {
-                    key: key.clone(),
-                    id: rs.id.clone(),
-                    kind,
-                    location: None,
-                },
-            );
-        }
+        targets.insert(
+            key.clone(),
+            Target {
+                key: key.clone(),
+                id: rs.id.clone(),
+                kind: rs.kind,
+                location: None,
+            },
+        );
     }
     let reads = stream::iter(targets.values())
         .map(|t| async move { (t.key.clone(), arm.get(&t.id, t.kind.api_version()).await) })
@@ -131,10 +133,9 @@ pub async fn read_live(
         };
         live.resources.insert(key, state);
     }
-    for (key, vnet, name) in subnets {
+    for (key, vnet, name, segment) in subnets {
         let state = match live.resources.get(&vnet) {
-            Some(LiveState::Present(body)) => body
-                .pointer("/properties/subnets")
+            Some(LiveState::Present(body)) => json::get(body, &format!("properties.{segment}"))
                 .and_then(Value::as_array)
                 .and_then(|a| {
                     a.iter().find(|s| {
@@ -149,29 +150,33 @@ pub async fn read_live(
         };
         live.resources.insert(key, state);
     }
-    // A vault name stays taken while a deleted vault holds it (BEHAVIOR.md §5.11). These
-    // reads depend on the first round, so they are a second parallel round.
-    let probes: Vec<(String, String)> = targets
+    // A name can stay taken while a soft-deleted resource holds it (a key vault, BEHAVIOR.md
+    // §5.11). These reads depend on the first round, so they are a second parallel round.
+    let probes: Vec<(String, String, &'static str)> = targets
         .values()
-        .filter(|t| t.kind == Kind::KeyVault && matches!(live.resources.get(&t.key), Some(LiveState::Absent)))
+        .filter(|t| matches!(live.resources.get(&t.key), Some(LiveState::Absent)))
         .filter_map(|t| {
+            let sd = t.kind.def().soft_delete.as_ref()?;
             let loc = t.location.as_ref()?;
             let name = t.id.rsplit('/').next()?;
             let sub = t.id.split('/').nth(2)?;
-            let deleted = format!("/subscriptions/{sub}/providers/Microsoft.KeyVault/locations/{loc}/deletedVaults/{name}");
-            Some((t.key.clone(), deleted))
+            Some((
+                t.key.clone(),
+                (sd.probe_id)(sub, loc, name),
+                t.kind.api_version(),
+            ))
         })
         .collect();
     live.requests += probes.len();
     let found = stream::iter(probes)
-        .map(|(key, id)| async move { (key, arm.get(&id, Kind::KeyVault.api_version()).await) })
+        .map(|(key, id, api)| async move { (key, arm.get(&id, api).await) })
         .buffer_unordered(parallelism.max(1))
         .collect::<Vec<_>>()
         .await;
     for (key, result) in found {
         match result {
             Ok(Some(_)) => {
-                live.soft_deleted_vaults.insert(key);
+                live.soft_deleted.insert(key);
             }
             Ok(None) => {}
             // Unknown is not "free": a create without `recover` would fail on Azure's side.
@@ -188,25 +193,13 @@ pub async fn read_live(
     Ok(live)
 }
 
-/// The kind for a kind word stored in the state record.
-pub fn kind_from_word(word: &str) -> Option<Kind> {
-    [
-        Kind::ResourceGroup,
-        Kind::VirtualNetwork,
-        Kind::Subnet,
-        Kind::NetworkSecurityGroup,
-        Kind::RouteTable,
-        Kind::StorageAccount,
-        Kind::KeyVault,
-        Kind::ApplicationInsights,
-        Kind::ContainerRegistry,
-        Kind::MlWorkspace,
-        Kind::AmlCompute,
-        Kind::AksCluster,
-        Kind::AksCompute,
-    ]
-    .into_iter()
-    .find(|k| k.word() == word)
+/// For a kind read from its parent's body (a subnet), the parent's kind and the URL segment
+/// that holds it (`properties.subnets`).
+fn in_parent(kind: Kind) -> Option<(Kind, &'static str)> {
+    match kind.def().scope {
+        Scope::Child { parent, segment } if kind.def().read_in_parent => Some((parent, segment)),
+        _ => None,
+    }
 }
 
 /// Keys a plan must read, for tests and request accounting.
@@ -214,7 +207,7 @@ pub fn keys_read(model: &Model) -> BTreeSet<String> {
     model
         .resources
         .iter()
-        .filter(|r| r.kind != Kind::Subnet)
+        .filter(|r| in_parent(r.kind).is_none())
         .map(|r| r.key.clone())
         .collect()
 }
@@ -235,16 +228,16 @@ pub async fn foreign_in_deleted_groups(
     for g in plan
         .resources
         .iter()
-        .filter(|r| r.action == crate::plan::Action::Delete && r.kind == Kind::ResourceGroup.word())
+        .filter(|r| r.action == crate::plan::Action::Delete)
     {
+        let Some(listing) = g.kind.def().guards_contents else {
+            continue;
+        };
         if g.request.is_none() {
             continue; // already gone
         }
         let Some(body) = arm
-            .get(
-                &format!("{}/resources", g.id),
-                Kind::ResourceGroup.api_version(),
-            )
+            .get(&format!("{}/{listing}", g.id), &g.api_version)
             .await?
         else {
             continue;

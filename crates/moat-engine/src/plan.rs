@@ -72,11 +72,32 @@ pub struct Change {
     pub reset: bool,
 }
 
+/// The HTTP method of a planned write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Method {
+    /// Create or replace the whole resource.
+    #[serde(rename = "PUT")]
+    Put,
+    /// Delete it.
+    #[serde(rename = "DELETE")]
+    Delete,
+}
+
+impl Method {
+    /// The ARM client's method.
+    pub fn arm(self) -> moat_arm::Method {
+        match self {
+            Method::Put => moat_arm::Method::Put,
+            Method::Delete => moat_arm::Method::Delete,
+        }
+    }
+}
+
 /// The write apply sends for a resource.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Request {
-    /// `PUT` or `DELETE`.
-    pub method: String,
+    /// `PUT` or `DELETE`; apply sends exactly this.
+    pub method: Method,
     /// Request body (PUT).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
@@ -90,8 +111,8 @@ pub struct Request {
 pub struct ResourcePlan {
     /// Spec key (`vnet`, `vnet/training`).
     pub key: String,
-    /// Kind word (`virtual_network`, `subnet`).
-    pub kind: String,
+    /// Kind (its word on the wire: `virtual_network`, `subnet`).
+    pub kind: moat_model::Kind,
     /// ARM resource ID.
     pub id: String,
     /// api-version used to read and write it.
@@ -247,24 +268,7 @@ impl Plan {
 /// hand beside the types it describes: every object is closed (`additionalProperties: false`),
 /// so a field added to a type without a word here fails validation.
 pub fn json_schema() -> Value {
-    let kinds: Vec<&str> = [
-        moat_model::Kind::ResourceGroup,
-        moat_model::Kind::VirtualNetwork,
-        moat_model::Kind::Subnet,
-        moat_model::Kind::NetworkSecurityGroup,
-        moat_model::Kind::RouteTable,
-        moat_model::Kind::StorageAccount,
-        moat_model::Kind::KeyVault,
-        moat_model::Kind::ApplicationInsights,
-        moat_model::Kind::ContainerRegistry,
-        moat_model::Kind::MlWorkspace,
-        moat_model::Kind::AmlCompute,
-        moat_model::Kind::AksCluster,
-        moat_model::Kind::AksCompute,
-    ]
-    .into_iter()
-    .map(moat_model::Kind::word)
-    .collect();
+    let kinds: Vec<&str> = moat_model::kinds::ALL.iter().map(|k| k.word()).collect();
     let count = |d: &str| serde_json::json!({ "type": "integer", "minimum": 0, "description": d });
     let string = |d: &str| serde_json::json!({ "type": "string", "description": d });
     let flag = |d: &str| serde_json::json!({ "type": "boolean", "description": d });

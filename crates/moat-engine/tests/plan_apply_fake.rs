@@ -81,7 +81,13 @@ async fn a_failed_branch_skips_its_dependents_and_the_rest_completes() {
 
     // The failure is reported once, on the resource that failed, with ARM's words.
     match &got["store"] {
-        ResourceOutcome::Failed(e) => assert!(e.contains("StorageAccountAlreadyTaken"), "{e}"),
+        ResourceOutcome::Failed(e) => {
+            assert_eq!(
+                e.arm().and_then(|a| a.code()),
+                Some("StorageAccountAlreadyTaken"),
+                "{e}"
+            );
+        }
         other => panic!("store: {other:?}"),
     }
     // Everything downstream of the storage account is skipped, naming the cause.

@@ -173,7 +173,11 @@ async fn round_trip(name: &str) {
     let (after, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
     assert_eq!(after.summary.add, plan.summary.add);
     // A destroyed key vault is soft-deleted: the next apply recovers it.
-    for r in after.resources.iter().filter(|r| r.kind == "key_vault") {
+    for r in after
+        .resources
+        .iter()
+        .filter(|r| r.kind == moat_model::Kind::KeyVault)
+    {
         assert!(
             r.reasons.iter().any(|x| x.contains("soft-deleted")),
             "{:?}",

@@ -58,7 +58,7 @@ fn record() -> StateRecord {
         "rg".into(),
         moat_engine::state::ResourceState {
             id: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg".into(),
-            kind: "resource_group".into(),
+            kind: moat_model::Kind::ResourceGroup,
             api_version: "2024-03-01".into(),
             applied: serde_json::json!({"location": "eastus2"}),
             etag: Some("W/\"1\"".into()),

@@ -14,7 +14,7 @@ fn record(stack: &str) -> StateRecord {
         "rg".into(),
         moat_engine::state::ResourceState {
             id: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg".into(),
-            kind: "resource_group".into(),
+            kind: moat_model::Kind::ResourceGroup,
             api_version: "2024-03-01".into(),
             applied: serde_json::json!({"location": "eastus2", "tags": {"team": "ml"}}),
             etag: None,
@@ -47,6 +47,7 @@ async fn write_then_read_roundtrips_and_leaves_no_temporary_file() {
     r.journal.push(moat_engine::state::JournalEntry {
         key: "vnet".into(),
         id: "/subscriptions/x/vnet".into(),
+        kind: Some(moat_model::Kind::VirtualNetwork),
         action: "create".into(),
         started_at: "2025-01-01T00:00:01Z".into(),
         operation: Some(serde_json::json!({"url": "https://op"})),

@@ -31,9 +31,6 @@ fn main() {
     let order = g.topo_order().expect("acyclic");
     let sorted = t.elapsed();
     let t = Instant::now();
-    let levels = g.levels().expect("acyclic");
-    let leveled = t.elapsed();
-    let t = Instant::now();
     let cycles = g.cycles();
     let cycle_check = t.elapsed();
     let t = Instant::now();
@@ -54,15 +51,13 @@ fn main() {
     let walked = t.elapsed();
 
     println!(
-        "{} nodes, {} edges (duplicates dropped), {} levels, {} cycles",
+        "{} nodes, {} edges (duplicates dropped), {} cycles",
         g.len(),
         g.edge_count(),
-        levels.len(),
         cycles.len()
     );
     println!("build:       {built:?}");
     println!("topo order:  {sorted:?} ({} keys)", order.len());
-    println!("levels:      {leveled:?}");
     println!("cycle check: {cycle_check:?}");
     println!("text dump:   {dumped:?} ({} bytes)", text.len());
     println!(

@@ -157,27 +157,6 @@ impl<N> Graph<N> {
         self.closure(keys, PgDirection::Incoming)
     }
 
-    /// The graph restricted to the nodes in `keep` and the edges between them. Unknown
-    /// keys in `keep` are ignored.
-    pub fn subgraph(&self, keep: &BTreeSet<String>) -> Graph<N>
-    where
-        N: Clone,
-    {
-        let mut out = Graph::new();
-        for (key, payload) in self.nodes() {
-            if keep.contains(key) {
-                // Keys are unique in `self`, so this cannot fail.
-                let _ = out.add_node(key, payload.clone());
-            }
-        }
-        for (a, b) in self.edges() {
-            if keep.contains(a) && keep.contains(b) {
-                let _ = out.add_edge(a, b);
-            }
-        }
-        out
-    }
-
     /// Dense numbering of the nodes in key order, with the adjacency lists of both
     /// directions; the algorithms work on this rather than on petgraph indices so that
     /// their tie-breaking is by key.
@@ -335,15 +314,5 @@ mod tests {
             dependents.into_iter().collect::<Vec<_>>(),
             vec!["nsg", "store", "vnet", "ws"]
         );
-    }
-
-    #[test]
-    fn subgraph_keeps_inner_edges_only() {
-        let g = sample();
-        let keep: BTreeSet<String> = ["vnet", "rg", "ws"].iter().map(|s| s.to_string()).collect();
-        let s = g.subgraph(&keep);
-        assert_eq!(s.keys().collect::<Vec<_>>(), vec!["rg", "vnet", "ws"]);
-        assert_eq!(s.edges(), vec![("vnet", "rg")]);
-        assert_eq!(s.get("ws"), Some(&4));
     }
 }

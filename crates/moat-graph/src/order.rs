@@ -1,5 +1,5 @@
-//! Cycle detection and deterministic orders: topological order, levels, and the reverse
-//! order used for deletes.
+//! Cycle detection and deterministic orders: topological order, and the reverse order the
+//! planner deletes in.
 //!
 //! Ties are always broken by key order so that plans, logs and dumps are stable.
 
@@ -37,20 +37,6 @@ impl<N> Graph<N> {
         let d = self.dense();
         kahn(&d, &d.dependents, &d.deps).map(|order| order.into_iter().map(|i| d.keys[i]).collect())
     }
-
-    /// Keys grouped by depth: level 0 has no dependency, level `n` depends on something
-    /// at level `n - 1` and on nothing deeper. Each level is in key order. For display;
-    /// the walker never waits for a whole level.
-    pub fn levels(&self) -> Result<Vec<Vec<&str>>, GraphError> {
-        let d = self.dense();
-        levels_of(&d, &d.deps, &d.dependents)
-    }
-
-    /// Like [`Graph::levels`] for deletes: level 0 has no dependent.
-    pub fn reverse_levels(&self) -> Result<Vec<Vec<&str>>, GraphError> {
-        let d = self.dense();
-        levels_of(&d, &d.dependents, &d.deps)
-    }
 }
 
 /// Kahn's algorithm where `before[i]` must all be placed before `i`, and `after[i]` are
@@ -81,28 +67,6 @@ pub(crate) fn kahn(
             cycles: cycles_of(d),
         })
     }
-}
-
-fn levels_of<'g>(
-    d: &Dense<'g>,
-    before: &[Vec<usize>],
-    after: &[Vec<usize>],
-) -> Result<Vec<Vec<&'g str>>, GraphError> {
-    let order = kahn(d, before, after)?;
-    let mut level = vec![0usize; d.keys.len()];
-    let mut out: Vec<Vec<&str>> = Vec::new();
-    for i in order {
-        let l = before[i].iter().map(|&j| level[j] + 1).max().unwrap_or(0);
-        level[i] = l;
-        if out.len() <= l {
-            out.resize_with(l + 1, Vec::new);
-        }
-        out[l].push(d.keys[i]);
-    }
-    for l in &mut out {
-        l.sort_unstable();
-    }
-    Ok(out)
 }
 
 fn cycles_of(d: &Dense<'_>) -> Vec<Cycle> {
@@ -190,39 +154,6 @@ mod tests {
     }
 
     #[test]
-    fn levels_group_by_depth() {
-        let g = graph(
-            &["rg", "vnet", "nsg", "store", "ws", "alone"],
-            &[
-                ("vnet", "rg"),
-                ("vnet", "nsg"),
-                ("nsg", "rg"),
-                ("store", "rg"),
-                ("ws", "store"),
-                ("ws", "vnet"),
-            ],
-        );
-        assert_eq!(
-            g.levels().unwrap(),
-            vec![
-                vec!["alone", "rg"],
-                vec!["nsg", "store"],
-                vec!["vnet"],
-                vec!["ws"]
-            ]
-        );
-        assert_eq!(
-            g.reverse_levels().unwrap(),
-            vec![
-                vec!["alone", "ws"],
-                vec!["store", "vnet"],
-                vec!["nsg"],
-                vec!["rg"]
-            ]
-        );
-    }
-
-    #[test]
     fn cycles_report_the_full_path_per_component() {
         let g = graph(
             &["a", "b", "c", "d", "e", "f", "ok"],
@@ -244,7 +175,6 @@ mod tests {
             "dependency cycle: `a -> b -> c -> a`, `d -> e -> d`, `f -> f`"
         );
         assert!(matches!(err, GraphError::Cycles { .. }));
-        assert!(g.levels().is_err());
         assert!(g.reverse_order().is_err());
     }
 
@@ -265,6 +195,5 @@ mod tests {
         assert!(g.check_acyclic().is_ok());
         let empty: Graph<()> = Graph::new();
         assert_eq!(empty.topo_order().unwrap(), Vec::<&str>::new());
-        assert!(empty.levels().unwrap().is_empty());
     }
 }

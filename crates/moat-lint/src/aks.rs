@@ -2,10 +2,12 @@
 //! (`aks_compute.create`): region, Kubernetes address ranges against the virtual network,
 //! the vCPUs each `cluster_purpose` requires, the NSG of the node subnet, double attachment.
 
+use crate::catalogue::ids;
 use crate::cx::{Cx, SubnetRef, nsg_rules};
 use crate::nsg::{self, By, Endpoint, Probe};
 use crate::vmsizes;
 use moat_model::cidr::{self, Cidr};
+use moat_model::kinds::refs;
 use moat_model::{Body, Kind, Resource};
 use moat_spec::ast::{ClusterPurpose, Direction, KindSpec};
 use moat_spec::{Span, Spanned};
@@ -34,7 +36,7 @@ pub fn check(cx: &mut Cx<'_>) {
         };
         let Some(net) = &a.network else { continue };
         let n = &net.value;
-        let r = res.reference("network.subnet");
+        let r = res.reference(refs::NETWORK_SUBNET);
         ranges.push(Ranges {
             owner: res,
             subnet: r.and_then(|r| r.target.as_deref()),
@@ -49,7 +51,7 @@ pub fn check(cx: &mut Cx<'_>) {
             continue;
         };
         let Some(cr) = &c.create else { continue };
-        let r = res.reference("create.subnet");
+        let r = res.reference(refs::CREATE_SUBNET);
         ranges.push(Ranges {
             owner: res,
             subnet: r.and_then(|r| r.target.as_deref()),
@@ -111,7 +113,7 @@ fn check_ranges(cx: &mut Cx<'_>, r: &Ranges<'_>) {
                     r.owner.key, first.res.key
                 )
             };
-            let mut d = Cx::diag("ML302", msg, service_span).label(if defaulted {
+            let mut d = Cx::diag(ids::ML302, msg, service_span).label(if defaulted {
                 "no `service_cidr`: AKS uses 10.0.0.0/16".to_string()
             } else {
                 "overlaps a subnet".to_string()
@@ -157,7 +159,7 @@ fn check_ranges(cx: &mut Cx<'_>, r: &Ranges<'_>) {
         };
         if let (Some((msg, label)), Some(s)) = (problem, r.service) {
             cx.push(
-                    Cx::diag("ML303", msg, dns.span)
+                    Cx::diag(ids::ML303, msg, dns.span)
                         .label(label)
                         .with_secondary(s.span, "the service range")
                         .hint(format!("use an address inside the range past its first, e.g. `dns_service_ip: {suggestion}`")),
@@ -186,7 +188,7 @@ fn check_ranges(cx: &mut Cx<'_>, r: &Ranges<'_>) {
         }
         if let Some((_, first)) = clash.first() {
             let mut d = Cx::diag(
-                "ML304",
+                ids::ML304,
                 format!(
                     "Docker bridge range {bridge} of `{}` overlaps {first}",
                     r.owner.key
@@ -208,10 +210,10 @@ fn region(cx: &mut Cx<'_>) {
         let KindSpec::AksCompute(c) = spec else {
             continue;
         };
-        let (Some(_), Some(r)) = (&c.cluster, res.reference("cluster")) else {
+        let (Some(_), Some(r)) = (&c.cluster, res.reference(refs::CLUSTER)) else {
             continue;
         };
-        let Some(cluster) = cx.target(res, "cluster") else {
+        let Some(cluster) = cx.target(res, refs::CLUSTER) else {
             continue;
         };
         let Some(ws) = res.parent.as_deref().and_then(|p| cx.model.get(p)) else {
@@ -225,7 +227,7 @@ fn region(cx: &mut Cx<'_>) {
         }
         cx.push(
             Cx::diag(
-                "ML301",
+                ids::ML301,
                 format!(
                     "AKS cluster `{}` is in `{}` but workspace `{}` is in `{}`",
                     cluster.key, cloc.value, ws.key, wloc.value
@@ -265,7 +267,7 @@ fn purpose(cx: &mut Cx<'_>) {
                 cr.span,
             )
         } else {
-            let Some(cluster) = cx.target(res, "cluster") else {
+            let Some(cluster) = cx.target(res, refs::CLUSTER) else {
                 continue;
             };
             let Body::Spec(KindSpec::AksCluster(a)) = &cluster.body else {
@@ -287,7 +289,8 @@ fn purpose(cx: &mut Cx<'_>) {
                     .as_ref()
                     .map_or("Standard_D4s_v3".to_string(), |s| s.value.clone()),
                 a.vm_size.as_ref().map(|s| s.span),
-                res.reference("cluster").map_or(res.key_span, |r| r.span),
+                res.reference(refs::CLUSTER)
+                    .map_or(res.key_span, |r| r.span),
             )
         };
         let (purpose, purpose_span, nodes, nodes_span, size, size_span, anchor) = facts;
@@ -297,7 +300,7 @@ fn purpose(cx: &mut Cx<'_>) {
         };
         let Some(per) = vmsizes::vcpus(&size) else {
             cx.push(
-                Cx::diag("ML307", format!("moat does not know the vCPUs of `{size}`; the `{purpose}` size check (at least {need} vCPUs) was skipped"), size_span.unwrap_or(anchor))
+                Cx::diag(ids::ML307, format!("moat does not know the vCPUs of `{size}`; the `{purpose}` size check (at least {need} vCPUs) was skipped"), size_span.unwrap_or(anchor))
                     .hint("check the size's vCPUs with `az vm list-sizes`"),
             );
             continue;
@@ -307,7 +310,7 @@ fn purpose(cx: &mut Cx<'_>) {
             continue;
         }
         let mut d = Cx::diag(
-            "ML306",
+            ids::ML306,
             format!("`{purpose}` needs at least {need} vCPUs but the cluster of `{}` has {total} ({nodes} nodes × {per} vCPUs of `{size}`)", res.key),
             purpose_span.unwrap_or(anchor),
         )
@@ -339,20 +342,21 @@ fn subnet_nsg(cx: &mut Cx<'_>) {
             continue;
         };
         let (subnet, at) = if c.create.is_some() {
-            let Some(r) = res.reference("create.subnet") else {
+            let Some(r) = res.reference(refs::CREATE_SUBNET) else {
                 continue;
             };
             (r.target.clone(), r.span)
         } else {
-            let Some(cluster) = cx.target(res, "cluster") else {
+            let Some(cluster) = cx.target(res, refs::CLUSTER) else {
                 continue;
             };
-            let Some(r) = cluster.reference("network.subnet") else {
+            let Some(r) = cluster.reference(refs::NETWORK_SUBNET) else {
                 continue;
             };
             (
                 r.target.clone(),
-                res.reference("cluster").map_or(res.key_span, |c| c.span),
+                res.reference(refs::CLUSTER)
+                    .map_or(res.key_span, |c| c.span),
             )
         };
         if let Some(s) = subnet {
@@ -389,7 +393,7 @@ fn subnet_nsg(cx: &mut Cx<'_>) {
                     format!("no rule allows it, so Azure's `{}` denies it", d.name),
                 ),
             };
-            let mut d = Cx::diag("ML308", format!("NSG `{}` keeps `AzureMachineLearning` (TCP 443) out of AKS subnet `{key}`", nsg_res.key), span)
+            let mut d = Cx::diag(ids::ML308, format!("NSG `{}` keeps `AzureMachineLearning` (TCP 443) out of AKS subnet `{key}`", nsg_res.key), span)
                 .label(label)
                 .with_secondary(at, format!("`{compute}` serves models from this subnet"))
                 .hint("add an inbound rule: `{ name: azure-ml, priority: 100, direction: inbound, access: allow, protocol: tcp, source: AzureMachineLearning, destination_ports: [\"443\"] }`")
@@ -449,7 +453,7 @@ fn subnet_nsg(cx: &mut Cx<'_>) {
         });
         if !reachable {
             cx.push(
-                Cx::diag("ML309", format!("NSG `{}` lets no caller reach the scoring endpoint (TCP 80 or 443) in AKS subnet `{key}`", nsg_res.key), nsg_res.key_span)
+                Cx::diag(ids::ML309, format!("NSG `{}` lets no caller reach the scoring endpoint (TCP 80 or 443) in AKS subnet `{key}`", nsg_res.key), nsg_res.key_span)
                     .label("no inbound allow on TCP 80 or 443")
                     .with_secondary(at, format!("`{compute}` serves models from this subnet"))
                     .hint("add an inbound allow rule on TCP 80/443 from where the endpoint is called, e.g. `source: VirtualNetwork`"),
@@ -462,13 +466,13 @@ fn subnet_nsg(cx: &mut Cx<'_>) {
 fn attached_twice(cx: &mut Cx<'_>) {
     let mut seen: BTreeMap<(String, String), (String, Span)> = BTreeMap::new();
     for res in cx.model.of_kind(Kind::AksCompute) {
-        let (Some(ws), Some(r)) = (&res.parent, res.reference("cluster")) else {
+        let (Some(ws), Some(r)) = (&res.parent, res.reference(refs::CLUSTER)) else {
             continue;
         };
         let k = (ws.clone(), r.id.to_ascii_lowercase());
         if let Some((first, span)) = seen.get(&k) {
             cx.push(
-                Cx::diag("ML310", format!("AKS cluster `{}` is attached to workspace `{ws}` twice, as `{first}` and `{}`", short(&r.id, r.target.as_deref()), res.key), r.span)
+                Cx::diag(ids::ML310, format!("AKS cluster `{}` is attached to workspace `{ws}` twice, as `{first}` and `{}`", short(&r.id, r.target.as_deref()), res.key), r.span)
                     .label("attached again")
                     .with_secondary(*span, format!("first attached as `{first}`"))
                     .hint(format!("remove `{}`, or attach the cluster to another workspace", res.key)),

@@ -2,9 +2,11 @@
 //! must admit Batch management traffic, keep outbound paths to the services jobs need, and
 //! route Batch replies past a forced-tunnelling appliance.
 
+use crate::catalogue::ids;
 use crate::cx::{Cx, SubnetRef, nsg_rules};
 use crate::nsg::{self, By, Endpoint, Probe};
 use moat_model::armid::ArmId;
+use moat_model::kinds::refs;
 use moat_model::{Kind, Resource};
 use moat_spec::ast::{self, Direction, KindSpec, NextHop, RemoteLogin};
 use moat_spec::{Diagnostic, Span};
@@ -24,7 +26,7 @@ pub fn check(cx: &mut Cx<'_>) {
         let KindSpec::AmlCompute(c) = spec else {
             continue;
         };
-        let Some(r) = res.reference("subnet") else {
+        let Some(r) = res.reference(refs::SUBNET) else {
             continue;
         };
         let Some(target) = r.target.as_deref() else {
@@ -50,7 +52,7 @@ pub fn check(cx: &mut Cx<'_>) {
             continue;
         }
         let mut d = Cx::diag(
-            "ML120",
+            ids::ML120,
             format!(
                 "{} AmlCompute clusters join virtual network `{vnet}`",
                 spans.len()
@@ -90,7 +92,7 @@ fn placement(cx: &mut Cx<'_>, res: &Resource, r: &moat_model::Ref) {
     {
         cx.push(
             Cx::diag(
-                "ML101",
+                ids::ML101,
                 format!(
                     "virtual network `{}` is in `{}` but workspace `{}` is in `{}`",
                     vnet.key, v.value, ws.key, w.value
@@ -115,7 +117,7 @@ fn placement(cx: &mut Cx<'_>, res: &Resource, r: &moat_model::Ref) {
     {
         cx.push(
             Cx::diag(
-                "ML102",
+                ids::ML102,
                 format!(
                     "the subnet is in subscription `{}` but workspace `{}` is in `{}`",
                     sub.subscription, ws.key, wsid.subscription
@@ -177,7 +179,7 @@ fn nsg_checks(cx: &mut Cx<'_>, sub: &SubnetRef<'_>, members: &[Member<'_>]) {
             nsg.key, sub.res.key
         );
         let mut d = match (v.by, v.shadowed_allow) {
-            (By::Rule(deny), Some(allow)) => Cx::diag("ML110", msg, deny.value.priority.span)
+            (By::Rule(deny), Some(allow)) => Cx::diag(ids::ML110, msg, deny.value.priority.span)
                 .label(format!("`{}` denies it first", deny.value.name.value))
                 .with_secondary(
                     allow.value.priority.span,
@@ -190,10 +192,10 @@ fn nsg_checks(cx: &mut Cx<'_>, sub: &SubnetRef<'_>, members: &[Member<'_>]) {
                     "give `{}` a priority below {}, or narrow `{}`",
                     allow.value.name.value, deny.value.priority.value, deny.value.name.value
                 )),
-            (By::Rule(deny), None) => Cx::diag("ML110", msg, deny.value.priority.span)
+            (By::Rule(deny), None) => Cx::diag(ids::ML110, msg, deny.value.priority.span)
                 .label(format!("`{}` denies it", deny.value.name.value))
                 .hint(batch_rule_hint(deny.value.priority.value)),
-            (By::Default(d), _) => Cx::diag("ML110", msg, nsg.key_span)
+            (By::Default(d), _) => Cx::diag(ids::ML110, msg, nsg.key_span)
                 .label(format!(
                     "no rule allows it, so Azure's `{}` denies it",
                     d.name
@@ -235,7 +237,7 @@ fn nsg_checks(cx: &mut Cx<'_>, sub: &SubnetRef<'_>, members: &[Member<'_>]) {
                 .as_ref()
                 .map_or(r.value.priority.span, |p| p.span);
             cx.push(
-                Cx::diag("ML111", format!("NSG `{}` opens SSH (TCP 22) to the internet but no cluster on subnet `{}` asks for SSH", nsg.key, sub.res.key), at)
+                Cx::diag(ids::ML111, format!("NSG `{}` opens SSH (TCP 22) to the internet but no cluster on subnet `{}` asks for SSH", nsg.key, sub.res.key), at)
                     .label(format!("`{}` allows TCP 22 from the internet", r.value.name.value))
                     .with_secondary(first.subnet_span, format!("{who} the subnet here"))
                     .hint("remove the rule or narrow its `source`; or set `ssh:` or `remote_login_port_public_access: enabled` on the cluster that needs SSH"),
@@ -266,7 +268,7 @@ fn nsg_checks(cx: &mut Cx<'_>, sub: &SubnetRef<'_>, members: &[Member<'_>]) {
         },
     );
     if !v.allowed {
-        let mut d = Cx::diag("ML112", format!("NSG `{}` blocks outbound traffic from subnet `{}` to the virtual network", nsg.key, sub.res.key), blame(v.by, nsg))
+        let mut d = Cx::diag(ids::ML112, format!("NSG `{}` blocks outbound traffic from subnet `{}` to the virtual network", nsg.key, sub.res.key), blame(v.by, nsg))
             .with_secondary(first.subnet_span, format!("{who} the subnet here"))
             .hint("remove the deny for `VirtualNetwork`, or add an outbound allow to `VirtualNetwork` with a lower priority number");
         if let By::Rule(r) = v.by {
@@ -321,7 +323,7 @@ fn nsg_checks(cx: &mut Cx<'_>, sub: &SubnetRef<'_>, members: &[Member<'_>]) {
                 .map(|m| format!("`{m}`"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let mut d = Cx::diag("ML113", format!("NSG `{}` denies outbound internet and does not allow {list} on TCP 443", nsg.key), blame(v.by, nsg))
+            let mut d = Cx::diag(ids::ML113, format!("NSG `{}` denies outbound internet and does not allow {list} on TCP 443", nsg.key), blame(v.by, nsg))
                 .with_secondary(first.subnet_span, format!("{who} the subnet here"))
                 .hint(format!("add outbound allow rules on TCP 443 to {list}, with lower priority numbers than the deny"))
                 .note("jobs read data from storage, pull images from the registry and report to Azure ML");
@@ -355,8 +357,8 @@ fn tunnel_checks(cx: &mut Cx<'_>, sub: &SubnetRef<'_>, members: &[Member<'_>]) {
     let region = cx.region_of(sub);
     let who = names(members);
     for (id, tag, route_name) in [
-        ("ML114", "BatchNodeManagement", "batch-node-management"),
-        ("ML115", "AzureMachineLearning", "azure-ml"),
+        (ids::ML114, "BatchNodeManagement", "batch-node-management"),
+        (ids::ML115, "AzureMachineLearning", "azure-ml"),
     ] {
         let regional = region.map(|r| format!("{tag}.{r}"));
         let covers = |p: &str| {
@@ -366,7 +368,7 @@ fn tunnel_checks(cx: &mut Cx<'_>, sub: &SubnetRef<'_>, members: &[Member<'_>]) {
                     .is_some_and(|r| p.eq_ignore_ascii_case(r))
         };
         // Batch routes are regional in Azure's documentation; Azure ML's tag is global.
-        let wanted = if id == "ML114" {
+        let wanted = if id == ids::ML114 {
             regional.clone().unwrap_or_else(|| tag.to_string())
         } else {
             tag.to_string()
@@ -389,7 +391,7 @@ fn tunnel_checks(cx: &mut Cx<'_>, sub: &SubnetRef<'_>, members: &[Member<'_>]) {
             ),
         };
         if let Some(d) = d {
-            let d = d.with_secondary(members[0].subnet_span, format!("{who} subnet `{}` here", sub.res.key)).note(if id == "ML114" {
+            let d = d.with_secondary(members[0].subnet_span, format!("{who} subnet `{}` here", sub.res.key)).note(if id == ids::ML114 {
                 "replies to Azure Batch management would leave through the appliance and be dropped: nodes never become usable"
             } else {
                 "Azure ML's management traffic to the nodes would return through the appliance"

@@ -4,6 +4,21 @@
 
 use moat_spec::Severity;
 
+/// Every rule ID, one constant each: rule code and the catalogue name these, so an ID is
+/// written once (and `tests/rules.rs` checks the catalogue against `docs/rules.md`).
+pub mod ids {
+    /// Declares each ID as a constant named by itself.
+    macro_rules! ids {
+        ($($name:ident),* $(,)?) => {
+            $(
+                #[doc = concat!("Rule `", stringify!($name), "`.")]
+                pub const $name: &str = stringify!($name);
+            )*
+        };
+    }
+    ids! { ML101, ML102, ML103, ML110, ML111, ML112, ML113, ML114, ML115, ML120, ML201, ML202, ML203, ML204, ML205, ML206, ML207, ML301, ML302, ML303, ML304, ML305, ML306, ML307, ML308, ML309, ML310, ML401, ML402, ML999 }
+}
+
 /// One lint rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rule {
@@ -41,7 +56,7 @@ use Severity::{Error, Note, Warning};
 /// Every rule, ordered by ID.
 pub static RULES: &[Rule] = &[
     rule(
-        "ML101",
+        ids::ML101,
         "aml-vnet-region",
         Error,
         "an AmlCompute cluster's virtual network is in the workspace's region",
@@ -49,7 +64,7 @@ pub static RULES: &[Rule] = &[
          network (or the workspace) so both share one region, or use a network in that region.",
     ),
     rule(
-        "ML102",
+        ids::ML102,
         "aml-vnet-subscription",
         Error,
         "an AmlCompute cluster's virtual network is in the workspace's subscription",
@@ -57,7 +72,7 @@ pub static RULES: &[Rule] = &[
          network of that subscription.",
     ),
     rule(
-        "ML103",
+        ids::ML103,
         "aml-subnet-capacity",
         Error,
         "the subnet of an AmlCompute cluster has an address for every node that can scale into it",
@@ -67,7 +82,7 @@ pub static RULES: &[Rule] = &[
          or move a cluster to its own subnet.",
     ),
     rule(
-        "ML110",
+        ids::ML110,
         "aml-nsg-batch-inbound",
         Error,
         "the subnet's NSG admits Azure Batch management (TCP 29876–29877 from `BatchNodeManagement`)",
@@ -77,7 +92,7 @@ pub static RULES: &[Rule] = &[
          TCP 29876-29877 from `BatchNodeManagement` with a lower number than any deny that matches.",
     ),
     rule(
-        "ML111",
+        ids::ML111,
         "aml-nsg-ssh-open",
         Warning,
         "inbound SSH from the internet is open only when a cluster on the subnet asks for SSH",
@@ -86,7 +101,7 @@ pub static RULES: &[Rule] = &[
          source, or ask for SSH on the cluster.",
     ),
     rule(
-        "ML112",
+        ids::ML112,
         "aml-nsg-vnet-outbound",
         Error,
         "the subnet's NSG lets compute nodes reach the virtual network",
@@ -95,7 +110,7 @@ pub static RULES: &[Rule] = &[
          it or add an outbound allow to `VirtualNetwork` with a lower priority number.",
     ),
     rule(
-        "ML113",
+        ids::ML113,
         "aml-nsg-service-outbound",
         Error,
         "when outbound internet is denied, the NSG still allows Storage, AzureContainerRegistry and AzureMachineLearning",
@@ -104,7 +119,7 @@ pub static RULES: &[Rule] = &[
          service tags with lower priority numbers than the deny.",
     ),
     rule(
-        "ML114",
+        ids::ML114,
         "aml-forced-tunnel-batch",
         Error,
         "with forced tunnelling, the route table sends `BatchNodeManagement` to the internet",
@@ -113,7 +128,7 @@ pub static RULES: &[Rule] = &[
          (or `BatchNodeManagement`) with `next_hop: internet`.",
     ),
     rule(
-        "ML115",
+        ids::ML115,
         "aml-forced-tunnel-aml",
         Warning,
         "with forced tunnelling, the route table sends `AzureMachineLearning` to the internet",
@@ -122,7 +137,7 @@ pub static RULES: &[Rule] = &[
          `next_hop: internet`.",
     ),
     rule(
-        "ML120",
+        ids::ML120,
         "aml-clusters-share-vnet",
         Note,
         "several AmlCompute clusters join one virtual network",
@@ -131,7 +146,7 @@ pub static RULES: &[Rule] = &[
          for these resources; check them before adding clusters.",
     ),
     rule(
-        "ML201",
+        ids::ML201,
         "storage-subnet-endpoint",
         Error,
         "a subnet named in a storage firewall has the `Microsoft.Storage` service endpoint",
@@ -140,7 +155,7 @@ pub static RULES: &[Rule] = &[
          updates the subnet before the storage account.",
     ),
     rule(
-        "ML202",
+        ids::ML202,
         "vault-subnet-endpoint",
         Error,
         "a subnet named in a key vault firewall has the `Microsoft.KeyVault` service endpoint",
@@ -148,7 +163,7 @@ pub static RULES: &[Rule] = &[
          endpoint. Add it to the subnet's `service_endpoints`; moat updates the subnet before the vault.",
     ),
     rule(
-        "ML203",
+        ids::ML203,
         "firewall-subnet-unchecked",
         Note,
         "a firewall names a subnet that this spec does not declare, so its service endpoint is not checked",
@@ -156,7 +171,7 @@ pub static RULES: &[Rule] = &[
          `Microsoft.Storage` or `Microsoft.KeyVault` service endpoint before applying.",
     ),
     rule(
-        "ML204",
+        ids::ML204,
         "storage-trusted-services",
         Error,
         "a workspace's firewalled storage account lets trusted Azure services through",
@@ -165,7 +180,7 @@ pub static RULES: &[Rule] = &[
          workspace cannot read or write its own data. Add `azure_services` to `bypass`.",
     ),
     rule(
-        "ML205",
+        ids::ML205,
         "vault-trusted-services",
         Error,
         "a workspace's firewalled key vault lets trusted Azure services through",
@@ -174,7 +189,7 @@ pub static RULES: &[Rule] = &[
          cannot read its secrets. Add `azure_services` to `bypass`.",
     ),
     rule(
-        "ML206",
+        ids::ML206,
         "inference-store-access",
         Warning,
         "AKS inference can reach the workspace's firewalled default storage account",
@@ -183,7 +198,7 @@ pub static RULES: &[Rule] = &[
          to the account's `network_rules.subnets` and give it the `Microsoft.Storage` service endpoint.",
     ),
     rule(
-        "ML207",
+        ids::ML207,
         "backend-behind-firewall",
         Warning,
         "the state backend's storage account admits the machine running moat",
@@ -193,7 +208,7 @@ pub static RULES: &[Rule] = &[
          runs moat to `ip_rules`.",
     ),
     rule(
-        "ML301",
+        ids::ML301,
         "aks-workspace-region",
         Warning,
         "an attached AKS cluster is in the workspace's region",
@@ -202,7 +217,7 @@ pub static RULES: &[Rule] = &[
          case. Put the cluster in the workspace's region.",
     ),
     rule(
-        "ML302",
+        ids::ML302,
         "aks-service-cidr-overlap",
         Error,
         "an AKS service range overlaps no subnet of the cluster's virtual network",
@@ -211,7 +226,7 @@ pub static RULES: &[Rule] = &[
          Choose a range outside every subnet, e.g. `10.1.0.0/16` with `dns_service_ip: 10.1.0.10`.",
     ),
     rule(
-        "ML303",
+        ids::ML303,
         "aks-dns-service-ip",
         Error,
         "`dns_service_ip` lies inside `service_cidr` and is not its first address",
@@ -220,7 +235,7 @@ pub static RULES: &[Rule] = &[
          address such as the range's `.10`.",
     ),
     rule(
-        "ML304",
+        ids::ML304,
         "aks-docker-bridge-overlap",
         Error,
         "`docker_bridge_cidr` overlaps neither a subnet nor the service range",
@@ -229,7 +244,7 @@ pub static RULES: &[Rule] = &[
          overlaps neither.",
     ),
     rule(
-        "ML305",
+        ids::ML305,
         "aks-subnet-capacity",
         Error,
         "an AKS node subnet holds the addresses Azure CNI needs",
@@ -238,7 +253,7 @@ pub static RULES: &[Rule] = &[
          `max_pods` or the node count, or use `plugin_mode: overlay`.",
     ),
     rule(
-        "ML306",
+        ids::ML306,
         "aks-cluster-purpose-size",
         Error,
         "an AKS inference cluster has the vCPUs its `cluster_purpose` requires",
@@ -247,14 +262,14 @@ pub static RULES: &[Rule] = &[
          `cluster_purpose: dev_test` for non-production use.",
     ),
     rule(
-        "ML307",
+        ids::ML307,
         "aks-unknown-vm-size",
         Note,
         "the VM size is not in moat's table, so the `cluster_purpose` size check was skipped",
         "moat ships the vCPU counts of common VM sizes. Check the size's vCPUs by hand (`az vm list-sizes`).",
     ),
     rule(
-        "ML308",
+        ids::ML308,
         "aks-nsg-aml-inbound",
         Warning,
         "the AKS subnet's NSG admits `AzureMachineLearning` on TCP 443",
@@ -262,7 +277,7 @@ pub static RULES: &[Rule] = &[
          node subnet must allow inbound TCP 443 from the `AzureMachineLearning` service tag.",
     ),
     rule(
-        "ML309",
+        ids::ML309,
         "aks-nsg-scoring-inbound",
         Warning,
         "the AKS subnet's NSG lets callers reach the scoring endpoint on TCP 80 or 443",
@@ -271,7 +286,7 @@ pub static RULES: &[Rule] = &[
          inbound allow rule from where the endpoint is called.",
     ),
     rule(
-        "ML310",
+        ids::ML310,
         "aks-attached-twice",
         Error,
         "an AKS cluster is attached to a workspace only once",
@@ -279,7 +294,7 @@ pub static RULES: &[Rule] = &[
          compute name. Keep one `aks_compute` per cluster and workspace.",
     ),
     rule(
-        "ML401",
+        ids::ML401,
         "unknown-service-tag",
         Warning,
         "NSG sources and destinations and route prefixes name known Azure service tags",
@@ -288,7 +303,7 @@ pub static RULES: &[Rule] = &[
          Azure's: a tag that Azure added recently is reported too.",
     ),
     rule(
-        "ML402",
+        ids::ML402,
         "nsg-duplicate-priority",
         Error,
         "security rule priorities are unique per direction within an NSG",
@@ -326,7 +341,10 @@ mod tests {
             );
             assert!(!r.summary.ends_with('.'), "{}", r.id);
         }
-        assert_eq!(find("ML110").map(|r| r.name), Some("aml-nsg-batch-inbound"));
-        assert!(find("ML999").is_none());
+        assert_eq!(
+            find(ids::ML110).map(|r| r.name),
+            Some("aml-nsg-batch-inbound")
+        );
+        assert!(find(ids::ML999).is_none());
     }
 }

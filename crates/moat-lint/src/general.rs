@@ -1,6 +1,7 @@
 //! ML4xx: checks of NSGs and route tables that hold whatever they are attached to: service
 //! tag spellings and unique rule priorities.
 
+use crate::catalogue::ids;
 use crate::cx::{Cx, nsg_rules};
 use crate::tags;
 use moat_model::Kind;
@@ -26,7 +27,7 @@ pub fn check(cx: &mut Cx<'_>) {
             match seen.get(&(r.direction.value, r.priority.value)) {
                 Some((first, at)) => cx.push(
                     Cx::diag(
-                        "ML402",
+                        ids::ML402,
                         format!(
                             "rules `{}` and `{}` of NSG `{}` both have {} priority {}",
                             first.value, r.name.value, res.key, r.direction.value, r.priority.value
@@ -68,7 +69,7 @@ fn tag(cx: &mut Cx<'_>, value: &str, span: Span, what: &str) {
     };
     cx.push(
         Cx::diag(
-            "ML401",
+            ids::ML401,
             format!("unknown service tag `{value}` in {what}"),
             span,
         )

@@ -2,7 +2,9 @@
 //! endpoints, a workspace needs its trusted-service bypass, AKS inference needs to read the
 //! default store, and moat itself needs to reach a firewalled state backend.
 
+use crate::catalogue::ids;
 use crate::cx::Cx;
+use moat_model::kinds::refs;
 use moat_model::{Body, Kind, Resource};
 use moat_spec::ast::{Access, KindSpec, StorageBypass, Toggle, VaultBypass};
 use moat_spec::{Span, Spanned};
@@ -78,24 +80,29 @@ fn vault_firewall(res: &Resource) -> Option<Firewall<'_>> {
     })
 }
 
+/// Kinds whose firewall names subnets: the rule, the service endpoint the subnet needs, and
+/// the endpoint names Azure accepts for it.
+const FIREWALLS: &[(Kind, &str, &str, &[&str])] = &[
+    (
+        Kind::StorageAccount,
+        ids::ML201,
+        "Microsoft.Storage",
+        &["Microsoft.Storage", "Microsoft.Storage.Global"],
+    ),
+    (
+        Kind::KeyVault,
+        ids::ML202,
+        "Microsoft.KeyVault",
+        &["Microsoft.KeyVault"],
+    ),
+];
+
 pub fn check(cx: &mut Cx<'_>) {
     for res in cx.model.resources.iter() {
-        match res.kind {
-            Kind::StorageAccount => endpoints(
-                cx,
-                res,
-                "ML201",
-                "Microsoft.Storage",
-                &["Microsoft.Storage", "Microsoft.Storage.Global"],
-            ),
-            Kind::KeyVault => endpoints(
-                cx,
-                res,
-                "ML202",
-                "Microsoft.KeyVault",
-                &["Microsoft.KeyVault"],
-            ),
-            _ => {}
+        if let Some((_, id, endpoint, accepted)) =
+            FIREWALLS.iter().find(|(k, _, _, _)| *k == res.kind)
+        {
+            endpoints(cx, res, id, endpoint, accepted);
         }
     }
     for (ws, _) in cx.specs(Kind::MlWorkspace) {
@@ -110,12 +117,12 @@ fn endpoints(cx: &mut Cx<'_>, res: &Resource, id: &str, endpoint: &str, accepted
     for r in res
         .refs
         .iter()
-        .filter(|r| r.field.starts_with("network_rules.subnets["))
+        .filter(|r| refs::is_firewall_subnet(&r.field))
     {
         let sub = r.target.as_deref().and_then(|t| cx.subnet(t));
         let Some(sub) = sub else {
             cx.push(
-                Cx::diag("ML203", format!("the `{endpoint}` service endpoint of `{}` is not checked: the subnet is not declared in this spec", short(&r.id)), r.span)
+                Cx::diag(ids::ML203, format!("the `{endpoint}` service endpoint of `{}` is not checked: the subnet is not declared in this spec", short(&r.id)), r.span)
                     .label("subnet of an `existing:` network or another stack")
                     .hint(format!("make sure the subnet has the `{endpoint}` service endpoint before applying")),
             );
@@ -129,11 +136,7 @@ fn endpoints(cx: &mut Cx<'_>, res: &Resource, id: &str, endpoint: &str, accepted
         if has {
             continue;
         }
-        let what = if res.kind == Kind::StorageAccount {
-            "storage account"
-        } else {
-            "key vault"
-        };
+        let what = res.kind.word().replace('_', " ");
         let mut d = Cx::diag(id, format!("subnet `{}` has no `{endpoint}` service endpoint, which the firewall of {what} `{}` requires", sub.res.key, res.key), r.span)
             .label(format!("needs `{endpoint}` on the subnet"));
         d = match &sub.spec.service_endpoints {
@@ -166,13 +169,13 @@ fn short(id: &str) -> String {
 /// ML204/ML205: the workspace's storage account and key vault let trusted services through.
 fn trusted(cx: &mut Cx<'_>, ws: &Resource) {
     for (field, id, what) in [
-        ("storage_account", "ML204", "storage account"),
-        ("key_vault", "ML205", "key vault"),
+        (refs::STORAGE_ACCOUNT, ids::ML204, "storage account"),
+        (refs::KEY_VAULT, ids::ML205, "key vault"),
     ] {
         let Some(target) = cx.target(ws, field) else {
             continue;
         };
-        let fw = if id == "ML204" {
+        let fw = if id == ids::ML204 {
             storage_firewall(target)
         } else {
             vault_firewall(target)
@@ -189,7 +192,7 @@ fn trusted(cx: &mut Cx<'_>, ws: &Resource) {
             Cx::diag(id, format!("the firewall of {what} `{}` keeps out trusted Azure services, so workspace `{}` cannot use it", target.key, ws.key), at)
                 .label("no `azure_services` here")
                 .with_secondary(r, format!("the workspace's {what}"))
-                .note(if id == "ML204" {
+                .note(if id == ids::ML204 {
                     "Azure ML reads and writes its default storage as a trusted Microsoft service"
                 } else {
                     "Azure ML reads its secrets as a trusted Microsoft service"
@@ -220,27 +223,27 @@ fn inference_subnet<'m>(
         return None;
     };
     if c.create.is_some() {
-        let r = compute.reference("create.subnet");
+        let r = compute.reference(refs::CREATE_SUBNET);
         return Some((
             r.map(subnet_of),
             r.map_or(compute.key_span, |r| r.span),
             compute.key.clone(),
         ));
     }
-    let cluster = cx.target(compute, "cluster")?;
+    let cluster = cx.target(compute, refs::CLUSTER)?;
     let Body::Spec(KindSpec::AksCluster(_)) = &cluster.body else {
         return None;
     };
-    let r = cluster.reference("network.subnet");
+    let r = cluster.reference(refs::NETWORK_SUBNET);
     let at = compute
-        .reference("cluster")
+        .reference(refs::CLUSTER)
         .map_or(compute.key_span, |r| r.span);
     Some((r.map(subnet_of), at, cluster.key.clone()))
 }
 
 /// ML206: AKS inference can read the workspace's firewalled default store.
 fn inference_store(cx: &mut Cx<'_>, ws: &Resource) {
-    let Some(store) = cx.target(ws, "storage_account") else {
+    let Some(store) = cx.target(ws, refs::STORAGE_ACCOUNT) else {
         return;
     };
     let Some(fw) = storage_firewall(store) else {
@@ -253,7 +256,7 @@ fn inference_store(cx: &mut Cx<'_>, ws: &Resource) {
     let admitted: Vec<String> = store
         .refs
         .iter()
-        .filter(|r| r.field.starts_with("network_rules.subnets["))
+        .filter(|r| refs::is_firewall_subnet(&r.field))
         .map(|r| r.id.to_ascii_lowercase())
         .collect();
     let computes: Vec<&Resource> = cx
@@ -275,7 +278,7 @@ fn inference_store(cx: &mut Cx<'_>, ws: &Resource) {
         }
         let subnet = subnet.map(|(_, name)| name);
         let blame = fw.subnets.map_or(fw.span, |s| s.span);
-        let d = Cx::diag("ML206", format!("the firewall of storage account `{}` does not admit inference cluster `{cluster}` of workspace `{}`", store.key, ws.key), blame)
+        let d = Cx::diag(ids::ML206, format!("the firewall of storage account `{}` does not admit inference cluster `{cluster}` of workspace `{}`", store.key, ws.key), blame)
             .label(match &subnet {
                 Some(s) => format!("`{s}` is not listed"),
                 None => "the cluster's nodes are in no subnet of this spec".to_string(),
@@ -321,7 +324,7 @@ fn backend(cx: &mut Cx<'_>) {
         "denies by default and has no `ip_rules`"
     };
     cx.push(
-        Cx::diag("ML207", format!("the state backend is in storage account `{}`, whose firewall {why}", store.key), account.span)
+        Cx::diag(ids::ML207, format!("the state backend is in storage account `{}`, whose firewall {why}", store.key), account.span)
             .label("moat reads and writes its state here")
             .with_secondary(fw.span, "the firewall")
             .hint(if fw.public_disabled {

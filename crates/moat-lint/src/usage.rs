@@ -1,8 +1,10 @@
 //! Subnet capacity (ML103, ML305): the addresses every cluster that can scale into a subnet
 //! may take, against what the subnet offers once Azure has kept its 5.
 
+use crate::catalogue::ids;
 use crate::cx::{Cx, plural};
 use moat_model::Kind;
+use moat_model::kinds::refs;
 use moat_spec::Span;
 use moat_spec::ast::{KindSpec, NetworkPlugin, NetworkPluginMode};
 use std::collections::BTreeMap;
@@ -46,7 +48,7 @@ pub fn users(cx: &Cx<'_>) -> BTreeMap<String, Vec<User>> {
             let n = u64::from(c.max_nodes.value);
             add(
                 res,
-                "subnet",
+                refs::SUBNET,
                 n,
                 format!("up to {}", plural(n, "node", "nodes")),
                 true,
@@ -89,7 +91,7 @@ pub fn users(cx: &Cx<'_>) -> BTreeMap<String, Vec<User>> {
         } else {
             (nodes, plural(nodes, "node", "nodes"))
         };
-        add(res, "network.subnet", addresses, how, false);
+        add(res, refs::NETWORK_SUBNET, addresses, how, false);
     }
     for (res, spec) in cx.specs(Kind::AksCompute) {
         let KindSpec::AksCompute(c) = spec else {
@@ -104,7 +106,7 @@ pub fn users(cx: &Cx<'_>) -> BTreeMap<String, Vec<User>> {
         // Azure ML builds clusters in a virtual network with Azure CNI and AKS's default pods.
         add(
             res,
-            "create.subnet",
+            refs::CREATE_SUBNET,
             nodes * (CNI_MAX_PODS + 1),
             format!(
                 "{} × ({CNI_MAX_PODS} pods + 1) with Azure CNI",
@@ -134,7 +136,7 @@ pub fn check(cx: &mut Cx<'_>) {
             continue;
         }
         let aml = users.iter().any(|u| u.aml);
-        let id = if aml { "ML103" } else { "ML305" };
+        let id = if aml { ids::ML103 } else { ids::ML305 };
         let mut d = Cx::diag(
             id,
             format!("subnet `{key}` has {free} usable addresses but its clusters can take {need}"),

@@ -376,3 +376,26 @@ fn a_missing_batch_rule_points_at_the_nsg() {
         d.primary.text
     );
 }
+
+/// Rule IDs are written once, as `catalogue::ids` constants: a `"ML123"` literal in the rule
+/// code could name a rule the catalogue (and so `docs/rules.md`) does not have.
+#[test]
+fn rule_code_names_ids_by_constant() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&src).expect("src") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        let bytes = text.as_bytes();
+        for (i, w) in bytes.windows(7).enumerate() {
+            if w[0] == b'"'
+                && &w[1..3] == b"ML"
+                && w[3..6].iter().all(u8::is_ascii_digit)
+                && w[6] == b'"'
+            {
+                found.push(format!("{}: {}", path.display(), &text[i + 1..i + 6]));
+            }
+        }
+    }
+    assert!(found.is_empty(), "rule ID literals: {found:?}");
+}

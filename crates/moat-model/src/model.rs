@@ -7,108 +7,98 @@ use moat_spec::ast::{KindSpec, Subnet};
 use moat_spec::{Span, Spanned};
 use std::collections::BTreeMap;
 
-/// Every kind of ARM object moat manages, children included.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[allow(missing_docs)]
-pub enum Kind {
-    ResourceGroup,
-    VirtualNetwork,
-    Subnet,
-    NetworkSecurityGroup,
-    RouteTable,
-    StorageAccount,
-    KeyVault,
-    ApplicationInsights,
-    ContainerRegistry,
-    MlWorkspace,
-    AmlCompute,
-    AksCluster,
-    AksCompute,
-}
+pub use crate::kinds::Kind;
 
 impl Kind {
+    /// Its registry entry: everything moat knows about the kind.
+    pub fn def(self) -> &'static crate::kinds::KindDef {
+        crate::kinds::def(self)
+    }
+
+    /// Every kind, in declaration order.
+    pub fn all() -> impl Iterator<Item = Kind> {
+        crate::kinds::ALL.iter().copied()
+    }
+
+    /// The kind of a spec `type:`.
+    pub fn of(t: moat_spec::ast::ResourceType) -> Kind {
+        Kind::from_word(t.as_str()).unwrap_or_else(|| {
+            // `every_spec_kind_has_a_definition` keeps this unreachable.
+            unreachable!("spec kind `{}` has no registry entry", t.as_str())
+        })
+    }
+
+    /// The kind a spec word names, if any.
+    pub fn from_word(word: &str) -> Option<Kind> {
+        Kind::all().find(|k| k.word() == word)
+    }
+
     /// The spec word (`subnet` for subnets, which are declared inside their VNet).
     pub fn word(self) -> &'static str {
-        match self {
-            Kind::ResourceGroup => "resource_group",
-            Kind::VirtualNetwork => "virtual_network",
-            Kind::Subnet => "subnet",
-            Kind::NetworkSecurityGroup => "network_security_group",
-            Kind::RouteTable => "route_table",
-            Kind::StorageAccount => "storage_account",
-            Kind::KeyVault => "key_vault",
-            Kind::ApplicationInsights => "application_insights",
-            Kind::ContainerRegistry => "container_registry",
-            Kind::MlWorkspace => "ml_workspace",
-            Kind::AmlCompute => "aml_compute",
-            Kind::AksCluster => "aks_cluster",
-            Kind::AksCompute => "aks_compute",
-        }
+        self.def().word
     }
 
     /// The ARM resource type.
     pub fn arm_type(self) -> &'static str {
-        match self {
-            Kind::ResourceGroup => "Microsoft.Resources/resourceGroups",
-            Kind::VirtualNetwork => "Microsoft.Network/virtualNetworks",
-            Kind::Subnet => "Microsoft.Network/virtualNetworks/subnets",
-            Kind::NetworkSecurityGroup => "Microsoft.Network/networkSecurityGroups",
-            Kind::RouteTable => "Microsoft.Network/routeTables",
-            Kind::StorageAccount => "Microsoft.Storage/storageAccounts",
-            Kind::KeyVault => "Microsoft.KeyVault/vaults",
-            Kind::ApplicationInsights => "Microsoft.Insights/components",
-            Kind::ContainerRegistry => "Microsoft.ContainerRegistry/registries",
-            Kind::MlWorkspace => "Microsoft.MachineLearningServices/workspaces",
-            Kind::AmlCompute | Kind::AksCompute => {
-                "Microsoft.MachineLearningServices/workspaces/computes"
-            }
-            Kind::AksCluster => "Microsoft.ContainerService/managedClusters",
-        }
+        self.def().arm_type
     }
 
     /// The api-version moat sends for this kind (those of `shared/arm/README.md`).
     pub fn api_version(self) -> &'static str {
-        match self {
-            Kind::ResourceGroup => "2024-07-01",
-            Kind::VirtualNetwork | Kind::Subnet | Kind::NetworkSecurityGroup | Kind::RouteTable => {
-                "2024-03-01"
-            }
-            Kind::StorageAccount => "2023-05-01",
-            Kind::KeyVault => "2023-07-01",
-            Kind::ApplicationInsights => "2020-02-02",
-            Kind::ContainerRegistry => "2023-07-01",
-            Kind::MlWorkspace | Kind::AmlCompute | Kind::AksCompute => "2024-04-01",
-            Kind::AksCluster => "2024-08-01",
-        }
+        self.def().api_version
     }
 
-    /// Typical seconds Azure takes to create or update one (BEHAVIOR.md §1: seconds for
-    /// network objects, tens of seconds for storage and vaults, minutes for ML and AKS); the
-    /// apply walker uses it to start the costliest chain first when its parallelism cap binds.
+    /// Typical seconds Azure takes to create or update one (see [`KindDef::typical_seconds`]).
+    ///
+    /// [`KindDef::typical_seconds`]: crate::kinds::KindDef::typical_seconds
     pub fn typical_seconds(self) -> u64 {
-        match self {
-            Kind::ResourceGroup => 2,
-            Kind::VirtualNetwork | Kind::Subnet | Kind::NetworkSecurityGroup | Kind::RouteTable => {
-                5
-            }
-            Kind::ApplicationInsights => 5,
-            Kind::KeyVault => 15,
-            Kind::ContainerRegistry => 20,
-            Kind::StorageAccount => 25,
-            Kind::MlWorkspace | Kind::AksCompute => 60,
-            Kind::AmlCompute => 90,
-            Kind::AksCluster => 300,
-        }
+        self.def().typical_seconds
     }
 
     /// Whether ARM keeps a `location` for this kind.
     pub fn has_location(self) -> bool {
-        !matches!(self, Kind::Subnet)
+        self.def().has_location
     }
 
     /// Whether the kind carries tags (and so the `moat-stack` ownership tag).
     pub fn taggable(self) -> bool {
-        !matches!(self, Kind::Subnet)
+        self.def().taggable
+    }
+
+    /// The lock group of the resource keyed `key`, if its kind has one.
+    pub fn lock_group(self, key: &str) -> Option<String> {
+        match self.def().lock_group {
+            crate::kinds::LockGroup::None => None,
+            crate::kinds::LockGroup::Own => Some(key.to_string()),
+            crate::kinds::LockGroup::Parent => key.split_once('/').map(|(p, _)| p.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// The spec word is the wire form of a kind in plans, state records and journals.
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.word())
+    }
+}
+
+/// An unknown word is an error, never a skip: a record naming a kind this build does not
+/// know was written by a newer moat, and dropping the entry would orphan the resource.
+impl<'de> serde::Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+        let word = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Kind::from_word(&word).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown resource kind `{word}`: this file was written by a newer moat (known kinds: {})",
+                Kind::all().map(Kind::word).collect::<Vec<_>>().join(", ")
+            ))
+        })
     }
 }
 

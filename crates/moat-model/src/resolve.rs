@@ -5,10 +5,12 @@
 
 use crate::armid::{self, ArmId};
 use crate::cidr::{self, Cidr, CidrError};
+use crate::kinds::{Scope, ScopeRef, refs};
 use crate::model::{Body, Kind, Model, Ref, Resource, SubscriptionSource};
 use crate::naming::{self, NameRule};
 use crate::regions;
-use moat_spec::ast::{self, KindSpec, OneOrMany, ResourceType, Spec};
+use moat_spec::ast::{self, KindSpec, ResourceType, Spec};
+use moat_spec::codes;
 use moat_spec::suggest::did_you_mean;
 use moat_spec::{Diagnostic, Span, Spanned};
 use std::collections::BTreeMap;
@@ -46,49 +48,15 @@ pub const SERVICE_ENDPOINTS: &[&str] = &[
     "Microsoft.Web",
 ];
 
-impl Kind {
-    /// Every kind: those of the spec's resource types, in their declaration order, then
-    /// subnets (declared inside their VNet).
-    pub fn all() -> impl Iterator<Item = Kind> {
-        ResourceType::all()
-            .map(kind_of)
-            .chain(std::iter::once(Kind::Subnet))
-    }
-}
-
 fn kind_of(t: ResourceType) -> Kind {
-    match t {
-        ResourceType::ResourceGroup => Kind::ResourceGroup,
-        ResourceType::VirtualNetwork => Kind::VirtualNetwork,
-        ResourceType::NetworkSecurityGroup => Kind::NetworkSecurityGroup,
-        ResourceType::RouteTable => Kind::RouteTable,
-        ResourceType::StorageAccount => Kind::StorageAccount,
-        ResourceType::KeyVault => Kind::KeyVault,
-        ResourceType::ApplicationInsights => Kind::ApplicationInsights,
-        ResourceType::ContainerRegistry => Kind::ContainerRegistry,
-        ResourceType::MlWorkspace => Kind::MlWorkspace,
-        ResourceType::AmlCompute => Kind::AmlCompute,
-        ResourceType::AksCluster => Kind::AksCluster,
-        ResourceType::AksCompute => Kind::AksCompute,
-    }
+    Kind::of(t)
 }
 
 fn name_rule(kind: Kind) -> NameRule {
-    match kind {
-        Kind::ResourceGroup => naming::RESOURCE_GROUP,
-        Kind::VirtualNetwork => naming::VIRTUAL_NETWORK,
-        Kind::Subnet | Kind::NetworkSecurityGroup | Kind::RouteTable => naming::NETWORK_CHILD,
-        Kind::StorageAccount => naming::STORAGE_ACCOUNT,
-        Kind::KeyVault => naming::KEY_VAULT,
-        Kind::ApplicationInsights => naming::APPLICATION_INSIGHTS,
-        Kind::ContainerRegistry => naming::CONTAINER_REGISTRY,
-        Kind::MlWorkspace => naming::ML_WORKSPACE,
-        Kind::AmlCompute | Kind::AksCompute => naming::ML_COMPUTE,
-        Kind::AksCluster => naming::AKS_CLUSTER,
-    }
+    kind.def().name_rule
 }
 
-fn is_guid(s: &str) -> bool {
+pub(crate) fn is_guid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
         && [8, 4, 4, 4, 12]
@@ -98,20 +66,22 @@ fn is_guid(s: &str) -> bool {
 }
 
 /// A key's entry in the symbol table.
-struct Sym<'s> {
-    res: &'s ast::Resource,
-    kind: Kind,
-    subnets: Vec<&'s Spanned<String>>,
+pub(crate) struct Sym<'s> {
+    pub(crate) res: &'s ast::Resource,
+    pub(crate) kind: Kind,
+    pub(crate) subnets: Vec<&'s Spanned<String>>,
 }
 
-struct Resolver<'s> {
-    spec: &'s Spec,
-    diags: Vec<Diagnostic>,
-    syms: BTreeMap<&'s str, Sym<'s>>,
-    subscription: String,
-    ids: BTreeMap<String, String>,
-    locations: BTreeMap<String, Spanned<String>>,
-    default_location: Option<Spanned<String>>,
+/// Resolution in progress: the symbol table, the IDs and locations computed so far, and the
+/// diagnostics. The kinds' `check` functions (`crate::kinds`) work on it.
+pub(crate) struct Resolver<'s> {
+    pub(crate) spec: &'s Spec,
+    pub(crate) diags: Vec<Diagnostic>,
+    pub(crate) syms: BTreeMap<&'s str, Sym<'s>>,
+    pub(crate) subscription: String,
+    pub(crate) ids: BTreeMap<String, String>,
+    pub(crate) locations: BTreeMap<String, Spanned<String>>,
+    pub(crate) default_location: Option<Spanned<String>>,
 }
 
 /// Resolves a decoded spec. Returns the model when one could be built (possibly alongside
@@ -131,24 +101,29 @@ pub fn resolve(spec: &Spec, ctx: &Context) -> (Option<Model>, Vec<Diagnostic>) {
 }
 
 impl<'s> Resolver<'s> {
-    fn err(&mut self, code: &str, msg: impl Into<String>, span: Span) -> &mut Diagnostic {
+    pub(crate) fn err(
+        &mut self,
+        code: &str,
+        msg: impl Into<String>,
+        span: Span,
+    ) -> &mut Diagnostic {
         self.diags.push(Diagnostic::error(code, msg, span));
         let i = self.diags.len() - 1;
         &mut self.diags[i]
     }
 
-    fn push(&mut self, d: Diagnostic) {
+    pub(crate) fn push(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
 
-    fn run(&mut self, ctx: &Context) -> Option<Model> {
+    pub(crate) fn run(&mut self, ctx: &Context) -> Option<Model> {
         let spec = self.spec;
         if let Err(why) = naming::STACK.check(&spec.stack.value) {
             let hint = naming::STACK
                 .suggest(&spec.stack.value)
                 .map(|s| format!("try `{s}`"));
             self.push(
-                Diagnostic::error("E0301", "invalid stack name", spec.stack.span)
+                Diagnostic::error(codes::E0301, "invalid stack name", spec.stack.span)
                     .label(why)
                     .maybe_hint(hint),
             );
@@ -158,7 +133,7 @@ impl<'s> Resolver<'s> {
                 if !is_guid(&s.value) {
                     self.push(
                         Diagnostic::error(
-                            "E0306",
+                            codes::E0306,
                             format!("`{}` is not a subscription ID", s.value),
                             s.span,
                         )
@@ -205,7 +180,7 @@ impl<'s> Resolver<'s> {
         Some(model)
     }
 
-    fn check_location(&mut self, l: &Spanned<String>) -> Option<Spanned<String>> {
+    pub(crate) fn check_location(&mut self, l: &Spanned<String>) -> Option<Spanned<String>> {
         let norm = regions::normalize(&l.value);
         if regions::is_known(&norm) {
             return Some(Spanned::new(norm, l.span));
@@ -215,7 +190,7 @@ impl<'s> Resolver<'s> {
             .unwrap_or_else(|| "list regions with `az account list-locations -o table`".into());
         self.push(
             Diagnostic::error(
-                "E0305",
+                codes::E0305,
                 format!("unknown Azure region `{}`", l.value),
                 l.span,
             )
@@ -225,16 +200,16 @@ impl<'s> Resolver<'s> {
         None
     }
 
-    fn check_tags(&mut self, tags: &Spanned<moat_spec::decode::Map<String>>) {
+    pub(crate) fn check_tags(&mut self, tags: &Spanned<moat_spec::decode::Map<String>>) {
         if tags.value.0.len() > 50 {
-            self.err("E0308", "more than 50 tags", tags.span).hint =
+            self.err(codes::E0308, "more than 50 tags", tags.span).hint =
                 Some("Azure allows at most 50 tags per resource".into());
         }
         for (k, v) in tags.value.iter() {
             if k.value == STACK_TAG {
                 self.push(
                     Diagnostic::error(
-                        "E0308",
+                        codes::E0308,
                         format!("the `{STACK_TAG}` tag is moat's own"),
                         k.span,
                     )
@@ -246,17 +221,21 @@ impl<'s> Resolver<'s> {
                     .any(|c| matches!(c, '<' | '>' | '%' | '&' | '\\' | '?' | '/'))
             {
                 self.push(
-                    Diagnostic::error("E0308", format!("invalid tag name `{}`", k.value), k.span)
-                        .hint("tag names have at most 512 characters and none of < > % & \\ ? /"),
+                    Diagnostic::error(
+                        codes::E0308,
+                        format!("invalid tag name `{}`", k.value),
+                        k.span,
+                    )
+                    .hint("tag names have at most 512 characters and none of < > % & \\ ? /"),
                 );
             }
             if v.value.len() > 256 {
-                self.err("E0308", "tag value longer than 256 characters", v.span);
+                self.err(codes::E0308, "tag value longer than 256 characters", v.span);
             }
         }
     }
 
-    fn build_symbols(&mut self) {
+    pub(crate) fn build_symbols(&mut self) {
         for res in &self.spec.resources {
             let key = &res.key;
             if key.value.is_empty()
@@ -266,7 +245,7 @@ impl<'s> Resolver<'s> {
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             {
                 self.push(
-                    Diagnostic::error("E0301", format!("invalid resource key `{}`", key.value), key.span)
+                    Diagnostic::error(codes::E0301, format!("invalid resource key `{}`", key.value), key.span)
                         .label("keys are letters, digits, `-` and `_`")
                         .hint("`/` is reserved for children (`vnet/subnet`); set the Azure name with `name:`"),
                 );
@@ -288,7 +267,7 @@ impl<'s> Resolver<'s> {
 
     /// The Azure name of a resource: `name:`, `existing.name`, or a default derived from the key
     /// ([`default_name`]).
-    fn azure_name(&self, res: &ast::Resource) -> Spanned<String> {
+    pub(crate) fn azure_name(&self, res: &ast::Resource) -> Spanned<String> {
         let kind = kind_of(res.ty.value);
         match (&res.name, &res.existing) {
             (None, None) => Spanned::new(
@@ -299,7 +278,7 @@ impl<'s> Resolver<'s> {
         }
     }
 
-    fn given_name(res: &ast::Resource) -> Spanned<String> {
+    pub(crate) fn given_name(res: &ast::Resource) -> Spanned<String> {
         if let Some(n) = &res.name {
             return n.clone();
         }
@@ -316,59 +295,47 @@ impl<'s> Resolver<'s> {
         res.key.clone()
     }
 
-    fn group_ref(res: &ast::Resource) -> Option<&Spanned<String>> {
-        match res.body.as_ref()? {
-            KindSpec::VirtualNetwork(x) => Some(&x.resource_group),
-            KindSpec::NetworkSecurityGroup(x) => Some(&x.resource_group),
-            KindSpec::RouteTable(x) => Some(&x.resource_group),
-            KindSpec::StorageAccount(x) => Some(&x.resource_group),
-            KindSpec::KeyVault(x) => Some(&x.resource_group),
-            KindSpec::ApplicationInsights(x) => Some(&x.resource_group),
-            KindSpec::ContainerRegistry(x) => Some(&x.resource_group),
-            KindSpec::MlWorkspace(x) => Some(&x.resource_group),
-            KindSpec::AksCluster(x) => Some(&x.resource_group),
-            _ => None,
-        }
-    }
-
-    fn workspace_ref(res: &ast::Resource) -> Option<&Spanned<String>> {
-        match res.body.as_ref()? {
-            KindSpec::AmlCompute(x) => Some(&x.workspace),
-            KindSpec::AksCompute(x) => Some(&x.workspace),
-            _ => None,
-        }
+    /// The field naming a resource's scope (its group, or a child's parent), with the
+    /// registry entry that says how to read and bind it.
+    pub(crate) fn scope_ref(res: &ast::Resource) -> Option<(&Spanned<String>, ScopeRef, Kind)> {
+        let kind = kind_of(res.ty.value);
+        let sr = kind.def().scope_ref?;
+        let expect = match kind.def().scope {
+            Scope::Subscription => return None,
+            Scope::ResourceGroup => Kind::ResourceGroup,
+            Scope::Child { parent, .. } => parent,
+        };
+        Some(((sr.get)(res.body.as_ref()?)?, sr, expect))
     }
 
     /// ARM IDs of every key (and subnet child), in dependency order of scopes:
     /// groups, then top-level resources, then children.
-    fn compute_ids(&mut self) {
+    pub(crate) fn compute_ids(&mut self) {
         let keys: Vec<&'s str> = self.syms.keys().copied().collect();
         for pass in 0..3 {
             for key in &keys {
                 let sym = &self.syms[key];
                 let res = sym.res;
                 let kind = sym.kind;
-                let in_pass = match kind {
-                    Kind::ResourceGroup => 0,
-                    Kind::AmlCompute | Kind::AksCompute => 2,
-                    _ => 1,
-                };
-                if in_pass != pass {
+                let scope = kind.def().scope;
+                if scope.depth() != pass {
                     continue;
                 }
                 let name = self.azure_name(res);
                 let id = if let Some(e) = &res.existing {
                     self.existing_id(res, kind, e)
-                } else if kind == Kind::ResourceGroup {
-                    Some(armid::resource_group_id(&self.subscription, &name.value))
-                } else if let Some(ws) = Self::workspace_ref(res) {
-                    self.scope_id(ws, Kind::MlWorkspace)
-                        .map(|w| format!("{w}/computes/{}", name.value))
-                } else if let Some(g) = Self::group_ref(res) {
-                    self.scope_id(g, Kind::ResourceGroup)
-                        .map(|g| armid::resource_id(&g, kind.arm_type(), &name.value))
                 } else {
-                    None
+                    match scope {
+                        Scope::Subscription => {
+                            Some(armid::resource_group_id(&self.subscription, &name.value))
+                        }
+                        Scope::Child { parent, segment } => Self::scope_ref(res)
+                            .and_then(|(p, _, _)| self.scope_id(p, parent))
+                            .map(|p| format!("{p}/{segment}/{}", name.value)),
+                        Scope::ResourceGroup => Self::scope_ref(res)
+                            .and_then(|(g, _, _)| self.scope_id(g, Kind::ResourceGroup))
+                            .map(|g| armid::resource_id(&g, kind.arm_type(), &name.value)),
+                    }
                 };
                 if let Some(id) = id {
                     if kind == Kind::VirtualNetwork {
@@ -385,7 +352,7 @@ impl<'s> Resolver<'s> {
         }
     }
 
-    fn existing_id(
+    pub(crate) fn existing_id(
         &mut self,
         res: &ast::Resource,
         kind: Kind,
@@ -395,7 +362,7 @@ impl<'s> Resolver<'s> {
         if let Some(id) = &ex.id {
             if ex.resource_group.is_some() || ex.name.is_some() {
                 self.push(
-                    Diagnostic::error("E0114", "give `existing.id`, or `existing.resource_group` and `existing.name`, not both", e.span)
+                    Diagnostic::error(codes::E0114, "give `existing.id`, or `existing.resource_group` and `existing.name`, not both", e.span)
                         .hint("remove `id`, or remove `resource_group` and `name`"),
                 );
             }
@@ -407,7 +374,7 @@ impl<'s> Resolver<'s> {
                 Some(p) => {
                     self.push(
                         Diagnostic::error(
-                            "E0202",
+                            codes::E0202,
                             format!(
                                 "`existing.id` is a `{}`, but `{}` is a `{}`",
                                 p.full_type(),
@@ -431,16 +398,20 @@ impl<'s> Resolver<'s> {
             self.check_existing_name(kind, n);
         }
         let name = self.azure_name(res);
-        match kind {
-            Kind::ResourceGroup => Some(armid::resource_group_id(&self.subscription, &name.value)),
-            Kind::AmlCompute | Kind::AksCompute => {
+        match kind.def().scope {
+            Scope::Subscription => Some(armid::resource_group_id(&self.subscription, &name.value)),
+            Scope::Child { parent, segment } => {
+                // A child's parent cannot be named by `existing.resource_group`: only its ID
+                // locates it.
+                let noun = segment.trim_end_matches('s');
+                let parents = parent.arm_type().rsplit('/').next().unwrap_or_default();
                 self.push(
-                    Diagnostic::error("E0112", "an existing compute needs `existing.id`", e.span)
-                        .hint("give the compute's full ARM ID: `/subscriptions/…/workspaces/<ws>/computes/<name>`"),
+                    Diagnostic::error(codes::E0112, format!("an existing {noun} needs `existing.id`"), e.span)
+                        .hint(format!("give the {noun}'s full ARM ID: `/subscriptions/…/{parents}/<{}>/{segment}/<name>`", parent.word())),
                 );
                 None
             }
-            _ => match &ex.resource_group {
+            Scope::ResourceGroup => match &ex.resource_group {
                 Some(g) => Some(armid::resource_id(
                     &armid::resource_group_id(&self.subscription, &g.value),
                     kind.arm_type(),
@@ -449,7 +420,7 @@ impl<'s> Resolver<'s> {
                 None => {
                     self.push(
                         Diagnostic::error(
-                            "E0112",
+                            codes::E0112,
                             "missing field `resource_group` in existing",
                             e.span,
                         )
@@ -463,7 +434,7 @@ impl<'s> Resolver<'s> {
     }
 
     /// The ID of a scope named by a reference (a group or a workspace), with errors.
-    fn scope_id(&mut self, r: &Spanned<String>, expect: Kind) -> Option<String> {
+    pub(crate) fn scope_id(&mut self, r: &Spanned<String>, expect: Kind) -> Option<String> {
         if r.value.starts_with('/') {
             return match self.given_id(r, false) {
                 Some(p) if p.full_type().eq_ignore_ascii_case(expect.arm_type()) => {
@@ -472,7 +443,7 @@ impl<'s> Resolver<'s> {
                 Some(p) => {
                     self.push(
                         Diagnostic::error(
-                            "E0202",
+                            codes::E0202,
                             format!(
                                 "expected a `{}` ID, found a `{}` ID",
                                 expect.arm_type(),
@@ -495,7 +466,12 @@ impl<'s> Resolver<'s> {
     }
 
     /// Binds one reference; `expect` lists the kinds that may be named.
-    fn bind(&mut self, raw: &Spanned<String>, field: &str, expect: &[Kind]) -> Option<Ref> {
+    pub(crate) fn bind(
+        &mut self,
+        raw: &Spanned<String>,
+        field: &str,
+        expect: &[Kind],
+    ) -> Option<Ref> {
         let want = expect
             .iter()
             .map(|k| format!("`{}`", k.word()))
@@ -511,7 +487,7 @@ impl<'s> Resolver<'s> {
             else {
                 self.push(
                     Diagnostic::error(
-                        "E0202",
+                        codes::E0202,
                         format!("`{field}` needs a {want}, but this ID is a `{full}`"),
                         raw.span,
                     )
@@ -557,7 +533,7 @@ impl<'s> Resolver<'s> {
                 })
                 .unwrap_or_else(|| "a reference is the key of a resource in this spec, `key/child`, or a full ARM ID".into());
             self.push(
-                Diagnostic::error("E0201", format!("unknown reference `{key}`"), key_span)
+                Diagnostic::error(codes::E0201, format!("unknown reference `{key}`"), key_span)
                     .label(format!("no resource named `{key}`"))
                     .hint(hint),
             );
@@ -576,7 +552,7 @@ impl<'s> Resolver<'s> {
                     };
                     self.push(
                         Diagnostic::error(
-                            "E0202",
+                            codes::E0202,
                             format!("`{}` cannot be used here", raw.value),
                             raw.span,
                         )
@@ -601,7 +577,7 @@ impl<'s> Resolver<'s> {
                     };
                     self.push(
                         Diagnostic::error(
-                            "E0203",
+                            codes::E0203,
                             format!("virtual network `{key}` has no subnet `{child}`"),
                             child_span,
                         )
@@ -627,7 +603,7 @@ impl<'s> Resolver<'s> {
             None => {
                 if !expect.contains(&sym_kind) {
                     let mut d = Diagnostic::error(
-                        "E0202",
+                        codes::E0202,
                         format!(
                             "`{key}` is a `{}`, but `{field}` needs a {want}",
                             sym_kind.word()
@@ -676,7 +652,7 @@ impl<'s> Resolver<'s> {
         }
     }
 
-    fn resolve_resource(&mut self, res: &'s ast::Resource, out: &mut Vec<Resource>) {
+    pub(crate) fn resolve_resource(&mut self, res: &'s ast::Resource, out: &mut Vec<Resource>) {
         let Some(sym) = self.syms.get(res.key.value.as_str()) else {
             return;
         };
@@ -686,11 +662,10 @@ impl<'s> Resolver<'s> {
         let Some(id) = self.ids.get(&key).cloned() else {
             // The scope could not be resolved; bind a key reference anyway for its error (ARM IDs
             // were already reported by `scope_id`).
-            if let Some(g) = Self::group_ref(res).filter(|g| !g.value.starts_with('/')) {
-                self.bind(g, "resource_group", &[Kind::ResourceGroup]);
-            }
-            if let Some(w) = Self::workspace_ref(res).filter(|w| !w.value.starts_with('/')) {
-                self.bind(w, "workspace", &[Kind::MlWorkspace]);
+            if let Some((at, sr, expect)) = Self::scope_ref(res)
+                && !at.value.starts_with('/')
+            {
+                self.bind(at, sr.field, &[expect]);
             }
             return;
         };
@@ -717,7 +692,7 @@ impl<'s> Resolver<'s> {
                 };
                 self.push(
                     Diagnostic::warning(
-                        "W0301",
+                        codes::W0301,
                         format!(
                             "`{key}` takes the global {} name `{}`",
                             rule.what, name.value
@@ -735,13 +710,13 @@ impl<'s> Resolver<'s> {
         }
         let mut refs = Vec::new();
         let mut parent = None;
-        if let Some(g) = Self::group_ref(res) {
-            refs.extend(self.bind(g, "resource_group", &[Kind::ResourceGroup]));
-        }
-        if let Some(w) = Self::workspace_ref(res)
-            && let Some(r) = self.bind(w, "workspace", &[Kind::MlWorkspace])
+        if let Some((at, sr, expect)) = Self::scope_ref(res)
+            && let Some(r) = self.bind(at, sr.field, &[expect])
         {
-            parent = r.target.clone();
+            // A child's scope is its parent (a compute's workspace); a group is only a scope.
+            if matches!(kind.def().scope, Scope::Child { .. }) {
+                parent = r.target.clone();
+            }
             refs.push(r);
         }
         // Location: own, else the workspace's (computes), else the spec's.
@@ -756,8 +731,12 @@ impl<'s> Resolver<'s> {
                 && self.spec.location.is_none()
             {
                 self.push(
-                    Diagnostic::error("E0305", format!("`{key}` has no location"), res.key.span)
-                        .hint("set `location:` at the top of the spec, or on this resource"),
+                    Diagnostic::error(
+                        codes::E0305,
+                        format!("`{key}` has no location"),
+                        res.key.span,
+                    )
+                    .hint("set `location:` at the top of the spec, or on this resource"),
                 );
             }
             loc
@@ -791,9 +770,13 @@ impl<'s> Resolver<'s> {
                 let hint = did_you_mean(&d.value, self.syms.keys().copied())
                     .map(|s| format!("did you mean `{s}`?"));
                 self.push(
-                    Diagnostic::error("E0201", format!("unknown reference `{}`", d.value), d.span)
-                        .label("no resource with this key")
-                        .maybe_hint(hint),
+                    Diagnostic::error(
+                        codes::E0201,
+                        format!("unknown reference `{}`", d.value),
+                        d.span,
+                    )
+                    .label("no resource with this key")
+                    .maybe_hint(hint),
                 );
             }
         }
@@ -826,7 +809,7 @@ impl<'s> Resolver<'s> {
         out.extend(children);
     }
 
-    fn check_name(&mut self, kind: Kind, name: &Spanned<String>, defaulted: bool) {
+    pub(crate) fn check_name(&mut self, kind: Kind, name: &Spanned<String>, defaulted: bool) {
         let rule = name_rule(kind);
         if let Err(why) = rule.check(&name.value) {
             let mut hint = rule.suggest(&name.value).map(|s| format!("try `{s}`"));
@@ -840,7 +823,7 @@ impl<'s> Resolver<'s> {
                 ));
             }
             let mut d = Diagnostic::error(
-                "E0301",
+                codes::E0301,
                 format!("invalid {} name `{}`", rule.what, name.value),
                 name.span,
             )
@@ -857,639 +840,36 @@ impl<'s> Resolver<'s> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn check_body(
+    pub(crate) fn check_body(
         &mut self,
         key: &str,
         kind: Kind,
         body: &KindSpec,
         location: &Option<Spanned<String>>,
-
         refs: &mut Vec<Ref>,
         children: &mut Vec<Resource>,
     ) {
-        match body {
-            KindSpec::ResourceGroup(_) => {}
-            KindSpec::VirtualNetwork(v) => self.check_vnet(key, v, children),
-            KindSpec::NetworkSecurityGroup(n) => {
-                for rule in n.rules.iter().flat_map(|r| r.value.iter()) {
-                    self.check_security_rule(&rule.value);
-                }
-            }
-            KindSpec::RouteTable(t) => {
-                for route in t.routes.iter().flat_map(|r| r.value.iter()) {
-                    self.check_route(&route.value);
-                }
-            }
-            KindSpec::StorageAccount(s) => {
-                if let Some(rules) = &s.network_rules {
-                    self.bind_firewall_subnets(&rules.value.subnets, refs);
-                    for ip in rules.value.ip_rules.iter().flat_map(|l| l.value.iter()) {
-                        self.check_storage_ip(ip);
-                    }
-                }
-            }
-            KindSpec::KeyVault(v) => {
-                if let Some(t) = &v.tenant_id
-                    && !is_guid(&t.value)
-                {
-                    self.push(
-                        Diagnostic::error("E0114", format!("`{}` is not a tenant ID", t.value), t.span).hint(
-                            "write the tenant's GUID, or leave `tenant_id` out to use the credential's tenant",
-                        ),
-                    );
-                }
-                if let Some(d) = &v.soft_delete_retention_days {
-                    self.range(d, 7, 90, "soft_delete_retention_days");
-                }
-                if let Some(rules) = &v.network_rules {
-                    self.bind_firewall_subnets(&rules.value.subnets, refs);
-                    for ip in rules.value.ip_rules.iter().flat_map(|l| l.value.iter()) {
-                        if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
-                            self.cidr_error(ip, e);
-                        }
-                    }
-                }
-            }
-            KindSpec::ApplicationInsights(a) => {
-                if let Some(d) = &a.retention_days {
-                    const OK: [u32; 9] = [30, 60, 90, 120, 180, 270, 365, 550, 730];
-                    if !OK.contains(&d.value) {
-                        self.push(
-                            Diagnostic::error(
-                                "E0114",
-                                format!("retention of {} days is not offered", d.value),
-                                d.span,
-                            )
-                            .hint("use one of 30, 60, 90, 120, 180, 270, 365, 550, 730"),
-                        );
-                    }
-                }
-                if let Some(w) = &a.log_analytics_workspace {
-                    // Any subscription may hold it, but it must be a clean ID.
-                    match ArmId::parse_checked(&w.value).ok() {
-                        Some(p) if p.full_type().eq_ignore_ascii_case("Microsoft.OperationalInsights/workspaces") => {}
-                        _ => self.push(
-                            Diagnostic::error("E0205", "`log_analytics_workspace` must be a Log Analytics workspace ID", w.span)
-                                .hint("`/subscriptions/…/resourceGroups/…/providers/Microsoft.OperationalInsights/workspaces/<name>`"),
-                        ),
-                    }
-                }
-            }
-            KindSpec::ContainerRegistry(c) => {
-                let premium = c
-                    .sku
-                    .as_ref()
-                    .is_none_or(|s| s.value == ast::RegistrySku::Premium);
-                if let (Some(rules), false) = (&c.network_rules, premium) {
-                    self.push(
-                        Diagnostic::error(
-                            "E0114",
-                            "registry network rules need the `premium` SKU",
-                            rules.span,
-                        )
-                        .hint("set `sku: premium`, or remove `network_rules`"),
-                    );
-                }
-                if let (Some(z), false) = (&c.zone_redundancy, premium)
-                    && z.value == ast::Toggle::Enabled
-                {
-                    self.err("E0114", "zone redundancy needs the `premium` SKU", z.span);
-                }
-                for ip in c
-                    .network_rules
-                    .iter()
-                    .flat_map(|r| r.value.ip_rules.iter())
-                    .flat_map(|l| l.value.iter())
-                {
-                    if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
-                        self.cidr_error(ip, e);
-                    }
-                }
-            }
-            KindSpec::MlWorkspace(w) => {
-                refs.extend(self.bind(
-                    &w.storage_account,
-                    "storage_account",
-                    &[Kind::StorageAccount],
-                ));
-                refs.extend(self.bind(&w.key_vault, "key_vault", &[Kind::KeyVault]));
-                refs.extend(self.bind(
-                    &w.application_insights,
-                    "application_insights",
-                    &[Kind::ApplicationInsights],
-                ));
-                if let Some(c) = &w.container_registry {
-                    refs.extend(self.bind(c, "container_registry", &[Kind::ContainerRegistry]));
-                }
-                if let Some(b) = &w.image_build_compute {
-                    let exists = self.spec.resources.iter().any(|r| match &r.body {
-                        Some(KindSpec::AmlCompute(c)) => {
-                            c.workspace.value == key && self.azure_name(r).value == b.value
-                        }
-                        _ => false,
-                    });
-                    if !exists {
-                        self.push(
-                            Diagnostic::warning("E0203", format!("no `aml_compute` named `{}` in this workspace", b.value), b.span)
-                                .hint("name an AmlCompute cluster of this workspace; image builds fail without one when the registry is behind a VNet"),
-                        );
-                    }
-                }
-            }
-            KindSpec::AmlCompute(c) => {
-                if let Some(min) = &c.min_nodes
-                    && min.value > c.max_nodes.value
-                {
-                    self.push(
-                        Diagnostic::error(
-                            "E0114",
-                            format!(
-                                "`min_nodes` ({}) is larger than `max_nodes` ({})",
-                                min.value, c.max_nodes.value
-                            ),
-                            min.span,
-                        )
-                        .label("more than the maximum")
-                        .with_secondary(c.max_nodes.span, "the maximum")
-                        .hint("lower `min_nodes` or raise `max_nodes`"),
-                    );
-                }
-                if c.max_nodes.value == 0 {
-                    self.err("E0114", "`max_nodes` must be at least 1", c.max_nodes.span);
-                }
-                if let Some(t) = &c.idle_time_before_scale_down
-                    && let Err(why) = parse_duration(&t.value)
-                {
-                    self.push(
-                        Diagnostic::error(
-                            "E0114",
-                            format!("invalid duration `{}`", t.value),
-                            t.span,
-                        )
-                        .label(why)
-                        .hint("write e.g. `120s`, `2m`, `1h` or `PT2M`"),
-                    );
-                }
-                if let Some(ssh) = &c.ssh {
-                    let k = &ssh.value.admin_public_key;
-                    if !["ssh-rsa ", "ssh-ed25519 ", "ecdsa-sha2-"]
-                        .iter()
-                        .any(|p| k.value.starts_with(p))
-                    {
-                        self.push(
-                            Diagnostic::error("E0114", "`admin_public_key` is not an OpenSSH public key", k.span)
-                                .hint("paste the contents of `~/.ssh/id_ed25519.pub` (it starts with `ssh-ed25519 `)"),
-                        );
-                    }
-                }
-                if let Some(sn) = &c.subnet
-                    && let Some(r) = self.bind(sn, "subnet", &[Kind::Subnet])
-                {
-                    self.check_same_region(key, location, &r, "an AmlCompute cluster");
-                    self.check_same_subscription(&r);
-                    refs.push(r);
-                }
-            }
-            KindSpec::AksCluster(a) => {
-                if let Some(n) = &a.node_count {
-                    self.range(n, 1, 1000, "node_count");
-                }
-                if let Some(p) = &a.node_pool_name
-                    && let Err(why) = naming::AKS_NODE_POOL.check(&p.value)
-                {
-                    self.push(
-                        Diagnostic::error(
-                            "E0301",
-                            format!("invalid node pool name `{}`", p.value),
-                            p.span,
-                        )
-                        .label(why),
-                    );
-                }
-                if let Some(p) = &a.dns_prefix
-                    && let Err(why) = naming::AKS_DNS_PREFIX.check(&p.value)
-                {
-                    self.push(
-                        Diagnostic::error(
-                            "E0301",
-                            format!("invalid DNS prefix `{}`", p.value),
-                            p.span,
-                        )
-                        .label(why),
-                    );
-                }
-                if let Some(m) = &a.max_pods {
-                    self.range(m, 10, 250, "max_pods");
-                }
-                if let Some(s) = &a.auto_scaling
-                    && s.value.min_count.value > s.value.max_count.value
-                {
-                    self.push(
-                        Diagnostic::error(
-                            "E0114",
-                            format!(
-                                "`min_count` ({}) is larger than `max_count` ({})",
-                                s.value.min_count.value, s.value.max_count.value
-                            ),
-                            s.value.min_count.span,
-                        )
-                        .with_secondary(s.value.max_count.span, "the maximum")
-                        .hint("lower `min_count` or raise `max_count`"),
-                    );
-                }
-                for ip in a.authorized_ip_ranges.iter().flat_map(|l| l.value.iter()) {
-                    if let Err(e) = Cidr::parse_ip_or_cidr(&ip.value) {
-                        self.cidr_error(ip, e);
-                    }
-                }
-                if let Some(net) = &a.network {
-                    let n = &net.value;
-                    if let Some(sn) = &n.subnet
-                        && let Some(r) = self.bind(sn, "network.subnet", &[Kind::Subnet])
-                    {
-                        self.check_same_region(key, location, &r, "an AKS cluster");
-                        self.check_same_subscription(&r);
-                        refs.push(r);
-                    }
-                    self.check_aks_ranges(
-                        n.service_cidr.as_ref(),
-                        n.dns_service_ip.as_ref(),
-                        n.docker_bridge_cidr.as_ref(),
-                    );
-                    if let Some(p) = &n.pod_cidr
-                        && let Err(e) = Cidr::parse_strict(&p.value)
-                    {
-                        self.cidr_error(p, e);
-                    }
-                }
-            }
-            KindSpec::AksCompute(c) => {
-                match (&c.cluster, &c.create) {
-                    (Some(cl), Some(cr)) => {
-                        self.push(
-                            Diagnostic::error("E0114", "give `cluster:` (attach) or `create:`, not both", cl.span)
-                                .with_secondary(cr.span, "create")
-                                .hint("attach an existing `aks_cluster` with `cluster:`, or let Azure ML build one with `create:`"),
-                        );
-                    }
-                    (None, None) => {
-                        self.push(
-                            Diagnostic::error("E0112", format!("`{key}` needs `cluster:` or `create:`"), self.syms[key].res.key.span)
-                                .hint("attach an `aks_cluster` with `cluster: <key>`, or add `create: { agent_count: 3, … }`"),
-                        );
-                    }
-                    _ => {}
-                }
-                if let Some(cl) = &c.cluster {
-                    refs.extend(self.bind(cl, "cluster", &[Kind::AksCluster]));
-                }
-                if let (Some(p), Some(_)) = (&c.cluster_purpose, &c.create) {
-                    self.push(
-                        Diagnostic::error(
-                            "E0111",
-                            "`cluster_purpose` belongs inside `create:` here",
-                            p.span,
-                        )
-                        .hint("move it to `create.cluster_purpose`"),
-                    );
-                }
-                if let Some(cr) = &c.create {
-                    let cr = &cr.value;
-                    if let Some(n) = &cr.agent_count {
-                        self.range(n, 1, 100, "agent_count");
-                    }
-                    if let Some(sn) = &cr.subnet
-                        && let Some(r) = self.bind(sn, "create.subnet", &[Kind::Subnet])
-                    {
-                        self.check_same_region(key, location, &r, "an AKS compute");
-                        refs.push(r);
-                    }
-                    self.check_aks_ranges(
-                        cr.service_cidr.as_ref(),
-                        cr.dns_service_ip.as_ref(),
-                        cr.docker_bridge_cidr.as_ref(),
-                    );
-                }
-            }
-        }
-        let _ = kind;
+        let site = crate::kinds::Site {
+            key,
+            location,
+            refs,
+            children,
+        };
+        (kind.def().check)(self, body, site);
     }
 
     /// Binds `network_rules.subnets` of a storage account or key vault.
-    fn bind_firewall_subnets(
+    pub(crate) fn bind_firewall_subnets(
         &mut self,
         subnets: &Option<Spanned<Vec<Spanned<String>>>>,
         refs: &mut Vec<Ref>,
     ) {
         for (i, sn) in subnets.iter().flat_map(|l| l.value.iter()).enumerate() {
-            refs.extend(self.bind(sn, &format!("network_rules.subnets[{i}]"), &[Kind::Subnet]));
+            refs.extend(self.bind(sn, &refs::firewall_subnet(i), &[Kind::Subnet]));
         }
     }
 
-    fn check_vnet(&mut self, key: &str, v: &ast::VirtualNetwork, children: &mut Vec<Resource>) {
-        let mut space = Vec::new();
-        for p in &v.address_space.value {
-            match Cidr::parse_strict(&p.value) {
-                Ok(c) => {
-                    if let Some((prev, prev_span)) =
-                        space.iter().find(|(x, _): &&(Cidr, Span)| x.overlaps(c))
-                    {
-                        let prev: &Cidr = prev;
-                        self.push(
-                            Diagnostic::error(
-                                "E0304",
-                                format!("address range `{c}` overlaps `{prev}`"),
-                                p.span,
-                            )
-                            .with_secondary(*prev_span, "overlapped range"),
-                        );
-                    }
-                    self.check_azure_reserved(c, p.span, "address range");
-                    space.push((c, p.span));
-                }
-                Err(e) => self.cidr_error(p, e),
-            }
-        }
-        if v.address_space.value.is_empty() {
-            self.err(
-                "E0114",
-                "`address_space` needs at least one range",
-                v.address_space.span,
-            );
-        }
-        for ip in v.dns_servers.iter().flat_map(|l| l.value.iter()) {
-            if cidr::parse_ip(&ip.value).is_none() {
-                self.err(
-                    "E0302",
-                    format!("`{}` is not an IPv4 address", ip.value),
-                    ip.span,
-                );
-            }
-        }
-        let vnet_id = self.ids.get(key).cloned().unwrap_or_default();
-        let mut seen: Vec<(Cidr, Span, String)> = Vec::new();
-        for (name, sub) in v.subnets.iter().flat_map(|s| s.value.iter()) {
-            if let Err(why) = naming::NETWORK_CHILD.check(&name.value) {
-                self.push(
-                    Diagnostic::error(
-                        "E0301",
-                        format!("invalid subnet name `{}`", name.value),
-                        name.span,
-                    )
-                    .label(why),
-                );
-            }
-            let s = &sub.value;
-            match Cidr::parse_strict(&s.address_prefix.value) {
-                Ok(c) => {
-                    if c.len() > 29 {
-                        self.push(
-                            Diagnostic::error("E0303", format!("subnet `{}` is smaller than /29", name.value), s.address_prefix.span)
-                                .label(format!("{c} holds {} addresses", c.size()))
-                                .hint("Azure's smallest subnet is a /29 (it reserves 5 addresses in each)"),
-                        );
-                    }
-                    if !space.is_empty() && !space.iter().any(|(v, _)| v.contains(c)) {
-                        let ranges = space
-                            .iter()
-                            .map(|(v, _)| v.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                        self.push(
-                            Diagnostic::error("E0303", format!("subnet `{}` ({c}) is outside the virtual network", name.value), s.address_prefix.span)
-                                .label(format!("not inside {ranges}"))
-                                .with_secondary(v.address_space.span, "the network's address space")
-                                .hint("pick a range inside `address_space`, or add a range that contains it"),
-                        );
-                    }
-                    if let Some((other, span, other_name)) =
-                        seen.iter().find(|(o, _, _)| o.overlaps(c))
-                    {
-                        self.push(
-                            Diagnostic::error(
-                                "E0304",
-                                format!(
-                                    "subnet `{}` ({c}) overlaps subnet `{other_name}` ({other})",
-                                    name.value
-                                ),
-                                s.address_prefix.span,
-                            )
-                            .label(format!("overlaps {other}"))
-                            .with_secondary(*span, format!("`{other_name}`"))
-                            .hint("subnets of one network must not share addresses"),
-                        );
-                    }
-                    // Inside a range of the address space already refused, it is said once.
-                    if !space
-                        .iter()
-                        .any(|(v, _)| v.contains(c) && v.azure_refuses().is_some())
-                    {
-                        self.check_azure_reserved(c, s.address_prefix.span, "subnet range");
-                    }
-                    seen.push((c, s.address_prefix.span, name.value.clone()));
-                }
-                Err(e) => self.cidr_error(&s.address_prefix, e),
-            }
-            let child_key = format!("{key}/{}", name.value);
-            let mut refs = Vec::new();
-            if let Some(n) = &s.network_security_group {
-                refs.extend(self.bind(n, "network_security_group", &[Kind::NetworkSecurityGroup]));
-            }
-            if let Some(t) = &s.route_table {
-                refs.extend(self.bind(t, "route_table", &[Kind::RouteTable]));
-            }
-            for e in s.service_endpoints.iter().flat_map(|l| l.value.iter()) {
-                if !SERVICE_ENDPOINTS.contains(&e.value.as_str()) {
-                    let hint = did_you_mean(&e.value, SERVICE_ENDPOINTS.iter().copied())
-                        .map(|s| format!("did you mean `{s}`?"))
-                        .unwrap_or_else(|| {
-                            format!("known endpoints: {}", SERVICE_ENDPOINTS.join(", "))
-                        });
-                    self.push(
-                        Diagnostic::error(
-                            "E0113",
-                            format!("unknown service endpoint `{}`", e.value),
-                            e.span,
-                        )
-                        .hint(hint),
-                    );
-                }
-            }
-            children.push(Resource {
-                key: child_key,
-                key_span: name.span,
-                kind: Kind::Subnet,
-                name: name.clone(),
-                location: None,
-                tags: BTreeMap::new(),
-                id: format!("{vnet_id}/subnets/{}", name.value),
-                parent: Some(key.to_string()),
-                body: Body::Subnet(s.clone()),
-                refs,
-                depends_on: Vec::new(),
-                span: sub.span,
-            });
-        }
-    }
-
-    fn check_security_rule(&mut self, r: &ast::SecurityRule) {
-        if let Err(why) = naming::NETWORK_CHILD.check(&r.name.value) {
-            self.push(
-                Diagnostic::error(
-                    "E0301",
-                    format!("invalid rule name `{}`", r.name.value),
-                    r.name.span,
-                )
-                .label(why),
-            );
-        }
-        self.range(&r.priority, 100, 4096, "priority");
-        for addrs in [&r.source, &r.destination].into_iter().flatten() {
-            self.check_addresses(addrs);
-        }
-        for ports in [&r.source_ports, &r.destination_ports]
-            .into_iter()
-            .flatten()
-        {
-            for p in &ports.value.0 {
-                if let Err(why) = check_port_range(&p.value) {
-                    self.push(
-                        Diagnostic::error(
-                            "E0114",
-                            format!("invalid port range `{}`", p.value),
-                            p.span,
-                        )
-                        .label(why)
-                        .hint("write `*`, a port like `443`, or a range like `29876-29877`"),
-                    );
-                }
-            }
-        }
-    }
-
-    fn check_addresses(&mut self, addrs: &Spanned<OneOrMany>) {
-        let many = addrs.value.0.len() > 1;
-        for a in &addrs.value.0 {
-            let v = a.value.as_str();
-            if v == "*" {
-                continue;
-            }
-            if v.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-                if let Err(e) = Cidr::parse_ip_or_cidr(v) {
-                    self.cidr_error(a, e);
-                }
-            } else if !is_service_tag_shape(v) {
-                self.push(
-                    Diagnostic::error(
-                        "E0302",
-                        format!("`{v}` is neither an address nor a service tag"),
-                        a.span,
-                    )
-                    .hint("write `*`, an IP, a CIDR, or a service tag such as `VirtualNetwork`"),
-                );
-            } else if many {
-                self.push(
-                    Diagnostic::error("E0114", format!("service tag `{v}` cannot be combined with other addresses"), a.span)
-                        .hint("a rule takes one service tag, or a list of IPs/CIDRs: split it into two rules"),
-                );
-            }
-        }
-    }
-
-    fn check_route(&mut self, r: &ast::Route) {
-        if let Err(why) = naming::NETWORK_CHILD.check(&r.name.value) {
-            self.push(
-                Diagnostic::error(
-                    "E0301",
-                    format!("invalid route name `{}`", r.name.value),
-                    r.name.span,
-                )
-                .label(why),
-            );
-        }
-        let p = &r.address_prefix;
-        if p.value.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-            if let Err(e) = Cidr::parse_strict(&p.value) {
-                self.cidr_error(p, e);
-            }
-        } else if !is_service_tag_shape(&p.value) {
-            self.push(Diagnostic::error(
-                "E0302",
-                format!("`{}` is neither a CIDR nor a service tag", p.value),
-                p.span,
-            ));
-        }
-        let appliance = r.next_hop.value == ast::NextHop::VirtualAppliance;
-        match (&r.next_hop_ip, appliance) {
-            (None, true) => {
-                self.push(
-                    Diagnostic::error(
-                        "E0112",
-                        "`virtual_appliance` needs `next_hop_ip`",
-                        r.next_hop.span,
-                    )
-                    .label("no `next_hop_ip` in this route")
-                    .hint("add `next_hop_ip:` with the appliance's private IP"),
-                );
-            }
-            (Some(ip), false) => {
-                self.push(
-                    Diagnostic::error(
-                        "E0114",
-                        format!(
-                            "`next_hop_ip` only goes with `virtual_appliance`, not `{}`",
-                            r.next_hop.value
-                        ),
-                        ip.span,
-                    )
-                    .hint("remove `next_hop_ip`"),
-                );
-            }
-            (Some(ip), true) if cidr::parse_ip(&ip.value).is_none() => {
-                self.err(
-                    "E0302",
-                    format!("`{}` is not an IPv4 address", ip.value),
-                    ip.span,
-                );
-            }
-            _ => {}
-        }
-    }
-
-    fn check_storage_ip(&mut self, ip: &Spanned<String>) {
-        match Cidr::parse_ip_or_cidr(&ip.value) {
-            Err(e) => self.cidr_error(ip, e),
-            Ok(c) => {
-                if ip.value.contains('/') && c.len() > 30 {
-                    self.push(
-                        Diagnostic::error(
-                            "E0302",
-                            format!("storage firewalls reject /{} ranges", c.len()),
-                            ip.span,
-                        )
-                        .hint(format!(
-                            "write the bare address(es) instead, e.g. `{}`",
-                            c.network()
-                        )),
-                    );
-                } else if c.is_private() {
-                    self.push(
-                        Diagnostic::error(
-                            "E0302",
-                            format!("`{}` is a private range", ip.value),
-                            ip.span,
-                        )
-                        .label("storage IP rules take public addresses only")
-                        .hint(
-                            "admit private networks through `subnets:` (service endpoints) instead",
-                        ),
-                    );
-                }
-            }
-        }
-    }
-
-    fn check_aks_ranges(
+    pub(crate) fn check_aks_ranges(
         &mut self,
         service: Option<&Spanned<String>>,
         dns: Option<&Spanned<String>>,
@@ -1506,7 +886,7 @@ impl<'s> Resolver<'s> {
             && cidr::parse_ip(&d.value).is_none()
         {
             self.err(
-                "E0302",
+                codes::E0302,
                 format!("`{}` is not an IPv4 address", d.value),
                 d.span,
             );
@@ -1515,7 +895,7 @@ impl<'s> Resolver<'s> {
             let at = service.or(dns).map_or(Span::point(0), |s| s.span);
             self.push(
                 Diagnostic::error(
-                    "E0112",
+                    codes::E0112,
                     "`service_cidr` and `dns_service_ip` go together",
                     at,
                 )
@@ -1530,7 +910,7 @@ impl<'s> Resolver<'s> {
             });
             if !ok {
                 self.err(
-                    "E0302",
+                    codes::E0302,
                     format!("`{}` is not an address with a prefix length", b.value),
                     b.span,
                 );
@@ -1538,7 +918,7 @@ impl<'s> Resolver<'s> {
         }
     }
 
-    fn check_same_region(
+    pub(crate) fn check_same_region(
         &mut self,
         key: &str,
         location: &Option<Spanned<String>>,
@@ -1558,7 +938,7 @@ impl<'s> Resolver<'s> {
         if here.value != there.value {
             self.push(
                 Diagnostic::error(
-                    "E0305",
+                    codes::E0305,
                     format!(
                         "`{key}` is in `{}` but its subnet's network `{vnet_key}` is in `{}`",
                         here.value, there.value
@@ -1573,7 +953,7 @@ impl<'s> Resolver<'s> {
         }
     }
 
-    fn check_same_subscription(&mut self, r: &Ref) {
+    pub(crate) fn check_same_subscription(&mut self, r: &Ref) {
         let said = self
             .diags
             .iter()
@@ -1583,18 +963,18 @@ impl<'s> Resolver<'s> {
             && !said
         {
             self.push(
-                    Diagnostic::error("E0306", "the subnet is in another subscription", r.span)
+                    Diagnostic::error(codes::E0306, "the subnet is in another subscription", r.span)
                         .label(format!("subscription `{}`", p.subscription))
                         .hint("Azure requires the virtual network in the same subscription as the resource that joins it"),
                 );
         }
     }
 
-    fn range(&mut self, v: &Spanned<u32>, min: u32, max: u32, what: &str) {
+    pub(crate) fn range(&mut self, v: &Spanned<u32>, min: u32, max: u32, what: &str) {
         if v.value < min || v.value > max {
             self.push(
                 Diagnostic::error(
-                    "E0114",
+                    codes::E0114,
                     format!("`{what}` must be between {min} and {max}, not {}", v.value),
                     v.span,
                 )
@@ -1657,7 +1037,7 @@ impl<'s> Resolver<'s> {
     }
 
     /// E0309: a VNet or subnet range Azure refuses (the catch-all, or one it reserves).
-    fn check_azure_reserved(&mut self, c: Cidr, span: Span, what: &str) {
+    pub(crate) fn check_azure_reserved(&mut self, c: Cidr, span: Span, what: &str) {
         let Some((reserved, why)) = c.azure_refuses() else {
             return;
         };
@@ -1673,7 +1053,7 @@ impl<'s> Resolver<'s> {
         );
     }
 
-    fn cidr_error(&mut self, at: &Spanned<String>, e: CidrError) {
+    pub(crate) fn cidr_error(&mut self, at: &Spanned<String>, e: CidrError) {
         let hint = match &e {
             CidrError::HostBits { canonical, .. } => format!("write `{canonical}`"),
             CidrError::NoPrefix(_) => "add the prefix length, e.g. `/24`".to_string(),
@@ -1681,7 +1061,7 @@ impl<'s> Resolver<'s> {
         };
         self.push(
             Diagnostic::error(
-                "E0302",
+                codes::E0302,
                 format!("invalid address range `{}`", at.value),
                 at.span,
             )
@@ -1690,7 +1070,7 @@ impl<'s> Resolver<'s> {
         );
     }
 
-    fn check_unique_names(&mut self, resources: &[Resource]) {
+    pub(crate) fn check_unique_names(&mut self, resources: &[Resource]) {
         let mut seen: BTreeMap<String, (&Resource, bool)> = BTreeMap::new();
         for r in resources {
             let rule = name_rule(r.kind);
@@ -1701,7 +1081,7 @@ impl<'s> Resolver<'s> {
             };
             if let Some((first, _)) = seen.get(&scope) {
                 let mut d = Diagnostic::error(
-                    "E0307",
+                    codes::E0307,
                     format!(
                         "`{}` and `{}` are both named `{}`",
                         first.key, r.key, r.name.value
@@ -1725,7 +1105,7 @@ impl<'s> Resolver<'s> {
         }
     }
 
-    fn check_cycles(&mut self, model: &Model) {
+    pub(crate) fn check_cycles(&mut self, model: &Model) {
         let graph = model.graph();
         for cycle in graph.cycles() {
             let from = &cycle.path[0];
@@ -1740,7 +1120,7 @@ impl<'s> Resolver<'s> {
                 })
                 .unwrap_or_else(|| model.get(from).map_or(Span::point(0), |r| r.key_span));
             self.push(
-                Diagnostic::error("E0204", format!("dependency cycle: {cycle}"), span)
+                Diagnostic::error(codes::E0204, format!("dependency cycle: {cycle}"), span)
                     .label(format!("`{from}` depends on `{to}` here"))
                     .hint("remove one of these references or `depends_on` entries"),
             );
@@ -1768,11 +1148,11 @@ pub fn default_name(kind: Kind, stack: &str, key: &str) -> String {
 }
 
 fn bad_id(id: &str, span: Span) -> Diagnostic {
-    Diagnostic::error("E0205", format!("`{id}` is not an ARM resource ID"), span)
+    Diagnostic::error(codes::E0205, format!("`{id}` is not an ARM resource ID"), span)
         .hint("an ID looks like `/subscriptions/<guid>/resourceGroups/<group>/providers/<Namespace>/<type>/<name>`")
 }
 
-fn is_service_tag_shape(v: &str) -> bool {
+pub(crate) fn is_service_tag_shape(v: &str) -> bool {
     v.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
 }

@@ -6,6 +6,7 @@
 //! [`spec_enum!`](crate::spec_enum), which generate the Rust type, its decoder and its JSON
 //! Schema from one declaration, so the schema cannot drift from what the decoder accepts.
 
+use crate::codes;
 use crate::diag::Diagnostic;
 use crate::span::{Span, Spanned};
 use crate::suggest::did_you_mean;
@@ -76,7 +77,7 @@ impl<'a> Cx<'a> {
     pub fn type_error(&mut self, node: &Node, expected: &str) {
         let found = node.kind_name();
         let mut d = Diagnostic::error(
-            "E0110",
+            codes::E0110,
             format!("expected {expected}, found {found}"),
             node.span,
         )
@@ -125,7 +126,7 @@ impl<'a> Cx<'a> {
             let Some(close) = rest[i..].find('}') else {
                 self.push(
                     Diagnostic::error(
-                        "E0120",
+                        codes::E0120,
                         "unterminated `${` in value",
                         self.sub_span(span, base, start, text.len()),
                     )
@@ -152,8 +153,12 @@ impl<'a> Cx<'a> {
         if let Some(name) = expr.strip_prefix("var.") {
             if !self.vars_ready {
                 self.push(
-                    Diagnostic::error("E0120", "variables cannot refer to other variables", at)
-                        .hint("use `${env.NAME}` in a variable's default, or write the value out"),
+                    Diagnostic::error(
+                        codes::E0120,
+                        "variables cannot refer to other variables",
+                        at,
+                    )
+                    .hint("use `${env.NAME}` in a variable's default, or write the value out"),
                 );
                 return None;
             }
@@ -169,7 +174,7 @@ impl<'a> Cx<'a> {
                     format!("declare it under `variables:`, e.g. `{name}: {{ default: … }}`")
                 });
             self.push(
-                Diagnostic::error("E0120", format!("unknown variable `{name}`"), at)
+                Diagnostic::error(codes::E0120, format!("unknown variable `{name}`"), at)
                     .label("not declared under `variables:`")
                     .hint(hint),
             );
@@ -182,7 +187,7 @@ impl<'a> Cx<'a> {
             };
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 self.push(Diagnostic::error(
-                    "E0120",
+                    codes::E0120,
                     format!("invalid environment variable name `{name}`"),
                     at,
                 ));
@@ -194,7 +199,7 @@ impl<'a> Cx<'a> {
                 (None, None) => {
                     self.push(
                         Diagnostic::error(
-                            "E0121",
+                            codes::E0121,
                             format!("environment variable `{name}` is not set"),
                             at,
                         )
@@ -208,9 +213,12 @@ impl<'a> Cx<'a> {
             };
         }
         self.push(
-            Diagnostic::error("E0120", format!("unknown expression `${{{expr}}}`"), at).hint(
-                "only `${var.NAME}`, `${env.NAME}` and `${env.NAME:-fallback}` are supported",
-            ),
+            Diagnostic::error(
+                codes::E0120,
+                format!("unknown expression `${{{expr}}}`"),
+                at,
+            )
+            .hint("only `${var.NAME}`, `${env.NAME}` and `${env.NAME:-fallback}` are supported"),
         );
         None
     }
@@ -304,7 +312,7 @@ impl Decode for bool {
             "false" | "False" | "FALSE" => Some(false),
             other => {
                 let mut d = Diagnostic::error(
-                    "E0110",
+                    codes::E0110,
                     format!("expected `true` or `false`, found `{other}`"),
                     node.span,
                 )
@@ -338,14 +346,14 @@ macro_rules! int_decode {
                     Ok(v) if v >= $min as i128 && v <= $max as i128 => Some(v as $t),
                     Ok(v) => {
                         cx.push(
-                            Diagnostic::error("E0114", format!("{v} is out of range"), node.span)
+                            Diagnostic::error($crate::codes::E0114, format!("{v} is out of range"), node.span)
                                 .label(format!("must be between {} and {}", $min, $max)),
                         );
                         None
                     }
                     Err(_) => {
                         cx.push(
-                            Diagnostic::error("E0110", format!("expected an integer, found `{text}`"), node.span)
+                            Diagnostic::error($crate::codes::E0110, format!("expected an integer, found `{text}`"), node.span)
                                 .label("expected an integer")
                                 .hint("write a whole number in digits, e.g. `4`"),
                         );
@@ -516,7 +524,7 @@ impl<'n> MapReader<'n> {
             };
             cx.push(
                 Diagnostic::error(
-                    "E0112",
+                    codes::E0112,
                     format!("missing field `{key}` in {}", self.what),
                     at,
                 )
@@ -541,7 +549,7 @@ impl<'n> MapReader<'n> {
                 });
             cx.push(
                 Diagnostic::error(
-                    "E0111",
+                    codes::E0111,
                     format!("unknown field `{}` in {}", e.key.value, self.what),
                     e.key.span,
                 )
@@ -673,7 +681,7 @@ macro_rules! spec_enum {
                     None => format!("use one of: {}", Self::WORDS.join(", ")),
                 };
                 cx.push(
-                    $crate::diag::Diagnostic::error("E0113", format!("invalid value `{text}`"), node.span)
+                    $crate::diag::Diagnostic::error($crate::codes::E0113, format!("invalid value `{text}`"), node.span)
                         .label(format!("expected one of: {}", Self::WORDS.join(", ")))
                         .hint(hint),
                 );

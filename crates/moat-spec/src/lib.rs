@@ -2,8 +2,10 @@
 //! the JSON Schema of the spec. No IO, no async: callers hand in text and get values back.
 
 pub mod ast;
+pub mod codes;
 pub mod decode;
 pub mod diag;
+pub mod kinds;
 pub mod schema;
 pub mod span;
 pub mod suggest;
@@ -24,7 +26,7 @@ pub fn source_from_bytes(
     if bytes.len() > yaml::MAX_BYTES {
         let file = SourceFile::new(name, "");
         let d = Diagnostic::error(
-            "E0001",
+            codes::E0001,
             format!(
                 "the spec is too large ({} bytes; the limit is {} bytes)",
                 bytes.len(),
@@ -40,7 +42,7 @@ pub fn source_from_bytes(
         let at = prefix.len();
         let file = SourceFile::new(name, prefix);
         let d = Diagnostic::error(
-            "E0001",
+            codes::E0001,
             "the file is binary, not a YAML spec",
             Span::point(at),
         )
@@ -61,7 +63,7 @@ pub fn source_from_bytes(
             let bytes = e.into_bytes();
             let file = SourceFile::new(name, String::from_utf8_lossy(&bytes).into_owned());
             let d = Diagnostic::error(
-                "E0001",
+                codes::E0001,
                 "the spec is not valid UTF-8",
                 Span::new(at, at + 1),
             )

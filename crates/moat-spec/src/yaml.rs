@@ -4,6 +4,7 @@
 //!
 //! The tree is built iteratively from parser events so that deep input cannot overflow the stack.
 
+use crate::codes;
 use crate::diag::Diagnostic;
 use crate::span::{Span, Spanned};
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError};
@@ -185,9 +186,13 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
                 documents += 1;
                 if documents > 1 {
                     diags.push(
-                        Diagnostic::error("E0101", "a spec holds exactly one YAML document", span)
-                            .label("second document starts here")
-                            .hint("split the specs into separate files, or remove the `---` separator"),
+                        Diagnostic::error(
+                            codes::E0101,
+                            "a spec holds exactly one YAML document",
+                            span,
+                        )
+                        .label("second document starts here")
+                        .hint("split the specs into separate files, or remove the `---` separator"),
                     );
                     return Err(diags);
                 }
@@ -200,7 +205,7 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
                     alias_nodes += added;
                     if alias_nodes > MAX_ALIAS_NODES {
                         diags.push(
-                            Diagnostic::error("E0103", "aliases expand to too many YAML nodes", span)
+                            Diagnostic::error(codes::E0103, "aliases expand to too many YAML nodes", span)
                                 .label(format!("expansion passes {MAX_ALIAS_NODES} nodes here"))
                                 .hint("a spec should not need deeply nested aliases; write the values out"),
                         );
@@ -216,7 +221,7 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
                 }
                 None => {
                     diags.push(Diagnostic::error(
-                        "E0103",
+                        codes::E0103,
                         "alias to an unknown anchor",
                         span,
                     ));
@@ -230,7 +235,7 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
                     if !t.starts_with("tag:yaml.org,2002:") && !t.starts_with("!!") {
                         diags.push(
                             Diagnostic::error(
-                                "E0101",
+                                codes::E0101,
                                 format!("YAML tag `{t}` is not supported"),
                                 span,
                             )
@@ -261,7 +266,7 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
                 nodes += 1;
                 if stack.len() >= MAX_DEPTH {
                     diags.push(
-                        Diagnostic::error("E0104", "the spec is nested too deeply", span)
+                        Diagnostic::error(codes::E0104, "the spec is nested too deeply", span)
                             .label(format!("nesting passes {MAX_DEPTH} levels here"))
                             .hint("a moat spec needs only a few levels of nesting; check for runaway brackets"),
                     );
@@ -334,7 +339,7 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
         };
         if nodes > MAX_NODES {
             diags.push(
-                Diagnostic::error("E0103", "the spec has too many YAML nodes", span)
+                Diagnostic::error(codes::E0103, "the spec has too many YAML nodes", span)
                     .label(format!("passes {MAX_NODES} nodes here"))
                     .hint("split the spec into several stacks"),
             );
@@ -372,7 +377,7 @@ fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node, diags: &mut 
                     _ => {
                         diags.push(
                             Diagnostic::error(
-                                "E0101",
+                                codes::E0101,
                                 "mapping keys must be plain strings",
                                 node.span,
                             )
@@ -392,7 +397,7 @@ fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node, diags: &mut 
                 ),
                 _ => diags.push(
                     Diagnostic::error(
-                        "E0101",
+                        codes::E0101,
                         "a merge key `<<` takes a mapping or a list of mappings",
                         node.span,
                     )
@@ -402,10 +407,14 @@ fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node, diags: &mut 
             Some(k) => {
                 if let Some(first) = entries.iter().find(|e| e.key.value == k.value) {
                     diags.push(
-                        Diagnostic::error("E0102", format!("duplicate key `{}`", k.value), k.span)
-                            .label("defined again here")
-                            .with_secondary(first.key.span, "first defined here")
-                            .hint("remove one of the two; YAML keys must be unique in a mapping"),
+                        Diagnostic::error(
+                            codes::E0102,
+                            format!("duplicate key `{}`", k.value),
+                            k.span,
+                        )
+                        .label("defined again here")
+                        .with_secondary(first.key.span, "first defined here")
+                        .hint("remove one of the two; YAML keys must be unique in a mapping"),
                     );
                 } else {
                     entries.push(Entry {
@@ -430,20 +439,24 @@ fn scan_error(e: &ScanError, pos: &Positions<'_>, text: &str) -> Diagnostic {
             .take_while(|c| c.is_whitespace())
             .any(|c| c == '\t');
     let mut d = Diagnostic::error(
-        "E0101",
+        codes::E0101,
         format!("invalid YAML: {}", backtick_quotes(info)),
         Span::point(at),
     )
     .label("the YAML parser stopped here");
     if info.contains("recursion limit") {
-        return Diagnostic::error("E0104", "the spec is nested too deeply", Span::point(at))
-            .label("nesting limit reached here")
-            .hint("a moat spec needs only a few levels of nesting; check for runaway brackets");
+        return Diagnostic::error(
+            codes::E0104,
+            "the spec is nested too deeply",
+            Span::point(at),
+        )
+        .label("nesting limit reached here")
+        .hint("a moat spec needs only a few levels of nesting; check for runaway brackets");
     }
     if has_tab || info.contains("tab") {
         let tab = line_start + line.find('\t').unwrap_or(0);
         d = Diagnostic::error(
-            "E0105",
+            codes::E0105,
             "tab character in indentation",
             Span::new(tab, tab + 1),
         )

@@ -80,8 +80,9 @@ impl StateRecord {
 pub struct ResourceState {
     /// The ARM resource ID.
     pub id: String,
-    /// The spec's resource kind (`virtual_network`).
-    pub kind: String,
+    /// The resource kind, stored as its spec word (`virtual_network`); a word this build does
+    /// not know fails the read ("written by a newer moat") instead of orphaning the resource.
+    pub kind: moat_model::Kind,
     /// The api-version the resource was written with.
     pub api_version: String,
     /// The properties last applied, secrets excluded.
@@ -105,6 +106,10 @@ pub struct JournalEntry {
     pub key: String,
     /// The ARM resource ID.
     pub id: String,
+    /// The resource's kind (its spec word; an unknown word fails the read). Absent in entries
+    /// written before the journal recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<moat_model::Kind>,
     /// `create`, `update`, `replace` or `delete`.
     pub action: String,
     /// When the write was sent (RFC 3339).
@@ -607,7 +612,8 @@ mod tests {
             "vnet".into(),
             ResourceState {
                 id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v".into(),
-                kind: "virtual_network".into(),
+                // The wire form of a kind is its spec word.
+                kind: serde_json::from_str("\"virtual_network\"").unwrap(),
                 api_version: "2024-05-01".into(),
                 applied: serde_json::json!({"b": 1, "a": 2}),
                 etag: None,
@@ -620,6 +626,29 @@ mod tests {
         assert!(!json.contains("etag"), "{json}");
         let back: StateRecord = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn a_kind_this_build_does_not_know_is_an_error_not_a_skip() {
+        let mut r = StateRecord::new("secure-ml");
+        r.resources.insert(
+            "q".into(),
+            ResourceState {
+                id: "/subscriptions/s/resourceGroups/rg".into(),
+                kind: serde_json::from_str("\"resource_group\"").unwrap(),
+                api_version: "2024-07-01".into(),
+                applied: serde_json::Value::Null,
+                etag: None,
+                updated_at: "2025-01-01T00:00:00Z".into(),
+                depends_on: Vec::new(),
+            },
+        );
+        let json = r
+            .to_json()
+            .replace("\"resource_group\"", "\"quantum_computer\"");
+        let e = serde_json::from_str::<StateRecord>(&json).unwrap_err();
+        assert!(e.to_string().contains("written by a newer moat"), "{e}");
+        assert!(e.to_string().contains("quantum_computer"), "{e}");
     }
 
     #[test]
@@ -678,6 +707,7 @@ mod tests {
         r.journal.push(JournalEntry {
             key: "vnet".into(),
             id: "/x".into(),
+            kind: Some(moat_model::Kind::VirtualNetwork),
             action: "create".into(),
             started_at: "2025-01-01T00:00:00Z".into(),
             operation: None,

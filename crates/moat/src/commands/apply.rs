@@ -415,7 +415,8 @@ async fn still_current(
     for r in plan
         .resources
         .iter()
-        .filter(|r| r.action.writes() && r.kind != "subnet")
+        // Kinds read inside their parent's body (subnets) are checked through the parent.
+        .filter(|r| r.action.writes() && !r.kind.def().read_in_parent)
     {
         let live = s
             .remote

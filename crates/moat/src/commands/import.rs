@@ -101,7 +101,7 @@ async fn adopt(
                 .and_then(|v| v.as_str())
                 .unwrap_or(&r.id)
                 .to_string(),
-            kind: r.kind.word().to_string(),
+            kind: r.kind,
             api_version: r.kind.api_version().to_string(),
             // Nothing applied yet: the next plan compares the spec with live only.
             applied: serde_json::json!({}),

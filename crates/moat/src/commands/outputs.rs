@@ -95,31 +95,10 @@ pub fn resource_outputs(r: &ResourceState) -> Map<String, Value> {
     let name = r.id.rsplit('/').next().unwrap_or_default().to_string();
     let mut m = Map::new();
     m.insert("id".into(), r.id.clone().into());
-    m.insert("kind".into(), r.kind.clone().into());
+    m.insert("kind".into(), r.kind.word().into());
     m.insert("name".into(), name.clone().into());
-    let mut put = |k: &str, v: String| {
+    for (k, v) in (r.kind.def().outputs)(&name, &r.applied) {
         m.insert(k.into(), v.into());
-    };
-    match r.kind.as_str() {
-        "storage_account" => {
-            for svc in ["blob", "dfs", "file", "queue", "table"] {
-                put(
-                    &format!("{svc}_endpoint"),
-                    format!("https://{name}.{svc}.core.windows.net/"),
-                );
-            }
-        }
-        "key_vault" => put("vault_uri", format!("https://{name}.vault.azure.net/")),
-        "container_registry" => put("login_server", format!("{name}.azurecr.io")),
-        "ml_workspace" => {
-            if let Some(loc) = r.applied.get("location").and_then(Value::as_str) {
-                put(
-                    "discovery_url",
-                    format!("https://{loc}.api.azureml.ms/discovery"),
-                );
-            }
-        }
-        _ => {}
     }
     m
 }

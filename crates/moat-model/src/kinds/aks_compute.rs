@@ -1,0 +1,209 @@
+//! AKS computes of a workspace: an attached cluster or one the workspace creates; only the description changes in place.
+
+use super::{Field, KindDef, ML_SECRETS, Scope, ScopeRef, Site, canon, refs};
+use crate::arm::MapContext;
+use crate::model::{Body, Kind, Resource};
+use crate::resolve::Resolver;
+use crate::{json, naming};
+use moat_spec::ast::{self, KindSpec};
+use moat_spec::{Diagnostic, Spanned, codes};
+use serde_json::{Value, json};
+
+pub(crate) static DEF: KindDef = KindDef {
+    scope_ref: Some(ScopeRef {
+        field: refs::WORKSPACE,
+        get: scope_ref,
+    }),
+    delete_query: &[("underlyingResourceAction", "Delete")],
+    fields: &[
+        Field::new("properties.description", canon::same),
+        Field::new("properties.resourceId", canon::id_of).immutable(),
+        Field::new("properties.properties.clusterPurpose", canon::lower).immutable(),
+        Field::new("properties.properties.agentCount", canon::same).immutable(),
+        Field::new("properties.properties.agentVmSize", canon::lower).immutable(),
+        Field::new(
+            "properties.properties.aksNetworkingConfiguration.subnetId",
+            canon::id_of,
+        )
+        .immutable(),
+        Field::new(
+            "properties.properties.aksNetworkingConfiguration.serviceCidr",
+            canon::same,
+        )
+        .immutable(),
+        Field::new(
+            "properties.properties.aksNetworkingConfiguration.dnsServiceIP",
+            canon::same,
+        )
+        .immutable(),
+        Field::new(
+            "properties.properties.aksNetworkingConfiguration.dockerBridgeCidr",
+            canon::same,
+        )
+        .immutable(),
+        Field::new("properties.properties.loadBalancerType", canon::lower).immutable(),
+        Field::new("properties.properties.loadBalancerSubnet", canon::same).immutable(),
+    ],
+    immutable_unlisted: true,
+    secrets: ML_SECRETS,
+    replaced_with: &[refs::CLUSTER],
+    ..KindDef::new(
+        Kind::AksCompute,
+        "aks_compute",
+        "Microsoft.MachineLearningServices/workspaces/computes",
+        "2024-04-01",
+        Scope::Child {
+            parent: Kind::MlWorkspace,
+            segment: "computes",
+        },
+        naming::ML_COMPUTE,
+        60,
+        body,
+        check,
+    )
+};
+
+fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
+    let Body::Spec(KindSpec::AksCompute(c)) = &r.body else {
+        return;
+    };
+    let reference = |field: &str| super::ref_id(r, field);
+    json::set(b, "properties.computeType", json!("AKS"));
+    if let Some(d) = &c.description {
+        json::set(b, "properties.description", json!(d.value));
+    }
+    let purpose = |p: Option<ast::ClusterPurpose>| {
+        if p == Some(ast::ClusterPurpose::DevTest) {
+            "DevTest"
+        } else {
+            "FastProd"
+        }
+    };
+    if let Some(id) = reference(refs::CLUSTER) {
+        json::set(b, "properties.resourceId", json!(id));
+        json::set(
+            b,
+            "properties.properties.clusterPurpose",
+            json!(purpose(c.cluster_purpose.as_ref().map(|p| p.value))),
+        );
+    }
+    if let Some(cr) = &c.create {
+        let cr = &cr.value;
+        let p = |b: &mut Value, k: &str, v: Value| {
+            json::set(b, &format!("properties.properties.{k}"), v)
+        };
+        p(
+            b,
+            "agentCount",
+            json!(cr.agent_count.as_ref().map_or(3, |x| x.value)),
+        );
+        p(
+            b,
+            "agentVmSize",
+            json!(
+                cr.vm_size
+                    .as_ref()
+                    .map_or("Standard_D3_v2", |x| x.value.as_str())
+            ),
+        );
+        p(
+            b,
+            "clusterPurpose",
+            json!(purpose(cr.cluster_purpose.as_ref().map(|p| p.value))),
+        );
+        let mut netcfg = json!({});
+        if let Some(id) = reference(refs::CREATE_SUBNET) {
+            json::set(&mut netcfg, "subnetId", json!(id));
+        }
+        for (field, prop) in [
+            (&cr.service_cidr, "serviceCidr"),
+            (&cr.dns_service_ip, "dnsServiceIP"),
+            (&cr.docker_bridge_cidr, "dockerBridgeCidr"),
+        ] {
+            if let Some(x) = field {
+                json::set(&mut netcfg, prop, json!(x.value));
+            }
+        }
+        if netcfg.as_object().is_some_and(|m| !m.is_empty()) {
+            p(b, "aksNetworkingConfiguration", netcfg);
+        }
+        if let Some(l) = &cr.load_balancer_type {
+            let t = if l.value == ast::LoadBalancerType::InternalLoadBalancer {
+                "InternalLoadBalancer"
+            } else {
+                "PublicIp"
+            };
+            p(b, "loadBalancerType", json!(t));
+        }
+        if let Some(s) = &cr.load_balancer_subnet {
+            p(b, "loadBalancerSubnet", json!(s.value));
+        }
+    }
+}
+
+/// Offline checks of one `aks_compute`: what Azure would reject that can be known from the spec.
+pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
+    let Site {
+        key,
+        location,
+        refs,
+        ..
+    } = site;
+    let KindSpec::AksCompute(c) = spec else {
+        return;
+    };
+    match (&c.cluster, &c.create) {
+        (Some(cl), Some(cr)) => {
+            rs.push(
+                    Diagnostic::error(codes::E0114, "give `cluster:` (attach) or `create:`, not both", cl.span)
+                        .with_secondary(cr.span, "create")
+                        .hint("attach an existing `aks_cluster` with `cluster:`, or let Azure ML build one with `create:`"),
+                );
+        }
+        (None, None) => {
+            rs.push(
+                    Diagnostic::error(codes::E0112, format!("`{key}` needs `cluster:` or `create:`"), rs.syms[key].res.key.span)
+                        .hint("attach an `aks_cluster` with `cluster: <key>`, or add `create: { agent_count: 3, … }`"),
+                );
+        }
+        _ => {}
+    }
+    if let Some(cl) = &c.cluster {
+        refs.extend(rs.bind(cl, refs::CLUSTER, &[Kind::AksCluster]));
+    }
+    if let (Some(p), Some(_)) = (&c.cluster_purpose, &c.create) {
+        rs.push(
+            Diagnostic::error(
+                codes::E0111,
+                "`cluster_purpose` belongs inside `create:` here",
+                p.span,
+            )
+            .hint("move it to `create.cluster_purpose`"),
+        );
+    }
+    if let Some(cr) = &c.create {
+        let cr = &cr.value;
+        if let Some(n) = &cr.agent_count {
+            rs.range(n, 1, 100, "agent_count");
+        }
+        if let Some(sn) = &cr.subnet
+            && let Some(r) = rs.bind(sn, refs::CREATE_SUBNET, &[Kind::Subnet])
+        {
+            rs.check_same_region(key, location, &r, "an AKS compute");
+            refs.push(r);
+        }
+        rs.check_aks_ranges(
+            cr.service_cidr.as_ref(),
+            cr.dns_service_ip.as_ref(),
+            cr.docker_bridge_cidr.as_ref(),
+        );
+    }
+}
+
+/// The `workspace:` naming its scope.
+fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
+    match spec {
+        KindSpec::AksCompute(x) => Some(&x.workspace),
+        _ => None,
+    }
+}

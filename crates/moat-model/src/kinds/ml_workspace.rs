@@ -1,0 +1,138 @@
+//! Azure ML workspaces: their dependent resources (fixed at creation) and settings; computes are children.
+
+use super::{Field, KindDef, ML_SECRETS, Scope, ScopeRef, Site, canon, refs};
+use crate::arm::{MapContext, toggle};
+use crate::model::{Body, Kind, Resource};
+use crate::resolve::Resolver;
+use crate::{json, naming};
+use moat_spec::ast::KindSpec;
+use moat_spec::{Diagnostic, Spanned, codes};
+use serde_json::{Value, json};
+
+// `deletes_children` stays empty: the plan deletes a workspace's computes itself, each before
+// the workspace and with its kind's DELETE query (`underlyingResourceAction=Delete`, so what a
+// compute created goes too), rather than leaving them to the workspace's delete.
+pub(crate) static DEF: KindDef = KindDef {
+    outputs,
+    scope_ref: Some(ScopeRef {
+        field: refs::RESOURCE_GROUP,
+        get: scope_ref,
+    }),
+    fields: &[
+        Field::new("properties.storageAccount", canon::id_of).immutable(),
+        Field::new("properties.keyVault", canon::id_of).immutable(),
+        Field::new("properties.applicationInsights", canon::id_of),
+        Field::new("properties.containerRegistry", canon::id_of),
+        Field::new("properties.friendlyName", canon::same).default(r#""""#),
+        Field::new("properties.description", canon::same).default(r#""""#),
+        Field::new("properties.publicNetworkAccess", canon::lower).default(r#""enabled""#),
+        Field::new("properties.hbiWorkspace", canon::same)
+            .default("false")
+            .immutable(),
+        Field::new("properties.imageBuildCompute", canon::same),
+    ],
+    secrets: ML_SECRETS,
+    ..KindDef::new(
+        Kind::MlWorkspace,
+        "ml_workspace",
+        "Microsoft.MachineLearningServices/workspaces",
+        "2024-04-01",
+        Scope::ResourceGroup,
+        naming::ML_WORKSPACE,
+        60,
+        body,
+        check,
+    )
+};
+
+fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
+    let Body::Spec(KindSpec::MlWorkspace(w)) = &r.body else {
+        return;
+    };
+    let reference = |field: &str| super::ref_id(r, field);
+    json::set(b, "identity", json!({ "type": "SystemAssigned" }));
+    for (field, prop) in [
+        (refs::STORAGE_ACCOUNT, "storageAccount"),
+        (refs::KEY_VAULT, "keyVault"),
+        (refs::APPLICATION_INSIGHTS, "applicationInsights"),
+        (refs::CONTAINER_REGISTRY, "containerRegistry"),
+    ] {
+        if let Some(id) = reference(field) {
+            json::set(b, &format!("properties.{prop}"), json!(id));
+        }
+    }
+    if let Some(x) = &w.friendly_name {
+        json::set(b, "properties.friendlyName", json!(x.value));
+    }
+    if let Some(x) = &w.description {
+        json::set(b, "properties.description", json!(x.value));
+    }
+    if let Some(x) = &w.public_network_access {
+        json::set(b, "properties.publicNetworkAccess", json!(toggle(x.value)));
+    }
+    if let Some(x) = &w.hbi_workspace {
+        json::set(b, "properties.hbiWorkspace", json!(x.value));
+    }
+    if let Some(x) = &w.image_build_compute {
+        json::set(b, "properties.imageBuildCompute", json!(x.value));
+    }
+}
+
+/// Offline checks of one `ml_workspace`: what Azure would reject that can be known from the spec.
+pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
+    let Site { key, refs, .. } = site;
+    let KindSpec::MlWorkspace(w) = spec else {
+        return;
+    };
+    refs.extend(rs.bind(
+        &w.storage_account,
+        refs::STORAGE_ACCOUNT,
+        &[Kind::StorageAccount],
+    ));
+    refs.extend(rs.bind(&w.key_vault, refs::KEY_VAULT, &[Kind::KeyVault]));
+    refs.extend(rs.bind(
+        &w.application_insights,
+        refs::APPLICATION_INSIGHTS,
+        &[Kind::ApplicationInsights],
+    ));
+    if let Some(c) = &w.container_registry {
+        refs.extend(rs.bind(c, refs::CONTAINER_REGISTRY, &[Kind::ContainerRegistry]));
+    }
+    if let Some(b) = &w.image_build_compute {
+        let exists = rs.spec.resources.iter().any(|r| match &r.body {
+            Some(KindSpec::AmlCompute(c)) => {
+                c.workspace.value == key && rs.azure_name(r).value == b.value
+            }
+            _ => false,
+        });
+        if !exists {
+            rs.push(
+                    Diagnostic::warning(codes::E0203, format!("no `aml_compute` named `{}` in this workspace", b.value), b.span)
+                        .hint("name an AmlCompute cluster of this workspace; image builds fail without one when the registry is behind a VNet"),
+                );
+        }
+    }
+}
+
+/// The `resource_group:` naming its scope.
+fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
+    match spec {
+        KindSpec::MlWorkspace(x) => Some(&x.resource_group),
+        _ => None,
+    }
+}
+
+/// The workspace's discovery URL, from the region it was applied in.
+fn outputs(_: &str, applied: &Value) -> Vec<(&'static str, String)> {
+    applied
+        .get("location")
+        .and_then(Value::as_str)
+        .map(|loc| {
+            (
+                "discovery_url",
+                format!("https://{loc}.api.azureml.ms/discovery"),
+            )
+        })
+        .into_iter()
+        .collect()
+}

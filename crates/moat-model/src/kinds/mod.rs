@@ -1,0 +1,461 @@
+//! The kind registry: every resource kind moat manages, described once, as data. Each kind has
+//! one file here holding its [`KindDef`] (ARM type, api-version, scope, name rule, provisioning
+//! time, replace and delete policy, lock group, and the table of managed fields) next to the
+//! function that builds its request body. The engine, lint and the CLI ask this registry what a
+//! kind does; they never `match` on a kind, so a new kind is one file here (plus its spec
+//! declaration and its emulator file), and a forgotten property is a compile error, not a
+//! silent `_ =>` fallback.
+
+use crate::arm::{MapContext, Projection};
+use crate::model::Resource;
+use crate::naming::NameRule;
+use serde_json::Value;
+
+pub(crate) mod canon;
+pub mod refs;
+
+// Declared here rather than by `registry!`, so that rustfmt sees the files.
+mod aks_cluster;
+mod aks_compute;
+mod aml_compute;
+mod application_insights;
+mod container_registry;
+mod key_vault;
+mod ml_workspace;
+mod network_security_group;
+mod resource_group;
+mod route_table;
+mod storage_account;
+mod subnet;
+mod virtual_network;
+
+/// The one list of kinds: each names its variant and its file. Generates [`Kind`], [`ALL`] and
+/// [`def`], so a kind is one line here and one file beside this one.
+macro_rules! registry {
+    ($( $variant:ident => $module:ident ),* $(,)?) => {
+        /// Every kind of ARM object moat manages, children included.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[allow(missing_docs)]
+        pub enum Kind { $( $variant, )* }
+
+        /// Every kind, in declaration order.
+        pub const ALL: &[Kind] = &[$( Kind::$variant, )*];
+
+        /// The definition of `kind`.
+        pub fn def(kind: Kind) -> &'static KindDef {
+            match kind { $( Kind::$variant => &$module::DEF, )* }
+        }
+    };
+}
+
+registry! {
+    ResourceGroup => resource_group,
+    VirtualNetwork => virtual_network,
+    Subnet => subnet,
+    NetworkSecurityGroup => network_security_group,
+    RouteTable => route_table,
+    StorageAccount => storage_account,
+    KeyVault => key_vault,
+    ApplicationInsights => application_insights,
+    ContainerRegistry => container_registry,
+    MlWorkspace => ml_workspace,
+    AmlCompute => aml_compute,
+    AksCluster => aks_cluster,
+    AksCompute => aks_compute,
+}
+
+/// Where a kind's ARM ID lives; the ID is derived from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Directly under a subscription (`/subscriptions/S/resourceGroups/N`).
+    Subscription,
+    /// In a resource group (`<group>/providers/<type>/N`).
+    ResourceGroup,
+    /// A child of another kind: `<parent ID>/<segment>/N`.
+    Child {
+        /// The parent's kind.
+        parent: Kind,
+        /// The URL segment between the parent's ID and the child's name.
+        segment: &'static str,
+    },
+}
+
+impl Scope {
+    /// How many scopes sit above a kind's ID (groups 0, resources 1, children 2): IDs are
+    /// computed in that order so a parent's ID is known before its children's.
+    pub fn depth(self) -> u8 {
+        match self {
+            Scope::Subscription => 0,
+            Scope::ResourceGroup => 1,
+            Scope::Child { .. } => 2,
+        }
+    }
+}
+
+/// Whether a kind can be deleted and created again when an immutable field changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replace {
+    /// Replaced by delete + create.
+    Allowed,
+    /// Never replaced; the plan stops with this reason.
+    Refused(&'static str),
+}
+
+/// Which writes the apply walker serialises with this kind's (ARM refuses concurrent writes
+/// under one VNet: `AnotherOperationInProgress`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockGroup {
+    /// No lock group.
+    None,
+    /// Its own key names the group (a VNet).
+    Own,
+    /// Its parent's key names the group (a subnet: `vnet/subnet` → `vnet`).
+    Parent,
+}
+
+/// What ARM assumes for a managed path that a body leaves out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Default {
+    /// moat knows no default: the field is left alone when it leaves the spec.
+    Unknown,
+    /// The path is absent by default (`null`).
+    Absent,
+    /// This canonical value, as JSON text.
+    Json(&'static str),
+}
+
+/// One managed field of a kind: a row of its table.
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
+    /// ARM path in the body (an [`crate::json::ArmPath`]: `properties.a.b`, `list[0].c`).
+    pub path: &'static str,
+    /// Canonical form of a live or desired value; `None` means "unset" (the path is left out
+    /// of the projection).
+    pub canon: fn(&Value) -> Option<Value>,
+    /// ARM's default for the path.
+    pub default: Default,
+    /// Changing it needs the resource deleted and created again.
+    pub immutable: bool,
+    /// A full-replacement PUT must carry the live value over when the spec does not manage it.
+    pub carry_over: bool,
+    /// Never shown or stored.
+    pub secret: bool,
+}
+
+impl Field {
+    /// A mutable, non-secret field without a known default.
+    pub const fn new(path: &'static str, canon: fn(&Value) -> Option<Value>) -> Field {
+        Field {
+            path,
+            canon,
+            default: Default::Unknown,
+            immutable: false,
+            carry_over: false,
+            secret: false,
+        }
+    }
+    /// With ARM's default (canonical JSON text; `null` for absent).
+    pub const fn default(mut self, json: &'static str) -> Field {
+        self.default = if matches!(json.as_bytes(), b"null") {
+            Default::Absent
+        } else {
+            Default::Json(json)
+        };
+        self
+    }
+    /// Changing it forces a replacement.
+    pub const fn immutable(mut self) -> Field {
+        self.immutable = true;
+        self
+    }
+    /// Carried over from live by a full-replacement PUT.
+    pub const fn carried(mut self) -> Field {
+        self.carry_over = true;
+        self
+    }
+}
+
+/// A request body builder: adds the kind's properties to `b` (location and tags are already
+/// there).
+pub type BodyFn = fn(r: &Resource, b: &mut Value, ctx: &MapContext);
+
+/// A kind's outputs from its Azure name and last-applied projection: `(output, value)` pairs.
+pub type OutputsFn = fn(name: &str, applied: &Value) -> Vec<(&'static str, String)>;
+
+/// The outputs of a kind that has none beyond its ID and name.
+pub(crate) fn no_outputs(_: &str, _: &Value) -> Vec<(&'static str, String)> {
+    Vec::new()
+}
+
+/// The bound ARM ID of the reference `r` wrote at `field` (a [`refs`] name).
+pub(crate) fn ref_id(r: &Resource, field: &str) -> Option<String> {
+    r.reference(field).map(|x| x.id.clone())
+}
+
+/// Where a kind's check runs: the resource's key and location, and the lists it fills (bound
+/// references, children such as a VNet's subnets).
+pub(crate) struct Site<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) location: &'a Option<moat_spec::Spanned<String>>,
+    pub(crate) refs: &'a mut Vec<crate::model::Ref>,
+    pub(crate) children: &'a mut Vec<Resource>,
+}
+
+/// A kind's offline checks: given its typed spec, push diagnostics on the resolver, bind its
+/// references and add its children.
+pub(crate) type CheckFn = for<'s> fn(
+    rs: &mut crate::resolve::Resolver<'s>,
+    spec: &moat_spec::ast::KindSpec,
+    site: Site<'_>,
+);
+
+/// The spec field that names a kind's scope (`resource_group:`, a compute's `workspace:`).
+#[derive(Clone, Copy, Debug)]
+pub struct ScopeRef {
+    /// The reference field ([`refs`]).
+    pub field: &'static str,
+    /// Reads it from the kind's typed spec.
+    pub get: fn(&moat_spec::ast::KindSpec) -> Option<&moat_spec::Spanned<String>>,
+}
+
+/// Before an absent resource of this kind is created, ask whether a soft-deleted one holds
+/// its name (a key vault): `soft_deleted_id(subscription, location, name)`.
+#[derive(Clone, Copy, Debug)]
+pub struct SoftDelete {
+    /// The ARM ID of the deleted object to probe.
+    pub probe_id: fn(subscription: &str, location: &str, name: &str) -> String,
+    /// The body path and value that recovers it instead of creating a new one.
+    pub recover: (&'static str, &'static str),
+    /// The reason the plan shows.
+    pub reason: &'static str,
+}
+
+/// Everything moat knows about one kind.
+#[derive(Debug)]
+pub struct KindDef {
+    /// The kind.
+    pub kind: Kind,
+    /// Its spec word (`virtual_network`); the state record and the plan store it.
+    pub word: &'static str,
+    /// ARM resource type.
+    pub arm_type: &'static str,
+    /// The api-version moat sends (those of `shared/arm/README.md`).
+    pub api_version: &'static str,
+    /// Where its ID lives.
+    pub scope: Scope,
+    /// Azure's naming rule.
+    pub name_rule: NameRule,
+    /// Typical seconds Azure takes to create or update one (BEHAVIOR.md §1): the apply walker
+    /// starts the costliest chain first when its parallelism cap binds.
+    pub typical_seconds: u64,
+    /// Replace policy.
+    pub replace: Replace,
+    /// Query parameters its DELETE must carry.
+    pub delete_query: &'static [(&'static str, &'static str)],
+    /// Lock group of its writes.
+    pub lock_group: LockGroup,
+    /// Whether ARM keeps a `location`.
+    pub has_location: bool,
+    /// Whether it carries tags (and so the `moat-stack` ownership tag).
+    pub taggable: bool,
+    /// Managed fields, in projection order.
+    pub fields: &'static [Field],
+    /// Every path not in `fields` (tags aside) is immutable (ML computes: only scale settings
+    /// and the description change in place).
+    pub immutable_unlisted: bool,
+    /// Live paths outside the managed fields that a full-replacement PUT must carry over
+    /// (BEHAVIOR.md §5.2, §5.6).
+    pub carry_over: &'static [&'static str],
+    /// Property names the API definitions mark `x-ms-secret` (last path segment).
+    pub secrets: &'static [&'static str],
+    /// Builds its request body.
+    pub body: BodyFn,
+    /// Its offline checks (binding its references, ranges, CIDRs), run by resolution.
+    pub(crate) check: CheckFn,
+    /// The spec field naming its scope (a group, or the parent of a child): the reference
+    /// field and how to read it from the typed spec. `None` for kinds without one.
+    pub scope_ref: Option<ScopeRef>,
+    /// Read from its parent's body (`properties.<segment>`) instead of its own GET.
+    pub read_in_parent: bool,
+    /// Deleting one of these also deletes its children of these kinds, so their own
+    /// deletes need no request.
+    pub deletes_children: &'static [Kind],
+    /// Before deleting one, list what it holds and stop on anything the plan does not
+    /// account for (a resource group: deleting it deletes everything in it).
+    pub guards_contents: Option<&'static str>,
+    /// Soft-delete recovery.
+    pub soft_delete: Option<SoftDelete>,
+    /// References whose target being replaced replaces this one too (an AKS compute attached
+    /// to a replaced cluster).
+    pub replaced_with: &'static [&'static str],
+    /// What users reach the resource by, derived from its Azure name and last-applied
+    /// properties (`moat output`): endpoints, login servers. Never a secret.
+    pub outputs: OutputsFn,
+}
+
+/// Properties the Azure ML API definitions (2024-04-01, `machineLearningServices.json` and
+/// `mfe.json`) mark `x-ms-secret`: workspaces and their computes share them.
+pub(crate) const ML_SECRETS: &[&str] = &[
+    "accessToken",
+    "adminUserPassword",
+    "adminUserSshPublicKey",
+    "appInsightsInstrumentationKey",
+    "cert",
+    "clientSecret",
+    "developerToken",
+    "key",
+    "keys",
+    "password",
+    "primaryAccessKey",
+    "privateKeyData",
+    "publicKeyData",
+    "refreshToken",
+    "relayConnectionString",
+    "sasUri",
+    "secondaryAccessKey",
+    "secrets",
+    "securityToken",
+    "serviceBusConnectionString",
+    "userStorageKey",
+];
+
+impl KindDef {
+    /// A kind with the common policy: replaceable, no lock group, no delete query, a location
+    /// and tags, no managed fields and no special behaviour. Kind files override the rest
+    /// with struct-update syntax.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) const fn new(
+        kind: Kind,
+        word: &'static str,
+        arm_type: &'static str,
+        api_version: &'static str,
+        scope: Scope,
+        name_rule: NameRule,
+        typical_seconds: u64,
+        body: BodyFn,
+        check: CheckFn,
+    ) -> KindDef {
+        KindDef {
+            kind,
+            word,
+            arm_type,
+            api_version,
+            scope,
+            name_rule,
+            typical_seconds,
+            replace: Replace::Allowed,
+            delete_query: &[],
+            lock_group: LockGroup::None,
+            has_location: true,
+            taggable: true,
+            fields: &[],
+            immutable_unlisted: false,
+            carry_over: &[],
+            secrets: &[],
+            body,
+            check,
+            read_in_parent: false,
+            deletes_children: &[],
+            guards_contents: None,
+            soft_delete: None,
+            replaced_with: &[],
+            outputs: no_outputs,
+            scope_ref: None,
+        }
+    }
+
+    /// The field row at `path`.
+    pub fn field(&self, path: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.path == path)
+    }
+
+    /// Projects `body`'s managed fields (location and tags are the caller's).
+    pub(crate) fn project_fields(&self, body: &Value, out: &mut Projection) {
+        for f in self.fields {
+            if let Some(v) = crate::json::get(body, f.path).filter(|v| !v.is_null())
+                && let Some(c) = (f.canon)(v)
+            {
+                out.insert(f.path.to_string(), c);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::ArmPath;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_kind_has_a_definition_that_names_it() {
+        for &k in ALL {
+            assert_eq!(def(k).kind, k, "{k:?}");
+        }
+    }
+
+    #[test]
+    fn kind_words_and_arm_types_are_unique() {
+        let words: BTreeSet<_> = ALL.iter().map(|k| def(*k).word).collect();
+        assert_eq!(words.len(), ALL.len());
+        // Two ML compute kinds share one ARM type; every other kind has its own.
+        let types: BTreeSet<_> = ALL.iter().map(|k| def(*k).arm_type).collect();
+        assert_eq!(types.len(), ALL.len() - 1);
+    }
+
+    #[test]
+    fn every_spec_kind_has_a_definition() {
+        for t in moat_spec::ast::ResourceType::all() {
+            let k = Kind::of(t);
+            assert_eq!(def(k).word, t.as_str(), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn every_field_path_parses_and_every_default_is_json() {
+        for &k in ALL {
+            let d = def(k);
+            let mut seen = BTreeSet::new();
+            for f in d.fields {
+                assert!(ArmPath::parse(f.path).is_ok(), "{}: {}", d.word, f.path);
+                assert!(seen.insert(f.path), "{}: {} twice", d.word, f.path);
+                if let Default::Json(j) = f.default {
+                    assert!(serde_json::from_str::<Value>(j).is_ok(), "{}: {j}", d.word);
+                }
+            }
+            for p in d.carry_over {
+                assert!(ArmPath::parse(p).is_ok(), "{}: {p}", d.word);
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_serde_as_its_word() {
+        for &k in ALL {
+            let s = serde_json::to_string(&k).unwrap();
+            assert_eq!(s, format!("\"{}\"", k.word()));
+            assert_eq!(serde_json::from_str::<Kind>(&s).unwrap(), k);
+        }
+        let e = serde_json::from_str::<Kind>("\"quantum_computer\"").unwrap_err();
+        assert!(e.to_string().contains("newer moat"), "{e}");
+    }
+
+    #[test]
+    fn every_declared_kind_below_the_subscription_names_its_scope() {
+        for t in moat_spec::ast::ResourceType::all() {
+            let d = def(Kind::of(t));
+            let named = d.scope_ref.is_some();
+            assert_eq!(named, d.scope != Scope::Subscription, "{}", d.word);
+        }
+    }
+
+    #[test]
+    fn child_scopes_name_their_parent_kind() {
+        for &k in ALL {
+            if let Scope::Child { parent, segment } = def(k).scope {
+                assert!(def(k).arm_type.starts_with(def(parent).arm_type), "{k:?}");
+                assert!(def(k).arm_type.ends_with(&format!("/{segment}")), "{k:?}");
+            }
+        }
+    }
+}
