@@ -957,7 +957,7 @@ impl<'s> Resolver<'s> {
         let said = self
             .diags
             .iter()
-            .any(|d| d.code == "E0306" && d.primary.span == r.span);
+            .any(|d| d.code == codes::E0306 && d.primary.span == r.span);
         if let Some(p) = ArmId::parse(&r.id)
             && !p.subscription.eq_ignore_ascii_case(&self.subscription)
             && !said
@@ -1004,7 +1004,7 @@ impl<'s> Resolver<'s> {
         {
             self.push(
                 Diagnostic::error(
-                    "E0301",
+                    codes::E0301,
                     format!("invalid resource group name `{g}` in the ID"),
                     raw.span,
                 )
@@ -1014,7 +1014,7 @@ impl<'s> Resolver<'s> {
         }
         if !any_subscription && !p.subscription.eq_ignore_ascii_case(&self.subscription) {
             self.push(
-                Diagnostic::error("E0306", "the ID is in another subscription than the stack", raw.span)
+                Diagnostic::error(codes::E0306, "the ID is in another subscription than the stack", raw.span)
                     .label(format!("subscription `{}`, the stack's is `{}`", p.subscription, self.subscription))
                     .hint("to use a resource of another subscription, declare it with `existing: { id: … }` and refer to its key"),
             );
@@ -1029,7 +1029,7 @@ impl<'s> Resolver<'s> {
         let rule = name_rule(kind);
         if let Err(why) = rule.check(&name.value) {
             self.push(
-                Diagnostic::error("E0301", format!("invalid {} name `{}`", rule.what, name.value), name.span)
+                Diagnostic::error(codes::E0301, format!("invalid {} name `{}`", rule.what, name.value), name.span)
                     .label(why)
                     .hint("an `existing:` name is the resource's name in Azure, put into request URLs as it is; write it exactly as Azure shows it"),
             );
@@ -1047,7 +1047,7 @@ impl<'s> Resolver<'s> {
             None => why.to_string(),
         };
         self.push(
-            Diagnostic::error("E0309", format!("Azure refuses the {what} `{c}`"), span)
+            Diagnostic::error(codes::E0309, format!("Azure refuses the {what} `{c}`"), span)
                 .label(label)
                 .hint("use a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) that avoids Azure's reserved ranges"),
         );

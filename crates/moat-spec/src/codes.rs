@@ -67,6 +67,8 @@ codes! {
     E0307,
     /// A tag problem: more than 50 tags, moat's own `moat-stack`, an invalid tag name or a value over 256 characters.
     E0308,
+    /// A virtual network or subnet range Azure refuses: the catch-all, or one overlapping a reserved range.
+    E0309,
     /// A globally unique name (storage account, key vault, registry) defaulted from the key; it is probably taken.
     W0301,
 }
