@@ -246,36 +246,32 @@ pub async fn resume_journal(
     moved_to: Option<&str>,
 ) -> Result<Vec<(String, String)>, StateError> {
     let journal = store.snapshot().await.journal;
-    let mut notes = Vec::new();
-    for entry in &journal {
+    // Every entry was in flight at the same moment, so none waits on another: they are
+    // followed together, and recovery takes as long as the slowest, not the sum.
+    let follows = journal.iter().map(|entry| async move {
         let Some(mut op) = entry
             .operation
             .as_ref()
             .and_then(|v| serde_json::from_value::<Operation>(v.clone()).ok())
         else {
-            notes.push((
+            return (
                 entry.key.clone(),
                 format!(
                     "{} was interrupted before ARM answered; re-reading",
                     entry.action
                 ),
-            ));
-            continue;
+            );
         };
         if let Some(base) = moved_to {
             rebase_poll(&mut op.poll, base);
         }
-        match follow(arm, &op).await {
-            Ok(_) => notes.push((
-                entry.key.clone(),
-                format!("finished the interrupted {}", entry.action),
-            )),
-            Err(e) => notes.push((
-                entry.key.clone(),
-                format!("the interrupted {} ended with: {e}", entry.action),
-            )),
-        }
-    }
+        let note = match follow(arm, &op).await {
+            Ok(_) => format!("finished the interrupted {}", entry.action),
+            Err(e) => format!("the interrupted {} ended with: {e}", entry.action),
+        };
+        (entry.key.clone(), note)
+    });
+    let notes = futures_util::future::join_all(follows).await;
     if !journal.is_empty() {
         store.update(|r| r.journal.clear()).await?;
     }

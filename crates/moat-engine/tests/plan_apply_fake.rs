@@ -281,3 +281,59 @@ async fn destroy_deletes_dependents_first_and_a_failed_delete_keeps_what_it_need
         [("underlyingResourceAction".to_string(), "Delete".to_string())]
     );
 }
+
+/// Recovery after a crash follows every interrupted operation at once: they were all in flight
+/// together, so none waits on another (issue 15: one at a time took 29 s against 21 s for the
+/// whole apply). The notes keep the journal's order, and the journal is cleared.
+#[tokio::test]
+async fn journal_recovery_follows_the_interrupted_operations_together() {
+    use moat_arm::{Arm, WriteRequest};
+    use moat_engine::apply::{StateStore, resume_journal};
+    use moat_engine::state::{JournalEntry, LocalBackend, StateBackend, StateRecord};
+
+    let arm = FakeArm::new().with_delay(Duration::from_millis(50));
+    let rg = "/subscriptions/s/resourceGroups/rg";
+    arm.seed(rg, serde_json::json!({ "location": "eastus2" }));
+    let mut record = StateRecord::new("s");
+    for name in ["a", "b", "c"] {
+        let id = format!("{rg}/providers/Microsoft.Network/routeTables/{name}");
+        let started = arm
+            .begin(WriteRequest {
+                method: Method::Put,
+                id: id.clone(),
+                api_version: "2024-03-01".into(),
+                body: Some(serde_json::json!({ "location": "eastus2" })),
+                query: Vec::new(),
+            })
+            .await
+            .unwrap();
+        record.journal.push(JournalEntry {
+            key: name.into(),
+            id,
+            kind: Some(moat_model::Kind::RouteTable),
+            action: "create".into(),
+            started_at: "2025-01-01T00:00:00Z".into(),
+            operation: Some(serde_json::to_value(&started.operation).unwrap()),
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(LocalBackend::new(dir.path(), "s"));
+    // A backend writes only a record its writer has read.
+    assert_eq!(backend.read().await.unwrap(), None);
+    let store = StateStore::new(backend, record);
+    let notes = resume_journal(&arm, &store, None).await.unwrap();
+    let keys: Vec<&str> = notes.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["a", "b", "c"]);
+    assert!(
+        notes
+            .iter()
+            .all(|(_, n)| n == "finished the interrupted create"),
+        "{notes:?}"
+    );
+    assert_eq!(
+        arm.max_in_flight(),
+        3,
+        "the operations were followed one at a time"
+    );
+    assert!(store.snapshot().await.journal.is_empty());
+}
