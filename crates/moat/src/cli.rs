@@ -427,6 +427,10 @@ pub struct SimArgs {
     /// Multiply real provisioning times by F (0 = instant).
     #[arg(long, default_value_t = 1.0, value_name = "F")]
     pub time_scale: f64,
+    /// Draw each create's duration from its kind's range (fitted to real recordings) with
+    /// this seed; without it every operation takes its typical time.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 /// Output formats for diagnostics.

@@ -21,6 +21,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<Status> {
         state_file: args.state.clone(),
         record_dir: args.record.clone(),
         faults,
+        seed: args.seed,
         ..moat_sim::SimConfig::default()
     };
     crate::runtime()?.block_on(moat_sim::serve(moat_sim::ServeOptions {
