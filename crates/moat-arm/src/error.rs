@@ -156,6 +156,49 @@ impl ArmError {
         }
     }
 
+    /// What to do about the error, from its code and status: the common refusals of a
+    /// provisioning run, each with the change that gets past it. `None` when the message
+    /// itself is the best guide.
+    pub fn hint(&self) -> Option<&'static str> {
+        let code = self.code().unwrap_or_default().to_ascii_lowercase();
+        let hint = match code.as_str() {
+            "authorizationfailed" | "linkedauthorizationfailed" => {
+                "the credential has no role that allows this on its scope: grant one (e.g. Contributor on the resource group), then apply again"
+            }
+            "requestdisallowedbypolicy" => {
+                "an Azure Policy assignment refuses this resource (the message names it): change the spec to comply, or ask for an exemption"
+            }
+            "missingsubscriptionregistration" => {
+                "the subscription has not registered this resource provider: `az provider register --namespace <provider>`, then apply again"
+            }
+            "storageaccountalreadytaken" | "vaultalreadyexists" | "registrynamenotavailable" => {
+                "the name is globally unique and someone holds it: set another `name:`"
+            }
+            "skunotavailable" | "quotaexceeded" | "operationnotallowed" => {
+                "the region lacks capacity or your quota for this size: pick another VM size or region, or request more quota"
+            }
+            "inusesubnetcannotbedeleted"
+            | "inusenetworksecuritygroupcannotbedeleted"
+            | "inuseroutetablecannotbedeleted"
+            | "subnetinuse" => {
+                "something still uses it (the message says what): remove or move that first; anything outside this stack is yours to change"
+            }
+            "invalidauthenticationtoken" | "expiredauthenticationtoken" => {
+                "ARM refused the token: check the tenant and that the credential is still valid"
+            }
+            "subscriptionnotfound" | "invalidsubscriptionid" => {
+                "check `subscription:` in the spec, or AZURE_SUBSCRIPTION_ID"
+            }
+            _ => match self.status() {
+                Some(429) => {
+                    "ARM kept throttling past moat's retries: run again later, or lower `--parallelism`"
+                }
+                _ => return None,
+            },
+        };
+        Some(hint)
+    }
+
     /// The HTTP status, for [`ArmError::Http`].
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -490,6 +533,18 @@ mod tests {
             correlation_id: Some("corr-1".into()),
             retry_after: None,
         }
+    }
+
+    #[test]
+    fn hints_come_from_the_code_and_status() {
+        let h = |e: ArmError| e.hint().unwrap_or_default();
+        assert!(h(http(403, "AuthorizationFailed")).contains("grant one"));
+        assert!(h(http(403, "authorizationfailed")).contains("grant one"));
+        assert!(h(http(409, "StorageAccountAlreadyTaken")).contains("set another `name:`"));
+        assert!(h(http(400, "InUseSubnetCannotBeDeleted")).contains("still uses it"));
+        assert!(h(http(429, "TooManyRequests")).contains("--parallelism"));
+        assert_eq!(http(404, "ResourceNotFound").hint(), None);
+        assert_eq!(http(400, "SomethingNew").hint(), None);
     }
 
     #[test]

@@ -206,3 +206,43 @@ fn a_resource_left_failed_is_written_again() {
     plain.assert_no_changes(&spec, "re-writing the failed storage account");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A write ARM refuses for a reason the user can act on carries a `hint:` built from the
+/// error's code (issue 11: the typed error reaches the CLI), after the located error line.
+#[test]
+fn a_refused_write_says_what_to_do_about_it() {
+    let dir = scratch("refused");
+    let spec = copy_example(&common::repo().join("examples/minimal.yaml"), &dir);
+    let faults = dir.join("faults.json");
+    let plan = serde_json::json!({
+        "seed": 1,
+        "rules": [{
+            "method": "PUT",
+            "path": "*/virtualNetworks/*",
+            "fault": {
+                "kind": "status", "status": 403, "code": "AuthorizationFailed",
+                "message": "The client does not have authorization to perform action (injected by the test)"
+            }
+        }]
+    });
+    std::fs::write(&faults, plan.to_string()).expect("write faults");
+    let moat = Moat::local(&dir.join("state")).with_env("MOAT_LOCAL_FAULTS", &faults);
+    let out = moat.apply(&spec);
+    out.expect(1, "apply with a refused VNet write");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("error: `vnet` failed") && l.contains("AuthorizationFailed"))
+        .unwrap_or_else(|| panic!("no error line for `vnet`:\n{}", out.stderr));
+    assert!(
+        lines[at + 1].trim_start().starts_with("--> "),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        lines[at + 2].starts_with("hint: the credential has no role"),
+        "no hint after the located error:\n{}",
+        out.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

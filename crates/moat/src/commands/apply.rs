@@ -244,9 +244,14 @@ async fn locked(
     if !lines.is_empty() && !out.quiet {
         eprintln!("\nDurations:\n{}", lines.join("\n"));
     }
-    for (key, e) in &failed {
-        let e = moat_spec::diag::escape_text(&e.to_string());
-        eprintln!("error: `{key}` failed: {e}{}", c.locate(key));
+    for (key, failure) in &failed {
+        let e = moat_spec::diag::escape_text(&failure.to_string());
+        let hint = failure
+            .arm()
+            .and_then(moat_arm::ArmError::hint)
+            .map(|h| format!("\nhint: {h}"))
+            .unwrap_or_default();
+        eprintln!("error: `{key}` failed: {e}{}{hint}", c.locate(key));
     }
     if !skipped.is_empty() {
         let list: Vec<String> = skipped
