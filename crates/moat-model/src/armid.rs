@@ -158,7 +158,7 @@ fn is_guid(s: &str) -> bool {
 impl ArmId {
     /// Parses an ID given in a spec, refusing anything that would not reach exactly the
     /// resource it names: `.`/`..` segments, `?`, `#`, `%`, `\`, spaces and controls, and a
-    /// subscription that is not a GUID. [`ArmId::to_string`] then gives the normalised form.
+    /// subscription that is not a GUID. Its `Display` (`to_string`) then gives the normalised form.
     pub fn parse_checked(id: &str) -> Result<ArmId, IdProblem> {
         // Segment problems are more useful than "wrong shape", so they are looked for first.
         for segment in id.split('/') {
