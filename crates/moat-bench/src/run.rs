@@ -3,6 +3,7 @@
 use crate::Args;
 use crate::apply_bench::{ApplyFigures, ApplySettings};
 use crate::baseline::BaselineFigures;
+use crate::concurrent::ConcurrentFigures;
 use crate::offline::OfflineFigures;
 use crate::plan_bench::PlanFigures;
 use anyhow::Context as _;
@@ -126,6 +127,26 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
 
+    // 2b. Concurrent plans in one subscription, sharing ARM's read budget.
+    let mut concurrent: Vec<ConcurrentFigures> = Vec::new();
+    if want("concurrent") {
+        let ks: &[usize] = if args.quick {
+            &[2]
+        } else {
+            &args.concurrent_plans
+        };
+        for &k in ks {
+            eprintln!("moat-bench: {k} concurrent plans of 1 000 resources …");
+            let latency = Duration::from_millis(args.latency_ms);
+            concurrent.push(rt.block_on(crate::concurrent::bench(
+                k,
+                1000,
+                latency,
+                args.time_scale,
+            ))?);
+        }
+    }
+
     // 4. Offline cost, each size in its own process.
     let mut offline: Vec<OfflineFigures> = Vec::new();
     if want("offline") {
@@ -139,13 +160,75 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
     let total = started.elapsed().as_secs_f64();
     print_table(&applies, &plans, baseline.as_ref(), &offline, total);
+    print_concurrent(&concurrent);
     if let Some(path) = &args.json {
-        let v = figures_json(args, &applies, &plans, baseline.as_ref(), &offline, total);
+        let mut v = figures_json(args, &applies, &plans, baseline.as_ref(), &offline, total);
+        add_concurrent(&mut v, &concurrent);
         let text = serde_json::to_string_pretty(&v)? + "\n";
         std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
         eprintln!("moat-bench: wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The concurrent-plan keys: the goals are stated for five plans.
+fn add_concurrent(v: &mut Value, runs: &[ConcurrentFigures]) {
+    let five = runs.iter().find(|c| c.plans == 5);
+    let worst_ratio = runs
+        .iter()
+        .map(|c| c.ratio)
+        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+    if let Value::Object(map) = v {
+        map.insert(
+            "plan_concurrent_unread".into(),
+            json!(five.map(|c| c.unread
+                + if c.errors.is_empty() {
+                    0
+                } else {
+                    c.resources_each
+                })),
+        );
+        map.insert(
+            "plan_concurrent_429_share".into(),
+            json!(five.map(|c| c.share_429)),
+        );
+        map.insert(
+            "plan_concurrent_budget_ratio".into(),
+            json!(five.map(|c| c.ratio)),
+        );
+        map.insert(
+            "plan_concurrent_unread_all_k".into(),
+            json!(runs.iter().map(|c| c.unread).sum::<usize>()),
+        );
+        map.insert("plan_concurrent_worst_ratio".into(), json!(worst_ratio));
+        map.insert("concurrent".into(), json!(runs));
+    }
+}
+
+fn print_concurrent(runs: &[ConcurrentFigures]) {
+    if runs.is_empty() {
+        return;
+    }
+    println!("\nConcurrent plans in one subscription (1 000 resources each, ARM's read budget)");
+    println!(
+        "{:>5} {:>6} {:>8} {:>8} {:>6} {:>7} {:>6} {:>7} {:>7} {:>7}",
+        "plans", "reads", "wall s", "bound s", "ratio", "reqs", "429s", "429 %", "unread", "errors"
+    );
+    for c in runs {
+        println!(
+            "{:>5} {:>6} {:>8.2} {:>8.2} {:>6.3} {:>7} {:>6} {:>7.2} {:>7} {:>7}",
+            c.plans,
+            c.reads_needed,
+            c.wall_s,
+            c.bound_s,
+            c.ratio,
+            c.requests,
+            c.http_429,
+            c.share_429 * 100.0,
+            c.unread,
+            c.errors.len()
+        );
+    }
 }
 
 fn plan_at<'a>(plans: &'a [PlanFigures], n: usize, cloud: &str) -> Option<&'a PlanFigures> {
