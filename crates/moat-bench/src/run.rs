@@ -32,7 +32,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
     // 1. Apply against the physical limit (and the secure example's run for the baseline).
     let mut applies: Vec<ApplyFigures> = Vec::new();
-    let mut secure: Option<(ApplyFigures, Vec<String>)> = None;
+    let mut secure: Option<(ApplyFigures, crate::apply_bench::Resources)> = None;
     if want("apply") || want("baseline") {
         let examples: &[&str] = if want("apply") {
             &["secure-ml-workspace", "minimal", "shared-vnet-training"]
@@ -271,7 +271,8 @@ fn figures_json(
         "plan_2000_lower_bound_ratio": p2000.map(|p| p.ratio),
         "plan_2000_requests_per_resource": p2000.map(|p| p.requests_per_resource),
         "plan_2000_http_429": p2000.map(|p| p.http_429),
-        "sdk_baseline_ratio": baseline.filter(|b| b.status == "ran").map(|b| b.ratio),
+        "sdk_threaded_ratio": baseline.and_then(BaselineFigures::threaded_ratio),
+        "sdk_sequential_ratio": baseline.and_then(BaselineFigures::sequential_ratio),
         "offline_10000_seconds": o10k.map(|o| o.total_s),
         "offline_10000_peak_mb": o10k.map(|o| o.peak_mb),
         "apply": applies,
@@ -356,17 +357,29 @@ fn print_table(
     }
     if let Some(b) = baseline {
         println!(
-            "\nAgainst the Azure SDK for Python (secure-ml-workspace, one resource at a time)"
+            "\nAgainst the Azure SDK for Python (secure-ml-workspace, same cadence and polling rules)"
         );
         if b.status == "ran" {
-            println!(
-                "moat {:.3} s (plan + apply)   SDK script {:.3} s ({} requests)   moat/SDK {:.2}   same resource IDs: {}",
-                b.moat_s,
-                b.sdk_s,
-                b.sdk_requests,
-                b.ratio,
-                if b.same_ids { "yes" } else { "NO" }
-            );
+            println!("moat {:.3} s (plan + apply)", b.moat_s);
+            for r in [&b.sequential, &b.threaded].into_iter().flatten() {
+                println!(
+                    "{:<10} script {:.3} s ({} requests)   moat/script {:.2}   same resources and properties: {}",
+                    r.mode,
+                    r.sdk_s,
+                    r.requests,
+                    r.ratio,
+                    if r.same_result() { "yes" } else { "NO" }
+                );
+                for d in r
+                    .only_moat
+                    .iter()
+                    .map(|i| format!("only moat: {i}"))
+                    .chain(r.only_sdk.iter().map(|i| format!("only script: {i}")))
+                    .chain(r.property_differences.iter().cloned())
+                {
+                    println!("    {d}");
+                }
+            }
         } else {
             println!(
                 "skipped: {}",
