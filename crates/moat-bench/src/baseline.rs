@@ -29,12 +29,8 @@ pub struct BaselineFigures {
     /// Why it was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// moat: live read + plan + apply, seconds.
-    pub moat_s: f64,
-    /// The one-resource-at-a-time script.
-    pub sequential: Option<ScriptRun>,
-    /// The thread pool over the dependency graph.
-    pub threaded: Option<ScriptRun>,
+    /// Each (spec, mode) run of the script.
+    pub runs: Vec<ScriptRun>,
 }
 
 impl BaselineFigures {
@@ -43,34 +39,50 @@ impl BaselineFigures {
         BaselineFigures {
             status: "skipped".into(),
             reason: Some(reason.into()),
-            moat_s: f64::NAN,
-            sequential: None,
-            threaded: None,
+            runs: Vec::new(),
         }
     }
 
-    /// `moat_s / sdk_s` of the threaded script, when both created the same thing.
+    /// The worst (largest) `moat_s / sdk_s` of the threaded script over the specs; `None`
+    /// unless every threaded run created what moat did.
     pub fn threaded_ratio(&self) -> Option<f64> {
-        self.threaded
-            .as_ref()
-            .filter(|r| r.same_result())
-            .map(|r| r.ratio)
+        let runs: Vec<&ScriptRun> = self.runs.iter().filter(|r| r.mode == "threaded").collect();
+        if runs.is_empty() || !runs.iter().all(|r| r.same_result()) {
+            return None;
+        }
+        runs.iter().map(|r| r.ratio).reduce(f64::max)
     }
 
-    /// `moat_s / sdk_s` of the sequential script, when both created the same thing.
+    /// `moat_s / sdk_s` of the sequential script on the secure example, when both created
+    /// the same thing.
     pub fn sequential_ratio(&self) -> Option<f64> {
-        self.sequential
-            .as_ref()
+        self.runs
+            .iter()
+            .find(|r| r.mode == "sequential" && r.spec == "secure")
             .filter(|r| r.same_result())
             .map(|r| r.ratio)
     }
 }
 
+/// What moat did on one spec, for the script to be compared with.
+pub struct MoatRun<'a> {
+    /// The script's `--spec`: `secure` or `wide`.
+    pub spec: &'static str,
+    /// moat: live read + plan + apply, seconds.
+    pub moat_s: f64,
+    /// What moat left in the emulator.
+    pub resources: &'a Resources,
+}
+
 /// One run of the script.
 #[derive(Clone, Debug, Serialize)]
 pub struct ScriptRun {
+    /// `secure` (the secure ML example) or `wide` (one VNet, ten subnets).
+    pub spec: String,
     /// `sequential` or `threaded`.
     pub mode: String,
+    /// moat on the same spec: live read + plan + apply, seconds.
+    pub moat_s: f64,
     /// The script's provisioning wall time, seconds.
     pub sdk_s: f64,
     /// `moat_s / sdk_s`.
@@ -168,6 +180,7 @@ async fn run_script(
     url: &str,
     time_scale: f64,
     mode: &str,
+    spec: &str,
 ) -> anyhow::Result<ScriptOutput> {
     let script = workspace_root().join("bench/baseline_sdk.py");
     let mut child = Command::new(py)
@@ -177,6 +190,7 @@ async fn run_script(
         .args(["--tenant", moat_model::LOCAL_TENANT])
         .args(["--time-scale", &time_scale.to_string()])
         .args(["--mode", mode])
+        .args(["--spec", spec])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -204,13 +218,12 @@ async fn run_script(
     serde_json::from_slice(&out.stdout).context("the baseline script printed no figures")
 }
 
-/// Compares moat's figures for the secure example with both scripts'.
+/// Runs both scripts on each spec moat ran, and compares.
 pub async fn bench(
     python: &str,
     venv: &Path,
     settings: crate::apply_bench::ApplySettings,
-    moat_s: f64,
-    moat: &Resources,
+    moat: &[MoatRun<'_>],
 ) -> BaselineFigures {
     let py = match ensure_venv(python, venv) {
         Ok(p) => p,
@@ -219,15 +232,16 @@ pub async fn bench(
     let mut figures = BaselineFigures {
         status: "ran".into(),
         reason: None,
-        moat_s,
-        sequential: None,
-        threaded: None,
+        runs: Vec::new(),
     };
-    for mode in ["sequential", "threaded"] {
-        match run_mode(&py, settings, mode, moat_s, moat).await {
-            Ok(r) if mode == "sequential" => figures.sequential = Some(r),
-            Ok(r) => figures.threaded = Some(r),
-            Err(e) => return BaselineFigures::skipped(format!("{mode}: {e:#}")),
+    for m in moat {
+        for mode in ["sequential", "threaded"] {
+            match run_mode(&py, settings, mode, m).await {
+                Ok(r) => figures.runs.push(r),
+                Err(e) => {
+                    return BaselineFigures::skipped(format!("{} {mode}: {e:#}", m.spec));
+                }
+            }
         }
     }
     figures
@@ -237,26 +251,26 @@ async fn run_mode(
     py: &Path,
     settings: crate::apply_bench::ApplySettings,
     mode: &str,
-    moat_s: f64,
-    moat: &Resources,
+    moat: &MoatRun<'_>,
 ) -> anyhow::Result<ScriptRun> {
     let sim = crate::apply_bench::start_sim(&settings).await?;
-    let out = run_script(py, &sim.url(), settings.time_scale, mode).await;
+    let out = run_script(py, &sim.url(), settings.time_scale, mode, moat.spec).await;
     let sdk = crate::apply_bench::resources_by_id(&sim);
     sim.shutdown().await;
     let out = out?;
-    let only_moat: Vec<String> = moat
+    let mine = moat.resources;
+    let only_moat: Vec<String> = mine
         .keys()
         .filter(|i| !sdk.contains_key(*i))
         .cloned()
         .collect();
     let only_sdk: Vec<String> = sdk
         .keys()
-        .filter(|i| !moat.contains_key(*i))
+        .filter(|i| !mine.contains_key(*i))
         .cloned()
         .collect();
     let mut property_differences = Vec::new();
-    for (id, body) in moat {
+    for (id, body) in mine {
         if let Some(other) = sdk.get(id) {
             for d in differences(&normalize(body), &normalize(other)) {
                 property_differences.push(format!("{id}: {d}"));
@@ -264,9 +278,11 @@ async fn run_mode(
         }
     }
     Ok(ScriptRun {
+        spec: moat.spec.to_string(),
         mode: mode.to_string(),
+        moat_s: moat.moat_s,
         sdk_s: out.seconds,
-        ratio: moat_s / out.seconds,
+        ratio: moat.moat_s / out.seconds,
         requests: out.requests,
         steps: out.steps,
         only_moat,

@@ -82,22 +82,37 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
 
-    // 3. The SDK baseline (needs the secure example's moat run).
+    // 3. The SDK baseline (needs the secure example's moat run), plus moat on the wide VNet
+    // (one VNet, ten subnets: the spec where per-subnet writes cost most).
     let baseline = if want("baseline") {
         match &secure {
-            Some((f, ids)) => {
-                eprintln!("moat-bench: baseline (Azure SDK for Python) …");
+            Some((f, resources)) => {
+                eprintln!("moat-bench: apply the wide VNet for the baseline …");
+                let text = crate::specgen::grid("wide", 1);
+                let (wf, wide) = rt.block_on(crate::apply_bench::bench_median(
+                    "wide VNet (baseline)",
+                    &text,
+                    settings,
+                    3,
+                ))?;
+                eprintln!("moat-bench: baseline (Azure SDK for Python, sequential and threaded) …");
                 let venv = args
                     .venv
                     .clone()
                     .unwrap_or_else(|| root.join("target/bench-venv"));
-                Some(rt.block_on(crate::baseline::bench(
-                    &args.python,
-                    &venv,
-                    settings,
-                    f.plan_s + f.apply_s,
-                    ids,
-                )))
+                let moat = [
+                    crate::baseline::MoatRun {
+                        spec: "secure",
+                        moat_s: f.plan_s + f.apply_s,
+                        resources,
+                    },
+                    crate::baseline::MoatRun {
+                        spec: "wide",
+                        moat_s: wf.plan_s + wf.apply_s,
+                        resources: &wide,
+                    },
+                ];
+                Some(rt.block_on(crate::baseline::bench(&args.python, &venv, settings, &moat)))
             }
             None => Some(BaselineFigures::skipped(
                 "the secure example was not applied",
@@ -357,14 +372,15 @@ fn print_table(
     }
     if let Some(b) = baseline {
         println!(
-            "\nAgainst the Azure SDK for Python (secure-ml-workspace, same cadence and polling rules)"
+            "\nAgainst the Azure SDK for Python (secure example and wide VNet; same cadence and polling rules)"
         );
         if b.status == "ran" {
-            println!("moat {:.3} s (plan + apply)", b.moat_s);
-            for r in [&b.sequential, &b.threaded].into_iter().flatten() {
+            for r in &b.runs {
                 println!(
-                    "{:<10} script {:.3} s ({} requests)   moat/script {:.2}   same resources and properties: {}",
+                    "{:<6} {:<10} moat {:.3} s   script {:.3} s ({} requests)   moat/script {:.2}   same resources and properties: {}",
+                    r.spec,
                     r.mode,
+                    r.moat_s,
                     r.sdk_s,
                     r.requests,
                     r.ratio,
