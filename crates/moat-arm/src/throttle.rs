@@ -4,8 +4,8 @@
 //! # The rules
 //!
 //! For each subscription and class (reads, writes, deletes) the client keeps an estimate of
-//! the tokens ARM has left, seeded from ARM's published bucket (90 % of the burst) and
-//! replaced by every `x-ms-ratelimit-remaining-subscription-{reads,writes,deletes}` (and
+//! the tokens ARM has left, seeded from ARM's published bucket (90 % of the burst until ARM
+//! has reported a count) and replaced by every `x-ms-ratelimit-remaining-subscription-{reads,writes,deletes}` (and
 //! `-global-*`) header: *remaining − our other requests still in flight*. Between headers the
 //! estimate refills at the published rate, scaled by our share (below).
 //!
@@ -111,7 +111,8 @@ impl ClientLimits {
 /// The share of a bucket's burst the client lets itself use before ARM has said anything.
 /// ARM's bucket starts when ARM sees the first request, ours when we send it; under a burst
 /// the first request may wait longer in queues than later ones, so ARM's bucket can lag ours.
-/// Keeping 10% in reserve absorbs that skew; refill rates are kept exact.
+/// Keeping 10% in reserve absorbs that skew; refill rates are kept exact. Once a header has
+/// said what ARM counts, the estimate may rise to the whole burst: the skew is measured.
 const BURST_HEADROOM: f64 = 0.9;
 
 /// Below this many seconds of refill left, a client paces itself (see the module doc).
@@ -171,6 +172,15 @@ impl Bucket {
         (self.tokens / pace_level(limit)).clamp(MIN_SHARE, 1.0)
     }
 
+    /// The most the estimate may hold: the reserve is kept until ARM has reported a count.
+    fn ceiling(&self, limit: BucketLimit) -> f64 {
+        if self.last_header.is_some() {
+            f64::from(limit.burst)
+        } else {
+            capacity(limit)
+        }
+    }
+
     /// How fast the estimate refills between headers.
     fn refill_rate(&self, limit: BucketLimit, now: Instant) -> f64 {
         let fresh = self
@@ -188,7 +198,7 @@ impl Bucket {
     fn refresh(&mut self, limit: BucketLimit, now: Instant) {
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
         let rate = self.refill_rate(limit, now);
-        self.tokens = (self.tokens + elapsed * rate).min(capacity(limit));
+        self.tokens = (self.tokens + elapsed * rate).min(self.ceiling(limit));
         self.updated = now;
     }
 }
@@ -402,10 +412,11 @@ impl Throttle {
             } else {
                 bucket.in_flight
             };
-            #[allow(clippy::cast_precision_loss)]
-            let left = left as f64 - f64::from(ours);
-            bucket.tokens = left.clamp(0.0, capacity(limit));
             bucket.last_header = Some(now);
+            // A count above the bucket (the classic hourly limits) says only that it is full.
+            #[allow(clippy::cast_precision_loss)]
+            let left = (left as f64).min(bucket.ceiling(limit)) - f64::from(ours);
+            bucket.tokens = left.max(0.0);
         }
         if subscription_throttled {
             let limit = self.limits.limit(permit.class);
@@ -580,14 +591,17 @@ mod tests {
         let a = t.acquire(PATH, RequestClass::Read).await;
         let b = t.acquire(PATH, RequestClass::Read).await;
         let _c = t.acquire(PATH, RequestClass::Read).await;
-        // The classic hourly bucket's large counts are capped at our capacity.
+        // Before any header, 10 % of the burst is in reserve: 225 − our 3 in flight.
+        assert_eq!(t.tokens("s", RequestClass::Read).map(f64::round), Some(222.0));
+        // The classic hourly bucket's large counts are capped at the whole burst, less the
+        // two requests still in flight.
         answered(
             &t,
             a,
             200,
             &[("x-ms-ratelimit-remaining-subscription-reads", "11999")],
         );
-        assert_eq!(t.tokens("s", RequestClass::Read), Some(225.0));
+        assert_eq!(t.tokens("s", RequestClass::Read), Some(248.0));
         // Another process used most of the bucket: 40 left, one more of ours in flight.
         answered(
             &t,
