@@ -9,14 +9,16 @@
 //! `-global-*`) header: *remaining − our other requests still in flight*. Between headers the
 //! estimate refills at the published rate, scaled by our share (below).
 //!
-//! * **Pacing.** While the estimate is above the *pace level* (two seconds of refill: 50
-//!   reads, 20 writes or deletes) requests go out as fast as the caller sends them, at most
-//!   one in flight per eight tokens left (so a few processes starting together cannot
+//! * **Pacing.** While the estimate is above the *pace level* (one second of refill: 25
+//!   reads, 10 writes or deletes) requests go out as fast as the caller sends them, at most
+//!   one in flight per eight tokens left (so several processes starting together cannot
 //!   overdraw the burst in one round trip). Below it, a client sends at
-//!   `refill × left / pace level` (at least 1/32 of the refill). Every client in the
-//!   subscription sees the same `left`, so *k* clients settle where
-//!   `k × refill × left / level = refill`, i.e. at `left = level / k` tokens: together they
-//!   use the whole refill and the bucket never runs dry, with no coordination but the headers.
+//!   `refill × (left − floor) / (level − floor)`, where the *floor* is 0.4 s of refill (10
+//!   reads, 4 writes), and never slower than 1/32 of the refill. Every client in the
+//!   subscription sees the same `left`, so *k* clients settle where their shares add up to
+//!   the refill, at `left = floor + (level − floor) / k` tokens (10 reads + 15/k): together
+//!   they use the whole refill and the bucket keeps a margin, with no coordination but the
+//!   headers. A client alone leaves one second of refill unused.
 //! * **429.** A 429 whose code is `SubscriptionRequestsThrottled`, or that reports 0 remaining
 //!   for the class, empties the estimate and holds every request of that class in the
 //!   subscription until `Retry-After` has passed (the wait the server named, never sooner);
@@ -116,7 +118,11 @@ impl ClientLimits {
 const BURST_HEADROOM: f64 = 0.9;
 
 /// Below this many seconds of refill left, a client paces itself (see the module doc).
-const PACE_SECONDS: f64 = 2.0;
+const PACE_SECONDS: f64 = 1.0;
+
+/// At this many seconds of refill left, a client sends at its slowest pace: the margin the
+/// shared bucket keeps however many clients share it.
+const PACE_FLOOR_SECONDS: f64 = 0.4;
 
 /// The slowest pace, as a share of the published refill.
 const MIN_SHARE: f64 = 1.0 / 32.0;
@@ -140,6 +146,10 @@ fn capacity(limit: BucketLimit) -> f64 {
 
 fn pace_level(limit: BucketLimit) -> f64 {
     (limit.refill_per_sec * PACE_SECONDS).max(1.0)
+}
+
+fn pace_floor(limit: BucketLimit) -> f64 {
+    limit.refill_per_sec * PACE_FLOOR_SECONDS
 }
 
 #[derive(Debug)]
@@ -169,7 +179,8 @@ impl Bucket {
 
     /// Our share of the refill: the pace we send at, as a fraction of the published rate.
     fn share(&self, limit: BucketLimit) -> f64 {
-        (self.tokens / pace_level(limit)).clamp(MIN_SHARE, 1.0)
+        let (floor, level) = (pace_floor(limit), pace_level(limit));
+        ((self.tokens - floor) / (level - floor)).clamp(MIN_SHARE, 1.0)
     }
 
     /// The most the estimate may hold: the reserve is kept until ARM has reported a count.
@@ -621,15 +632,16 @@ mod tests {
             &t,
             p,
             200,
-            &[("x-ms-ratelimit-remaining-subscription-reads", "11")],
+            &[("x-ms-ratelimit-remaining-subscription-reads", "16")],
         );
-        // 11 left of a 50-token pace level: the next two go 1 / (25 × 10/50) = 0.2 s apart.
+        // 16 left, floor 10, level 25: the next read leaves 15, so the one after it waits
+        // 1 / (25 × (15 − 10) / 15) = 0.12 s.
         let started = Instant::now();
         drop(t.acquire(PATH, RequestClass::Read).await);
         drop(t.acquire(PATH, RequestClass::Read).await);
         let spent = started.elapsed();
         assert!(
-            spent >= Duration::from_millis(190) && spent < Duration::from_millis(400),
+            spent >= Duration::from_millis(115) && spent < Duration::from_millis(300),
             "{spent:?}"
         );
     }

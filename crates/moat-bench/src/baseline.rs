@@ -361,8 +361,8 @@ fn differences(moat: &Value, sdk: &Value) -> Vec<String> {
 fn diff_at(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
     let short = |v: &Value| {
         let t = v.to_string();
-        if t.len() > 80 {
-            format!("{}…", &t[..t.floor_char_boundary(80)])
+        if t.chars().count() > 80 {
+            format!("{}…", t.chars().take(80).collect::<String>())
         } else {
             t
         }
