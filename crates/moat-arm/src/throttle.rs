@@ -11,8 +11,9 @@
 //!
 //! * **Pacing.** While the estimate is above the *pace level* (one second of refill: 25
 //!   reads, 10 writes or deletes) requests go out as fast as the caller sends them, at most
-//!   one in flight per eight tokens left (so several processes starting together cannot
-//!   overdraw the burst in one round trip). Below it, a client sends at
+//!   one in flight per 16 tokens left — per 32 for 30 s after a header came in more than 3
+//!   below our own count, i.e. showed other clients drawing on the bucket — so up to 16
+//!   processes starting together cannot overdraw the burst in their first round trip. Below it, a client sends at
 //!   `refill × (left − floor) / (level − floor)`, where the *floor* is 0.4 s of refill (10
 //!   reads, 4 writes), and never slower than 1/32 of the refill. Every client in the
 //!   subscription sees the same `left`, so *k* clients settle where their shares add up to
@@ -35,6 +36,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use rand::Rng as _;
 use tokio::sync::Notify;
 
 /// The three budgets ARM keeps per subscription.
@@ -128,7 +130,17 @@ const PACE_FLOOR_SECONDS: f64 = 0.4;
 const MIN_SHARE: f64 = 1.0 / 32.0;
 
 /// At most one request in flight per this many tokens left.
-const TOKENS_PER_IN_FLIGHT: f64 = 8.0;
+const TOKENS_PER_IN_FLIGHT: f64 = 16.0;
+
+/// While other clients are seen drawing on the bucket: one request in flight per this many
+/// tokens left (k clients starting together then overdraw nothing up to k = 32).
+const TOKENS_PER_IN_FLIGHT_CROWDED: f64 = 32.0;
+
+/// A header this many tokens below our own estimate shows another client.
+const CROWDED_MARGIN: f64 = 3.0;
+
+/// How long a sighting of another client keeps us careful.
+const CROWDED_FOR: Duration = Duration::from_secs(30);
 
 /// A header older than this no longer describes the shared bucket; the estimate then refills
 /// at the full published rate.
@@ -157,12 +169,14 @@ struct Bucket {
     /// Estimate of what ARM has left for the whole subscription.
     tokens: f64,
     updated: Instant,
-    /// Earliest time of the next send (pacing).
-    next_at: Instant,
+    /// When our last request of this class went out (pacing counts from it).
+    last_sent: Option<Instant>,
     /// After a 429: nothing of this class is sent before this.
     hold_until: Instant,
     in_flight: u32,
     last_header: Option<Instant>,
+    /// A header showed others drawing on the bucket: send less at once until then.
+    crowded_until: Option<Instant>,
 }
 
 impl Bucket {
@@ -170,10 +184,11 @@ impl Bucket {
         Bucket {
             tokens: capacity(limit),
             updated: now,
-            next_at: now,
+            last_sent: None,
             hold_until: now,
             in_flight: 0,
             last_header: None,
+            crowded_until: None,
         }
     }
 
@@ -207,6 +222,10 @@ impl Bucket {
     }
 
     fn refresh(&mut self, limit: BucketLimit, now: Instant) {
+        if now < self.updated {
+            // Held after a 429: nothing refills before the hold ends.
+            return;
+        }
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
         let rate = self.refill_rate(limit, now);
         self.tokens = (self.tokens + elapsed * rate).min(self.ceiling(limit));
@@ -316,9 +335,19 @@ impl Throttle {
             .entry((subscription.to_owned(), class))
             .or_insert_with(|| Bucket::new(limit, now));
         bucket.refresh(limit, now);
-        let at = bucket.hold_until.max(bucket.next_at);
-        if now < at {
-            return Err(Wait::For(at - now));
+        if now < bucket.hold_until {
+            return Err(Wait::For(bucket.hold_until - now));
+        }
+        // Below the pace level, the gap since our last request follows what is left now (a
+        // header that raised the count shortens it).
+        if bucket.tokens < pace_level(limit)
+            && let Some(last) = bucket.last_sent
+        {
+            let rate = limit.refill_per_sec * bucket.share(limit);
+            let at = last + Duration::from_secs_f64((1.0 / rate.max(1e-9)).min(3600.0));
+            if now < at {
+                return Err(Wait::For(at - now));
+            }
         }
         if bucket.tokens < 1.0 {
             let rate = bucket.refill_rate(limit, now);
@@ -327,17 +356,18 @@ impl Throttle {
                 Duration::from_secs_f64(secs.min(3600.0)).max(Duration::from_millis(1)),
             ));
         }
-        let allowed = (bucket.tokens / TOKENS_PER_IN_FLIGHT).max(1.0);
+        let per_request = if bucket.crowded_until.is_some_and(|t| now < t) {
+            TOKENS_PER_IN_FLIGHT_CROWDED
+        } else {
+            TOKENS_PER_IN_FLIGHT
+        };
+        let allowed = (bucket.tokens / per_request).max(1.0);
         if f64::from(bucket.in_flight) >= allowed {
             return Err(Wait::InFlight);
         }
         bucket.tokens -= 1.0;
         bucket.in_flight += 1;
-        let level = pace_level(limit);
-        if bucket.tokens < level {
-            let rate = limit.refill_per_sec * bucket.share(limit);
-            bucket.next_at = now + Duration::from_secs_f64(1.0 / rate.max(1e-9));
-        }
+        bucket.last_sent = Some(now);
         if let Some(gate) = state
             .providers
             .get_mut(&(subscription.to_owned(), provider.to_owned()))
@@ -426,8 +456,13 @@ impl Throttle {
             bucket.last_header = Some(now);
             // A count above the bucket (the classic hourly limits) says only that it is full.
             #[allow(clippy::cast_precision_loss)]
-            let left = (left as f64).min(bucket.ceiling(limit)) - f64::from(ours);
-            bucket.tokens = left.max(0.0);
+            let left = ((left as f64).min(bucket.ceiling(limit)) - f64::from(ours)).max(0.0);
+            // Our own estimate already counts what we sent; a count well below it is what
+            // other clients took.
+            if left < bucket.tokens - CROWDED_MARGIN {
+                bucket.crowded_until = Some(now + CROWDED_FOR);
+            }
+            bucket.tokens = left;
         }
         if subscription_throttled {
             let limit = self.limits.limit(permit.class);
@@ -435,9 +470,16 @@ impl Throttle {
                 .buckets
                 .entry((permit.subscription.clone(), permit.class))
                 .or_insert_with(|| Bucket::new(limit, now));
-            bucket.tokens = 0.0;
-            bucket.updated = now;
-            bucket.hold_until = bucket.hold_until.max(now + hold);
+            // Every client told the same wait would come back at once and empty the bucket
+            // again: spread the ends of the holds over a quarter of the wait.
+            let until = now + hold + hold.mul_f64(rand::rng().random_range(0.0..0.25));
+            bucket.hold_until = bucket.hold_until.max(until);
+            // Nothing is counted as refilled during the hold, and the count stays "fresh" at
+            // its end: one request goes then, and its answer tells what the others left.
+            bucket.tokens = 1.0;
+            bucket.updated = bucket.hold_until;
+            bucket.last_header = Some(bucket.hold_until);
+            bucket.last_sent = None;
         }
         if provider_left.is_some() || provider_throttled {
             let gate = state
@@ -561,11 +603,16 @@ mod tests {
     fn an_empty_bucket_waits_for_refill_and_buckets_are_separate() {
         let t = Throttle::new(ClientLimits::default());
         t.try_take("s", "p", RequestClass::Read).expect("first");
-        t.lock()
-            .buckets
-            .get_mut(&("s".to_owned(), RequestClass::Read))
-            .expect("bucket")
-            .tokens = 0.5;
+        {
+            let mut state = t.lock();
+            let b = state
+                .buckets
+                .get_mut(&("s".to_owned(), RequestClass::Read))
+                .expect("bucket");
+            b.tokens = 0.5;
+            // Measured alone: no pacing gap since an earlier request.
+            b.last_sent = None;
+        }
         // Half a token at 25/s (no fresh header: the full published rate) is 20 ms away.
         let Err(Wait::For(wait)) = t.try_take("s", "p", RequestClass::Read) else {
             panic!("bucket empty");
@@ -582,18 +629,39 @@ mod tests {
     #[test]
     fn in_flight_is_capped_by_what_is_left() {
         let t = Throttle::new(ClientLimits::default());
-        // 225 tokens, one in flight per 8 left: the n-th goes while n − 1 < (226 − n) / 8,
-        // so 25 go at once (26 when the refill of the microseconds the loop takes tips the
-        // last comparison), then the next waits for an answer.
+        // 225 tokens, one in flight per 16 left: the n-th goes while n − 1 < (226 − n) / 16,
+        // so 14 go at once, then the next waits for an answer.
         let mut n = 0;
         while t.try_take("s", "p", RequestClass::Read).is_ok() {
             n += 1;
         }
-        assert!((25..=26).contains(&n), "{n}");
+        assert_eq!(n, 14);
         assert_eq!(
             t.try_take("s", "p", RequestClass::Read),
             Err(Wait::InFlight)
         );
+    }
+
+    #[tokio::test]
+    async fn a_count_below_our_own_shows_other_clients_and_halves_what_goes_at_once() {
+        let t = Throttle::new(ClientLimits::default());
+        let p = t.acquire(PATH, RequestClass::Read).await;
+        // We count 224 left; ARM says 160: someone else took 64.
+        answered(
+            &t,
+            p,
+            200,
+            &[("x-ms-ratelimit-remaining-subscription-reads", "160")],
+        );
+        let mut n = 0;
+        while t
+            .try_take("s", "microsoft.network", RequestClass::Read)
+            .is_ok()
+        {
+            n += 1;
+        }
+        // One in flight per 32 left: n − 1 < (161 − n) / 32 holds up to n = 5.
+        assert_eq!(n, 5);
     }
 
     #[tokio::test]
@@ -603,7 +671,10 @@ mod tests {
         let b = t.acquire(PATH, RequestClass::Read).await;
         let _c = t.acquire(PATH, RequestClass::Read).await;
         // Before any header, 10 % of the burst is in reserve: 225 − our 3 in flight.
-        assert_eq!(t.tokens("s", RequestClass::Read).map(f64::round), Some(222.0));
+        assert_eq!(
+            t.tokens("s", RequestClass::Read).map(f64::round),
+            Some(222.0)
+        );
         // The classic hourly bucket's large counts are capped at the whole burst, less the
         // two requests still in flight.
         answered(

@@ -146,6 +146,11 @@ async fn share_one_budget(
             },
             ..ClientLimits::unlimited()
         };
+        // A diagnostic: each client's HTTP trace (statuses and times) in this directory.
+        if let Some(dir) = std::env::var_os("MOAT_THROTTLE_TEST_LOG") {
+            config.log_http =
+                Some(std::path::PathBuf::from(dir).join(format!("{}.log", arms.len())));
+        }
         let arm = Arc::new(ArmClient::new(config).await.expect("client"));
         arms.push(arm.clone());
         for i in 0..reads {
@@ -181,4 +186,17 @@ async fn concurrent_clients_share_one_subscriptions_budget() {
     );
     // Generous for a loaded machine, but far below what a 429-and-wait cadence costs.
     assert!(wall < 4.0 * 2.0, "{wall:.2} s");
+}
+
+#[tokio::test]
+#[ignore = "takes about 30 s: ten clients × 100 reads through ARM's 250 + 25/s (run with --ignored)"]
+async fn ten_clients_share_arms_read_budget() {
+    let (failed, sent, throttled, wall) = share_one_budget(10, 100, 250, 25.0).await;
+    println!("10 clients × 100 reads: {sent} sent, {throttled} × 429, {wall:.2} s (bound 30 s)");
+    assert_eq!(failed, 0, "every read answered");
+    assert!(
+        throttled * 100 <= sent,
+        "{throttled} 429s of {sent} requests"
+    );
+    assert!(wall < 30.0 * 1.1, "{wall:.2} s");
 }
