@@ -27,7 +27,7 @@ use crate::lro::{
     operation_from_response, read_async_operation, read_location, read_resource, resource_id_of,
 };
 use crate::retry::{self, Attempt, Backoff, Decision, Idempotence};
-use crate::throttle::{ClientLimits, RequestClass, Throttle, class_of_header, subscription_of};
+use crate::throttle::{ClientLimits, Observed, RequestClass, Throttle};
 use crate::{Arm, Started, WriteRequest};
 
 /// The longest wait a server's `Retry-After` can impose on one retry.
@@ -50,7 +50,8 @@ pub struct ClientConfig {
     pub min_poll_interval: Duration,
     /// Poll interval when the server gives no `Retry-After`.
     pub default_poll_interval: Duration,
-    /// Retries per request (429s, 5xx — capped at 3 —, dropped connections).
+    /// Retries per request (5xx — capped at 3 — and dropped connections; a 429 is retried
+    /// until a deadline instead, see `retry`).
     pub max_retries: u32,
     /// First backoff delay; doubles each retry, with jitter.
     pub retry_base_delay: Duration,
@@ -412,13 +413,13 @@ impl ArmClient {
         body: Option<&Value>,
     ) -> Result<ArmResponse, Failure> {
         let inner = &*self.inner;
-        let subscription = subscription_of(url.path());
         let class = match method {
             Method::Get => RequestClass::Read,
             Method::Delete => RequestClass::Delete,
             Method::Put | Method::Patch | Method::Post => RequestClass::Write,
         };
-        inner.throttle.acquire(&subscription, class).await;
+        // Held until the answer is in: the throttle counts what ARM has not seen yet.
+        let permit = inner.throttle.acquire(url.path(), class).await;
 
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let mut request = Request::new(url.clone(), method.sdk());
@@ -495,18 +496,19 @@ impl ArmClient {
 
         match &outcome {
             Ok(r) => {
-                for (name, value) in &r.headers {
-                    if let Some(class) = class_of_header(name)
-                        && let Ok(remaining) = value.trim().parse::<u64>()
-                    {
-                        inner
-                            .throttle
-                            .observe_remaining(&subscription, class, remaining);
-                    }
-                }
+                let code = (r.status == 429)
+                    .then(|| parse_error_body(r.status, r.header("x-ms-error-code"), &r.body).code);
+                inner.throttle.observe(
+                    &permit,
+                    &Observed {
+                        status: r.status,
+                        code: code.as_deref(),
+                        headers: &r.headers,
+                        retry_after: server_wait(r),
+                    },
+                );
                 if r.status == 429 {
                     bump(&inner.counters.throttled);
-                    inner.throttle.observe_throttled(&subscription, class);
                 }
                 if r.status >= 500 {
                     bump(&inner.counters.server_errors);
@@ -529,6 +531,7 @@ impl ArmClient {
         let inner = &*self.inner;
         let mut attempt = 0u32;
         let mut server_errors = 0u32;
+        let first_attempt = Instant::now();
         loop {
             let (outcome, result) = match self.exchange(method, url, body).await {
                 Ok(r) => (Attempt::Status(r.status), Ok(r)),
@@ -542,6 +545,7 @@ impl ArmClient {
                 attempt,
                 server_errors,
                 inner.config.max_retries,
+                first_attempt.elapsed(),
                 server_wait,
                 &inner.backoff,
             );

@@ -12,6 +12,19 @@
 //!   throttling retries are not;
 //! * every attempt must pass through the client-side token bucket and be counted in the
 //!   stats and the HTTP log, which sit outside the pipeline.
+//!
+//! # Throttling (429)
+//!
+//! A 429 means ARM refused the request before acting on it, so it is retried whatever the
+//! method, and not by a count of attempts but **until [`THROTTLED_DEADLINE`] (5 minutes) has
+//! passed since the request's first attempt**. That outlasts many refills of every bucket ARM
+//! publishes (reads 250 at 25/s refill completely in 10 s, writes and deletes 200 at 10/s in
+//! 20 s), so a read is not given up while several processes share the subscription's budget.
+//! Each wait is the server's `Retry-After` / `retry-after-ms` / `x-ms-retry-after-ms` (or the
+//! wait in a Network "retried in N seconds" message), **never less**, plus up to 10 % (at most
+//! 1 s) of jitter so clients told the same time do not come back in lockstep. A 429 naming no
+//! wait, or `Retry-After: 0`, gets the exponential backoff instead of an immediate retry. A
+//! wait that would end past the deadline is not started: the 429 is returned.
 
 use std::time::Duration;
 
@@ -19,6 +32,24 @@ use rand::Rng;
 
 /// Most 5xx answers are retried this many times, whatever `max_retries` says.
 pub(crate) const SERVER_ERROR_RETRY_CAP: u32 = 3;
+
+/// How long a request refused with 429 keeps being retried, from its first attempt.
+pub(crate) const THROTTLED_DEADLINE: Duration = Duration::from_secs(300);
+
+/// The wait after a 429: the server's (never less) with a little jitter, else the backoff.
+pub(crate) fn throttled_wait(
+    server_wait: Option<Duration>,
+    attempt: u32,
+    backoff: &Backoff,
+) -> Duration {
+    match server_wait.filter(|w| !w.is_zero()) {
+        Some(w) => {
+            let spread = (w / 10).min(Duration::from_secs(1));
+            w + spread.mul_f64(rand::rng().random_range(0.0..=1.0))
+        }
+        None => backoff.delay(attempt),
+    }
+}
 
 /// What happened to one attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,14 +104,17 @@ impl Backoff {
     }
 }
 
-/// Decides about one attempt. `attempt` counts retries so far, `server_errors` the 5xx retries.
+/// Decides about one attempt. `attempt` counts retries so far, `server_errors` the 5xx retries,
+/// `elapsed` the time since the first attempt (429s are retried until [`THROTTLED_DEADLINE`]).
 /// `server_wait` is the wait the server asked for (`Retry-After`, or a message hint).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn decide(
     idempotence: Idempotence,
     outcome: Attempt,
     attempt: u32,
     server_errors: u32,
     max_retries: u32,
+    elapsed: Duration,
     server_wait: Option<Duration>,
     backoff: &Backoff,
 ) -> Decision {
@@ -89,7 +123,14 @@ pub(crate) fn decide(
     let server_errors_left =
         retries_left && server_errors < SERVER_ERROR_RETRY_CAP.min(max_retries);
     match outcome {
-        Attempt::Status(429) if retries_left => Decision::Retry(wait()),
+        Attempt::Status(429) => {
+            let wait = throttled_wait(server_wait, attempt, backoff);
+            if elapsed + wait <= THROTTLED_DEADLINE {
+                Decision::Retry(wait)
+            } else {
+                Decision::Done
+            }
+        }
         Attempt::Status(503) if server_errors_left => Decision::Retry(wait()),
         Attempt::Status(500 | 502 | 408) if server_errors_left => match idempotence {
             Idempotence::Action => Decision::Done,
@@ -142,23 +183,87 @@ mod tests {
     };
 
     fn d(i: Idempotence, o: Attempt, attempt: u32, server_errors: u32) -> Decision {
-        decide(i, o, attempt, server_errors, 5, None, &B)
+        decide(i, o, attempt, server_errors, 5, Duration::ZERO, None, &B)
+    }
+
+    fn throttled(elapsed: Duration, attempt: u32, server_wait: Option<Duration>) -> Decision {
+        decide(
+            Idempotence::Read,
+            Attempt::Status(429),
+            attempt,
+            0,
+            5,
+            elapsed,
+            server_wait,
+            &B,
+        )
     }
 
     #[test]
-    fn throttling_is_retried_with_the_servers_wait() {
-        let got = decide(
-            Idempotence::IdempotentWrite,
-            Attempt::Status(429),
-            0,
-            0,
-            5,
-            Some(Duration::from_secs(12)),
-            &B,
-        );
-        assert_eq!(got, Decision::Retry(Duration::from_secs(12)));
+    fn throttling_waits_at_least_the_servers_wait() {
+        for _ in 0..50 {
+            let Decision::Retry(w) = throttled(Duration::ZERO, 0, Some(Duration::from_secs(12)))
+            else {
+                panic!("retried");
+            };
+            // Never sooner than asked; at most 1 s of jitter.
+            assert!(
+                w >= Duration::from_secs(12) && w <= Duration::from_secs(13),
+                "{w:?}"
+            );
+            let Decision::Retry(w) = throttled(Duration::ZERO, 0, Some(Duration::from_secs(2)))
+            else {
+                panic!("retried");
+            };
+            assert!(
+                w >= Duration::from_secs(2) && w <= Duration::from_millis(2200),
+                "{w:?}"
+            );
+        }
+        // Any method: a 429 was refused before anything was done.
+        assert!(matches!(
+            decide(
+                Idempotence::Action,
+                Attempt::Status(429),
+                0,
+                0,
+                5,
+                Duration::ZERO,
+                Some(Duration::from_secs(1)),
+                &B
+            ),
+            Decision::Retry(_)
+        ));
+    }
+
+    #[test]
+    fn retry_after_zero_gets_the_backoff_not_an_immediate_retry() {
+        for server_wait in [None, Some(Duration::ZERO)] {
+            let Decision::Retry(w) = throttled(Duration::ZERO, 3, server_wait) else {
+                panic!("retried");
+            };
+            // Attempt 3: 100 ms × 2³ = 800 ms, jittered down to at most half.
+            assert!(
+                w >= Duration::from_millis(400) && w <= Duration::from_millis(800),
+                "{w:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn throttled_requests_retry_past_max_retries_until_the_deadline() {
+        // Far beyond `max_retries` (5): still retried while within the deadline.
+        assert!(matches!(
+            throttled(Duration::from_secs(200), 40, Some(Duration::from_secs(10))),
+            Decision::Retry(_)
+        ));
+        // A wait that would end past the deadline is not started.
         assert_eq!(
-            d(Idempotence::Read, Attempt::Status(429), 5, 0),
+            throttled(Duration::from_secs(295), 40, Some(Duration::from_secs(10))),
+            Decision::Done
+        );
+        assert_eq!(
+            throttled(Duration::ZERO, 0, Some(Duration::from_secs(600))),
             Decision::Done
         );
     }

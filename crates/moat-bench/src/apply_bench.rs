@@ -20,7 +20,7 @@ use moat_engine::state::{
 use moat_model::Model;
 use moat_model::arm::MapContext;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -409,7 +409,7 @@ pub async fn bench_median(
     text: &str,
     s: ApplySettings,
     repeats: usize,
-) -> anyhow::Result<(ApplyFigures, Vec<String>)> {
+) -> anyhow::Result<(ApplyFigures, Resources)> {
     let mut runs = Vec::new();
     for _ in 0..repeats.max(1) {
         runs.push(bench_spec(label, text, s).await?);
@@ -421,12 +421,15 @@ pub async fn bench_median(
     Ok((f, ids))
 }
 
-/// One whole apply benchmark: a fresh emulator, the spec applied, the emulator's resource IDs.
+/// What an emulator holds after a run: each resource's body by lower-cased ID.
+pub type Resources = std::collections::BTreeMap<String, Value>;
+
+/// One whole apply benchmark: a fresh emulator, the spec applied, what the emulator holds.
 pub async fn bench_spec(
     label: &str,
     text: &str,
     s: ApplySettings,
-) -> anyhow::Result<(ApplyFigures, Vec<String>)> {
+) -> anyhow::Result<(ApplyFigures, Resources)> {
     let model = crate::offline::model_of(label, text)?;
     let sim = start_sim(&s).await?;
     let client = client_for(&sim.url(), Some(limits(s.time_scale, s.scale_limits).1)).await?;
@@ -439,20 +442,18 @@ pub async fn bench_spec(
     }
     let dir = tempfile::tempdir()?;
     let figures = run(label, &model, client, dir.path(), s).await?;
-    let ids = resource_ids(&sim);
+    let resources = resources_by_id(&sim);
     sim.shutdown().await;
-    Ok((figures, ids))
+    Ok((figures, resources))
 }
 
-/// Lower-cased IDs of every resource the emulator holds, sorted.
-pub fn resource_ids(sim: &moat_sim::SimHandle) -> Vec<String> {
-    let mut ids: Vec<String> = sim
-        .resources()
-        .iter()
-        .filter_map(|r| r.get("id").and_then(|v| v.as_str()))
-        .map(str::to_ascii_lowercase)
-        .collect();
-    ids.sort();
-    ids.dedup();
-    ids
+/// Every resource the emulator holds, as it would answer a GET, by lower-cased ID.
+pub fn resources_by_id(sim: &moat_sim::SimHandle) -> Resources {
+    sim.resources()
+        .into_iter()
+        .filter_map(|r| {
+            let id = r.get("id")?.as_str()?.to_ascii_lowercase();
+            Some((id, r))
+        })
+        .collect()
 }

@@ -5,6 +5,7 @@
 mod apply_bench;
 mod baseline;
 mod bound;
+mod concurrent;
 mod offline;
 mod plan_bench;
 mod run;
@@ -24,7 +25,7 @@ pub struct Args {
     /// Smaller sizes, for a smoke test.
     #[arg(long)]
     pub quick: bool,
-    /// Only these benchmarks (comma-separated: apply, plan, baseline, offline).
+    /// Only these benchmarks (comma-separated: apply, plan, concurrent, baseline, offline).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub only: Vec<String>,
     /// Emulator time scale for apply and the baseline (real provisioning times × this).
@@ -33,6 +34,10 @@ pub struct Args {
     /// Emulator latency per request for plan, milliseconds.
     #[arg(long, default_value_t = 20)]
     pub latency_ms: u64,
+    /// How many plans of 1 000 resources the concurrent-plan benchmark runs at once, one run
+    /// per value (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "LIST", default_values_t = [2, 5])]
+    pub concurrent_plans: Vec<usize>,
     /// Emulator latency per request for apply and the baseline, milliseconds.
     #[arg(long, default_value_t = 0)]
     pub apply_latency_ms: u64,

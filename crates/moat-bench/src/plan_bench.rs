@@ -68,7 +68,10 @@ pub fn lower_bound(reads: usize, latency: Duration) -> f64 {
 
 /// Starts an emulator for plan measurements: `latency`, ARM's read limits, unlimited writes
 /// (so that putting the stack in place is quick; the plan sends no writes).
-async fn start_sim(latency: Duration, time_scale: f64) -> anyhow::Result<moat_sim::SimHandle> {
+pub(crate) async fn start_sim(
+    latency: Duration,
+    time_scale: f64,
+) -> anyhow::Result<moat_sim::SimHandle> {
     let limits = moat_sim::Limits {
         writes: None,
         deletes: None,
@@ -109,7 +112,7 @@ fn depths(plan: &Plan) -> Vec<usize> {
 
 /// PUTs every create of `plan`, level by level, each VNet's writes one after another, and
 /// waits for the slowest provisioning time of each level.
-async fn put_everything(
+pub(crate) async fn put_everything(
     client: &Arc<ArmClient>,
     plan: &Plan,
     time_scale: f64,
@@ -165,7 +168,7 @@ async fn put_everything(
 }
 
 /// The state record `apply` would have left after applying `plan`.
-fn record_of(model: &Model, plan: &Plan) -> StateRecord {
+pub(crate) fn record_of(model: &Model, plan: &Plan) -> StateRecord {
     let mut rec = StateRecord::new(model.stack.value.clone());
     rec.serial = 1;
     for r in &plan.resources {

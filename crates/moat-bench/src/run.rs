@@ -3,6 +3,7 @@
 use crate::Args;
 use crate::apply_bench::{ApplyFigures, ApplySettings};
 use crate::baseline::BaselineFigures;
+use crate::concurrent::ConcurrentFigures;
 use crate::offline::OfflineFigures;
 use crate::plan_bench::PlanFigures;
 use anyhow::Context as _;
@@ -31,7 +32,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
     // 1. Apply against the physical limit (and the secure example's run for the baseline).
     let mut applies: Vec<ApplyFigures> = Vec::new();
-    let mut secure: Option<(ApplyFigures, Vec<String>)> = None;
+    let mut secure: Option<(ApplyFigures, crate::apply_bench::Resources)> = None;
     if want("apply") || want("baseline") {
         let examples: &[&str] = if want("apply") {
             &["secure-ml-workspace", "minimal", "shared-vnet-training"]
@@ -81,22 +82,37 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
 
-    // 3. The SDK baseline (needs the secure example's moat run).
+    // 3. The SDK baseline (needs the secure example's moat run), plus moat on the wide VNet
+    // (one VNet, ten subnets: the spec where per-subnet writes cost most).
     let baseline = if want("baseline") {
         match &secure {
-            Some((f, ids)) => {
-                eprintln!("moat-bench: baseline (Azure SDK for Python) …");
+            Some((f, resources)) => {
+                eprintln!("moat-bench: apply the wide VNet for the baseline …");
+                let text = crate::specgen::grid("wide", 1);
+                let (wf, wide) = rt.block_on(crate::apply_bench::bench_median(
+                    "wide VNet (baseline)",
+                    &text,
+                    settings,
+                    3,
+                ))?;
+                eprintln!("moat-bench: baseline (Azure SDK for Python, sequential and threaded) …");
                 let venv = args
                     .venv
                     .clone()
                     .unwrap_or_else(|| root.join("target/bench-venv"));
-                Some(rt.block_on(crate::baseline::bench(
-                    &args.python,
-                    &venv,
-                    settings,
-                    f.plan_s + f.apply_s,
-                    ids,
-                )))
+                let moat = [
+                    crate::baseline::MoatRun {
+                        spec: "secure",
+                        moat_s: f.plan_s + f.apply_s,
+                        resources,
+                    },
+                    crate::baseline::MoatRun {
+                        spec: "wide",
+                        moat_s: wf.plan_s + wf.apply_s,
+                        resources: &wide,
+                    },
+                ];
+                Some(rt.block_on(crate::baseline::bench(&args.python, &venv, settings, &moat)))
             }
             None => Some(BaselineFigures::skipped(
                 "the secure example was not applied",
@@ -126,6 +142,26 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
 
+    // 2b. Concurrent plans in one subscription, sharing ARM's read budget.
+    let mut concurrent: Vec<ConcurrentFigures> = Vec::new();
+    if want("concurrent") {
+        let ks: &[usize] = if args.quick {
+            &[2]
+        } else {
+            &args.concurrent_plans
+        };
+        for &k in ks {
+            eprintln!("moat-bench: {k} concurrent plans of 1 000 resources …");
+            let latency = Duration::from_millis(args.latency_ms);
+            concurrent.push(rt.block_on(crate::concurrent::bench(
+                k,
+                1000,
+                latency,
+                args.time_scale,
+            ))?);
+        }
+    }
+
     // 4. Offline cost, each size in its own process.
     let mut offline: Vec<OfflineFigures> = Vec::new();
     if want("offline") {
@@ -139,13 +175,75 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
     let total = started.elapsed().as_secs_f64();
     print_table(&applies, &plans, baseline.as_ref(), &offline, total);
+    print_concurrent(&concurrent);
     if let Some(path) = &args.json {
-        let v = figures_json(args, &applies, &plans, baseline.as_ref(), &offline, total);
+        let mut v = figures_json(args, &applies, &plans, baseline.as_ref(), &offline, total);
+        add_concurrent(&mut v, &concurrent);
         let text = serde_json::to_string_pretty(&v)? + "\n";
         std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
         eprintln!("moat-bench: wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The concurrent-plan keys: the goals are stated for five plans.
+fn add_concurrent(v: &mut Value, runs: &[ConcurrentFigures]) {
+    let five = runs.iter().find(|c| c.plans == 5);
+    let worst_ratio = runs
+        .iter()
+        .map(|c| c.ratio)
+        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
+    if let Value::Object(map) = v {
+        map.insert(
+            "plan_concurrent_unread".into(),
+            json!(five.map(|c| c.unread
+                + if c.errors.is_empty() {
+                    0
+                } else {
+                    c.resources_each
+                })),
+        );
+        map.insert(
+            "plan_concurrent_429_share".into(),
+            json!(five.map(|c| c.share_429)),
+        );
+        map.insert(
+            "plan_concurrent_budget_ratio".into(),
+            json!(five.map(|c| c.ratio)),
+        );
+        map.insert(
+            "plan_concurrent_unread_all_k".into(),
+            json!(runs.iter().map(|c| c.unread).sum::<usize>()),
+        );
+        map.insert("plan_concurrent_worst_ratio".into(), json!(worst_ratio));
+        map.insert("concurrent".into(), json!(runs));
+    }
+}
+
+fn print_concurrent(runs: &[ConcurrentFigures]) {
+    if runs.is_empty() {
+        return;
+    }
+    println!("\nConcurrent plans in one subscription (1 000 resources each, ARM's read budget)");
+    println!(
+        "{:>5} {:>6} {:>8} {:>8} {:>6} {:>7} {:>6} {:>7} {:>7} {:>7}",
+        "plans", "reads", "wall s", "bound s", "ratio", "reqs", "429s", "429 %", "unread", "errors"
+    );
+    for c in runs {
+        println!(
+            "{:>5} {:>6} {:>8.2} {:>8.2} {:>6.3} {:>7} {:>6} {:>7.2} {:>7} {:>7}",
+            c.plans,
+            c.reads_needed,
+            c.wall_s,
+            c.bound_s,
+            c.ratio,
+            c.requests,
+            c.http_429,
+            c.share_429 * 100.0,
+            c.unread,
+            c.errors.len()
+        );
+    }
 }
 
 fn plan_at<'a>(plans: &'a [PlanFigures], n: usize, cloud: &str) -> Option<&'a PlanFigures> {
@@ -188,7 +286,8 @@ fn figures_json(
         "plan_2000_lower_bound_ratio": p2000.map(|p| p.ratio),
         "plan_2000_requests_per_resource": p2000.map(|p| p.requests_per_resource),
         "plan_2000_http_429": p2000.map(|p| p.http_429),
-        "sdk_baseline_ratio": baseline.filter(|b| b.status == "ran").map(|b| b.ratio),
+        "sdk_threaded_ratio": baseline.and_then(BaselineFigures::threaded_ratio),
+        "sdk_sequential_ratio": baseline.and_then(BaselineFigures::sequential_ratio),
         "offline_10000_seconds": o10k.map(|o| o.total_s),
         "offline_10000_peak_mb": o10k.map(|o| o.peak_mb),
         "apply": applies,
@@ -273,17 +372,30 @@ fn print_table(
     }
     if let Some(b) = baseline {
         println!(
-            "\nAgainst the Azure SDK for Python (secure-ml-workspace, one resource at a time)"
+            "\nAgainst the Azure SDK for Python (secure example and wide VNet; same cadence and polling rules)"
         );
         if b.status == "ran" {
-            println!(
-                "moat {:.3} s (plan + apply)   SDK script {:.3} s ({} requests)   moat/SDK {:.2}   same resource IDs: {}",
-                b.moat_s,
-                b.sdk_s,
-                b.sdk_requests,
-                b.ratio,
-                if b.same_ids { "yes" } else { "NO" }
-            );
+            for r in &b.runs {
+                println!(
+                    "{:<6} {:<10} moat {:.3} s   script {:.3} s ({} requests)   moat/script {:.2}   same resources and properties: {}",
+                    r.spec,
+                    r.mode,
+                    r.moat_s,
+                    r.sdk_s,
+                    r.requests,
+                    r.ratio,
+                    if r.same_result() { "yes" } else { "NO" }
+                );
+                for d in r
+                    .only_moat
+                    .iter()
+                    .map(|i| format!("only moat: {i}"))
+                    .chain(r.only_sdk.iter().map(|i| format!("only script: {i}")))
+                    .chain(r.property_differences.iter().cloned())
+                {
+                    println!("    {d}");
+                }
+            }
         } else {
             println!(
                 "skipped: {}",

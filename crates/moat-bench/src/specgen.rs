@@ -21,7 +21,15 @@ const BLOCKS_PER_RG: usize = 16;
 
 /// A spec with exactly `n` resources (`n >= 1`), stack name `stack`.
 pub fn spec(stack: &str, n: usize) -> String {
+    spec_tagged(stack, n, "")
+}
+
+/// [`spec`] with `tag` (lower-case letters and digits, a few characters) in the globally
+/// unique names (storage accounts, key vaults), so several such stacks can live in one
+/// subscription.
+pub fn spec_tagged(stack: &str, n: usize, tag: &str) -> String {
     let mut g = Gen::new(stack, n.max(1));
+    g.tag = tag.to_string();
     let mut block = 0;
     while g.left() > 0 {
         if block % BLOCKS_PER_RG == 0 {
@@ -45,6 +53,8 @@ struct Gen {
     budget: usize,
     used: usize,
     rg: usize,
+    /// Goes into global names.
+    tag: String,
 }
 
 impl Gen {
@@ -60,6 +70,7 @@ impl Gen {
             budget,
             used: 0,
             rg: 0,
+            tag: String::new(),
         }
     }
 
@@ -80,6 +91,7 @@ impl Gen {
     /// One block; stops as soon as the budget is spent.
     fn block(&mut self, b: usize) {
         let rg = self.rg;
+        let tag = self.tag.clone();
         if self.left() == 0 {
             return;
         }
@@ -135,7 +147,7 @@ impl Gen {
             self.used += 1;
             let _ = writeln!(
                 self.out,
-                "  st{b}-{j}:\n    type: storage_account\n    resource_group: rg{rg}\n    name: bst{b}x{j}\n    network_rules: {{ default_action: deny, bypass: [azure_services], subnets: [vnet{b}/s0] }}"
+                "  st{b}-{j}:\n    type: storage_account\n    resource_group: rg{rg}\n    name: b{tag}st{b}x{j}\n    network_rules: {{ default_action: deny, bypass: [azure_services], subnets: [vnet{b}/s0] }}"
             );
         }
         for j in 0..STORES {
@@ -145,7 +157,7 @@ impl Gen {
             self.used += 1;
             let _ = writeln!(
                 self.out,
-                "  kv{b}-{j}:\n    type: key_vault\n    resource_group: rg{rg}\n    name: bkv-{b}-{j}\n    network_rules: {{ default_action: deny, bypass: [azure_services], subnets: [vnet{b}/s0] }}"
+                "  kv{b}-{j}:\n    type: key_vault\n    resource_group: rg{rg}\n    name: b{tag}kv-{b}-{j}\n    network_rules: {{ default_action: deny, bypass: [azure_services], subnets: [vnet{b}/s0] }}"
             );
         }
     }
