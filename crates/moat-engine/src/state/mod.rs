@@ -707,7 +707,7 @@ mod tests {
         r.journal.push(JournalEntry {
             key: "vnet".into(),
             id: "/x".into(),
-            kind: Some(moat_model::Kind::VirtualNetwork),
+            kind: None,
             action: "create".into(),
             started_at: "2025-01-01T00:00:00Z".into(),
             operation: None,
