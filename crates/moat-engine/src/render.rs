@@ -155,16 +155,40 @@ fn change_lines(c: &Change, color: bool) -> Vec<String> {
         .collect()
 }
 
+/// The line that makes a destructive change stand out: what deleting the resource loses.
+fn loss_line(r: &ResourcePlan) -> Option<String> {
+    let lost = r.loses()?;
+    Some(format!(
+        "DESTRUCTIVE: {} loses {lost}",
+        if r.action == Action::Replace {
+            "replacing it"
+        } else {
+            "deleting it"
+        }
+    ))
+}
+
 fn resource_block(r: &ResourcePlan, opts: TextOptions, out: &mut String) {
     let color = opts.color;
+    // `!` in the margin: a delete or replacement that loses data must not look like a route.
+    let mark = if r.destructive {
+        paint(color, "1;31", "!")
+    } else {
+        paint(color, "1", "#")
+    };
     let _ = writeln!(
         out,
         "  {} {} ({}) {}",
-        paint(color, "1", "#"),
+        mark,
         paint(color, "1", &r.key),
         r.kind,
         verb(r.action)
     );
+    if r.destructive
+        && let Some(line) = loss_line(r)
+    {
+        let _ = writeln!(out, "    {}", paint(color, "1;31", &format!("! {line}")));
+    }
     for reason in &r.reasons {
         // Reasons quote ARM's messages: escaped, so that each stays on its line.
         let reason = moat_spec::diag::escape_text(reason);
@@ -214,6 +238,25 @@ pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### moat plan for stack `{}`\n", plan.stack);
     let _ = writeln!(out, "**{}**\n", summary_line(plan));
+    let destructive: Vec<&ResourcePlan> = plan.resources.iter().filter(|r| r.destructive).collect();
+    if !destructive.is_empty() {
+        // A blockquote warning above the table: a reviewer skimming the comment sees it.
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> This plan deletes or replaces {} resource(s) that hold data:",
+            destructive.len()
+        );
+        for r in &destructive {
+            let _ = writeln!(
+                out,
+                "> - `{}` ({}): {}",
+                r.key,
+                r.kind,
+                loss_line(r).unwrap_or_default()
+            );
+        }
+        out.push('\n');
+    }
     let changed: Vec<&ResourcePlan> = plan
         .resources
         .iter()
@@ -226,13 +269,18 @@ pub fn markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "|---|---|---|---|---|");
     for r in &changed {
         let icon = match r.action {
+            _ if r.destructive => "⚠️",
             Action::Create => "🟢",
             Action::Update => "🟡",
             Action::Replace => "🟣",
             Action::Delete => "🔴",
             _ => "⚪",
         };
-        let why = moat_spec::diag::escape_text(&r.reasons.join("; ")).replace('|', "\\|");
+        let mut why: Vec<String> = r.reasons.clone();
+        if r.destructive {
+            why.extend(loss_line(r).map(|l| format!("**{l}**")));
+        }
+        let why = moat_spec::diag::escape_text(&why.join("; ")).replace('|', "\\|");
         let _ = writeln!(
             out,
             "| {icon} | `{}` | {} | {} | {} |",
@@ -250,7 +298,8 @@ pub fn markdown(plan: &Plan) -> String {
         "\n<details><summary>Property changes</summary>\n\n```diff"
     );
     for r in &changed {
-        let _ = writeln!(out, "{} {} ({})", r.action.symbol(), r.key, r.kind);
+        let bang = if r.destructive { "! " } else { "" };
+        let _ = writeln!(out, "{bang}{} {} ({})", r.action.symbol(), r.key, r.kind);
         if matches!(r.action, Action::Create | Action::Update | Action::Replace) {
             for c in &r.changes {
                 for line in change_lines(c, false) {

@@ -15,6 +15,7 @@ pub(crate) static DEF: KindDef = KindDef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,
     }),
+    holds_data: Some("every workload deployed on it and its persistent volumes"),
     fields: &[
         Field::new("sku.tier", canon::lower),
         Field::new("properties.kubernetesVersion", kubernetes_version).carried(),

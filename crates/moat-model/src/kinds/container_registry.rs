@@ -16,6 +16,7 @@ pub(crate) static DEF: KindDef = KindDef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,
     }),
+    holds_data: Some("its images"),
     fields: &[
         Field::new("sku.name", canon::lower),
         Field::new("properties.adminUserEnabled", canon::same),

@@ -17,6 +17,7 @@ pub(crate) static DEF: KindDef = KindDef {
         get: scope_ref,
     }),
     replace: Replace::Refused("a deleted key vault keeps its name until it is purged"),
+    holds_data: Some("its keys, secrets and certificates (kept soft-deleted until purged)"),
     fields: &[
         Field::new("properties.tenantId", canon::lower),
         Field::new("properties.sku.name", canon::lower),

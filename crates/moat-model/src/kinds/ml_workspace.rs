@@ -18,6 +18,7 @@ pub(crate) static DEF: KindDef = KindDef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,
     }),
+    holds_data: Some("its run history, registered models and data assets, and endpoints"),
     fields: &[
         Field::new("properties.storageAccount", canon::id_of).immutable(),
         Field::new("properties.keyVault", canon::id_of).immutable(),

@@ -16,6 +16,7 @@ pub(crate) static DEF: KindDef = KindDef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,
     }),
+    holds_data: Some("its blobs, files, queues and tables"),
     fields: &[
         Field::new("sku.name", canon::lower),
         Field::new("kind", canon::lower).immutable(),

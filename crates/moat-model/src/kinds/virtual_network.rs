@@ -228,6 +228,9 @@ fn check_vnet(
             body: Body::Subnet(s.clone()),
             refs,
             depends_on: Vec::new(),
+            // A subnet has no common fields of its own; its VNet's protection covers the
+            // VNet, and deleting the VNet is what removes the subnet.
+            protect: None,
             span: sub.span,
         });
     }
