@@ -170,20 +170,17 @@ fn loss_line(r: &ResourcePlan) -> Option<String> {
 
 fn resource_block(r: &ResourcePlan, opts: TextOptions, out: &mut String) {
     let color = opts.color;
-    // `!` in the margin: a delete or replacement that loses data must not look like a route.
-    let mark = if r.destructive {
-        paint(color, "1;31", "!")
-    } else {
-        paint(color, "1", "#")
-    };
     let _ = writeln!(
         out,
         "  {} {} ({}) {}",
-        mark,
+        paint(color, "1", "#"),
         paint(color, "1", &r.key),
         r.kind,
         verb(r.action)
     );
+    // A delete or replacement that loses data must not look like a route: a `!` line right
+    // under the header says what is lost. The header keeps its `#`, so that what reads the
+    // text plan line by line (scripts, the contract harness) still finds every resource.
     if r.destructive
         && let Some(line) = loss_line(r)
     {
