@@ -46,6 +46,19 @@ pub enum PlanError {
         /// Why replacing is impossible.
         why: String,
     },
+    /// A field changed that the resource's API cannot change in place, where replacing the
+    /// resource would lose more than the user asked for (a cluster Azure ML created).
+    #[error(
+        "`{key}`: `{path}` cannot change in place, and moat will not replace the resource for it"
+    )]
+    NotInPlace {
+        /// Resource key.
+        key: String,
+        /// The changed path.
+        path: String,
+        /// What can make the change instead.
+        hint: String,
+    },
     /// The resource exists and no stack owns it.
     #[error(
         "`{key}` already exists ({id}) and this stack does not own it; adopt it with `moat import SPEC {key} {id}`"
@@ -56,6 +69,27 @@ pub enum PlanError {
         /// ARM ID.
         id: String,
     },
+}
+
+impl PlanError {
+    /// The key of the resource the error is about (the CLI points at its line).
+    pub fn key(&self) -> &str {
+        match self {
+            PlanError::ExistingMissing { key, .. }
+            | PlanError::OwnedByOtherStack { key, .. }
+            | PlanError::CannotReplace { key, .. }
+            | PlanError::NotInPlace { key, .. }
+            | PlanError::Unowned { key, .. } => key,
+        }
+    }
+
+    /// What to do about it, when there is more to say than the message.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            PlanError::NotInPlace { hint, .. } => Some(hint),
+            _ => None,
+        }
+    }
 }
 
 /// Everything the planner reads.
@@ -202,6 +236,9 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
     }
     order_deletes(&mut deletes);
     out.extend(deletes);
+    for r in &mut out {
+        r.destructive = r.loses().is_some();
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -295,6 +332,7 @@ fn delete_plan(
         }),
         live_etag: None,
         applied: None,
+        destructive: false,
     }
 }
 
@@ -380,6 +418,7 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
         request: None,
         live_etag: live.body().and_then(etag),
         applied: None,
+        destructive: false,
     };
     if r.is_existing() {
         return match live {
@@ -490,6 +529,21 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                 });
             } else if p.changes.is_empty() {
                 p.action = Action::NoOp;
+            } else if let Some((c, hint)) = p.changes.iter().find_map(|c| {
+                r.kind
+                    .def()
+                    .field(&c.path)
+                    .and_then(|f| f.refused)
+                    .map(|h| (c, h))
+            }) {
+                // The change is real, but neither an in-place write nor a replacement makes
+                // it the way the user means: say what can (the plan must not claim "No
+                // changes", nor drop a cluster and its services for a scale-out).
+                return Err(PlanError::NotInPlace {
+                    key: r.key.clone(),
+                    path: c.path.clone(),
+                    hint: hint.into(),
+                });
             } else if p.changes.iter().any(|c| c.forces_replacement) {
                 if let Replace::Refused(why) = r.kind.def().replace {
                     // A replacement that can never converge (a deleted vault keeps its name):
@@ -594,11 +648,17 @@ pub fn diff(
 ) -> Vec<Change> {
     let mut changes = Vec::new();
     for (path, want) in desired {
-        let have = live
-            .get(path)
-            .cloned()
-            .or_else(|| arm::default_of(kind, path))
-            .unwrap_or(Value::Null);
+        let write_only = kind.def().field(path).is_some_and(|f| f.write_only);
+        let have = match live.get(path) {
+            Some(v) => v.clone(),
+            // Azure does not return it: the last applied value is the best knowledge of it,
+            // and with none (a record from before moat managed it) nothing is known to differ.
+            None if write_only => match last.and_then(|l| l.get(path)) {
+                Some(v) => v.clone(),
+                None => continue,
+            },
+            None => arm::default_of(kind, path).unwrap_or(Value::Null),
+        };
         if &have != want {
             changes.push(Change {
                 path: path.clone(),

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod fake;
 pub mod live;
 pub mod plan;
+pub mod protect;
 pub mod render;
 /// The state record of a stack and where it is kept: a local directory or an Azure blob,
 /// each with a lock so that two applies never write the same stack.

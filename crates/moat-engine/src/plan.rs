@@ -140,6 +140,22 @@ pub struct ResourcePlan {
     /// The managed properties to record as last applied once the write succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied: Option<BTreeMap<String, Value>>,
+    /// A delete or replacement of a resource that holds data or history (the kind's
+    /// `holds_data`): every rendering makes it stand out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub destructive: bool,
+}
+
+impl ResourcePlan {
+    /// What deleting or replacing it loses, when that is what the plan does to a kind that
+    /// holds data.
+    pub fn loses(&self) -> Option<&'static str> {
+        if matches!(self.action, Action::Delete | Action::Replace) {
+            self.kind.def().holds_data
+        } else {
+            None
+        }
+    }
 }
 
 /// Counts for the summary line.
@@ -318,7 +334,8 @@ pub fn json_schema() -> Value {
                     "lock_group": string("Writes with the same lock group never run at the same time (the subnets of one VNet)."),
                     "request": { "$ref": "#/$defs/request" },
                     "live_etag": string("The etag of the live resource the plan was computed from."),
-                    "applied": { "type": "object", "description": "Managed properties (dotted path → canonical value) recorded as last applied once the write succeeds; secrets excluded." }
+                    "applied": { "type": "object", "description": "Managed properties (dotted path → canonical value) recorded as last applied once the write succeeds; secrets excluded." },
+                    "destructive": flag("A delete or replacement of a resource that holds data or history (storage account, key vault, workspace, cluster, registry): what it holds is lost.")
                 }
             },
             "change": {

@@ -155,6 +155,19 @@ fn change_lines(c: &Change, color: bool) -> Vec<String> {
         .collect()
 }
 
+/// The line that makes a destructive change stand out: what deleting the resource loses.
+fn loss_line(r: &ResourcePlan) -> Option<String> {
+    let lost = r.loses()?;
+    Some(format!(
+        "DESTRUCTIVE: {} loses {lost}",
+        if r.action == Action::Replace {
+            "replacing it"
+        } else {
+            "deleting it"
+        }
+    ))
+}
+
 fn resource_block(r: &ResourcePlan, opts: TextOptions, out: &mut String) {
     let color = opts.color;
     let _ = writeln!(
@@ -165,6 +178,14 @@ fn resource_block(r: &ResourcePlan, opts: TextOptions, out: &mut String) {
         r.kind,
         verb(r.action)
     );
+    // A delete or replacement that loses data must not look like a route: a `!` line right
+    // under the header says what is lost. The header keeps its `#`, so that what reads the
+    // text plan line by line (scripts, the contract harness) still finds every resource.
+    if r.destructive
+        && let Some(line) = loss_line(r)
+    {
+        let _ = writeln!(out, "    {}", paint(color, "1;31", &format!("! {line}")));
+    }
     for reason in &r.reasons {
         // Reasons quote ARM's messages: escaped, so that each stays on its line.
         let reason = moat_spec::diag::escape_text(reason);
@@ -214,6 +235,25 @@ pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### moat plan for stack `{}`\n", plan.stack);
     let _ = writeln!(out, "**{}**\n", summary_line(plan));
+    let destructive: Vec<&ResourcePlan> = plan.resources.iter().filter(|r| r.destructive).collect();
+    if !destructive.is_empty() {
+        // A blockquote warning above the table: a reviewer skimming the comment sees it.
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> This plan deletes or replaces {} resource(s) that hold data:",
+            destructive.len()
+        );
+        for r in &destructive {
+            let _ = writeln!(
+                out,
+                "> - `{}` ({}): {}",
+                r.key,
+                r.kind,
+                loss_line(r).unwrap_or_default()
+            );
+        }
+        out.push('\n');
+    }
     let changed: Vec<&ResourcePlan> = plan
         .resources
         .iter()
@@ -226,13 +266,18 @@ pub fn markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "|---|---|---|---|---|");
     for r in &changed {
         let icon = match r.action {
+            _ if r.destructive => "⚠️",
             Action::Create => "🟢",
             Action::Update => "🟡",
             Action::Replace => "🟣",
             Action::Delete => "🔴",
             _ => "⚪",
         };
-        let why = moat_spec::diag::escape_text(&r.reasons.join("; ")).replace('|', "\\|");
+        let mut why: Vec<String> = r.reasons.clone();
+        if r.destructive {
+            why.extend(loss_line(r).map(|l| format!("**{l}**")));
+        }
+        let why = moat_spec::diag::escape_text(&why.join("; ")).replace('|', "\\|");
         let _ = writeln!(
             out,
             "| {icon} | `{}` | {} | {} | {} |",
@@ -250,7 +295,8 @@ pub fn markdown(plan: &Plan) -> String {
         "\n<details><summary>Property changes</summary>\n\n```diff"
     );
     for r in &changed {
-        let _ = writeln!(out, "{} {} ({})", r.action.symbol(), r.key, r.kind);
+        let bang = if r.destructive { "! " } else { "" };
+        let _ = writeln!(out, "{bang}{} {} ({})", r.action.symbol(), r.key, r.kind);
         if matches!(r.action, Action::Create | Action::Update | Action::Replace) {
             for c in &r.changes {
                 for line in change_lines(c, false) {

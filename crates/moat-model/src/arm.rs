@@ -207,8 +207,10 @@ pub fn carry_over(kind: Kind) -> impl Iterator<Item = &'static str> {
 /// password, secret, key or token.
 pub fn is_sensitive(kind: Kind, path: &str) -> bool {
     let def = kind.def();
-    if def.field(path).is_some_and(|f| f.secret) {
-        return true;
+    match def.field(path) {
+        Some(f) if f.secret => return true,
+        Some(f) if f.public => return false,
+        _ => {}
     }
     let last = path.rsplit('.').next().unwrap_or(path);
     if def.secrets.iter().any(|s| s.eq_ignore_ascii_case(last)) {

@@ -154,6 +154,9 @@ pub struct Resource {
     pub refs: Vec<Ref>,
     /// Explicit `depends_on` keys.
     pub depends_on: Vec<Spanned<String>>,
+    /// `protect: true`: where it was written. A plan that deletes or replaces the resource
+    /// is refused.
+    pub protect: Option<Span>,
     /// The whole resource in the spec.
     pub span: Span,
 }

@@ -804,6 +804,7 @@ impl<'s> Resolver<'s> {
             body,
             refs,
             depends_on,
+            protect: res.protect.as_ref().filter(|p| p.value).map(|p| p.span),
             span: res.span,
         });
         out.extend(children);

@@ -72,7 +72,15 @@ spec_struct! {
 }
 
 /// Fields every resource may have besides its kind's own.
-pub const COMMON_FIELDS: &[&str] = &["type", "name", "location", "tags", "depends_on", "existing"];
+pub const COMMON_FIELDS: &[&str] = &[
+    "type",
+    "name",
+    "location",
+    "tags",
+    "depends_on",
+    "existing",
+    "protect",
+];
 
 /// One entry under `resources:`.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,6 +99,8 @@ pub struct Resource {
     pub depends_on: Option<Spanned<Vec<Spanned<String>>>>,
     /// Set for read-only resources.
     pub existing: Option<Spanned<Existing>>,
+    /// `protect: true`: a plan that would delete or replace it is an error.
+    pub protect: Option<Spanned<bool>>,
     /// The kind-specific fields; `None` for `existing:` resources.
     pub body: Option<KindSpec>,
     /// The whole resource mapping.
@@ -145,6 +155,7 @@ impl Resource {
         let tags = r.opt::<Map<String>>("tags", cx);
         let depends_on = r.opt::<Vec<Spanned<String>>>("depends_on", cx);
         let existing = r.opt::<Existing>("existing", cx);
+        let protect = r.opt::<bool>("protect", cx);
         let has_existing = r.has("existing");
         let mut known: Vec<&str> = COMMON_FIELDS.to_vec();
         known.extend(ty.value.fields());
@@ -176,6 +187,7 @@ impl Resource {
             tags,
             depends_on,
             existing,
+            protect,
             body,
             span,
         })

@@ -70,6 +70,9 @@ fn common_properties() -> Vec<(String, Value)> {
                 json!({ "type": "array", "items": { "type": "string" }, "description": "Extra ordering: keys of resources to create first." })
             }
             "existing" => Existing::schema(),
+            "protect" => {
+                json!({ "type": "boolean", "description": "When true, a plan that would delete or replace this resource (apply, destroy, a targeted destroy) stops with an error at it." })
+            }
             _ => json!({}),
         };
         v.push(((*f).to_string(), s));

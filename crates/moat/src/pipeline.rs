@@ -135,14 +135,12 @@ pub async fn make_plan(
         }
         Err(errors) => {
             for e in errors {
-                let key = match &e {
-                    moat_engine::diff::PlanError::ExistingMissing { key, .. }
-                    | moat_engine::diff::PlanError::OwnedByOtherStack { key, .. }
-                    | moat_engine::diff::PlanError::Unowned { key, .. }
-                    | moat_engine::diff::PlanError::CannotReplace { key, .. } => key.clone(),
-                };
-                let e = moat_spec::diag::escape_text(&e.to_string());
-                eprintln!("error: {e}{}", c.locate(&key));
+                let hint = e
+                    .hint()
+                    .map(|h| format!("\nhint: {}", moat_spec::diag::escape_text(h)))
+                    .unwrap_or_default();
+                let text = moat_spec::diag::escape_text(&e.to_string());
+                eprintln!("error: {text}{}{hint}", c.locate(e.key()));
             }
             Ok(None)
         }
@@ -167,6 +165,19 @@ pub async fn groups_are_ours(s: &Session, c: &Checked, plan: &Plan) -> anyhow::R
         );
     }
     Ok(foreign.is_empty())
+}
+
+/// Refuses a plan that deletes or replaces a `protect: true` resource (printing each one at
+/// its line, with a hint); `false` means refused. Runs on the plan as narrowed by
+/// `--target`/`--exclude`.
+pub fn unprotected(c: &Checked, plan: &Plan) -> bool {
+    let found = moat_engine::protect::violations(plan, &c.model);
+    for p in &found {
+        let text = moat_spec::diag::escape_text(&p.to_string());
+        let hint = moat_spec::diag::escape_text(&p.hint());
+        eprintln!("error: {text}{}\nhint: {hint}", c.locate(&p.key));
+    }
+    found.is_empty()
 }
 
 /// Prints one located error per resource that could not be read, then the verdict; `true`

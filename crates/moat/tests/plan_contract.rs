@@ -37,15 +37,10 @@ const STACK: &str = "mistakes";
 const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
     ("repro_1_key_rename_deletes_workspace",          "bdef",  "moves"),
     ("repro_2_destroy_target_subnet_destroys_parent", "bdeg",  "targeted destroy semantics"),
-    ("repro_3_storage_rename_leaks_old_account",      "ef",    "replacements on name change, no orphans"),
-    ("repro_4_ssh_key_change_plans_no_changes",       "g",     "field-level update rules from the API"),
+    ("repro_3_storage_rename_leaks_old_account",      "e",     "replacements on name change, no orphans"),
     ("repro_6_saved_plan_without_its_vars",           "dx",    "saved plans"),
-    ("repro_7_aks_scale_replaces_cluster",            "g",     "field-level update rules from the API"),
     ("destroy_exclude_workspace",                     "g",     "targeted destroy semantics"),
     ("destroy_target_nsg",                            "bdeg",  "targeted destroy semantics"),
-    ("immutable_aks_service_cidr",                    "f",     "destructive changes"),
-    ("immutable_storage_hns",                         "f",     "destructive changes"),
-    ("immutable_workspace_hbi",                       "f",     "destructive changes"),
     ("key_rename_aks_cluster",                        "def",   "moves"),
     ("key_rename_compute",                            "def",   "moves"),
     ("key_rename_insights",                           "def",   "moves"),
@@ -60,10 +55,9 @@ const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
     ("name_change_nsg",                               "e",     "replacements on name change, no orphans"),
     ("name_change_resource_group",                    "cdex",  "replacements on name change, no orphans"),
     ("name_change_route_table",                       "e",     "replacements on name change, no orphans"),
-    ("name_change_subnet",                            "cdfx",  "replacements on name change, no orphans"),
-    ("name_change_vault",                             "ef",    "replacements on name change, no orphans"),
+    ("name_change_subnet",                            "cdx",   "replacements on name change, no orphans"),
+    ("name_change_vault",                             "e",     "replacements on name change, no orphans"),
     ("name_change_workspace",                         "e",     "replacements on name change, no orphans"),
-    ("remove_aks_subnet_and_users",                   "f",     "destructive changes"),
     ("saved_plan_applied_from_another_directory",     "dx",    "saved plans"),
     ("saved_plan_vars_in_another_order",              "dx",    "saved plans"),
 ];
@@ -124,6 +118,8 @@ enum Expect {
     Live(&'static str, &'static str, &'static str, &'static str),
     /// The plan does not give this key one of these actions.
     NotAction(&'static str, &'static [&'static str], &'static str),
+    /// The step was refused with a located error containing this text.
+    Refused(&'static str),
 }
 
 /// One edit-after-apply scenario.
@@ -441,6 +437,14 @@ fn catalogue() -> Vec<Scenario> {
             "2024-04-01&underlyingResourceAction=Delete",
         )),
         sc("lost_state_directory").prep(Prep::LoseState),
+        // --- `protect: true`: a plan that would delete or replace it is refused at its line
+        sc("protect_refuses_replacement")
+            .once("    name: mistakes-ws\n", "    name: mistakes-ws\n    protect: true\n    hbi_workspace: true\n")
+            .expect(Expect::Refused("`ws` is protected")),
+        sc("protect_refuses_targeted_destroy")
+            .once("    type: aml_compute\n", "    type: aml_compute\n    protect: true\n")
+            .step(Step::Destroy(&["--target", "cpu"]))
+            .expect(Expect::Refused("`cpu` is protected")),
     ]
 }
 
@@ -739,7 +743,7 @@ fn run(s: &Scenario) -> (Report, PathBuf) {
         next_plan(&dir, &url, &state, &pending, &mut violations);
     }
     check_orphans(STACK, &after, &state_ids(&state, STACK), &mut violations);
-    expectations(s, &url, &plan, &after, &mut violations);
+    expectations(s, &url, &plan, refused.as_deref(), &mut violations);
     violations.sort();
     violations.dedup();
     let report = Report {
@@ -905,10 +909,9 @@ fn expectations(
     s: &Scenario,
     url: &str,
     plan: &PlanView,
-    after: &Snapshot,
+    refused: Option<&str>,
     violations: &mut Vec<Violation>,
 ) {
-    let _ = after;
     for e in &s.expect {
         match e {
             Expect::Live(id, api, pointer, want) => {
@@ -919,6 +922,16 @@ fn expectations(
                     violations.push(Violation {
                         check: 'g',
                         what: format!("after apply, {} has {pointer} = {got} (GET {st}); the spec says {want}", short(id)),
+                    });
+                }
+            }
+            Expect::Refused(text) => {
+                if !refused.is_some_and(|r| r.contains(text)) {
+                    violations.push(Violation {
+                        check: 'g',
+                        what: format!(
+                            "the step was not refused with \"{text}\" (refusal: {refused:?})"
+                        ),
                     });
                 }
             }
@@ -1068,6 +1081,8 @@ scenarios!(
     deleted_out_of_band_insights,
     deleted_out_of_band_compute,
     lost_state_directory,
+    protect_refuses_replacement,
+    protect_refuses_targeted_destroy,
 );
 
 #[test]

@@ -15,6 +15,14 @@ pub(crate) static DEF: KindDef = KindDef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,
     }),
+    holds_data: Some("every workload deployed on it and its persistent volumes"),
+    // Sources: managedClusters.json (2024-08-01). `dnsPrefix`: "This cannot be updated once
+    // the Managed Cluster has been created". The pool's `count`, autoscaler bounds and OS
+    // disk size, `sku.tier`, `kubernetesVersion`, authorized IP ranges, `enableRBAC` and
+    // `disableLocalAccounts` change through the same PUT. The pool's name, `vmSize`,
+    // `maxPods`, `vnetSubnetID`, the network profile and `enablePrivateCluster` carry no
+    // mutability marker in the definition; AKS refuses them on an existing cluster (a new
+    // pool or a new cluster is AKS's own remedy) [service rule, no recording].
     fields: &[
         Field::new("sku.tier", canon::lower),
         Field::new("properties.kubernetesVersion", kubernetes_version).carried(),

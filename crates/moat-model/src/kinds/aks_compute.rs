@@ -15,12 +15,24 @@ pub(crate) static DEF: KindDef = KindDef {
         get: scope_ref,
     }),
     delete_query: &[("underlyingResourceAction", "Delete")],
+    // In-place changes: the only compute update of the definition is `Compute_Update`, whose
+    // `ClusterUpdateParameters` carry AmlCompute scale settings alone (machineLearningServices.json
+    // 2024-04-01); nothing of an `AKS` compute (`AKSSchema.properties`) changes through Azure ML
+    // after creation. Replacing it deletes the cluster Azure ML created (`underlyingResourceAction=
+    // Delete`) and every service deployed on it, so the routine changes (scale, node size, load
+    // balancer) are refused with a hint instead; the networking ones still replace it.
     fields: &[
         Field::new("properties.description", canon::same),
         Field::new("properties.resourceId", canon::id_of).immutable(),
         Field::new("properties.properties.clusterPurpose", canon::lower).immutable(),
-        Field::new("properties.properties.agentCount", canon::same).immutable(),
-        Field::new("properties.properties.agentVmSize", canon::lower).immutable(),
+        // The cluster is scaled on the AKS cluster itself (`managedClusters/agentPools`
+        // `count`, updatable in place in containerservice's `ManagedClusterAgentPoolProfile`).
+        Field::new("properties.properties.agentCount", canon::same)
+            .immutable()
+            .refused(SCALE_HINT),
+        Field::new("properties.properties.agentVmSize", canon::lower)
+            .immutable()
+            .refused(VM_SIZE_HINT),
         Field::new(
             "properties.properties.aksNetworkingConfiguration.subnetId",
             canon::id_of,
@@ -41,10 +53,17 @@ pub(crate) static DEF: KindDef = KindDef {
             canon::same,
         )
         .immutable(),
-        Field::new("properties.properties.loadBalancerType", canon::lower).immutable(),
-        Field::new("properties.properties.loadBalancerSubnet", canon::same).immutable(),
+        Field::new("properties.properties.loadBalancerType", canon::lower)
+            .immutable()
+            .refused(LOAD_BALANCER_HINT),
+        Field::new("properties.properties.loadBalancerSubnet", canon::same)
+            .immutable()
+            .refused(LOAD_BALANCER_HINT),
     ],
     immutable_unlisted: true,
+    holds_data: Some(
+        "the services deployed on it (and, for `create:`, the AKS cluster Azure ML built)",
+    ),
     secrets: ML_SECRETS,
     replaced_with: &[refs::CLUSTER],
     ..KindDef::new(
@@ -62,6 +81,15 @@ pub(crate) static DEF: KindDef = KindDef {
         check,
     )
 };
+
+/// Why a new `agent_count` is refused, and what can make the change.
+const SCALE_HINT: &str = "Azure ML cannot scale an AKS cluster after creating it (its compute update takes AmlCompute scale settings only); scale the cluster itself (`az aks scale` on the cluster named by the compute's `resourceId`, or its node pool's `count`) and keep `create.agent_count` at the value Azure ML created, or manage the cluster as an `aks_cluster` and attach it with `cluster:`; to build a new cluster instead, give the compute a new `name:`";
+
+/// Why a new `vm_size` is refused.
+const VM_SIZE_HINT: &str = "Azure ML cannot change the node size of an AKS cluster it created; add a node pool of the new size on the AKS cluster itself and keep `create.vm_size`, or give the compute a new `name:` to build a new cluster (its services are not moved)";
+
+/// Why a new load balancer setting is refused.
+const LOAD_BALANCER_HINT: &str = "Azure ML sets the scoring load balancer only when it creates the cluster, and no other Azure API changes it; keep the old value, or give the compute a new `name:` to build a new cluster with the new setting (its services are not moved)";
 
 fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
     let Body::Spec(KindSpec::AksCompute(c)) = &r.body else {

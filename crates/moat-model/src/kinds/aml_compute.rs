@@ -15,7 +15,14 @@ pub(crate) static DEF: KindDef = KindDef {
         get: scope_ref,
     }),
     delete_query: &[("underlyingResourceAction", "Delete")],
+    // In-place changes: `Compute_Update` (PATCH) takes `ClusterUpdateParameters`, whose only
+    // property is `properties.scaleSettings` (machineLearningServices.json 2024-04-01,
+    // `ClusterUpdateProperties` → `ScaleSettingsInformation`); every other AmlCompute
+    // property is fixed at creation (`immutable_unlisted`). moat sends the update as the
+    // full PUT `Compute_CreateOrUpdate` documents ("will overwrite a compute if it exists").
     fields: &[
+        // Not in `ClusterUpdateParameters`; kept in place as moat always has, since the PUT
+        // carries it and no recording shows it refused [unverified].
         Field::new("properties.description", canon::same).default("null"),
         Field::new("properties.properties.vmSize", canon::lower).immutable(),
         Field::new("properties.properties.vmPriority", canon::lower).immutable(),
@@ -44,6 +51,20 @@ pub(crate) static DEF: KindDef = KindDef {
             canon::same,
         )
         .immutable(),
+        // The SSH *public* key: `UserAccountCredentials.adminUserSshPublicKey` is marked
+        // `x-ms-secret` in the definition, but a public key protects nothing; hiding it hid
+        // a rotation from the plan (issue 12, repro 4), so it is shown and stored. Not in
+        // `ClusterUpdateParameters`, so rotating it replaces the cluster (nodes are
+        // re-provisioned; an AmlCompute holds no data). `Compute_Get` returns no
+        // `x-ms-secret` property ("Any secrets … are not returned"), so an absent live value
+        // compares as the last applied one.
+        Field::new(
+            "properties.properties.userAccountCredentials.adminUserSshPublicKey",
+            ssh_key,
+        )
+        .public()
+        .write_only()
+        .immutable(),
         Field::new("properties.properties.enableNodePublicIp", canon::same)
             .default("true")
             .immutable(),
@@ -66,6 +87,12 @@ pub(crate) static DEF: KindDef = KindDef {
         check,
     )
 };
+
+/// An OpenSSH public key, compared without surrounding whitespace (a pasted key often
+/// carries a trailing newline).
+fn ssh_key(v: &Value) -> Option<Value> {
+    v.as_str().map(|s| json!(s.trim()))
+}
 
 /// Azure turns `NotSpecified` into `Enabled` (BEHAVIOR.md §2.10).
 fn remote_login(v: &Value) -> Option<Value> {

@@ -15,9 +15,12 @@ pub(crate) static DEF: KindDef = KindDef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,
     }),
+    // Sources: components_API.json (2020-02-02). `Application_Type` is
+    // `x-ms-mutability: [create, read]`, so it replaces the component; the rest are plain
+    // properties of the create-or-update PUT.
     fields: &[
         Field::new("kind", canon::lower),
-        Field::new("properties.Application_Type", canon::lower),
+        Field::new("properties.Application_Type", canon::lower).immutable(),
         Field::new("properties.WorkspaceResourceId", canon::id_of),
         Field::new("properties.RetentionInDays", canon::same).default("90"),
         Field::new("properties.publicNetworkAccessForIngestion", canon::lower)

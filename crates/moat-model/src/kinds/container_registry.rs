@@ -16,6 +16,12 @@ pub(crate) static DEF: KindDef = KindDef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,
     }),
+    holds_data: Some("its images"),
+    // Sources: containerregistry.json (2023-07-01). In place: `sku` and what
+    // `RegistryPropertiesUpdateParameters` carries (`adminUserEnabled`, `networkRuleSet`,
+    // `publicNetworkAccess`). `zoneRedundancy` is create-only (not in the update
+    // parameters): it replaces the registry. `anonymousPullEnabled` is sent in the full PUT
+    // moat updates with [unverified: not in this version's update parameters].
     fields: &[
         Field::new("sku.name", canon::lower),
         Field::new("properties.adminUserEnabled", canon::same),

@@ -17,6 +17,13 @@ pub(crate) static DEF: KindDef = KindDef {
         get: scope_ref,
     }),
     replace: Replace::Refused("a deleted key vault keeps its name until it is purged"),
+    holds_data: Some("its keys, secrets and certificates (kept soft-deleted until purged)"),
+    // Sources: keyvault.json (2023-07-01) `VaultPatchProperties` lists every field below, so
+    // the definition allows them in place. `softDeleteRetentionInDays` is kept immutable
+    // after Key Vault's soft-delete documentation (the retention is fixed at creation) —
+    // not marked in the definition, no recording [unverified]; a vault is never replaced
+    // (`replace`), so the change is refused, never executed. `enablePurgeProtection` can
+    // only go from unset to true (its description); `null` is its default.
     fields: &[
         Field::new("properties.tenantId", canon::lower),
         Field::new("properties.sku.name", canon::lower),

@@ -18,6 +18,12 @@ pub(crate) static DEF: KindDef = KindDef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,
     }),
+    holds_data: Some("its run history, registered models and data assets, and endpoints"),
+    // Sources: machineLearningServices.json (2024-04-01). In place: what
+    // `WorkspacePropertiesUpdateParameters` carries (`description`, `friendlyName`,
+    // `imageBuildCompute`, `publicNetworkAccess`, `applicationInsights`,
+    // `containerRegistry`). `storageAccount`, `keyVault` and `hbiWorkspace` are not in it:
+    // they replace the workspace (and its computes).
     fields: &[
         Field::new("properties.storageAccount", canon::id_of).immutable(),
         Field::new("properties.keyVault", canon::id_of).immutable(),

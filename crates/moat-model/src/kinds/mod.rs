@@ -140,6 +140,16 @@ pub struct Field {
     pub carry_over: bool,
     /// Never shown or stored.
     pub secret: bool,
+    /// Shown and stored although its name is among the kind's `secrets` (an SSH *public*
+    /// key, which the ML definitions mark `x-ms-secret`).
+    pub public: bool,
+    /// A change the owning API cannot make in place, and where replacing the resource is not
+    /// what the user wants either (scaling a cluster Azure ML created): the plan stops with
+    /// this hint, naming what can make the change.
+    pub refused: Option<&'static str>,
+    /// Azure may leave it out of a GET (write-only): when the live body has no value, the
+    /// last applied one stands for it.
+    pub write_only: bool,
 }
 
 impl Field {
@@ -152,7 +162,25 @@ impl Field {
             immutable: false,
             carry_over: false,
             secret: false,
+            public: false,
+            refused: None,
+            write_only: false,
         }
+    }
+    /// Not a secret, whatever the kind's `secrets` list says.
+    pub const fn public(mut self) -> Field {
+        self.public = true;
+        self
+    }
+    /// A change is refused with this hint instead of replacing the resource.
+    pub const fn refused(mut self, hint: &'static str) -> Field {
+        self.refused = Some(hint);
+        self
+    }
+    /// Azure may not return it; the last applied value stands in for an absent live one.
+    pub const fn write_only(mut self) -> Field {
+        self.write_only = true;
+        self
     }
     /// With ARM's default (canonical JSON text; `null` for absent).
     pub const fn default(mut self, json: &'static str) -> Field {
@@ -288,6 +316,10 @@ pub struct KindDef {
     /// References whose target being replaced replaces this one too (an AKS compute attached
     /// to a replaced cluster).
     pub replaced_with: &'static [&'static str],
+    /// The resource holds data or history that its deletion loses (blobs, secrets, run
+    /// history, deployed services): the plan marks its delete or replacement destructive and
+    /// says what is lost.
+    pub holds_data: Option<&'static str>,
     /// What users reach the resource by, derived from its Azure name and last-applied
     /// properties (`moat output`): endpoints, login servers. Never a secret.
     pub outputs: OutputsFn,
@@ -359,6 +391,7 @@ impl KindDef {
             guards_contents: None,
             soft_delete: None,
             replaced_with: &[],
+            holds_data: None,
             outputs: no_outputs,
             scope_ref: None,
         }

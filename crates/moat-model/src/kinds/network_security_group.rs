@@ -15,6 +15,7 @@ pub(crate) static DEF: KindDef = KindDef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,
     }),
+    // Sources: networkSecurityGroup.json (2024-03-01): the rules change in place.
     fields: &[Field::new("properties.securityRules", canon::security_rules).default("{}")],
     ..KindDef::new(
         Kind::NetworkSecurityGroup,

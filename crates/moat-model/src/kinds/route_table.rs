@@ -15,6 +15,7 @@ pub(crate) static DEF: KindDef = KindDef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,
     }),
+    // Sources: routeTable.json (2024-03-01): routes and BGP propagation change in place.
     fields: &[
         Field::new("properties.routes", canon::routes).default("{}"),
         Field::new("properties.disableBgpRoutePropagation", canon::same).default("false"),

@@ -16,6 +16,13 @@ pub(crate) static DEF: KindDef = KindDef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,
     }),
+    holds_data: Some("its blobs, files, queues and tables"),
+    // Sources: storage.json (2023-05-01). In place: what `StorageAccountUpdateParameters`
+    // carries (`sku`, `kind` — upgrade to StorageV2 only —, `accessTier`,
+    // `supportsHttpsTrafficOnly`, `minimumTlsVersion`, `allowBlobPublicAccess`,
+    // `allowSharedKeyAccess`, `publicNetworkAccess`, `networkAcls`). `isHnsEnabled` is only in
+    // `StorageAccountPropertiesCreateParameters`: it replaces the account. moat keeps `kind`
+    // immutable because the only in-place kind change is the one-way upgrade.
     fields: &[
         Field::new("sku.name", canon::lower),
         Field::new("kind", canon::lower).immutable(),

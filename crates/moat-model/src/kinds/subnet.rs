@@ -12,6 +12,9 @@ pub(crate) static DEF: KindDef = KindDef {
     lock_group: LockGroup::Parent,
     has_location: false,
     taggable: false,
+    // Sources: virtualNetwork.json (2024-03-01) `Subnets_CreateOrUpdate`: every property
+    // changes in place (an address prefix in use is refused by Azure at apply, `InUseSubnet…`;
+    // BEHAVIOR.md §5.6 for what a PUT must carry over).
     fields: &[
         Field::new("properties.addressPrefix", canon::same),
         Field::new("properties.networkSecurityGroup", canon::id_of)

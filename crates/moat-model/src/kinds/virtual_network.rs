@@ -18,6 +18,9 @@ pub(crate) static DEF: KindDef = KindDef {
         get: scope_ref,
     }),
     lock_group: LockGroup::Own,
+    // Sources: virtualNetwork.json (2024-03-01): `VirtualNetworks_CreateOrUpdate` is the
+    // update; the address space and DNS servers change in place (BEHAVIOR.md §5.2 for what a
+    // full PUT must carry over).
     fields: &[
         Field::new("properties.addressSpace.addressPrefixes", canon::str_set),
         Field::new("properties.dhcpOptions.dnsServers", canon::str_set).default("[]"),
@@ -228,6 +231,9 @@ fn check_vnet(
             body: Body::Subnet(s.clone()),
             refs,
             depends_on: Vec::new(),
+            // A subnet has no common fields of its own; its VNet's protection covers the
+            // VNet, and deleting the VNet is what removes the subnet.
+            protect: None,
             span: sub.span,
         });
     }

@@ -179,7 +179,7 @@ async fn locked(
         return Ok(Status::Failed);
     }
     let plan = select(plan, c, run, destroy)?;
-    if !groups_are_ours(s, c, &plan).await? {
+    if !crate::pipeline::unprotected(c, &plan) || !groups_are_ours(s, c, &plan).await? {
         return Ok(Status::Failed);
     }
     let mut events = run.json.then(crate::progress::EventWriter::new);

@@ -19,6 +19,7 @@ pub fn run(g: &Global, args: &PlanArgs, out: &Output) -> anyhow::Result<Status> 
         let s = open(g, &c).await?;
         let record = read_state(s.backend.as_ref(), &c.model.stack.value).await?;
         let result = match make_plan(&s, &c, &record, false).await {
+            Ok(Some((plan, _))) if !crate::pipeline::unprotected(&c, &plan) => Ok(None),
             Ok(Some((plan, live))) => match groups_are_ours(&s, &c, &plan).await {
                 Ok(true) => Ok(Some((plan, live))),
                 Ok(false) => Ok(None),

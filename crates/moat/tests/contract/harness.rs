@@ -530,7 +530,7 @@ pub struct Entry {
     /// Lower-cased ARM IDs the entry names: its `id` first, then the ID a replacement or a move
     /// leaves behind (a top-level field named like [`OLD_ID_FIELDS`] holding an ARM ID).
     pub ids: Vec<String>,
-    /// `destructive` (JSON plans only).
+    /// `destructive: true` (JSON) or the `! DESTRUCTIVE` line under the header (text).
     pub destructive: Option<bool>,
 }
 
@@ -602,8 +602,10 @@ impl PlanView {
     pub fn from_text(text: &str) -> PlanView {
         let mut entries: Vec<Entry> = Vec::new();
         let mut pending: Option<(String, String)> = None;
+        let mut destructive = false;
         for line in text.lines() {
             if let Some(h) = line.strip_prefix("  # ") {
+                destructive = false;
                 if let Some((key, rest)) = h.split_once(" (")
                     && let Some((kind, _verb)) = rest.split_once(") ")
                 {
@@ -612,6 +614,11 @@ impl PlanView {
                 continue;
             }
             let t = line.trim();
+            if t.starts_with("! DESTRUCTIVE") {
+                // The marker line under the header of a destructive delete or replacement.
+                destructive = pending.is_some();
+                continue;
+            }
             let mut words = t.split_whitespace();
             if let (Some(sym), Some(id), Some((key, kind))) =
                 (words.next(), words.next(), pending.as_ref())
@@ -632,7 +639,7 @@ impl PlanView {
                     kind: kind.clone(),
                     action: action.to_string(),
                     ids: vec![id.to_ascii_lowercase()],
-                    destructive: None,
+                    destructive: Some(destructive),
                 });
                 pending = None;
             }
@@ -916,7 +923,7 @@ pub fn check_orphans(
 }
 
 /// (f) The plan is honest about what it does: one ARM ID is never both kept and deleted under
-/// two keys, and (JSON plans) destructive changes are marked.
+/// two keys, and destructive changes are marked (in text and JSON plans alike).
 pub fn check_plan(plan: &PlanView, out: &mut Vec<Violation>) {
     let mut by_id: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
     for e in &plan.entries {
@@ -931,9 +938,7 @@ pub fn check_plan(plan: &PlanView, out: &mut Vec<Violation>) {
             ));
         }
     }
-    if !plan.json {
-        return;
-    }
+    // Text plans mark it with the `! DESTRUCTIVE` line, JSON plans with `destructive: true`.
     for e in &plan.entries {
         if matches!(e.action.as_str(), "delete" | "replace")
             && DESTRUCTIVE_KINDS.contains(&e.kind.as_str())
