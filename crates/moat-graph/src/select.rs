@@ -2,10 +2,12 @@
 //!
 //! Apply creates dependencies first, so a target drags in what it depends on and an
 //! excluded node takes its dependents out with it. Destroy is the mirror image: a target
-//! drags in what depends on it (those must go first), and an excluded node keeps
-//! everything it depends on alive.
+//! drags in what cannot exist without it (its dependents over *hard* edges), never what it
+//! depends on; a dependent that only refers to it over a *soft* edge survives and drops the
+//! reference. An excluded node is left alone with what needs it, and so is everything they
+//! depend on.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::error::GraphError;
 use crate::graph::Graph;
@@ -47,6 +49,76 @@ impl<N> Graph<N> {
             keep.remove(&kept_alive);
         }
         Ok(keep)
+    }
+}
+
+/// What a targeted destroy does: [`Graph::select_for_targeted_destroy`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DestroySelection {
+    /// The nodes to delete.
+    pub delete: BTreeSet<String>,
+    /// Surviving nodes that refer (over a soft edge) to deleted ones: node → the deleted
+    /// nodes whose reference it drops.
+    pub drop_refs: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl<N> Graph<N> {
+    /// The destroy of `targets` (every node when empty) minus `excludes`, where `soft(a, b)`
+    /// says that `a` only refers to its dependency `b` and can drop the reference.
+    ///
+    /// A target takes along every node that depends on it over a hard edge, transitively;
+    /// its own dependencies are never taken. An excluded node, every node that depends on
+    /// it over a hard edge ("what needs it") and everything those depend on (over any
+    /// edge: what is left alone keeps its references) are not deleted. Every other
+    /// survivor with a soft edge to a deleted node is listed in `drop_refs`. No survivor
+    /// ever has a hard edge to a deleted node. Unknown keys are errors.
+    pub fn select_for_targeted_destroy(
+        &self,
+        targets: &[&str],
+        excludes: &[&str],
+        soft: impl Fn(&str, &str) -> bool,
+    ) -> Result<DestroySelection, GraphError> {
+        let hard_dependents = |start: &[&str]| -> Result<BTreeSet<String>, GraphError> {
+            let mut seen: BTreeSet<String> = BTreeSet::new();
+            let mut queue: VecDeque<String> = VecDeque::new();
+            for k in start {
+                self.dependents(k)?;
+                if seen.insert((*k).to_string()) {
+                    queue.push_back((*k).to_string());
+                }
+            }
+            while let Some(k) = queue.pop_front() {
+                for d in self.dependents(&k)? {
+                    if !soft(d, &k) && seen.insert(d.to_string()) {
+                        queue.push_back(d.to_string());
+                    }
+                }
+            }
+            Ok(seen)
+        };
+        let mut delete = if targets.is_empty() {
+            self.keys().map(str::to_owned).collect()
+        } else {
+            hard_dependents(targets)?
+        };
+        let left_alone = hard_dependents(excludes)?;
+        for k in self.dependency_closure(left_alone.iter().map(String::as_str))? {
+            delete.remove(&k);
+        }
+        let mut drop_refs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (from, to) in self.edges() {
+            if !delete.contains(from) && delete.contains(to) {
+                debug_assert!(
+                    soft(from, to),
+                    "a survivor with a hard edge to a deleted node"
+                );
+                drop_refs
+                    .entry(from.to_string())
+                    .or_default()
+                    .insert(to.to_string());
+            }
+        }
+        Ok(DestroySelection { delete, drop_refs })
     }
 }
 
@@ -117,6 +189,77 @@ mod tests {
             v(g.select_for_destroy(&[], &["ws"]).unwrap()),
             vec!["aks", "inference", "other", "vnet"]
         );
+    }
+
+    // rg <- vnet <- vnet/a <- compute;  nsg <- vnet/a (soft);  vnet/a <- store (soft);
+    // vnet <- vnet/b <- aks;  store <- ws <- compute
+    fn network() -> Graph<()> {
+        let mut g = Graph::new();
+        for k in [
+            "rg", "vnet", "vnet/a", "vnet/b", "nsg", "store", "ws", "compute", "aks",
+        ] {
+            g.add_node(k, ()).unwrap();
+        }
+        for (a, b) in [
+            ("vnet", "rg"),
+            ("vnet/a", "vnet"),
+            ("vnet/b", "vnet"),
+            ("vnet/a", "nsg"),
+            ("nsg", "rg"),
+            ("store", "vnet/a"),
+            ("store", "rg"),
+            ("ws", "store"),
+            ("compute", "ws"),
+            ("compute", "vnet/a"),
+            ("aks", "vnet/b"),
+        ] {
+            g.add_edge(a, b).unwrap();
+        }
+        g
+    }
+
+    fn soft(a: &str, b: &str) -> bool {
+        matches!((a, b), ("vnet/a", "nsg") | ("store", "vnet/a"))
+    }
+
+    #[test]
+    fn targeted_destroy_takes_hard_dependents_never_parents() {
+        let g = network();
+        let s = g
+            .select_for_targeted_destroy(&["vnet/a"], &[], soft)
+            .unwrap();
+        assert_eq!(v(s.delete), vec!["compute", "vnet/a"]);
+        assert_eq!(
+            s.drop_refs.into_iter().collect::<Vec<_>>(),
+            vec![("store".to_string(), ["vnet/a".to_string()].into())]
+        );
+        let s = g.select_for_targeted_destroy(&["nsg"], &[], soft).unwrap();
+        assert_eq!(v(s.delete), vec!["nsg"]);
+        assert_eq!(s.drop_refs.keys().collect::<Vec<_>>(), vec!["vnet/a"]);
+        // A parent takes its children and what is in them, not its siblings' users' refs.
+        let s = g.select_for_targeted_destroy(&["vnet"], &[], soft).unwrap();
+        assert_eq!(
+            v(s.delete),
+            vec!["aks", "compute", "vnet", "vnet/a", "vnet/b"]
+        );
+        assert_eq!(s.drop_refs.keys().collect::<Vec<_>>(), vec!["store"]);
+    }
+
+    #[test]
+    fn targeted_destroy_exclude_leaves_what_needs_it_and_what_they_need() {
+        let g = network();
+        // ws is left alone with compute (needs it), and with store, vnet/a, nsg, vnet, rg
+        // (what they need, soft references included); aks and vnet/b go.
+        let s = g.select_for_targeted_destroy(&[], &["ws"], soft).unwrap();
+        assert_eq!(v(s.delete), vec!["aks", "vnet/b"]);
+        assert!(s.drop_refs.is_empty());
+        // Excluding what a target's dependent needs keeps that dependent out too.
+        let s = g
+            .select_for_targeted_destroy(&["vnet/a"], &["compute"], soft)
+            .unwrap();
+        assert!(s.delete.is_empty());
+        assert!(g.select_for_targeted_destroy(&["nope"], &[], soft).is_err());
+        assert!(g.select_for_targeted_destroy(&[], &["nope"], soft).is_err());
     }
 
     #[test]

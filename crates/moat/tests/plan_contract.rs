@@ -36,13 +36,10 @@ const STACK: &str = "mistakes";
 #[rustfmt::skip]
 const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
     ("repro_1_key_rename_deletes_workspace",          "bdef",  "moves"),
-    ("repro_2_destroy_target_subnet_destroys_parent", "bdeg",  "targeted destroy semantics"),
     ("repro_3_storage_rename_leaks_old_account",      "ef",    "replacements on name change, no orphans"),
     ("repro_4_ssh_key_change_plans_no_changes",       "g",     "field-level update rules from the API"),
-    ("repro_6_saved_plan_without_its_vars",           "dx",    "saved plans"),
     ("repro_7_aks_scale_replaces_cluster",            "g",     "field-level update rules from the API"),
-    ("destroy_exclude_workspace",                     "g",     "targeted destroy semantics"),
-    ("destroy_target_nsg",                            "bdeg",  "targeted destroy semantics"),
+    ("destroy_everything",                            "f",     "destructive changes"),
     ("immutable_aks_service_cidr",                    "f",     "destructive changes"),
     ("immutable_storage_hns",                         "f",     "destructive changes"),
     ("immutable_workspace_hbi",                       "f",     "destructive changes"),
@@ -64,8 +61,6 @@ const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
     ("name_change_vault",                             "ef",    "replacements on name change, no orphans"),
     ("name_change_workspace",                         "e",     "replacements on name change, no orphans"),
     ("remove_aks_subnet_and_users",                   "f",     "destructive changes"),
-    ("saved_plan_applied_from_another_directory",     "dx",    "saved plans"),
-    ("saved_plan_vars_in_another_order",              "dx",    "saved plans"),
 ];
 
 /// A textual edit of the base spec.
@@ -97,10 +92,11 @@ enum Step {
         apply_args: &'static [&'static str],
         elsewhere: bool,
     },
-    /// `apply SPEC --auto-approve ARGS` (`--target`/`--exclude`): a saved plan cannot express
-    /// it while `plan` takes no `--target`.
+    /// `plan --out plan.json ARGS` (`--target`/`--exclude`), then `apply plan.json`
+    /// (`apply SPEC --auto-approve ARGS` should `plan` refuse the flags).
     Targeted(&'static [&'static str]),
-    /// `destroy SPEC --auto-approve ARGS`.
+    /// `plan --destroy --out plan.json ARGS`, then `apply plan.json` (`destroy SPEC
+    /// --auto-approve ARGS` should `plan` refuse the flags).
     Destroy(&'static [&'static str]),
     /// `plan --out plan.json`, `apply plan.json` that does not finish (killed, or failed by the
     /// emulator's faults), then `apply SPEC --auto-approve` again, which must finish the job:
