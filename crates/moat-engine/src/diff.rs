@@ -259,6 +259,7 @@ pub fn plan_scoped(input: &PlanInput<'_>, scope: &DestroyScope) -> Result<Plan, 
         spec_hash: input.spec_hash.clone(),
         spec_path: None,
         spec_file: None,
+        spec_repo_file: None,
         variables: BTreeMap::new(),
         targets: if input.destroy {
             scope.targets.clone()

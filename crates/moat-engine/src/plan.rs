@@ -198,6 +198,11 @@ pub struct Plan {
     /// `moat apply PLANFILE` finds it from any directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec_file: Option<String>,
+    /// The spec file relative to the root of the git repository holding it: where `moat
+    /// apply PLANFILE` looks when the plan file was moved (a CI artifact downloaded elsewhere
+    /// in a checkout of the same repository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_repo_file: Option<String>,
     /// Every declared variable with the value the plan was made with (`--var`, `--var-file`
     /// or the default), sorted by name: `apply PLANFILE` uses them without repeating them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -302,6 +307,7 @@ pub fn json_schema() -> Value {
             "spec_hash": string("SHA-256 (hex) of the spec bytes the plan was made from."),
             "spec_path": string("The spec file, as given on the command line."),
             "spec_file": string("The spec file relative to the directory of the plan file (`moat plan --out`): `moat apply PLANFILE` reads it from there, whatever the working directory."),
+            "spec_repo_file": string("The spec file relative to the root of its git repository: where `moat apply PLANFILE` looks, from the working directory's repository, when `spec_file` is not there (the plan file was moved)."),
             "variables": {
                 "type": "object",
                 "additionalProperties": { "type": "string" },

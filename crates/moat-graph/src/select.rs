@@ -31,25 +31,6 @@ impl<N> Graph<N> {
         }
         Ok(keep)
     }
-
-    /// The keys a destroy touches. With no target, every node; otherwise the targets and
-    /// everything that depends on them. Then each excluded node and everything it depends
-    /// on is removed. Unknown keys are errors.
-    pub fn select_for_destroy(
-        &self,
-        targets: &[&str],
-        excludes: &[&str],
-    ) -> Result<BTreeSet<String>, GraphError> {
-        let mut keep = if targets.is_empty() {
-            self.keys().map(str::to_owned).collect()
-        } else {
-            self.dependent_closure(targets.iter().copied())?
-        };
-        for kept_alive in self.dependency_closure(excludes.iter().copied())? {
-            keep.remove(&kept_alive);
-        }
-        Ok(keep)
-    }
 }
 
 /// What a targeted destroy does: [`Graph::select_for_targeted_destroy`].
@@ -173,24 +154,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn destroy_target_takes_dependents() {
-        let g = sample();
-        assert_eq!(
-            v(g.select_for_destroy(&["vnet"], &[]).unwrap()),
-            vec!["aks", "inference", "vnet"]
-        );
-    }
-
-    #[test]
-    fn destroy_exclude_keeps_dependencies() {
-        let g = sample();
-        assert_eq!(
-            v(g.select_for_destroy(&[], &["ws"]).unwrap()),
-            vec!["aks", "inference", "other", "vnet"]
-        );
-    }
-
     // rg <- vnet <- vnet/a <- compute;  nsg <- vnet/a (soft);  vnet/a <- store (soft);
     // vnet <- vnet/b <- aks;  store <- ws <- compute
     fn network() -> Graph<()> {
@@ -269,6 +232,5 @@ mod tests {
             g.select_for_apply(&["nope"], &[]),
             Err(GraphError::UnknownNode { key: "nope".into() })
         );
-        assert!(g.select_for_destroy(&[], &["nope"]).is_err());
     }
 }

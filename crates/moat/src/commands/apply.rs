@@ -59,9 +59,12 @@ pub fn run_apply(g: &Global, args: &ApplyArgs, out: &Output) -> anyhow::Result<S
     }
 }
 
-/// The spec a saved plan was made from: `spec_file` is relative to the plan file's
-/// directory; a plan without one (an older moat) names it relative to where it was made.
+/// The spec a saved plan was made from: `spec_file` relative to the plan file's directory;
+/// else (the plan file was moved) `spec_repo_file` under the working directory's git
+/// repository; else (an older moat) `spec_path`, relative to where the plan was made. The
+/// first that exists is taken; the stale check then compares its text with the plan's.
 fn saved_spec(planfile: &Path, plan: &Plan) -> anyhow::Result<std::path::PathBuf> {
+    let mut candidates = Vec::new();
     if let Some(rel) = &plan.spec_file {
         let dir = planfile.parent().unwrap_or(Path::new(""));
         let dir = if dir.as_os_str().is_empty() {
@@ -69,12 +72,29 @@ fn saved_spec(planfile: &Path, plan: &Plan) -> anyhow::Result<std::path::PathBuf
         } else {
             dir
         };
-        return Ok(dir.join(rel));
+        candidates.push(dir.join(rel));
     }
-    plan.spec_path
-        .as_ref()
-        .map(std::path::PathBuf::from)
-        .context("the saved plan does not name its spec")
+    if let Some(rel) = &plan.spec_repo_file
+        && let Ok(cwd) = std::env::current_dir()
+        && let Some(root) = crate::commands::plan::repo_root(&cwd)
+    {
+        candidates.push(root.join(rel));
+    }
+    if let Some(p) = &plan.spec_path {
+        candidates.push(std::path::PathBuf::from(p));
+    }
+    match candidates.iter().find(|p| p.is_file()) {
+        Some(p) => Ok(p.clone()),
+        None if candidates.is_empty() => bail!("the saved plan does not name its spec"),
+        None => bail!(
+            "cannot find the spec of the saved plan; looked for {}",
+            candidates
+                .iter()
+                .map(|p| format!("`{}`", p.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// The variables to load a saved plan's spec with: the plan's own, then any given on the

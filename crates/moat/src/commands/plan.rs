@@ -90,6 +90,7 @@ async fn planned(
     }
     if let Some(file) = &args.out {
         plan.spec_file = Some(relative_spec(&c.path, file)?);
+        plan.spec_repo_file = repo_relative(&c.path);
     }
     show(&plan, args, out)?;
     // Everything that could be read has been shown; an unreadable resource fails the run
@@ -159,6 +160,23 @@ fn relative_spec(spec: &Path, planfile: &Path) -> anyhow::Result<String> {
     rel.to_str()
         .map(|s| s.replace('\\', "/"))
         .with_context(|| format!("`{}` is not a UTF-8 path", spec.display()))
+}
+
+/// The spec's path relative to the root of the git repository holding it, if any.
+fn repo_relative(spec: &Path) -> Option<String> {
+    let spec = std::fs::canonicalize(spec).ok()?;
+    let root = repo_root(spec.parent()?)?;
+    relative(&root, &spec)
+        .to_str()
+        .map(|s| s.replace('\\', "/"))
+}
+
+/// The nearest directory at or above `dir` holding `.git` (a directory, or a file in a
+/// worktree or submodule).
+pub(crate) fn repo_root(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
 }
 
 /// `target` relative to `base` (both absolute): `../` for each of `base`'s components past
