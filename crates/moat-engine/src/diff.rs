@@ -294,6 +294,7 @@ fn destroy_selection(
         let _ = g.add_node(key.clone(), ());
     }
     let mut soft: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut member: BTreeSet<(String, String)> = BTreeSet::new();
     for (key, (_, _, state_deps)) in owned {
         let from_spec = input.model.get(key).filter(|r| !r.is_existing());
         let deps: Vec<String> = match from_spec {
@@ -311,6 +312,11 @@ fn destroy_selection(
             {
                 soft.insert((key.clone(), dep.clone()));
             }
+            if let Some(r) = from_spec
+                && in_group(r, dep)
+            {
+                member.insert((key.clone(), dep.clone()));
+            }
         }
     }
     let known = |keys: &[String]| -> Vec<String> {
@@ -323,10 +329,33 @@ fn destroy_selection(
     }
     let t: Vec<&str> = targets.iter().map(String::as_str).collect();
     let x: Vec<&str> = excludes.iter().map(String::as_str).collect();
-    g.select_for_targeted_destroy(&t, &x, |a, b| {
-        soft.contains(&(a.to_string(), b.to_string()))
-    })
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    g.select_for_targeted_destroy(
+        &t,
+        &x,
+        |a, b| soft.contains(&pair(a, b)),
+        |a, b| member.contains(&pair(a, b)),
+    )
     .unwrap_or_default()
+}
+
+/// True when `dep` is only the resource group `r` sits in (its scope reference, and nothing
+/// else of `r` names it): keeping the group with `--exclude` does not keep `r`.
+fn in_group(r: &Resource, dep: &str) -> bool {
+    let def = r.kind.def();
+    let Some(scope) = def
+        .scope_ref
+        .filter(|_| def.scope == moat_model::kinds::Scope::ResourceGroup)
+    else {
+        return false;
+    };
+    r.refs
+        .iter()
+        .filter(|x| x.target.as_deref() == Some(dep))
+        .all(|x| x.field == scope.field)
+        && r.reference(scope.field)
+            .is_some_and(|x| x.target.as_deref() == Some(dep))
+        && !r.depends_on.iter().any(|d| d.value == dep)
 }
 
 /// True when `r` only refers to `dep`: every reference to it is droppable in place, and it

@@ -45,12 +45,15 @@ pub struct DestroySelection {
 
 impl<N> Graph<N> {
     /// The destroy of `targets` (every node when empty) minus `excludes`, where `soft(a, b)`
-    /// says that `a` only refers to its dependency `b` and can drop the reference.
+    /// says that `a` only refers to its dependency `b` and can drop the reference, and
+    /// `member(a, b)` that `a` merely sits in the container `b` (a resource in its group).
     ///
-    /// A target takes along every node that depends on it over a hard edge, transitively;
-    /// its own dependencies are never taken. An excluded node, every node that depends on
-    /// it over a hard edge ("what needs it") and everything those depend on (over any
-    /// edge: what is left alone keeps its references) are not deleted. Every other
+    /// A target takes along every node that depends on it over a hard edge (membership
+    /// included: a deleted container takes its members), transitively; its own dependencies
+    /// are never taken. An excluded node, every node that depends on it over a hard edge
+    /// other than membership ("what needs it": keeping a container keeps only the
+    /// container) and everything those depend on (over any edge: what is left alone keeps
+    /// its references) are not deleted. Every other
     /// survivor with a soft edge to a deleted node is listed in `drop_refs`. No survivor
     /// ever has a hard edge to a deleted node. Unknown keys are errors.
     pub fn select_for_targeted_destroy(
@@ -58,8 +61,11 @@ impl<N> Graph<N> {
         targets: &[&str],
         excludes: &[&str],
         soft: impl Fn(&str, &str) -> bool,
+        member: impl Fn(&str, &str) -> bool,
     ) -> Result<DestroySelection, GraphError> {
-        let hard_dependents = |start: &[&str]| -> Result<BTreeSet<String>, GraphError> {
+        let closure = |start: &[&str],
+                       follow: &dyn Fn(&str, &str) -> bool|
+         -> Result<BTreeSet<String>, GraphError> {
             let mut seen: BTreeSet<String> = BTreeSet::new();
             let mut queue: VecDeque<String> = VecDeque::new();
             for k in start {
@@ -70,7 +76,7 @@ impl<N> Graph<N> {
             }
             while let Some(k) = queue.pop_front() {
                 for d in self.dependents(&k)? {
-                    if !soft(d, &k) && seen.insert(d.to_string()) {
+                    if follow(d, &k) && seen.insert(d.to_string()) {
                         queue.push_back(d.to_string());
                     }
                 }
@@ -80,9 +86,9 @@ impl<N> Graph<N> {
         let mut delete = if targets.is_empty() {
             self.keys().map(str::to_owned).collect()
         } else {
-            hard_dependents(targets)?
+            closure(targets, &|a, b| !soft(a, b))?
         };
-        let left_alone = hard_dependents(excludes)?;
+        let left_alone = closure(excludes, &|a, b| !soft(a, b) && !member(a, b))?;
         for k in self.dependency_closure(left_alone.iter().map(String::as_str))? {
             delete.remove(&k);
         }
@@ -185,22 +191,30 @@ mod tests {
         matches!((a, b), ("vnet/a", "nsg") | ("store", "vnet/a"))
     }
 
+    fn member(_: &str, b: &str) -> bool {
+        b == "rg"
+    }
+
     #[test]
     fn targeted_destroy_takes_hard_dependents_never_parents() {
         let g = network();
         let s = g
-            .select_for_targeted_destroy(&["vnet/a"], &[], soft)
+            .select_for_targeted_destroy(&["vnet/a"], &[], soft, member)
             .unwrap();
         assert_eq!(v(s.delete), vec!["compute", "vnet/a"]);
         assert_eq!(
             s.drop_refs.into_iter().collect::<Vec<_>>(),
             vec![("store".to_string(), ["vnet/a".to_string()].into())]
         );
-        let s = g.select_for_targeted_destroy(&["nsg"], &[], soft).unwrap();
+        let s = g
+            .select_for_targeted_destroy(&["nsg"], &[], soft, member)
+            .unwrap();
         assert_eq!(v(s.delete), vec!["nsg"]);
         assert_eq!(s.drop_refs.keys().collect::<Vec<_>>(), vec!["vnet/a"]);
         // A parent takes its children and what is in them, not its siblings' users' refs.
-        let s = g.select_for_targeted_destroy(&["vnet"], &[], soft).unwrap();
+        let s = g
+            .select_for_targeted_destroy(&["vnet"], &[], soft, member)
+            .unwrap();
         assert_eq!(
             v(s.delete),
             vec!["aks", "compute", "vnet", "vnet/a", "vnet/b"]
@@ -213,16 +227,38 @@ mod tests {
         let g = network();
         // ws is left alone with compute (needs it), and with store, vnet/a, nsg, vnet, rg
         // (what they need, soft references included); aks and vnet/b go.
-        let s = g.select_for_targeted_destroy(&[], &["ws"], soft).unwrap();
+        let s = g
+            .select_for_targeted_destroy(&[], &["ws"], soft, member)
+            .unwrap();
         assert_eq!(v(s.delete), vec!["aks", "vnet/b"]);
         assert!(s.drop_refs.is_empty());
         // Excluding what a target's dependent needs keeps that dependent out too.
         let s = g
-            .select_for_targeted_destroy(&["vnet/a"], &["compute"], soft)
+            .select_for_targeted_destroy(&["vnet/a"], &["compute"], soft, member)
             .unwrap();
         assert!(s.delete.is_empty());
-        assert!(g.select_for_targeted_destroy(&["nope"], &[], soft).is_err());
-        assert!(g.select_for_targeted_destroy(&[], &["nope"], soft).is_err());
+        // Keeping a container keeps only it; destroying it takes its members.
+        let s = g
+            .select_for_targeted_destroy(&[], &["rg"], soft, member)
+            .unwrap();
+        assert_eq!(
+            v(s.delete),
+            vec![
+                "aks", "compute", "nsg", "store", "vnet", "vnet/a", "vnet/b", "ws"
+            ]
+        );
+        let s = g
+            .select_for_targeted_destroy(&["rg"], &[], soft, member)
+            .unwrap();
+        assert_eq!(s.delete.len(), 9);
+        assert!(
+            g.select_for_targeted_destroy(&["nope"], &[], soft, member)
+                .is_err()
+        );
+        assert!(
+            g.select_for_targeted_destroy(&[], &["nope"], soft, member)
+                .is_err()
+        );
     }
 
     #[test]

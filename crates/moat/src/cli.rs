@@ -325,7 +325,8 @@ pub struct Select {
     #[arg(long = "target", value_name = "KEY")]
     pub targets: Vec<String>,
     /// Leave this resource and what needs it alone (repeatable). Destroy (and `plan
-    /// --destroy`) also leaves alone everything those need.
+    /// --destroy`) also leaves alone everything those need; a resource group's members do
+    /// not need it (`--exclude rg` keeps only the group).
     #[arg(long = "exclude", value_name = "KEY")]
     pub excludes: Vec<String>,
 }
