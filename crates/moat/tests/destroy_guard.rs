@@ -125,6 +125,15 @@ fn plan_destroy_target_shows_the_subnet_alone_and_applies_from_anywhere() {
         path_str(&plan_file),
     ])
     .expect(0, "plan --destroy --target --out");
+    let shown = moat.run(&["show", path_str(&plan_file)]);
+    shown.expect(0, "show of the saved targeted destroy");
+    assert!(
+        shown
+            .stderr
+            .contains("note: a destroy plan narrowed with --target vnet/default"),
+        "{}",
+        shown.stderr
+    );
     let elsewhere = dir.join("elsewhere");
     std::fs::create_dir_all(&elsewhere).expect("mkdir");
     let out = moat
