@@ -108,8 +108,33 @@ pub struct PlanInput<'a> {
     pub destroy: bool,
 }
 
+/// `destroy --target`/`--exclude`: which of the stack's resources a destroy plan deletes
+/// (DESIGN.md "The plan contract"). Empty means everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DestroyScope {
+    /// Destroy these and what cannot exist without them (empty: everything).
+    pub targets: Vec<String>,
+    /// Leave these alone, with what needs them and what those need.
+    pub excludes: Vec<String>,
+}
+
+impl DestroyScope {
+    /// True when the scope is the whole stack.
+    pub fn is_whole(&self) -> bool {
+        self.targets.is_empty() && self.excludes.is_empty()
+    }
+}
+
 /// Builds the plan, or every reason it cannot be built.
 pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
+    plan_scoped(input, &DestroyScope::default())
+}
+
+/// [`plan`], with a destroy plan restricted to `scope` (ignored unless `input.destroy`):
+/// the targets and what cannot exist without them are deleted, a survivor that only refers
+/// to a deleted resource is updated in place without the reference, and nothing a target
+/// needs (its parent) is touched. Keys of `scope` the stack does not own select nothing.
+pub fn plan_scoped(input: &PlanInput<'_>, scope: &DestroyScope) -> Result<Plan, Vec<PlanError>> {
     let model = input.model;
     let mut errors = Vec::new();
     let mut out: Vec<ResourcePlan> = Vec::new();
@@ -168,11 +193,30 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
             }
         }
     }
+    let selection =
+        (input.destroy && !scope.is_whole()).then(|| destroy_selection(input, &owned, scope));
     let leaving: BTreeSet<String> = owned
         .keys()
-        .filter(|k| input.destroy || !in_model.contains(k.as_str()))
+        .filter(|k| match &selection {
+            Some(sel) => sel.delete.contains(k.as_str()),
+            None => input.destroy || !in_model.contains(k.as_str()),
+        })
         .cloned()
         .collect();
+    // Survivors that refer to a deleted resource drop the reference first (apply writes
+    // every create and update before any delete).
+    if let Some(sel) = &selection {
+        for key in &order {
+            let (Some(gone), Some(r)) = (sel.drop_refs.get(key), model.get(key)) else {
+                continue;
+            };
+            match plan_survivor(input, r, gone) {
+                Ok(Some(p)) => out.push(p),
+                Ok(None) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+    }
     for key in &leaving {
         let (id, kind, _) = &owned[key];
         if let Some(LiveState::Unreadable(e)) = input.live.resources.get(key) {
@@ -251,6 +295,19 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
         subscription: model.subscription.clone(),
         spec_hash: input.spec_hash.clone(),
         spec_path: None,
+        spec_file: None,
+        spec_repo_file: None,
+        variables: BTreeMap::new(),
+        targets: if input.destroy {
+            scope.targets.clone()
+        } else {
+            Vec::new()
+        },
+        excludes: if input.destroy {
+            scope.excludes.clone()
+        } else {
+            Vec::new()
+        },
         state_serial: input.state.serial,
         state_lineage: input.state.lineage.clone(),
         destroy: input.destroy,
@@ -258,6 +315,126 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
         summary,
         unreadable,
     })
+}
+
+/// The targeted destroy over the resources the stack owns: an edge is the owner's
+/// dependency (the spec's, or the state record's for a resource that left the spec), soft
+/// when every reference behind it is one the kind can drop in place
+/// (`KindDef::droppable_ref`) and it is neither the parent nor an explicit `depends_on`.
+fn destroy_selection(
+    input: &PlanInput<'_>,
+    owned: &BTreeMap<String, (String, Kind, Vec<String>)>,
+    scope: &DestroyScope,
+) -> moat_graph::DestroySelection {
+    let mut g = moat_graph::Graph::new();
+    for key in owned.keys() {
+        let _ = g.add_node(key.clone(), ());
+    }
+    let mut soft: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut member: BTreeSet<(String, String)> = BTreeSet::new();
+    for (key, (_, _, state_deps)) in owned {
+        let from_spec = input.model.get(key).filter(|r| !r.is_existing());
+        let deps: Vec<String> = match from_spec {
+            Some(r) => r
+                .dependencies()
+                .into_iter()
+                .map(|(k, _)| k.to_string())
+                .collect(),
+            None => state_deps.clone(),
+        };
+        for dep in deps.iter().filter(|d| owned.contains_key(*d)) {
+            let _ = g.add_edge(key, dep);
+            if let Some(r) = from_spec
+                && droppable(r, dep)
+            {
+                soft.insert((key.clone(), dep.clone()));
+            }
+            if let Some(r) = from_spec
+                && in_group(r, dep)
+            {
+                member.insert((key.clone(), dep.clone()));
+            }
+        }
+    }
+    let known = |keys: &[String]| -> Vec<String> {
+        keys.iter().filter(|k| g.contains(k)).cloned().collect()
+    };
+    let (targets, excludes) = (known(&scope.targets), known(&scope.excludes));
+    if !scope.targets.is_empty() && targets.is_empty() {
+        // Only keys the stack does not own: nothing to destroy.
+        return moat_graph::DestroySelection::default();
+    }
+    let t: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let x: Vec<&str> = excludes.iter().map(String::as_str).collect();
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    g.select_for_targeted_destroy(
+        &t,
+        &x,
+        |a, b| soft.contains(&pair(a, b)),
+        |a, b| member.contains(&pair(a, b)),
+    )
+    .unwrap_or_default()
+}
+
+/// True when `dep` is only the resource group `r` sits in (its scope reference, and nothing
+/// else of `r` names it): keeping the group with `--exclude` does not keep `r`.
+fn in_group(r: &Resource, dep: &str) -> bool {
+    let def = r.kind.def();
+    let Some(scope) = def
+        .scope_ref
+        .filter(|_| def.scope == moat_model::kinds::Scope::ResourceGroup)
+    else {
+        return false;
+    };
+    r.refs
+        .iter()
+        .filter(|x| x.target.as_deref() == Some(dep))
+        .all(|x| x.field == scope.field)
+        && r.reference(scope.field)
+            .is_some_and(|x| x.target.as_deref() == Some(dep))
+        && !r.depends_on.iter().any(|d| d.value == dep)
+}
+
+/// True when `r` only refers to `dep`: every reference to it is droppable in place, and it
+/// is neither `r`'s parent nor named in its `depends_on`.
+fn droppable(r: &Resource, dep: &str) -> bool {
+    let def = r.kind.def();
+    let mut refs = r
+        .refs
+        .iter()
+        .filter(|x| x.target.as_deref() == Some(dep))
+        .peekable();
+    refs.peek().is_some()
+        && refs.all(|x| (def.droppable_ref)(&x.field))
+        && r.parent.as_deref() != Some(dep)
+        && !r.depends_on.iter().any(|d| d.value == dep)
+}
+
+/// The in-place update of a survivor of a targeted destroy that drops its references to
+/// the deleted `gone`: the spec's resource without those references, planned as usual.
+/// `None` when that changes nothing (the reference is not there any more, or the resource
+/// is not either).
+fn plan_survivor(
+    input: &PlanInput<'_>,
+    r: &Resource,
+    gone: &BTreeSet<String>,
+) -> Result<Option<ResourcePlan>, PlanError> {
+    let mut without = r.clone();
+    without
+        .refs
+        .retain(|x| !x.target.as_ref().is_some_and(|t| gone.contains(t)));
+    let mut p = plan_resource(input, &without)?;
+    match p.action {
+        Action::Update | Action::Replace | Action::Unreadable => {}
+        Action::NoOp | Action::Create | Action::Read | Action::Delete => return Ok(None),
+    }
+    p.depends_on.retain(|d| !gone.contains(d));
+    let names: Vec<String> = gone.iter().map(|k| format!("`{k}`")).collect();
+    p.reasons.push(format!(
+        "drops its reference to {}, which is destroyed",
+        names.join(", ")
+    ));
+    Ok(Some(p))
 }
 
 /// A replaced resource takes along what cannot outlive it: its children (computes of a

@@ -205,11 +205,30 @@ pub struct Plan {
     pub stack: String,
     /// The subscription.
     pub subscription: String,
-    /// SHA-256 of the spec text and variables the plan was made from.
+    /// SHA-256 of the spec text the plan was made from (the variables are in `variables`).
     pub spec_hash: String,
     /// The spec file the plan was made from, as given on the command line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec_path: Option<String>,
+    /// The spec file relative to the directory of the saved plan file (`plan --out`), so
+    /// `moat apply PLANFILE` finds it from any directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_file: Option<String>,
+    /// The spec file relative to the root of the git repository holding it: where `moat
+    /// apply PLANFILE` looks when the plan file was moved (a CI artifact downloaded elsewhere
+    /// in a checkout of the same repository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_repo_file: Option<String>,
+    /// Every declared variable with the value the plan was made with (`--var`, `--var-file`
+    /// or the default), sorted by name: `apply PLANFILE` uses them without repeating them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, String>,
+    /// The `--target` keys the plan was narrowed to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    /// The `--exclude` keys the plan was narrowed by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excludes: Vec<String>,
     /// State record serial the plan was made against.
     pub state_serial: u64,
     /// State record lineage.
@@ -301,11 +320,20 @@ pub fn json_schema() -> Value {
             "moat_version": string("The moat that made the plan."),
             "stack": string("The spec's `stack:`."),
             "subscription": string("The subscription GUID."),
-            "spec_hash": string("SHA-256 (hex) of the spec bytes and `--var` values the plan was made from."),
+            "spec_hash": string("SHA-256 (hex) of the spec bytes the plan was made from."),
             "spec_path": string("The spec file, as given on the command line."),
+            "spec_file": string("The spec file relative to the directory of the plan file (`moat plan --out`): `moat apply PLANFILE` reads it from there, whatever the working directory."),
+            "spec_repo_file": string("The spec file relative to the root of its git repository: where `moat apply PLANFILE` looks, from the working directory's repository, when `spec_file` is not there (the plan file was moved)."),
+            "variables": {
+                "type": "object",
+                "additionalProperties": { "type": "string" },
+                "description": "Every declared variable and the value the plan was made with (`--var`, `--var-file` or its default). `moat apply PLANFILE` uses them; a `--var` given to apply must agree."
+            },
+            "targets": { "type": "array", "items": { "type": "string" }, "description": "The `--target` keys the plan was narrowed to." },
+            "excludes": { "type": "array", "items": { "type": "string" }, "description": "The `--exclude` keys the plan was narrowed by." },
             "state_serial": count("Serial of the state record the plan was made against; apply refuses a plan whose record has moved on."),
             "state_lineage": string("Lineage (UUID) of that state record."),
-            "destroy": flag("A `moat destroy` plan: everything the stack owns is deleted."),
+            "destroy": flag("A destroy plan (`moat destroy`, `moat plan --destroy`): everything the stack owns is deleted, or with `targets`/`excludes` the targets and what cannot exist without them, survivors that only refer to them updated in place."),
             "resources": { "type": "array", "items": { "$ref": "#/$defs/resource" } },
             "summary": { "$ref": "#/$defs/summary" },
             "unreadable": {

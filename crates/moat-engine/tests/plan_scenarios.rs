@@ -10,6 +10,9 @@
 //! vault holds). The live read goes through `moat_engine::live::read_live` over the scripted
 //! fake, so the scenario exercises the read too.
 //!
+//! An optional `destroy.json` (`{"targets": [...], "excludes": [...]}`) makes it a destroy
+//! plan narrowed like `moat destroy --target/--exclude`.
+//!
 //! `UPDATE_SCENARIOS=1 cargo test -p moat-engine --test plan_scenarios` rewrites the expected
 //! files; review the diff by eye before keeping it.
 
@@ -17,6 +20,7 @@
 mod support;
 
 use moat_arm::Method;
+use moat_engine::diff::{DestroyScope, PlanInput, plan_scoped};
 use moat_engine::fake::FakeArm;
 use moat_engine::live::read_live;
 use moat_engine::render;
@@ -96,7 +100,36 @@ async fn run(dir: &Path) -> Vec<(&'static str, String)> {
     let live = read_live(&fake, &model, &record, 8)
         .await
         .expect("live read");
-    match plan_of(&model, &live, &record, false) {
+    let planned = match std::fs::read_to_string(dir.join("destroy.json")) {
+        Ok(text) => {
+            let v: Value = serde_json::from_str(&text).expect("destroy.json is JSON");
+            let keys = |f: &str| -> Vec<String> {
+                v[f].as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|k| k.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let scope = DestroyScope {
+                targets: keys("targets"),
+                excludes: keys("excludes"),
+            };
+            let ctx = support::ctx();
+            let input = PlanInput {
+                model: &model,
+                live: &live,
+                state: &record,
+                ctx: &ctx,
+                spec_hash: support::SPEC_HASH.to_string(),
+                destroy: true,
+            };
+            plan_scoped(&input, &scope)
+        }
+        Err(_) => plan_of(&model, &live, &record, false),
+    };
+    match planned {
         Ok(mut plan) => {
             plan.moat_version = "0.0.0-test".into();
             let text = render::text(&plan, render::TextOptions::default());

@@ -26,5 +26,6 @@ mod walk;
 
 pub use error::{Cycle, GraphError};
 pub use graph::Graph;
+pub use select::DestroySelection;
 pub use tokio_util::sync::CancellationToken;
 pub use walk::{NodeReport, Outcome, WalkDirection, WalkOptions, WalkReport, walk};

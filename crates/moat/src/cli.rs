@@ -134,6 +134,8 @@ Examples:
   moat plan --out plan.json --detailed-exitcode   # CI: save it, exit 2 on changes
   moat plan --format markdown > comment.md    # a pull-request comment
   moat plan --json | jq -c 'select(.type == \"planned\")'
+  moat plan --destroy --target vnet/training  # what a targeted destroy would do
+  moat plan --target ws --out ws.json         # apply it later with `moat apply ws.json`
 
 Exit codes:
   0  success (with --detailed-exitcode: no changes)
@@ -149,19 +151,23 @@ Examples:
   moat apply --auto-approve --json > events.jsonl   # machine-readable progress
 
 Exit codes:
-  0    applied, nothing to do, or not confirmed
-  1    error, or a write failed (what succeeded is recorded), or interrupted
+  0    applied, or nothing to do
+  1    error, not confirmed (\"Apply cancelled.\"), a write failed (what succeeded is
+       recorded), or interrupted
   130  interrupted twice (writes in flight are journalled; the next apply finishes them)";
 
 const DESTROY_HELP: &str = "\
 Examples:
   moat destroy                                # plan the deletes, ask, delete
   moat destroy --auto-approve --exclude rg    # keep the resource group
+  moat destroy --target vnet/training         # the subnet and what is in it; firewall
+                                              # entries and associations dropped in place
+  moat plan --destroy --target training-nsg   # the same, shown, not done
   moat destroy --auto-approve --json          # machine-readable progress
 
 Exit codes:
-  0    destroyed, nothing to do, or not confirmed
-  1    error, or a delete failed, or interrupted
+  0    destroyed, or nothing to do
+  1    error, not confirmed (\"Destroy cancelled.\"), a delete failed, or interrupted
   130  interrupted twice (deletes in flight are journalled; the next run finishes them)";
 
 const COMPLETIONS_HELP: &str = "\
@@ -293,6 +299,43 @@ pub struct PlanArgs {
     /// Stream JSON event lines on stdout instead (`schemas/events.schema.json`).
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Show what `moat destroy` would delete (with `--target`/`--exclude`, what a targeted
+    /// destroy would), without doing it; `--out` saves it for `moat apply PLANFILE`.
+    #[arg(long)]
+    pub destroy: bool,
+    /// `--target` and `--exclude`.
+    #[command(flatten)]
+    pub select: Select,
+    /// Hold the stack's lock while reading (`--lock=false` skips it, e.g. on a read-only
+    /// backend; the plan may then see a half-finished apply).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub lock: bool,
+    /// How long to wait for another run's lock on the stack.
+    #[arg(long, default_value = LOCK_TIMEOUT, value_name = "DURATION", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+/// `--target`/`--exclude`, shared by plan, apply and destroy.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Select {
+    /// Only this resource (repeatable). Apply: it and what it needs. Destroy (and `plan
+    /// --destroy`): it and what cannot exist without it; a survivor that only refers to it
+    /// (a firewall entry, an NSG association) is updated to drop the reference; never its
+    /// parent.
+    #[arg(long = "target", value_name = "KEY")]
+    pub targets: Vec<String>,
+    /// Leave this resource and what needs it alone (repeatable). Destroy (and `plan
+    /// --destroy`) also leaves alone everything those need; a resource group's members do
+    /// not need it (`--exclude rg` keeps only the group).
+    #[arg(long = "exclude", value_name = "KEY")]
+    pub excludes: Vec<String>,
+}
+
+impl Select {
+    /// True when neither flag was given.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty() && self.excludes.is_empty()
+    }
 }
 
 /// Options shared by apply and destroy.
@@ -304,12 +347,9 @@ pub struct RunArgs {
     /// Most writes in flight at once.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub parallelism: usize,
-    /// Only this resource and what it needs (repeatable).
-    #[arg(long = "target", value_name = "KEY")]
-    pub targets: Vec<String>,
-    /// Leave this resource and what needs it alone (repeatable).
-    #[arg(long = "exclude", value_name = "KEY")]
-    pub excludes: Vec<String>,
+    /// `--target` and `--exclude`.
+    #[command(flatten)]
+    pub select: Select,
     /// How long to wait for another run's lock on the stack. The default outlasts a blob
     /// lease (60 s), so a run right after a killed one waits for its lease instead of failing.
     #[arg(long, default_value = LOCK_TIMEOUT, value_name = "DURATION", value_parser = parse_duration)]

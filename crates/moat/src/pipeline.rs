@@ -6,12 +6,13 @@ use crate::load::{Loaded, load};
 use crate::output::Output;
 use crate::remote::{Remote, backend, connect, state_dir};
 use anyhow::{Context as _, bail};
-use moat_engine::diff::{PlanInput, plan};
+use moat_engine::diff::{DestroyScope, PlanInput, plan_scoped};
 use moat_engine::live::{Live, read_live};
 use moat_engine::plan::Plan;
 use moat_engine::state::{StateBackend, StateRecord};
 use moat_model::Model;
 use moat_model::arm::MapContext;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,6 +26,8 @@ pub struct Checked {
     pub model: Model,
     /// SHA-256 of the spec bytes.
     pub spec_hash: String,
+    /// Every declared variable and its resolved value (`--var`, `--var-file`, default).
+    pub variables: BTreeMap<String, String>,
     /// Where state lives.
     pub state_dir: PathBuf,
 }
@@ -51,18 +54,26 @@ pub fn check(
     let Some(model) = loaded.model.clone() else {
         bail!("{} could not be resolved", path.display())
     };
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-    let mut hash_input = bytes;
-    for (k, v) in &vars.vars {
-        hash_input.extend_from_slice(format!("\0{k}={v}").as_bytes());
-    }
-    let spec_hash = sha256_hex(&hash_input);
+    // The spec's text and its resolved variables are compared separately (a saved plan
+    // records both), so the order the `--var`s came in never matters.
+    let spec_hash = spec_hash(path)?;
+    let variables = loaded
+        .spec
+        .as_ref()
+        .map(|s| {
+            s.variables
+                .iter()
+                .map(|(k, v)| (k.value.clone(), v.value.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Some(Checked {
         path: path.to_path_buf(),
         state_dir: state_dir(g, path),
         loaded,
         model,
         spec_hash,
+        variables,
     }))
 }
 
@@ -76,6 +87,12 @@ impl Checked {
             format!("\n  --> {name}:{}:{}", lc.line, lc.col)
         })
     }
+}
+
+/// The SHA-256 of a spec file's bytes (a saved plan's `spec_hash`).
+pub fn spec_hash(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    Ok(sha256_hex(&bytes))
 }
 
 /// Hex SHA-256.
@@ -109,12 +126,14 @@ pub async fn read_state(backend: &dyn StateBackend, stack: &str) -> anyhow::Resu
         .unwrap_or_else(|| StateRecord::new(stack)))
 }
 
-/// Reads live state and computes the plan; plan errors are printed and turn into `Ok(None)`.
+/// Reads live state and computes the plan (a destroy plan restricted to `scope`); plan
+/// errors are printed and turn into `Ok(None)`.
 pub async fn make_plan(
     s: &Session,
     c: &Checked,
     record: &StateRecord,
     destroy: bool,
+    scope: &DestroyScope,
 ) -> anyhow::Result<Option<(Plan, Live)>> {
     let live = read_live(s.remote.client.as_ref(), &c.model, record, 64).await?;
     let ctx = MapContext {
@@ -128,9 +147,10 @@ pub async fn make_plan(
         spec_hash: c.spec_hash.clone(),
         destroy,
     };
-    match plan(&input) {
+    match plan_scoped(&input, scope) {
         Ok(mut p) => {
             p.spec_path = Some(c.path.display().to_string());
+            p.variables = c.variables.clone();
             Ok(Some((p, live)))
         }
         Err(errors) => {
@@ -145,6 +165,23 @@ pub async fn make_plan(
             Ok(None)
         }
     }
+}
+
+/// Checks that every `--target`/`--exclude` key is one of the spec or of the state record;
+/// the error lists the keys there are.
+pub fn check_keys(c: &Checked, record: &StateRecord, keys: &[String]) -> anyhow::Result<()> {
+    let mut known: std::collections::BTreeSet<&str> =
+        c.model.resources.iter().map(|r| r.key.as_str()).collect();
+    known.extend(record.resources.keys().map(String::as_str));
+    if let Some(k) = keys.iter().find(|k| !known.contains(k.as_str())) {
+        bail!(
+            "`{}` is no resource of {} or of its state (keys: {})",
+            moat_spec::diag::escape_text(k),
+            c.path.display(),
+            known.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Refuses a plan that deletes a resource group still holding resources the stack does not

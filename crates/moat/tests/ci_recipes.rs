@@ -800,10 +800,11 @@ fn the_plan_action_plans_against_moat_sim_and_keeps_one_comment() {
     );
 
     // The saved plan applies; the next run of the action updates the same comment.
-    // The saved plan names its spec relative to where it was made, so apply runs there too.
+    // The saved plan names its spec relative to itself, so apply runs from anywhere (here
+    // the checkout's root, as the apply job does).
     let out = Moat::remote(&workspace.join("infra/.moat"), &sim.url)
         .command(&["apply", path_str(&plan_file), "--auto-approve"])
-        .current_dir(workspace.join("infra"))
+        .current_dir(&workspace)
         .output()
         .expect("moat apply runs");
     assert!(

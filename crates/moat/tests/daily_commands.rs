@@ -273,3 +273,49 @@ fn clean_lint_says_so_and_json_ends_with_a_newline() {
     let schema = Command::new(BIN).arg("schema").output().expect("run moat");
     assert!(schema.stdout.ends_with(b"}\n"));
 }
+
+/// Issue 12, repro 8: declining the confirmation says "Apply cancelled." and exits 1 (a
+/// script must not read it as done); nothing is written. `script` gives moat the terminal it
+/// asks on.
+#[test]
+fn declining_the_confirmation_cancels_with_exit_1() {
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        moat_testkit::skip(
+            "moat/daily_commands",
+            "`script` (util-linux) is not installed",
+        );
+        return;
+    }
+    let dir = scratch("cancel");
+    let spec = copy_example(&repo().join("examples/minimal.yaml"), &dir);
+    let state = dir.join("state");
+    // The shell quotes nothing: scratch paths have no spaces or quotes.
+    let line = format!(
+        "{BIN} --state-dir {} --local apply {}",
+        path_str(&state),
+        path_str(&spec)
+    );
+    let mut child = Command::new("/usr/bin/script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .env("MOAT_LOCAL_TIME_SCALE", "0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script runs");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"no\n").expect("answer");
+    }
+    let out = child.wait_with_output().expect("script ends");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Apply cancelled."), "{text}");
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let moat = Moat::local(&state);
+    assert!(
+        moat.state("minimal").is_none_or(|r| r.resources.is_empty()),
+        "a cancelled apply recorded resources"
+    );
+}

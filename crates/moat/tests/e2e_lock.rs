@@ -110,6 +110,43 @@ fn a_second_apply_gives_up_after_the_lock_timeout_naming_the_holder() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Issue 12, repro 8: `moat plan` holds the stack's lock while it reads, so a plan during an
+/// apply waits (or gives up) instead of reading a half-applied stack; `--lock=false` skips it.
+#[test]
+fn plan_takes_the_lock_and_lock_false_skips_it() {
+    let dir = scratch("lock-plan");
+    let spec = example(&dir);
+    let record = dir.join("record");
+    let sim = Sim::start(
+        &dir.join("cloud.json"),
+        TIME_SCALE,
+        &["--record", path_str(&record)],
+    );
+    let moat = Moat::remote(&dir.join("state"), &sim.url);
+    let (a, a_pipes, a_started) = moat.spawn(&["apply", path_str(&spec), "--auto-approve"]);
+    let a_pid = a.id();
+    wait_until(Duration::from_secs(10), "the apply to write", || {
+        has_put(&record)
+    });
+    let p = moat.run(&["plan", path_str(&spec), "--lock-timeout", "1s"]);
+    let unlocked = moat.run(&["plan", path_str(&spec), "--lock=false"]);
+    let a = wait_with_deadline(a, a_pipes, a_started, common::DEADLINE);
+    a.expect(0, "apply");
+    p.expect(1, "a plan that cannot get the lock");
+    assert!(
+        p.stderr.contains("cannot lock stack `secure-ml`")
+            && holder_named(&p.stderr, a_pid, "apply"),
+        "the plan does not say who holds the lock:\n{}",
+        p.stderr
+    );
+    unlocked.expect(0, "a plan with --lock=false");
+    // After the apply, a locked plan gets the lock and releases it again.
+    moat.assert_no_changes(&spec, "the apply");
+    moat.run(&["plan", path_str(&spec)])
+        .expect(0, "a second plan after the first released");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The embedded emulator keeps its cloud in the state directory: a run that waited for the
 /// lock must see what the holder created, and neither may write the other's cloud back.
 #[test]

@@ -36,11 +36,7 @@ const STACK: &str = "mistakes";
 #[rustfmt::skip]
 const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
     ("repro_1_key_rename_deletes_workspace",          "bdef",  "moves"),
-    ("repro_2_destroy_target_subnet_destroys_parent", "bdeg",  "targeted destroy semantics"),
     ("repro_3_storage_rename_leaks_old_account",      "e",     "replacements on name change, no orphans"),
-    ("repro_6_saved_plan_without_its_vars",           "dx",    "saved plans"),
-    ("destroy_exclude_workspace",                     "g",     "targeted destroy semantics"),
-    ("destroy_target_nsg",                            "bdeg",  "targeted destroy semantics"),
     ("key_rename_aks_cluster",                        "def",   "moves"),
     ("key_rename_compute",                            "def",   "moves"),
     ("key_rename_insights",                           "def",   "moves"),
@@ -58,8 +54,6 @@ const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
     ("name_change_subnet",                            "cdx",   "replacements on name change, no orphans"),
     ("name_change_vault",                             "e",     "replacements on name change, no orphans"),
     ("name_change_workspace",                         "e",     "replacements on name change, no orphans"),
-    ("saved_plan_applied_from_another_directory",     "dx",    "saved plans"),
-    ("saved_plan_vars_in_another_order",              "dx",    "saved plans"),
 ];
 
 /// A textual edit of the base spec.
@@ -91,10 +85,11 @@ enum Step {
         apply_args: &'static [&'static str],
         elsewhere: bool,
     },
-    /// `apply SPEC --auto-approve ARGS` (`--target`/`--exclude`): a saved plan cannot express
-    /// it while `plan` takes no `--target`.
+    /// `plan --out plan.json ARGS` (`--target`/`--exclude`), then `apply plan.json`
+    /// (`apply SPEC --auto-approve ARGS` should `plan` refuse the flags).
     Targeted(&'static [&'static str]),
-    /// `destroy SPEC --auto-approve ARGS`.
+    /// `plan --destroy --out plan.json ARGS`, then `apply plan.json` (`destroy SPEC
+    /// --auto-approve ARGS` should `plan` refuse the flags).
     Destroy(&'static [&'static str]),
     /// `plan --out plan.json`, `apply plan.json` that does not finish (killed, or failed by the
     /// emulator's faults), then `apply SPEC --auto-approve` again, which must finish the job:

@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
     outputs,
+    // A firewall entry for a deleted subnet is dropped in place (the account outlives it).
+    droppable_ref: refs::is_firewall_subnet,
     scope_ref: Some(ScopeRef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,

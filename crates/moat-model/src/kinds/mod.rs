@@ -323,6 +323,16 @@ pub struct KindDef {
     /// What users reach the resource by, derived from its Azure name and last-applied
     /// properties (`moat output`): endpoints, login servers. Never a secret.
     pub outputs: OutputsFn,
+    /// References (a [`refs`] field name) this kind only *refers* through: when a targeted
+    /// destroy deletes the target, a surviving resource of this kind is updated in place
+    /// without the reference (a firewall entry, an NSG association) instead of being
+    /// destroyed with it. Every other reference is one it cannot exist without.
+    pub droppable_ref: fn(field: &str) -> bool,
+}
+
+/// The `droppable_ref` of kinds that cannot drop any reference in place.
+pub(crate) fn no_droppable_ref(_: &str) -> bool {
+    false
 }
 
 /// Properties the Azure ML API definitions (2024-04-01, `machineLearningServices.json` and
@@ -394,6 +404,7 @@ impl KindDef {
             holds_data: None,
             outputs: no_outputs,
             scope_ref: None,
+            droppable_ref: no_droppable_ref,
         }
     }
 

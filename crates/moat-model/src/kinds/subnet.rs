@@ -9,6 +9,8 @@ use moat_spec::ast::KindSpec;
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
+    // A subnet outlives its NSG and route table: the association is dropped in place.
+    droppable_ref,
     lock_group: LockGroup::Parent,
     has_location: false,
     taggable: false,
@@ -54,6 +56,11 @@ pub(crate) static DEF: KindDef = KindDef {
         check,
     )
 };
+
+/// The NSG and route table associations (see `KindDef::droppable_ref`).
+fn droppable_ref(field: &str) -> bool {
+    field == refs::NETWORK_SECURITY_GROUP || field == refs::ROUTE_TABLE
+}
 
 fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
     let Body::Subnet(s) = &r.body else { return };

@@ -2,17 +2,19 @@
 //! a saved plan and prove it is still current), confirm, execute with progress, report.
 
 use crate::Status;
-use crate::cli::{ApplyArgs, DestroyArgs, Global, RunArgs, VarArgs};
+use crate::cli::{ApplyArgs, DestroyArgs, Global, RunArgs, Select, VarArgs};
 use crate::load::spec_path;
 use crate::output::Output;
 use crate::pipeline::{
-    Checked, Session, check, groups_are_ours, make_plan, read_state, report_unreadable,
+    Checked, Session, check, check_keys, groups_are_ours, make_plan, read_state, report_unreadable,
+    spec_hash,
 };
 use crate::progress::Reporter;
 use crate::remote::{backend, connect, forget_exit_release, release_on_exit, watch_interrupts};
 use anyhow::{Context as _, bail};
 use moat_arm::Arm as _;
 use moat_engine::apply::{ApplyOptions, ResourceOutcome, StateStore, apply, resume_journal};
+use moat_engine::diff::DestroyScope;
 use moat_engine::plan::{Action, Plan};
 use moat_engine::render;
 use moat_engine::state::{LockGuard, LockInfo, StateBackend, StateError};
@@ -36,22 +38,79 @@ pub fn run_apply(g: &Global, args: &ApplyArgs, out: &Output) -> anyhow::Result<S
         .transpose()?;
     match saved {
         Some(plan) => {
-            let spec = plan
-                .spec_path
-                .clone()
-                .context("the saved plan does not name its spec")?;
-            run(
-                g,
-                Path::new(&spec),
-                &args.vars,
-                &args.run,
-                out,
-                false,
-                Some(plan),
-            )
+            if !args.run.select.is_empty() {
+                bail!(
+                    "a saved plan is applied as it was made: give `--target`/`--exclude` to `moat plan --out`"
+                );
+            }
+            let spec = saved_spec(&path, &plan)?;
+            // The text first: the variables the plan recorded may not fit an edited spec.
+            if spec_hash(&spec)? != plan.spec_hash {
+                bail!(
+                    "the saved plan is stale: {} changed since the plan was made; run `moat plan` again",
+                    spec.display()
+                );
+            }
+            let vars = saved_vars(&plan, &args.vars)?;
+            let destroy = plan.destroy;
+            run(g, &spec, &vars, &args.run, out, destroy, Some(plan))
         }
         None => run(g, &path, &args.vars, &args.run, out, false, None),
     }
+}
+
+/// The spec a saved plan was made from: `spec_file` relative to the plan file's directory;
+/// else (the plan file was moved) `spec_repo_file` under the working directory's git
+/// repository; else (an older moat) `spec_path`, relative to where the plan was made. The
+/// first that exists is taken; the stale check then compares its text with the plan's.
+fn saved_spec(planfile: &Path, plan: &Plan) -> anyhow::Result<std::path::PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(rel) = &plan.spec_file {
+        let dir = planfile.parent().unwrap_or(Path::new(""));
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        candidates.push(dir.join(rel));
+    }
+    if let Some(rel) = &plan.spec_repo_file
+        && let Ok(cwd) = std::env::current_dir()
+        && let Some(root) = crate::commands::plan::repo_root(&cwd)
+    {
+        candidates.push(root.join(rel));
+    }
+    if let Some(p) = &plan.spec_path {
+        candidates.push(std::path::PathBuf::from(p));
+    }
+    match candidates.iter().find(|p| p.is_file()) {
+        Some(p) => Ok(p.clone()),
+        None if candidates.is_empty() => bail!("the saved plan does not name its spec"),
+        None => bail!(
+            "cannot find the spec of the saved plan; looked for {}",
+            candidates
+                .iter()
+                .map(|p| format!("`{}`", p.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The variables to load a saved plan's spec with: the plan's own, then any given on the
+/// command line (the stale check refuses one that disagrees).
+fn saved_vars(plan: &Plan, given: &VarArgs) -> anyhow::Result<VarArgs> {
+    let given = crate::load::resolve_vars(given)?;
+    let mut vars: Vec<(String, String)> = plan
+        .variables
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    vars.extend(given.vars);
+    Ok(VarArgs {
+        vars,
+        var_files: Vec::new(),
+    })
 }
 
 /// `moat destroy`.
@@ -84,7 +143,7 @@ fn run(
         moat_arm::install_crypto_provider();
         let backend = backend(g, &c.model, &c.state_dir)?;
         let op = if destroy { "destroy" } else { "apply" };
-        let guard = lock(backend.as_ref(), &c, run, out, op).await?;
+        let guard = lock(backend.as_ref(), &c, run.lock_timeout, out, op).await?;
         // From here every exit releases the lock: errors below return to this function, which
         // releases before returning; Ctrl-C, SIGTERM and panics go through the exit release.
         release_on_exit(&guard);
@@ -150,6 +209,7 @@ async fn locked(
         out.status(&format!("{key}: {note}"));
     }
     let record = store.snapshot().await;
+    let from_saved = saved.is_some();
     let plan = match saved {
         Some(plan) => {
             if let Err(why) = still_current(&plan, c, &record, s).await {
@@ -157,10 +217,14 @@ async fn locked(
             }
             plan
         }
-        None => match make_plan(s, c, &record, destroy).await? {
-            Some((p, _)) => p,
-            None => return Ok(Status::Failed),
-        },
+        None => {
+            check_keys(c, &record, &run.select.targets)?;
+            check_keys(c, &record, &run.select.excludes)?;
+            match make_plan(s, c, &record, destroy, &scope(destroy, &run.select)).await? {
+                Some((p, _)) => p,
+                None => return Ok(Status::Failed),
+            }
+        }
     };
     // Checked before `--target` narrows the plan, so that no selection makes an unread
     // resource look harmless; a saved plan is checked too (an older moat saved such plans).
@@ -178,7 +242,13 @@ async fn locked(
         report_unreadable(c, &plan, "nothing was changed");
         return Ok(Status::Failed);
     }
-    let plan = select(plan, c, run, destroy)?;
+    // A destroy plan is narrowed by the planner itself (survivors drop their references);
+    // a saved plan was narrowed when it was made.
+    let plan = if destroy || from_saved {
+        plan
+    } else {
+        select_apply(plan, c, &run.select)?
+    };
     if !crate::pipeline::unprotected(c, &plan) || !groups_are_ours(s, c, &plan).await? {
         return Ok(Status::Failed);
     }
@@ -206,8 +276,13 @@ async fn locked(
         return Ok(Status::Ok);
     }
     if writes > 0 && !run.auto_approve && !confirm(op)? {
-        out.status("Nothing was changed.");
-        return Ok(Status::Ok);
+        // Not an error of the spec, but not done either: scripts must not read it as done.
+        out.status(if destroy {
+            "Destroy cancelled."
+        } else {
+            "Apply cancelled."
+        });
+        return Ok(Status::Failed);
     }
     interrupts.writing.store(true, Ordering::SeqCst);
     let progress = Arc::new(Reporter::new(writes, out, events.take()));
@@ -291,10 +366,10 @@ async fn locked(
 
 /// Takes the stack's lock; when another run holds it, says who and waits up to
 /// `--lock-timeout`, so a waiting CI job does not look hung.
-async fn lock(
+pub(crate) async fn lock(
     backend: &dyn StateBackend,
     c: &Checked,
-    run: &RunArgs,
+    lock_timeout: Duration,
     out: &Output,
     op: &str,
 ) -> anyhow::Result<LockGuard> {
@@ -307,7 +382,7 @@ async fn lock(
             stale,
             expires_in,
             ..
-        }) if !run.lock_timeout.is_zero() => {
+        }) if !lock_timeout.is_zero() => {
             let who = holder.as_ref().map_or_else(
                 || "an unknown holder".to_string(),
                 |h| moat_spec::diag::escape_text(&h.to_string()),
@@ -328,9 +403,9 @@ async fn lock(
             };
             out.status(&format!(
                 "Waiting up to {}s for the lock on stack `{stack}`, held by {who}{gone}…",
-                run.lock_timeout.as_secs()
+                lock_timeout.as_secs()
             ));
-            backend.lock(info, run.lock_timeout).await
+            backend.lock(info, lock_timeout).await
         }
         other => other,
     };
@@ -350,9 +425,22 @@ fn confirm(op: &str) -> anyhow::Result<bool> {
     Ok(line.trim() == "yes")
 }
 
-/// Restricts a plan to `--target`/`--exclude`.
-fn select(mut plan: Plan, c: &Checked, run: &RunArgs, destroy: bool) -> anyhow::Result<Plan> {
-    if run.targets.is_empty() && run.excludes.is_empty() {
+/// The planner's scope of a destroy plan.
+pub(crate) fn scope(destroy: bool, select: &Select) -> DestroyScope {
+    if destroy {
+        DestroyScope {
+            targets: select.targets.clone(),
+            excludes: select.excludes.clone(),
+        }
+    } else {
+        DestroyScope::default()
+    }
+}
+
+/// Restricts an apply plan to `--target`/`--exclude`: a target and what it needs, minus
+/// each excluded resource and what needs it.
+pub(crate) fn select_apply(mut plan: Plan, c: &Checked, select: &Select) -> anyhow::Result<Plan> {
+    if select.is_empty() {
         return Ok(plan);
     }
     let mut graph = moat_graph::Graph::new();
@@ -372,14 +460,9 @@ fn select(mut plan: Plan, c: &Checked, run: &RunArgs, destroy: bool) -> anyhow::
             }
         }
     }
-    let t: Vec<&str> = run.targets.iter().map(String::as_str).collect();
-    let x: Vec<&str> = run.excludes.iter().map(String::as_str).collect();
-    let keep = if destroy {
-        graph.select_for_destroy(&t, &x)
-    } else {
-        graph.select_for_apply(&t, &x)
-    }
-    .map_err(|e| {
+    let t: Vec<&str> = select.targets.iter().map(String::as_str).collect();
+    let x: Vec<&str> = select.excludes.iter().map(String::as_str).collect();
+    let keep = graph.select_for_apply(&t, &x).map_err(|e| {
         anyhow::anyhow!(
             "{e} (keys of {} are: {})",
             c.path.display(),
@@ -393,6 +476,8 @@ fn select(mut plan: Plan, c: &Checked, run: &RunArgs, destroy: bool) -> anyhow::
     plan.resources.retain(|r| keep.contains(&r.key));
     plan.summary = Plan::summarize(&plan.resources);
     plan.unreadable = Plan::unreadable_of(&plan.resources);
+    plan.targets = select.targets.clone();
+    plan.excludes = select.excludes.clone();
     Ok(plan)
 }
 
@@ -405,8 +490,22 @@ async fn still_current(
 ) -> Result<(), String> {
     if plan.spec_hash != c.spec_hash {
         return Err(format!(
-            "{} (or its variables) changed since the plan was made",
+            "{} changed since the plan was made",
             c.path.display()
+        ));
+    }
+    // Compared as sorted maps: the order `--var`s are given in is no change.
+    if plan.variables != c.variables {
+        let names: std::collections::BTreeSet<&String> =
+            plan.variables.keys().chain(c.variables.keys()).collect();
+        let changed: Vec<String> = names
+            .into_iter()
+            .filter(|k| plan.variables.get(*k) != c.variables.get(*k))
+            .map(|k| format!("`{k}`"))
+            .collect();
+        return Err(format!(
+            "variable(s) {} differ from the plan's",
+            changed.join(", ")
         ));
     }
     if plan.state_serial != record.serial

@@ -1,5 +1,6 @@
 //! `moat show PLANFILE`: a plan saved with `moat plan --out`, in any plan format, without
-//! talking to Azure (review an artifact of CI, or turn it into a pull-request comment).
+//! talking to Azure (review an artifact of CI, or turn it into a pull-request comment); a
+//! narrowed plan says which `--target`/`--exclude` made it.
 
 use crate::Status;
 use crate::cli::{PlanFormat, ShowArgs};
@@ -31,5 +32,16 @@ pub fn run(args: &ShowArgs, out: &Output) -> anyhow::Result<Status> {
         PlanFormat::Markdown => render::markdown(&plan),
     };
     data_line(&text)?;
+    // What a narrowed plan leaves out is not in its resources: say how it was made.
+    let mut made = Vec::new();
+    made.extend(plan.targets.iter().map(|k| format!("--target {k}")));
+    made.extend(plan.excludes.iter().map(|k| format!("--exclude {k}")));
+    if !made.is_empty() {
+        let what = if plan.destroy { "destroy plan" } else { "plan" };
+        out.status(&format!(
+            "note: a {what} narrowed with {}",
+            moat_spec::diag::escape_text(&made.join(" "))
+        ));
+    }
     Ok(Status::Ok)
 }
