@@ -54,7 +54,8 @@ const LRO: LroStyle = LroStyle {
         location: ("mfeOperationResults", "api-version=2024-04-01"),
     },
     retry_after: 5.0,
-    retry_bounds: None,
+    // mfe.json bounds `Retry-After` of the deletes to 10–600 s.
+    retry_bounds: Some((10, 600)),
     status_name: false,
     status_times: true,
     percent_complete: true,
