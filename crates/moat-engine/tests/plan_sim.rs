@@ -311,9 +311,8 @@ fn recorded(dir: &Path, from: usize) -> Vec<String> {
         .skip(from)
         .map(|n| {
             n.trim_end_matches(".json")
-                .splitn(2, '-')
-                .nth(1)
-                .unwrap_or("")
+                .split_once('-')
+                .map_or("", |x| x.1)
                 .to_string()
         })
         .collect()

@@ -245,6 +245,9 @@ pub struct SoftDelete {
     pub reason: &'static str,
 }
 
+/// Reads one spec field of a kind's typed spec.
+pub type SpecField = fn(&moat_spec::ast::KindSpec) -> Option<&moat_spec::Spanned<String>>;
+
 /// Everything moat knows about one kind.
 #[derive(Debug)]
 pub struct KindDef {
@@ -308,7 +311,7 @@ pub struct KindDef {
     pub outputs: OutputsFn,
     /// For versioned assets (models, environments, code): reads the spec's `version`, which
     /// ends the ID (`<parent>/<segment>/<name>/versions/<version>`).
-    pub version: Option<fn(&moat_spec::ast::KindSpec) -> Option<&moat_spec::Spanned<String>>>,
+    pub version: Option<SpecField>,
     /// A synthetic kind that writes its parent's own URL (an endpoint's traffic): its ID is
     /// the parent's, and its key is `<parent key>/<segment>`.
     pub writes_parent: bool,

@@ -22,7 +22,7 @@ pub const ENDPOINT_DEF: KindDef = KindDef {
     put: put_endpoint,
     patch: patch_endpoint,
     delete: delete_endpoint,
-    render: render,
+    render,
     refs: endpoint_refs,
     lro: Some(LRO),
     // The recording: about 1.5 minutes for a managed endpoint.
@@ -37,7 +37,7 @@ pub const DEPLOYMENT_DEF: KindDef = KindDef {
     put: put_deployment,
     patch: patch_deployment,
     delete: delete_deployment,
-    render: render,
+    render,
     refs: deployment_refs,
     lro: Some(LRO),
     // The recording: about 5.7 minutes for a managed deployment.

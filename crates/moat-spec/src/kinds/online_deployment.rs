@@ -100,17 +100,17 @@ spec_struct! {
         /// Instances (default scale; default 1).
         instance_count: opt u32,
         /// Container requests and limits (Kubernetes only).
-        resources: opt K8sResources,
+        resources: opt Box<K8sResources>,
         /// Scale settings.
-        scale: opt DeploymentScale,
+        scale: opt Box<DeploymentScale>,
         /// Request settings.
-        request: opt RequestSettings,
+        request: opt Box<RequestSettings>,
         /// Liveness probe.
-        liveness_probe: opt Probe,
+        liveness_probe: opt Box<Probe>,
         /// Readiness probe.
-        readiness_probe: opt Probe,
+        readiness_probe: opt Box<Probe>,
         /// Environment variables of the container.
-        environment_variables: opt Map<String>,
+        environment_variables: opt Box<Map<String>>,
         /// Send logs and metrics to the workspace's Application Insights (default false).
         app_insights: opt bool,
         /// Description.
