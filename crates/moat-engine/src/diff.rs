@@ -244,20 +244,37 @@ pub fn plan_scoped(input: &PlanInput<'_>, scope: &DestroyScope) -> Result<Plan, 
         .filter(|d| !d.kind.def().deletes_children.is_empty())
         .map(|d| (d.key.clone(), d.kind))
         .collect();
+    // A child declared at the top level (an endpoint's deployment) is found by its ID: it
+    // sits below its parent's (or, writing its parent's URL, at it).
+    let parent_ids: Vec<(String, String)> = deletes
+        .iter()
+        .filter(|d| parents_deleted.contains_key(&d.key))
+        .map(|d| (d.key.clone(), d.id.to_ascii_lowercase()))
+        .collect();
+    let parent_of = |key: &str, id: &str| -> Option<String> {
+        if let Some((parent, _)) = key.split_once('/') {
+            return Some(parent.to_string());
+        }
+        let id = id.to_ascii_lowercase();
+        parent_ids
+            .iter()
+            .find(|(k, pid)| k != key && id.starts_with(&format!("{pid}/")))
+            .map(|(k, _)| k.clone())
+    };
     // Such a child is gone only once its parent's delete finishes, so it comes after the
     // parent (and whatever the child used — an NSG, a route table — after the child).
     // What had to go before such a child (an AKS cluster in a subnet) now has to go before
     // its parent.
     let mut moot: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for d in &mut deletes {
-        if let Some((parent, _)) = d.key.split_once('/')
-            && let Some(parent_kind) = parents_deleted.get(parent)
+        if let Some(parent) = parent_of(&d.key, &d.id)
+            && let Some(parent_kind) = parents_deleted.get(parent.as_str())
             && parent_kind.def().deletes_children.contains(&d.kind)
         {
             d.request = None;
             d.reasons
                 .push(format!("removed with {} `{parent}`", noun(*parent_kind)));
-            let before = std::mem::replace(&mut d.depends_on, vec![parent.to_string()]);
+            let before = std::mem::replace(&mut d.depends_on, vec![parent.clone()]);
             moot.insert(d.key.clone(), before);
         }
     }
@@ -268,6 +285,7 @@ pub fn plan_scoped(input: &PlanInput<'_>, scope: &DestroyScope) -> Result<Plan, 
                 .iter()
                 .filter_map(|k| moot.get(k))
                 .flatten()
+                .filter(|k| !moot.contains_key(*k))
                 .cloned()
                 .collect();
             d.depends_on.retain(|k| !moot.contains_key(k));

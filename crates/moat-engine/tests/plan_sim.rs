@@ -291,3 +291,92 @@ fn capture(
     std::fs::write(dir.join("live.json"), text).unwrap();
     std::fs::write(dir.join("state.json"), record.to_json()).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inference_rollout_round_trip() {
+    round_trip("inference-rollout.yaml").await;
+}
+
+/// The recorded exchanges of `dir` from sequence number `from` on, as `METHOD-last-segment`.
+fn recorded(dir: &Path, from: usize) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .skip(from)
+        .map(|n| {
+            n.trim_end_matches(".json")
+                .split_once('-')
+                .map_or("", |x| x.1)
+                .to_string()
+        })
+        .collect()
+}
+
+/// The controlled rollout: 90/10 converges; 50/50 is one write of the endpoint; removing
+/// `green` moves its traffic before deleting it, in that order on the wire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inference_rollout_moves_traffic_before_deleting() {
+    let text = std::fs::read_to_string(example("inference-rollout.yaml")).unwrap();
+    let traffic = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let e = env(Some(traffic.path())).await;
+    let arm: Arc<dyn Arm> = e.client.clone();
+    let model = support::model_of("inference-rollout.yaml", &text);
+    let stack = Stack::new(state.path(), &model.stack.value);
+    let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
+    assert!(report.is_success(), "{:#?}", report.outcomes);
+
+    let fifty = text.replace(
+        "traffic: { blue: 90, green: 10 }",
+        "traffic: { blue: 50, green: 50 }",
+    );
+    assert_ne!(fifty, text);
+    let model = support::model_of("inference-rollout.yaml", &fifty);
+    let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let writes: Vec<&str> = plan
+        .resources
+        .iter()
+        .filter(|r| r.action.writes())
+        .map(|r| r.key.as_str())
+        .collect();
+    assert_eq!(
+        writes,
+        ["scoring/traffic"],
+        "{}",
+        render::text(&plan, render::TextOptions::default())
+    );
+    let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
+    assert!(report.is_success(), "{:#?}", report.outcomes);
+
+    let cut = fifty.replace("traffic: { blue: 50, green: 50 }", "traffic: { blue: 100 }");
+    let cut = cut[..cut.find("  green:").expect("green")].to_string();
+    let model = support::model_of("inference-rollout.yaml", &cut);
+    let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let before = recorded(traffic.path(), 0).len();
+    let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
+    assert!(report.is_success(), "{:#?}", report.outcomes);
+    let wire = recorded(traffic.path(), before);
+    let put = wire
+        .iter()
+        .position(|x| x == "PUT-scoring")
+        .expect("traffic PUT");
+    let del = wire
+        .iter()
+        .position(|x| x == "DELETE-green")
+        .expect("green DELETE");
+    assert!(put < del, "{wire:?}");
+    let (last, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    assert!(
+        last.is_empty(),
+        "{}",
+        render::text(&last, render::TextOptions::default())
+    );
+    e.sim.shutdown().await;
+}

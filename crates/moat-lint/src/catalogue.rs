@@ -16,7 +16,7 @@ pub mod ids {
             )*
         };
     }
-    ids! { ML101, ML102, ML103, ML110, ML111, ML112, ML113, ML114, ML115, ML120, ML201, ML202, ML203, ML204, ML205, ML206, ML207, ML301, ML302, ML303, ML304, ML305, ML306, ML307, ML308, ML309, ML310, ML401, ML402, ML999 }
+    ids! { ML101, ML102, ML103, ML110, ML111, ML112, ML113, ML114, ML115, ML120, ML201, ML202, ML203, ML204, ML205, ML206, ML207, ML301, ML302, ML303, ML304, ML305, ML306, ML307, ML308, ML309, ML310, ML401, ML402, ML999, ML501, ML502 }
 }
 
 /// One lint rule.
@@ -309,6 +309,22 @@ pub static RULES: &[Rule] = &[
         "security rule priorities are unique per direction within an NSG",
         "Azure rejects two rules of one NSG with the same direction and priority. Give each rule its own \
          priority.",
+    ),
+    rule(
+        ids::ML501,
+        "endpoint-traffic-sum",
+        Error,
+        "an online endpoint's traffic sums to 100, or is all 0",
+        "Azure refuses a traffic map whose percentages do not add up to 100 (or are all 0, which sends \
+         no live traffic), after the deployments have been created. Make the shares add up to 100.",
+    ),
+    rule(
+        ids::ML502,
+        "endpoint-mirror-traffic",
+        Error,
+        "mirror traffic is at most 50 in total and copies to deployments that get no live traffic",
+        "Azure caps the shadow copy at 50 percent in total, and a deployment cannot receive both live \
+         and mirrored traffic. Lower the mirror shares, or mirror onto a deployment outside `traffic`.",
     ),
 ];
 

@@ -10,6 +10,7 @@ mod aks;
 mod aml;
 pub mod catalogue;
 mod cx;
+mod endpoints;
 mod general;
 pub mod nsg;
 mod sarif;
@@ -31,6 +32,7 @@ pub fn lint(model: &Model) -> Vec<Diagnostic> {
     storage::check(&mut cx);
     aks::check(&mut cx);
     general::check(&mut cx);
+    endpoints::check(&mut cx);
     let mut out = cx.finish();
     out.sort_by(|a, b| {
         (a.primary.span.start, &a.code, &a.message).cmp(&(

@@ -263,6 +263,24 @@ pub const STACK: NameRule = rule(
     Edge::Alnum,
     Edge::Alnum,
 );
+/// `ml_model`, `ml_environment`, `ml_code` (asset names; the version is separate)
+pub const ML_ASSET: NameRule = rule(
+    "ML asset",
+    1,
+    255,
+    Charset::AlnumUnderscorePeriodHyphen,
+    Edge::Alnum,
+    Edge::Any,
+);
+/// `online_endpoint`, `online_deployment`
+pub const ML_ENDPOINT: NameRule = rule(
+    "online endpoint or deployment",
+    3,
+    32,
+    Charset::AlnumHyphen,
+    Edge::Letter,
+    Edge::Alnum,
+);
 
 impl NameRule {
     /// Checks `name`; `Err` says what is wrong and how to fix it.

@@ -312,7 +312,12 @@ impl<'s> Resolver<'s> {
     /// groups, then top-level resources, then children.
     pub(crate) fn compute_ids(&mut self) {
         let keys: Vec<&'s str> = self.syms.keys().copied().collect();
-        for pass in 0..3 {
+        let deepest = keys
+            .iter()
+            .map(|k| self.syms[k].kind.def().scope.depth())
+            .max()
+            .unwrap_or(0);
+        for pass in 0..=deepest {
             for key in &keys {
                 let sym = &self.syms[key];
                 let res = sym.res;
@@ -331,7 +336,17 @@ impl<'s> Resolver<'s> {
                         }
                         Scope::Child { parent, segment } => Self::scope_ref(res)
                             .and_then(|(p, _, _)| self.scope_id(p, parent))
-                            .map(|p| format!("{p}/{segment}/{}", name.value)),
+                            .map(|p| {
+                                let id = format!("{p}/{segment}/{}", name.value);
+                                // A versioned asset's ID ends with its version.
+                                match kind.def().version.zip(res.body.as_ref()) {
+                                    Some((v, b)) => match v(b) {
+                                        Some(v) => format!("{id}/versions/{}", v.value),
+                                        None => id,
+                                    },
+                                    None => id,
+                                }
+                            }),
                         Scope::ResourceGroup => Self::scope_ref(res)
                             .and_then(|(g, _, _)| self.scope_id(g, Kind::ResourceGroup))
                             .map(|g| armid::resource_id(&g, kind.arm_type(), &name.value)),
@@ -807,7 +822,15 @@ impl<'s> Resolver<'s> {
             protect: res.protect.as_ref().filter(|p| p.value).map(|p| p.span),
             span: res.span,
         });
-        out.extend(children);
+        // A child that writes its parent's own URL (an endpoint's traffic) sends the
+        // parent's tags too: its PUT replaces the whole resource.
+        let parent_tags = out.last().map(|r| r.tags.clone()).unwrap_or_default();
+        for mut c in children {
+            if c.kind.def().writes_parent {
+                c.tags = parent_tags.clone();
+            }
+            out.push(c);
+        }
     }
 
     pub(crate) fn check_name(&mut self, kind: Kind, name: &Spanned<String>, defaulted: bool) {
@@ -1073,7 +1096,8 @@ impl<'s> Resolver<'s> {
 
     pub(crate) fn check_unique_names(&mut self, resources: &[Resource]) {
         let mut seen: BTreeMap<String, (&Resource, bool)> = BTreeMap::new();
-        for r in resources {
+        // A child writing its parent's URL (an endpoint's traffic) shares the parent's ID.
+        for r in resources.iter().filter(|r| !r.kind.def().writes_parent) {
             let rule = name_rule(r.kind);
             let scope = if rule.global {
                 format!("{}:{}", r.kind.arm_type(), r.name.value.to_lowercase())

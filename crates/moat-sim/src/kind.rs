@@ -208,6 +208,56 @@ kind_table! {
         system_data: true,
         provider_path: true,
     },
+    /// `Microsoft.MachineLearningServices/workspaces/models/versions`.
+    MlModelVersion {
+        ns: "Microsoft.MachineLearningServices",
+        types: &["workspaces", "models", "versions"],
+        type_name: "Microsoft.MachineLearningServices/workspaces/models/versions",
+        api: "2024-04-01",
+        parent: Some(Kind::MlWorkspace),
+        system_data: true,
+        provider_path: true,
+    },
+    /// `Microsoft.MachineLearningServices/workspaces/environments/versions`.
+    MlEnvironmentVersion {
+        ns: "Microsoft.MachineLearningServices",
+        types: &["workspaces", "environments", "versions"],
+        type_name: "Microsoft.MachineLearningServices/workspaces/environments/versions",
+        api: "2024-04-01",
+        parent: Some(Kind::MlWorkspace),
+        system_data: true,
+        provider_path: true,
+    },
+    /// `Microsoft.MachineLearningServices/workspaces/codes/versions`.
+    MlCodeVersion {
+        ns: "Microsoft.MachineLearningServices",
+        types: &["workspaces", "codes", "versions"],
+        type_name: "Microsoft.MachineLearningServices/workspaces/codes/versions",
+        api: "2024-04-01",
+        parent: Some(Kind::MlWorkspace),
+        system_data: true,
+        provider_path: true,
+    },
+    /// `Microsoft.MachineLearningServices/workspaces/onlineEndpoints`.
+    OnlineEndpoint {
+        ns: "Microsoft.MachineLearningServices",
+        types: &["workspaces", "onlineEndpoints"],
+        type_name: "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+        api: "2024-04-01",
+        parent: Some(Kind::MlWorkspace),
+        system_data: true,
+        provider_path: true,
+    },
+    /// `Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments`.
+    OnlineDeployment {
+        ns: "Microsoft.MachineLearningServices",
+        types: &["workspaces", "onlineEndpoints", "deployments"],
+        type_name: "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+        api: "2024-04-01",
+        parent: Some(Kind::OnlineEndpoint),
+        system_data: true,
+        provider_path: true,
+    },
 }
 
 impl Kind {

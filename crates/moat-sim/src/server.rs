@@ -118,6 +118,8 @@ pub fn is_poll(path: &str) -> bool {
                     | "workspaceoperationsstatus"
                     | "computeoperationsstatus"
                     | "operationstatuses"
+                    | "mfeoperationsstatus"
+                    | "mfeoperationresults"
             ))
 }
 

@@ -379,6 +379,17 @@ impl<T: Decode> Decode for Spanned<T> {
     }
 }
 
+/// Boxed, for the big optional parts of a kind (a deployment's probes and settings), so
+/// the kind enum stays small.
+impl<T: Decode> Decode for Box<T> {
+    fn decode(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
+        T::decode(node, cx).map(Box::new)
+    }
+    fn schema() -> serde_json::Value {
+        T::schema()
+    }
+}
+
 impl<T: Decode> Decode for Vec<T> {
     fn decode(node: &Node, cx: &mut Cx<'_>) -> Option<Self> {
         match &node.value {

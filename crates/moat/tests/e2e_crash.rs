@@ -28,6 +28,7 @@ struct Template {
     baseline: BTreeSet<String>,
     /// Planned IDs of the stack.
     owned: BTreeMap<String, String>,
+    owned_keys: BTreeSet<String>,
     /// The cloud before the example is applied.
     empty_cloud: PathBuf,
     /// The cloud and state after a full apply.
@@ -64,6 +65,7 @@ impl Template {
         let moat = Moat::remote(&state, &sim.url);
         let plan = moat.plan_json(&spec);
         let owned = owned_ids(&plan);
+        let owned_keys = common::owned_keys(&plan);
         let stack = common::stack_of(&plan);
         let out = moat.apply(&spec);
         out.expect(0, "uninterrupted apply");
@@ -89,6 +91,7 @@ impl Template {
             stack,
             baseline,
             owned,
+            owned_keys,
             empty_cloud,
             full_cloud,
             full_state,
@@ -195,7 +198,7 @@ fn trials_on(t: &Template, n: usize, seed: u64, destroy: bool, local: bool) -> T
         let expected: BTreeSet<&String> = if destroy {
             BTreeSet::new()
         } else {
-            t.owned.values().collect()
+            t.owned_keys.iter().collect()
         };
         assert_eq!(
             recorded, expected,
@@ -255,5 +258,16 @@ fn kill_9_during_apply_and_destroy_of_the_shared_vnet_team_stack() {
     let d = trials(&t, 6, 0x5eed_0004, true);
     report("shared-vnet-training destroy", &d);
     assert_eq!(a.converged + d.converged, 18);
+    let _ = std::fs::remove_dir_all(&t.dir);
+}
+
+/// The controlled rollout (issue 16): a kill -9 anywhere in endpoint → deployments → traffic
+/// converges on the next apply, with the spec's traffic map.
+#[test]
+fn kill_9_during_apply_of_the_inference_rollout() {
+    let t = Template::new("inference-rollout.yaml");
+    let tally = trials(&t, 20, 0x5eed_0016, false);
+    report("inference-rollout apply", &tally);
+    assert_eq!(tally.converged, 20);
     let _ = std::fs::remove_dir_all(&t.dir);
 }

@@ -21,8 +21,13 @@ mod aml_compute;
 mod application_insights;
 mod container_registry;
 mod key_vault;
+mod kubernetes_compute;
+mod ml_asset;
 mod ml_workspace;
 mod network_security_group;
+mod online_deployment;
+mod online_endpoint;
+mod online_traffic;
 mod resource_group;
 mod route_table;
 mod storage_account;
@@ -32,7 +37,7 @@ mod virtual_network;
 /// The one list of kinds: each names its variant and its file. Generates [`Kind`], [`ALL`] and
 /// [`def`], so a kind is one line here and one file beside this one.
 macro_rules! registry {
-    ($( $variant:ident => $module:ident ),* $(,)?) => {
+    ($( $variant:ident => $module:ident $(:: $def:ident)? ),* $(,)?) => {
         /// Every kind of ARM object moat manages, children included.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[allow(missing_docs)]
@@ -43,9 +48,11 @@ macro_rules! registry {
 
         /// The definition of `kind`.
         pub fn def(kind: Kind) -> &'static KindDef {
-            match kind { $( Kind::$variant => &$module::DEF, )* }
+            match kind { $( Kind::$variant => registry!(@def $module $($def)?), )* }
         }
     };
+    (@def $module:ident) => { &$module::DEF };
+    (@def $module:ident $def:ident) => { &$module::$def };
 }
 
 registry! {
@@ -62,6 +69,13 @@ registry! {
     AmlCompute => aml_compute,
     AksCluster => aks_cluster,
     AksCompute => aks_compute,
+    MlModel => ml_asset::MODEL,
+    MlEnvironment => ml_asset::ENVIRONMENT,
+    MlCode => ml_asset::CODE,
+    OnlineEndpoint => online_endpoint,
+    OnlineDeployment => online_deployment,
+    OnlineTraffic => online_traffic,
+    KubernetesCompute => kubernetes_compute,
 }
 
 /// Where a kind's ARM ID lives; the ID is derived from it.
@@ -87,7 +101,8 @@ impl Scope {
         match self {
             Scope::Subscription => 0,
             Scope::ResourceGroup => 1,
-            Scope::Child { .. } => 2,
+            // A child of a child (an endpoint's deployment) comes after its parent.
+            Scope::Child { parent, .. } => 1 + def(parent).scope.depth(),
         }
     }
 }
@@ -258,6 +273,9 @@ pub struct SoftDelete {
     pub reason: &'static str,
 }
 
+/// Reads one spec field of a kind's typed spec.
+pub type SpecField = fn(&moat_spec::ast::KindSpec) -> Option<&moat_spec::Spanned<String>>;
+
 /// Everything moat knows about one kind.
 #[derive(Debug)]
 pub struct KindDef {
@@ -328,6 +346,12 @@ pub struct KindDef {
     /// without the reference (a firewall entry, an NSG association) instead of being
     /// destroyed with it. Every other reference is one it cannot exist without.
     pub droppable_ref: fn(field: &str) -> bool,
+    /// For versioned assets (models, environments, code): reads the spec's `version`, which
+    /// ends the ID (`<parent>/<segment>/<name>/versions/<version>`).
+    pub version: Option<SpecField>,
+    /// A synthetic kind that writes its parent's own URL (an endpoint's traffic): its ID is
+    /// the parent's, and its key is `<parent key>/<segment>`.
+    pub writes_parent: bool,
 }
 
 /// The `droppable_ref` of kinds that cannot drop any reference in place.
@@ -405,6 +429,8 @@ impl KindDef {
             outputs: no_outputs,
             scope_ref: None,
             droppable_ref: no_droppable_ref,
+            version: None,
+            writes_parent: false,
         }
     }
 
@@ -442,9 +468,10 @@ mod tests {
     fn kind_words_and_arm_types_are_unique() {
         let words: BTreeSet<_> = ALL.iter().map(|k| def(*k).word).collect();
         assert_eq!(words.len(), ALL.len());
-        // Two ML compute kinds share one ARM type; every other kind has its own.
+        // Three ML compute kinds share one ARM type, and an endpoint's traffic writes the
+        // endpoint; every other kind has its own.
         let types: BTreeSet<_> = ALL.iter().map(|k| def(*k).arm_type).collect();
-        assert_eq!(types.len(), ALL.len() - 1);
+        assert_eq!(types.len(), ALL.len() - 3);
     }
 
     #[test]
@@ -498,7 +525,13 @@ mod tests {
         for &k in ALL {
             if let Scope::Child { parent, segment } = def(k).scope {
                 assert!(def(k).arm_type.starts_with(def(parent).arm_type), "{k:?}");
-                assert!(def(k).arm_type.ends_with(&format!("/{segment}")), "{k:?}");
+                let versioned = format!("/{segment}/versions");
+                assert!(
+                    def(k).arm_type.ends_with(&format!("/{segment}"))
+                        || def(k).arm_type.ends_with(&versioned)
+                        || def(k).writes_parent,
+                    "{k:?}"
+                );
             }
         }
     }

@@ -36,3 +36,19 @@ pub fn firewall_subnet(i: usize) -> String {
 pub fn is_firewall_subnet(field: &str) -> bool {
     field.starts_with("network_rules.subnets[")
 }
+
+/// An online deployment's `endpoint:`.
+pub const ENDPOINT: &str = "endpoint";
+/// An online endpoint's `compute:`.
+pub const COMPUTE: &str = "compute";
+/// A deployment's `model:`.
+pub const MODEL: &str = "model";
+/// A deployment's `environment:`.
+pub const ENVIRONMENT: &str = "environment";
+/// A deployment's `code.code:`.
+pub const CODE: &str = "code.code";
+
+/// An endpoint's `traffic.<deployment>` (or `mirror_traffic.<deployment>`).
+pub fn traffic(map: &str, deployment: &str) -> String {
+    format!("{map}.{deployment}")
+}

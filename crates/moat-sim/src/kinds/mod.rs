@@ -9,7 +9,9 @@
 mod aks;
 mod app_insights;
 pub mod keyvault;
+mod ml_asset;
 mod ml_compute;
+mod ml_endpoint;
 mod ml_workspace;
 mod network;
 mod nsg;
@@ -75,6 +77,11 @@ pub fn def(kind: Kind) -> &'static KindDef {
         Kind::MlWorkspace => &ml_workspace::DEF,
         Kind::MlCompute => &ml_compute::DEF,
         Kind::ManagedCluster => &aks::DEF,
+        Kind::MlModelVersion => &ml_asset::MODEL_DEF,
+        Kind::MlEnvironmentVersion => &ml_asset::ENVIRONMENT_DEF,
+        Kind::MlCodeVersion => &ml_asset::CODE_DEF,
+        Kind::OnlineEndpoint => &ml_endpoint::ENDPOINT_DEF,
+        Kind::OnlineDeployment => &ml_endpoint::DEPLOYMENT_DEF,
     };
     debug_assert_eq!(d.kind, kind, "a kind's arm names another kind's definition");
     d

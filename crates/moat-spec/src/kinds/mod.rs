@@ -13,8 +13,14 @@ mod aml_compute;
 mod application_insights;
 mod container_registry;
 mod key_vault;
+mod kubernetes_compute;
+mod ml_code;
+mod ml_environment;
+mod ml_model;
 mod ml_workspace;
 mod network_security_group;
+mod online_deployment;
+mod online_endpoint;
 mod resource_group;
 mod route_table;
 mod storage_account;
@@ -84,4 +90,16 @@ spec_kinds! {
     AksCluster = "aks_cluster" in aks_cluster,
     /// `Microsoft.MachineLearningServices/workspaces/computes` of type AKS
     AksCompute = "aks_compute" in aks_compute,
+    /// `Microsoft.MachineLearningServices/workspaces/models/versions`
+    MlModel = "ml_model" in ml_model,
+    /// `Microsoft.MachineLearningServices/workspaces/environments/versions`
+    MlEnvironment = "ml_environment" in ml_environment,
+    /// `Microsoft.MachineLearningServices/workspaces/codes/versions`
+    MlCode = "ml_code" in ml_code,
+    /// `Microsoft.MachineLearningServices/workspaces/onlineEndpoints`
+    OnlineEndpoint = "online_endpoint" in online_endpoint,
+    /// `Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments`
+    OnlineDeployment = "online_deployment" in online_deployment,
+    /// `Microsoft.MachineLearningServices/workspaces/computes` of type Kubernetes
+    KubernetesCompute = "kubernetes_compute" in kubernetes_compute,
 }

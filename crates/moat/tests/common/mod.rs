@@ -316,6 +316,18 @@ pub fn owned_ids(plan: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The keys a plan owns (an endpoint and its traffic share one ID, so [`owned_ids`] keys by
+/// ID cannot list both).
+pub fn owned_keys(plan: &Value) -> BTreeSet<String> {
+    plan["resources"]
+        .as_array()
+        .expect("plan.resources")
+        .iter()
+        .filter(|r| !matches!(r["action"].as_str(), Some("read" | "unreadable")))
+        .map(|r| r["key"].as_str().expect("key").to_string())
+        .collect()
+}
+
 /// The stack name a plan is for.
 pub fn stack_of(plan: &Value) -> String {
     plan["stack"].as_str().expect("plan.stack").to_string()
