@@ -208,6 +208,16 @@ kind_table! {
         system_data: true,
         provider_path: true,
     },
+    /// `Microsoft.ManagedIdentity/userAssignedIdentities`.
+    UserAssignedIdentity {
+        ns: "Microsoft.ManagedIdentity",
+        types: &["userAssignedIdentities"],
+        type_name: "Microsoft.ManagedIdentity/userAssignedIdentities",
+        api: "2023-01-31",
+        parent: None,
+        system_data: false,
+        provider_path: true,
+    },
 }
 
 impl Kind {

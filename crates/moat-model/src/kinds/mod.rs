@@ -24,10 +24,13 @@ mod key_vault;
 mod ml_workspace;
 mod network_security_group;
 mod resource_group;
+mod role_assignment;
 mod route_table;
 mod storage_account;
 mod subnet;
+mod user_assigned_identity;
 mod virtual_network;
+pub use role_assignment::{BUILT_IN_ROLES, assignment_name, role_guid};
 
 /// The one list of kinds: each names its variant and its file. Generates [`Kind`], [`ALL`] and
 /// [`def`], so a kind is one line here and one file beside this one.
@@ -62,6 +65,8 @@ registry! {
     AmlCompute => aml_compute,
     AksCluster => aks_cluster,
     AksCompute => aks_compute,
+    UserAssignedIdentity => user_assigned_identity,
+    RoleAssignment => role_assignment,
 }
 
 /// Where a kind's ARM ID lives; the ID is derived from it.
@@ -78,6 +83,9 @@ pub enum Scope {
         /// The URL segment between the parent's ID and the child's name.
         segment: &'static str,
     },
+    /// An extension resource of any other (a role assignment): its ID is
+    /// `<scope ID>/providers/<type>/N`, computed by the kind's [`KindDef::extension_id`].
+    Extension,
 }
 
 impl Scope {
@@ -88,6 +96,7 @@ impl Scope {
             Scope::Subscription => 0,
             Scope::ResourceGroup => 1,
             Scope::Child { .. } => 2,
+            Scope::Extension => 3,
         }
     }
 }
@@ -178,6 +187,13 @@ impl Field {
 /// A request body builder: adds the kind's properties to `b` (location and tags are already
 /// there).
 pub type BodyFn = fn(r: &Resource, b: &mut Value, ctx: &MapContext);
+
+/// The ARM ID of an extension resource, from its typed spec once the IDs of the resources it
+/// names are known (`None` when one is not; its check reports why).
+pub(crate) type ExtensionIdFn = for<'s> fn(
+    rs: &mut crate::resolve::Resolver<'s>,
+    spec: &moat_spec::ast::KindSpec,
+) -> Option<String>;
 
 /// A kind's outputs from its Azure name and last-applied projection: `(output, value)` pairs.
 pub type OutputsFn = fn(name: &str, applied: &Value) -> Vec<(&'static str, String)>;
@@ -291,6 +307,11 @@ pub struct KindDef {
     /// What users reach the resource by, derived from its Azure name and last-applied
     /// properties (`moat output`): endpoints, login servers. Never a secret.
     pub outputs: OutputsFn,
+    /// Outputs the service assigns (a principal ID): `(output, ARM path)` read from the body a
+    /// write returns and kept in the state beside the last-applied projection.
+    pub server_outputs: &'static [(&'static str, &'static str)],
+    /// The ID of a [`Scope::Extension`] kind.
+    pub(crate) extension_id: Option<ExtensionIdFn>,
 }
 
 /// Properties the Azure ML API definitions (2024-04-01, `machineLearningServices.json` and
@@ -361,6 +382,8 @@ impl KindDef {
             replaced_with: &[],
             outputs: no_outputs,
             scope_ref: None,
+            server_outputs: &[],
+            extension_id: None,
         }
     }
 
@@ -445,7 +468,14 @@ mod tests {
         for t in moat_spec::ast::ResourceType::all() {
             let d = def(Kind::of(t));
             let named = d.scope_ref.is_some();
-            assert_eq!(named, d.scope != Scope::Subscription, "{}", d.word);
+            let scoped = matches!(d.scope, Scope::ResourceGroup | Scope::Child { .. });
+            assert_eq!(named, scoped, "{}", d.word);
+            assert_eq!(
+                d.extension_id.is_some(),
+                d.scope == Scope::Extension,
+                "{}",
+                d.word
+            );
         }
     }
 

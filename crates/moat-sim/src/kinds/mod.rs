@@ -8,6 +8,7 @@
 
 mod aks;
 mod app_insights;
+mod identity;
 pub mod keyvault;
 mod ml_compute;
 mod ml_workspace;
@@ -75,6 +76,7 @@ pub fn def(kind: Kind) -> &'static KindDef {
         Kind::MlWorkspace => &ml_workspace::DEF,
         Kind::MlCompute => &ml_compute::DEF,
         Kind::ManagedCluster => &aks::DEF,
+        Kind::UserAssignedIdentity => &identity::DEF,
     };
     debug_assert_eq!(d.kind, kind, "a kind's arm names another kind's definition");
     d
