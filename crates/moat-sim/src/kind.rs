@@ -218,6 +218,16 @@ kind_table! {
         system_data: false,
         provider_path: true,
     },
+    /// `Microsoft.Authorization/roleAssignments` (at any scope; routed on their own).
+    RoleAssignment {
+        ns: "Microsoft.Authorization",
+        types: &["roleAssignments"],
+        type_name: "Microsoft.Authorization/roleAssignments",
+        api: "2022-04-01",
+        parent: None,
+        system_data: false,
+        provider_path: true,
+    },
 }
 
 impl Kind {

@@ -16,6 +16,7 @@ mod network;
 mod nsg;
 mod registry;
 pub mod resource_group;
+pub mod role_assignment;
 mod route_table;
 mod storage;
 mod subnet;
@@ -77,6 +78,7 @@ pub fn def(kind: Kind) -> &'static KindDef {
         Kind::MlCompute => &ml_compute::DEF,
         Kind::ManagedCluster => &aks::DEF,
         Kind::UserAssignedIdentity => &identity::DEF,
+        Kind::RoleAssignment => &role_assignment::DEF,
     };
     debug_assert_eq!(d.kind, kind, "a kind's arm names another kind's definition");
     d
