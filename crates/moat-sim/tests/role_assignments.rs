@@ -24,7 +24,10 @@ async fn grants_wait_for_replication_and_follow_the_conflict_rules() {
         .put(&rg_path("rg"), "2024-07-01", json!({"location": "westus"}))
         .await;
     assert!(r.status < 300, "{}", r.body);
-    let ident = res("rg", "Microsoft.ManagedIdentity/userAssignedIdentities/ml-identity");
+    let ident = res(
+        "rg",
+        "Microsoft.ManagedIdentity/userAssignedIdentities/ml-identity",
+    );
     let r = arm
         .put(&ident, "2023-01-31", json!({"location": "westus"}))
         .await;
