@@ -13,6 +13,8 @@ const NOT_FOUND_CODES: &[&str] = &[
     "ResourceGroupNotFound",
     "NotFound",
     "ParentResourceNotFound",
+    // A missing role assignment (Authorization's own code).
+    "RoleAssignmentNotFound",
 ];
 
 /// Operation error codes that say "try again later" rather than "this request is wrong".

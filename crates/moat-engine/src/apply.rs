@@ -83,6 +83,14 @@ pub enum ApplyError {
     /// The plan's graph could not be ordered (a cycle).
     #[error("cannot order the plan: {0}")]
     Order(moat_graph::GraphError),
+    /// A value known only after another resource exists could not be read from it.
+    #[error("`{path}` of `{id}` is not there yet")]
+    Deferred {
+        /// The resource it is read from.
+        id: String,
+        /// Its ARM path there.
+        path: String,
+    },
 }
 
 impl From<StateError> for ApplyError {
@@ -517,11 +525,12 @@ async fn run_one(
                 };
                 write(r, del, "replace", arm, store, progress).await?;
             }
-            let body = r
+            let mut body = r
                 .request
                 .as_ref()
                 .and_then(|q| q.body.clone())
                 .unwrap_or(Value::Null);
+            fill_deferred(&mut body, arm).await?;
             let wr = WriteRequest {
                 method: r.request.as_ref().map_or(Method::Put, |q| q.method.arm()),
                 ..WriteRequest::put(r.id.clone(), r.api_version.clone(), body)
@@ -531,9 +540,75 @@ async fn run_one(
                 Action::Update => "update",
                 _ => "replace",
             };
-            let final_body = write(r, wr, action, arm, store, progress).await?;
+            let final_body = write_retrying(r, wr, action, arm, store, progress).await?;
             record(store, r, final_body.as_ref()).await?;
             Ok(())
+        }
+    }
+}
+
+/// Replaces every deferred value of `body` ([`moat_model::deferred`], a new identity's
+/// principal ID) by reading it from its resource, which the plan's order created first.
+async fn fill_deferred(body: &mut Value, arm: &dyn Arm) -> Result<(), ApplyError> {
+    let mut stack = vec![body];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(m) => stack.extend(m.values_mut()),
+            Value::Array(a) => stack.extend(a.iter_mut()),
+            Value::String(s) => {
+                let Some((id, api, path)) = moat_model::deferred::parse(s) else {
+                    continue;
+                };
+                let got = arm.get(id, api).await?;
+                let found = got
+                    .as_ref()
+                    .and_then(|b| moat_model::json::get(b, path))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                match found {
+                    Some(x) => *s = x,
+                    None => {
+                        return Err(ApplyError::Deferred {
+                            id: id.to_string(),
+                            path: path.to_string(),
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// How often a write refused with `PrincipalNotFound` is sent again: Entra ID replicates a new
+/// principal within seconds to minutes (BEHAVIOR.md §3: retry with backoff).
+const PRINCIPAL_RETRIES: u32 = 8;
+
+/// [`write`], sending it again with backoff while the directory has not replicated a new
+/// principal (`PrincipalNotFound`, a 400: nothing was written), and taking
+/// `RoleAssignmentExists` (the same scope, principal and role under another name) as done.
+async fn write_retrying(
+    r: &ResourcePlan,
+    req: WriteRequest,
+    action: &str,
+    arm: &dyn Arm,
+    store: &StateStore,
+    progress: &dyn Progress,
+) -> Result<Option<Value>, ApplyError> {
+    let mut delay = std::time::Duration::from_millis(500);
+    let mut attempt = 0;
+    loop {
+        match write(r, req.clone(), action, arm, store, progress).await {
+            Err(ApplyError::Arm(e))
+                if e.code() == Some("PrincipalNotFound") && attempt < PRINCIPAL_RETRIES =>
+            {
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(30));
+            }
+            Err(ApplyError::Arm(e)) if e.code() == Some("RoleAssignmentExists") => return Ok(None),
+            other => return other,
         }
     }
 }

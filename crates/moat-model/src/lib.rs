@@ -4,6 +4,7 @@
 
 pub mod armid;
 pub mod cidr;
+pub mod deferred;
 pub mod kinds;
 pub mod model;
 pub mod naming;

@@ -227,6 +227,24 @@ pub const ML_COMPUTE: NameRule = rule(
     Edge::Letter,
     Edge::Alnum,
 );
+/// `user_assigned_identity` (3–128; Microsoft.ManagedIdentity naming rules)
+pub const MANAGED_IDENTITY: NameRule = rule(
+    "managed identity",
+    3,
+    128,
+    Charset::AlnumHyphenUnderscore,
+    Edge::Alnum,
+    Edge::AlnumUnderscore,
+);
+/// `role_assignment`: its Azure name is a derived UUID, so its key is only a label.
+pub const ROLE_ASSIGNMENT: NameRule = rule(
+    "role assignment",
+    1,
+    128,
+    Charset::Loose,
+    Edge::Any,
+    Edge::Any,
+);
 /// `aks_cluster`
 pub const AKS_CLUSTER: NameRule = rule(
     "AKS cluster",

@@ -301,7 +301,7 @@ impl<'s> Resolver<'s> {
         let kind = kind_of(res.ty.value);
         let sr = kind.def().scope_ref?;
         let expect = match kind.def().scope {
-            Scope::Subscription => return None,
+            Scope::Subscription | Scope::Extension => return None,
             Scope::ResourceGroup => Kind::ResourceGroup,
             Scope::Child { parent, .. } => parent,
         };
@@ -350,6 +350,10 @@ impl<'s> Resolver<'s> {
                         Scope::ResourceGroup => Self::scope_ref(res)
                             .and_then(|(g, _, _)| self.scope_id(g, Kind::ResourceGroup))
                             .map(|g| armid::resource_id(&g, kind.arm_type(), &name.value)),
+                        Scope::Extension => match (kind.def().extension_id, res.body.as_ref()) {
+                            (Some(f), Some(b)) => f(self, b),
+                            _ => None,
+                        },
                     }
                 };
                 if let Some(id) = id {
@@ -415,6 +419,17 @@ impl<'s> Resolver<'s> {
         let name = self.azure_name(res);
         match kind.def().scope {
             Scope::Subscription => Some(armid::resource_group_id(&self.subscription, &name.value)),
+            Scope::Extension => {
+                self.push(
+                    Diagnostic::error(
+                        codes::E0112,
+                        format!("an existing `{}` needs `existing.id`", kind.word()),
+                        e.span,
+                    )
+                    .hint("give its full ARM ID"),
+                );
+                None
+            }
             Scope::Child { parent, segment } => {
                 // A child's parent cannot be named by `existing.resource_group`: only its ID
                 // locates it.

@@ -258,6 +258,26 @@ kind_table! {
         system_data: true,
         provider_path: true,
     },
+    /// `Microsoft.ManagedIdentity/userAssignedIdentities`.
+    UserAssignedIdentity {
+        ns: "Microsoft.ManagedIdentity",
+        types: &["userAssignedIdentities"],
+        type_name: "Microsoft.ManagedIdentity/userAssignedIdentities",
+        api: "2023-01-31",
+        parent: None,
+        system_data: false,
+        provider_path: true,
+    },
+    /// `Microsoft.Authorization/roleAssignments` (at any scope; routed on their own).
+    RoleAssignment {
+        ns: "Microsoft.Authorization",
+        types: &["roleAssignments"],
+        type_name: "Microsoft.Authorization/roleAssignments",
+        api: "2022-04-01",
+        parent: None,
+        system_data: false,
+        provider_path: true,
+    },
 }
 
 impl Kind {

@@ -490,6 +490,15 @@ pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> Ar
             format!("The provided subscription identifier '{sub}' is malformed or invalid."),
         ));
     }
+    if let Some((scope, name)) = kinds::role_assignment::split(path) {
+        lookup_api(
+            ctx,
+            "Microsoft.Authorization",
+            "2022-04-01",
+            "Microsoft.Authorization",
+        )?;
+        return kinds::role_assignment::handle(ctx, method, &sub, &scope, &name, body);
+    }
     let rest = &segs[2..];
     let n = rest.len();
     if n == 2 && is(2, "operationresults") {

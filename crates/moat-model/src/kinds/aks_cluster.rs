@@ -1,5 +1,6 @@
 //! AKS clusters: the system node pool, the network profile (fixed at creation) and API server access.
 
+use super::user_assigned_identity as uai;
 use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs};
 use crate::arm::{MapContext, strs};
 use crate::cidr::Cidr;
@@ -23,7 +24,10 @@ pub(crate) static DEF: KindDef = KindDef {
     // `maxPods`, `vnetSubnetID`, the network profile and `enablePrivateCluster` carry no
     // mutability marker in the definition; AKS refuses them on an existing cluster (a new
     // pool or a new cluster is AKS's own remedy) [service rule, no recording].
+    server_outputs: &[("principal_id", "identity.principalId")],
     fields: &[
+        Field::new("identity.type", uai::identity_type).default(r#""systemassigned""#),
+        Field::new("identity.userAssignedIdentities", uai::user_assigned_ids).default("[]"),
         Field::new("sku.tier", canon::lower),
         Field::new("properties.kubernetesVersion", kubernetes_version).carried(),
         Field::new("properties.dnsPrefix", canon::same).immutable(),
@@ -92,7 +96,12 @@ fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
         return;
     };
     let reference = |field: &str| super::ref_id(r, field);
-    json::set(b, "identity", json!({ "type": "SystemAssigned" }));
+    uai::set_body(
+        r,
+        b,
+        uai::system(a.identity.as_ref(), true),
+        "SystemAssigned",
+    );
     let tier = match a.sku_tier.as_ref().map(|t| t.value) {
         Some(ast::AksTier::Standard) => "Standard",
         Some(ast::AksTier::Premium) => "Premium",
@@ -195,6 +204,8 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
     let KindSpec::AksCluster(a) = spec else {
         return;
     };
+    uai::check_single(rs, a.identity.as_ref());
+    uai::bind(rs, a.identity.as_ref(), refs);
     if let Some(n) = &a.node_count {
         rs.range(n, 1, 1000, "node_count");
     }

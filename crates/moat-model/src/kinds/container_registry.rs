@@ -1,5 +1,6 @@
 //! Container registries: SKU, admin user, network access and the firewall.
 
+use super::user_assigned_identity as uai;
 use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs};
 use crate::arm::{MapContext, access, toggle};
 use crate::cidr::Cidr;
@@ -32,7 +33,10 @@ pub(crate) static DEF: KindDef = KindDef {
         Field::new("properties.anonymousPullEnabled", canon::same).default("false"),
         Field::new("properties.networkRuleSet.defaultAction", canon::lower).default(r#""allow""#),
         Field::new("properties.networkRuleSet.ipRules", canon::ip_rules_bare).default("[]"),
+        Field::new("identity.type", uai::identity_type).default(r#""none""#),
+        Field::new("identity.userAssignedIdentities", uai::user_assigned_ids).default("[]"),
     ],
+    server_outputs: &[("principal_id", "identity.principalId")],
     secrets: &["customHeaders", "serviceUri"],
     ..KindDef::new(
         Kind::ContainerRegistry,
@@ -71,6 +75,10 @@ fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
     if let Some(x) = &c.anonymous_pull {
         json::set(b, "properties.anonymousPullEnabled", json!(x.value));
     }
+    if let Some(i) = &c.identity {
+        let system = uai::system(Some(i), false);
+        uai::set_body(r, b, system, "SystemAssigned, UserAssigned");
+    }
     if let Some(rules) = &c.network_rules {
         let ips: Vec<Value> = rules
             .value
@@ -88,10 +96,11 @@ fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
 }
 
 /// Offline checks of one `container_registry`: what Azure would reject that can be known from the spec.
-pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, _site: Site<'_>) {
+pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
     let KindSpec::ContainerRegistry(c) = spec else {
         return;
     };
+    uai::bind(rs, c.identity.as_ref(), site.refs);
     let premium = c
         .sku
         .as_ref()

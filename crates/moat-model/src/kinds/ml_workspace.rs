@@ -1,5 +1,6 @@
 //! Azure ML workspaces: their dependent resources (fixed at creation) and settings; computes are children.
 
+use super::user_assigned_identity as uai;
 use super::{Field, KindDef, ML_SECRETS, Scope, ScopeRef, Site, canon, refs};
 use crate::arm::{MapContext, toggle};
 use crate::model::{Body, Kind, Resource};
@@ -36,7 +37,10 @@ pub(crate) static DEF: KindDef = KindDef {
             .default("false")
             .immutable(),
         Field::new("properties.imageBuildCompute", canon::same),
+        Field::new("identity.type", uai::identity_type).default(r#""systemassigned""#),
+        Field::new("identity.userAssignedIdentities", uai::user_assigned_ids).default("[]"),
     ],
+    server_outputs: &[("principal_id", "identity.principalId")],
     secrets: ML_SECRETS,
     ..KindDef::new(
         Kind::MlWorkspace,
@@ -56,7 +60,12 @@ fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
         return;
     };
     let reference = |field: &str| super::ref_id(r, field);
-    json::set(b, "identity", json!({ "type": "SystemAssigned" }));
+    let system = uai::system(w.identity.as_ref(), true);
+    uai::set_body(r, b, system, "SystemAssigned,UserAssigned");
+    // A workspace with only user-assigned identities names the one it acts as.
+    if let (false, Some(first)) = (system, uai::user_ids(r).first()) {
+        json::set(b, "properties.primaryUserAssignedIdentity", json!(first));
+    }
     for (field, prop) in [
         (refs::STORAGE_ACCOUNT, "storageAccount"),
         (refs::KEY_VAULT, "keyVault"),
@@ -96,6 +105,7 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
         &[Kind::StorageAccount],
     ));
     refs.extend(rs.bind(&w.key_vault, refs::KEY_VAULT, &[Kind::KeyVault]));
+    uai::bind(rs, w.identity.as_ref(), refs);
     refs.extend(rs.bind(
         &w.application_insights,
         refs::APPLICATION_INSIGHTS,

@@ -29,10 +29,13 @@ mod online_deployment;
 mod online_endpoint;
 mod online_traffic;
 mod resource_group;
+mod role_assignment;
 mod route_table;
 mod storage_account;
 mod subnet;
+mod user_assigned_identity;
 mod virtual_network;
+pub use role_assignment::{BUILT_IN_ROLES, assignment_name, role_guid};
 
 /// The one list of kinds: each names its variant and its file. Generates [`Kind`], [`ALL`] and
 /// [`def`], so a kind is one line here and one file beside this one.
@@ -76,6 +79,8 @@ registry! {
     OnlineDeployment => online_deployment,
     OnlineTraffic => online_traffic,
     KubernetesCompute => kubernetes_compute,
+    UserAssignedIdentity => user_assigned_identity,
+    RoleAssignment => role_assignment,
 }
 
 /// Where a kind's ARM ID lives; the ID is derived from it.
@@ -92,6 +97,9 @@ pub enum Scope {
         /// The URL segment between the parent's ID and the child's name.
         segment: &'static str,
     },
+    /// An extension resource of any other (a role assignment): its ID is
+    /// `<scope ID>/providers/<type>/N`, computed by the kind's [`KindDef::extension_id`].
+    Extension,
 }
 
 impl Scope {
@@ -103,6 +111,8 @@ impl Scope {
             Scope::ResourceGroup => 1,
             // A child of a child (an endpoint's deployment) comes after its parent.
             Scope::Child { parent, .. } => 1 + def(parent).scope.depth(),
+            // An extension (a role assignment) sits on any resource, however deep: after all.
+            Scope::Extension => 16,
         }
     }
 }
@@ -221,6 +231,13 @@ impl Field {
 /// A request body builder: adds the kind's properties to `b` (location and tags are already
 /// there).
 pub type BodyFn = fn(r: &Resource, b: &mut Value, ctx: &MapContext);
+
+/// The ARM ID of an extension resource, from its typed spec once the IDs of the resources it
+/// names are known (`None` when one is not; its check reports why).
+pub(crate) type ExtensionIdFn = for<'s> fn(
+    rs: &mut crate::resolve::Resolver<'s>,
+    spec: &moat_spec::ast::KindSpec,
+) -> Option<String>;
 
 /// A kind's outputs from its Azure name and last-applied projection: `(output, value)` pairs.
 pub type OutputsFn = fn(name: &str, applied: &Value) -> Vec<(&'static str, String)>;
@@ -352,6 +369,11 @@ pub struct KindDef {
     /// A synthetic kind that writes its parent's own URL (an endpoint's traffic): its ID is
     /// the parent's, and its key is `<parent key>/<segment>`.
     pub writes_parent: bool,
+    /// Outputs the service assigns (a principal ID): `(output, ARM path)` read from the body a
+    /// write returns and kept in the state beside the last-applied projection.
+    pub server_outputs: &'static [(&'static str, &'static str)],
+    /// The ID of a [`Scope::Extension`] kind.
+    pub(crate) extension_id: Option<ExtensionIdFn>,
 }
 
 /// The `droppable_ref` of kinds that cannot drop any reference in place.
@@ -431,6 +453,8 @@ impl KindDef {
             droppable_ref: no_droppable_ref,
             version: None,
             writes_parent: false,
+            server_outputs: &[],
+            extension_id: None,
         }
     }
 
@@ -516,7 +540,14 @@ mod tests {
         for t in moat_spec::ast::ResourceType::all() {
             let d = def(Kind::of(t));
             let named = d.scope_ref.is_some();
-            assert_eq!(named, d.scope != Scope::Subscription, "{}", d.word);
+            let scoped = matches!(d.scope, Scope::ResourceGroup | Scope::Child { .. });
+            assert_eq!(named, scoped, "{}", d.word);
+            assert_eq!(
+                d.extension_id.is_some(),
+                d.scope == Scope::Extension,
+                "{}",
+                d.word
+            );
         }
     }
 

@@ -8,6 +8,7 @@
 
 mod aks;
 mod app_insights;
+mod identity;
 pub mod keyvault;
 mod ml_asset;
 mod ml_compute;
@@ -17,6 +18,7 @@ mod network;
 mod nsg;
 mod registry;
 pub mod resource_group;
+pub mod role_assignment;
 mod route_table;
 mod storage;
 mod subnet;
@@ -82,6 +84,8 @@ pub fn def(kind: Kind) -> &'static KindDef {
         Kind::MlCodeVersion => &ml_asset::CODE_DEF,
         Kind::OnlineEndpoint => &ml_endpoint::ENDPOINT_DEF,
         Kind::OnlineDeployment => &ml_endpoint::DEPLOYMENT_DEF,
+        Kind::UserAssignedIdentity => &identity::DEF,
+        Kind::RoleAssignment => &role_assignment::DEF,
     };
     debug_assert_eq!(d.kind, kind, "a kind's arm names another kind's definition");
     d

@@ -351,6 +351,7 @@ pub fn list_resources(ctx: &Ctx, sub: &str, rg: Option<&str>) -> ArmResult<Reply
     let mut value = Vec::new();
     for r in ctx.st.resources.values() {
         if r.kind == Kind::ResourceGroup
+            || r.kind == Kind::RoleAssignment
             || r.kind.parent().is_some() && r.kind != Kind::MlCompute
             || !r.sub.eq_ignore_ascii_case(sub)
             || rg.is_some_and(|g| !g.eq_ignore_ascii_case(&r.rg))

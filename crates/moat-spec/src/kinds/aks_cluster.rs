@@ -1,5 +1,6 @@
 //! The `aks_cluster` kind: node pool, network profile and API server access. Its spec declaration: the fields, their docs and decoders.
 
+use super::ManagedIdentities;
 use crate::ast::List;
 use crate::{spec_enum, spec_struct};
 
@@ -96,5 +97,7 @@ spec_struct! {
         sku_tier: opt AksTier,
         /// Keep local accounts (default true; false requires Entra integration).
         local_accounts: opt bool,
+        /// Managed identities: `{ system_assigned: true, user_assigned: [key] }`.
+        identity: opt ManagedIdentities,
     }
 }

@@ -1,5 +1,6 @@
 //! The `container_registry` kind and its firewall. Its spec declaration: the fields, their docs and decoders.
 
+use super::ManagedIdentities;
 use crate::ast::{Access, List, Toggle};
 use crate::{spec_enum, spec_struct};
 
@@ -35,5 +36,7 @@ spec_struct! {
         anonymous_pull: opt bool,
         /// The firewall.
         network_rules: opt RegistryNetworkRules,
+        /// Managed identities: `{ system_assigned: true, user_assigned: [key] }`.
+        identity: opt ManagedIdentities,
     }
 }

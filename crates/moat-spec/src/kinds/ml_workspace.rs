@@ -1,5 +1,6 @@
 //! The `ml_workspace` kind: an Azure ML workspace and the resources it depends on. Its spec declaration: the fields, their docs and decoders.
 
+use super::ManagedIdentities;
 use crate::ast::Toggle;
 use crate::spec_struct;
 
@@ -26,5 +27,7 @@ spec_struct! {
         hbi_workspace: opt bool,
         /// Name of a compute cluster that builds images when the registry is behind a VNet.
         image_build_compute: opt String,
+        /// Managed identities: `{ system_assigned: true, user_assigned: [key] }`.
+        identity: opt ManagedIdentities,
     }
 }
