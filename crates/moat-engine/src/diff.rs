@@ -6,6 +6,7 @@
 //! sets goes back to Azure's default; a property the spec never set is never a change. Values
 //! are compared in the canonical form of [`moat_model::arm::project`].
 
+use crate::identity;
 use crate::live::{Live, LiveState};
 use crate::plan::{Action, Change, Method, PLAN_FORMAT_VERSION, Plan, Request, ResourcePlan};
 use crate::state::StateRecord;
@@ -59,6 +60,7 @@ pub enum PlanError {
 }
 
 /// Everything the planner reads.
+#[derive(Clone)]
 pub struct PlanInput<'a> {
     /// Desired state.
     pub model: &'a Model,
@@ -76,6 +78,19 @@ pub struct PlanInput<'a> {
 
 /// Builds the plan, or every reason it cannot be built.
 pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
+    // The ARM ID is the identity: a key rename that kept it is planned against the state
+    // re-keyed to the spec's keys (a move), never as a delete and a create.
+    let moves = if input.destroy {
+        BTreeMap::new()
+    } else {
+        identity::find_moves(input.model, input.state)
+    };
+    let rekeyed = identity::rekeyed(input.state, &moves);
+    let view = PlanInput {
+        state: &rekeyed,
+        ..input.clone()
+    };
+    let input = &view;
     let model = input.model;
     let mut errors = Vec::new();
     let mut out: Vec<ResourcePlan> = Vec::new();
@@ -94,7 +109,9 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
                 Err(e) => errors.push(e),
             }
         }
+        identity::plan_id_changes(model, input.state, input.ctx, &mut out);
         cascade_replacements(input, &mut out);
+        identity::mark_moves(&moves, &mut out);
     }
     // Deletes: owned resources that left the spec (or everything, for destroy), dependents
     // first.
@@ -161,10 +178,10 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
     }
     // Children of a parent that is deleted too, when the parent's delete takes them along (a
     // VNet's subnets), need no request of their own.
-    let parents_deleted: BTreeMap<String, Kind> = deletes
+    let parents_deleted: BTreeMap<String, (Kind, String)> = deletes
         .iter()
         .filter(|d| !d.kind.def().deletes_children.is_empty())
-        .map(|d| (d.key.clone(), d.kind))
+        .map(|d| (d.key.clone(), (d.kind, d.id.to_ascii_lowercase())))
         .collect();
     // Such a child is gone only once its parent's delete finishes, so it comes after the
     // parent (and whatever the child used — an NSG, a route table — after the child).
@@ -172,14 +189,19 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
     // its parent.
     let mut moot: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for d in &mut deletes {
-        if let Some((parent, _)) = d.key.split_once('/')
-            && let Some(parent_kind) = parents_deleted.get(parent)
-            && parent_kind.def().deletes_children.contains(&d.kind)
-        {
+        // The parent is found by ARM ID (a compute's key says nothing of its workspace).
+        let id = d.id.to_ascii_lowercase();
+        if let Some((parent, (parent_kind, _))) = parents_deleted.iter().find(|(_, (k, pid))| {
+            id.strip_prefix(pid.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+                && k.def().deletes_children.contains(&d.kind)
+        }) {
             d.request = None;
-            d.reasons
-                .push(format!("removed with {} `{parent}`", noun(*parent_kind)));
-            let before = std::mem::replace(&mut d.depends_on, vec![parent.to_string()]);
+            d.reasons.push(format!(
+                "deleted with its {} `{parent}`",
+                noun(*parent_kind)
+            ));
+            let before = std::mem::replace(&mut d.depends_on, vec![parent.clone()]);
             moot.insert(d.key.clone(), before);
         }
     }
@@ -295,6 +317,9 @@ fn delete_plan(
         }),
         live_etag: None,
         applied: None,
+        moved_from: None,
+        replaces: None,
+        delete_first: false,
     }
 }
 
@@ -339,9 +364,10 @@ pub(crate) fn delete_query(kind: Kind) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `virtual network` for `virtual_network`, for reasons written in words.
+/// `virtual network` for `virtual_network`, `workspace` for `ml_workspace`, for reasons
+/// written in words.
 fn noun(kind: Kind) -> String {
-    kind.word().replace('_', " ")
+    kind.word().trim_start_matches("ml_").replace('_', " ")
 }
 
 fn stack_tag(body: &Value) -> Option<&str> {
@@ -380,6 +406,9 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
         request: None,
         live_etag: live.body().and_then(etag),
         applied: None,
+        moved_from: None,
+        replaces: None,
+        delete_first: false,
     };
     if r.is_existing() {
         return match live {
