@@ -182,3 +182,62 @@ pub fn old_id_deletes(resources: &[ResourcePlan]) -> Vec<ResourcePlan> {
 pub fn old_key(key: &str) -> String {
     format!("{key}{OLD_SUFFIX}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use moat_model::Kind;
+
+    fn replaced(key: &str, kind: Kind, old: &str, depends_on: &[&str]) -> ResourcePlan {
+        let mut p = ResourcePlan {
+            key: key.into(),
+            kind,
+            id: format!("{old}2"),
+            api_version: kind.api_version().into(),
+            action: Action::Replace,
+            reasons: Vec::new(),
+            changes: Vec::new(),
+            depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+            lock_group: None,
+            request: None,
+            live_etag: None,
+            applied: None,
+            moved_from: None,
+            replaces: Some(old.into()),
+            delete_first: false,
+        };
+        if key == "first" {
+            p.delete_first = true;
+        }
+        p
+    }
+
+    #[test]
+    fn old_ids_are_deleted_dependents_first_and_delete_first_ones_not_again() {
+        let plan = [
+            replaced("ws", Kind::MlWorkspace, "/w", &[]),
+            replaced("cpu", Kind::AmlCompute, "/w/computes/cpu", &["ws"]),
+            replaced("first", Kind::StorageAccount, "/s", &[]),
+        ];
+        let old = old_id_deletes(&plan);
+        let got: Vec<(&str, &str, &[String])> = old
+            .iter()
+            .map(|d| (d.key.as_str(), d.id.as_str(), d.depends_on.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("ws~old", "/w", &["cpu~old".to_string()][..]),
+                ("cpu~old", "/w/computes/cpu", &[][..]),
+            ]
+        );
+        assert!(old.iter().all(|d| {
+            d.action == Action::Delete
+                && d.request
+                    .as_ref()
+                    .is_some_and(|r| r.method == Method::Delete)
+        }));
+        // An ML compute's DELETE carries its kind's query.
+        assert!(!old[1].request.as_ref().unwrap().query.is_empty());
+    }
+}
