@@ -351,6 +351,9 @@ pub async fn apply(
     let started = tokio::time::Instant::now();
     let mut outcomes: Vec<(String, Action, ResourceOutcome)> = Vec::new();
     let mut cancelled = false;
+    // The old IDs of replacements under a new ID go in the delete phase: after everything
+    // that referred to them has moved to the new ones.
+    let old_ids = crate::identity::old_id_deletes(&plan.resources);
     let phases: [Vec<&ResourcePlan>; 2] = [
         plan.resources
             .iter()
@@ -359,6 +362,7 @@ pub async fn apply(
         plan.resources
             .iter()
             .filter(|r| r.action == Action::Delete)
+            .chain(old_ids.iter())
             .collect(),
     ];
     for (phase, items) in phases.iter().enumerate() {
@@ -476,9 +480,14 @@ async fn run_one(
     store: &StateStore,
     progress: &dyn Progress,
 ) -> Result<(), ApplyError> {
+    if let Some(from) = &r.moved_from {
+        // A move: the record follows the key; no request.
+        let to = r.key.clone();
+        store.update(|rec| rec.rekey(from, &to)).await?;
+    }
     match r.action {
         Action::Read | Action::Unreadable => Ok(()),
-        Action::NoOp => {
+        Action::NoOp | Action::Move => {
             // Adopt what a crashed apply created but never recorded, and refresh last-applied.
             let applied = r
                 .applied
@@ -516,14 +525,26 @@ async fn run_one(
             Ok(())
         }
         Action::Create | Action::Update | Action::Replace => {
-            if r.action == Action::Replace {
-                // The plan's request is the PUT; the DELETE before it is implied, with the
-                // kind's delete query.
-                let del = WriteRequest {
-                    query: crate::diff::delete_query(r.kind),
-                    ..WriteRequest::delete(r.id.clone(), r.api_version.clone())
-                };
-                write(r, del, "replace", arm, store, progress).await?;
+            match (&r.replaces, r.action) {
+                (Some(_), Action::Replace) if !r.delete_first => {
+                    // Create before delete: the old ID stays owned (under `KEY~old`) until
+                    // the delete phase removes it, so a failure never orphans it.
+                    let (from, to) = (r.key.clone(), crate::identity::old_key(&r.key));
+                    store.update(|rec| rec.rekey(&from, &to)).await?;
+                }
+                (old, Action::Replace) => {
+                    // The plan's request is the PUT; the DELETE before it is implied, with
+                    // the kind's delete query (of the old ID when the ID changes).
+                    let del = WriteRequest {
+                        query: crate::diff::delete_query(r.kind),
+                        ..WriteRequest::delete(
+                            old.clone().unwrap_or_else(|| r.id.clone()),
+                            r.api_version.clone(),
+                        )
+                    };
+                    write(r, del, "replace", arm, store, progress).await?;
+                }
+                _ => {}
             }
             let mut body = r
                 .request

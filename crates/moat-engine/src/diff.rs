@@ -6,6 +6,7 @@
 //! sets goes back to Azure's default; a property the spec never set is never a change. Values
 //! are compared in the canonical form of [`moat_model::arm::project`].
 
+use crate::identity;
 use crate::live::{Live, LiveState};
 use crate::plan::{Action, Change, Method, PLAN_FORMAT_VERSION, Plan, Request, ResourcePlan};
 use crate::state::StateRecord;
@@ -93,6 +94,7 @@ impl PlanError {
 }
 
 /// Everything the planner reads.
+#[derive(Clone)]
 pub struct PlanInput<'a> {
     /// Desired state.
     pub model: &'a Model,
@@ -135,6 +137,19 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
 /// to a deleted resource is updated in place without the reference, and nothing a target
 /// needs (its parent) is touched. Keys of `scope` the stack does not own select nothing.
 pub fn plan_scoped(input: &PlanInput<'_>, scope: &DestroyScope) -> Result<Plan, Vec<PlanError>> {
+    // The ARM ID is the identity: a key rename that kept it is planned against the state
+    // re-keyed to the spec's keys (a move), never as a delete and a create.
+    let moves = if input.destroy {
+        BTreeMap::new()
+    } else {
+        identity::find_moves(input.model, input.state)
+    };
+    let rekeyed = identity::rekeyed(input.state, &moves);
+    let view = PlanInput {
+        state: &rekeyed,
+        ..input.clone()
+    };
+    let input = &view;
     let model = input.model;
     let mut errors = Vec::new();
     let mut out: Vec<ResourcePlan> = Vec::new();
@@ -153,7 +168,9 @@ pub fn plan_scoped(input: &PlanInput<'_>, scope: &DestroyScope) -> Result<Plan, 
                 Err(e) => errors.push(e),
             }
         }
+        identity::plan_id_changes(model, input.state, input.ctx, &mut out);
         cascade_replacements(input, &mut out);
+        identity::mark_moves(&moves, &mut out);
     }
     // Deletes: owned resources that left the spec (or everything, for destroy), dependents
     // first.
@@ -239,41 +256,29 @@ pub fn plan_scoped(input: &PlanInput<'_>, scope: &DestroyScope) -> Result<Plan, 
     }
     // Children of a parent that is deleted too, when the parent's delete takes them along (a
     // VNet's subnets), need no request of their own.
-    let parents_deleted: BTreeMap<String, Kind> = deletes
+    let parents_deleted: BTreeMap<String, (Kind, String)> = deletes
         .iter()
         .filter(|d| !d.kind.def().deletes_children.is_empty())
-        .map(|d| (d.key.clone(), d.kind))
+        .map(|d| (d.key.clone(), (d.kind, d.id.to_ascii_lowercase())))
         .collect();
-    // A child declared at the top level (an endpoint's deployment) is found by its ID: it
-    // sits below its parent's (or, writing its parent's URL, at it).
-    let parent_ids: Vec<(String, String)> = deletes
-        .iter()
-        .filter(|d| parents_deleted.contains_key(&d.key))
-        .map(|d| (d.key.clone(), d.id.to_ascii_lowercase()))
-        .collect();
-    let parent_of = |key: &str, id: &str| -> Option<String> {
-        if let Some((parent, _)) = key.split_once('/') {
-            return Some(parent.to_string());
-        }
-        let id = id.to_ascii_lowercase();
-        parent_ids
-            .iter()
-            .find(|(k, pid)| k != key && id.starts_with(&format!("{pid}/")))
-            .map(|(k, _)| k.clone())
-    };
     // Such a child is gone only once its parent's delete finishes, so it comes after the
     // parent (and whatever the child used — an NSG, a route table — after the child).
     // What had to go before such a child (an AKS cluster in a subnet) now has to go before
     // its parent.
     let mut moot: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for d in &mut deletes {
-        if let Some(parent) = parent_of(&d.key, &d.id)
-            && let Some(parent_kind) = parents_deleted.get(parent.as_str())
-            && parent_kind.def().deletes_children.contains(&d.kind)
-        {
+        // The parent is found by ARM ID (a compute's key says nothing of its workspace).
+        let id = d.id.to_ascii_lowercase();
+        if let Some((parent, (parent_kind, _))) = parents_deleted.iter().find(|(_, (k, pid))| {
+            id.strip_prefix(pid.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+                && k.def().deletes_children.contains(&d.kind)
+        }) {
             d.request = None;
-            d.reasons
-                .push(format!("removed with {} `{parent}`", noun(*parent_kind)));
+            d.reasons.push(format!(
+                "deleted with its {} `{parent}`",
+                noun(*parent_kind)
+            ));
             let before = std::mem::replace(&mut d.depends_on, vec![parent.clone()]);
             moot.insert(d.key.clone(), before);
         }
@@ -444,7 +449,10 @@ fn plan_survivor(
     let mut p = plan_resource(input, &without)?;
     match p.action {
         Action::Update | Action::Replace | Action::Unreadable => {}
-        Action::NoOp | Action::Create | Action::Read | Action::Delete => return Ok(None),
+        // A destroy plan finds no moves; a survivor that writes nothing is not listed.
+        Action::NoOp | Action::Move | Action::Create | Action::Read | Action::Delete => {
+            return Ok(None);
+        }
     }
     p.depends_on.retain(|d| !gone.contains(d));
     let names: Vec<String> = gone.iter().map(|k| format!("`{k}`")).collect();
@@ -528,6 +536,9 @@ fn delete_plan(
         live_etag: None,
         applied: None,
         destructive: false,
+        moved_from: None,
+        replaces: None,
+        delete_first: false,
     }
 }
 
@@ -572,9 +583,10 @@ pub(crate) fn delete_query(kind: Kind) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `virtual network` for `virtual_network`, for reasons written in words.
+/// `virtual network` for `virtual_network`, `workspace` for `ml_workspace`, for reasons
+/// written in words.
 fn noun(kind: Kind) -> String {
-    kind.word().replace('_', " ")
+    kind.word().trim_start_matches("ml_").replace('_', " ")
 }
 
 fn stack_tag(body: &Value) -> Option<&str> {
@@ -614,6 +626,9 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
         live_etag: live.body().and_then(etag),
         applied: None,
         destructive: false,
+        moved_from: None,
+        replaces: None,
+        delete_first: false,
     };
     if r.is_existing() {
         return match live {

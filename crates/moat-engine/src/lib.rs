@@ -5,6 +5,7 @@ pub mod apply;
 pub mod diff;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
+pub mod identity;
 pub mod live;
 pub mod plan;
 pub mod protect;

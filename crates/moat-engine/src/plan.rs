@@ -27,6 +27,9 @@ pub enum Action {
     Delete,
     /// It could not be read; nothing will be done to it.
     Unreadable,
+    /// Its key was renamed and its ARM ID is unchanged: no write, the state is re-keyed
+    /// ([`ResourcePlan::moved_from`] names the old key).
+    Move,
 }
 
 impl Action {
@@ -40,6 +43,7 @@ impl Action {
             Action::Replace => "-/+",
             Action::Delete => "-",
             Action::Unreadable => "?",
+            Action::Move => "->",
         }
     }
 
@@ -144,6 +148,19 @@ pub struct ResourcePlan {
     /// `holds_data`): every rendering makes it stand out.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub destructive: bool,
+    /// The key the state record knows this resource by, when the spec renamed the key and
+    /// the ARM ID stayed: apply re-keys the record (a move; with changes, a move and a write).
+    #[serde(rename = "from", default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
+    /// For a replacement whose ARM ID changed (a new Azure name, group or parent): the ID of
+    /// the resource it replaces, which apply deletes — after the new one exists, or before it
+    /// when [`ResourcePlan::delete_first`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+    /// The old resource must go before the new one is created (Azure's global names or
+    /// parent/child rules); the reasons say which.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_first: bool,
 }
 
 impl ResourcePlan {
@@ -173,12 +190,19 @@ pub struct Summary {
     pub read: usize,
     /// Resources that could not be read.
     pub unreadable: usize,
+    /// Key renames with an unchanged ARM ID (no write; the state is re-keyed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moved: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
-    /// True when apply would write nothing.
+    /// True when apply would change nothing: no write and no state record to re-key.
     pub fn is_empty(&self) -> bool {
-        self.add + self.change + self.replace + self.destroy == 0
+        self.add + self.change + self.replace + self.destroy + self.moved == 0
     }
 }
 
@@ -258,6 +282,7 @@ impl Plan {
                 Action::Delete => s.destroy += 1,
                 Action::Read => s.read += 1,
                 Action::Unreadable => s.unreadable += 1,
+                Action::Move => s.moved += 1,
                 Action::NoOp => {}
             }
         }
@@ -353,8 +378,8 @@ pub fn json_schema() -> Value {
                     "id": string("The ARM resource ID."),
                     "api_version": string("The api-version it is read and written with."),
                     "action": {
-                        "enum": ["no_op", "read", "create", "update", "replace", "delete", "unreadable"],
-                        "description": "`read`: an `existing:` resource; `replace`: deleted and created again (an immutable field changed); `unreadable`: the live read failed, nothing is done to it."
+                        "enum": ["no_op", "read", "create", "update", "replace", "delete", "unreadable", "move"],
+                        "description": "`read`: an `existing:` resource; `replace`: deleted and created again (an immutable field or its ARM ID changed); `unreadable`: the live read failed, nothing is done to it; `move`: the key was renamed and the ARM ID stayed, so nothing is written and the state is re-keyed (`from`)."
                     },
                     "reasons": { "type": "array", "items": { "type": "string" }, "description": "Why, in words: the field forcing a replacement, the read error, a vault to recover." },
                     "changes": { "type": "array", "items": { "$ref": "#/$defs/change" }, "description": "Changed properties; for a create, every managed property." },
@@ -363,7 +388,10 @@ pub fn json_schema() -> Value {
                     "request": { "$ref": "#/$defs/request" },
                     "live_etag": string("The etag of the live resource the plan was computed from."),
                     "applied": { "type": "object", "description": "Managed properties (dotted path → canonical value) recorded as last applied once the write succeeds; secrets excluded." },
-                    "destructive": flag("A delete or replacement of a resource that holds data or history (storage account, key vault, workspace, cluster, registry): what it holds is lost.")
+                    "destructive": flag("A delete or replacement of a resource that holds data or history (storage account, key vault, workspace, cluster, registry): what it holds is lost."),
+                    "from": string("The key the state knew this resource by: the spec renamed the key and the ARM ID stayed (a move; with `update`, a move and an update)."),
+                    "replaces": string("A replacement under a new ARM ID (a new Azure name, group or parent): the ID of the resource it replaces, deleted after the new one exists (or before, with `delete_first`)."),
+                    "delete_first": flag("The old resource is deleted before the new one is created (Azure's global names or parent/child rules require it; the reasons say which).")
                 }
             },
             "change": {
@@ -413,7 +441,8 @@ pub fn json_schema() -> Value {
                     "replace": count("Replacements."),
                     "destroy": count("Deletes."),
                     "read": count("`existing:` resources read."),
-                    "unreadable": count("Resources that could not be read.")
+                    "unreadable": count("Resources that could not be read."),
+                    "moved": count("Key renames with an unchanged ARM ID: nothing written, the state re-keyed.")
                 }
             }
         }

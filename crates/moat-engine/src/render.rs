@@ -32,6 +32,7 @@ fn action_color(a: Action) -> &'static str {
         Action::Read => "36",
         Action::Unreadable => "1;31",
         Action::NoOp => "2",
+        Action::Move => "34",
     }
 }
 
@@ -44,6 +45,7 @@ fn verb(a: Action) -> &'static str {
         Action::Read => "will be read",
         Action::Unreadable => "could not be read",
         Action::NoOp => "is up to date",
+        Action::Move => "has moved",
     }
 }
 
@@ -67,6 +69,9 @@ pub fn summary_line(plan: &Plan) -> String {
         "Plan: {} to add, {} to change, {} to replace, {} to destroy",
         s.add, s.change, s.replace, s.destroy
     );
+    if s.moved > 0 {
+        line.push_str(&format!(", {} to move", s.moved));
+    }
     if s.unreadable > 0 {
         line.push_str(&format!("; {unreadable}"));
     }
@@ -170,14 +175,32 @@ fn loss_line(r: &ResourcePlan) -> Option<String> {
 
 fn resource_block(r: &ResourcePlan, opts: TextOptions, out: &mut String) {
     let color = opts.color;
-    let _ = writeln!(
-        out,
-        "  {} {} ({}) {}",
-        paint(color, "1", "#"),
-        paint(color, "1", &r.key),
-        r.kind,
-        verb(r.action)
-    );
+    match (&r.moved_from, r.action) {
+        // Terraform's words for a move: `# ws has moved to workspace`.
+        (Some(from), Action::Move) => {
+            let _ = writeln!(
+                out,
+                "  {} {} has moved to {}",
+                paint(color, "1", "#"),
+                paint(color, "1", from),
+                paint(color, "1", &r.key)
+            );
+        }
+        (from, _) => {
+            let _ = writeln!(
+                out,
+                "  {} {} ({}) {}",
+                paint(color, "1", "#"),
+                paint(color, "1", &r.key),
+                r.kind,
+                verb(r.action)
+            );
+            if let Some(from) = from {
+                let moved = format!("# {from} has moved to {}", r.key);
+                let _ = writeln!(out, "    {}", paint(color, "2", &moved));
+            }
+        }
+    }
     // A delete or replacement that loses data must not look like a route: a `!` line right
     // under the header says what is lost. The header keeps its `#`, so that what reads the
     // text plan line by line (scripts, the contract harness) still finds every resource.
@@ -271,9 +294,13 @@ pub fn markdown(plan: &Plan) -> String {
             Action::Update => "🟡",
             Action::Replace => "🟣",
             Action::Delete => "🔴",
+            Action::Move => "🔵",
             _ => "⚪",
         };
         let mut why: Vec<String> = r.reasons.clone();
+        if let Some(from) = &r.moved_from {
+            why.insert(0, format!("moved from `{from}`"));
+        }
         if r.destructive {
             why.extend(loss_line(r).map(|l| format!("**{l}**")));
         }

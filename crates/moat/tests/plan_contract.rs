@@ -35,25 +35,8 @@ const STACK: &str = "mistakes";
 /// expectation, `x` plan or apply failed outright.
 #[rustfmt::skip]
 const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
-    ("repro_1_key_rename_deletes_workspace",          "bdef",  "moves"),
-    ("repro_3_storage_rename_leaks_old_account",      "e",     "replacements on name change, no orphans"),
-    ("key_rename_aks_cluster",                        "def",   "moves"),
-    ("key_rename_compute",                            "def",   "moves"),
-    ("key_rename_insights",                           "def",   "moves"),
-    ("key_rename_nsg",                                "cdfx",  "moves"),
-    ("key_rename_resource_group",                     "bdef",  "moves"),
-    ("key_rename_route_table",                        "cdfx",  "moves"),
-    ("key_rename_storage",                            "def",   "moves"),
-    ("key_rename_vnet",                               "cdfx",  "moves"),
-    ("name_change_aks_cluster",                       "e",     "replacements on name change, no orphans"),
-    ("name_change_compute",                           "e",     "replacements on name change, no orphans"),
-    ("name_change_insights",                          "e",     "replacements on name change, no orphans"),
-    ("name_change_nsg",                               "e",     "replacements on name change, no orphans"),
     ("name_change_resource_group",                    "cdex",  "replacements on name change, no orphans"),
-    ("name_change_route_table",                       "e",     "replacements on name change, no orphans"),
     ("name_change_subnet",                            "cdx",   "replacements on name change, no orphans"),
-    ("name_change_vault",                             "e",     "replacements on name change, no orphans"),
-    ("name_change_workspace",                         "e",     "replacements on name change, no orphans"),
 ];
 
 /// A textual edit of the base spec.

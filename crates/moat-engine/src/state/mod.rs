@@ -65,6 +65,27 @@ impl StateRecord {
         }
     }
 
+    /// Re-keys the resource known as `from` to `to` (a key rename that kept the ARM ID: a
+    /// move): its entry, its journal entries and every `depends_on` naming it. Nothing
+    /// happens when `from` is not in the record (already moved) or `to` already is.
+    pub fn rekey(&mut self, from: &str, to: &str) {
+        if from == to || self.resources.contains_key(to) {
+            return;
+        }
+        let Some(entry) = self.resources.remove(from) else {
+            return;
+        };
+        self.resources.insert(to.to_string(), entry);
+        for j in self.journal.iter_mut().filter(|j| j.key == from) {
+            j.key = to.to_string();
+        }
+        for r in self.resources.values_mut() {
+            for d in r.depends_on.iter_mut().filter(|d| *d == from) {
+                *d = to.to_string();
+            }
+        }
+    }
+
     /// The record as stored: pretty JSON with a final newline; maps are sorted.
     pub fn to_json(&self) -> String {
         // A record holds only strings, numbers, maps and JSON values: it always serializes.
@@ -626,6 +647,47 @@ mod tests {
         assert!(!json.contains("etag"), "{json}");
         let back: StateRecord = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);
+    }
+
+    fn entry(id: &str, kind: &str, depends_on: &[&str]) -> ResourceState {
+        ResourceState {
+            id: id.into(),
+            kind: serde_json::from_str(&format!("\"{kind}\"")).unwrap(),
+            api_version: "2024-04-01".into(),
+            applied: serde_json::Value::Null,
+            etag: None,
+            updated_at: "2025-01-01T00:00:00Z".into(),
+            depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn rekey_moves_the_entry_its_journal_and_what_depends_on_it() {
+        let mut r = StateRecord::new("s");
+        r.resources
+            .insert("ws".into(), entry("/w", "ml_workspace", &[]));
+        r.resources.insert(
+            "cpu".into(),
+            entry("/w/computes/cpu", "aml_compute", &["ws"]),
+        );
+        r.journal.push(JournalEntry {
+            key: "ws".into(),
+            id: "/w".into(),
+            kind: None,
+            action: "update".into(),
+            started_at: String::new(),
+            operation: None,
+        });
+        r.rekey("ws", "workspace");
+        assert_eq!(r.resources.keys().collect::<Vec<_>>(), ["cpu", "workspace"]);
+        assert_eq!(r.resources["workspace"].id, "/w");
+        assert_eq!(r.resources["cpu"].depends_on, ["workspace"]);
+        assert_eq!(r.journal[0].key, "workspace");
+        // Never over another entry, and a second rekey is a no-op.
+        let before = r.clone();
+        r.rekey("workspace", "cpu");
+        r.rekey("ws", "workspace");
+        assert_eq!(r, before);
     }
 
     #[test]

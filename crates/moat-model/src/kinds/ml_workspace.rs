@@ -10,10 +10,14 @@ use moat_spec::ast::KindSpec;
 use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::{Value, json};
 
-// `deletes_children` stays empty: the plan deletes a workspace's computes itself, each before
-// the workspace and with its kind's DELETE query (`underlyingResourceAction=Delete`, so what a
-// compute created goes too), rather than leaving them to the workspace's delete.
+// `deletes_children`: Azure hard-deletes a workspace's compute clusters with it (the "hard
+// deleted" column of Azure ML's workspace soft-delete documentation; moat-sim deletes a
+// parent's children with it), so the plan lists each AmlCompute as destroyed with the
+// workspace and sends no DELETE of its own. AKS computes are not in the list: the plan still
+// deletes each before the workspace with `underlyingResourceAction=Delete`, because a
+// workspace's delete only drops the attachment and would leave a cluster Azure ML created.
 pub(crate) static DEF: KindDef = KindDef {
+    deletes_children: &[Kind::AmlCompute],
     outputs,
     scope_ref: Some(ScopeRef {
         field: refs::RESOURCE_GROUP,

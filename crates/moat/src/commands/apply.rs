@@ -268,7 +268,7 @@ async fn locked(
     let records = plan
         .resources
         .iter()
-        .any(|r| r.action == Action::NoOp && r.applied.is_some());
+        .any(|r| (r.action == Action::NoOp && r.applied.is_some()) || r.action == Action::Move);
     if writes == 0 && !records {
         if let Some(e) = &events {
             e.run_ended(op, "no_changes");
@@ -534,7 +534,13 @@ async fn still_current(
             .and_then(|e| e.as_str())
             .map(str::to_string);
         let exists_now = live.is_some();
-        let existed = r.action != Action::Create;
+        // A replacement under a new ID may find the new ID either way (absent, or left by
+        // an interrupted apply); its old ID is what it replaces.
+        let existed = match r.action {
+            Action::Create => false,
+            Action::Replace if r.replaces.is_some() => exists_now,
+            _ => true,
+        };
         if exists_now != existed || (r.live_etag.is_some() && etag != r.live_etag) {
             return Err(format!(
                 "`{}` changed in Azure since the plan was made",
