@@ -333,7 +333,7 @@ impl Decode for bool {
         }
     }
     fn schema() -> serde_json::Value {
-        json!({ "type": "boolean" })
+        json!({ "anyOf": [ { "type": "boolean" }, crate::schema::interpolated() ] })
     }
 }
 
@@ -362,7 +362,7 @@ macro_rules! int_decode {
                 }
             }
             fn schema() -> serde_json::Value {
-                json!({ "anyOf": [ { "type": "integer", "minimum": $min, "maximum": $max }, { "type": "string", "pattern": "\\$\\{" } ] })
+                json!({ "anyOf": [ { "type": "integer", "minimum": $min, "maximum": $max }, $crate::schema::interpolated() ] })
             }
         }
     };
@@ -634,6 +634,7 @@ macro_rules! spec_struct {
                 $(
                     let mut s = <$ty as $crate::decode::Decode>::schema();
                     let doc = [$($fdoc),*].iter().map(|l: &&str| l.trim()).collect::<Vec<_>>().join(" ");
+                    $crate::schema::refine_field(&mut s, &doc);
                     if let (Some(obj), false) = (s.as_object_mut(), doc.is_empty()) {
                         obj.insert("description".into(), serde_json::Value::String(doc));
                     }
@@ -727,7 +728,7 @@ macro_rules! spec_enum {
                 None
             }
             fn schema() -> serde_json::Value {
-                serde_json::json!({ "type": "string", "enum": Self::WORDS })
+                serde_json::json!({ "anyOf": [ { "type": "string", "enum": Self::WORDS }, $crate::schema::interpolated() ] })
             }
         }
     };
