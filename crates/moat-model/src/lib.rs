@@ -10,9 +10,11 @@ pub mod model;
 pub mod naming;
 pub mod regions;
 pub mod resolve;
+pub mod schema_facts;
 
 pub use model::{Body, Kind, Model, Ref, Resource};
 pub use resolve::{Context, LOCAL_SUBSCRIPTION, LOCAL_TENANT, STACK_TAG, default_name, resolve};
+pub use schema_facts::schema_facts;
 
 pub mod arm;
 pub mod json;

@@ -61,6 +61,22 @@ impl Charset {
         }
     }
 
+    /// The character class, in ECMA-262 syntax. Resource groups allow any Unicode letter or
+    /// digit; without the `u` flag that is approximated by every character from U+00AA up,
+    /// which is looser than moat (the schema must never be stricter).
+    fn class(self) -> &'static str {
+        match self {
+            Charset::LowerAlnum => "[a-z0-9]",
+            Charset::Alnum => "[A-Za-z0-9]",
+            Charset::AlnumHyphen => "[A-Za-z0-9-]",
+            Charset::LowerAlnumHyphen => "[a-z0-9-]",
+            Charset::AlnumHyphenUnderscore => "[A-Za-z0-9_-]",
+            Charset::AlnumUnderscorePeriodHyphen => "[A-Za-z0-9_.-]",
+            Charset::ResourceGroup => "[A-Za-z0-9_.()\\u00AA-\\uFFFF-]",
+            Charset::Loose => "[^%&\\\\?/#\\u0000-\\u001F\\u007F-\\u009F]",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             Charset::LowerAlnum => "lowercase letters and digits",
@@ -95,6 +111,17 @@ pub enum Edge {
 }
 
 impl Edge {
+    /// The class a first or last character must match, or `None` when anything goes.
+    fn class(self) -> Option<&'static str> {
+        match self {
+            Edge::Any => None,
+            Edge::Letter => Some("[A-Za-z]"),
+            Edge::Alnum => Some("[A-Za-z0-9]"),
+            Edge::AlnumUnderscore => Some("[A-Za-z0-9_]"),
+            Edge::NotPeriod => Some("[^.]"),
+        }
+    }
+
     fn allows(self, c: char) -> bool {
         match self {
             Edge::Any => true,
@@ -334,6 +361,25 @@ impl NameRule {
             return Err(format!("{a} {what} name may not contain `--`"));
         }
         Ok(())
+    }
+
+    /// The rule as an ECMA-262 regular expression (for the JSON Schema's `pattern`; lengths
+    /// go to `minLength`/`maxLength`). Lookaheads carry the first- and last-character rules so
+    /// one-character names are checked against both, as [`NameRule::check`] does.
+    pub fn pattern(&self) -> String {
+        let mut p = String::from("^");
+        if let Some(f) = self.first.class() {
+            p.push_str(&format!("(?={f})"));
+        }
+        if let Some(l) = self.last.class() {
+            p.push_str(&format!("(?=.*{l}$)"));
+        }
+        if self.no_double_hyphen {
+            p.push_str("(?!.*--)");
+        }
+        p.push_str(self.chars.class());
+        p.push_str("+$");
+        p
     }
 
     /// `a` or `an` before [`NameRule::what`], by how it is spoken (`an ML compute`).

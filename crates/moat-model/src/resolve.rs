@@ -463,6 +463,36 @@ impl<'s> Resolver<'s> {
         }
     }
 
+    /// The hint of an unknown reference: the closest key of a kind `expect` allows, else the
+    /// only key of such a kind however far its spelling (one candidate is the obvious fix),
+    /// else the closest key of any kind.
+    fn reference_hint(&self, key: &str, expect: &[Kind], want: &str) -> String {
+        let fitting: Vec<&str> = self
+            .syms
+            .iter()
+            .filter(|(_, s)| {
+                expect.contains(&s.kind)
+                    || (expect.contains(&Kind::Subnet) && s.kind == Kind::VirtualNetwork)
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        if let Some(s) = did_you_mean(key, fitting.iter().copied()) {
+            return format!("did you mean `{s}`?");
+        }
+        if let [only] = fitting.as_slice()
+            && !expect.contains(&Kind::Subnet)
+        {
+            return format!("did you mean `{only}`? It is the only {want} in this spec");
+        }
+        match did_you_mean(key, self.syms.keys().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => {
+                "a reference is the key of a resource in this spec, `key/child`, or a full ARM ID"
+                    .into()
+            }
+        }
+    }
+
     /// The ID of a scope named by a reference (a group or a workspace), with errors.
     pub(crate) fn scope_id(&mut self, r: &Spanned<String>, expect: Kind) -> Option<String> {
         if r.value.starts_with('/') {
@@ -556,12 +586,11 @@ impl<'s> Resolver<'s> {
             None => raw.span,
         };
         let Some(sym) = self.syms.get(key) else {
-            let hint = did_you_mean(key, self.syms.keys().copied())
-                .map(|s| {
-                    let at = self.syms.get(s).map(|x| x.res.key.span);
-                    format!("did you mean `{s}`?{}", at.map(|_| "").unwrap_or(""))
-                })
-                .unwrap_or_else(|| "a reference is the key of a resource in this spec, `key/child`, or a full ARM ID".into());
+            // A resource whose declaration failed to decode was reported there already.
+            if self.spec.broken.iter().any(|b| b == key) {
+                return None;
+            }
+            let hint = self.reference_hint(key, expect, &want);
             self.push(
                 Diagnostic::error(codes::E0201, format!("unknown reference `{key}`"), key_span)
                     .label(format!("no resource named `{key}`"))
@@ -571,6 +600,7 @@ impl<'s> Resolver<'s> {
         };
         let sym_kind = sym.kind;
         let existing = sym.res.existing.is_some();
+        let broken = sym.res.broken;
         let subnets: Vec<String> = sym.subnets.iter().map(|s| s.value.clone()).collect();
         match child {
             Some(child) => {
@@ -590,7 +620,8 @@ impl<'s> Resolver<'s> {
                     );
                     return None;
                 }
-                if !existing && !subnets.iter().any(|s| s == child) {
+                // A network with a broken declaration may have lost its subnets to that error.
+                if !existing && !broken && !subnets.iter().any(|s| s == child) {
                     let hint = did_you_mean(child, subnets.iter().map(String::as_str))
                         .map(|s| format!("did you mean `{key}/{s}`?"))
                         .unwrap_or_else(|| {
@@ -699,7 +730,9 @@ impl<'s> Resolver<'s> {
             }
             return;
         };
-        if res.existing.is_none() {
+        // A broken resource may have been given a `name:` whose `${…}` failed: the key is then
+        // not its name, and checking the key as one would report a second, false problem.
+        if res.existing.is_none() && !(res.broken && res.name.is_none()) {
             self.check_name(kind, &name, res.name.is_none());
             let rule = name_rule(kind);
             if res.name.is_none() && rule.global && rule.check(&name.value).is_ok() {
@@ -794,9 +827,13 @@ impl<'s> Resolver<'s> {
                     .is_some_and(|s| s.subnets.iter().any(|x| x.value == c)),
                 None => self.syms.contains_key(d.value.as_str()),
             };
+            let broken = match d.value.split_once('/') {
+                Some((k, _)) => self.syms.get(k).is_some_and(|s| s.res.broken),
+                None => false,
+            } || self.spec.broken.contains(&d.value);
             if known {
                 depends_on.push(d.clone());
-            } else {
+            } else if !broken {
                 let hint = did_you_mean(&d.value, self.syms.keys().copied())
                     .map(|s| format!("did you mean `{s}`?"));
                 self.push(

@@ -105,6 +105,10 @@ pub struct Resource {
     pub body: Option<KindSpec>,
     /// The whole resource mapping.
     pub span: Span,
+    /// Decoding this resource reported an error, so some value it was given may be missing
+    /// here: later stages skip checks that would only echo that error (a "defaulted" name that
+    /// was in fact given with a broken `${…}`).
+    pub broken: bool,
 }
 
 impl Resource {
@@ -190,6 +194,7 @@ impl Resource {
             protect,
             body,
             span,
+            broken: false,
         })
     }
 }
@@ -247,6 +252,9 @@ pub struct Spec {
     pub backend: Option<Spanned<Backend>>,
     /// Resources by key, in source order.
     pub resources: Vec<Resource>,
+    /// Keys of resources whose declaration reported an error, kept or dropped: references to
+    /// them are not reported again as unknown (or as naming a missing subnet).
+    pub broken: Vec<String>,
 }
 
 /// Top-level keys of a spec.
@@ -361,6 +369,7 @@ impl Spec {
         let location = r.opt::<String>("location", cx);
         let tags = r.opt::<Map<String>>("tags", cx);
         let backend = r.opt::<Backend>("backend", cx);
+        let mut broken = Vec::new();
         let resources = match r.take("resources") {
             None => {
                 let at = Span::new(root.span.start as usize, root.span.start as usize + 1);
@@ -374,7 +383,18 @@ impl Spec {
             Some(entry) => match entry.value.as_map() {
                 Some(entries) => entries
                     .iter()
-                    .filter_map(|e| Resource::decode(&e.key, &e.value, cx))
+                    .filter_map(|e| {
+                        let before = cx.diags.len();
+                        let res = Resource::decode(&e.key, &e.value, cx);
+                        let failed = cx.diags[before..].iter().any(Diagnostic::is_error);
+                        if failed {
+                            broken.push(e.key.value.clone());
+                        }
+                        res.map(|r| Resource {
+                            broken: failed,
+                            ..r
+                        })
+                    })
                     .collect(),
                 None => {
                     cx.type_error(&entry.value, "a mapping of resources by key");
@@ -391,6 +411,7 @@ impl Spec {
             variables: values,
             backend,
             resources,
+            broken,
         })
     }
 }

@@ -333,7 +333,7 @@ impl Decode for bool {
         }
     }
     fn schema() -> serde_json::Value {
-        json!({ "type": "boolean" })
+        json!({ "anyOf": [ { "type": "boolean" }, crate::schema::interpolated() ] })
     }
 }
 
@@ -362,7 +362,7 @@ macro_rules! int_decode {
                 }
             }
             fn schema() -> serde_json::Value {
-                json!({ "anyOf": [ { "type": "integer", "minimum": $min, "maximum": $max }, { "type": "string", "pattern": "\\$\\{" } ] })
+                json!({ "anyOf": [ { "type": "integer", "minimum": $min, "maximum": $max }, $crate::schema::interpolated() ] })
             }
         }
     };
@@ -461,6 +461,10 @@ pub struct MapReader<'n> {
     span: Span,
     owner: Span,
     what: String,
+    /// Required fields found missing: the key, its doc, and the index of the "missing field"
+    /// error in `cx.diags`, so that [`MapReader::finish`] can fold a misspelling of the key
+    /// into that one error instead of reporting the same typo twice.
+    missing: Vec<(String, String, usize)>,
 }
 
 impl<'n> MapReader<'n> {
@@ -473,6 +477,7 @@ impl<'n> MapReader<'n> {
                 span: node.span,
                 owner: cx.owner,
                 what: what.to_string(),
+                missing: Vec::new(),
             }),
             _ => {
                 cx.type_error(node, &format!("a mapping ({what})"));
@@ -533,6 +538,8 @@ impl<'n> MapReader<'n> {
             } else {
                 format!("add `{key}:` — {}", lowercase_first(doc))
             };
+            self.missing
+                .push((key.to_string(), doc.to_string(), cx.diags.len()));
             cx.push(
                 Diagnostic::error(
                     codes::E0112,
@@ -547,10 +554,42 @@ impl<'n> MapReader<'n> {
         self.opt(key, cx)
     }
 
-    /// Keys that were not read, each with a suggestion from `known`.
+    /// Keys that were not read, each with a suggestion from `known`. An unknown key that is a
+    /// misspelling of a required field found missing replaces that field's "missing" error:
+    /// one typo, one diagnostic, pointing at the typo.
     pub fn finish(self, cx: &mut Cx<'_>, known: &[&str]) {
+        let mut merged = vec![false; self.missing.len()];
         for (e, used) in self.entries.iter().zip(&self.used) {
             if *used || e.key.value == "<<" {
+                continue;
+            }
+            let missing = did_you_mean(
+                &e.key.value,
+                self.missing
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| !merged[*i])
+                    .map(|(_, (k, _, _))| k.as_str()),
+            )
+            .and_then(|s| self.missing.iter().position(|(k, _, _)| k == s));
+            if let Some(i) = missing {
+                merged[i] = true;
+                let (key, doc, at) = &self.missing[i];
+                let hint = if doc.is_empty() {
+                    format!("rename it `{key}`")
+                } else {
+                    format!("rename it `{key}` — {}", lowercase_first(doc))
+                };
+                cx.diags[*at] = Diagnostic::error(
+                    codes::E0112,
+                    format!(
+                        "unknown field `{}` in {}, where `{key}` is missing",
+                        e.key.value, self.what
+                    ),
+                    e.key.span,
+                )
+                .label(format!("did you mean the required `{key}`?"))
+                .hint(hint);
                 continue;
             }
             let hint = did_you_mean(&e.key.value, known.iter().copied())
@@ -606,6 +645,7 @@ macro_rules! spec_struct {
                 $(
                     let mut s = <$ty as $crate::decode::Decode>::schema();
                     let doc = [$($fdoc),*].iter().map(|l: &&str| l.trim()).collect::<Vec<_>>().join(" ");
+                    $crate::schema::refine_field(&mut s, &doc);
                     if let (Some(obj), false) = (s.as_object_mut(), doc.is_empty()) {
                         obj.insert("description".into(), serde_json::Value::String(doc));
                     }
@@ -699,7 +739,7 @@ macro_rules! spec_enum {
                 None
             }
             fn schema() -> serde_json::Value {
-                serde_json::json!({ "type": "string", "enum": Self::WORDS })
+                serde_json::json!({ "anyOf": [ { "type": "string", "enum": Self::WORDS }, $crate::schema::interpolated() ] })
             }
         }
     };

@@ -52,7 +52,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::ForceUnlock(args) => commands::unlock::run(&cli.global, args, &out),
         Command::Sim(args) => commands::sim::run(args),
         Command::Schema => {
-            output::data_line(&moat_spec::schema::spec_schema_text())?;
+            output::data_line(&moat_spec::schema::spec_schema_text_with(
+                &moat_model::schema_facts(),
+            ))?;
             Ok(Status::Ok)
         }
     }

@@ -167,3 +167,159 @@ fn interpolated_integers_pass_the_schema() {
     );
     assert!(schema_errors(&validator(), &text).is_empty());
 }
+
+#[test]
+fn ranges_names_and_regions_fail_the_schema_as_they_fail_moat() {
+    let v = validator();
+    let nsg = |prio: &str| {
+        format!(
+            "{BASE}  nsg: {{ type: network_security_group, resource_group: rg, rules: [{{ name: a, priority: {prio}, direction: inbound, access: allow, protocol: tcp }}] }}\n"
+        )
+    };
+    let cases = [
+        ("NSG priority below 100", nsg("99")),
+        ("NSG priority above 4096", nsg("4097")),
+        (
+            "storage name with a hyphen",
+            format!("{BASE}  s: {{ type: storage_account, resource_group: rg, name: my-store }}\n"),
+        ),
+        (
+            "key vault name with `--`",
+            format!("{BASE}  kv: {{ type: key_vault, resource_group: rg, name: my--vault }}\n"),
+        ),
+        (
+            "storage name too long",
+            format!(
+                "{BASE}  s: {{ type: storage_account, resource_group: rg, name: abcdefghijklmnopqrstuvwxy }}\n"
+            ),
+        ),
+        ("unknown region", BASE.replace("eastus2", "eastus9")),
+        (
+            "agent_count above 100",
+            format!(
+                "{BASE}  c: {{ type: aks_compute, workspace: ws, create: {{ agent_count: 101 }} }}\n"
+            ),
+        ),
+    ];
+    for (what, text) in &cases {
+        let loaded = moat::load::check(
+            moat_spec::SourceFile::new("case.yaml", text.as_str()),
+            &Default::default(),
+            true,
+        );
+        assert!(loaded.has_errors(), "{what}: moat accepts it");
+        assert!(
+            !schema_errors(&v, text).is_empty(),
+            "{what}: the schema accepts it\n{text}"
+        );
+    }
+    // The edges themselves are valid in both.
+    for ok in [
+        nsg("100"),
+        nsg("4096"),
+        BASE.replace("eastus2", "East US 2"),
+    ] {
+        let errors = schema_errors(&v, &ok);
+        assert!(errors.is_empty(), "{ok}\n{}", errors.join("\n"));
+    }
+}
+
+#[test]
+fn interpolated_enums_and_booleans_pass_the_schema() {
+    let text = format!(
+        "{BASE}variables: {{ dir: {{ default: inbound }}, https: {{ default: true }} }}\n"
+    )
+    .replace(
+        "resources:\n",
+        "resources:\n  s: { type: storage_account, resource_group: rg, name: \"${var.dir}store\", https_only: \"${var.https}\" }\n  nsg: { type: network_security_group, resource_group: rg, rules: [{ name: a, priority: 100, direction: \"${var.dir}\", access: allow, protocol: tcp }] }\n",
+    );
+    let errors = schema_errors(&validator(), &text);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
+/// Every `default` the schema states is a value its own field accepts.
+#[test]
+fn every_default_satisfies_its_field() {
+    fn walk(v: &serde_json::Value, path: &str, seen: &mut usize) {
+        match v {
+            // A `properties` map names fields (one may be called `default`): walk its schemas.
+            serde_json::Value::Object(o) if path.ends_with("/properties") => {
+                for (k, x) in o {
+                    walk(x, &format!("{path}/{k}"), seen);
+                }
+            }
+            serde_json::Value::Object(o) => {
+                if let Some(d) = o.get("default") {
+                    *seen += 1;
+                    let mut field = v.clone();
+                    field.as_object_mut().expect("object").remove("default");
+                    let val = jsonschema::validator_for(&field).expect("field schema compiles");
+                    assert!(val.is_valid(d), "{path}: default {d} fails {field}");
+                }
+                for (k, x) in o {
+                    walk(x, &format!("{path}/{k}"), seen);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(x, &format!("{path}/{i}"), seen);
+                }
+            }
+            _ => {}
+        }
+    }
+    let text =
+        std::fs::read_to_string(repo().join("schemas/moat.schema.json")).expect("read schema");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
+    let mut seen = 0;
+    walk(&schema, "", &mut seen);
+    assert!(seen >= 30, "only {seen} defaults");
+}
+
+/// Each kind's name pattern (with its lengths) agrees with moat's own naming check on names
+/// near every rule's edges, in both directions.
+#[test]
+fn name_patterns_agree_with_the_naming_rules() {
+    let samples = [
+        "a",
+        "ab",
+        "abc",
+        "A1",
+        "1a",
+        "a-",
+        "-a",
+        "a_",
+        "_a",
+        "a.",
+        ".a",
+        "a--b",
+        "a-b",
+        "a.b",
+        "ab(c)",
+        "Ab9",
+        "abc#",
+        "a/b",
+        "a b",
+        "ünï",
+        "abcdefghijklmnopqrstuvwxy",
+    ];
+    let facts = moat_model::schema_facts();
+    for kind in moat_model::Kind::all() {
+        let n = &facts.names[kind.word()];
+        let schema = serde_json::json!({
+            "type": "string", "pattern": n.pattern,
+            "minLength": n.min_length, "maxLength": n.max_length,
+        });
+        let v = jsonschema::validator_for(&schema).expect("pattern compiles");
+        let rule = kind.def().name_rule;
+        for s in samples {
+            assert_eq!(
+                v.is_valid(&serde_json::json!(s)),
+                rule.check(s).is_ok(),
+                "{} name `{s}`: pattern {}",
+                kind.word(),
+                n.pattern
+            );
+        }
+    }
+}

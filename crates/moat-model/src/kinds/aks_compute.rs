@@ -164,7 +164,12 @@ fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
             p(b, "loadBalancerType", json!(t));
         }
         if let Some(s) = &cr.load_balancer_subnet {
-            p(b, "loadBalancerSubnet", json!(s.value));
+            // Azure wants the bare subnet name; the spec also accepts `vnet/name`.
+            let name = s
+                .value
+                .rsplit_once('/')
+                .map_or(s.value.as_str(), |(_, n)| n);
+            p(b, "loadBalancerSubnet", json!(name));
         }
     }
 }
@@ -214,11 +219,16 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
         if let Some(n) = &cr.agent_count {
             rs.range(n, 1, 100, "agent_count");
         }
+        let mut node_subnet_bound = false;
         if let Some(sn) = &cr.subnet
             && let Some(r) = rs.bind(sn, refs::CREATE_SUBNET, &[Kind::Subnet])
         {
             rs.check_same_region(key, location, &r, "an AKS compute");
             refs.push(r);
+            node_subnet_bound = true;
+        }
+        if let Some(lb) = &cr.load_balancer_subnet {
+            check_load_balancer_subnet(rs, cr, lb, node_subnet_bound);
         }
         rs.check_aks_ranges(
             cr.service_cidr.as_ref(),
@@ -226,6 +236,100 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
             cr.docker_bridge_cidr.as_ref(),
         );
     }
+}
+
+/// `create.load_balancer_subnet` names a subnet of the node subnet's network (Azure takes a
+/// bare subnet name there and looks it up in that VNet) and only means something with an
+/// internal load balancer: a public scoring endpoint has no subnet.
+fn check_load_balancer_subnet(
+    rs: &mut Resolver<'_>,
+    cr: &ast::AksComputeCreate,
+    lb: &Spanned<String>,
+    node_subnet_bound: bool,
+) {
+    let internal = cr
+        .load_balancer_type
+        .as_ref()
+        .is_some_and(|t| t.value == ast::LoadBalancerType::InternalLoadBalancer);
+    if !internal {
+        let mut d = Diagnostic::error(
+            codes::E0114,
+            "`load_balancer_subnet` needs an internal load balancer",
+            lb.span,
+        )
+        .label("only an internal load balancer sits in a subnet")
+        .hint("add `load_balancer_type: internal_load_balancer` to `create:`, or remove `load_balancer_subnet`");
+        if let Some(t) = &cr.load_balancer_type {
+            d = d.with_secondary(t.span, "a public endpoint");
+        }
+        rs.push(d);
+        return;
+    }
+    let Some(node) = &cr.subnet else {
+        rs.push(
+            Diagnostic::error(
+                codes::E0112,
+                "`load_balancer_subnet` needs `create.subnet`",
+                lb.span,
+            )
+            .label("a subnet of which network?")
+            .hint("set `subnet:` (the node subnet, e.g. `vnet/aks`): the load balancer's subnet must be in the same VNet"),
+        );
+        return;
+    };
+    // The node subnet's own error (unknown network, …) was reported when it was bound; an ARM
+    // ID or an `existing:` network has subnets moat does not know, so nothing more is checked.
+    if !node_subnet_bound || node.value.starts_with('/') {
+        return;
+    }
+    let Some((vnet, _)) = node.value.split_once('/') else {
+        return;
+    };
+    let Some(sym) = rs.syms.get(vnet) else {
+        return;
+    };
+    if sym.res.existing.is_some() || sym.res.broken {
+        return;
+    }
+    // `vnet/lb` is accepted as well as the bare `lb`, as long as it is the node subnet's VNet.
+    let name = match lb.value.split_once('/') {
+        Some((other, name)) if other == vnet => name,
+        Some((other, _)) => {
+            let d = Diagnostic::error(
+                codes::E0202,
+                format!("the load balancer subnet must be in `{vnet}`, the node subnet's network, not `{other}`"),
+                lb.span,
+            )
+            .label(format!("a subnet of `{other}`"))
+            .with_secondary(node.span, "the node subnet")
+            .hint(format!("name a subnet of `{vnet}`: Azure looks the name up in the cluster's VNet"));
+            rs.push(d);
+            return;
+        }
+        None => lb.value.as_str(),
+    };
+    let subnets: Vec<String> = sym.subnets.iter().map(|s| s.value.clone()).collect();
+    if subnets.iter().any(|s| s == name) {
+        return;
+    }
+    let hint = moat_spec::suggest::did_you_mean(name, subnets.iter().map(String::as_str))
+        .map(|s| format!("did you mean `{s}`?"))
+        .unwrap_or_else(|| {
+            format!(
+                "declare it under `{vnet}.subnets` (its subnets: {})",
+                subnets.join(", ")
+            )
+        });
+    rs.push(
+        Diagnostic::error(
+            codes::E0203,
+            format!("virtual network `{vnet}` has no subnet `{name}`"),
+            lb.span,
+        )
+        .label("no such subnet in the node subnet's network")
+        .with_secondary(node.span, "the node subnet")
+        .hint(hint),
+    );
 }
 
 /// The `workspace:` naming its scope.

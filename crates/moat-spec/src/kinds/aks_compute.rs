@@ -31,7 +31,7 @@ spec_struct! {
         docker_bridge_cidr: opt String,
         /// Scoring endpoint exposure (default `public_ip`).
         load_balancer_type: opt LoadBalancerType,
-        /// Subnet of an internal load balancer (a subnet name in the cluster's VNet).
+        /// Subnet of the internal load balancer: a subnet of the node `subnet`'s VNet, by name or as `vnet/name`; needs `load_balancer_type: internal_load_balancer`.
         load_balancer_subnet: opt String,
     }
 }
