@@ -209,6 +209,25 @@ pub(crate) type CheckFn = for<'s> fn(
     site: Site<'_>,
 );
 
+/// A kind's plan-time checks against the live bodies read (by resource key): what offline
+/// checks cannot know, such as a subnet's fit in a network another stack owns. Located
+/// diagnostics, like resolution's.
+pub type LiveCheckFn = fn(
+    model: &crate::model::Model,
+    live: &std::collections::BTreeMap<String, Value>,
+) -> Vec<moat_spec::Diagnostic>;
+
+/// Runs every kind's [`KindDef::live_check`] on `model` and the live bodies read (by key).
+pub fn check_live(
+    model: &crate::model::Model,
+    live: &std::collections::BTreeMap<String, Value>,
+) -> Vec<moat_spec::Diagnostic> {
+    ALL.iter()
+        .filter_map(|k| def(*k).live_check)
+        .flat_map(|f| f(model, live))
+        .collect()
+}
+
 /// The spec field that names a kind's scope (`resource_group:`, a compute's `workspace:`).
 #[derive(Clone, Copy, Debug)]
 pub struct ScopeRef {
@@ -288,6 +307,9 @@ pub struct KindDef {
     /// References whose target being replaced replaces this one too (an AKS compute attached
     /// to a replaced cluster).
     pub replaced_with: &'static [&'static str],
+    /// Plan-time checks against live bodies (run by the CLI after the live read, before the
+    /// plan is shown); `None` for kinds with none.
+    pub live_check: Option<LiveCheckFn>,
     /// What users reach the resource by, derived from its Azure name and last-applied
     /// properties (`moat output`): endpoints, login servers. Never a secret.
     pub outputs: OutputsFn,
@@ -361,6 +383,7 @@ impl KindDef {
             replaced_with: &[],
             outputs: no_outputs,
             scope_ref: None,
+            live_check: None,
         }
     }
 

@@ -18,6 +18,7 @@ mod network_security_group;
 mod resource_group;
 mod route_table;
 mod storage_account;
+mod subnet;
 mod virtual_network;
 
 /// Generates the kind enum, the typed-spec enum and their dispatch from one list.
@@ -84,4 +85,6 @@ spec_kinds! {
     AksCluster = "aks_cluster" in aks_cluster,
     /// `Microsoft.MachineLearningServices/workspaces/computes` of type AKS
     AksCompute = "aks_compute" in aks_compute,
+    /// `Microsoft.Network/virtualNetworks/subnets` declared on its own, in a VNet another stack may own
+    StandaloneSubnet = "subnet" in subnet,
 }
