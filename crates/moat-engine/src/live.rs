@@ -65,8 +65,13 @@ pub async fn read_live(
     // Children read from their parent's body: (key, parent key, name, URL segment).
     let mut subnets: Vec<(String, String, String, &'static str)> = Vec::new();
     for r in &model.resources {
-        if let Some((_, segment)) = in_parent(r.kind) {
-            let parent = r.parent.clone().unwrap_or_default();
+        if let Some((parent_kind, segment)) = in_parent(r.kind) {
+            let parent = match r.parent.clone() {
+                Some(p) => p,
+                // A subnet of its own in a network named by ID: read the network under a key
+                // of its own.
+                None => parent_target(&mut targets, &r.key, &r.id, parent_kind, segment),
+            };
             subnets.push((r.key.clone(), parent, r.name.value.clone(), segment));
             continue;
         }
@@ -85,6 +90,14 @@ pub async fn read_live(
             continue;
         }
         if let Some((parent_kind, segment)) = in_parent(rs.kind) {
+            if !key.contains('/') {
+                // A subnet of its own (`type: subnet`) that left the spec: its network is
+                // known only by the subnet's ID.
+                let name = rs.id.rsplit('/').next().unwrap_or_default().to_string();
+                let parent = parent_target(&mut targets, key, &rs.id, parent_kind, segment);
+                subnets.push((key.clone(), parent, name, segment));
+                continue;
+            }
             if let Some((parent, name)) = key.split_once('/') {
                 subnets.push((key.clone(), parent.to_string(), name.to_string(), segment));
                 if !targets.contains_key(parent)
@@ -191,6 +204,38 @@ pub async fn read_live(
         }
     }
     Ok(live)
+}
+
+/// Adds a read of the parent of the child `id` (unless a target already reads that ID) and
+/// returns the key its body is found under.
+fn parent_target(
+    targets: &mut BTreeMap<String, Target>,
+    child_key: &str,
+    id: &str,
+    kind: Kind,
+    segment: &str,
+) -> String {
+    let parent_id = id
+        .rsplit_once(&format!("/{segment}/"))
+        .map_or_else(String::new, |(p, _)| p.to_string());
+    if let Some(t) = targets
+        .values()
+        .find(|t| t.id.eq_ignore_ascii_case(&parent_id))
+    {
+        return t.key.clone();
+    }
+    // Not a valid resource key (keys have no spaces), so it meets no resource's.
+    let key = format!("{child_key} (network)");
+    targets.insert(
+        key.clone(),
+        Target {
+            key: key.clone(),
+            id: parent_id,
+            kind,
+            location: None,
+        },
+    );
+    key
 }
 
 /// For a kind read from its parent's body (a subnet), the parent's kind and the URL segment

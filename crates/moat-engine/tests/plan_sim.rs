@@ -226,6 +226,11 @@ async fn rbac_vault_and_registry_round_trip() {
     round_trip("rbac-vault-and-registry.yaml").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_subnet_in_hub_round_trip() {
+    round_trip("team-subnet-in-hub.yaml").await;
+}
+
 /// Requests one plan of the secure example sends: one GET per resource (a VNet's subnets come
 /// with it) plus, on an empty cloud, one look for a soft-deleted vault holding the name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -852,7 +852,12 @@ impl<'s> Resolver<'s> {
             None => Body::Existing,
             Some(body) => {
                 self.check_body(&key, kind, body, &location, &mut refs, &mut children);
-                Body::Spec(body.clone())
+                match body {
+                    // A subnet of its own has the body of one declared inside its network, so
+                    // both build the same request and meet the same rules.
+                    KindSpec::StandaloneSubnet(x) => Body::Subnet(x.subnet()),
+                    _ => Body::Spec(body.clone()),
+                }
             }
         };
         out.push(Resource {

@@ -45,7 +45,7 @@ codes! {
     E0201,
     /// A reference to the wrong kind of resource (the hint lists resources of the right kind), an ARM ID of the wrong type, or a child where none is allowed.
     E0202,
-    /// A `vnet/subnet` reference to a subnet the network does not declare (with the closest subnet); as a warning, an `image_build_compute` that names no cluster of the workspace.
+    /// A `vnet/subnet` reference to a subnet the network does not declare (with the closest subnet), or — at plan time — a subnet of an `existing:` network that the live network does not hold; as a warning, an `image_build_compute` that names no cluster of the workspace.
     E0203,
     /// A dependency cycle; the message prints the whole path (`a -> b -> c -> a`).
     E0204,

@@ -136,6 +136,35 @@ pub async fn make_plan(
     scope: &DestroyScope,
 ) -> anyhow::Result<Option<(Plan, Live)>> {
     let live = read_live(s.remote.client.as_ref(), &c.model, record, 64).await?;
+    // What only the live cloud can tell (a subnet's fit in a network another stack owns, a
+    // subnet of an `existing:` network that is not there): located errors before any plan.
+    if !destroy {
+        let bodies: std::collections::BTreeMap<String, serde_json::Value> = live
+            .resources
+            .iter()
+            .filter_map(|(k, v)| v.body().map(|b| (k.clone(), b.clone())))
+            .collect();
+        let diags = moat_model::kinds::check_live(&c.model, &bodies);
+        if !diags.is_empty() {
+            for d in &diags {
+                eprintln!(
+                    "{}",
+                    moat_spec::diag::render(
+                        d,
+                        &c.loaded.file,
+                        moat_spec::diag::RenderOptions { color: false }
+                    )
+                );
+            }
+            let n = diags.iter().filter(|d| d.is_error()).count();
+            if n > 0 {
+                eprintln!(
+                    "error: the live cloud refuses {n} part(s) of the spec; nothing was sent to Azure"
+                );
+                return Ok(None);
+            }
+        }
+    }
     let ctx = MapContext {
         tenant: s.remote.tenant.clone(),
     };

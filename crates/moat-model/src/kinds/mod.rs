@@ -269,6 +269,25 @@ pub(crate) type CheckFn = for<'s> fn(
     site: Site<'_>,
 );
 
+/// A kind's plan-time checks against the live bodies read (by resource key): what offline
+/// checks cannot know, such as a subnet's fit in a network another stack owns. Located
+/// diagnostics, like resolution's.
+pub type LiveCheckFn = fn(
+    model: &crate::model::Model,
+    live: &std::collections::BTreeMap<String, Value>,
+) -> Vec<moat_spec::Diagnostic>;
+
+/// Runs every kind's [`KindDef::live_check`] on `model` and the live bodies read (by key).
+pub fn check_live(
+    model: &crate::model::Model,
+    live: &std::collections::BTreeMap<String, Value>,
+) -> Vec<moat_spec::Diagnostic> {
+    ALL.iter()
+        .filter_map(|k| def(*k).live_check)
+        .flat_map(|f| f(model, live))
+        .collect()
+}
+
 /// The spec field that names a kind's scope (`resource_group:`, a compute's `workspace:`).
 #[derive(Clone, Copy, Debug)]
 pub struct ScopeRef {
@@ -355,6 +374,9 @@ pub struct KindDef {
     /// history, deployed services): the plan marks its delete or replacement destructive and
     /// says what is lost.
     pub holds_data: Option<&'static str>,
+    /// Plan-time checks against live bodies (run by the CLI after the live read, before the
+    /// plan is shown); `None` for kinds with none.
+    pub live_check: Option<LiveCheckFn>,
     /// What users reach the resource by, derived from its Azure name and last-applied
     /// properties (`moat output`): endpoints, login servers. Never a secret.
     pub outputs: OutputsFn,
@@ -455,6 +477,7 @@ impl KindDef {
             writes_parent: false,
             server_outputs: &[],
             extension_id: None,
+            live_check: None,
         }
     }
 

@@ -6,6 +6,8 @@
 pub const RESOURCE_GROUP: &str = "resource_group";
 /// `workspace:` of an ML compute.
 pub const WORKSPACE: &str = "workspace";
+/// A subnet's `virtual_network:` (a subnet of its own).
+pub const VIRTUAL_NETWORK: &str = "virtual_network";
 /// A subnet's `network_security_group:`.
 pub const NETWORK_SECURITY_GROUP: &str = "network_security_group";
 /// A subnet's `route_table:`.

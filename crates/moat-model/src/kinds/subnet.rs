@@ -1,16 +1,27 @@
-//! Subnets: children of a VNet, declared inside it, read from its body and written one at a time under it.
+//! Subnets: children of a VNet, declared inside it or on their own (`type: subnet`, in a VNet
+//! another stack may own), read from its body and written one at a time under it. A subnet of
+//! its own is checked twice: offline against the network when the spec declares it, and at
+//! plan time ([`check_live`]) against the live network when the spec only reads it.
 
-use super::{Field, KindDef, LockGroup, Scope, Site, canon, refs};
+use super::{Field, KindDef, LockGroup, Scope, ScopeRef, Site, canon, refs};
 use crate::arm::{MapContext, id_obj, toggle};
-use crate::model::{Body, Kind, Resource};
-use crate::resolve::Resolver;
-use crate::{json, naming};
-use moat_spec::ast::KindSpec;
+use crate::cidr::Cidr;
+use crate::model::{Body, Kind, Model, Ref, Resource};
+use crate::resolve::{Resolver, SERVICE_ENDPOINTS};
+use crate::{armid, json, naming};
+use moat_spec::ast::{self, KindSpec};
+use moat_spec::suggest::did_you_mean;
+use moat_spec::{Diagnostic, Span, Spanned, codes};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 pub(crate) static DEF: KindDef = KindDef {
     // A subnet outlives its NSG and route table: the association is dropped in place.
     droppable_ref,
+    scope_ref: Some(ScopeRef {
+        field: refs::VIRTUAL_NETWORK,
+        get: scope_ref,
+    }),
     lock_group: LockGroup::Parent,
     has_location: false,
     taggable: false,
@@ -41,6 +52,7 @@ pub(crate) static DEF: KindDef = KindDef {
     ],
     carry_over: &["properties.natGateway"],
     read_in_parent: true,
+    live_check: Some(check_live),
     ..KindDef::new(
         Kind::Subnet,
         "subnet",
@@ -107,5 +119,319 @@ fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
     }
 }
 
-/// Subnets are checked with their VNet (`virtual_network.rs`); they have no spec of their own.
-pub(crate) fn check(_rs: &mut Resolver<'_>, _spec: &KindSpec, _site: Site<'_>) {}
+/// The address space a subnet must fit in, and where the spec wrote it (none for a live one).
+pub(crate) struct Within<'a> {
+    pub(crate) space: &'a [(Cidr, Span)],
+    pub(crate) space_span: Option<Span>,
+}
+
+/// The checks every subnet gets, inline or on its own: its range (a CIDR, at least a /29,
+/// inside `within`, clear of the subnets in `seen`, clear of Azure's reserved ranges), its
+/// service endpoints, and its NSG and route table references, which it returns bound.
+pub(crate) fn check_fields(
+    rs: &mut Resolver<'_>,
+    name: &str,
+    s: &ast::Subnet,
+    within: &Within<'_>,
+    seen: &mut Vec<(Cidr, Span, String)>,
+) -> Vec<Ref> {
+    let space = within.space;
+    match Cidr::parse_strict(&s.address_prefix.value) {
+        Ok(c) => {
+            if c.len() > 29 {
+                rs.push(
+                    Diagnostic::error(
+                        codes::E0303,
+                        format!("subnet `{name}` is smaller than /29"),
+                        s.address_prefix.span,
+                    )
+                    .label(format!("{c} holds {} addresses", c.size()))
+                    .hint("Azure's smallest subnet is a /29 (it reserves 5 addresses in each)"),
+                );
+            }
+            if !space.is_empty() && !space.iter().any(|(v, _)| v.contains(c)) {
+                rs.push(outside(
+                    name,
+                    c,
+                    space,
+                    within.space_span,
+                    s.address_prefix.span,
+                ));
+            }
+            if let Some((other, span, other_name)) = seen.iter().find(|(o, _, _)| o.overlaps(c)) {
+                rs.push(
+                    Diagnostic::error(
+                        codes::E0304,
+                        format!("subnet `{name}` ({c}) overlaps subnet `{other_name}` ({other})"),
+                        s.address_prefix.span,
+                    )
+                    .label(format!("overlaps {other}"))
+                    .with_secondary(*span, format!("`{other_name}`"))
+                    .hint("subnets of one network must not share addresses"),
+                );
+            }
+            // Inside a range of the address space already refused, it is said once.
+            if !space
+                .iter()
+                .any(|(v, _)| v.contains(c) && v.azure_refuses().is_some())
+            {
+                rs.check_azure_reserved(c, s.address_prefix.span, "subnet range");
+            }
+            seen.push((c, s.address_prefix.span, name.to_string()));
+        }
+        Err(e) => rs.cidr_error(&s.address_prefix, e),
+    }
+    let mut refs = Vec::new();
+    if let Some(n) = &s.network_security_group {
+        refs.extend(rs.bind(
+            n,
+            refs::NETWORK_SECURITY_GROUP,
+            &[Kind::NetworkSecurityGroup],
+        ));
+    }
+    if let Some(t) = &s.route_table {
+        refs.extend(rs.bind(t, refs::ROUTE_TABLE, &[Kind::RouteTable]));
+    }
+    for e in s.service_endpoints.iter().flat_map(|l| l.value.iter()) {
+        if !SERVICE_ENDPOINTS.contains(&e.value.as_str()) {
+            let hint = did_you_mean(&e.value, SERVICE_ENDPOINTS.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("known endpoints: {}", SERVICE_ENDPOINTS.join(", ")));
+            rs.push(
+                Diagnostic::error(
+                    codes::E0113,
+                    format!("unknown service endpoint `{}`", e.value),
+                    e.span,
+                )
+                .hint(hint),
+            );
+        }
+    }
+    refs
+}
+
+/// E0303: `c` lies outside every range of `space`.
+fn outside(
+    name: &str,
+    c: Cidr,
+    space: &[(Cidr, Span)],
+    space_span: Option<Span>,
+    at: Span,
+) -> Diagnostic {
+    let ranges = space
+        .iter()
+        .map(|(v, _)| v.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let d = Diagnostic::error(
+        codes::E0303,
+        format!("subnet `{name}` ({c}) is outside the virtual network"),
+        at,
+    )
+    .label(format!("not inside {ranges}"));
+    match space_span {
+        Some(sp) => d
+            .with_secondary(sp, "the network's address space")
+            .hint("pick a range inside `address_space`, or add a range that contains it"),
+        None => d.hint(format!(
+            "the network's live address space is {ranges}; pick a range inside it, or ask the network's owners to add one"
+        )),
+    }
+}
+
+/// Offline checks of a subnet of its own (`type: subnet`); a subnet declared inside its VNet
+/// is checked with it (`virtual_network.rs`). When the spec declares the network (not
+/// `existing:`), the range is checked against its address space and inline subnets here; an
+/// `existing:` network is checked at plan time against its live body ([`check_live`]).
+pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
+    let KindSpec::StandaloneSubnet(x) = spec else {
+        return;
+    };
+    let s = x.subnet();
+    let mut space: Vec<(Cidr, Span)> = Vec::new();
+    let mut space_span = None;
+    let mut seen: Vec<(Cidr, Span, String)> = Vec::new();
+    if let Some(sym) = rs.syms.get(x.virtual_network.value.as_str())
+        && let Some(KindSpec::VirtualNetwork(v)) = &sym.res.body
+    {
+        space_span = Some(v.address_space.span);
+        space = v
+            .address_space
+            .value
+            .iter()
+            .filter_map(|p| Cidr::parse_strict(&p.value).ok().map(|c| (c, p.span)))
+            .collect();
+        for (n, sub) in v.subnets.iter().flat_map(|m| m.value.iter()) {
+            if let Ok(c) = Cidr::parse_strict(&sub.value.address_prefix.value) {
+                seen.push((c, sub.value.address_prefix.span, n.value.clone()));
+            }
+        }
+        // Other subnets of their own in the same network.
+        let me = site.key;
+        for (k, other) in &rs.syms {
+            if *k == me {
+                continue;
+            }
+            if let Some(KindSpec::StandaloneSubnet(o)) = &other.res.body
+                && o.virtual_network.value == x.virtual_network.value
+                && let Ok(c) = Cidr::parse_strict(&o.address_prefix.value)
+                && o.address_prefix.span.start < x.address_prefix.span.start
+            {
+                seen.push((c, o.address_prefix.span, (*k).to_string()));
+            }
+        }
+    }
+    let within = Within {
+        space: &space,
+        space_span,
+    };
+    let name = rs
+        .syms
+        .get(site.key)
+        .map(|sym| rs.azure_name(sym.res).value)
+        .unwrap_or_else(|| site.key.to_string());
+    let bound = check_fields(rs, &name, &s, &within, &mut seen);
+    site.refs.extend(bound);
+}
+
+/// The `virtual_network:` naming a subnet's network.
+fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
+    match spec {
+        KindSpec::StandaloneSubnet(x) => Some(&x.virtual_network),
+        _ => None,
+    }
+}
+
+/// Plan-time checks against what the live networks hold, for what offline checks cannot see:
+/// a subnet of its own inside an `existing:` network must fit its live address space and
+/// overlap none of its live subnets (E0303, E0304), and a reference to a subnet of an
+/// `existing:` network (`hub/training`) must name one that exists or that this spec creates
+/// (E0203). `live` holds the bodies read, by resource key.
+pub(crate) fn check_live(model: &Model, live: &BTreeMap<String, Value>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for r in model.resources.iter().filter(|r| r.kind == Kind::Subnet) {
+        let Body::Subnet(s) = &r.body else { continue };
+        let Some(parent) = r.parent.as_deref().and_then(|p| model.get(p)) else {
+            continue;
+        };
+        if !parent.is_existing() {
+            continue; // checked offline with the network's spec
+        }
+        let Some(vnet) = live.get(&parent.key) else {
+            continue; // an absent `existing:` network is the planner's error
+        };
+        let Ok(c) = Cidr::parse_strict(&s.address_prefix.value) else {
+            continue;
+        };
+        let space: Vec<(Cidr, Span)> = strings(vnet, "properties.addressSpace.addressPrefixes")
+            .iter()
+            .filter_map(|p| Cidr::parse_strict(p).ok())
+            .map(|c| (c, Span::new(0, 0)))
+            .collect();
+        if !space.is_empty() && !space.iter().any(|(v, _)| v.contains(c)) {
+            out.push(outside(
+                &r.name.value,
+                c,
+                &space,
+                None,
+                s.address_prefix.span,
+            ));
+        }
+        for (other, prefixes) in live_subnets(vnet) {
+            if other.eq_ignore_ascii_case(&r.name.value) {
+                continue; // itself, applied before
+            }
+            if let Some(o) = prefixes
+                .iter()
+                .filter_map(|p| Cidr::parse_strict(p).ok())
+                .find(|o| o.overlaps(c))
+            {
+                out.push(
+                    Diagnostic::error(
+                        codes::E0304,
+                        format!(
+                            "subnet `{}` ({c}) overlaps subnet `{other}` ({o}) of `{}`",
+                            r.name.value, parent.key
+                        ),
+                        s.address_prefix.span,
+                    )
+                    .label(format!("overlaps {o}, which the live network holds"))
+                    .hint("pick a range no subnet of the network uses"),
+                );
+            }
+        }
+    }
+    // References into `existing:` networks bind to the network; the subnet must exist.
+    for r in &model.resources {
+        for rf in r.refs.iter().filter(|f| f.kind == Kind::Subnet) {
+            let Some(vnet) = rf.target.as_deref().and_then(|t| model.get(t)) else {
+                continue;
+            };
+            if vnet.kind != Kind::VirtualNetwork || !vnet.is_existing() {
+                continue;
+            }
+            let Some(body) = live.get(&vnet.key) else {
+                continue;
+            };
+            let name = rf.id.rsplit('/').next().unwrap_or_default();
+            let names: Vec<String> = live_subnets(body).into_iter().map(|(n, _)| n).collect();
+            let created = model
+                .resources
+                .iter()
+                .any(|m| m.kind == Kind::Subnet && armid::same_id(&m.id, &rf.id));
+            if created || names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                continue;
+            }
+            let hint = did_you_mean(name, names.iter().map(String::as_str))
+                .map(|s| format!("did you mean `{}/{s}`?", vnet.key))
+                .unwrap_or_else(|| {
+                    if names.is_empty() {
+                        "the live network has no subnets".to_string()
+                    } else {
+                        format!("its subnets: {}", names.join(", "))
+                    }
+                });
+            out.push(
+                Diagnostic::error(
+                    codes::E0203,
+                    format!(
+                        "virtual network `{}` ({}) has no subnet `{name}`",
+                        vnet.key, vnet.name.value
+                    ),
+                    rf.span,
+                )
+                .label("no such subnet in the live network")
+                .hint(hint),
+            );
+        }
+    }
+    out
+}
+
+fn strings(v: &Value, path: &str) -> Vec<String> {
+    json::get(v, path)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The live subnets of a VNet body: name and prefixes (`addressPrefix` and `addressPrefixes`).
+fn live_subnets(vnet: &Value) -> Vec<(String, Vec<String>)> {
+    json::get(vnet, "properties.subnets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let name = s.get("name")?.as_str()?.to_string();
+            let mut p = strings(s, "properties.addressPrefixes");
+            if let Some(one) = json::get(s, "properties.addressPrefix").and_then(Value::as_str) {
+                p.push(one.to_string());
+            }
+            Some((name, p))
+        })
+        .collect()
+}

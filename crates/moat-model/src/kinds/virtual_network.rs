@@ -4,10 +4,9 @@ use super::{Field, KindDef, LockGroup, Scope, ScopeRef, Site, canon, refs};
 use crate::arm::{MapContext, strs};
 use crate::cidr::Cidr;
 use crate::model::{Body, Kind, Resource};
-use crate::resolve::{Resolver, SERVICE_ENDPOINTS};
+use crate::resolve::Resolver;
 use crate::{cidr, json, naming};
 use moat_spec::ast::{self, KindSpec};
-use moat_spec::suggest::did_you_mean;
 use moat_spec::{Diagnostic, Span, Spanned, codes};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -128,97 +127,12 @@ fn check_vnet(
             );
         }
         let s = &sub.value;
-        match Cidr::parse_strict(&s.address_prefix.value) {
-            Ok(c) => {
-                if c.len() > 29 {
-                    rs.push(
-                        Diagnostic::error(
-                            codes::E0303,
-                            format!("subnet `{}` is smaller than /29", name.value),
-                            s.address_prefix.span,
-                        )
-                        .label(format!("{c} holds {} addresses", c.size()))
-                        .hint("Azure's smallest subnet is a /29 (it reserves 5 addresses in each)"),
-                    );
-                }
-                if !space.is_empty() && !space.iter().any(|(v, _)| v.contains(c)) {
-                    let ranges = space
-                        .iter()
-                        .map(|(v, _)| v.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    rs.push(
-                        Diagnostic::error(
-                            codes::E0303,
-                            format!(
-                                "subnet `{}` ({c}) is outside the virtual network",
-                                name.value
-                            ),
-                            s.address_prefix.span,
-                        )
-                        .label(format!("not inside {ranges}"))
-                        .with_secondary(v.address_space.span, "the network's address space")
-                        .hint(
-                            "pick a range inside `address_space`, or add a range that contains it",
-                        ),
-                    );
-                }
-                if let Some((other, span, other_name)) = seen.iter().find(|(o, _, _)| o.overlaps(c))
-                {
-                    rs.push(
-                        Diagnostic::error(
-                            codes::E0304,
-                            format!(
-                                "subnet `{}` ({c}) overlaps subnet `{other_name}` ({other})",
-                                name.value
-                            ),
-                            s.address_prefix.span,
-                        )
-                        .label(format!("overlaps {other}"))
-                        .with_secondary(*span, format!("`{other_name}`"))
-                        .hint("subnets of one network must not share addresses"),
-                    );
-                }
-                // Inside a range of the address space already refused, it is said once.
-                if !space
-                    .iter()
-                    .any(|(v, _)| v.contains(c) && v.azure_refuses().is_some())
-                {
-                    rs.check_azure_reserved(c, s.address_prefix.span, "subnet range");
-                }
-                seen.push((c, s.address_prefix.span, name.value.clone()));
-            }
-            Err(e) => rs.cidr_error(&s.address_prefix, e),
-        }
+        let site = super::subnet::Within {
+            space: &space,
+            space_span: Some(v.address_space.span),
+        };
+        let refs = super::subnet::check_fields(rs, &name.value, s, &site, &mut seen);
         let child_key = format!("{key}/{}", name.value);
-        let mut refs = Vec::new();
-        if let Some(n) = &s.network_security_group {
-            refs.extend(rs.bind(
-                n,
-                refs::NETWORK_SECURITY_GROUP,
-                &[Kind::NetworkSecurityGroup],
-            ));
-        }
-        if let Some(t) = &s.route_table {
-            refs.extend(rs.bind(t, refs::ROUTE_TABLE, &[Kind::RouteTable]));
-        }
-        for e in s.service_endpoints.iter().flat_map(|l| l.value.iter()) {
-            if !SERVICE_ENDPOINTS.contains(&e.value.as_str()) {
-                let hint = did_you_mean(&e.value, SERVICE_ENDPOINTS.iter().copied())
-                    .map(|s| format!("did you mean `{s}`?"))
-                    .unwrap_or_else(|| {
-                        format!("known endpoints: {}", SERVICE_ENDPOINTS.join(", "))
-                    });
-                rs.push(
-                    Diagnostic::error(
-                        codes::E0113,
-                        format!("unknown service endpoint `{}`", e.value),
-                        e.span,
-                    )
-                    .hint(hint),
-                );
-            }
-        }
         children.push(Resource {
             key: child_key,
             key_span: name.span,

@@ -25,6 +25,7 @@ mod resource_group;
 mod role_assignment;
 mod route_table;
 mod storage_account;
+mod subnet;
 mod user_assigned_identity;
 mod virtual_network;
 
@@ -110,4 +111,6 @@ spec_kinds! {
     UserAssignedIdentity = "user_assigned_identity" in user_assigned_identity,
     /// `Microsoft.Authorization/roleAssignments` at any scope
     RoleAssignment = "role_assignment" in role_assignment,
+    /// `Microsoft.Network/virtualNetworks/subnets` declared on its own, in a VNet another stack may own
+    StandaloneSubnet = "subnet" in subnet,
 }

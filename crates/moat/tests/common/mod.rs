@@ -402,6 +402,19 @@ pub fn seed_spec(example: &Path) -> Option<&'static str> {
              \x20     ml-training: { address_prefix: 10.200.1.0/24, service_endpoints: [Microsoft.Storage, Microsoft.KeyVault] }\n\
              \x20     ml-inference: { address_prefix: 10.200.16.0/20, service_endpoints: [Microsoft.Storage, Microsoft.KeyVault] }\n",
         ),
+        "team-subnet-in-hub.yaml" => Some(
+            "stack: hub-network\n\
+             location: westeurope\n\
+             resources:\n\
+             \x20 network-rg: { type: resource_group, name: network-rg }\n\
+             \x20 hub-vnet:\n\
+             \x20   type: virtual_network\n\
+             \x20   resource_group: network-rg\n\
+             \x20   address_space: [10.20.0.0/16]\n\
+             \x20   subnets:\n\
+             \x20     ml-training: { address_prefix: 10.20.1.0/24, service_endpoints: [Microsoft.Storage, Microsoft.KeyVault] }\n\
+             \x20     shared-services: { address_prefix: 10.20.2.0/24 }\n",
+        ),
         _ => None,
     }
 }
