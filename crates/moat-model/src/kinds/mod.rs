@@ -98,7 +98,7 @@ pub enum Scope {
         segment: &'static str,
     },
     /// An extension resource of any other (a role assignment): its ID is
-    /// `<scope ID>/providers/<type>/N`, computed by the kind's [`KindDef::extension_id`].
+    /// `<scope ID>/providers/<type>/N`, computed by the kind's `extension_id`.
     Extension,
 }
 
