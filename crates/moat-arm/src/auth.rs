@@ -263,15 +263,7 @@ impl GithubOidcAssertion {
                 status.as_u16()
             ));
         }
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| format!("the Actions OIDC endpoint sent no JSON: {e}"))?;
-        body.get("value")
-            .and_then(serde_json::Value::as_str)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| "the Actions OIDC endpoint's answer has no `value`".to_owned())
+        token_field(response, "the Actions OIDC endpoint", "value").await
     }
 }
 
@@ -349,18 +341,26 @@ impl AzurePipelinesAssertion {
                 status.as_u16()
             ));
         }
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| format!("the Azure Pipelines OIDC endpoint sent no JSON: {e}"))?;
-        body.get("oidcToken")
-            .and_then(serde_json::Value::as_str)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                "the Azure Pipelines OIDC endpoint's answer has no `oidcToken`".to_owned()
-            })
+        token_field(response, "the Azure Pipelines OIDC endpoint", "oidcToken").await
     }
+}
+
+/// The non-empty string `field` of an OIDC endpoint's JSON answer (GitHub's `value`, Azure
+/// Pipelines' `oidcToken`), or why there is none.
+async fn token_field(
+    response: reqwest::Response,
+    endpoint: &str,
+    field: &str,
+) -> Result<String, String> {
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| format!("{endpoint} sent no JSON: {e}"))?;
+    body.get(field)
+        .and_then(serde_json::Value::as_str)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{endpoint}'s answer has no `{field}`"))
 }
 
 #[async_trait::async_trait]
