@@ -197,7 +197,7 @@ pub async fn read_live(
                 live.resources.insert(
                     key,
                     LiveState::Unreadable(format!(
-                        "cannot tell whether a soft-deleted vault holds its name: {e}"
+                        "cannot tell whether a soft-deleted resource holds its name: {e}"
                     )),
                 );
             }
