@@ -9,7 +9,7 @@ use crate::kinds::{Scope, ScopeRef, refs};
 use crate::model::{Body, Kind, Model, Ref, Resource, SubscriptionSource};
 use crate::naming::{self, NameRule};
 use crate::regions;
-use moat_spec::ast::{self, KindSpec, ResourceType, Spec};
+use moat_spec::ast::{self, KindSpec, Spec};
 use moat_spec::codes;
 use moat_spec::suggest::did_you_mean;
 use moat_spec::{Diagnostic, Span, Spanned};
@@ -47,10 +47,6 @@ pub const SERVICE_ENDPOINTS: &[&str] = &[
     "Microsoft.Storage.Global",
     "Microsoft.Web",
 ];
-
-fn kind_of(t: ResourceType) -> Kind {
-    Kind::of(t)
-}
 
 fn name_rule(kind: Kind) -> NameRule {
     kind.def().name_rule
@@ -251,7 +247,7 @@ impl<'s> Resolver<'s> {
                 );
                 continue;
             }
-            let kind = kind_of(res.ty.value);
+            let kind = Kind::of(res.ty.value);
             let subnets = match &res.body {
                 Some(KindSpec::VirtualNetwork(v)) => v
                     .subnets
@@ -268,7 +264,7 @@ impl<'s> Resolver<'s> {
     /// The Azure name of a resource: `name:`, `existing.name`, or a default derived from the key
     /// ([`default_name`]).
     pub(crate) fn azure_name(&self, res: &ast::Resource) -> Spanned<String> {
-        let kind = kind_of(res.ty.value);
+        let kind = Kind::of(res.ty.value);
         match (&res.name, &res.existing) {
             (None, None) => Spanned::new(
                 default_name(kind, &self.spec.stack.value, &res.key.value),
@@ -298,7 +294,7 @@ impl<'s> Resolver<'s> {
     /// The field naming a resource's scope (its group, or a child's parent), with the
     /// registry entry that says how to read and bind it.
     pub(crate) fn scope_ref(res: &ast::Resource) -> Option<(&Spanned<String>, ScopeRef, Kind)> {
-        let kind = kind_of(res.ty.value);
+        let kind = Kind::of(res.ty.value);
         let sr = kind.def().scope_ref?;
         let expect = match kind.def().scope {
             Scope::Subscription | Scope::Extension => return None,
