@@ -34,10 +34,7 @@ const STACK: &str = "mistakes";
 /// that plans or applies anyway, a destructive change unmarked), `g` the scenario's own
 /// expectation, `x` plan or apply failed outright.
 #[rustfmt::skip]
-const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[
-    ("name_change_resource_group",                    "cdex",  "replacements on name change, no orphans"),
-    ("name_change_subnet",                            "cdx",   "replacements on name change, no orphans"),
-];
+const KNOWN_VIOLATIONS: &[(&str, &str, &str)] = &[];
 
 /// A textual edit of the base spec.
 enum Edit {
@@ -96,6 +93,8 @@ enum Expect {
     Live(&'static str, &'static str, &'static str, &'static str),
     /// The plan does not give this key one of these actions.
     NotAction(&'static str, &'static [&'static str], &'static str),
+    /// The plan gives this key this action, with a reason containing this text.
+    Action(&'static str, &'static str, &'static str),
     /// The step was refused with a located error containing this text.
     Refused(&'static str),
 }
@@ -281,7 +280,44 @@ fn catalogue() -> Vec<Scenario> {
             .once("    type: aks_cluster\n", "    type: aks_cluster\n    name: aks2\n"),
         sc("name_change_insights")
             .once("  insights: {", "  insights: { name: insights2,"),
-        sc("name_change_resource_group").once("default: mistakes }", "default: mistakes2 }"),
+        // The vault keeps its name: a deleted vault holds it (recoverable only in its old
+        // group), so the plan refuses at the vault's line instead of failing half-way.
+        sc("name_change_resource_group")
+            .once("default: mistakes }", "default: mistakes2 }")
+            .expect(Expect::Refused("`vault` cannot be re-created")),
+        // With a new vault name everything in the group is replaced: global names (the
+        // storage account) delete first, the workspace's computes follow their workspace.
+        sc("name_change_resource_group_and_vault")
+            .once("default: mistakes }", "default: mistakes2 }")
+            .once("name: mistakes-vault", "name: \"${var.prefix}-vault\"")
+            .expect(Expect::Action("store", "replace", "unique across Azure"))
+            .expect(Expect::Action("cpu", "replace", "ARM ID changes")),
+        // --- `--replace KEY`: a replacement nothing forces, with what it takes along
+        sc("replace_requested_aks_cluster")
+            .step(Step::Saved {
+                plan_args: &["--replace", "aks"],
+                apply_args: &[],
+                elsewhere: false,
+            })
+            .expect(Expect::Action("aks", "replace", "requested with --replace"))
+            .expect(Expect::Action("inference", "replace", "`aks` is replaced"))
+            .expect(Expect::NotAction("scoring", DELETES, SIBLING)),
+        sc("replace_requested_workspace_takes_its_computes")
+            .step(Step::Saved {
+                plan_args: &["--replace", "ws"],
+                apply_args: &[],
+                elsewhere: false,
+            })
+            .expect(Expect::Action("ws", "replace", "requested with --replace"))
+            .expect(Expect::Action("cpu", "replace", "`ws` is replaced")),
+        sc("replace_requested_protected_is_refused")
+            .once("    type: aml_compute\n", "    type: aml_compute\n    protect: true\n")
+            .step(Step::Saved {
+                plan_args: &["--replace", "cpu"],
+                apply_args: &[],
+                elsewhere: false,
+            })
+            .expect(Expect::Refused("`cpu` is protected")),
         // --- removals
         sc("remove_compute").once(
             "  cpu:\n    type: aml_compute\n    workspace: ws\n    vm_size: STANDARD_D2_V2\n    min_nodes: 0\n    max_nodes: 4\n    subnet: vnet/training\n    ssh:\n      admin_username: azureuser\n      admin_public_key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILV3OIx6VuK9IkLdN/vzmggVNlFGjjU0rHfV8lQYz3Ny contract-1\n",
@@ -913,6 +949,21 @@ fn expectations(
                     });
                 }
             }
+            Expect::Action(key, action, why) => {
+                let entry = plan.get(key);
+                if entry.is_none_or(|e| {
+                    e.action != *action || !e.reasons.iter().any(|r| r.contains(why))
+                }) {
+                    violations.push(Violation {
+                        check: 'g',
+                        what: format!(
+                            "the plan gives `{key}` {:?} with reasons {:?}; expected {action} because \"{why}\"",
+                            entry.map(|e| &e.action),
+                            entry.map(|e| &e.reasons)
+                        ),
+                    });
+                }
+            }
             Expect::NotAction(key, actions, why) => {
                 if let Some(entry) = plan.get(key)
                     && actions.contains(&entry.action.as_str())
@@ -1025,6 +1076,10 @@ scenarios!(
     name_change_aks_cluster,
     name_change_insights,
     name_change_resource_group,
+    name_change_resource_group_and_vault,
+    replace_requested_aks_cluster,
+    replace_requested_workspace_takes_its_computes,
+    replace_requested_protected_is_refused,
     remove_compute,
     remove_attachment,
     remove_aks_subnet_and_users,
