@@ -276,6 +276,15 @@ fn catalogue() -> Vec<Scenario> {
         sc("name_change_subnet")
             .once("      aks:\n        address_prefix", "      inference:\n        address_prefix")
             .all("vnet/aks", "vnet/inference"),
+        // `--target` the new subnet: what its create waits for comes along (the old subnet's
+        // delete, and before it the old selves of the cluster and the compute in it).
+        sc("name_change_subnet_targeted")
+            .once("      aks:\n        address_prefix", "      inference:\n        address_prefix")
+            .all("vnet/aks", "vnet/inference")
+            .step(Step::Targeted(&["--target", "vnet/inference"]))
+            .expect(Expect::Action("vnet/aks", "delete", "deleted before `vnet/inference` is created"))
+            .expect(Expect::Action("aks", "replace", "it uses `vnet/aks`"))
+            .expect(Expect::Action("scoring", "replace", "it uses `vnet/aks`")),
         sc("name_change_aks_cluster")
             .once("    type: aks_cluster\n", "    type: aks_cluster\n    name: aks2\n"),
         sc("name_change_insights")
@@ -1078,6 +1087,7 @@ scenarios!(
     name_change_nsg,
     name_change_route_table,
     name_change_subnet,
+    name_change_subnet_targeted,
     name_change_aks_cluster,
     name_change_insights,
     name_change_resource_group,

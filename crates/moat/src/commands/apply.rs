@@ -471,11 +471,13 @@ pub(crate) fn select_apply(mut plan: Plan, c: &Checked, select: &Select) -> anyh
         let _ = graph.add_node(r.key.clone(), ());
     }
     // In the model's direction: a delete's `depends_on` lists what must be deleted *before*
-    // it (its dependents), so its edges are turned around.
+    // it (its dependents), so its edges are turned around — except for a `delete_first`
+    // delete, which needs what it names gone first (the old self of a replacement using it),
+    // as the create that follows it needs it.
     for r in &plan.resources {
         for d in &r.depends_on {
             if graph.contains(d) {
-                let _ = if r.action == Action::Delete {
+                let _ = if r.action == Action::Delete && !r.delete_first {
                     graph.add_edge(d, &r.key)
                 } else {
                     graph.add_edge(&r.key, d)
