@@ -213,10 +213,10 @@ pub fn plan_replacing(
             let Some(r) = model.get(key) else { continue };
             match plan_resource(input, r) {
                 Ok(mut p) => {
-                    if replace.contains(key) {
-                        if let Err(e) = force_replacement(input, r, &mut p) {
-                            errors.push(e);
-                        }
+                    if replace.contains(key)
+                        && let Err(e) = force_replacement(input, r, &mut p)
+                    {
+                        errors.push(e);
                     }
                     out.push(p)
                 }
@@ -685,7 +685,7 @@ fn order_conflicts(input: &PlanInput<'_>, out: &mut [ResourcePlan], deletes: &mu
                 .state
                 .resources
                 .get(key)
-                .is_some_and(|s| s.depends_on.iter().any(|d| *d == gone))
+                .is_some_and(|s| s.depends_on.contains(&gone))
         };
         let mut first: Vec<String> = Vec::new();
         for u in out
