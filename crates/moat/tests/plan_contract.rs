@@ -245,6 +245,15 @@ fn catalogue() -> Vec<Scenario> {
         sc("key_rename_storage")
             .once("  store:\n", "  storage:\n")
             .once("storage_account: store\n", "storage_account: storage\n"),
+        // A key rename into another group that keeps a global name: the old account goes
+        // first (after the old self of the workspace that uses it), then the new one.
+        sc("key_rename_storage_to_another_group")
+            .once("  rg: { type: resource_group, name: \"${var.prefix}-rg\" }\n", "  rg: { type: resource_group, name: \"${var.prefix}-rg\" }\n  data: { type: resource_group, name: \"${var.prefix}-data-rg\" }\n")
+            .once("  store:\n    type: storage_account\n    resource_group: rg\n", "  storage:\n    type: storage_account\n    resource_group: data\n")
+            .once("storage_account: store\n", "storage_account: storage\n")
+            .expect(Expect::Action("store", "delete", "unique across Azure"))
+            .expect(Expect::Action("storage", "create", "created once `store` is deleted"))
+            .expect(Expect::Action("ws", "replace", "it uses `store`")),
         sc("key_rename_vnet")
             .once("  vnet:\n    type: virtual_network\n", "  network:\n    type: virtual_network\n    name: vnet\n")
             .all("vnet/", "network/"),
@@ -1075,6 +1084,7 @@ scenarios!(
     repro_7_aks_scale_replaces_cluster,
     key_rename_compute,
     key_rename_storage,
+    key_rename_storage_to_another_group,
     key_rename_vnet,
     key_rename_nsg,
     key_rename_route_table,
