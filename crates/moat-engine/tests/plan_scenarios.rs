@@ -232,7 +232,7 @@ async fn unreadable_resources_show_in_every_format() {
             "text plan lacks `{key}` / {why}:\n{text}"
         );
         assert!(
-            markdown.contains(&format!("`{key}`")) && markdown.contains(why),
+            markdown.contains(&format!("<code>{key}</code>")) && markdown.contains(why),
             "markdown lacks `{key}` / {why}:\n{markdown}"
         );
     }

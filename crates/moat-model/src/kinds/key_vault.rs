@@ -1,6 +1,6 @@
 //! Key vaults: SKU, tenant, access model, soft delete and the firewall; a deleted vault keeps its name, so a vault is recovered, never replaced.
 
-use super::{Field, KindDef, Replace, Scope, ScopeRef, Site, SoftDelete, canon, refs};
+use super::{Field, KindDef, Replace, Scope, ScopeRef, Site, SoftDelete, canon, refs, words};
 use crate::arm::{MapContext, access, toggle};
 use crate::cidr::Cidr;
 use crate::model::{Body, Kind, Resource};
@@ -36,15 +36,21 @@ pub(crate) static DEF: KindDef = KindDef {
         Field::new("properties.enabledForDeployment", canon::same).default("false"),
         Field::new("properties.enabledForDiskEncryption", canon::same).default("false"),
         Field::new("properties.enabledForTemplateDeployment", canon::same).default("false"),
-        Field::new("properties.networkAcls.defaultAction", canon::lower).default(r#""allow""#),
+        Field::new("properties.networkAcls.defaultAction", canon::lower)
+            .default(r#""allow""#)
+            .spec_words("network_rules.default_action", words::access),
         Field::new("properties.networkAcls.bypass", canon::comma_set)
-            .default(r#"["azureservices"]"#),
+            .default(r#"["azureservices"]"#)
+            .spec_words("network_rules.bypass", words::bypass),
         Field::new(
             "properties.networkAcls.virtualNetworkRules",
             canon::vnet_rules,
         )
-        .default("[]"),
-        Field::new("properties.networkAcls.ipRules", canon::ip_rules_cidr).default("[]"),
+        .default("[]")
+        .spec("network_rules.subnets"),
+        Field::new("properties.networkAcls.ipRules", canon::ip_rules_cidr)
+            .default("[]")
+            .spec("network_rules.ip_rules"),
     ],
     carry_over: &["properties.accessPolicies", "properties.networkAcls"],
     soft_delete: Some(SoftDelete {

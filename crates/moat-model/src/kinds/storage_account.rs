@@ -1,6 +1,6 @@
 //! Storage accounts: SKU, kind, transport and access settings, and the firewall.
 
-use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs};
+use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs, words};
 use crate::arm::{MapContext, access, toggle};
 use crate::cidr::Cidr;
 use crate::model::{Body, Kind, Resource};
@@ -37,15 +37,21 @@ pub(crate) static DEF: KindDef = KindDef {
         Field::new("properties.isHnsEnabled", canon::same)
             .default("false")
             .immutable(),
-        Field::new("properties.networkAcls.defaultAction", canon::lower).default(r#""allow""#),
+        Field::new("properties.networkAcls.defaultAction", canon::lower)
+            .default(r#""allow""#)
+            .spec_words("network_rules.default_action", words::access),
         Field::new("properties.networkAcls.bypass", canon::comma_set)
-            .default(r#"["azureservices"]"#),
+            .default(r#"["azureservices"]"#)
+            .spec_words("network_rules.bypass", words::bypass),
         Field::new(
             "properties.networkAcls.virtualNetworkRules",
             canon::vnet_rules,
         )
-        .default("[]"),
-        Field::new("properties.networkAcls.ipRules", canon::ip_rules_bare).default("[]"),
+        .default("[]")
+        .spec("network_rules.subnets"),
+        Field::new("properties.networkAcls.ipRules", canon::ip_rules_bare)
+            .default("[]")
+            .spec("network_rules.ip_rules"),
     ],
     secrets: &["sharedKey", "sshPassword"],
     ..KindDef::new(
