@@ -37,7 +37,7 @@ fn label(key: &str, kind: &str, destructive: bool) -> String {
 }
 
 /// The flowchart's text (without the fence), or `None` when the plan changes nothing or the
-/// diagram would have more than [`MAX_NODES`] nodes.
+/// diagram would have more than `MAX_NODES` (120) nodes.
 pub fn mermaid(plan: &Plan) -> Option<String> {
     let changed: Vec<_> = plan.resources.iter().filter(|r| listed(r)).collect();
     if changed.is_empty() {

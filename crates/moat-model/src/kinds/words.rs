@@ -2,7 +2,7 @@
 //! [`super::Field::spec_words`] or [`super::Field::members`], so that a plan says
 //! `route default: 0.0.0.0/0 → virtual_appliance 10.0.0.4` where ARM says
 //! `{"nextHopType": "VirtualAppliance", …}`. Each takes the value the plan holds (a member's
-//! canonical form, see [`super::canon`], or the body's spelling of a plain value) and never
+//! canonical form, see `kinds/canon.rs`, or the body's spelling of a plain value) and never
 //! fails: what it does not recognise it shows as it is.
 
 use moat_spec::ast;
