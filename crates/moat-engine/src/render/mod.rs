@@ -303,6 +303,7 @@ fn lines(kind: Kind, c: &Change, names: &Names, creating: bool) -> Vec<Line> {
 
 /// The rendered lines of one change (`+ a = 1`, `~ b: 1 → 2`, `- rule x: …`), with the
 /// change's notes (forces replacement, reset).
+#[cfg(test)]
 pub(crate) fn change_lines(
     kind: Kind,
     c: &Change,
@@ -310,6 +311,37 @@ pub(crate) fn change_lines(
     color: bool,
     creating: bool,
 ) -> Vec<String> {
+    labelled(kind, c, names, color, creating)
+        .into_iter()
+        .map(|(_, line)| line)
+        .collect()
+}
+
+/// The lines of several changes, ordered by what they are called (the spec's names and ARM's
+/// paths sort together, not by the ARM path behind a spec name).
+pub(crate) fn changes_lines(
+    kind: Kind,
+    changes: &[Change],
+    names: &Names,
+    color: bool,
+    creating: bool,
+) -> Vec<String> {
+    let mut all: Vec<(String, String)> = changes
+        .iter()
+        .flat_map(|c| labelled(kind, c, names, color, creating))
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.into_iter().map(|(_, line)| line).collect()
+}
+
+/// The lines of one change, each with its label.
+fn labelled(
+    kind: Kind,
+    c: &Change,
+    names: &Names,
+    color: bool,
+    creating: bool,
+) -> Vec<(String, String)> {
     lines(kind, c, names, creating)
         .into_iter()
         .map(|l| {
@@ -342,7 +374,7 @@ pub(crate) fn change_lines(
                     "  # no longer in the spec: back to Azure's default",
                 ));
             }
-            line
+            (l.label, line)
         })
         .collect()
 }
@@ -352,11 +384,7 @@ pub(crate) fn resource_lines(r: &ResourcePlan, names: &Names, color: bool) -> Ve
     if !matches!(r.action, Action::Create | Action::Update | Action::Replace) {
         return Vec::new();
     }
-    let creating = r.action == Action::Create;
-    r.changes
-        .iter()
-        .flat_map(|c| change_lines(r.kind, c, names, color, creating))
-        .collect()
+    changes_lines(r.kind, &r.changes, names, color, r.action == Action::Create)
 }
 
 #[cfg(test)]

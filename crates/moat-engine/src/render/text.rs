@@ -1,7 +1,8 @@
 //! The human plan: what changed outside moat, then one block per resource, then the summary.
 
 use super::{
-    Names, action_color, change_lines, listed, loss_line, paint, resource_lines, summary_line, verb,
+    Names, action_color, changes_lines, listed, loss_line, paint, resource_lines, summary_line,
+    verb,
 };
 use crate::plan::{Action, Drift, Plan, ResourcePlan};
 use std::fmt::Write as _;
@@ -37,10 +38,7 @@ pub(crate) fn drift_header(d: &Drift) -> String {
 
 /// The lines of one drifted resource: last applied → live.
 pub(crate) fn drift_lines(d: &Drift, names: &Names, color: bool) -> Vec<String> {
-    d.changes
-        .iter()
-        .flat_map(|c| change_lines(d.kind, c, names, color, false))
-        .collect()
+    changes_lines(d.kind, &d.changes, names, color, false)
 }
 
 fn drift_section(plan: &Plan, names: &Names, color: bool, out: &mut String) {

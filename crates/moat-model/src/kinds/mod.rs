@@ -601,6 +601,29 @@ mod tests {
     }
 
     #[test]
+    fn every_shown_name_is_a_field_of_the_kinds_spec() {
+        for t in moat_spec::ast::ResourceType::all() {
+            let d = def(Kind::of(t));
+            for f in d.fields {
+                let Some(shown) = f.shown else { continue };
+                let top = shown.name.split('.').next().unwrap_or_default();
+                assert!(
+                    t.fields().contains(&top) || moat_spec::ast::COMMON_FIELDS.contains(&top),
+                    "{}: `{}` shows as `{}`, which its spec does not have",
+                    d.word,
+                    f.path,
+                    shown.name
+                );
+                assert!(
+                    shown.member.is_none() || shown.words.is_some(),
+                    "{}: a set's members need words",
+                    d.word
+                );
+            }
+        }
+    }
+
+    #[test]
     fn every_kind_round_trips_through_serde_as_its_word() {
         for &k in ALL {
             let s = serde_json::to_string(&k).unwrap();

@@ -26,17 +26,27 @@ pub(crate) static DEF: KindDef = KindDef {
     // `StorageAccountPropertiesCreateParameters`: it replaces the account. moat keeps `kind`
     // immutable because the only in-place kind change is the one-way upgrade.
     fields: &[
-        Field::new("sku.name", canon::lower),
-        Field::new("kind", canon::lower).immutable(),
-        Field::new("properties.accessTier", canon::lower),
-        Field::new("properties.supportsHttpsTrafficOnly", canon::same),
-        Field::new("properties.minimumTlsVersion", canon::lower),
-        Field::new("properties.allowBlobPublicAccess", canon::same),
-        Field::new("properties.allowSharedKeyAccess", canon::same).default("true"),
-        Field::new("properties.publicNetworkAccess", canon::lower).default(r#""enabled""#),
+        Field::new("sku.name", canon::lower).spec("sku"),
+        Field::new("kind", canon::lower)
+            .immutable()
+            .spec_words("kind", words::storage_kind),
+        Field::new("properties.accessTier", canon::lower)
+            .spec_words("access_tier", words::access_tier),
+        Field::new("properties.supportsHttpsTrafficOnly", canon::same).spec("https_only"),
+        Field::new("properties.minimumTlsVersion", canon::lower)
+            .spec_words("min_tls_version", words::tls_version),
+        Field::new("properties.allowBlobPublicAccess", canon::same)
+            .spec("allow_blob_public_access"),
+        Field::new("properties.allowSharedKeyAccess", canon::same)
+            .default("true")
+            .spec("allow_shared_key_access"),
+        Field::new("properties.publicNetworkAccess", canon::lower)
+            .default(r#""enabled""#)
+            .spec_words("public_network_access", words::toggle),
         Field::new("properties.isHnsEnabled", canon::same)
             .default("false")
-            .immutable(),
+            .immutable()
+            .spec("hierarchical_namespace"),
         Field::new("properties.networkAcls.defaultAction", canon::lower)
             .default(r#""allow""#)
             .spec_words("network_rules.default_action", words::access),

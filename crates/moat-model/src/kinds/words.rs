@@ -122,6 +122,43 @@ pub fn toggle(v: &Value) -> String {
     word(ast::Toggle::WORDS, v)
 }
 
+/// Functions giving the spec word of an ARM enum value, one per spec enum whose words differ
+/// from ARM's only in case and underscores (`StorageV2` → `storage_v2`).
+macro_rules! enum_words {
+    ($( $(#[doc = $doc:literal])* $name:ident => $enum:ident ),* $(,)?) => {
+        $( $(#[doc = $doc])* pub fn $name(v: &Value) -> String { word(ast::$enum::WORDS, v) } )*
+    };
+}
+
+enum_words! {
+    /// A storage account's `kind`.
+    storage_kind => StorageKind,
+    /// A storage account's `access_tier`.
+    access_tier => AccessTier,
+    /// A storage account's `min_tls_version`.
+    tls_version => TlsVersion,
+    /// A key vault's `sku`.
+    vault_sku => VaultSku,
+    /// An AmlCompute's `vm_priority`.
+    vm_priority => VmPriority,
+    /// An AmlCompute's `os_type`.
+    os_type => OsType,
+    /// An AmlCompute's `remote_login_port_public_access`.
+    remote_login => RemoteLogin,
+    /// An AKS cluster's `network.plugin`.
+    network_plugin => NetworkPlugin,
+    /// An AKS cluster's `network.plugin_mode`.
+    network_plugin_mode => NetworkPluginMode,
+    /// An AKS cluster's `network.policy`.
+    network_policy => NetworkPolicy,
+    /// An AKS cluster's `network.outbound_type`.
+    outbound_type => OutboundType,
+    /// An AKS cluster's `sku_tier`.
+    aks_tier => AksTier,
+    /// Application Insights' `application_type`.
+    application_type => ApplicationType,
+}
+
 /// A firewall's `bypass` (storage account, key vault): `"AzureServices, Logging"`, or its
 /// canonical set, as the spec's list `[azure_services, logging]`.
 pub fn bypass(v: &Value) -> String {
@@ -188,5 +225,8 @@ mod tests {
             "[azure_services, logging]"
         );
         assert_eq!(bypass(&json!(["azureservices"])), "[azure_services]");
+        assert_eq!(storage_kind(&json!("StorageV2")), "storage_v2");
+        assert_eq!(tls_version(&json!("TLS1_2")), "tls1_2");
+        assert_eq!(vm_priority(&json!("LowPriority")), "low_priority");
     }
 }
