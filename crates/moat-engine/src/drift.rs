@@ -81,3 +81,89 @@ pub fn find(model: &Model, state: &StateRecord, live: &Live) -> Vec<Drift> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::ResourceState;
+    use moat_model::Kind;
+
+    fn model(text: &str) -> Model {
+        let file = moat_spec::source_from_bytes("spec.yaml", text.as_bytes().to_vec())
+            .unwrap_or_else(|_| panic!("a spec"));
+        let (spec, _) = moat_spec::load(&file, &moat_spec::VarOverrides::default(), &|_| None);
+        let (model, diags) = moat_model::resolve(&spec.unwrap(), &moat_model::Context::default());
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        model.unwrap()
+    }
+
+    fn record(kind: Kind, id: &str, applied: Value) -> ResourceState {
+        ResourceState {
+            id: id.into(),
+            kind,
+            api_version: kind.api_version().into(),
+            applied,
+            etag: None,
+            updated_at: "2025-01-01T00:00:00Z".into(),
+            depends_on: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn drift_is_managed_paths_that_moved_and_deletes_never_secrets_or_foreign_tags() {
+        let model = model(
+            "stack: s\nlocation: eastus2\nresources:\n  rg: { type: resource_group, name: s-rg }\n",
+        );
+        let compute = "/subscriptions/x/resourceGroups/s-rg/providers/Microsoft.MachineLearningServices/workspaces/w/computes/c";
+        let table =
+            "/subscriptions/x/resourceGroups/s-rg/providers/Microsoft.Network/routeTables/t";
+        let mut state = StateRecord::new("s");
+        state.resources.insert(
+            "c".into(),
+            record(
+                Kind::AmlCompute,
+                compute,
+                json!({
+                    "location": "eastus2",
+                    "properties.properties.scaleSettings.maxNodeCount": 4,
+                    "properties.properties.userAccountCredentials.adminUserPassword": "hunter2-old",
+                    "tags.team": "ml"
+                }),
+            ),
+        );
+        state.resources.insert(
+            "t".into(),
+            record(Kind::RouteTable, table, json!({"location": "eastus2"})),
+        );
+        let mut live = Live {
+            resources: Default::default(),
+            soft_deleted: Default::default(),
+            requests: 0,
+        };
+        live.resources.insert(
+            "c".into(),
+            LiveState::Present(json!({
+                "location": "eastus2",
+                "tags": { "team": "ml", "added-by-policy": "yes" },
+                "properties": { "properties": {
+                    "scaleSettings": { "maxNodeCount": 8 },
+                    "userAccountCredentials": { "adminUserPassword": "hunter2-new" }
+                } }
+            })),
+        );
+        live.resources.insert("t".into(), LiveState::Absent);
+        let drift = find(&model, &state, &live);
+        assert_eq!(drift.len(), 2, "{drift:?}");
+        assert_eq!(drift[0].key, "c");
+        let paths: Vec<&str> = drift[0].changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["properties.properties.scaleSettings.maxNodeCount"]);
+        assert_eq!(
+            (&drift[0].changes[0].old, &drift[0].changes[0].new),
+            (&json!(4), &json!(8))
+        );
+        assert!(drift[1].deleted && drift[1].key == "t");
+        let text = serde_json::to_string(&drift).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("added-by-policy"), "{text}");
+    }
+}
