@@ -115,7 +115,7 @@ pub(crate) fn legend(plan: &Plan) -> String {
         "replace" => "purple",
         "delete" => "red",
         "move" => "blue",
-        "unreadable" => "red, dashed",
+        "unreadable" => "dashed red",
         _ => "grey",
     };
     let parts: Vec<String> = seen
