@@ -121,6 +121,21 @@ fn finding_line(f: &Finding, with_key: bool) -> String {
     line
 }
 
+/// What a reviewer needs of a resource's ARM ID: its Azure name and resource group (the whole
+/// ID is in the JSON plan).
+fn azure_name(id: &str) -> String {
+    let Some(parsed) = moat_model::armid::ArmId::parse(id) else {
+        return format!("`{}`", html(id));
+    };
+    let name = parsed.types.last().map(|(_, n)| n.as_str());
+    match (name, &parsed.resource_group) {
+        (Some(name), Some(group)) => format!("Azure name `{}` in `{}`", html(name), html(group)),
+        (Some(name), None) => format!("Azure name `{}`", html(name)),
+        (None, Some(group)) => format!("Azure name `{}`", html(group)),
+        (None, None) => format!("`{}`", html(id)),
+    }
+}
+
 fn resource_block(r: &ResourcePlan, names: &Names, findings: &[&Finding]) -> String {
     let mut out = String::new();
     let what = match (&r.moved_from, r.action) {
@@ -152,7 +167,7 @@ fn resource_block(r: &ResourcePlan, names: &Names, findings: &[&Finding]) -> Str
     if !notes.is_empty() {
         out.push('\n');
     }
-    let _ = writeln!(out, "`{}`\n", r.id);
+    let _ = writeln!(out, "{}\n", azure_name(&r.id));
     let lines = resource_lines(r, names, false);
     if !lines.is_empty() {
         let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
