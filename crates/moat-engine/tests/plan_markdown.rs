@@ -128,6 +128,33 @@ async fn a_plan_past_githubs_limit_is_cut_short_with_a_link_to_the_full_plan() {
 }
 
 #[tokio::test]
+async fn a_destroy_of_hundreds_of_data_stores_stays_under_the_limit() {
+    let mut spec =
+        String::from("stack: big\nlocation: eastus2\nresources:\n  rg: { type: resource_group }\n");
+    for i in 0..400 {
+        let _ = writeln!(
+            spec,
+            "  store-{i}: {{ type: storage_account, resource_group: rg, name: bigstore{i:04} }}"
+        );
+    }
+    let model = model_of("stores.yaml", &spec);
+    let plan = create_plan(&model).await;
+    // The same resources, deleted: each one loses its data.
+    let mut plan = plan;
+    for r in &mut plan.resources {
+        r.action = moat_engine::plan::Action::Delete;
+        r.changes.clear();
+        r.destructive = r.loses().is_some();
+    }
+    plan.summary = Plan::summarize(&plan.resources);
+    assert_eq!(plan.resources.iter().filter(|r| r.destructive).count(), 400);
+    let md = render::markdown(&plan);
+    assert!(utf16(&md) <= DEFAULT_MARKDOWN_LIMIT, "{}", utf16(&md));
+    assert!(md.contains("> - and 350 more"), "{}", &md[..2000]);
+    assert_balanced(&md);
+}
+
+#[tokio::test]
 async fn a_plan_within_the_limit_is_whole_with_a_block_per_resource_and_a_diagram() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/create-all");
     let model = model_from(&dir.join("spec.yaml"));

@@ -17,6 +17,9 @@ pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
 /// (the action's hidden marker).
 pub const DEFAULT_MARKDOWN_LIMIT: usize = GITHUB_COMMENT_LIMIT - 1_000;
 
+/// The most destructive changes the warning at the top lists one by one.
+const MAX_WARNINGS: usize = 50;
+
 /// A lint finding to show with the resource it is about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -197,13 +200,21 @@ pub fn markdown_with(plan: &Plan, opts: &MarkdownOptions<'_>) -> String {
             "> [!WARNING]\n> This plan deletes or replaces {} resource(s) that hold data:",
             destructive.len()
         );
-        for r in &destructive {
+        // Listed whole up to a point: a destroy of hundreds must not fill the comment.
+        for r in destructive.iter().take(MAX_WARNINGS) {
             let _ = writeln!(
                 head,
                 "> - `{}` ({}): {}",
                 html(&r.key),
                 r.kind,
                 html(&loss_line(r).unwrap_or_default())
+            );
+        }
+        if destructive.len() > MAX_WARNINGS {
+            let _ = writeln!(
+                head,
+                "> - and {} more (their blocks below say what each loses)",
+                destructive.len() - MAX_WARNINGS
             );
         }
         head.push('\n');
@@ -287,19 +298,23 @@ pub fn markdown_with(plan: &Plan, opts: &MarkdownOptions<'_>) -> String {
         )
     };
     let reserve = units(&note(resources));
+    let mut used = units(&head);
     let mut out = head;
     if let Some(d) = diagram
-        && units(&out) + units(&d) + reserve <= opts.limit
+        && used + units(&d) + reserve <= opts.limit
     {
+        used += units(&d);
         out.push_str(&d);
     }
     let mut shown = 0;
     let mut cut = false;
     for (b, is_resource) in &blocks {
-        if units(&out) + units(b) + reserve > opts.limit {
+        let n = units(b);
+        if used + n + reserve > opts.limit {
             cut = true;
             break;
         }
+        used += n;
         out.push_str(b);
         if *is_resource {
             shown += 1;
