@@ -374,6 +374,13 @@ pub fn plan_replacing(
     }
     let summary = Plan::summarize(&out);
     let unreadable = Plan::unreadable_of(&out);
+    // Drift in plan order (what is not in the plan, after it, by key).
+    let mut drift = crate::drift::find(model, input.state, input.live);
+    drift.sort_by_key(|d| {
+        out.iter()
+            .position(|r| r.key == d.key)
+            .unwrap_or(usize::MAX)
+    });
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         moat_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -405,6 +412,22 @@ pub fn plan_replacing(
         resources: out,
         summary,
         unreadable,
+        drift,
+        keys: model
+            .resources
+            .iter()
+            .map(|r| (r.key.clone(), r.id.clone()))
+            .chain(
+                input
+                    .state
+                    .resources
+                    .iter()
+                    .map(|(k, r)| (k.clone(), r.id.clone())),
+            )
+            .fold(BTreeMap::new(), |mut m, (k, id)| {
+                m.entry(k).or_insert(id);
+                m
+            }),
     })
 }
 

@@ -1,7 +1,7 @@
 //! Azure ML workspaces: their dependent resources (fixed at creation) and settings; computes are children.
 
 use super::user_assigned_identity as uai;
-use super::{Field, KindDef, ML_SECRETS, Scope, ScopeRef, Site, canon, refs};
+use super::{Field, KindDef, ML_SECRETS, Scope, ScopeRef, Site, canon, refs, words};
 use crate::arm::{MapContext, toggle};
 use crate::model::{Body, Kind, Resource};
 use crate::resolve::Resolver;
@@ -30,17 +30,28 @@ pub(crate) static DEF: KindDef = KindDef {
     // `containerRegistry`). `storageAccount`, `keyVault` and `hbiWorkspace` are not in it:
     // they replace the workspace (and its computes).
     fields: &[
-        Field::new("properties.storageAccount", canon::id_of).immutable(),
-        Field::new("properties.keyVault", canon::id_of).immutable(),
-        Field::new("properties.applicationInsights", canon::id_of),
-        Field::new("properties.containerRegistry", canon::id_of),
-        Field::new("properties.friendlyName", canon::same).default(r#""""#),
-        Field::new("properties.description", canon::same).default(r#""""#),
-        Field::new("properties.publicNetworkAccess", canon::lower).default(r#""enabled""#),
+        Field::new("properties.storageAccount", canon::id_of)
+            .immutable()
+            .spec("storage_account"),
+        Field::new("properties.keyVault", canon::id_of)
+            .immutable()
+            .spec("key_vault"),
+        Field::new("properties.applicationInsights", canon::id_of).spec("application_insights"),
+        Field::new("properties.containerRegistry", canon::id_of).spec("container_registry"),
+        Field::new("properties.friendlyName", canon::same)
+            .default(r#""""#)
+            .spec("friendly_name"),
+        Field::new("properties.description", canon::same)
+            .default(r#""""#)
+            .spec("description"),
+        Field::new("properties.publicNetworkAccess", canon::lower)
+            .default(r#""enabled""#)
+            .spec_words("public_network_access", words::toggle),
         Field::new("properties.hbiWorkspace", canon::same)
             .default("false")
-            .immutable(),
-        Field::new("properties.imageBuildCompute", canon::same),
+            .immutable()
+            .spec("hbi_workspace"),
+        Field::new("properties.imageBuildCompute", canon::same).spec("image_build_compute"),
         Field::new("identity.type", uai::identity_type).default(r#""systemassigned""#),
         Field::new("identity.userAssignedIdentities", uai::user_assigned_ids).default("[]"),
     ],

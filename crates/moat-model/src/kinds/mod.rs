@@ -13,6 +13,7 @@ use serde_json::Value;
 
 pub(crate) mod canon;
 pub mod refs;
+pub mod words;
 
 // Declared here rather than by `registry!`, so that rustfmt sees the files.
 mod aks_cluster;
@@ -175,6 +176,25 @@ pub struct Field {
     /// Azure may leave it out of a GET (write-only): when the live body has no value, the
     /// last applied one stands for it.
     pub write_only: bool,
+    /// How a plan shows it in the spec's words (`None`: by its ARM path, values as ARM has
+    /// them).
+    pub shown: Option<Shown>,
+}
+
+/// How a plan shows a managed field in the spec's vocabulary instead of ARM's: the spec's
+/// name for it and, where ARM's spelling differs from the spec's, the spec's words for its
+/// value. The JSON plan keeps ARM's paths and values; only the text and markdown read this.
+#[derive(Clone, Copy, Debug)]
+pub struct Shown {
+    /// The spec's name for the field (`address_prefix`, `network_rules.default_action`).
+    pub name: &'static str,
+    /// For a set owned whole, keyed by member name (a projection object): the spec's noun
+    /// for one member (`rule`, `route`). Each member is then its own line,
+    /// `rule NAME: WORDS`, added, removed or changed.
+    pub member: Option<&'static str>,
+    /// The value in the spec's words: one member's canonical form for a set, otherwise the
+    /// value the plan holds (the body's spelling). `None` shows the value as it is.
+    pub words: Option<fn(&Value) -> String>,
 }
 
 impl Field {
@@ -190,7 +210,40 @@ impl Field {
             public: false,
             refused: None,
             write_only: false,
+            shown: None,
         }
+    }
+    /// Shown by the spec's name for it, its value as it is.
+    pub const fn spec(mut self, name: &'static str) -> Field {
+        self.shown = Some(Shown {
+            name,
+            member: None,
+            words: None,
+        });
+        self
+    }
+    /// Shown by the spec's name for it, its value in the spec's words.
+    pub const fn spec_words(mut self, name: &'static str, words: fn(&Value) -> String) -> Field {
+        self.shown = Some(Shown {
+            name,
+            member: None,
+            words: Some(words),
+        });
+        self
+    }
+    /// A set keyed by member name, shown one member a line: `noun NAME: words(member)`.
+    pub const fn members(
+        mut self,
+        name: &'static str,
+        noun: &'static str,
+        words: fn(&Value) -> String,
+    ) -> Field {
+        self.shown = Some(Shown {
+            name,
+            member: Some(noun),
+            words: Some(words),
+        });
+        self
     }
     /// Not a secret, whatever the kind's `secrets` list says.
     pub const fn public(mut self) -> Field {
@@ -554,6 +607,29 @@ mod tests {
             }
             for p in d.carry_over {
                 assert!(ArmPath::parse(p).is_ok(), "{}: {p}", d.word);
+            }
+        }
+    }
+
+    #[test]
+    fn every_shown_name_is_a_field_of_the_kinds_spec() {
+        for t in moat_spec::ast::ResourceType::all() {
+            let d = def(Kind::of(t));
+            for f in d.fields {
+                let Some(shown) = f.shown else { continue };
+                let top = shown.name.split('.').next().unwrap_or_default();
+                assert!(
+                    t.fields().contains(&top) || moat_spec::ast::COMMON_FIELDS.contains(&top),
+                    "{}: `{}` shows as `{}`, which its spec does not have",
+                    d.word,
+                    f.path,
+                    shown.name
+                );
+                assert!(
+                    shown.member.is_none() || shown.words.is_some(),
+                    "{}: a set's members need words",
+                    d.word
+                );
             }
         }
     }
