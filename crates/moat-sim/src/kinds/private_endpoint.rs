@@ -356,6 +356,9 @@ fn write_pe(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
         }
     };
     let sp = util::obj_at(&mut stored, "/properties");
+    // `PrivateEndpointProperties` has no `resourceGuid` (the recordings show one; the
+    // definition, which the traffic is checked against, does not).
+    sp.remove("resourceGuid");
     sp.insert("privateLinkServiceConnections".into(), json!(if manual.is_empty() { out_conns.clone() } else { Vec::new() }));
     sp.insert("manualPrivateLinkServiceConnections".into(), json!(if manual.is_empty() { Vec::new() } else { out_conns }));
     sp.insert("customNetworkInterfaceName".into(), json!(custom_nic));
@@ -488,14 +491,18 @@ fn write_group(ctx: &mut Ctx, rp: &ResPath, body: Value, secs: f64) -> ArmResult
                 "ipAddresses": [ip],
             }));
         }
+        // The recordings show `id`, `type` and `provisioningState` on each config too; the
+        // definition (`PrivateDnsZoneConfig`) has only these.
         out.push(json!({
             "name": name,
-            "id": format!("{}/privateDnsZoneConfigs/{name}", rp.id()),
-            "type": "Microsoft.Network/privateEndpoints/privateDnsZoneGroups/privateDnsZoneConfigs",
             "properties": { "privateDnsZoneId": zone.id, "recordSets": sets },
         }));
     }
-    let stored = with_identity(rp, json!({ "properties": { "privateDnsZoneConfigs": out } }));
+    let mut stored = with_identity(rp, json!({ "properties": { "privateDnsZoneConfigs": out } }));
+    // `PrivateDnsZoneGroup` is a `SubResource` with a name, an etag and properties: no `type`.
+    if let Some(o) = stored.as_object_mut() {
+        o.remove("type");
+    }
     let created = ctx.commit(rp, stored, secs, "Updating");
     ctx.touch_parent(rp);
     Ok(created)
@@ -520,7 +527,6 @@ fn render_group(st: &State, rec: &Record, v: &mut Value, now: f64) {
     let state = rec.state(now).to_string();
     if let Some(Value::Array(cs)) = v.pointer_mut("/properties/privateDnsZoneConfigs") {
         for c in cs {
-            util::set_at(c, "/properties", "provisioningState", json!(state));
             if let Some(Value::Array(sets)) = c.pointer_mut("/properties/recordSets") {
                 for s in sets {
                     util::set_at(s, "", "provisioningState", json!(state));
