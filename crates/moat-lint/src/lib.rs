@@ -13,6 +13,7 @@ mod cx;
 mod endpoints;
 mod general;
 pub mod nsg;
+mod private;
 mod sarif;
 mod storage;
 pub mod tags;
@@ -33,6 +34,7 @@ pub fn lint(model: &Model) -> Vec<Diagnostic> {
     aks::check(&mut cx);
     general::check(&mut cx);
     endpoints::check(&mut cx);
+    private::check(&mut cx);
     let mut out = cx.finish();
     out.sort_by(|a, b| {
         (a.primary.span.start, &a.code, &a.message).cmp(&(
