@@ -269,12 +269,15 @@ pub async fn foreign_in_deleted_groups(
         .iter()
         .map(|r| r.id.to_ascii_lowercase())
         .collect();
-    let deletes_group = plan.resources.iter().any(|r| {
-        r.action == crate::plan::Action::Delete && r.kind.def().guards_contents.is_some()
-    });
+    let deletes_group = plan
+        .resources
+        .iter()
+        .any(|r| r.action == crate::plan::Action::Delete && r.kind.def().guards_contents.is_some());
     // What Azure made for a resource the plan deletes (a private endpoint's NIC) goes with it.
     for r in plan.resources.iter().filter(|r| {
-        deletes_group && r.action == crate::plan::Action::Delete && !r.kind.def().made_with.is_empty()
+        deletes_group
+            && r.action == crate::plan::Action::Delete
+            && !r.kind.def().made_with.is_empty()
     }) {
         let Some(body) = arm.get(&r.id, &r.api_version).await? else {
             continue;

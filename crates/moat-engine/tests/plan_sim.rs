@@ -84,8 +84,7 @@ const SPEC_GAP: &str =
 /// The same gap the other way round: privateEndpoint.json (2024-03-01) answers errors with
 /// Network's flat `Error` (`{code, message}`), while ARM's 404 for an absent endpoint is the
 /// usual `{"error": {…}}` (BEHAVIOR.md §3.1).
-const WRAPPED_404: &str =
-    "PrivateEndpoints_Get response OBJECT_ADDITIONAL_PROPERTIES: Additional properties not allowed: error at $.error";
+const WRAPPED_404: &str = "PrivateEndpoints_Get response OBJECT_ADDITIONAL_PROPERTIES: Additional properties not allowed: error at $.error";
 
 /// Runs `validate-traffic` on `dir`: (operations checked, failures that are moat's, output).
 /// `None` without the ARM oracle kit or Node.js (the check is then skipped in one line, or

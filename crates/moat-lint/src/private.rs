@@ -142,7 +142,9 @@ fn endpoints<'m>(cx: &Cx<'m>) -> Vec<Pe<'m>> {
         let zones = model
             .resources
             .iter()
-            .filter(|g| g.kind == Kind::PrivateDnsZoneGroup && g.parent.as_deref() == Some(r.key.as_str()))
+            .filter(|g| {
+                g.kind == Kind::PrivateDnsZoneGroup && g.parent.as_deref() == Some(r.key.as_str())
+            })
             .flat_map(|g| g.refs.iter())
             .filter(|x| x.kind == Kind::PrivateDnsZone)
             .map(|x| {
@@ -157,7 +159,9 @@ fn endpoints<'m>(cx: &Cx<'m>) -> Vec<Pe<'m>> {
         out.push(Pe {
             res: r,
             spec: p,
-            target: t.and_then(|t| t.target.as_deref()).and_then(|k| model.get(k)),
+            target: t
+                .and_then(|t| t.target.as_deref())
+                .and_then(|k| model.get(k)),
             target_kind: t.map(|t| t.kind),
             group: moat_model::kinds::private_endpoint_group(r),
             zones,
@@ -235,11 +239,16 @@ fn zone_names(cx: &mut Cx<'_>, pe: &Pe<'_>) {
         let Some((served, zcloud)) = any_family(zone) else {
             continue; // a zone of the user's own naming: not ours to judge
         };
-        let fits = fams.iter().any(|f| f.iter().any(|x| x.eq_ignore_ascii_case(zone)));
+        let fits = fams
+            .iter()
+            .any(|f| f.iter().any(|x| x.eq_ignore_ascii_case(zone)));
         if fits && zcloud == cloud {
             continue;
         }
-        let want: Vec<String> = fams.iter().map(|f| format!("`{}`", f[index(cloud)])).collect();
+        let want: Vec<String> = fams
+            .iter()
+            .map(|f| format!("`{}`", f[index(cloud)]))
+            .collect();
         let msg = if fits {
             format!(
                 "zone `{zone}` is the {} name; `{}` is in the {}",
@@ -275,13 +284,17 @@ fn resolving_networks(cx: &Cx<'_>, pe: &Pe<'_>) -> Vec<(String, String)> {
         .of_kind(Kind::MlWorkspace)
         .filter(|w| {
             w.key == t.key
-                || [refs::STORAGE_ACCOUNT, refs::KEY_VAULT, refs::CONTAINER_REGISTRY]
-                    .iter()
-                    .any(|f| {
-                        w.reference(f)
-                            .and_then(|x| x.target.as_deref())
-                            .is_some_and(|k| k == t.key)
-                    })
+                || [
+                    refs::STORAGE_ACCOUNT,
+                    refs::KEY_VAULT,
+                    refs::CONTAINER_REGISTRY,
+                ]
+                .iter()
+                .any(|f| {
+                    w.reference(f)
+                        .and_then(|x| x.target.as_deref())
+                        .is_some_and(|k| k == t.key)
+                })
         })
         .collect();
     for w in workspaces {
@@ -422,7 +435,10 @@ fn closed_without_endpoint(cx: &mut Cx<'_>, pes: &[Pe<'_>]) {
         if p.value != Toggle::Disabled {
             continue;
         }
-        if pes.iter().any(|pe| pe.target.is_some_and(|t| t.key == r.key)) {
+        if pes
+            .iter()
+            .any(|pe| pe.target.is_some_and(|t| t.key == r.key))
+        {
             continue;
         }
         cx.push(
@@ -449,18 +465,23 @@ fn closed_without_endpoint(cx: &mut Cx<'_>, pes: &[Pe<'_>]) {
 fn both_paths(cx: &mut Cx<'_>, pes: &[Pe<'_>]) {
     for r in &cx.model.resources {
         let subnets = match &r.body {
-            Body::Spec(KindSpec::StorageAccount(s)) => {
-                s.network_rules.as_ref().and_then(|n| n.value.subnets.as_ref())
-            }
-            Body::Spec(KindSpec::KeyVault(s)) => {
-                s.network_rules.as_ref().and_then(|n| n.value.subnets.as_ref())
-            }
+            Body::Spec(KindSpec::StorageAccount(s)) => s
+                .network_rules
+                .as_ref()
+                .and_then(|n| n.value.subnets.as_ref()),
+            Body::Spec(KindSpec::KeyVault(s)) => s
+                .network_rules
+                .as_ref()
+                .and_then(|n| n.value.subnets.as_ref()),
             _ => None,
         };
         let Some(subnets) = subnets.filter(|s| !s.value.is_empty()) else {
             continue;
         };
-        let Some(pe) = pes.iter().find(|pe| pe.target.is_some_and(|t| t.key == r.key)) else {
+        let Some(pe) = pes
+            .iter()
+            .find(|pe| pe.target.is_some_and(|t| t.key == r.key))
+        else {
             continue;
         };
         cx.push(
@@ -491,9 +512,9 @@ fn computes(cx: &mut Cx<'_>, pes: &[Pe<'_>]) {
         if let Some(np) = &c.enable_node_public_ip
             && !np.value
             && let Some(ws) = ws
-            && !pes
-                .iter()
-                .any(|pe| pe.target.is_some_and(|t| t.key == ws) && pe.target_kind == Some(Kind::MlWorkspace))
+            && !pes.iter().any(|pe| {
+                pe.target.is_some_and(|t| t.key == ws) && pe.target_kind == Some(Kind::MlWorkspace)
+            })
         {
             cx.push(
                 Cx::diag(
@@ -512,10 +533,9 @@ fn computes(cx: &mut Cx<'_>, pes: &[Pe<'_>]) {
             );
         }
         let ssh_on = c.ssh.is_some()
-            && !c
-                .remote_login_port_public_access
+            && c.remote_login_port_public_access
                 .as_ref()
-                .is_some_and(|r| r.value == RemoteLogin::Disabled);
+                .is_none_or(|r| r.value != RemoteLogin::Disabled);
         if !ssh_on {
             continue;
         }
@@ -540,7 +560,11 @@ fn computes(cx: &mut Cx<'_>, pes: &[Pe<'_>]) {
             .and_then(|p| cx.model.get(p))
             .map(Cx::vnet_space)
             .unwrap_or_default();
-        let vnet = Endpoint::network(if space.is_empty() { vec![prefix] } else { space });
+        let vnet = Endpoint::network(if space.is_empty() {
+            vec![prefix]
+        } else {
+            space
+        });
         let internet = Endpoint::internet();
         let rules = crate::cx::nsg_rules(n);
         let admitted = [&internet, &vnet].iter().any(|from| {

@@ -161,7 +161,9 @@ pub fn poll_urls(
             location: loc,
         } => {
             let p = |(what, q): (&str, &str)| {
-                format!("{b}/subscriptions/{sub}/resourceGroups/{location}/providers/{ns}/{what}/{op}?{q}")
+                format!(
+                    "{b}/subscriptions/{sub}/resourceGroups/{location}/providers/{ns}/{what}/{op}?{q}"
+                )
             };
             (p(async_op), p(loc))
         }

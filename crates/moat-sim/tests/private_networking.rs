@@ -59,8 +59,9 @@ async fn dns_put(arm: &Arm, path: &str, body: Value) -> Resp {
     let r = arm.put(path, DNS, body).await;
     assert_eq!(r.status, 202, "{}", r.body);
     assert!(
-        r.header("azure-asyncoperation")
-            .is_some_and(|u| u.contains("/resourceGroups/rg/providers/Microsoft.Network/privateDnsOperationStatuses/")),
+        r.header("azure-asyncoperation").is_some_and(|u| u.contains(
+            "/resourceGroups/rg/providers/Microsoft.Network/privateDnsOperationStatuses/"
+        )),
         "{:?}",
         r.headers
     );
@@ -89,14 +90,19 @@ async fn endpoints_get_nics_and_zone_groups_write_records() {
     assert_eq!(done.str("/status"), "Succeeded");
 
     let pe = res("rg", "Microsoft.Network/privateEndpoints/blob-pe");
-    let r = arm.put_wait(&pe, NET, pe_body(&subnet, &store, "blob")).await;
+    let r = arm
+        .put_wait(&pe, NET, pe_body(&subnet, &store, "blob"))
+        .await;
     assert!(r.status < 300, "{}", r.body);
     let got = arm.get(&pe, NET).await;
     assert_eq!(
         got.str("/properties/customDnsConfigs/0/fqdn"),
         "pestore.blob.core.windows.net"
     );
-    assert_eq!(got.str("/properties/customDnsConfigs/0/ipAddresses/0"), "10.1.2.4");
+    assert_eq!(
+        got.str("/properties/customDnsConfigs/0/ipAddresses/0"),
+        "10.1.2.4"
+    );
     let nic = got.str("/properties/networkInterfaces/0/id").to_string();
     assert!(nic.contains("/networkInterfaces/blob-pe.nic."), "{nic}");
     assert_eq!(arm.get(&nic, NET).await.status, 200);
@@ -107,8 +113,14 @@ async fn endpoints_get_nics_and_zone_groups_write_records() {
     let r = arm.put_wait(&pe2, NET, b).await;
     assert!(r.status < 300, "{}", r.body);
     let got2 = arm.get(&pe2, NET).await;
-    assert_eq!(got2.str("/properties/customDnsConfigs/0/ipAddresses/0"), "10.1.2.5");
-    assert!(got2.str("/properties/networkInterfaces/0/id").ends_with("/networkInterfaces/file-nic"));
+    assert_eq!(
+        got2.str("/properties/customDnsConfigs/0/ipAddresses/0"),
+        "10.1.2.5"
+    );
+    assert!(
+        got2.str("/properties/networkInterfaces/0/id")
+            .ends_with("/networkInterfaces/file-nic")
+    );
     // A group the target does not offer is refused.
     let r = arm
         .put(
@@ -117,7 +129,12 @@ async fn endpoints_get_nics_and_zone_groups_write_records() {
             pe_body(&subnet, &store, "vault"),
         )
         .await;
-    assert_eq!((r.status, r.code()), (400, "PrivateEndpointBadRequest"), "{}", r.body);
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "PrivateEndpointBadRequest"),
+        "{}",
+        r.body
+    );
 
     // The zone group writes the record into the blob zone only.
     let group = format!("{pe}/privateDnsZoneGroups/default");
@@ -202,7 +219,10 @@ async fn delegated_subnets_refuse_endpoints() {
 async fn zones_and_links_follow_the_private_dns_rules() {
     let (_sim, arm) = start(fast()).await;
     let (vnet, _subnet, _store) = setup(&arm).await;
-    let zone = res("rg", "Microsoft.Network/privateDnsZones/privatelink.vaultcore.azure.net");
+    let zone = res(
+        "rg",
+        "Microsoft.Network/privateDnsZones/privatelink.vaultcore.azure.net",
+    );
     let done = dns_put(&arm, &zone, json!({"location": "global"})).await;
     assert_eq!(done.str("/status"), "Succeeded");
     // A zone's location is `global`.
@@ -247,7 +267,10 @@ async fn zones_and_links_follow_the_private_dns_rules() {
     assert_eq!(done.str("/status"), "Succeeded");
     let l = arm.get(&link("one"), DNS).await;
     assert_eq!(l.str("/properties/virtualNetworkLinkState"), "Completed");
-    assert_eq!(arm.get(&zone, DNS).await.body["properties"]["numberOfVirtualNetworkLinks"], json!(1));
+    assert_eq!(
+        arm.get(&zone, DNS).await.body["properties"]["numberOfVirtualNetworkLinks"],
+        json!(1)
+    );
     // The same network linked again under another name: the operation fails with Conflict.
     let done = dns_put(&arm, &link("two"), body(false)).await;
     assert_eq!(done.str("/status"), "Failed");

@@ -188,13 +188,15 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
     {
         let hint = did_you_mean(&g.value, groups.iter().copied())
             .map(|s| format!("did you mean `{s}`?"))
-            .unwrap_or_else(|| {
-                format!("a `{}` offers: {}", t.kind.word(), groups.join(", "))
-            });
+            .unwrap_or_else(|| format!("a `{}` offers: {}", t.kind.word(), groups.join(", ")));
         rs.push(
             Diagnostic::error(
                 codes::E0113,
-                format!("a `{}` has no private endpoint group `{}`", t.kind.word(), g.value),
+                format!(
+                    "a `{}` has no private endpoint group `{}`",
+                    t.kind.word(),
+                    g.value
+                ),
                 g.span,
             )
             .label("unknown group for this target")

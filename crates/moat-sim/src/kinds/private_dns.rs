@@ -63,7 +63,13 @@ pub const A_RECORD_DEF: KindDef = KindDef {
 };
 
 /// 202 with `{}` and the two poll headers; the operation carries `error` when it is to fail.
-fn accepted(ctx: &mut Ctx, rp: &ResPath, secs: f64, delete: bool, error: Option<(&str, String)>) -> Reply {
+fn accepted(
+    ctx: &mut Ctx,
+    rp: &ResPath,
+    secs: f64,
+    delete: bool,
+    error: Option<(&str, String)>,
+) -> Reply {
     let op = lro::start_op(ctx, &rp.id(), secs, delete);
     if let Some((code, message)) = error
         && let Some(o) = ctx.st.operations.get_mut(&op)
@@ -75,7 +81,15 @@ fn accepted(ctx: &mut Ctx, rp: &ResPath, secs: f64, delete: bool, error: Option<
     } else {
         Reply::json(202, json!({}))
     };
-    lro::with_async_headers(ctx, reply, &LroStyle::PRIVATE_DNS, &rp.sub, &rp.rg, &op, true)
+    lro::with_async_headers(
+        ctx,
+        reply,
+        &LroStyle::PRIVATE_DNS,
+        &rp.sub,
+        &rp.rg,
+        &op,
+        true,
+    )
 }
 
 /// Tags only; the location must be `global`.
@@ -102,21 +116,38 @@ fn tracked_body(rp: &ResPath, body: &mut Value) -> ArmResult<Value> {
 fn put_zone(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     let name = rp.name();
     let labels: Vec<&str> = name.split('.').collect();
-    if labels.len() < 2 || labels.iter().any(|l| l.is_empty() || l.len() > 63) || name.len() > 253
-    {
+    if labels.len() < 2 || labels.iter().any(|l| l.is_empty() || l.len() > 63) || name.len() > 253 {
         return Err(ArmError::bad_request(
             "BadRequest",
-            format!("The zone name '{name}' is invalid: a zone name has at least two labels of 1–63 characters."),
+            format!(
+                "The zone name '{name}' is invalid: a zone name has at least two labels of 1–63 characters."
+            ),
         ));
     }
     let secs = ctx.secs(ZONE_DEF.create, rp, "put");
     if ctx.if_none_match && ctx.st.get(&rp.id()).is_some() {
         let msg = format!("The Zone {name} exists already and hence cannot be created again.");
-        return Ok(accepted(ctx, rp, secs, false, Some(("PreconditionFailed", msg))));
+        return Ok(accepted(
+            ctx,
+            rp,
+            secs,
+            false,
+            Some(("PreconditionFailed", msg)),
+        ));
     }
     let mut stored = with_identity(rp, tracked_body(rp, &mut body)?);
-    util::set_at(&mut stored, "/properties", "maxNumberOfRecordSets", json!(25000));
-    util::set_at(&mut stored, "/properties", "maxNumberOfVirtualNetworkLinks", json!(1000));
+    util::set_at(
+        &mut stored,
+        "/properties",
+        "maxNumberOfRecordSets",
+        json!(25000),
+    );
+    util::set_at(
+        &mut stored,
+        "/properties",
+        "maxNumberOfVirtualNetworkLinks",
+        json!(1000),
+    );
     util::set_at(
         &mut stored,
         "/properties",
@@ -212,7 +243,13 @@ fn put_link(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     }
     if ctx.st.get(&vnet).is_none() {
         let message = format!("Virtual network resource not found for '{vnet}'.");
-        return Ok(accepted(ctx, rp, secs, false, Some(("BadRequest", message))));
+        return Ok(accepted(
+            ctx,
+            rp,
+            secs,
+            false,
+            Some(("BadRequest", message)),
+        ));
     }
     util::set_at(
         &mut stored,
@@ -220,7 +257,12 @@ fn put_link(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
         "virtualNetwork",
         json!({ "id": vnet }),
     );
-    util::set_at(&mut stored, "/properties", "registrationEnabled", json!(registration));
+    util::set_at(
+        &mut stored,
+        "/properties",
+        "registrationEnabled",
+        json!(registration),
+    );
     ctx.commit(rp, stored, secs, "Creating");
     Ok(accepted(ctx, rp, secs, false, None))
 }
@@ -246,7 +288,9 @@ fn link_conflict(
         if !other.eq_ignore_ascii_case(vnet) {
             continue;
         }
-        let zone_of = l.id.rsplit_once("/virtualNetworkLinks/").map_or("", |(z, _)| z);
+        let zone_of =
+            l.id.rsplit_once("/virtualNetworkLinks/")
+                .map_or("", |(z, _)| z);
         if zone_of.eq_ignore_ascii_case(zone_id) {
             return Some(format!(
                 "A virtual network link to '{vnet}' already exists in this zone: '{}'. A virtual network can be linked to a zone only once.",
@@ -275,7 +319,10 @@ fn link_refs(_rec: &Record) -> Vec<String> {
 
 fn put_record(ctx: &mut Ctx, rp: &ResPath, body: Value) -> ArmResult<Reply> {
     let mut stored = with_identity(rp, json!({}));
-    let ttl = body.pointer("/properties/ttl").cloned().unwrap_or(json!(3600));
+    let ttl = body
+        .pointer("/properties/ttl")
+        .cloned()
+        .unwrap_or(json!(3600));
     let records = body
         .pointer("/properties/aRecords")
         .cloned()
@@ -350,12 +397,23 @@ fn render_zone(st: &State, rec: &Record, v: &mut Value, now: f64) {
     p.insert("provisioningState".into(), json!(rec.state(now)));
     p.insert(
         "internalId".into(),
-        json!(format!("{:016x}", util::stable_hash(&rec.id.to_ascii_lowercase()))),
+        json!(format!(
+            "{:016x}",
+            util::stable_hash(&rec.id.to_ascii_lowercase())
+        )),
     );
 }
 
 fn render_link(_st: &State, rec: &Record, v: &mut Value, now: f64) {
-    util::set_at(v, "", "etag", json!(format!("\"{}\"", rec.etag.trim_start_matches("W/").trim_matches('"'))));
+    util::set_at(
+        v,
+        "",
+        "etag",
+        json!(format!(
+            "\"{}\"",
+            rec.etag.trim_start_matches("W/").trim_matches('"')
+        )),
+    );
     let state = rec.state(now);
     util::set_at(v, "/properties", "provisioningState", json!(state));
     let link_state = if state == "Succeeded" {
@@ -363,7 +421,12 @@ fn render_link(_st: &State, rec: &Record, v: &mut Value, now: f64) {
     } else {
         "InProgress"
     };
-    util::set_at(v, "/properties", "virtualNetworkLinkState", json!(link_state));
+    util::set_at(
+        v,
+        "/properties",
+        "virtualNetworkLinkState",
+        json!(link_state),
+    );
     if v.pointer("/properties/resolutionPolicy").is_none() {
         util::set_at(v, "/properties", "resolutionPolicy", json!("Default"));
     }

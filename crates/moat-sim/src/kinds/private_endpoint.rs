@@ -143,8 +143,14 @@ fn fqdns(target: &Record, group: &str) -> Vec<String> {
 const FAMILIES: &[(&str, &str)] = &[
     ("blob.core.windows.net", "privatelink.blob.core.windows.net"),
     ("file.core.windows.net", "privatelink.file.core.windows.net"),
-    ("queue.core.windows.net", "privatelink.queue.core.windows.net"),
-    ("table.core.windows.net", "privatelink.table.core.windows.net"),
+    (
+        "queue.core.windows.net",
+        "privatelink.queue.core.windows.net",
+    ),
+    (
+        "table.core.windows.net",
+        "privatelink.table.core.windows.net",
+    ),
     ("web.core.windows.net", "privatelink.web.core.windows.net"),
     ("dfs.core.windows.net", "privatelink.dfs.core.windows.net"),
     ("vault.azure.net", "privatelink.vaultcore.azure.net"),
@@ -177,8 +183,11 @@ fn next_ip(st: &State, subnet: &Record) -> ArmResult<String> {
         .values()
         .filter(|r| r.kind == Kind::NetworkInterface && r.deleting_until.is_none())
         .filter(|r| {
-            util::str_at(&r.body, "/properties/ipConfigurations/0/properties/subnet/id")
-                .is_some_and(|s| s.eq_ignore_ascii_case(&subnet.id))
+            util::str_at(
+                &r.body,
+                "/properties/ipConfigurations/0/properties/subnet/id",
+            )
+            .is_some_and(|s| s.eq_ignore_ascii_case(&subnet.id))
         })
         .filter_map(|r| {
             util::str_at(
@@ -206,7 +215,9 @@ fn write_pe(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
     let mut stored = network::top_level_body(rp, &mut body, existing.as_ref())?;
     let subnet_id = util::str_at(&body, "/properties/subnet/id")
         .ok_or_else(|| {
-            ArmError::invalid_content("Required property 'subnet' not found in JSON for a private endpoint")
+            ArmError::invalid_content(
+                "Required property 'subnet' not found in JSON for a private endpoint",
+            )
         })?
         .to_string();
     let subnet = ctx.st.get(&subnet_id).cloned().ok_or_else(|| {
@@ -223,7 +234,9 @@ fn write_pe(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
     if delegated {
         return Err(bad(
             "PrivateEndpointCreationNotAllowedAsSubnetIsDelegated",
-            format!("Private endpoint {id} cannot be created in subnet {subnet_id} since it is delegated."),
+            format!(
+                "Private endpoint {id} cannot be created in subnet {subnet_id} since it is delegated."
+            ),
         ));
     }
     let conns = body
@@ -247,11 +260,14 @@ fn write_pe(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
         .to_string();
     if let Some(old) = &existing {
         let before = util::str_at(&old.body, "/properties/subnet/id").unwrap_or("");
-        let old_nic = util::str_at(&old.body, "/properties/customNetworkInterfaceName").unwrap_or("");
+        let old_nic =
+            util::str_at(&old.body, "/properties/customNetworkInterfaceName").unwrap_or("");
         if !before.eq_ignore_ascii_case(&subnet_id) || old_nic != custom_nic {
             return Err(bad(
                 "PrivateEndpointCannotUpdateSubnetOrNic",
-                format!("The subnet and the network interface name of private endpoint {id} cannot be changed."),
+                format!(
+                    "The subnet and the network interface name of private endpoint {id} cannot be changed."
+                ),
             ));
         }
     }
@@ -276,7 +292,12 @@ fn write_pe(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
         let groups: Vec<String> = c
             .pointer("/properties/groupIds")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
         let offered = groups_of(target.kind);
         if groups.len() != 1 || !offered.iter().any(|g| g.eq_ignore_ascii_case(&groups[0])) {
@@ -329,7 +350,10 @@ fn write_pe(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
             if ctx.st.get(&nrp.id()).is_some() {
                 return Err(bad(
                     "NetworkInterfaceNameIsAlreadyInUse",
-                    format!("The network interface name {} is already in use.", nrp.name()),
+                    format!(
+                        "The network interface name {} is already in use.",
+                        nrp.name()
+                    ),
                 ));
             }
             let nic = with_identity(
@@ -359,8 +383,22 @@ fn write_pe(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
     // `PrivateEndpointProperties` has no `resourceGuid` (the recordings show one; the
     // definition, which the traffic is checked against, does not).
     sp.remove("resourceGuid");
-    sp.insert("privateLinkServiceConnections".into(), json!(if manual.is_empty() { out_conns.clone() } else { Vec::new() }));
-    sp.insert("manualPrivateLinkServiceConnections".into(), json!(if manual.is_empty() { Vec::new() } else { out_conns }));
+    sp.insert(
+        "privateLinkServiceConnections".into(),
+        json!(if manual.is_empty() {
+            out_conns.clone()
+        } else {
+            Vec::new()
+        }),
+    );
+    sp.insert(
+        "manualPrivateLinkServiceConnections".into(),
+        json!(if manual.is_empty() {
+            Vec::new()
+        } else {
+            out_conns
+        }),
+    );
     sp.insert("customNetworkInterfaceName".into(), json!(custom_nic));
     sp.insert("subnet".into(), json!({ "id": subnet.id }));
     sp.insert("ipConfigurations".into(), json!([]));
@@ -417,13 +455,20 @@ fn remove_records(st: &mut State, pe_id: &str, until: f64) {
 fn delete_nic(_ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
     Err(bad(
         "CannotDeleteNicAttachedToPrivateEndpoint",
-        format!("Network interface {} is used by a private endpoint and can be deleted only with it.", rp.id()),
+        format!(
+            "Network interface {} is used by a private endpoint and can be deleted only with it.",
+            rp.id()
+        ),
     ))
 }
 
 fn write_group(ctx: &mut Ctx, rp: &ResPath, body: Value, secs: f64) -> ArmResult<bool> {
     let pe_id = rp.parent_id().unwrap_or_default();
-    let pe = ctx.st.get(&pe_id).cloned().ok_or_else(|| super::not_found(rp))?;
+    let pe = ctx
+        .st
+        .get(&pe_id)
+        .cloned()
+        .ok_or_else(|| super::not_found(rp))?;
     let others: Vec<String> = ctx
         .st
         .children(&pe_id, Kind::PrivateDnsZoneGroup)
@@ -434,7 +479,9 @@ fn write_group(ctx: &mut Ctx, rp: &ResPath, body: Value, secs: f64) -> ArmResult
     if let Some(o) = others.first() {
         return Err(bad(
             "OnlyOnePrivateDnsZoneGroupPerPrivateEndpoint",
-            format!("Private endpoint {pe_id} already has the DNS zone group {o}; it can have one only."),
+            format!(
+                "Private endpoint {pe_id} already has the DNS zone group {o}; it can have one only."
+            ),
         ));
     }
     let configs = body
@@ -471,7 +518,10 @@ fn write_group(ctx: &mut Ctx, rp: &ResPath, body: Value, secs: f64) -> ArmResult
         let zone = ctx.st.get(zone_id).cloned().ok_or_else(|| {
             bad(
                 "InvalidResourceReference",
-                format!("Resource {zone_id} referenced by resource {} was not found.", rp.id()),
+                format!(
+                    "Resource {zone_id} referenced by resource {} was not found.",
+                    rp.id()
+                ),
             )
         })?;
         let mut sets = Vec::new();
@@ -498,7 +548,10 @@ fn write_group(ctx: &mut Ctx, rp: &ResPath, body: Value, secs: f64) -> ArmResult
             "properties": { "privateDnsZoneId": zone.id, "recordSets": sets },
         }));
     }
-    let mut stored = with_identity(rp, json!({ "properties": { "privateDnsZoneConfigs": out } }));
+    let mut stored = with_identity(
+        rp,
+        json!({ "properties": { "privateDnsZoneConfigs": out } }),
+    );
     // `PrivateDnsZoneGroup` is a `SubResource` with a name, an etag and properties: no `type`.
     if let Some(o) = stored.as_object_mut() {
         o.remove("type");
@@ -543,5 +596,8 @@ fn pe_refs(rec: &Record) -> Vec<String> {
 
 /// A NIC points at its subnet.
 fn nic_refs(rec: &Record) -> Vec<String> {
-    super::refs_at(rec, &["/properties/ipConfigurations/0/properties/subnet/id"])
+    super::refs_at(
+        rec,
+        &["/properties/ipConfigurations/0/properties/subnet/id"],
+    )
 }
