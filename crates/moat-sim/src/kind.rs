@@ -328,6 +328,16 @@ kind_table! {
         system_data: false,
         provider_path: true,
     },
+    /// `Microsoft.MachineLearningServices/workspaces/outboundRules` (managed network rules).
+    MlOutboundRule {
+        ns: "Microsoft.MachineLearningServices",
+        types: &["workspaces", "outboundRules"],
+        type_name: "Microsoft.MachineLearningServices/workspaces/outboundRules",
+        api: "2024-04-01",
+        parent: Some(Kind::MlWorkspace),
+        system_data: true,
+        provider_path: true,
+    },
     /// `Microsoft.Authorization/roleAssignments` (at any scope; routed on their own).
     RoleAssignment {
         ns: "Microsoft.Authorization",

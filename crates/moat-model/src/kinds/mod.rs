@@ -23,6 +23,7 @@ mod container_registry;
 mod key_vault;
 mod kubernetes_compute;
 mod ml_asset;
+mod ml_outbound_rule;
 mod ml_workspace;
 mod network_security_group;
 mod online_deployment;
@@ -88,6 +89,7 @@ registry! {
     PrivateDnsZoneLink => private_dns_zone::LINK_DEF,
     PrivateEndpoint => private_endpoint,
     PrivateDnsZoneGroup => private_endpoint::ZONE_GROUP_DEF,
+    MlOutboundRule => ml_outbound_rule,
 }
 
 /// Where a kind's ARM ID lives; the ID is derived from it.

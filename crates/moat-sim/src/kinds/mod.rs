@@ -13,6 +13,7 @@ pub mod keyvault;
 mod ml_asset;
 mod ml_compute;
 mod ml_endpoint;
+mod ml_outbound_rule;
 mod ml_workspace;
 mod network;
 mod nsg;
@@ -94,6 +95,7 @@ pub fn def(kind: Kind) -> &'static KindDef {
         Kind::PrivateEndpoint => &private_endpoint::DEF,
         Kind::PrivateDnsZoneGroup => &private_endpoint::ZONE_GROUP_DEF,
         Kind::NetworkInterface => &private_endpoint::NIC_DEF,
+        Kind::MlOutboundRule => &ml_outbound_rule::DEF,
     };
     debug_assert_eq!(d.kind, kind, "a kind's arm names another kind's definition");
     d
