@@ -244,6 +244,11 @@ async fn private_workspace_round_trip() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_network_workspace_round_trip() {
+    round_trip("managed-network-workspace.yaml").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minimal_round_trip() {
     round_trip("minimal.yaml").await;
 }
