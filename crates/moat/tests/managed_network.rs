@@ -23,8 +23,11 @@ fn isolation_is_one_way_and_service_rules_never_drift() {
     let out = moat.run(&["plan", path_str(&spec)]);
     out.expect(0, "plan of the example");
     assert!(
-        out.stderr.contains("warning[W0302]: this plan turns on managed network isolation of workspace `ws`")
-            && out.stderr.contains(&format!("managed-network-workspace.yaml:{line}:18")),
+        out.stderr.contains(
+            "warning[W0302]: this plan turns on managed network isolation of workspace `ws`"
+        ) && out
+            .stderr
+            .contains(&format!("managed-network-workspace.yaml:{line}:18")),
         "{}",
         out.stderr
     );
@@ -37,12 +40,19 @@ fn isolation_is_one_way_and_service_rules_never_drift() {
 
     // A rule removed from the spec is deleted, nothing else.
     let fewer = dir.join("fewer.yaml");
-    std::fs::write(&fewer, text.replace("        pypi: { fqdn: pypi.org }\n", "")).unwrap();
+    std::fs::write(
+        &fewer,
+        text.replace("        pypi: { fqdn: pypi.org }\n", ""),
+    )
+    .unwrap();
     let out = moat.run(&["plan", path_str(&fewer)]);
     out.expect(0, "plan without the pypi rule");
     assert!(
-        out.stdout.contains("ws/outbound_rules/pypi (ml_outbound_rule) will be destroyed")
-            && out.stdout.contains("0 to add, 0 to change, 0 to replace, 1 to destroy"),
+        out.stdout
+            .contains("ws/outbound_rules/pypi (ml_outbound_rule) will be destroyed")
+            && out
+                .stdout
+                .contains("0 to add, 0 to change, 0 to replace, 1 to destroy"),
         "{}",
         out.stdout
     );
@@ -56,16 +66,21 @@ fn isolation_is_one_way_and_service_rules_never_drift() {
                 "isolation: disabled",
             )
             .replace("        pypi: { fqdn: pypi.org }\n", "")
-            .replace("        monitor: { service_tag: AzureMonitor, protocol: TCP, ports: \"443\" }\n", "")
-            .replace("        team-data: { private_endpoint: data, subresource: blob }\n", "")
+            .replace(
+                "        monitor: { service_tag: AzureMonitor, protocol: TCP, ports: \"443\" }\n",
+                "",
+            )
+            .replace(
+                "        team-data: { private_endpoint: data, subresource: blob }\n",
+                "",
+            )
             .replace("      outbound_rules:\n", ""),
         ),
         (
             "dropped.yaml",
             text.lines()
                 .filter(|l| {
-                    !l.starts_with("    managed_network:")
-                        && !l.starts_with("      ")
+                    !l.starts_with("    managed_network:") && !l.starts_with("      ")
                         || l.contains("storage_account")
                 })
                 .collect::<Vec<_>>()

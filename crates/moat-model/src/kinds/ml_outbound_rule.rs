@@ -65,7 +65,7 @@ pub(crate) fn field(name: &str) -> String {
 }
 
 /// The rule this child writes, from its workspace's spec.
-fn rule<'a>(r: &'a Resource) -> Option<&'a OutboundRule> {
+fn rule(r: &Resource) -> Option<&OutboundRule> {
     let Body::Spec(KindSpec::MlWorkspace(w)) = &r.body else {
         return None;
     };
