@@ -12,6 +12,7 @@ pub mod catalogue;
 mod cx;
 mod endpoints;
 mod general;
+mod live;
 pub mod nsg;
 mod private;
 mod sarif;
@@ -21,6 +22,7 @@ mod usage;
 pub mod vmsizes;
 
 pub use catalogue::Rule;
+pub use live::lint_live;
 
 use moat_model::Model;
 use moat_spec::{Diagnostic, SourceFile};
