@@ -71,7 +71,7 @@ pub fn lint_live(model: &Model, live: &BTreeMap<String, Value>) -> Vec<Diagnosti
             out.push(
                 Diagnostic::new(
                     severity,
-                    *id,
+                    id,
                     format!(
                         "subnet `{}` of the live network `{}` has no `{endpoint}` service endpoint, which the firewall of {what} `{}` requires",
                         short(&r.id),
