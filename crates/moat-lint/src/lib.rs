@@ -12,7 +12,9 @@ pub mod catalogue;
 mod cx;
 mod endpoints;
 mod general;
+mod live;
 pub mod nsg;
+mod private;
 mod sarif;
 mod storage;
 pub mod tags;
@@ -20,6 +22,7 @@ mod usage;
 pub mod vmsizes;
 
 pub use catalogue::Rule;
+pub use live::lint_live;
 
 use moat_model::Model;
 use moat_spec::{Diagnostic, SourceFile};
@@ -33,6 +36,7 @@ pub fn lint(model: &Model) -> Vec<Diagnostic> {
     aks::check(&mut cx);
     general::check(&mut cx);
     endpoints::check(&mut cx);
+    private::check(&mut cx);
     let mut out = cx.finish();
     out.sort_by(|a, b| {
         (a.primary.span.start, &a.code, &a.message).cmp(&(

@@ -79,6 +79,8 @@ pub struct Ctx<'a> {
     pub self_url: String,
     /// Seed of the provisioning durations (`None`: every operation takes its typical time).
     pub seed: Option<u64>,
+    /// The request carried `If-None-Match: *` (create only, never overwrite).
+    pub if_none_match: bool,
 }
 
 /// A scaled polling interval, sent as `retry-after-ms` (exact) and `Retry-After` (whole
@@ -212,6 +214,7 @@ mod tests {
             query: Vec::new(),
             self_url: String::new(),
             seed,
+            if_none_match: false,
         }
     }
 

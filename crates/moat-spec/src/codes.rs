@@ -71,4 +71,6 @@ codes! {
     E0309,
     /// A globally unique name (storage account, key vault, registry) defaulted from the key; it is probably taken.
     W0301,
+    /// A plan turns on a workspace's managed network isolation, which cannot be turned off again (checked at plan time).
+    W0302,
 }

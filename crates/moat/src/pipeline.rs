@@ -145,7 +145,9 @@ pub async fn make_plan(
             .iter()
             .filter_map(|(k, v)| v.body().map(|b| (k.clone(), b.clone())))
             .collect();
-        let diags = moat_model::kinds::check_live(&c.model, &bodies);
+        let mut diags = moat_model::kinds::check_live(&c.model, &bodies);
+        // The network rules that need the live cloud (a firewall subnet of an `existing:` network).
+        diags.extend(moat_lint::lint_live(&c.model, &bodies));
         if !diags.is_empty() {
             for d in &diags {
                 eprintln!(

@@ -24,11 +24,14 @@ mod container_registry;
 mod key_vault;
 mod kubernetes_compute;
 mod ml_asset;
+mod ml_outbound_rule;
 mod ml_workspace;
 mod network_security_group;
 mod online_deployment;
 mod online_endpoint;
 mod online_traffic;
+mod private_dns_zone;
+mod private_endpoint;
 mod resource_group;
 mod role_assignment;
 mod route_table;
@@ -36,6 +39,7 @@ mod storage_account;
 mod subnet;
 mod user_assigned_identity;
 mod virtual_network;
+pub use private_endpoint::{GROUPS as PRIVATE_ENDPOINT_GROUPS, group_of as private_endpoint_group};
 pub use role_assignment::{BUILT_IN_ROLES, assignment_name, role_guid};
 
 /// The one list of kinds: each names its variant and its file. Generates [`Kind`], [`ALL`] and
@@ -82,6 +86,11 @@ registry! {
     KubernetesCompute => kubernetes_compute,
     UserAssignedIdentity => user_assigned_identity,
     RoleAssignment => role_assignment,
+    PrivateDnsZone => private_dns_zone,
+    PrivateDnsZoneLink => private_dns_zone::LINK_DEF,
+    PrivateEndpoint => private_endpoint,
+    PrivateDnsZoneGroup => private_endpoint::ZONE_GROUP_DEF,
+    MlOutboundRule => ml_outbound_rule,
 }
 
 /// Where a kind's ARM ID lives; the ID is derived from it.
@@ -459,6 +468,10 @@ pub struct KindDef {
     pub server_outputs: &'static [(&'static str, &'static str)],
     /// The ID of a [`Scope::Extension`] kind.
     pub(crate) extension_id: Option<ExtensionIdFn>,
+    /// Lists in its live body (ARM paths) whose entries' `id`s name resources Azure made for
+    /// it and deletes with it (a private endpoint's NIC): a resource group's contents check
+    /// counts them as the stack's.
+    pub made_with: &'static [&'static str],
 }
 
 /// The `droppable_ref` of kinds that cannot drop any reference in place.
@@ -542,6 +555,7 @@ impl KindDef {
             server_outputs: &[],
             extension_id: None,
             live_check: None,
+            made_with: &[],
         }
     }
 

@@ -21,6 +21,8 @@ mod ml_workspace;
 mod network_security_group;
 mod online_deployment;
 mod online_endpoint;
+mod private_dns_zone;
+mod private_endpoint;
 mod resource_group;
 mod role_assignment;
 mod route_table;
@@ -113,4 +115,8 @@ spec_kinds! {
     RoleAssignment = "role_assignment" in role_assignment,
     /// `Microsoft.Network/virtualNetworks/subnets` declared on its own, in a VNet another stack may own
     StandaloneSubnet = "subnet" in subnet,
+    /// `Microsoft.Network/privateDnsZones` with its virtual network links
+    PrivateDnsZone = "private_dns_zone" in private_dns_zone,
+    /// `Microsoft.Network/privateEndpoints` with its DNS zone group
+    PrivateEndpoint = "private_endpoint" in private_endpoint,
 }
