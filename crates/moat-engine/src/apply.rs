@@ -83,6 +83,9 @@ pub enum ApplyError {
     /// The plan's graph could not be ordered (a cycle).
     #[error("cannot order the plan: {0}")]
     Order(moat_graph::GraphError),
+    /// A body holds a secret marker whose value was not read.
+    #[error(transparent)]
+    Secret(#[from] moat_model::secret::Unresolved),
     /// A value known only after another resource exists could not be read from it.
     #[error("`{path}` of `{id}` is not there yet")]
     Deferred {
@@ -194,6 +197,9 @@ pub struct ApplyOptions {
     pub parallelism: usize,
     /// Stops scheduling new writes when cancelled (Ctrl-C); writes in flight finish.
     pub cancel: CancellationToken,
+    /// The values of the secret markers the plan's bodies hold ([`moat_model::secret`]),
+    /// filled in just before each request is sent.
+    pub secrets: Arc<moat_model::secret::Secrets>,
 }
 
 /// The outcome of one resource.
@@ -398,6 +404,7 @@ pub async fn apply(
             wo = wo.weight(r.key.clone(), cost);
         }
         let report = walk(&graph, &wo, |_key, r| {
+            let secrets = opts.secrets.clone();
             let arm = arm.clone();
             let store = store.clone();
             let progress = progress.clone();
@@ -409,7 +416,7 @@ pub async fn apply(
                         action: r.action,
                     });
                 }
-                match run_one(r, arm.as_ref(), &store, progress.as_ref()).await {
+                match run_one(r, arm.as_ref(), &store, progress.as_ref(), &secrets).await {
                     Ok(()) => {
                         if r.action.writes() {
                             progress.event(Event::Finished {
@@ -479,6 +486,7 @@ async fn run_one(
     arm: &dyn Arm,
     store: &StateStore,
     progress: &dyn Progress,
+    secrets: &moat_model::secret::Secrets,
 ) -> Result<(), ApplyError> {
     if let Some(from) = &r.moved_from {
         // A move: the record follows the key; no request.
@@ -552,6 +560,9 @@ async fn run_one(
                 .and_then(|q| q.body.clone())
                 .unwrap_or(Value::Null);
             fill_deferred(&mut body, arm).await?;
+            // The last step before the wire: nothing after this keeps the body (the journal
+            // holds no bodies, the HTTP log redacts secret-named fields).
+            moat_model::secret::fill(&mut body, secrets)?;
             let wr = WriteRequest {
                 method: r.request.as_ref().map_or(Method::Put, |q| q.method.arm()),
                 ..WriteRequest::put(r.id.clone(), r.api_version.clone(), body)

@@ -12,6 +12,7 @@ mod aks_compute;
 mod aml_compute;
 mod application_insights;
 mod container_registry;
+mod hdinsight_compute;
 mod key_vault;
 mod kubernetes_compute;
 mod ml_code;
@@ -28,6 +29,7 @@ mod storage_account;
 mod subnet;
 mod user_assigned_identity;
 mod virtual_network;
+mod vm_compute;
 
 /// Generates the kind enum, the typed-spec enum and their dispatch from one list.
 macro_rules! spec_kinds {
@@ -113,4 +115,8 @@ spec_kinds! {
     RoleAssignment = "role_assignment" in role_assignment,
     /// `Microsoft.Network/virtualNetworks/subnets` declared on its own, in a VNet another stack may own
     StandaloneSubnet = "subnet" in subnet,
+    /// `Microsoft.MachineLearningServices/workspaces/computes` of type VirtualMachine (an attached VM)
+    VmCompute = "vm_compute" in vm_compute,
+    /// `Microsoft.MachineLearningServices/workspaces/computes` of type HDInsight (an attached cluster)
+    HdinsightCompute = "hdinsight_compute" in hdinsight_compute,
 }

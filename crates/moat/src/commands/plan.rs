@@ -69,7 +69,8 @@ async fn planned(
     check_keys(c, &record, &args.select.targets)?;
     check_keys(c, &record, &args.select.excludes)?;
     let scope = scope(args.destroy, &args.select);
-    let Some((plan, _live)) = make_plan(s, c, &record, args.destroy, &scope).await? else {
+    let Some((plan, _live, _secrets)) = make_plan(s, c, &record, args.destroy, &scope).await?
+    else {
         return Ok(Status::Failed);
     };
     // An unreadable resource fails the plan whatever the selection (reported below).
