@@ -16,7 +16,7 @@ pub mod ids {
             )*
         };
     }
-    ids! { ML101, ML102, ML103, ML110, ML111, ML112, ML113, ML114, ML115, ML120, ML201, ML202, ML203, ML204, ML205, ML206, ML207, ML301, ML302, ML303, ML304, ML305, ML306, ML307, ML308, ML309, ML310, ML401, ML402, ML999, ML501, ML502 }
+    ids! { ML101, ML102, ML103, ML110, ML111, ML112, ML113, ML114, ML115, ML120, ML130, ML131, ML201, ML202, ML203, ML204, ML205, ML206, ML207, ML301, ML302, ML303, ML304, ML305, ML306, ML307, ML308, ML309, ML310, ML401, ML402, ML999, ML501, ML502 }
 }
 
 /// One lint rule.
@@ -144,6 +144,25 @@ pub static RULES: &[Rule] = &[
         "Each AmlCompute cluster in a virtual network gets its own network security group, public IP address \
          and load balancer in the network's resource group. They count against the subscription's quotas \
          for these resources; check them before adding clusters.",
+    ),
+    rule(
+        ids::ML130,
+        "attach-ssh-azureml-inbound",
+        Error,
+        "an attached VM's or HDInsight head node's NSG admits SSH from `AzureMachineLearning`",
+        "Azure ML attaches a VM or an HDInsight cluster by logging in over SSH from the \
+         `AzureMachineLearning` service tag. The NSG of the machine's subnet (and of a VM's network \
+         interface, `network_security_group:`) must allow inbound TCP on the SSH port from that tag, ahead \
+         of any deny that matches; otherwise the attach and every job fail. Add the allow rule.",
+    ),
+    rule(
+        ids::ML131,
+        "attach-ssh-internet",
+        Warning,
+        "an attached VM's or HDInsight head node's NSG does not admit SSH from the whole internet",
+        "Azure ML needs SSH only from `AzureMachineLearning`. A rule that allows the SSH port from `*`, \
+         `Internet` or `0.0.0.0/0` exposes the machine's login to everyone. Narrow its source to the tag \
+         (or to your own ranges).",
     ),
     rule(
         ids::ML201,

@@ -8,6 +8,7 @@
 
 mod aks;
 mod aml;
+mod attach;
 pub mod catalogue;
 mod cx;
 mod endpoints;
@@ -29,6 +30,7 @@ pub fn lint(model: &Model) -> Vec<Diagnostic> {
     let mut cx = cx::Cx::new(model);
     usage::check(&mut cx);
     aml::check(&mut cx);
+    attach::check(&mut cx);
     storage::check(&mut cx);
     aks::check(&mut cx);
     general::check(&mut cx);
