@@ -1,5 +1,6 @@
 //! Microsoft.MachineLearningServices computes: AmlCompute clusters and AKS computes (created by
-//! Azure ML or attached), with their subnet and cluster references.
+//! Azure ML or attached), with their subnet and cluster references, and VMs and HDInsight
+//! clusters attached over SSH (the credential is checked, never stored or returned).
 
 use super::subnet::subnet_cidrs;
 use super::{
@@ -353,6 +354,15 @@ fn ssh_attach_properties(
     if text("privateKeyData").is_none() && text("password").is_none() {
         return Err(validation(format!(
             "Compute '{name}': administratorAccount needs a privateKeyData or a password."
+        )));
+    }
+    // Azure ML logs in with the key to check the machine: something that is no private key
+    // fails the attach (the message never echoes it).
+    if let Some(k) = text("privateKeyData")
+        && !(k.contains("-----BEGIN") && k.contains("PRIVATE KEY-----"))
+    {
+        return Err(validation(format!(
+            "Compute '{name}': administratorAccount.privateKeyData is not a private key (PEM or OpenSSH)."
         )));
     }
     let mut out = Map::new();
