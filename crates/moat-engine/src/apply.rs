@@ -47,6 +47,18 @@ pub enum Event {
         /// Why.
         error: String,
     },
+    /// A write is sent again after a refusal that passes by itself (a new principal that
+    /// Entra ID has not replicated yet: `PrincipalNotFound`).
+    Retrying {
+        /// Resource key.
+        key: String,
+        /// The attempt that comes next (2 for the first retry).
+        attempt: u32,
+        /// How long it waits first.
+        after: Duration,
+        /// Why, in words (with the ARM code).
+        reason: String,
+    },
     /// Not attempted because something it depends on failed.
     Skipped {
         /// Resource key.
@@ -636,6 +648,12 @@ async fn write_retrying(
                 if e.code() == Some("PrincipalNotFound") && attempt < PRINCIPAL_RETRIES =>
             {
                 attempt += 1;
+                progress.event(Event::Retrying {
+                    key: r.key.clone(),
+                    attempt: attempt + 1,
+                    after: delay,
+                    reason: "the new principal is not visible to role assignments yet (PrincipalNotFound: Entra ID replication)".into(),
+                });
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(std::time::Duration::from_secs(30));
             }

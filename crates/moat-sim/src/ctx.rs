@@ -79,6 +79,8 @@ pub struct Ctx<'a> {
     pub self_url: String,
     /// Seed of the provisioning durations (`None`: every operation takes its typical time).
     pub seed: Option<u64>,
+    /// Seconds (before scaling) a new principal stays invisible to role assignments.
+    pub replication_secs: f64,
 }
 
 /// A scaled polling interval, sent as `retry-after-ms` (exact) and `Retry-After` (whole
@@ -212,6 +214,7 @@ mod tests {
             query: Vec::new(),
             self_url: String::new(),
             seed,
+            replication_secs: 0.0,
         }
     }
 

@@ -289,6 +289,7 @@ mod tests {
             query: Vec::new(),
             self_url: String::new(),
             seed: None,
+            replication_secs: 0.0,
         };
         retry_headers(&ctx, style)
     }
