@@ -741,6 +741,22 @@ async fn record(
         .and_then(|b| b.get("etag"))
         .and_then(Value::as_str)
         .map(str::to_string);
+    // What the service assigned (a principal ID), from the body this write returned; a write
+    // that returned none (a no-op refresh) keeps what the record had.
+    let mut outputs = store
+        .snapshot()
+        .await
+        .resources
+        .get(&r.key)
+        .map(|s| s.outputs.clone())
+        .unwrap_or_default();
+    if let Some(body) = final_body {
+        for (name, path) in r.kind.def().server_outputs {
+            if let Some(v) = moat_model::json::get(body, path).and_then(Value::as_str) {
+                outputs.insert((*name).to_string(), v.to_string());
+            }
+        }
+    }
     let rs = ResourceState {
         id: r.id.clone(),
         kind: r.kind,
@@ -749,6 +765,7 @@ async fn record(
         etag,
         updated_at: now(),
         depends_on: r.depends_on.clone(),
+        outputs,
     };
     let key = r.key.clone();
     store

@@ -64,6 +64,7 @@ fn record() -> StateRecord {
             etag: Some("W/\"1\"".into()),
             updated_at: "2025-01-01T00:00:00Z".into(),
             depends_on: Vec::new(),
+            outputs: Default::default(),
         },
     );
     r

@@ -20,6 +20,7 @@ fn record(stack: &str) -> StateRecord {
             etag: None,
             updated_at: "2025-01-01T00:00:00Z".into(),
             depends_on: Vec::new(),
+            outputs: Default::default(),
         },
     );
     r

@@ -52,6 +52,44 @@ fn role_assignments_survive_the_replication_delay_without_duplicates() {
     assert_eq!(assignments(&moat.local_cloud()).len(), declared);
     moat.assert_no_changes(&spec, "the apply through the replication delay");
 
+    // The principal IDs the service assigned are recorded and listed.
+    let out = moat.run(&["output", "--spec", s]);
+    out.expect(0, "moat output");
+    let cloud: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(moat.local_cloud()).expect("cloud"))
+            .expect("cloud json");
+    let principal_of = |suffix: &str, pointer: &str| -> String {
+        cloud["resources"]
+            .as_object()
+            .expect("resources")
+            .iter()
+            .find(|(id, _)| {
+                id.to_ascii_lowercase()
+                    .ends_with(&suffix.to_ascii_lowercase())
+            })
+            .and_then(|(_, r)| r["body"].pointer(pointer))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_else(|| panic!("no principal for {suffix}"))
+            .to_string()
+    };
+    let identity = principal_of(
+        "/userAssignedIdentities/rbac-ml-identity",
+        "/properties/principalId",
+    );
+    let workspace = principal_of("/workspaces/rbac-ml-ws", "/identity/principalId");
+    assert!(
+        out.stdout
+            .contains(&format!("ml-identity.principal_id = {identity}")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("ws.principal_id = {workspace}")),
+        "{}",
+        out.stdout
+    );
+
     // Again: nothing to do, and still one assignment per grant.
     let again = moat.apply(&spec);
     again.expect(0, "second apply");

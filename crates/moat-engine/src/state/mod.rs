@@ -106,7 +106,7 @@ pub struct ResourceState {
     pub kind: moat_model::Kind,
     /// The api-version the resource was written with.
     pub api_version: String,
-    /// The properties last applied, secrets excluded.
+    /// The properties last applied; a secret as its keyed fingerprint, never its value.
     pub applied: serde_json::Value,
     /// The resource's etag after the last write, if ARM gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +117,11 @@ pub struct ResourceState {
     /// spec is still deleted before what it depends on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// What the service assigned and users refer to (a managed identity's `principal_id`),
+    /// read from the body the last write returned (`KindDef::server_outputs`); `moat output`
+    /// lists them. Never a secret.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub outputs: std::collections::BTreeMap<String, String>,
 }
 
 /// One write in flight.
@@ -684,6 +689,7 @@ mod tests {
                 etag: None,
                 updated_at: "2025-01-01T00:00:00Z".into(),
                 depends_on: Vec::new(),
+                outputs: Default::default(),
             },
         );
         let json = r.to_json();
@@ -702,6 +708,7 @@ mod tests {
             etag: None,
             updated_at: "2025-01-01T00:00:00Z".into(),
             depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+            outputs: Default::default(),
         }
     }
 
@@ -747,6 +754,7 @@ mod tests {
                 etag: None,
                 updated_at: "2025-01-01T00:00:00Z".into(),
                 depends_on: Vec::new(),
+                outputs: Default::default(),
             },
         );
         let json = r
