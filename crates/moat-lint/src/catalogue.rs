@@ -16,7 +16,7 @@ pub mod ids {
             )*
         };
     }
-    ids! { ML101, ML102, ML103, ML110, ML111, ML112, ML113, ML114, ML115, ML120, ML130, ML131, ML201, ML202, ML203, ML204, ML205, ML206, ML207, ML301, ML302, ML303, ML304, ML305, ML306, ML307, ML308, ML309, ML310, ML401, ML402, ML999, ML501, ML502 }
+    ids! { ML101, ML102, ML103, ML110, ML111, ML112, ML113, ML114, ML115, ML120, ML130, ML131, ML201, ML202, ML203, ML204, ML205, ML206, ML207, ML301, ML302, ML303, ML304, ML305, ML306, ML307, ML308, ML309, ML310, ML401, ML402, ML403, ML999, ML501, ML502 }
 }
 
 /// One lint rule.
@@ -328,6 +328,17 @@ pub static RULES: &[Rule] = &[
         "security rule priorities are unique per direction within an NSG",
         "Azure rejects two rules of one NSG with the same direction and priority. Give each rule its own \
          priority.",
+    ),
+    rule(
+        ids::ML403,
+        "implied-grant",
+        Note,
+        "every role the graph implies for an identity is granted by a `role_assignment`",
+        "An identity Azure ML acts with needs roles on what it reaches: a workspace's user-assigned \
+         identity `AcrPull` on its registry, `Key Vault Secrets User` on an RBAC vault and `Storage Blob \
+         Data Contributor` on its storage (Azure ML grants its system-assigned identity itself); an \
+         AmlCompute cluster's or an online endpoint's identity `AcrPull` on the workspace's registry and \
+         `Storage Blob Data Reader` on its storage. Paste the `role_assignment` of the hint.",
     ),
     rule(
         ids::ML501,

@@ -13,6 +13,7 @@ pub mod catalogue;
 mod cx;
 mod endpoints;
 mod general;
+mod grants;
 pub mod nsg;
 mod sarif;
 mod storage;
@@ -34,6 +35,7 @@ pub fn lint(model: &Model) -> Vec<Diagnostic> {
     storage::check(&mut cx);
     aks::check(&mut cx);
     general::check(&mut cx);
+    grants::check(&mut cx);
     endpoints::check(&mut cx);
     let mut out = cx.finish();
     out.sort_by(|a, b| {
