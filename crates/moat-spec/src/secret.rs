@@ -61,17 +61,21 @@ impl Decode for Secret {
             Value::Scalar(s) => {
                 // Interpolation errors name the expression, never the text around it.
                 let text = cx.interpolate(&s.text, node.span)?;
-                cx.push(
-                    Diagnostic::warning(
-                        codes::W0130,
-                        "a secret written literally in the spec",
-                        node.span,
-                    )
-                    .label("literal secret")
-                    .hint(
-                        "write a reference instead: `{ env: NAME }` (an environment variable) or `{ file: PATH }`; moat reads it when it plans and applies and never stores it",
-                    ),
+                let mut d = Diagnostic::warning(
+                    codes::W0130,
+                    "a secret written literally in the spec",
+                    node.span,
+                )
+                .label("literal secret")
+                .hint(
+                    "write a reference instead: `{ env: NAME }` (an environment variable) or `{ file: PATH }`; moat reads it when it plans and applies and never stores it",
                 );
+                if s.text.contains("${") {
+                    d = d.note(
+                        "an interpolated value is a literal too: a variable's value is recorded in saved plans",
+                    );
+                }
+                cx.push(d);
                 Secret::Literal(SecretText(text))
             }
             Value::Map(_) => {
