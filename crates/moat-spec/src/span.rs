@@ -144,11 +144,15 @@ impl SourceFile {
 
     /// Hides `spans` (literal secrets) from every snippet a diagnostic shows of this file.
     pub fn mask(&mut self, spans: impl IntoIterator<Item = Span>) {
-        self.masked.extend(
-            spans
-                .into_iter()
-                .map(|s| (s.start as usize, s.end as usize)),
-        );
+        // A scalar's span may take the blank after it along; the blank is no secret.
+        let text = self.text.as_bytes();
+        self.masked.extend(spans.into_iter().map(|s| {
+            let (start, mut end) = (s.start as usize, (s.end as usize).min(text.len()));
+            while end > start && text[end - 1].is_ascii_whitespace() {
+                end -= 1;
+            }
+            (start, end)
+        }));
     }
 
     /// A 1-based line as a diagnostic shows it: [`SourceFile::line_text`] with every masked
