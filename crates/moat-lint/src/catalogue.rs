@@ -16,7 +16,7 @@ pub mod ids {
             )*
         };
     }
-    ids! { ML101, ML102, ML103, ML110, ML111, ML112, ML113, ML114, ML115, ML120, ML201, ML202, ML203, ML204, ML205, ML206, ML207, ML301, ML302, ML303, ML304, ML305, ML306, ML307, ML308, ML309, ML310, ML401, ML402, ML999, ML501, ML502, ML601, ML602, ML603, ML604, ML605, ML606, ML607, ML608, ML609, ML610 }
+    ids! { ML101, ML102, ML103, ML110, ML111, ML112, ML113, ML114, ML115, ML120, ML130, ML131, ML201, ML202, ML203, ML204, ML205, ML206, ML207, ML301, ML302, ML303, ML304, ML305, ML306, ML307, ML308, ML309, ML310, ML401, ML402, ML403, ML999, ML501, ML502, ML601, ML602, ML603, ML604, ML605, ML606, ML607, ML608, ML609, ML610 }
 }
 
 /// One lint rule.
@@ -144,6 +144,25 @@ pub static RULES: &[Rule] = &[
         "Each AmlCompute cluster in a virtual network gets its own network security group, public IP address \
          and load balancer in the network's resource group. They count against the subscription's quotas \
          for these resources; check them before adding clusters.",
+    ),
+    rule(
+        ids::ML130,
+        "attach-ssh-azureml-inbound",
+        Error,
+        "an attached VM's or HDInsight head node's NSG admits SSH from `AzureMachineLearning`",
+        "Azure ML attaches a VM or an HDInsight cluster by logging in over SSH from the \
+         `AzureMachineLearning` service tag. The NSG of the machine's subnet (and of a VM's network \
+         interface, `network_security_group:`) must allow inbound TCP on the SSH port from that tag, ahead \
+         of any deny that matches; otherwise the attach and every job fail. Add the allow rule.",
+    ),
+    rule(
+        ids::ML131,
+        "attach-ssh-internet",
+        Warning,
+        "an attached VM's or HDInsight head node's NSG does not admit SSH from the whole internet",
+        "Azure ML needs SSH only from `AzureMachineLearning`. A rule that allows the SSH port from `*`, \
+         `Internet` or `0.0.0.0/0` exposes the machine's login to everyone. Narrow its source to the tag \
+         (or to your own ranges).",
     ),
     rule(
         ids::ML201,
@@ -309,6 +328,17 @@ pub static RULES: &[Rule] = &[
         "security rule priorities are unique per direction within an NSG",
         "Azure rejects two rules of one NSG with the same direction and priority. Give each rule its own \
          priority.",
+    ),
+    rule(
+        ids::ML403,
+        "implied-grant",
+        Note,
+        "every role the graph implies for an identity is granted by a `role_assignment`",
+        "An identity Azure ML acts with needs roles on what it reaches: a workspace's user-assigned \
+         identity `AcrPull` on its registry, `Key Vault Secrets User` on an RBAC vault and `Storage Blob \
+         Data Contributor` on its storage (Azure ML grants its system-assigned identity itself); an \
+         AmlCompute cluster's or an online endpoint's identity `AcrPull` on the workspace's registry and \
+         `Storage Blob Data Reader` on its storage. Paste the `role_assignment` of the hint.",
     ),
     rule(
         ids::ML501,

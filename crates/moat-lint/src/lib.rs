@@ -8,11 +8,13 @@
 
 mod aks;
 mod aml;
+mod attach;
 pub mod catalogue;
 mod cx;
 mod endpoints;
 mod general;
 mod live;
+mod grants;
 pub mod nsg;
 mod private;
 mod sarif;
@@ -32,9 +34,11 @@ pub fn lint(model: &Model) -> Vec<Diagnostic> {
     let mut cx = cx::Cx::new(model);
     usage::check(&mut cx);
     aml::check(&mut cx);
+    attach::check(&mut cx);
     storage::check(&mut cx);
     aks::check(&mut cx);
     general::check(&mut cx);
+    grants::check(&mut cx);
     endpoints::check(&mut cx);
     private::check(&mut cx);
     let mut out = cx.finish();

@@ -81,6 +81,8 @@ pub struct Ctx<'a> {
     pub seed: Option<u64>,
     /// The request carried `If-None-Match: *` (create only, never overwrite).
     pub if_none_match: bool,
+    /// Seconds (before scaling) a new principal stays invisible to role assignments.
+    pub replication_secs: f64,
 }
 
 /// A scaled polling interval, sent as `retry-after-ms` (exact) and `Retry-After` (whole
@@ -215,6 +217,7 @@ mod tests {
             self_url: String::new(),
             seed,
             if_none_match: false,
+            replication_secs: 0.0,
         }
     }
 

@@ -345,6 +345,7 @@ mod tests {
             self_url: String::new(),
             seed: None,
             if_none_match: false,
+            replication_secs: 0.0,
         };
         retry_headers(&ctx, style)
     }

@@ -35,6 +35,8 @@ pub struct Shared {
     pub time_scale: f64,
     /// `--seed` of the provisioning durations.
     pub seed: Option<u64>,
+    /// `--replication-delay`: seconds a new principal stays invisible to role assignments.
+    pub replication_secs: f64,
     /// Throttling limits.
     pub limits: Limits,
     /// Added latency.
@@ -296,6 +298,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
             if_none_match: req_headers
                 .iter()
                 .any(|(k, v)| k.eq_ignore_ascii_case("if-none-match") && v.trim() == "*"),
+            replication_secs: shared.replication_secs,
         };
         let result = route(&mut ctx, &method, &path, parsed);
         let mut reply = result.unwrap_or_else(error_reply);

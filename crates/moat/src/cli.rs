@@ -490,6 +490,10 @@ pub struct SimArgs {
     /// this seed; without it every operation takes its typical time.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Seconds (before `--time-scale`) a new managed identity's principal stays invisible to
+    /// role assignments (400 `PrincipalNotFound`), like Entra ID's replication; 0 turns it off.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub replication_delay: f64,
 }
 
 /// Output formats for diagnostics.

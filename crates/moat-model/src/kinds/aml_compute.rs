@@ -1,5 +1,6 @@
 //! AML compute clusters: children of a workspace; only scale settings and the description change in place.
 
+use super::user_assigned_identity as uai;
 use super::{Field, KindDef, ML_SECRETS, Scope, ScopeRef, Site, canon, refs, words};
 use crate::arm::{MapContext, id_obj, iso_duration};
 use crate::model::{Body, Kind, Resource};
@@ -85,7 +86,15 @@ pub(crate) static DEF: KindDef = KindDef {
         Field::new("properties.properties.osType", canon::lower)
             .immutable()
             .spec_words("os_type", words::os_type),
+        // Not in `ClusterUpdateParameters`: a new identity replaces the cluster.
+        Field::new("identity.type", uai::identity_type)
+            .default(r#""none""#)
+            .immutable(),
+        Field::new("identity.userAssignedIdentities", uai::user_assigned_ids)
+            .default("[]")
+            .immutable(),
     ],
+    server_outputs: &[("principal_id", "identity.principalId")],
     immutable_unlisted: true,
     secrets: ML_SECRETS,
     ..KindDef::new(
@@ -126,6 +135,14 @@ fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
     };
     let reference = |field: &str| super::ref_id(r, field);
     json::set(b, "properties.computeType", json!("AmlCompute"));
+    if let Some(i) = &c.identity {
+        uai::set_body(
+            r,
+            b,
+            uai::system(Some(i), false),
+            "SystemAssigned,UserAssigned",
+        );
+    }
     if let Some(d) = &c.description {
         json::set(b, "properties.description", json!(d.value));
     }
@@ -253,6 +270,7 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
             );
         }
     }
+    uai::bind(rs, c.identity.as_ref(), refs);
     if let Some(sn) = &c.subnet
         && let Some(r) = rs.bind(sn, refs::SUBNET, &[Kind::Subnet])
     {

@@ -20,6 +20,7 @@ mod aks_cluster;
 mod aks_compute;
 mod aml_compute;
 mod application_insights;
+mod attached_compute;
 mod container_registry;
 mod key_vault;
 mod kubernetes_compute;
@@ -91,6 +92,8 @@ registry! {
     PrivateEndpoint => private_endpoint,
     PrivateDnsZoneGroup => private_endpoint::ZONE_GROUP_DEF,
     MlOutboundRule => ml_outbound_rule,
+    VmCompute => attached_compute::VM,
+    HdinsightCompute => attached_compute::HDINSIGHT,
 }
 
 /// Where a kind's ARM ID lives; the ID is derived from it.
@@ -252,6 +255,14 @@ impl Field {
             member: Some(noun),
             words: Some(words),
         });
+        self
+    }
+    /// A secret (`x-ms-secret` in the API definition): the spec gives a reference
+    /// (`moat_spec::secret::Secret`), the body a marker, the plan and the state a fingerprint;
+    /// Azure never returns it, so the last applied fingerprint stands for the live value.
+    pub const fn secret(mut self) -> Field {
+        self.secret = true;
+        self.write_only = true;
         self
     }
     /// Not a secret, whatever the kind's `secrets` list says.
@@ -593,10 +604,10 @@ mod tests {
     fn kind_words_and_arm_types_are_unique() {
         let words: BTreeSet<_> = ALL.iter().map(|k| def(*k).word).collect();
         assert_eq!(words.len(), ALL.len());
-        // Three ML compute kinds share one ARM type, and an endpoint's traffic writes the
+        // Five ML compute kinds share one ARM type, and an endpoint's traffic writes the
         // endpoint; every other kind has its own.
         let types: BTreeSet<_> = ALL.iter().map(|k| def(*k).arm_type).collect();
-        assert_eq!(types.len(), ALL.len() - 3);
+        assert_eq!(types.len(), ALL.len() - 5);
     }
 
     #[test]

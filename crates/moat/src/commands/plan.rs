@@ -71,7 +71,8 @@ async fn planned(
     check_keys(c, &record, &args.select.excludes)?;
     check_replace_keys(c, &args.replace)?;
     let scope = scope(args.destroy, &args.select);
-    let Some((plan, _live)) = make_plan(s, c, &record, args.destroy, &scope, &args.replace).await?
+    let Some((plan, _live, _secrets)) =
+        make_plan(s, c, &record, args.destroy, &scope, &args.replace).await?
     else {
         return Ok(Status::Failed);
     };
