@@ -106,6 +106,7 @@ mod tests {
             etag: None,
             updated_at: "2025-01-01T00:00:00Z".into(),
             depends_on: Vec::new(),
+            outputs: Default::default(),
         }
     }
 
