@@ -70,10 +70,13 @@ fn replace_is_planned_shown_saved_and_applied_exactly() {
     );
     let md = moat.run(&["plan", s, "--replace", "vnet", "--format", "markdown"]);
     md.expect(0, "plan --replace vnet --format markdown");
+    // The resource's block: its summary names the action and the key, the reason follows.
+    let block = md
+        .stdout
+        .split("<details>")
+        .find(|b| b.contains("replace <code>vnet</code> (virtual_network)"));
     assert!(
-        md.stdout.lines().any(|l| l.contains("`vnet`")
-            && l.contains("replace")
-            && l.contains("requested with --replace")),
+        block.is_some_and(|b| b.contains("- requested with --replace")),
         "{}",
         md.stdout
     );
