@@ -490,6 +490,9 @@ pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> Ar
             format!("The provided subscription identifier '{sub}' is malformed or invalid."),
         ));
     }
+    if let Some(p) = kinds::cluster_extension::split(path) {
+        return kinds::cluster_extension::handle(ctx, method, &sub, &p, body);
+    }
     if let Some((scope, name)) = kinds::role_assignment::split(path) {
         lookup_api(
             ctx,

@@ -23,6 +23,7 @@ mod container_registry;
 mod key_vault;
 mod kubernetes_compute;
 mod ml_asset;
+pub mod ml_extension;
 mod ml_workspace;
 mod network_security_group;
 mod online_deployment;
@@ -79,6 +80,7 @@ registry! {
     OnlineDeployment => online_deployment,
     OnlineTraffic => online_traffic,
     KubernetesCompute => kubernetes_compute,
+    MlExtension => ml_extension,
     UserAssignedIdentity => user_assigned_identity,
     RoleAssignment => role_assignment,
 }
@@ -578,6 +580,11 @@ mod tests {
     fn child_scopes_name_their_parent_kind() {
         for &k in ALL {
             if let Scope::Child { parent, segment } = def(k).scope {
+                // An extension resource of its parent (a cluster's ML extension) sits under
+                // `<parent ID>/providers/<its type>`.
+                if segment == format!("providers/{}", def(k).arm_type) {
+                    continue;
+                }
                 assert!(def(k).arm_type.starts_with(def(parent).arm_type), "{k:?}");
                 let versioned = format!("/{segment}/versions");
                 assert!(

@@ -8,6 +8,7 @@
 
 mod aks;
 mod app_insights;
+pub mod cluster_extension;
 mod identity;
 pub mod keyvault;
 mod ml_asset;
@@ -86,6 +87,7 @@ pub fn def(kind: Kind) -> &'static KindDef {
         Kind::OnlineDeployment => &ml_endpoint::DEPLOYMENT_DEF,
         Kind::UserAssignedIdentity => &identity::DEF,
         Kind::RoleAssignment => &role_assignment::DEF,
+        Kind::ClusterExtension => &cluster_extension::DEF,
     };
     debug_assert_eq!(d.kind, kind, "a kind's arm names another kind's definition");
     d
