@@ -340,8 +340,45 @@ async fn inference_rollout_moves_traffic_before_deleting() {
     let model = support::model_of("inference-rollout.yaml", &text);
     let stack = Stack::new(state.path(), &model.stack.value);
     let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    // The cluster's Azure ML extension: typed settings spelled as the extension reads them,
+    // installed before the cluster is attached.
+    let ext = plan
+        .resources
+        .iter()
+        .find(|r| r.key == "aks/ml_extension")
+        .expect("the extension is planned");
+    let body = ext.request.as_ref().and_then(|q| q.body.clone()).unwrap();
+    assert_eq!(
+        body["properties"]["configurationSettings"],
+        serde_json::json!({"enableTraining": "False", "enableInference": "True",
+            "inferenceRouterServiceType": "LoadBalancer", "internalLoadBalancerProvider": "azure",
+            "inferenceRouterHA": "False", "allowInsecureConnections": "True"})
+    );
+    assert_eq!(
+        body["properties"]["extensionType"],
+        "microsoft.azureml.kubernetes"
+    );
+    assert!(ext.id.ends_with(
+        "/managedClusters/aks/providers/Microsoft.KubernetesConfiguration/extensions/azureml"
+    ));
+    let k8s = plan.resources.iter().find(|r| r.key == "k8s").unwrap();
+    assert!(
+        k8s.depends_on.iter().any(|d| d == "aks/ml_extension"),
+        "{:?}",
+        k8s.depends_on
+    );
     let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
     assert!(report.is_success(), "{:#?}", report.outcomes);
+    let wire = recorded(traffic.path(), 0);
+    let ext_put = wire
+        .iter()
+        .position(|x| x == "PUT-azureml")
+        .expect("extension PUT");
+    let attach = wire
+        .iter()
+        .position(|x| x == "PUT-k8s")
+        .expect("compute PUT");
+    assert!(ext_put < attach, "{wire:?}");
 
     let fifty = text.replace(
         "traffic: { blue: 90, green: 10 }",

@@ -58,6 +58,7 @@ const LRO: LroStyle = LroStyle {
     status_times: false,
     percent_complete: true,
     delete_done: 204,
+    running: "InProgress",
 };
 
 /// A compute points at its subnet.
@@ -402,6 +403,32 @@ fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
             }
             None => ("AKS", false, aks_create_properties(ctx, &name, &inner)?),
         },
+        "Kubernetes" => {
+            // Attaching needs the Azure ML extension installed on the cluster (the
+            // extension's install, then the attach: the v2 guide's order).
+            let cluster = resource_id.clone().unwrap_or_default();
+            let prefix = format!(
+                "{}/providers/microsoft.kubernetesconfiguration/extensions/",
+                cluster.to_ascii_lowercase()
+            );
+            let installed = ctx.st.resources.iter().any(|(k, r)| {
+                k.starts_with(&prefix)
+                    && r.kind == Kind::ClusterExtension
+                    && r.state(ctx.now) == "Succeeded"
+                    && util::str_at(&r.body, "/properties/extensionType")
+                        .is_some_and(|t| t.eq_ignore_ascii_case("microsoft.azureml.kubernetes"))
+            });
+            if !installed {
+                return Err(ArmError::bad_request(
+                    "UserError",
+                    format!(
+                        "Cluster '{cluster}' does not have the Azure Machine Learning extension (microsoft.azureml.kubernetes) installed and succeeded; install it before attaching the cluster as compute '{name}'."
+                    ),
+                ));
+            }
+            p.insert("resourceId".into(), json!(cluster));
+            ("", true, inner.clone())
+        }
         _ => {
             if let Some(r) = &resource_id {
                 p.insert("resourceId".into(), json!(r));

@@ -40,6 +40,7 @@ const LRO: LroStyle = LroStyle {
     status_times: false,
     percent_complete: false,
     delete_done: 200,
+    running: "InProgress",
 };
 
 fn not_routed_delete(_ctx: &mut Ctx, _rp: &ResPath) -> ArmResult<Reply> {
