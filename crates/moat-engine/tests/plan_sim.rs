@@ -427,3 +427,96 @@ async fn inference_rollout_moves_traffic_before_deleting() {
     );
     e.sim.shutdown().await;
 }
+
+/// The v1 AKS compute of an attached cluster: its load balancer changes in place (a PUT of
+/// the compute, as Azure ML updates an attached cluster), and leaving the spec detaches it:
+/// the cluster, which `aks` owns, stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attached_aks_compute_updates_its_load_balancer_and_detaches() {
+    let text = std::fs::read_to_string(example("secure-ml-workspace.yaml")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let e = env(None).await;
+    let arm: Arc<dyn Arm> = e.client.clone();
+    let model = support::model_of("secure-ml-workspace.yaml", &text);
+    let stack = Stack::new(state.path(), &model.stack.value);
+    let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
+    assert!(report.is_success(), "{:#?}", report.outcomes);
+
+    let internal = text.replace(
+        "    cluster_purpose: fast_prod\n",
+        "    cluster_purpose: fast_prod\n    load_balancer_type: internal_load_balancer\n    load_balancer_subnet: aks\n",
+    );
+    assert_ne!(internal, text);
+    let model = support::model_of("secure-ml-workspace.yaml", &internal);
+    let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let shown = render::text(&plan, render::TextOptions::default());
+    let writes: Vec<(&str, moat_engine::plan::Action)> = plan
+        .resources
+        .iter()
+        .filter(|r| r.action.writes())
+        .map(|r| (r.key.as_str(), r.action))
+        .collect();
+    assert_eq!(
+        writes,
+        [("inference", moat_engine::plan::Action::Update)],
+        "{shown}"
+    );
+    let inference = plan
+        .resources
+        .iter()
+        .find(|r| r.key == "inference")
+        .unwrap();
+    let body = inference
+        .request
+        .as_ref()
+        .and_then(|q| q.body.clone())
+        .unwrap();
+    assert_eq!(
+        body["properties"]["properties"]["loadBalancerType"],
+        "InternalLoadBalancer"
+    );
+    assert_eq!(
+        body["properties"]["properties"]["loadBalancerSubnet"],
+        "aks"
+    );
+    let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
+    assert!(report.is_success(), "{:#?}", report.outcomes);
+    let (again, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    assert!(
+        again.is_empty(),
+        "{}",
+        render::text(&again, render::TextOptions::default())
+    );
+
+    // Out of the spec: detached, and the cluster is still there.
+    let start = internal.find("  inference:").expect("inference");
+    let gone = internal[..start].to_string();
+    let model = support::model_of("secure-ml-workspace.yaml", &gone);
+    let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let del = plan
+        .resources
+        .iter()
+        .find(|r| r.key == "inference")
+        .unwrap();
+    assert_eq!(del.action, moat_engine::plan::Action::Delete);
+    assert_eq!(
+        del.request.as_ref().unwrap().query,
+        [("underlyingResourceAction".to_string(), "Detach".to_string())]
+    );
+    let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
+    assert!(report.is_success(), "{:#?}", report.outcomes);
+    let aks = &model.get("aks").unwrap().id;
+    let got = arm.get(aks, "2024-08-01").await.expect("read");
+    assert!(
+        got.is_some(),
+        "the attached cluster was deleted with its compute"
+    );
+    let (last, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    assert!(
+        last.is_empty(),
+        "{}",
+        render::text(&last, render::TextOptions::default())
+    );
+    e.sim.shutdown().await;
+}

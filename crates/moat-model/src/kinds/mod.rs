@@ -230,6 +230,11 @@ impl Field {
     }
 }
 
+/// Decides a DELETE's query from a resource's live body and last applied projection (either
+/// may be unknown).
+pub type DeleteQueryFn =
+    fn(live: Option<&Value>, applied: Option<&Value>) -> &'static [(&'static str, &'static str)];
+
 /// A request body builder: adds the kind's properties to `b` (location and tags are already
 /// there).
 pub type BodyFn = fn(r: &Resource, b: &mut Value, ctx: &MapContext);
@@ -336,6 +341,11 @@ pub struct KindDef {
     pub replace: Replace,
     /// Query parameters its DELETE must carry.
     pub delete_query: &'static [(&'static str, &'static str)],
+    /// When the DELETE's query depends on the resource (an AKS compute Azure ML did not
+    /// create must be detached, not deleted with the cluster under it): decides it from its
+    /// live body and its last applied projection, whichever are known. `None`: always
+    /// [`KindDef::delete_query`].
+    pub delete_query_of: Option<DeleteQueryFn>,
     /// Lock group of its writes.
     pub lock_group: LockGroup,
     /// Whether ARM keeps a `location`.
@@ -354,6 +364,11 @@ pub struct KindDef {
     pub secrets: &'static [&'static str],
     /// Builds its request body.
     pub body: BodyFn,
+    /// A change of a managed path that this resource's API cannot make in place although the
+    /// field can change on other resources of the kind (a load balancer Azure ML created vs
+    /// one of an attached cluster): the hint the plan stops with. `None`: only the field
+    /// table's [`Field::refused`] applies.
+    pub refused_for: Option<fn(r: &Resource, path: &str) -> Option<&'static str>>,
     /// Its offline checks (binding its references, ranges, CIDRs), run by resolution.
     pub(crate) check: CheckFn,
     /// The spec field naming its scope (a group, or the parent of a child): the reference
@@ -457,6 +472,8 @@ impl KindDef {
             typical_seconds,
             replace: Replace::Allowed,
             delete_query: &[],
+            delete_query_of: None,
+            refused_for: None,
             lock_group: LockGroup::None,
             has_location: true,
             taggable: true,
@@ -480,6 +497,19 @@ impl KindDef {
             server_outputs: &[],
             extension_id: None,
             live_check: None,
+        }
+    }
+
+    /// The query of a DELETE of one of these: [`KindDef::delete_query_of`] given what is
+    /// known of it, else [`KindDef::delete_query`].
+    pub fn delete_query_for(
+        &self,
+        live: Option<&Value>,
+        applied: Option<&Value>,
+    ) -> &'static [(&'static str, &'static str)] {
+        match self.delete_query_of {
+            Some(f) => f(live, applied),
+            None => self.delete_query,
         }
     }
 

@@ -516,7 +516,7 @@ fn patch(ctx: &mut Ctx, rp: &ResPath, body: Value) -> ArmResult<Reply> {
 /// DELETE of a compute: needs `underlyingResourceAction`; 202 + Azure-AsyncOperation only.
 fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
     let action = ctx.query("underlyingResourceAction").map(str::to_string);
-    let Some(_action) =
+    let Some(action) =
         action.filter(|a| a.eq_ignore_ascii_case("Delete") || a.eq_ignore_ascii_case("Detach"))
     else {
         return Err(ArmError::bad_request(
@@ -535,6 +535,21 @@ fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
         let until = ctx.now + ctx.scaled(secs);
         if let Some(r) = ctx.st.get_mut(&id) {
             r.deleting_until = Some(until);
+        }
+        // `Delete` deletes "the underlying compute" (the definition's
+        // `underlyingResourceAction`), an attached AKS cluster included; `Detach` leaves it.
+        let attached_aks = util::str_at(&rec.body, "/properties/computeType") == Some("AKS")
+            && rec.body.pointer("/properties/isAttachedCompute") == Some(&json!(true));
+        if action.eq_ignore_ascii_case("Delete")
+            && attached_aks
+            && let Some(cluster) = util::str_at(&rec.body, "/properties/resourceId")
+        {
+            let cluster = cluster.to_string();
+            let until = ctx.now + ctx.scaled(super::aks::DEF.delete_secs);
+            if let Some(c) = ctx.st.get_mut(&cluster) {
+                c.deleting_until = Some(until);
+            }
+            lro::mark_children_deleting(ctx, &cluster, until, false);
         }
     }
     Ok(lro::with_async_headers(
