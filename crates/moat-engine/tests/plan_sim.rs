@@ -380,6 +380,45 @@ async fn inference_rollout_moves_traffic_before_deleting() {
         .expect("compute PUT");
     assert!(ext_put < attach, "{wire:?}");
 
+    // A create-only change of `blue`, which carries 90 % of the traffic: refused at plan time,
+    // at the changed field, before anything is sent.
+    let script = |spec: &str| {
+        let at = spec.find("  blue:").expect("blue");
+        let mut out = spec.to_string();
+        out.replace_range(
+            at..,
+            &spec[at..].replacen("scoring_script: score.py", "scoring_script: score2.py", 1),
+        );
+        out
+    };
+    let refusal = async |spec: &str| {
+        let model = support::model_of("inference-rollout.yaml", spec);
+        let (_, live) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+        let bodies: std::collections::BTreeMap<String, Value> = live
+            .resources
+            .iter()
+            .filter_map(|(k, v)| v.body().map(|b| (k.clone(), b.clone())))
+            .collect();
+        moat_model::kinds::check_live(&model, &bodies)
+    };
+    let edited = script(&text);
+    let diags = refusal(&edited).await;
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    let d = &diags[0];
+    assert!(d.is_error() && d.message.contains("carries 90%"), "{d:?}");
+    let at = edited.find("score2.py").unwrap();
+    assert!(
+        d.primary.span.start as usize <= at && at < d.primary.span.end as usize,
+        "located at `code:`: {d:?}"
+    );
+    assert!(
+        d.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("move its traffic")),
+        "{d:?}"
+    );
+    assert!(refusal(&text).await.is_empty());
+
     let fifty = text.replace(
         "traffic: { blue: 90, green: 10 }",
         "traffic: { blue: 50, green: 50 }",
@@ -393,12 +432,15 @@ async fn inference_rollout_moves_traffic_before_deleting() {
         .filter(|r| r.action.writes())
         .map(|r| r.key.as_str())
         .collect();
-    assert_eq!(
-        writes,
-        ["scoring/traffic"],
-        "{}",
-        render::text(&plan, render::TextOptions::default())
-    );
+    let shown = render::text(&plan, render::TextOptions::default());
+    assert_eq!(writes, ["scoring/traffic"], "{shown}");
+    // Traffic before → after, per deployment.
+    for line in [
+        "properties.traffic.blue: 90 → 50",
+        "properties.traffic.green: 10 → 50",
+    ] {
+        assert!(shown.contains(line), "{line} not in:\n{shown}");
+    }
     let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
     assert!(report.is_success(), "{:#?}", report.outcomes);
 
@@ -406,6 +448,13 @@ async fn inference_rollout_moves_traffic_before_deleting() {
     let cut = cut[..cut.find("  green:").expect("green")].to_string();
     let model = support::model_of("inference-rollout.yaml", &cut);
     let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let shown = render::text(&plan, render::TextOptions::default());
+    for line in [
+        "properties.traffic.blue: 50 → 100",
+        "- properties.traffic.green = 50",
+    ] {
+        assert!(shown.contains(line), "{line} not in:\n{shown}");
+    }
     let before = recorded(traffic.path(), 0).len();
     let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
     assert!(report.is_success(), "{:#?}", report.outcomes);
@@ -424,6 +473,23 @@ async fn inference_rollout_moves_traffic_before_deleting() {
         last.is_empty(),
         "{}",
         render::text(&last, render::TextOptions::default())
+    );
+    // Now `blue` is the only deployment with traffic: its replacement is refused with the
+    // hint to roll out a second deployment.
+    let diags = refusal(&script(&cut)).await;
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert!(
+        diags[0].message.contains("only deployment that carries"),
+        "{:?}",
+        diags[0]
+    );
+    assert!(
+        diags[0]
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("second deployment")),
+        "{:?}",
+        diags[0]
     );
     e.sim.shutdown().await;
 }
