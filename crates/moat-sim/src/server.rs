@@ -249,7 +249,11 @@ pub async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
                 }
             }
         }
-        let class = Class::of(&method);
+        let class = if crate::throttle::is_resource_request(&method, &path) {
+            Class::ResourceRequests
+        } else {
+            Class::of(&method)
+        };
         let sub = subscription_of(&path).unwrap_or_default();
         let now = util::now();
         let remaining = match lock(&shared.throttle).take(&shared.limits, &sub, class, now) {

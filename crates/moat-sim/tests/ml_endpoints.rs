@@ -83,7 +83,18 @@ async fn traffic_rules_of_online_endpoints() {
     );
 
     let blue = format!("{ep}/deployments/blue");
-    arm.put_wait(&blue, ML, deployment_body()).await;
+    let r = arm.put_wait(&blue, ML, deployment_body()).await;
+    // Azure ML's own bucket for deployment writes (the recording: 24 left after one PUT),
+    // not ARM's writes bucket.
+    assert_eq!(
+        r.header("x-ms-ratelimit-remaining-subscription-resource-requests")
+            .as_deref(),
+        Some("24")
+    );
+    assert!(
+        r.header("x-ms-ratelimit-remaining-subscription-writes")
+            .is_none()
+    );
     let r = arm
         .put(&ep, ML, endpoint_body(Some(json!({"blue": 100}))))
         .await;
