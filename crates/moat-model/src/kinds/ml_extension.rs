@@ -239,3 +239,97 @@ pub(crate) fn child(
 pub fn child_key(cluster: &str) -> String {
     format!("{cluster}/ml_extension")
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::arm::{MapContext, project, request_body};
+    use crate::model::Kind;
+    use moat_spec::{SourceFile, VarOverrides};
+    use serde_json::json;
+
+    fn model(ext: &str) -> (crate::model::Model, Vec<moat_spec::Diagnostic>) {
+        let text = format!(
+            "stack: t\nlocation: eastus2\nresources:\n  rg: {{ type: resource_group }}\n  aks:\n    type: aks_cluster\n    resource_group: rg\n    ml_extension: {ext}\n"
+        );
+        let file = SourceFile::new("t.yaml", &text);
+        let (spec, diags) = moat_spec::load(&file, &VarOverrides::default(), &|_: &str| None);
+        assert!(diags.is_empty(), "{diags:?}");
+        let (m, diags) = crate::resolve(&spec.unwrap(), &crate::Context::default());
+        (m.unwrap(), diags)
+    }
+
+    #[test]
+    fn settings_are_spelled_as_the_extension_reads_them() {
+        let (m, diags) = model(
+            "{ name: ml, inference_router: cluster_ip, node_selector: { pool: gpu }, version: 1.1.64 }",
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        let r = m.get("aks/ml_extension").expect("child");
+        assert_eq!(r.kind, Kind::MlExtension);
+        assert!(r.id.ends_with(
+            "/managedClusters/aks/providers/Microsoft.KubernetesConfiguration/extensions/ml"
+        ));
+        let b = request_body(
+            &m,
+            r,
+            &MapContext {
+                tenant: String::new(),
+            },
+        );
+        assert_eq!(
+            b,
+            json!({"properties": {
+                "extensionType": "microsoft.azureml.kubernetes",
+                "scope": {"cluster": {"releaseNamespace": "azureml"}},
+                "releaseTrain": "stable", "autoUpgradeMinorVersion": false, "version": "1.1.64",
+                "configurationSettings": {"enableTraining": "False", "enableInference": "True",
+                    "inferenceRouterServiceType": "ClusterIP", "inferenceRouterHA": "True",
+                    "allowInsecureConnections": "True", "nodeSelector.pool": "gpu"},
+                "configurationProtectedSettings": {}}}),
+            "no location, no tags: an extension is a proxy resource"
+        );
+        // `True` and `true` are one value; keys keep their case.
+        let live = json!({"properties": {"configurationSettings": {"enableTraining": "false",
+            "enableInference": "true", "inferenceRouterServiceType": "clusterip", "inferenceRouterHA": "TRUE",
+            "allowInsecureConnections": "True", "nodeSelector.pool": "gpu"}}});
+        let (want, have) = (project(r.kind, &b), project(r.kind, &live));
+        assert_eq!(
+            want.get("properties.configurationSettings"),
+            have.get("properties.configurationSettings")
+        );
+        let misspelled =
+            json!({"properties": {"configurationSettings": {"InferenceRouterHA": "False"}}});
+        assert_ne!(
+            project(r.kind, &misspelled).get("properties.configurationSettings"),
+            want.get("properties.configurationSettings")
+        );
+        // The protected settings are a secret that is never read back.
+        assert!(crate::arm::is_sensitive(
+            r.kind,
+            "properties.configurationProtectedSettings"
+        ));
+        assert!(!have.contains_key("properties.configurationProtectedSettings"));
+        // The cluster depends on nothing of it; a Kubernetes compute would.
+        assert_eq!(r.parent.as_deref(), Some("aks"));
+    }
+
+    #[test]
+    fn without_inference_no_router_is_configured_and_bad_names_are_located() {
+        let (m, _) = model("{ inference: false, training: true }");
+        let r = m.get("aks/ml_extension").unwrap();
+        let b = request_body(
+            &m,
+            r,
+            &MapContext {
+                tenant: String::new(),
+            },
+        );
+        assert_eq!(
+            b["properties"]["configurationSettings"],
+            json!({"enableTraining": "True", "enableInference": "False"})
+        );
+        let (_, diags) = model("{ name: Azure_ML }");
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].code, moat_spec::codes::E0301);
+    }
+}
