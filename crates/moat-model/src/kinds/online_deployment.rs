@@ -328,7 +328,12 @@ pub(crate) fn check_live(
             _ => None,
         }
         .unwrap_or(r.key_span);
-        let what = first.rsplit('.').next().unwrap_or(first);
+        let what = match *first {
+            "properties.instanceType" => "instance_type",
+            "properties.codeConfiguration.codeId" => "code.code",
+            "properties.codeConfiguration.scoringScript" => "code.scoring_script",
+            _ => "compute type",
+        };
         let (message, hint) = if others {
             (
                 format!(
