@@ -9,6 +9,7 @@ use crate::state::{JournalEntry, ResourceState, StateBackend, StateError, StateR
 use moat_arm::{Arm, ArmError, Method, Operation, Poll, Url, WriteRequest, is_loopback};
 use moat_graph::{Graph, Outcome, WalkOptions, walk};
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -354,64 +355,74 @@ pub async fn apply(
     // The old IDs of replacements under a new ID go in the delete phase: after everything
     // that referred to them has moved to the new ones.
     let old_ids = crate::identity::old_id_deletes(&plan.resources);
-    let phases: [Vec<&ResourcePlan>; 2] = [
-        plan.resources
-            .iter()
-            .filter(|r| r.action != Action::Delete)
-            .collect(),
-        plan.resources
-            .iter()
-            .filter(|r| r.action == Action::Delete)
-            .chain(old_ids.iter())
-            .collect(),
-    ];
+    let phases = phases(plan, &old_ids);
     for (phase, items) in phases.iter().enumerate() {
         if items.is_empty() {
             continue;
         }
-        let mut graph: Graph<&ResourcePlan> = Graph::new();
-        for r in items {
-            let _ = graph.add_node(r.key.clone(), *r);
+        let mut graph: Graph<(Step, &ResourcePlan)> = Graph::new();
+        for (node, step, r) in items {
+            let _ = graph.add_node(node.clone(), (*step, *r));
         }
-        for r in items {
+        let split: BTreeSet<&str> = items
+            .iter()
+            .filter(|(_, step, _)| *step == Step::OldSelf)
+            .map(|(_, _, r)| r.key.as_str())
+            .collect();
+        for (node, step, r) in items {
+            if *step == Step::OldSelf {
+                continue;
+            }
+            if *step == Step::NewSelf {
+                let _ = graph.add_edge(node, &old_self(&r.key));
+            }
             for d in &r.depends_on {
-                if graph.contains(d) {
-                    let _ = graph.add_edge(&r.key, d);
+                // A delete waits for the deletes it names: of a split replacement, its old self.
+                let target = if r.action == Action::Delete && split.contains(d.as_str()) {
+                    old_self(d)
+                } else {
+                    d.clone()
+                };
+                if graph.contains(&target) {
+                    let _ = graph.add_edge(node, &target);
                 }
             }
         }
         let mut wo = WalkOptions::new()
             .parallelism(opts.parallelism)
             .cancel(opts.cancel.clone());
-        for r in items {
+        for (node, step, r) in items {
             if let Some(g) = &r.lock_group
                 && r.action.writes()
             {
-                wo = wo.lock_group(r.key.clone(), g.clone());
+                wo = wo.lock_group(node.clone(), g.clone());
             }
             // What writes nothing costs nothing; a replace is a delete and a create.
             let cost = match r.action {
                 a if !a.writes() => 0,
-                Action::Replace => 2 * r.kind.typical_seconds(),
+                Action::Replace if *step == Step::Whole => 2 * r.kind.typical_seconds(),
                 _ => r.kind.typical_seconds(),
             };
-            wo = wo.weight(r.key.clone(), cost);
+            wo = wo.weight(node.clone(), cost);
         }
-        let report = walk(&graph, &wo, |_key, r| {
+        let report = walk(&graph, &wo, |_key, (step, r)| {
             let arm = arm.clone();
             let store = store.clone();
             let progress = progress.clone();
+            let (step, r) = (*step, *r);
             async move {
                 let t0 = tokio::time::Instant::now();
-                if r.action.writes() {
+                // The old self of a split replacement is reported with its new self.
+                let reported = r.action.writes() && step != Step::OldSelf;
+                if reported {
                     progress.event(Event::Started {
                         key: r.key.clone(),
                         action: r.action,
                     });
                 }
-                match run_one(r, arm.as_ref(), &store, progress.as_ref()).await {
+                match run_one(r, step, arm.as_ref(), &store, progress.as_ref()).await {
                     Ok(()) => {
-                        if r.action.writes() {
+                        if reported {
                             progress.event(Event::Finished {
                                 key: r.key.clone(),
                                 action: r.action,
@@ -435,7 +446,7 @@ pub async fn apply(
         let report = match report {
             Ok(r) => r,
             Err(e) => {
-                for r in items {
+                for (_, _, r) in items.iter().filter(|(_, s, _)| *s != Step::OldSelf) {
                     outcomes.push((
                         r.key.clone(),
                         r.action,
@@ -446,8 +457,19 @@ pub async fn apply(
             }
         };
         cancelled |= report.cancelled;
-        for r in items {
-            let outcome = match report.nodes.get(&r.key).map(|n| (&n.outcome, n.duration())) {
+        for (node, step, r) in items {
+            if *step == Step::OldSelf {
+                continue;
+            }
+            // A split replacement whose old self failed reports that failure.
+            let old = (*step == Step::NewSelf)
+                .then(|| report.nodes.get(&old_self(&r.key)))
+                .flatten()
+                .filter(|n| matches!(n.outcome, Outcome::Failed(_)));
+            let outcome = match old
+                .or_else(|| report.nodes.get(node))
+                .map(|n| (&n.outcome, n.duration()))
+            {
                 Some((Outcome::Succeeded, d)) => ResourceOutcome::Done {
                     elapsed: d.unwrap_or_default(),
                 },
@@ -474,8 +496,69 @@ pub async fn apply(
     }
 }
 
+/// Which part of a plan entry a walk node does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// All of it.
+    Whole,
+    /// The delete of a replacement's old self, when an early delete needs it gone first (an
+    /// AKS cluster in a subnet that is deleted before its renamed successor is created).
+    OldSelf,
+    /// The rest of that replacement: the create, after its old self is gone and what it
+    /// needs exists.
+    NewSelf,
+}
+
+/// The walk key of a split replacement's old self (not a valid resource key).
+fn old_self(key: &str) -> String {
+    format!("{key} (old)")
+}
+
+/// The plan's entries in the two phases of apply, as walk nodes. First every create, update
+/// and replacement, with the deletes the plan marks `delete_first` (Azure cannot hold the new
+/// resource beside the old one) and, split in two, the replacements those deletes wait for;
+/// then every other delete, dependents first.
+fn phases<'p>(
+    plan: &'p Plan,
+    old_ids: &'p [ResourcePlan],
+) -> [Vec<(String, Step, &'p ResourcePlan)>; 2] {
+    let early = |r: &ResourcePlan| r.action == Action::Delete && r.delete_first;
+    let split: BTreeSet<&str> = plan
+        .resources
+        .iter()
+        .filter(|r| early(r))
+        .flat_map(|d| d.depends_on.iter())
+        .filter(|k| {
+            plan.get(k)
+                .is_some_and(|r| r.action == Action::Replace && r.delete_first)
+        })
+        .map(String::as_str)
+        .collect();
+    let mut first = Vec::new();
+    for r in &plan.resources {
+        if r.action == Action::Delete && !r.delete_first {
+            continue;
+        }
+        if split.contains(r.key.as_str()) {
+            first.push((old_self(&r.key), Step::OldSelf, r));
+            first.push((r.key.clone(), Step::NewSelf, r));
+        } else {
+            first.push((r.key.clone(), Step::Whole, r));
+        }
+    }
+    let then = plan
+        .resources
+        .iter()
+        .filter(|r| r.action == Action::Delete && !r.delete_first)
+        .chain(old_ids.iter())
+        .map(|r| (r.key.clone(), Step::Whole, r))
+        .collect();
+    [first, then]
+}
+
 async fn run_one(
     r: &ResourcePlan,
+    step: Step,
     arm: &dyn Arm,
     store: &StateStore,
     progress: &dyn Progress,
@@ -526,6 +609,18 @@ async fn run_one(
         }
         Action::Create | Action::Update | Action::Replace => {
             match (&r.replaces, r.action) {
+                _ if step == Step::NewSelf => {}
+                (old, Action::Replace) if step == Step::OldSelf => {
+                    let del = WriteRequest {
+                        query: crate::diff::delete_query(r.kind),
+                        ..WriteRequest::delete(
+                            old.clone().unwrap_or_else(|| r.id.clone()),
+                            r.api_version.clone(),
+                        )
+                    };
+                    write(r, del, "replace", arm, store, progress).await?;
+                    return Ok(());
+                }
                 (Some(_), Action::Replace) if !r.delete_first => {
                     // Create before delete: the old ID stays owned (under `KEY~old`) until
                     // the delete phase removes it, so a failure never orphans it.

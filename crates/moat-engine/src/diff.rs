@@ -60,6 +60,31 @@ pub enum PlanError {
         /// What can make the change instead.
         hint: String,
     },
+    /// The ARM ID changes (a new group or parent) but not the name, which Azure keeps for the
+    /// old resource after its delete (a soft-deleted key vault): the new one cannot be created.
+    #[error(
+        "`{key}` cannot be re-created under {id} as its name `{name}` stays taken after the old one is deleted ({why})"
+    )]
+    NameHeld {
+        /// Resource key.
+        key: String,
+        /// Its name, unchanged.
+        name: String,
+        /// Its new ARM ID.
+        id: String,
+        /// Why the name stays taken (the kind's replace policy).
+        why: String,
+    },
+    /// `--replace` names a resource moat cannot replace.
+    #[error("`{key}` cannot be replaced with `--replace`: {why}")]
+    ReplaceRefused {
+        /// Resource key.
+        key: String,
+        /// Why not.
+        why: String,
+        /// What to do instead.
+        hint: String,
+    },
     /// The resource exists and no stack owns it.
     #[error(
         "`{key}` already exists ({id}) and this stack does not own it; adopt it with `moat import SPEC {key} {id}`"
@@ -80,6 +105,8 @@ impl PlanError {
             | PlanError::OwnedByOtherStack { key, .. }
             | PlanError::CannotReplace { key, .. }
             | PlanError::NotInPlace { key, .. }
+            | PlanError::ReplaceRefused { key, .. }
+            | PlanError::NameHeld { key, .. }
             | PlanError::Unowned { key, .. } => key,
         }
     }
@@ -87,7 +114,12 @@ impl PlanError {
     /// What to do about it, when there is more to say than the message.
     pub fn hint(&self) -> Option<&str> {
         match self {
-            PlanError::NotInPlace { hint, .. } => Some(hint),
+            PlanError::NotInPlace { hint, .. } | PlanError::ReplaceRefused { hint, .. } => {
+                Some(hint)
+            }
+            PlanError::NameHeld { .. } => Some(
+                "give it a new `name:` (a new, empty one is created and the old one deleted, recoverable until purged), or keep it where it is: put its old resource group or parent back",
+            ),
             _ => None,
         }
     }
@@ -137,6 +169,22 @@ pub fn plan(input: &PlanInput<'_>) -> Result<Plan, Vec<PlanError>> {
 /// to a deleted resource is updated in place without the reference, and nothing a target
 /// needs (its parent) is touched. Keys of `scope` the stack does not own select nothing.
 pub fn plan_scoped(input: &PlanInput<'_>, scope: &DestroyScope) -> Result<Plan, Vec<PlanError>> {
+    plan_replacing(input, scope, &[])
+}
+
+/// The reason a replacement asked for with `--replace` shows in every plan format.
+pub const REPLACE_REQUESTED: &str = "requested with --replace";
+
+/// [`plan_scoped`], with the resources keyed `replace` replaced even where nothing forces it
+/// (`moat plan --replace KEY`, Terraform's `-replace`), and with them what their replacement
+/// takes along (a workspace's computes, an attachment to a replaced cluster). A key the plan
+/// creates anyway is just created. Keys must be the spec's (the CLI checks them first); a
+/// destroy plan ignores them.
+pub fn plan_replacing(
+    input: &PlanInput<'_>,
+    scope: &DestroyScope,
+    replace: &[String],
+) -> Result<Plan, Vec<PlanError>> {
     // The ARM ID is the identity: a key rename that kept it is planned against the state
     // re-keyed to the spec's keys (a move), never as a delete and a create.
     let moves = if input.destroy {
@@ -164,11 +212,23 @@ pub fn plan_scoped(input: &PlanInput<'_>, scope: &DestroyScope) -> Result<Plan, 
         for key in &order {
             let Some(r) = model.get(key) else { continue };
             match plan_resource(input, r) {
-                Ok(p) => out.push(p),
+                Ok(mut p) => {
+                    if replace.contains(key)
+                        && let Err(e) = force_replacement(input, r, &mut p)
+                    {
+                        errors.push(e);
+                    }
+                    out.push(p)
+                }
                 Err(e) => errors.push(e),
             }
         }
-        identity::plan_id_changes(model, input.state, input.ctx, &mut out);
+        errors.extend(identity::plan_id_changes(
+            model,
+            input.state,
+            input.ctx,
+            &mut out,
+        ));
         cascade_replacements(input, &mut out);
         identity::mark_moves(&moves, &mut out);
     }
@@ -307,6 +367,9 @@ pub fn plan_scoped(input: &PlanInput<'_>, scope: &DestroyScope) -> Result<Plan, 
             }
         }
     }
+    if !input.destroy {
+        order_conflicts(input, &mut out, &mut deletes);
+    }
     order_deletes(&mut deletes);
     out.extend(deletes);
     for r in &mut out {
@@ -336,6 +399,11 @@ pub fn plan_scoped(input: &PlanInput<'_>, scope: &DestroyScope) -> Result<Plan, 
             scope.excludes.clone()
         } else {
             Vec::new()
+        },
+        replace: if input.destroy {
+            Vec::new()
+        } else {
+            replace.to_vec()
         },
         state_serial: input.state.serial,
         state_lineage: input.state.lineage.clone(),
@@ -469,6 +537,48 @@ fn plan_survivor(
     Ok(Some(p))
 }
 
+/// Turns `p` into the replacement `--replace` asked for: a full PUT of the desired body after
+/// the delete. A resource the plan creates (or could not read) stays as planned; one moat
+/// only reads, or whose kind is never replaced (a key vault keeps its name while deleted), is
+/// an error.
+fn force_replacement(
+    input: &PlanInput<'_>,
+    r: &Resource,
+    p: &mut ResourcePlan,
+) -> Result<(), PlanError> {
+    if r.is_existing() {
+        return Err(PlanError::ReplaceRefused {
+            key: r.key.clone(),
+            why: "it is declared `existing:`, so moat only reads it".into(),
+            hint: format!("drop `--replace {}`", r.key),
+        });
+    }
+    if let Replace::Refused(why) = r.kind.def().replace {
+        return Err(PlanError::ReplaceRefused {
+            key: r.key.clone(),
+            why: why.into(),
+            hint: format!(
+                "drop `--replace {}`; to start over with a new one, give it a new `name:`",
+                r.key
+            ),
+        });
+    }
+    match p.action {
+        Action::NoOp | Action::Update | Action::Replace | Action::Move => {}
+        Action::Create | Action::Unreadable | Action::Read | Action::Delete => return Ok(()),
+    }
+    if p.action != Action::Replace {
+        p.action = Action::Replace;
+        p.request = Some(Request {
+            method: Method::Put,
+            body: Some(arm::request_body(input.model, r, input.ctx)),
+            query: Vec::new(),
+        });
+    }
+    p.reasons.push(REPLACE_REQUESTED.into());
+    Ok(())
+}
+
 /// A replaced resource takes along what cannot outlive it: its children (computes of a
 /// workspace) and the AKS computes attached to a replaced cluster, whose attachment would
 /// otherwise point at a cluster that no longer exists. `order` is topological, so one pass
@@ -514,6 +624,110 @@ fn cascade_replacements(input: &PlanInput<'_>, out: &mut [ResourcePlan]) {
             query: replace_query(r.kind, live, applied),
         });
         replaced.insert(p.key.clone());
+    }
+}
+
+/// The parent part of an ARM ID (everything but the last `type/name` pair), lower-cased.
+fn parent_of(id: &str) -> String {
+    let lower = id.to_ascii_lowercase();
+    let mut parts = lower.rsplitn(3, '/');
+    let _ = (parts.next(), parts.next());
+    parts.next().unwrap_or_default().to_string()
+}
+
+/// Creates that Azure cannot hold beside a resource the plan deletes — a renamed subnet whose
+/// range overlaps the old one's (the kind's `conflicts`), a name unique across Azure taken by
+/// the old one under another key — follow that delete instead of preceding it: the old one is
+/// deleted first (`delete_first`: apply deletes it before the creates, not after them), and
+/// before it whatever still uses it: a replacement of a user (an AKS cluster in the subnet)
+/// deletes its old self first, and a user that leaves the spec is deleted first too. A user
+/// that only refers to it (a firewall entry) is updated in place afterwards, as before.
+fn order_conflicts(input: &PlanInput<'_>, out: &mut [ResourcePlan], deletes: &mut [ResourcePlan]) {
+    let applied_of = |key: &str| -> Projection {
+        input
+            .state
+            .resources
+            .get(key)
+            .and_then(|s| s.applied.as_object())
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    };
+    let mut early: Vec<usize> = Vec::new();
+    for c in out.iter_mut().filter(|c| c.action == Action::Create) {
+        let def = c.kind.def();
+        let desired: Projection = c.applied.clone().unwrap_or_default();
+        for (i, d) in deletes.iter_mut().enumerate() {
+            if d.kind != c.kind || d.request.is_none() || d.action != Action::Delete {
+                continue;
+            }
+            let (old_name, new_name) =
+                (identity::last_segment(&d.id), identity::last_segment(&c.id));
+            let why = if def.name_rule.global && old_name.eq_ignore_ascii_case(new_name) {
+                Some(format!(
+                    "its name `{new_name}` is unique across Azure and `{}` holds it",
+                    d.key
+                ))
+            } else if parent_of(&d.id) == parent_of(&c.id) {
+                def.conflicts.and_then(|f| f(&desired, &applied_of(&d.key)))
+            } else {
+                None
+            };
+            let Some(why) = why else { continue };
+            c.reasons
+                .push(format!("created once `{}` is deleted: {why}", d.key));
+            if !c.depends_on.contains(&d.key) {
+                c.depends_on.push(d.key.clone());
+            }
+            if !d.delete_first {
+                d.delete_first = true;
+                d.reasons.push(format!(
+                    "deleted before `{}` is created, not after: {why}",
+                    c.key
+                ));
+                early.push(i);
+            }
+        }
+    }
+    // What uses an early delete must be gone before it.
+    while let Some(i) = early.pop() {
+        let gone = deletes[i].key.clone();
+        let uses = |key: &str| {
+            input
+                .state
+                .resources
+                .get(key)
+                .is_some_and(|s| s.depends_on.contains(&gone))
+        };
+        let mut first: Vec<String> = Vec::new();
+        for u in out
+            .iter_mut()
+            .filter(|u| u.action == Action::Replace && uses(&u.key))
+        {
+            if !u.delete_first {
+                u.delete_first = true;
+                u.reasons.push(format!(
+                    "it uses `{gone}`: its old self is deleted before `{gone}` is, and the new one created after what it needs now"
+                ));
+            }
+            first.push(u.key.clone());
+        }
+        for (j, d) in deletes.iter_mut().enumerate() {
+            if d.key != gone && d.action == Action::Delete && uses(&d.key) {
+                if !d.delete_first && d.request.is_some() {
+                    d.delete_first = true;
+                    d.reasons
+                        .push(format!("deleted before `{gone}`, which it uses"));
+                    early.push(j);
+                }
+                first.push(d.key.clone());
+            }
+        }
+        let d = &mut deletes[i];
+        for k in first {
+            if !d.depends_on.contains(&k) {
+                d.depends_on.push(k);
+            }
+        }
     }
 }
 

@@ -3,8 +3,10 @@
 //! re-keyed); a changed ID under a kept key (a new Azure name, group or parent) is a
 //! replacement that deletes the old ID. Pure, like the rest of the planner.
 
+use crate::diff::PlanError;
 use crate::plan::{Action, Change, Method, Request, ResourcePlan};
 use crate::state::StateRecord;
+use moat_model::kinds::Replace;
 use moat_model::{Model, arm};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,13 +70,16 @@ pub fn mark_moves(moves: &BTreeMap<String, String>, out: &mut [ResourcePlan]) {
 /// Resources whose ARM ID is not the one the state records under their key (the Azure name,
 /// group or parent changed): a replacement that deletes the old ID. By default the new one is
 /// created first and the old one deleted after everything that referred to it moved to the
-/// new one; a kind whose name is global keeps its name only if the old one goes first.
+/// new one; a kind whose name is global keeps its name only if the old one goes first, and a
+/// kind that is never replaced because a deleted one keeps its name (a key vault) cannot keep
+/// its name under a new ID at all: that is an error.
 pub fn plan_id_changes(
     model: &Model,
     state: &StateRecord,
     ctx: &arm::MapContext,
     out: &mut [ResourcePlan],
-) {
+) -> Vec<PlanError> {
+    let mut errors = Vec::new();
     for p in out.iter_mut() {
         let Some(rs) = state.resources.get(&p.key) else {
             continue;
@@ -91,6 +96,15 @@ pub fn plan_id_changes(
         let (old_name, new_name) = (last_segment(&rs.id), last_segment(&p.id));
         let global = p.kind.def().name_rule.global;
         p.delete_first = global && old_name.eq_ignore_ascii_case(new_name);
+        if let (true, Replace::Refused(why)) = (p.delete_first, p.kind.def().replace) {
+            errors.push(PlanError::NameHeld {
+                key: p.key.clone(),
+                name: new_name.to_string(),
+                id: p.id.clone(),
+                why: why.to_string(),
+            });
+            continue;
+        }
         let (path, old, new) = if old_name.eq_ignore_ascii_case(new_name) {
             ("id", rs.id.as_str(), p.id.as_str())
         } else {
@@ -133,10 +147,11 @@ pub fn plan_id_changes(
             q.query = crate::diff::replace_query(p.kind, None, Some(&rs.applied));
         }
     }
+    errors
 }
 
 /// The last segment of an ARM ID: the resource's name.
-fn last_segment(id: &str) -> &str {
+pub(crate) fn last_segment(id: &str) -> &str {
     id.rsplit('/').next().unwrap_or(id)
 }
 

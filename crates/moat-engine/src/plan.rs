@@ -160,7 +160,9 @@ pub struct ResourcePlan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces: Option<String>,
     /// The old resource must go before the new one is created (Azure's global names or
-    /// parent/child rules); the reasons say which.
+    /// parent/child rules); the reasons say which. On a delete: it is deleted before the
+    /// creates, not after them (a create the plan lists cannot exist beside it), and the
+    /// replacements its `depends_on` names delete their old selves before it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub delete_first: bool,
 }
@@ -255,6 +257,10 @@ pub struct Plan {
     /// The `--exclude` keys the plan was narrowed by.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excludes: Vec<String>,
+    /// The `--replace` keys: replaced although nothing forces it (each entry says
+    /// "requested with --replace"); `apply PLANFILE` replaces exactly them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace: Vec<String>,
     /// State record serial the plan was made against.
     pub state_serial: u64,
     /// State record lineage.
@@ -358,6 +364,7 @@ pub fn json_schema() -> Value {
             },
             "targets": { "type": "array", "items": { "type": "string" }, "description": "The `--target` keys the plan was narrowed to." },
             "excludes": { "type": "array", "items": { "type": "string" }, "description": "The `--exclude` keys the plan was narrowed by." },
+            "replace": { "type": "array", "items": { "type": "string" }, "description": "The `--replace` keys: replaced although nothing forces it (with what their replacement takes along; each says `requested with --replace` in its reasons)." },
             "state_serial": count("Serial of the state record the plan was made against; apply refuses a plan whose record has moved on."),
             "state_lineage": string("Lineage (UUID) of that state record."),
             "destroy": flag("A destroy plan (`moat destroy`, `moat plan --destroy`): everything the stack owns is deleted, or with `targets`/`excludes` the targets and what cannot exist without them, survivors that only refer to them updated in place."),
@@ -393,7 +400,7 @@ pub fn json_schema() -> Value {
                     "destructive": flag("A delete or replacement of a resource that holds data or history (storage account, key vault, workspace, cluster, registry): what it holds is lost."),
                     "from": string("The key the state knew this resource by: the spec renamed the key and the ARM ID stayed (a move; with `update`, a move and an update)."),
                     "replaces": string("A replacement under a new ARM ID (a new Azure name, group or parent): the ID of the resource it replaces, deleted after the new one exists (or before, with `delete_first`)."),
-                    "delete_first": flag("The old resource is deleted before the new one is created (Azure's global names or parent/child rules require it; the reasons say which).")
+                    "delete_first": flag("On a replacement: the old resource is deleted before the new one is created (Azure's global names or parent/child rules require it; the reasons say which). On a delete: it runs before the creates instead of after them, because a resource the plan creates cannot exist beside it (an overlapping subnet range, a name unique across Azure); the replacements named in its `depends_on` delete their old selves before it.")
                 }
             },
             "change": {

@@ -338,3 +338,64 @@ async fn journal_recovery_follows_the_interrupted_operations_together() {
     );
     assert!(store.snapshot().await.journal.is_empty());
 }
+
+/// A subnet renamed with its range kept cannot be created beside the old one, which an AKS
+/// cluster still uses: apply deletes the cluster's old self, then the old subnet, then
+/// creates the new subnet, then the cluster again — and the state ends with the new keys only.
+#[tokio::test]
+async fn a_renamed_overlapping_subnet_follows_the_delete_of_the_old_one_and_its_users() {
+    let path = example("secure-ml-workspace.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let model = support::model_of("secure-ml-workspace.yaml", &text);
+    let dir = tempfile::tempdir().unwrap();
+    let stack = Stack::new(dir.path(), &model.stack.value);
+    let fake = Arc::new(FakeArm::new().with_delay(Duration::from_millis(5)));
+    let (plan, _) = stack.plan(fake.as_ref(), &model, false).await.unwrap();
+    assert!(stack.apply(fake.clone(), &plan, 0).await.0.is_success());
+
+    let renamed = text
+        .replacen("      aks:\n", "      inference:\n", 1)
+        .replace("vnet/aks", "vnet/inference");
+    let model2 = support::model_of("renamed.yaml", &renamed);
+    let (plan, _) = stack.plan(fake.as_ref(), &model2, false).await.unwrap();
+    let old_subnet = plan.get("vnet/aks").expect("the old subnet is deleted");
+    assert!(old_subnet.action == Action::Delete && old_subnet.delete_first);
+    assert_eq!(old_subnet.depends_on, ["aks"]);
+    assert!(plan.get("aks").is_some_and(|a| a.delete_first));
+    assert!(
+        plan.get("vnet/inference")
+            .is_some_and(|s| s.depends_on.contains(&"vnet/aks".to_string()))
+    );
+    let from = fake.calls().len();
+    let (report, record) = stack.apply(fake.clone(), &plan, 0).await;
+    assert!(report.is_success(), "{:?}", report.outcomes);
+    let calls: Vec<Call> = fake.calls().split_off(from);
+    let id = |k: &str| plan.get(k).unwrap().id.clone();
+    let at = |m: Method, k: &str| {
+        let id = id(k);
+        calls
+            .iter()
+            .position(|c| c.method == m && c.id.eq_ignore_ascii_case(&id))
+            .unwrap_or_else(|| panic!("no {m:?} of {k}"))
+    };
+    let done = |i: usize| calls[i].finished.expect("finished");
+    let steps = [
+        at(Method::Delete, "aks"),
+        at(Method::Delete, "vnet/aks"),
+        at(Method::Put, "vnet/inference"),
+        at(Method::Put, "aks"),
+    ];
+    for w in steps.windows(2) {
+        assert!(
+            done(w[0]) <= calls[w[1]].at,
+            "{:?} {} must finish before {:?} {} starts",
+            calls[w[0]].method,
+            calls[w[0]].id,
+            calls[w[1]].method,
+            calls[w[1]].id
+        );
+    }
+    assert!(record.resources.contains_key("vnet/inference"));
+    assert!(!record.resources.contains_key("vnet/aks"));
+    assert_eq!(record.resources["aks"].id, id("aks"));
+}

@@ -11,7 +11,8 @@
 //! fake, so the scenario exercises the read too.
 //!
 //! An optional `destroy.json` (`{"targets": [...], "excludes": [...]}`) makes it a destroy
-//! plan narrowed like `moat destroy --target/--exclude`.
+//! plan narrowed like `moat destroy --target/--exclude`; an optional `replace.json` (a list of
+//! keys) plans like `moat plan --replace KEY…`.
 //!
 //! `UPDATE_SCENARIOS=1 cargo test -p moat-engine --test plan_scenarios` rewrites the expected
 //! files; review the diff by eye before keeping it.
@@ -20,7 +21,7 @@
 mod support;
 
 use moat_arm::Method;
-use moat_engine::diff::{DestroyScope, PlanInput, plan_scoped};
+use moat_engine::diff::{DestroyScope, PlanInput, plan_replacing, plan_scoped};
 use moat_engine::fake::FakeArm;
 use moat_engine::live::read_live;
 use moat_engine::render;
@@ -127,7 +128,24 @@ async fn run(dir: &Path) -> Vec<(&'static str, String)> {
             };
             plan_scoped(&input, &scope)
         }
-        Err(_) => plan_of(&model, &live, &record, false),
+        // `replace.json` (`["aks"]`): the keys of `moat plan --replace`.
+        Err(_) => match std::fs::read_to_string(dir.join("replace.json")) {
+            Ok(text) => {
+                let keys: Vec<String> =
+                    serde_json::from_str(&text).expect("replace.json is a list of keys");
+                let ctx = support::ctx();
+                let input = PlanInput {
+                    model: &model,
+                    live: &live,
+                    state: &record,
+                    ctx: &ctx,
+                    spec_hash: support::SPEC_HASH.to_string(),
+                    destroy: false,
+                };
+                plan_replacing(&input, &DestroyScope::default(), &keys)
+            }
+            Err(_) => plan_of(&model, &live, &record, false),
+        },
     };
     match planned {
         Ok(mut plan) => {

@@ -136,6 +136,7 @@ Examples:
   moat plan --json | jq -c 'select(.type == \"planned\")'
   moat plan --destroy --target vnet/training  # what a targeted destroy would do
   moat plan --target ws --out ws.json         # apply it later with `moat apply ws.json`
+  moat plan --replace cpu --out cpu.json      # re-create cpu (and what goes with it)
 
 Exit codes:
   0  success (with --detailed-exitcode: no changes)
@@ -147,6 +148,7 @@ Examples:
   moat apply                                  # plan moat.yaml, ask, apply
   moat apply plan.json                        # apply exactly a plan saved by `moat plan --out`
   moat apply --auto-approve --target ws       # ws and what it needs, no question
+  moat apply --replace aks                    # delete and re-create aks (and its attachments)
   moat apply --local examples/minimal.yaml --auto-approve   # against the embedded emulator
   moat apply --auto-approve --json > events.jsonl   # machine-readable progress
 
@@ -306,6 +308,10 @@ pub struct PlanArgs {
     /// `--target` and `--exclude`.
     #[command(flatten)]
     pub select: Select,
+    /// Replace this resource although nothing forces it (repeatable; Terraform's
+    /// `-replace`): deleted and created again, with what its replacement takes along.
+    #[arg(long = "replace", value_name = "KEY", conflicts_with = "destroy")]
+    pub replace: Vec<String>,
     /// Hold the stack's lock while reading (`--lock=false` skips it, e.g. on a read-only
     /// backend; the plan may then see a half-finished apply).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
@@ -376,6 +382,11 @@ pub struct ApplyArgs {
     /// Variables.
     #[command(flatten)]
     pub vars: VarArgs,
+    /// Replace this resource although nothing forces it (repeatable; Terraform's
+    /// `-replace`): deleted and created again, with what its replacement takes along. A
+    /// saved plan records its own.
+    #[arg(long = "replace", value_name = "KEY")]
+    pub replace: Vec<String>,
     /// Run options.
     #[command(flatten)]
     pub run: RunArgs,

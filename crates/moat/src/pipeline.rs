@@ -6,7 +6,7 @@ use crate::load::{Loaded, load};
 use crate::output::Output;
 use crate::remote::{Remote, backend, connect, state_dir};
 use anyhow::{Context as _, bail};
-use moat_engine::diff::{DestroyScope, PlanInput, plan_scoped};
+use moat_engine::diff::{DestroyScope, PlanInput, plan_replacing};
 use moat_engine::live::{Live, read_live};
 use moat_engine::plan::Plan;
 use moat_engine::state::{StateBackend, StateRecord};
@@ -126,14 +126,15 @@ pub async fn read_state(backend: &dyn StateBackend, stack: &str) -> anyhow::Resu
         .unwrap_or_else(|| StateRecord::new(stack)))
 }
 
-/// Reads live state and computes the plan (a destroy plan restricted to `scope`); plan
-/// errors are printed and turn into `Ok(None)`.
+/// Reads live state and computes the plan (a destroy plan restricted to `scope`, the
+/// `--replace` keys replaced); plan errors are printed and turn into `Ok(None)`.
 pub async fn make_plan(
     s: &Session,
     c: &Checked,
     record: &StateRecord,
     destroy: bool,
     scope: &DestroyScope,
+    replace: &[String],
 ) -> anyhow::Result<Option<(Plan, Live)>> {
     let live = read_live(s.remote.client.as_ref(), &c.model, record, 64).await?;
     // What only the live cloud can tell (a subnet's fit in a network another stack owns, a
@@ -176,7 +177,7 @@ pub async fn make_plan(
         spec_hash: c.spec_hash.clone(),
         destroy,
     };
-    match plan_scoped(&input, scope) {
+    match plan_replacing(&input, scope, replace) {
         Ok(mut p) => {
             p.spec_path = Some(c.path.display().to_string());
             p.variables = c.variables.clone();
@@ -208,6 +209,28 @@ pub fn check_keys(c: &Checked, record: &StateRecord, keys: &[String]) -> anyhow:
             moat_spec::diag::escape_text(k),
             c.path.display(),
             known.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Checks the `--replace` keys: each must be a resource of the spec (what only the state
+/// record knows is deleted anyway); the error suggests the closest key.
+pub fn check_replace_keys(c: &Checked, keys: &[String]) -> anyhow::Result<()> {
+    for k in keys {
+        if c.model.get(k).is_some() {
+            continue;
+        }
+        let keys: Vec<&str> = c.model.resources.iter().map(|r| r.key.as_str()).collect();
+        let hint = match moat_spec::suggest::did_you_mean(k, keys.iter().copied()) {
+            Some(m) => format!("did you mean `{m}`?"),
+            None => format!("the keys are: {}", keys.join(", ")),
+        };
+        bail!(
+            "`--replace {}`: {} has no resource `{}`; {hint}",
+            moat_spec::diag::escape_text(k),
+            c.path.display(),
+            moat_spec::diag::escape_text(k)
         );
     }
     Ok(())

@@ -316,6 +316,12 @@ pub struct SoftDelete {
     pub reason: &'static str,
 }
 
+/// Whether Azure can hold a new resource of a kind beside an old one of the same kind and
+/// parent that the plan deletes: `None` when it can, else why not (two subnets of one network
+/// whose address ranges overlap). Reads the new one's desired projection and the old one's
+/// last-applied projection (the state record's).
+pub type ConflictFn = fn(new: &Projection, old: &Projection) -> Option<String>;
+
 /// Reads one spec field of a kind's typed spec.
 pub type SpecField = fn(&moat_spec::ast::KindSpec) -> Option<&moat_spec::Spanned<String>>;
 
@@ -384,6 +390,10 @@ pub struct KindDef {
     pub guards_contents: Option<&'static str>,
     /// Soft-delete recovery.
     pub soft_delete: Option<SoftDelete>,
+    /// A new one that cannot exist beside an old one of the same parent which the plan
+    /// deletes (overlapping subnet ranges): the planner deletes the old one first, and
+    /// before it what uses it. Global names are the name rule's (`name_rule.global`).
+    pub conflicts: Option<ConflictFn>,
     /// References whose target being replaced replaces this one too (an AKS compute attached
     /// to a replaced cluster).
     pub replaced_with: &'static [&'static str],
@@ -487,6 +497,7 @@ impl KindDef {
             deletes_children: &[],
             guards_contents: None,
             soft_delete: None,
+            conflicts: None,
             replaced_with: &[],
             holds_data: None,
             outputs: no_outputs,

@@ -4,7 +4,7 @@
 //! plan time ([`check_live`]) against the live network when the spec only reads it.
 
 use super::{Field, KindDef, LockGroup, Scope, ScopeRef, Site, canon, refs};
-use crate::arm::{MapContext, id_obj, toggle};
+use crate::arm::{MapContext, Projection, id_obj, toggle};
 use crate::cidr::Cidr;
 use crate::model::{Body, Kind, Model, Ref, Resource};
 use crate::resolve::{Resolver, SERVICE_ENDPOINTS};
@@ -53,6 +53,9 @@ pub(crate) static DEF: KindDef = KindDef {
     carry_over: &["properties.natGateway"],
     read_in_parent: true,
     live_check: Some(check_live),
+    // Azure refuses a subnet whose range overlaps a sibling's (`NetcfgSubnetRangesOverlap`),
+    // so a renamed subnet that keeps (part of) its range can only follow the old one.
+    conflicts: Some(overlapping_ranges),
     ..KindDef::new(
         Kind::Subnet,
         "subnet",
@@ -68,6 +71,21 @@ pub(crate) static DEF: KindDef = KindDef {
         check,
     )
 };
+
+/// Two subnets of one network whose address ranges overlap (see `KindDef::conflicts`).
+fn overlapping_ranges(new: &Projection, old: &Projection) -> Option<String> {
+    let range = |p: &Projection| {
+        p.get("properties.addressPrefix")
+            .and_then(Value::as_str)
+            .and_then(|s| Cidr::parse_strict(s).ok().map(|c| (c, s.to_string())))
+    };
+    let ((n, ns), (o, os)) = (range(new)?, range(old)?);
+    n.overlaps(o).then(|| {
+        format!(
+            "the address ranges overlap ({ns}, and {os} before), and Azure refuses overlapping subnets in one network"
+        )
+    })
+}
 
 /// The NSG and route table associations (see `KindDef::droppable_ref`).
 fn droppable_ref(field: &str) -> bool {

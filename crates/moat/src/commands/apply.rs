@@ -6,8 +6,8 @@ use crate::cli::{ApplyArgs, DestroyArgs, Global, RunArgs, Select, VarArgs};
 use crate::load::spec_path;
 use crate::output::Output;
 use crate::pipeline::{
-    Checked, Session, check, check_keys, groups_are_ours, make_plan, read_state, report_unreadable,
-    spec_hash,
+    Checked, Session, check, check_keys, check_replace_keys, groups_are_ours, make_plan,
+    read_state, report_unreadable, spec_hash,
 };
 use crate::progress::Reporter;
 use crate::remote::{backend, connect, forget_exit_release, release_on_exit, watch_interrupts};
@@ -38,9 +38,9 @@ pub fn run_apply(g: &Global, args: &ApplyArgs, out: &Output) -> anyhow::Result<S
         .transpose()?;
     match saved {
         Some(plan) => {
-            if !args.run.select.is_empty() {
+            if !args.run.select.is_empty() || !args.replace.is_empty() {
                 bail!(
-                    "a saved plan is applied as it was made: give `--target`/`--exclude` to `moat plan --out`"
+                    "a saved plan is applied as it was made: give `--target`/`--exclude`/`--replace` to `moat plan --out`"
                 );
             }
             let spec = saved_spec(&path, &plan)?;
@@ -53,9 +53,18 @@ pub fn run_apply(g: &Global, args: &ApplyArgs, out: &Output) -> anyhow::Result<S
             }
             let vars = saved_vars(&plan, &args.vars)?;
             let destroy = plan.destroy;
-            run(g, &spec, &vars, &args.run, out, destroy, Some(plan))
+            run(g, &spec, &vars, &args.run, &[], out, destroy, Some(plan))
         }
-        None => run(g, &path, &args.vars, &args.run, out, false, None),
+        None => run(
+            g,
+            &path,
+            &args.vars,
+            &args.run,
+            &args.replace,
+            out,
+            false,
+            None,
+        ),
     }
 }
 
@@ -116,14 +125,16 @@ fn saved_vars(plan: &Plan, given: &VarArgs) -> anyhow::Result<VarArgs> {
 /// `moat destroy`.
 pub fn run_destroy(g: &Global, args: &DestroyArgs, out: &Output) -> anyhow::Result<Status> {
     let path = spec_path(args.spec.as_deref());
-    run(g, &path, &args.vars, &args.run, out, true, None)
+    run(g, &path, &args.vars, &args.run, &[], out, true, None)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     g: &Global,
     path: &Path,
     vars: &VarArgs,
     run: &RunArgs,
+    replace: &[String],
     out: &Output,
     destroy: bool,
     saved: Option<Plan>,
@@ -154,7 +165,17 @@ fn run(
             Ok(remote) => {
                 let s = Session { remote, backend };
                 let interrupts = Interrupts { cancel, writing };
-                let result = locked(&s, &guard, &c, run, out, destroy, saved, &interrupts).await;
+                let result = locked(
+                    &s,
+                    &guard,
+                    &c,
+                    (run, replace),
+                    out,
+                    destroy,
+                    saved,
+                    &interrupts,
+                )
+                .await;
                 s.remote.close().await;
                 result
             }
@@ -187,7 +208,7 @@ async fn locked(
     s: &Session,
     guard: &LockGuard,
     c: &Checked,
-    run: &RunArgs,
+    (run, replace): (&RunArgs, &[String]),
     out: &Output,
     destroy: bool,
     saved: Option<Plan>,
@@ -220,7 +241,9 @@ async fn locked(
         None => {
             check_keys(c, &record, &run.select.targets)?;
             check_keys(c, &record, &run.select.excludes)?;
-            match make_plan(s, c, &record, destroy, &scope(destroy, &run.select)).await? {
+            check_replace_keys(c, replace)?;
+            let scope = scope(destroy, &run.select);
+            match make_plan(s, c, &record, destroy, &scope, replace).await? {
                 Some((p, _)) => p,
                 None => return Ok(Status::Failed),
             }
@@ -448,11 +471,13 @@ pub(crate) fn select_apply(mut plan: Plan, c: &Checked, select: &Select) -> anyh
         let _ = graph.add_node(r.key.clone(), ());
     }
     // In the model's direction: a delete's `depends_on` lists what must be deleted *before*
-    // it (its dependents), so its edges are turned around.
+    // it (its dependents), so its edges are turned around — except for a `delete_first`
+    // delete, which needs what it names gone first (the old self of a replacement using it),
+    // as the create that follows it needs it.
     for r in &plan.resources {
         for d in &r.depends_on {
             if graph.contains(d) {
-                let _ = if r.action == Action::Delete {
+                let _ = if r.action == Action::Delete && !r.delete_first {
                     graph.add_edge(d, &r.key)
                 } else {
                     graph.add_edge(&r.key, d)

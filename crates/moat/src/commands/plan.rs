@@ -9,7 +9,8 @@ use crate::commands::apply::{lock, scope, select_apply};
 use crate::load::spec_path;
 use crate::output::Output;
 use crate::pipeline::{
-    Checked, Session, check, check_keys, groups_are_ours, make_plan, read_state, report_unreadable,
+    Checked, Session, check, check_keys, check_replace_keys, groups_are_ours, make_plan,
+    read_state, report_unreadable,
 };
 use crate::remote::{backend, connect, forget_exit_release, release_on_exit};
 use anyhow::Context as _;
@@ -68,8 +69,10 @@ async fn planned(
     let record = read_state(s.backend.as_ref(), &c.model.stack.value).await?;
     check_keys(c, &record, &args.select.targets)?;
     check_keys(c, &record, &args.select.excludes)?;
+    check_replace_keys(c, &args.replace)?;
     let scope = scope(args.destroy, &args.select);
-    let Some((plan, _live)) = make_plan(s, c, &record, args.destroy, &scope).await? else {
+    let Some((plan, _live)) = make_plan(s, c, &record, args.destroy, &scope, &args.replace).await?
+    else {
         return Ok(Status::Failed);
     };
     // An unreadable resource fails the plan whatever the selection (reported below).

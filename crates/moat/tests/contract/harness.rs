@@ -538,6 +538,8 @@ pub struct Entry {
     pub ids: Vec<String>,
     /// `destructive: true` (JSON) or the `! DESTRUCTIVE` line under the header (text).
     pub destructive: Option<bool>,
+    /// Why, in words (the JSON plan's `reasons`; the `# …` lines of a text plan).
+    pub reasons: Vec<String>,
 }
 
 impl Entry {
@@ -593,6 +595,14 @@ impl PlanView {
                             action: r["action"].as_str().unwrap_or_default().to_string(),
                             ids,
                             destructive: r["destructive"].as_bool(),
+                            reasons: r["reasons"]
+                                .as_array()
+                                .map(|a| {
+                                    a.iter()
+                                        .filter_map(|x| x.as_str().map(str::to_string))
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
                         }
                     })
                     .collect()
@@ -609,9 +619,11 @@ impl PlanView {
         let mut entries: Vec<Entry> = Vec::new();
         let mut pending: Option<(String, String)> = None;
         let mut destructive = false;
+        let mut reasons: Vec<String> = Vec::new();
         for line in text.lines() {
             if let Some(h) = line.strip_prefix("  # ") {
                 destructive = false;
+                reasons.clear();
                 if let Some((key, rest)) = h.split_once(" (")
                     && let Some((kind, _verb)) = rest.split_once(") ")
                 {
@@ -620,6 +632,10 @@ impl PlanView {
                 continue;
             }
             let t = line.trim();
+            if let Some(r) = line.strip_prefix("    # ") {
+                reasons.push(r.to_string());
+                continue;
+            }
             if t.starts_with("! DESTRUCTIVE") {
                 // The marker line under the header of a destructive delete or replacement.
                 destructive = pending.is_some();
@@ -646,6 +662,7 @@ impl PlanView {
                     action: action.to_string(),
                     ids: vec![id.to_ascii_lowercase()],
                     destructive: Some(destructive),
+                    reasons: std::mem::take(&mut reasons),
                 });
                 pending = None;
             }
