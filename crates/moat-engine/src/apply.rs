@@ -612,7 +612,7 @@ async fn run_one(
                 _ if step == Step::NewSelf => {}
                 (old, Action::Replace) if step == Step::OldSelf => {
                     let del = WriteRequest {
-                        query: crate::diff::delete_query(r.kind),
+                        query: crate::diff::implied_delete_query(r),
                         ..WriteRequest::delete(
                             old.clone().unwrap_or_else(|| r.id.clone()),
                             r.api_version.clone(),

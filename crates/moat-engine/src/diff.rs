@@ -569,10 +569,16 @@ fn force_replacement(
     }
     if p.action != Action::Replace {
         p.action = Action::Replace;
+        let live = match input.live.resources.get(&r.key) {
+            Some(LiveState::Present(b)) => Some(b),
+            _ => None,
+        };
+        let applied = input.state.resources.get(&r.key).map(|s| &s.applied);
         p.request = Some(Request {
             method: Method::Put,
             body: Some(arm::request_body(input.model, r, input.ctx)),
-            query: Vec::new(),
+            // The DELETE it implies detaches an attached AKS compute.
+            query: replace_query(r.kind, live, applied),
         });
     }
     p.reasons.push(REPLACE_REQUESTED.into());
