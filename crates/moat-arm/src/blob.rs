@@ -355,6 +355,40 @@ impl BlobClient {
         })
     }
 
+    /// A client for another blob of the same container, with the same credential, log and
+    /// connection pool (the state's fingerprint key beside the state blob).
+    pub fn sibling(&self, blob: &str) -> Result<BlobClient, BlobError> {
+        let i = &self.inner;
+        if blob.is_empty() {
+            return Err(BlobError::Config("blob names must not be empty".to_owned()));
+        }
+        let location = BlobLocation {
+            blob: blob.to_owned(),
+            ..i.location.clone()
+        };
+        let mut blob_url = i.container_url.clone();
+        if let Ok(mut segs) = blob_url.path_segments_mut() {
+            segs.extend(blob.split('/'));
+        }
+        check(&i.egress, &blob_url, i.carries, &location)?;
+        Ok(BlobClient {
+            inner: Arc::new(Inner {
+                http: i.http.clone(),
+                location,
+                container_url: i.container_url.clone(),
+                blob_url,
+                auth: match &i.auth {
+                    Auth::Key(k) => Auth::Key(k.clone()),
+                    Auth::Bearer(t) => Auth::Bearer(t.clone()),
+                },
+                carries: i.carries,
+                egress: i.egress.clone(),
+                log: i.log.clone(),
+                timeout: i.timeout,
+            }),
+        })
+    }
+
     /// The blob's URL.
     pub fn blob_url(&self) -> &Url {
         &self.inner.blob_url

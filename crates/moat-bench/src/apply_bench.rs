@@ -163,6 +163,9 @@ impl StateBackend for TimedBackend {
     async fn read(&self) -> Result<Option<StateRecord>, StateError> {
         self.inner.read().await
     }
+    async fn fingerprint_key(&self) -> Result<Vec<u8>, StateError> {
+        self.inner.fingerprint_key().await
+    }
     async fn write(&self, record: &StateRecord) -> Result<(), StateError> {
         let t = Instant::now();
         let r = if self.in_memory {
@@ -259,6 +262,7 @@ pub async fn make_plan(
     let live = read_live(client, model, record, 64).await?;
     let ctx = MapContext {
         tenant: moat_model::LOCAL_TENANT.to_string(),
+        ..MapContext::default()
     };
     let input = PlanInput {
         model,

@@ -85,6 +85,7 @@ pub fn plan_from_empty(model: &Model) -> anyhow::Result<Plan> {
     let state = StateRecord::new(model.stack.value.clone());
     let ctx = MapContext {
         tenant: moat_model::LOCAL_TENANT.to_string(),
+        ..MapContext::default()
     };
     let input = PlanInput {
         model,

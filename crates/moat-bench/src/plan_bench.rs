@@ -189,6 +189,7 @@ pub(crate) fn record_of(model: &Model, plan: &Plan) -> StateRecord {
                 etag: None,
                 updated_at: moat_engine::state::now_rfc3339(),
                 depends_on: r.depends_on.clone(),
+                outputs: Default::default(),
             },
         );
     }

@@ -48,6 +48,18 @@ pub enum Event {
         /// Why.
         error: String,
     },
+    /// A write is sent again after a refusal that passes by itself (a new principal that
+    /// Entra ID has not replicated yet: `PrincipalNotFound`).
+    Retrying {
+        /// Resource key.
+        key: String,
+        /// The attempt that comes next (2 for the first retry).
+        attempt: u32,
+        /// How long it waits first.
+        after: Duration,
+        /// Why, in words (with the ARM code).
+        reason: String,
+    },
     /// Not attempted because something it depends on failed.
     Skipped {
         /// Resource key.
@@ -84,6 +96,9 @@ pub enum ApplyError {
     /// The plan's graph could not be ordered (a cycle).
     #[error("cannot order the plan: {0}")]
     Order(moat_graph::GraphError),
+    /// A body holds a secret marker whose value was not read.
+    #[error(transparent)]
+    Secret(#[from] moat_model::secret::Unresolved),
     /// A value known only after another resource exists could not be read from it.
     #[error("`{path}` of `{id}` is not there yet")]
     Deferred {
@@ -195,6 +210,9 @@ pub struct ApplyOptions {
     pub parallelism: usize,
     /// Stops scheduling new writes when cancelled (Ctrl-C); writes in flight finish.
     pub cancel: CancellationToken,
+    /// The values of the secret markers the plan's bodies hold ([`moat_model::secret`]),
+    /// filled in just before each request is sent.
+    pub secrets: Arc<moat_model::secret::Secrets>,
 }
 
 /// The outcome of one resource.
@@ -406,6 +424,7 @@ pub async fn apply(
             wo = wo.weight(node.clone(), cost);
         }
         let report = walk(&graph, &wo, |_key, (step, r)| {
+            let secrets = opts.secrets.clone();
             let arm = arm.clone();
             let store = store.clone();
             let progress = progress.clone();
@@ -420,7 +439,7 @@ pub async fn apply(
                         action: r.action,
                     });
                 }
-                match run_one(r, step, arm.as_ref(), &store, progress.as_ref()).await {
+                match run_one(r, step, arm.as_ref(), &store, progress.as_ref(), &secrets).await {
                     Ok(()) => {
                         if reported {
                             progress.event(Event::Finished {
@@ -562,6 +581,7 @@ async fn run_one(
     arm: &dyn Arm,
     store: &StateStore,
     progress: &dyn Progress,
+    secrets: &moat_model::secret::Secrets,
 ) -> Result<(), ApplyError> {
     if let Some(from) = &r.moved_from {
         // A move: the record follows the key; no request.
@@ -647,6 +667,9 @@ async fn run_one(
                 .and_then(|q| q.body.clone())
                 .unwrap_or(Value::Null);
             fill_deferred(&mut body, arm).await?;
+            // The last step before the wire: nothing after this keeps the body (the journal
+            // holds no bodies, the HTTP log redacts secret-named fields).
+            moat_model::secret::fill(&mut body, secrets)?;
             let wr = WriteRequest {
                 method: r.request.as_ref().map_or(Method::Put, |q| q.method.arm()),
                 ..WriteRequest::put(r.id.clone(), r.api_version.clone(), body)
@@ -720,6 +743,12 @@ async fn write_retrying(
                 if e.code() == Some("PrincipalNotFound") && attempt < PRINCIPAL_RETRIES =>
             {
                 attempt += 1;
+                progress.event(Event::Retrying {
+                    key: r.key.clone(),
+                    attempt: attempt + 1,
+                    after: delay,
+                    reason: "the new principal is not visible to role assignments yet (PrincipalNotFound: Entra ID replication)".into(),
+                });
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(std::time::Duration::from_secs(30));
             }
@@ -807,6 +836,22 @@ async fn record(
         .and_then(|b| b.get("etag"))
         .and_then(Value::as_str)
         .map(str::to_string);
+    // What the service assigned (a principal ID), from the body this write returned; a write
+    // that returned none (a no-op refresh) keeps what the record had.
+    let mut outputs = store
+        .snapshot()
+        .await
+        .resources
+        .get(&r.key)
+        .map(|s| s.outputs.clone())
+        .unwrap_or_default();
+    if let Some(body) = final_body {
+        for (name, path) in r.kind.def().server_outputs {
+            if let Some(v) = moat_model::json::get(body, path).and_then(Value::as_str) {
+                outputs.insert((*name).to_string(), v.to_string());
+            }
+        }
+    }
     let rs = ResourceState {
         id: r.id.clone(),
         kind: r.kind,
@@ -815,6 +860,7 @@ async fn record(
         etag,
         updated_at: now(),
         depends_on: r.depends_on.clone(),
+        outputs,
     };
     let key = r.key.clone();
     store

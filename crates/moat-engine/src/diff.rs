@@ -12,7 +12,7 @@ use crate::plan::{Action, Change, Method, PLAN_FORMAT_VERSION, Plan, Request, Re
 use crate::state::StateRecord;
 use moat_model::arm::{self, MapContext, Projection};
 use moat_model::kinds::Replace;
-use moat_model::{Kind, Model, Resource, STACK_TAG, json};
+use moat_model::{Kind, Model, Resource, STACK_TAG, json, secret};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -380,6 +380,13 @@ pub fn plan_replacing(
     }
     let summary = Plan::summarize(&out);
     let unreadable = Plan::unreadable_of(&out);
+    // Drift in plan order (what is not in the plan, after it, by key).
+    let mut drift = crate::drift::find(model, input.state, input.live);
+    drift.sort_by_key(|d| {
+        out.iter()
+            .position(|r| r.key == d.key)
+            .unwrap_or(usize::MAX)
+    });
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         moat_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -411,6 +418,22 @@ pub fn plan_replacing(
         resources: out,
         summary,
         unreadable,
+        drift,
+        keys: model
+            .resources
+            .iter()
+            .map(|r| (r.key.clone(), r.id.clone()))
+            .chain(
+                input
+                    .state
+                    .resources
+                    .iter()
+                    .map(|(k, r)| (k.clone(), r.id.clone())),
+            )
+            .fold(BTreeMap::new(), |mut m, (k, id)| {
+                m.entry(k).or_insert(id);
+                m
+            }),
     })
 }
 
@@ -907,7 +930,9 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
         };
     }
     let body = arm::request_body(model, r, input.ctx);
-    let desired = arm::project(r.kind, &body);
+    // Secrets compare by fingerprint: the body holds their markers, the projection (and so
+    // the plan's changes and the state's last-applied record) their keyed fingerprints.
+    let desired = secret::fingerprinted(arm::project(r.kind, &body), &input.ctx.fingerprints);
     let last: Option<Projection> = input
         .state
         .resources
@@ -917,7 +942,7 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
     p.applied = Some(
         desired
             .iter()
-            .filter(|(k, _)| !arm::is_sensitive(r.kind, k))
+            .filter(|(k, v)| !arm::is_sensitive(r.kind, k) || secret::is_fingerprint(v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
     );
@@ -1054,6 +1079,13 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                     query: Vec::new(),
                 });
             }
+        }
+    }
+    // A rotated secret: its fingerprint moved (the plan says so, and never shows a value).
+    if matches!(p.action, Action::Update | Action::Replace) {
+        for c in p.changes.iter().filter(|c| c.sensitive && !c.reset) {
+            p.reasons
+                .push(format!("secret changed: `{}` (value not shown)", c.path));
         }
     }
     // Secrets never reach a rendered plan, the JSON one included (Change::old's contract).

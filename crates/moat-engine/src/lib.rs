@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod diff;
+pub mod drift;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
 pub mod identity;

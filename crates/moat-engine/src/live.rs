@@ -264,11 +264,36 @@ pub async fn foreign_in_deleted_groups(
     arm: &dyn Arm,
     plan: &crate::plan::Plan,
 ) -> Result<Vec<(String, Vec<String>)>, ArmError> {
-    let known: BTreeSet<String> = plan
+    let mut known: BTreeSet<String> = plan
         .resources
         .iter()
         .map(|r| r.id.to_ascii_lowercase())
         .collect();
+    let deletes_group = plan
+        .resources
+        .iter()
+        .any(|r| r.action == crate::plan::Action::Delete && r.kind.def().guards_contents.is_some());
+    // What Azure made for a resource the plan deletes (a private endpoint's NIC) goes with it.
+    for r in plan.resources.iter().filter(|r| {
+        deletes_group
+            && r.action == crate::plan::Action::Delete
+            && !r.kind.def().made_with.is_empty()
+    }) {
+        let Some(body) = arm.get(&r.id, &r.api_version).await? else {
+            continue;
+        };
+        for path in r.kind.def().made_with {
+            for item in json::get(&body, path)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(id) = item.get("id").and_then(Value::as_str) {
+                    known.insert(id.to_ascii_lowercase());
+                }
+            }
+        }
+    }
     let mut out = Vec::new();
     for g in plan
         .resources

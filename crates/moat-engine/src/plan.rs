@@ -276,6 +276,32 @@ pub struct Plan {
     /// a plan with any is incomplete and apply refuses it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<UnreadableResource>,
+    /// What changed outside moat since it last applied (Terraform's "objects have changed
+    /// outside"), in plan order: informational, since the `resources` already say what
+    /// apply does about it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<Drift>,
+    /// Every resource of the spec and of the state record, key → ARM ID: the text and
+    /// markdown plans print a reference to one of them by its key, a narrowed plan's too.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub keys: BTreeMap<String, String>,
+}
+
+/// A resource that changed in Azure, outside moat, since moat last applied it: what the
+/// state record says moat left, against what the live read found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    /// Spec (or state) key.
+    pub key: String,
+    /// Kind.
+    pub kind: moat_model::Kind,
+    /// It was deleted outside moat: the state record has it, Azure does not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    /// Managed properties whose live value is not the one moat last applied: `old` is the
+    /// last applied value, `new` the live one (canonical forms; `"(sensitive)"` for secrets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
 }
 
 impl Plan {
@@ -374,6 +400,16 @@ pub fn json_schema() -> Value {
                 "type": "array",
                 "items": { "$ref": "#/$defs/unreadable" },
                 "description": "Resources whose live read failed after retries (each also has `action: unreadable`). A plan with any is incomplete: `moat plan` exits 1 and `moat apply` refuses it."
+            },
+            "keys": {
+                "type": "object",
+                "additionalProperties": { "type": "string" },
+                "description": "Every resource of the spec and of the state record, key → ARM ID: the text and markdown plans print a reference to one of them by its key."
+            },
+            "drift": {
+                "type": "array",
+                "items": { "$ref": "#/$defs/drift" },
+                "description": "What changed in Azure outside moat since moat last applied it (the state record against the live read), in plan order. Informational: `resources` already say what apply does about it."
             }
         },
         "$defs": {
@@ -428,6 +464,17 @@ pub fn json_schema() -> Value {
                         "description": "Extra query parameters, as [name, value] pairs; on a replacement's PUT, those of the DELETE it implies.",
                         "items": { "type": "array", "prefixItems": [{ "type": "string" }, { "type": "string" }], "minItems": 2, "maxItems": 2 }
                     }
+                }
+            },
+            "drift": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["key", "kind"],
+                "properties": {
+                    "key": string("The spec (or state) key."),
+                    "kind": { "enum": kinds, "description": "The spec's kind word." },
+                    "deleted": flag("Deleted outside moat: the state record has it, Azure does not."),
+                    "changes": { "type": "array", "items": { "$ref": "#/$defs/change" }, "description": "Managed properties whose live value differs from the last applied one: `old` is what moat last applied, `new` what Azure has now (canonical forms)." }
                 }
             },
             "unreadable": {

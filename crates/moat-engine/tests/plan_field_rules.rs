@@ -88,6 +88,7 @@ fn applied(model: &Model) -> (Live, StateRecord) {
                 etag: None,
                 updated_at: "2026-12-01T00:00:00Z".into(),
                 depends_on: r.depends_on.clone(),
+                outputs: Default::default(),
             },
         );
     }

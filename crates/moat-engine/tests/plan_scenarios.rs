@@ -1,7 +1,8 @@
 //! Golden plan scenarios: one folder per scenario under `tests/scenarios/` with the spec
 //! (`spec.yaml`), the live state ARM shows (`live.json`), optionally the state record
-//! (`state.json`), and what the planner must make of them: the text plan (`plan.txt`) and the
-//! JSON plan (`plan.json`), or the errors that stop the plan (`errors.txt`).
+//! (`state.json`), and what the planner must make of them: the text plan (`plan.txt`), the
+//! pull-request comment (`plan.md`) and the JSON plan (`plan.json`), or the errors that stop
+//! the plan (`errors.txt`).
 //!
 //! `live.json` maps resource keys to what a GET returns: an ARM body (a VNet's body carries
 //! its subnets, as in Azure), `"absent"` (404; also the default for a key not listed),
@@ -151,7 +152,11 @@ async fn run(dir: &Path) -> Vec<(&'static str, String)> {
         Ok(mut plan) => {
             plan.moat_version = "0.0.0-test".into();
             let text = render::text(&plan, render::TextOptions::default());
-            vec![("plan.txt", text), ("plan.json", render::json(&plan))]
+            vec![
+                ("plan.txt", text),
+                ("plan.md", render::markdown(&plan)),
+                ("plan.json", render::json(&plan)),
+            ]
         }
         Err(errors) => {
             let text: String = errors.iter().map(|e| format!("error: {e}\n")).collect();
@@ -169,7 +174,7 @@ async fn golden_plans() {
     for dir in &dirs {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let outputs = run(dir).await;
-        for stale in ["plan.txt", "plan.json", "errors.txt"] {
+        for stale in ["plan.txt", "plan.md", "plan.json", "errors.txt"] {
             if !outputs.iter().any(|(f, _)| *f == stale) && dir.join(stale).exists() {
                 if update {
                     std::fs::remove_file(dir.join(stale)).unwrap();
@@ -250,7 +255,7 @@ async fn unreadable_resources_show_in_every_format() {
             "text plan lacks `{key}` / {why}:\n{text}"
         );
         assert!(
-            markdown.contains(&format!("`{key}`")) && markdown.contains(why),
+            markdown.contains(&format!("<code>{key}</code>")) && markdown.contains(why),
             "markdown lacks `{key}` / {why}:\n{markdown}"
         );
     }

@@ -81,6 +81,11 @@ async fn seed_hub(client: &ArmClient, model: &Model) {
 const SPEC_GAP: &str =
     "response INVALID_RESPONSE_CODE: The swagger file does not define '404' response code";
 
+/// The same gap the other way round: privateEndpoint.json (2024-03-01) answers errors with
+/// Network's flat `Error` (`{code, message}`), while ARM's 404 for an absent endpoint is the
+/// usual `{"error": {…}}` (BEHAVIOR.md §3.1).
+const WRAPPED_404: &str = "PrivateEndpoints_Get response OBJECT_ADDITIONAL_PROPERTIES: Additional properties not allowed: error at $.error";
+
 /// Runs `validate-traffic` on `dir`: (operations checked, failures that are moat's, output).
 /// `None` without the ARM oracle kit or Node.js (the check is then skipped in one line, or
 /// fails under `CI=true`).
@@ -117,11 +122,33 @@ fn validate_traffic(dir: &Path) -> Option<(usize, usize, String)> {
     let gaps = blocks
         .iter()
         .filter(|b| {
-            b[0].contains("-GET-") && b.len() > 1 && b[1..].iter().all(|m| m.ends_with(SPEC_GAP))
+            b[0].contains("-GET-")
+                && b.len() > 1
+                && b[1..]
+                    .iter()
+                    .all(|m| m.ends_with(SPEC_GAP) || *m == WRAPPED_404)
         })
         .count();
-    println!("{line} ({gaps} of them a GET answered 404, which the API definition omits)");
-    Some((nums[0], nums[1] - gaps, stdout))
+    // Private DNS link URLs (`…/privateDnsZones/{zone}/virtualNetworkLinks/{name}`) also match
+    // the definition's record-set paths (`…/{recordType}/{name}`): oav finds several
+    // operations and checks none (shared/arm/README.md, "Known failures"). They are listed
+    // here, not hidden.
+    let links: Vec<&str> = blocks
+        .iter()
+        .filter(|b| {
+            b[0].contains("no operation in the specs matches")
+                && b[0].to_ascii_lowercase().contains("/virtualnetworklinks")
+        })
+        .map(|b| b[0])
+        .collect();
+    for l in &links {
+        println!("known, not checkable by oav: {l}");
+    }
+    println!(
+        "{line} ({gaps} of them a GET answered 404, which the API definition omits; {} private DNS link requests oav cannot match)",
+        links.len()
+    );
+    Some((nums[0], nums[1] - gaps - links.len(), stdout))
 }
 
 /// plan → apply → plan (no changes) → destroy → apply again (vaults recovered) → plan (no
@@ -209,6 +236,16 @@ async fn round_trip(name: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secure_ml_workspace_round_trip() {
     round_trip("secure-ml-workspace.yaml").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_workspace_round_trip() {
+    round_trip("private-workspace.yaml").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_network_workspace_round_trip() {
+    round_trip("managed-network-workspace.yaml").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -64,6 +64,7 @@ fn record() -> StateRecord {
             etag: Some("W/\"1\"".into()),
             updated_at: "2025-01-01T00:00:00Z".into(),
             depends_on: Vec::new(),
+            outputs: Default::default(),
         },
     );
     r
@@ -499,4 +500,26 @@ fn a_guard_dropped_by_a_panic_releases_the_lease_at_once() {
             .expect("the panicking holder's lease was released");
         g.release().await.unwrap();
     });
+}
+
+#[tokio::test]
+async fn the_fingerprint_key_is_a_sibling_blob_created_once() {
+    let Some(az) = Azurite::start() else {
+        return;
+    };
+    let a = az.backend("fpkey", fast());
+    a.create_container_if_missing().await.unwrap();
+    let b = az.backend("fpkey", fast());
+    // Two runs creating it at once agree on one key (`If-None-Match: *`).
+    let (ka, kb) = tokio::join!(a.fingerprint_key(), b.fingerprint_key());
+    let (ka, kb) = (ka.unwrap(), kb.unwrap());
+    assert_eq!(ka.len(), 32);
+    assert_eq!(ka, kb);
+    assert_eq!(a.fingerprint_key().await.unwrap(), ka);
+    // It is not the state blob: the state is still absent.
+    assert!(a.read().await.unwrap().is_none());
+    // Another container, another key.
+    let c = az.backend("fpkey2", fast());
+    c.create_container_if_missing().await.unwrap();
+    assert_ne!(c.fingerprint_key().await.unwrap(), ka);
 }

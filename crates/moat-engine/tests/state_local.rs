@@ -20,6 +20,7 @@ fn record(stack: &str) -> StateRecord {
             etag: None,
             updated_at: "2025-01-01T00:00:00Z".into(),
             depends_on: Vec::new(),
+            outputs: Default::default(),
         },
     );
     r
@@ -397,4 +398,42 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+#[tokio::test]
+async fn the_fingerprint_key_is_created_once_private_and_shared_by_every_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = LocalBackend::new(tmp.path(), "secure-ml");
+    let b = LocalBackend::new(tmp.path(), "secure-ml");
+    // Two runs creating it at once end with one key.
+    let (ka, kb) = tokio::join!(a.fingerprint_key(), b.fingerprint_key());
+    let (ka, kb) = (ka.unwrap(), kb.unwrap());
+    assert_eq!(ka.len(), 32);
+    assert_eq!(ka, kb);
+    assert_eq!(
+        a.fingerprint_key().await.unwrap(),
+        ka,
+        "a second read changed it"
+    );
+    assert_eq!(
+        dir_entries(tmp.path()),
+        ["secure-ml.fingerprint-key"],
+        "a temporary file was left behind"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(a.fingerprint_key_path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Another stack has its own.
+    let other = LocalBackend::new(tmp.path(), "other");
+    assert_ne!(other.fingerprint_key().await.unwrap(), ka);
+    // A damaged key is an error naming the file, never replaced silently.
+    std::fs::write(a.fingerprint_key_path(), "not a key").unwrap();
+    let e = a.fingerprint_key().await.unwrap_err();
+    assert!(e.to_string().contains("fingerprint-key"), "{e}");
 }

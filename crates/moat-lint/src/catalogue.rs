@@ -16,7 +16,7 @@ pub mod ids {
             )*
         };
     }
-    ids! { ML101, ML102, ML103, ML110, ML111, ML112, ML113, ML114, ML115, ML120, ML201, ML202, ML203, ML204, ML205, ML206, ML207, ML301, ML302, ML303, ML304, ML305, ML306, ML307, ML308, ML309, ML310, ML401, ML402, ML999, ML501, ML502, ML503, ML504, ML505, ML506, ML507, ML508 }
+    ids! { ML101, ML102, ML103, ML110, ML111, ML112, ML113, ML114, ML115, ML120, ML130, ML131, ML201, ML202, ML203, ML204, ML205, ML206, ML207, ML301, ML302, ML303, ML304, ML305, ML306, ML307, ML308, ML309, ML310, ML401, ML402, ML403, ML999, ML501, ML502, ML503, ML504, ML505, ML506, ML507, ML508, ML601, ML602, ML603, ML604, ML605, ML606, ML607, ML608, ML609, ML610 }
 }
 
 /// One lint rule.
@@ -144,6 +144,25 @@ pub static RULES: &[Rule] = &[
         "Each AmlCompute cluster in a virtual network gets its own network security group, public IP address \
          and load balancer in the network's resource group. They count against the subscription's quotas \
          for these resources; check them before adding clusters.",
+    ),
+    rule(
+        ids::ML130,
+        "attach-ssh-azureml-inbound",
+        Error,
+        "an attached VM's or HDInsight head node's NSG admits SSH from `AzureMachineLearning`",
+        "Azure ML attaches a VM or an HDInsight cluster by logging in over SSH from the \
+         `AzureMachineLearning` service tag. The NSG of the machine's subnet (and of a VM's network \
+         interface, `network_security_group:`) must allow inbound TCP on the SSH port from that tag, ahead \
+         of any deny that matches; otherwise the attach and every job fail. Add the allow rule.",
+    ),
+    rule(
+        ids::ML131,
+        "attach-ssh-internet",
+        Warning,
+        "an attached VM's or HDInsight head node's NSG does not admit SSH from the whole internet",
+        "Azure ML needs SSH only from `AzureMachineLearning`. A rule that allows the SSH port from `*`, \
+         `Internet` or `0.0.0.0/0` exposes the machine's login to everyone. Narrow its source to the tag \
+         (or to your own ranges).",
     ),
     rule(
         ids::ML201,
@@ -311,6 +330,17 @@ pub static RULES: &[Rule] = &[
          priority.",
     ),
     rule(
+        ids::ML403,
+        "implied-grant",
+        Note,
+        "every role the graph implies for an identity is granted by a `role_assignment`",
+        "An identity Azure ML acts with needs roles on what it reaches: a workspace's user-assigned \
+         identity `AcrPull` on its registry, `Key Vault Secrets User` on an RBAC vault and `Storage Blob \
+         Data Contributor` on its storage (Azure ML grants its system-assigned identity itself); an \
+         AmlCompute cluster's or an online endpoint's identity `AcrPull` on the workspace's registry and \
+         `Storage Blob Data Reader` on its storage. Paste the `role_assignment` of the hint.",
+    ),
+    rule(
         ids::ML501,
         "endpoint-traffic-sum",
         Error,
@@ -378,6 +408,96 @@ pub static RULES: &[Rule] = &[
         "The Azure ML extension and token authentication (`aml_token`) call the workspace's region; \
          a cluster in another region adds latency to every call and cross-region traffic. Put the \
          cluster in the workspace's region.",
+    ),
+    rule(
+        ids::ML601,
+        "workspace-pe-zones",
+        Error,
+        "a workspace private endpoint registers in both the api and the notebooks zone",
+        "A workspace endpoint answers on two names: `<id>.workspace.<region>.api.azureml.ms` and the \
+         notebooks host under `notebooks.azure.net`. With only `privatelink.api.azureml.ms` in its \
+         `dns_zones`, the studio's notebooks fail to resolve privately. Add both zones (their US Gov and \
+         China names in those clouds).",
+    ),
+    rule(
+        ids::ML602,
+        "workspace-storage-blob-file",
+        Warning,
+        "a workspace's storage reached by private endpoints has one for `blob` and one for `file`",
+        "Azure ML uses both the blob and the file service of its default storage. A private endpoint serves \
+         one group, so a storage account needs two endpoints (`group: file` on the second); with only one, \
+         jobs or notebooks fail on the other service.",
+    ),
+    rule(
+        ids::ML603,
+        "private-zone-links",
+        Warning,
+        "each private DNS zone an endpoint registers in is linked to the networks that resolve through it",
+        "Names resolve to a private endpoint's address only in the networks linked to its zone: the \
+         endpoint's own network and those of the workspace's computes. Add the missing networks to the \
+         zone's `links:`; otherwise clients there resolve the public address and are refused.",
+    ),
+    rule(
+        ids::ML604,
+        "private-zone-name",
+        Warning,
+        "the zones an endpoint names are its group's privatelink zones in the stack's cloud",
+        "Azure writes an endpoint's records only into the zones named for its group (`privatelink.blob.core.windows.net` \
+         for blob); US Government and China use other names (`privatelink.api.ml.azure.us`). A zone of \
+         another group or cloud stays empty. Name the zone for the group and the cloud.",
+    ),
+    rule(
+        ids::ML605,
+        "public-access-without-endpoint",
+        Warning,
+        "a resource with `public_network_access: disabled` is reached by a private endpoint",
+        "With public access disabled and no private endpoint, nothing reaches the resource's data plane — \
+         not the workspace's computes, and not the machine applying this spec. Add a private endpoint, \
+         or keep public access enabled behind a firewall.",
+    ),
+    rule(
+        ids::ML606,
+        "service-and-private-endpoint",
+        Warning,
+        "a storage account or key vault is reached either through service endpoints or through a private endpoint",
+        "Firewall subnet rules (service endpoints) and a private endpoint for the same target leave \
+         which path a client takes to each network's DNS; the two are hard to reason about and to audit. \
+         Keep one.",
+    ),
+    rule(
+        ids::ML607,
+        "registry-pe-premium",
+        Error,
+        "a container registry reached by a private endpoint is Premium",
+        "Azure offers private endpoints only on Premium registries; the endpoint's creation fails on \
+         Basic and Standard. Set `sku: premium`.",
+    ),
+    rule(
+        ids::ML608,
+        "no-public-ip-private-workspace",
+        Warning,
+        "a cluster without public node IPs belongs to a workspace with a private endpoint",
+        "With `enable_node_public_ip: false` the nodes reach the workspace only privately; a workspace \
+         without a private endpoint (or a managed network) leaves them unable to register. Add a \
+         workspace private endpoint, or keep public node IPs.",
+    ),
+    rule(
+        ids::ML609,
+        "ssh-without-nsg-rule",
+        Warning,
+        "a cluster that enables SSH sits in a subnet whose NSG admits TCP 22",
+        "`ssh:` opens the nodes' SSH port, but the subnet's NSG decides who reaches it; when no inbound \
+         rule admits TCP 22 (from the internet or the virtual network), SSH never connects. Add an allow \
+         rule from where you connect, or drop `ssh:`.",
+    ),
+    rule(
+        ids::ML610,
+        "shared-key-default-store",
+        Warning,
+        "a workspace's default storage keeps shared key access",
+        "The default datastores of a workspace authenticate with the storage account key. With \
+         `allow_shared_key_access: false` they fail until switched to identity-based access with the \
+         right role assignments.",
     ),
 ];
 

@@ -8,11 +8,15 @@
 
 mod aks;
 mod aml;
+mod attach;
 pub mod catalogue;
 mod cx;
 mod endpoints;
 mod general;
+mod grants;
+mod live;
 pub mod nsg;
+mod private;
 mod sarif;
 mod storage;
 pub mod tags;
@@ -20,6 +24,7 @@ mod usage;
 pub mod vmsizes;
 
 pub use catalogue::Rule;
+pub use live::lint_live;
 
 use moat_model::Model;
 use moat_spec::{Diagnostic, SourceFile};
@@ -29,10 +34,13 @@ pub fn lint(model: &Model) -> Vec<Diagnostic> {
     let mut cx = cx::Cx::new(model);
     usage::check(&mut cx);
     aml::check(&mut cx);
+    attach::check(&mut cx);
     storage::check(&mut cx);
     aks::check(&mut cx);
     general::check(&mut cx);
+    grants::check(&mut cx);
     endpoints::check(&mut cx);
+    private::check(&mut cx);
     let mut out = cx.finish();
     out.sort_by(|a, b| {
         (a.primary.span.start, &a.code, &a.message).cmp(&(

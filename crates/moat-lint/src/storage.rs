@@ -82,7 +82,7 @@ fn vault_firewall(res: &Resource) -> Option<Firewall<'_>> {
 
 /// Kinds whose firewall names subnets: the rule, the service endpoint the subnet needs, and
 /// the endpoint names Azure accepts for it.
-const FIREWALLS: &[(Kind, &str, &str, &[&str])] = &[
+pub(crate) const FIREWALLS: &[(Kind, &str, &str, &[&str])] = &[
     (
         Kind::StorageAccount,
         ids::ML201,
@@ -158,7 +158,7 @@ fn endpoints(cx: &mut Cx<'_>, res: &Resource, id: &str, endpoint: &str, accepted
 }
 
 /// `vnet/subnet` of a subnet ID, as a reference would name it.
-fn short(id: &str) -> String {
+pub(crate) fn short(id: &str) -> String {
     let lower = id.to_ascii_lowercase();
     match (lower.find("/virtualnetworks/"), lower.find("/subnets/")) {
         (Some(v), Some(s)) if v < s => format!("{}/{}", &id[v + 17..s], &id[s + 9..]),

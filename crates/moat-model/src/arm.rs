@@ -18,10 +18,13 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
 /// What the mapping needs besides the model.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct MapContext {
     /// Tenant for key vaults that name none.
     pub tenant: String,
+    /// The fingerprint of each secret marker a body may hold ([`crate::secret`]): the planner
+    /// compares these, never the values.
+    pub fingerprints: BTreeMap<String, String>,
 }
 
 /// A projection: managed path → canonical value.

@@ -11,6 +11,7 @@ pub mod naming;
 pub mod regions;
 pub mod resolve;
 pub mod schema_facts;
+pub mod secret;
 
 pub use model::{Body, Kind, Model, Ref, Resource};
 pub use resolve::{Context, LOCAL_SUBSCRIPTION, LOCAL_TENANT, STACK_TAG, default_name, resolve};

@@ -215,6 +215,8 @@ pub struct Model {
     pub backend: Option<Spanned<Backend>>,
     /// Resources and children: spec order, each VNet followed by its subnets.
     pub resources: Vec<Resource>,
+    /// Every secret field value of the spec, where it was written ([`crate::secret::read`]).
+    pub secrets: Vec<Spanned<moat_spec::secret::Secret>>,
     index: BTreeMap<String, usize>,
 }
 
@@ -239,6 +241,7 @@ impl Model {
             location,
             backend,
             resources,
+            secrets: Vec::new(),
             index,
         }
     }

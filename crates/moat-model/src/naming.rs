@@ -202,6 +202,16 @@ pub const STORAGE_ACCOUNT: NameRule = NameRule {
         Edge::Any,
     )
 };
+/// `private_dns_zone`: a DNS name (labels of letters, digits and hyphens; the two-label rule
+/// is the kind's check)
+pub const PRIVATE_DNS_ZONE: NameRule = rule(
+    "private DNS zone",
+    3,
+    253,
+    Charset::AlnumUnderscorePeriodHyphen,
+    Edge::Alnum,
+    Edge::Alnum,
+);
 /// `key_vault`
 pub const KEY_VAULT: NameRule = NameRule {
     global: true,

@@ -164,7 +164,7 @@ impl<'s> Resolver<'s> {
             self.resolve_resource(res, &mut resources);
         }
         self.check_unique_names(&resources);
-        let model = Model::new(
+        let mut model = Model::new(
             spec.stack.clone(),
             subscription,
             source,
@@ -172,6 +172,7 @@ impl<'s> Resolver<'s> {
             spec.backend.clone(),
             resources,
         );
+        model.secrets = spec.secrets.clone();
         self.check_cycles(&model);
         Some(model)
     }

@@ -79,6 +79,10 @@ pub struct Ctx<'a> {
     pub self_url: String,
     /// Seed of the provisioning durations (`None`: every operation takes its typical time).
     pub seed: Option<u64>,
+    /// The request carried `If-None-Match: *` (create only, never overwrite).
+    pub if_none_match: bool,
+    /// Seconds (before scaling) a new principal stays invisible to role assignments.
+    pub replication_secs: f64,
 }
 
 /// A scaled polling interval, sent as `retry-after-ms` (exact) and `Retry-After` (whole
@@ -212,6 +216,8 @@ mod tests {
             query: Vec::new(),
             self_url: String::new(),
             seed,
+            if_none_match: false,
+            replication_secs: 0.0,
         }
     }
 

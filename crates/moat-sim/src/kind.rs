@@ -268,6 +268,76 @@ kind_table! {
         system_data: false,
         provider_path: true,
     },
+    /// `Microsoft.Network/privateDnsZones` (Private DNS 2024-06-01).
+    PrivateDnsZone {
+        ns: "Microsoft.Network",
+        types: &["privateDnsZones"],
+        type_name: "Microsoft.Network/privateDnsZones",
+        api: "2024-06-01",
+        parent: None,
+        system_data: false,
+        provider_path: true,
+    },
+    /// `Microsoft.Network/privateDnsZones/virtualNetworkLinks`.
+    VirtualNetworkLink {
+        ns: "Microsoft.Network",
+        types: &["privateDnsZones", "virtualNetworkLinks"],
+        type_name: "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+        api: "2024-06-01",
+        parent: Some(Kind::PrivateDnsZone),
+        system_data: false,
+        provider_path: true,
+    },
+    /// `Microsoft.Network/privateDnsZones/A` record sets (written by DNS zone groups).
+    PrivateDnsARecord {
+        ns: "Microsoft.Network",
+        types: &["privateDnsZones", "A"],
+        type_name: "Microsoft.Network/privateDnsZones/A",
+        api: "2024-06-01",
+        parent: Some(Kind::PrivateDnsZone),
+        system_data: false,
+        provider_path: true,
+    },
+    /// `Microsoft.Network/privateEndpoints`.
+    PrivateEndpoint {
+        ns: "Microsoft.Network",
+        types: &["privateEndpoints"],
+        type_name: "Microsoft.Network/privateEndpoints",
+        api: "2024-03-01",
+        parent: None,
+        system_data: false,
+        provider_path: true,
+    },
+    /// `Microsoft.Network/privateEndpoints/privateDnsZoneGroups`.
+    PrivateDnsZoneGroup {
+        ns: "Microsoft.Network",
+        types: &["privateEndpoints", "privateDnsZoneGroups"],
+        type_name: "Microsoft.Network/privateEndpoints/privateDnsZoneGroups",
+        api: "2024-03-01",
+        parent: Some(Kind::PrivateEndpoint),
+        system_data: false,
+        provider_path: true,
+    },
+    /// `Microsoft.Network/networkInterfaces` (only those private endpoints make).
+    NetworkInterface {
+        ns: "Microsoft.Network",
+        types: &["networkInterfaces"],
+        type_name: "Microsoft.Network/networkInterfaces",
+        api: "2024-03-01",
+        parent: None,
+        system_data: false,
+        provider_path: true,
+    },
+    /// `Microsoft.MachineLearningServices/workspaces/outboundRules` (managed network rules).
+    MlOutboundRule {
+        ns: "Microsoft.MachineLearningServices",
+        types: &["workspaces", "outboundRules"],
+        type_name: "Microsoft.MachineLearningServices/workspaces/outboundRules",
+        api: "2024-04-01",
+        parent: Some(Kind::MlWorkspace),
+        system_data: true,
+        provider_path: true,
+    },
     /// `Microsoft.Authorization/roleAssignments` (at any scope; routed on their own).
     RoleAssignment {
         ns: "Microsoft.Authorization",

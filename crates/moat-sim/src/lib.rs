@@ -53,6 +53,10 @@ pub struct SimConfig {
     /// a time drawn from its kind's recorded range (AKS 240–600 s, storage 15–30 s, …), the
     /// same for the same seed and resource id; without one (the default), its typical time.
     pub seed: Option<u64>,
+    /// Seconds (before `time_scale`) a new principal stays invisible to role assignments —
+    /// Entra ID's replication delay: a role assignment naming it is refused with 400
+    /// `PrincipalNotFound` until then (default 10 s; 0 turns the delay off).
+    pub replication_secs: f64,
 }
 
 impl Default for SimConfig {
@@ -65,6 +69,7 @@ impl Default for SimConfig {
             limits: Limits::default(),
             latency: std::time::Duration::ZERO,
             seed: None,
+            replication_secs: kinds::role_assignment::REPLICATION_SECS,
         }
     }
 }
@@ -143,6 +148,7 @@ pub async fn start(listen: SocketAddr, config: SimConfig) -> Result<SimHandle, S
         stats: Mutex::new(Stats::default()),
         time_scale,
         seed: config.seed,
+        replication_secs: config.replication_secs.max(0.0),
         limits: config.limits,
         latency: config.latency,
         state_file: config.state_file,

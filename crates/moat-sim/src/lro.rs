@@ -27,6 +27,17 @@ pub enum PollUrls {
         /// Query string.
         query: &'static str,
     },
+    /// `…/subscriptions/{sub}/resourceGroups/{rg}/providers/{ns}/{what}/{op}?{query}` (Private
+    /// DNS: `privateDnsOperationStatuses` and `privateDnsOperationResults`). Its status polls
+    /// answer 202 (with the poll headers again) while the operation runs, 200 once it is over.
+    ResourceGroup {
+        /// Provider namespace in the poll URL.
+        ns: &'static str,
+        /// Path segment and query of the `Azure-AsyncOperation` URL.
+        async_op: (&'static str, &'static str),
+        /// Path segment and query of the `Location` URL.
+        location: (&'static str, &'static str),
+    },
 }
 
 /// How a resource provider runs its long-running operations.
@@ -59,6 +70,24 @@ impl LroStyle {
             ns: "Microsoft.Network",
             async_op: ("operations", "api-version=2024-03-01"),
             location: ("operationResults", "api-version=2024-03-01"),
+        },
+        retry_after: 10.0,
+        retry_bounds: None,
+        status_name: false,
+        status_times: false,
+        percent_complete: false,
+        delete_done: 204,
+        running: "InProgress",
+    };
+
+    /// The Private DNS provider's style (azure-cli privatedns/*.yaml): a write answers 202 with
+    /// both headers on resource-group poll URLs; a status poll answers 202 `InProgress` until
+    /// it answers 200 `Succeeded` (or `Failed` with the error, e.g. `PreconditionFailed`).
+    pub const PRIVATE_DNS: LroStyle = LroStyle {
+        urls: PollUrls::ResourceGroup {
+            ns: "Microsoft.Network",
+            async_op: ("privateDnsOperationStatuses", "api-version=2024-06-01"),
+            location: ("privateDnsOperationResults", "api-version=2024-06-01"),
         },
         retry_after: 10.0,
         retry_bounds: None,
@@ -129,6 +158,19 @@ pub fn poll_urls(
         PollUrls::Subscription { query } => {
             let l = format!("{b}/subscriptions/{sub}/operationresults/{op}?{query}");
             (l.clone(), l)
+        }
+        // `location` is the resource group here.
+        PollUrls::ResourceGroup {
+            ns,
+            async_op,
+            location: loc,
+        } => {
+            let p = |(what, q): (&str, &str)| {
+                format!(
+                    "{b}/subscriptions/{sub}/resourceGroups/{location}/providers/{ns}/{what}/{op}?{q}"
+                )
+            };
+            (p(async_op), p(loc))
         }
     }
 }
@@ -217,6 +259,7 @@ pub fn poll(
     let status = op.status(ctx.now);
     let what = what.to_ascii_lowercase();
     let location_style = what == "operationresults"
+        || what == "privatednsoperationresults"
         || what == "asyncoperations"
         || ctx.query("type").is_some_and(|t| t == "location");
     // Polls in progress advise the provider's interval too (unbounded: the definitions
@@ -274,8 +317,21 @@ pub fn poll(
             json!({"code": code, "message": message, "details": []}),
         );
     }
-    let mut reply = Reply::json(200, Value::Object(body));
-    if status == "InProgress" {
+    let running = status == "InProgress";
+    let accepted_while_running = matches!(style.urls, PollUrls::ResourceGroup { .. });
+    let mut reply = Reply::json(
+        if running && accepted_while_running {
+            202
+        } else {
+            200
+        },
+        Value::Object(body),
+    );
+    if running {
+        if accepted_while_running {
+            let self_url = ctx.self_url.clone();
+            reply = reply.header("Azure-AsyncOperation", self_url);
+        }
         reply = with_headers(reply, retry);
     }
     Ok(reply)
@@ -302,6 +358,8 @@ mod tests {
             query: Vec::new(),
             self_url: String::new(),
             seed: None,
+            if_none_match: false,
+            replication_secs: 0.0,
         };
         retry_headers(&ctx, style)
     }

@@ -205,7 +205,12 @@ impl Recorder {
             }
         });
         let text = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-        if let Err(e) = std::fs::write(&file, text) {
+        // Written aside and renamed, so a reader listing the directory while the emulator
+        // serves (a test counting PUTs mid-apply) never sees half a file.
+        let partial = self.dir.join(format!(".{n:05}.partial"));
+        if let Err(e) =
+            std::fs::write(&partial, text).and_then(|()| std::fs::rename(&partial, &file))
+        {
             eprintln!("moat sim: cannot write recording {}: {e}", file.display());
         }
     }

@@ -35,6 +35,8 @@ pub struct Shared {
     pub time_scale: f64,
     /// `--seed` of the provisioning durations.
     pub seed: Option<u64>,
+    /// `--replication-delay`: seconds a new principal stays invisible to role assignments.
+    pub replication_secs: f64,
     /// Throttling limits.
     pub limits: Limits,
     /// Added latency.
@@ -108,6 +110,12 @@ pub fn is_poll(path: &str) -> bool {
     let p = path.to_ascii_lowercase();
     let segs: Vec<&str> = p.trim_matches('/').split('/').collect();
     (segs.len() == 4 && segs[2] == "operationresults")
+        || (segs.len() == 8
+            && segs[4] == "providers"
+            && matches!(
+                segs[6],
+                "privatednsoperationstatuses" | "privatednsoperationresults"
+            ))
         || (segs.len() >= 8
             && segs[4] == "locations"
             && matches!(
@@ -291,6 +299,10 @@ pub async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
             query: parse_query(raw_query.as_deref()),
             self_url: url.clone(),
             seed: shared.seed,
+            if_none_match: req_headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("if-none-match") && v.trim() == "*"),
+            replication_secs: shared.replication_secs,
         };
         let result = route(&mut ctx, &method, &path, parsed);
         let mut reply = result.unwrap_or_else(error_reply);
@@ -585,6 +597,9 @@ pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> Ar
         return Err(not_found_path(path));
     }
     let ns = rest[3];
+    if n == 6 && is_poll(path) {
+        return kinds::poll(ctx, rest[4], rest[5]);
+    }
     let tail = &rest[4..];
     let types: Vec<&str> = tail.iter().step_by(2).copied().collect();
     let names: Vec<String> = tail

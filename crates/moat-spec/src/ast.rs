@@ -255,6 +255,9 @@ pub struct Spec {
     /// Keys of resources whose declaration reported an error, kept or dropped: references to
     /// them are not reported again as unknown (or as naming a missing subnet).
     pub broken: Vec<String>,
+    /// Every secret field value of the spec (references and literals), where it was written:
+    /// the CLI reads them (`moat_model::secret`), nothing else does.
+    pub secrets: Vec<Spanned<crate::secret::Secret>>,
 }
 
 /// Top-level keys of a spec.
@@ -412,6 +415,7 @@ impl Spec {
             backend,
             resources,
             broken,
+            secrets: std::mem::take(&mut cx.secrets),
         })
     }
 }

@@ -41,6 +41,8 @@ codes! {
     E0121,
     /// A variable problem: a declared variable with no default and no `--var`, or a `--var` that names no declared variable.
     E0122,
+    /// A secret reference problem: not `{ env: NAME }` or `{ file: PATH }` (both, neither, a bad variable name, an empty path), or — at plan and apply time — the variable it names is unset or empty, or the file cannot be read or is empty.
+    E0130,
     /// An unknown reference: no resource has this key (with the closest key).
     E0201,
     /// A reference to the wrong kind of resource (the hint lists resources of the right kind), an ARM ID of the wrong type, or a child where none is allowed.
@@ -69,6 +71,10 @@ codes! {
     E0308,
     /// A virtual network or subnet range Azure refuses: the catch-all, or one overlapping a reserved range.
     E0309,
+    /// A secret field holds a literal string: it sits in the spec file (and in version control); write `{ env: NAME }` or `{ file: PATH }`.
+    W0130,
     /// A globally unique name (storage account, key vault, registry) defaulted from the key; it is probably taken.
     W0301,
+    /// A plan turns on a workspace's managed network isolation, which cannot be turned off again (checked at plan time).
+    W0302,
 }

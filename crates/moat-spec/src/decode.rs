@@ -29,6 +29,8 @@ pub struct Cx<'a> {
     valueless: Vec<String>,
     /// The key span of the entry whose value is being decoded, for "missing field" messages.
     owner: Span,
+    /// Every secret field value decoded so far, references and literals, where it was written.
+    pub secrets: Vec<Spanned<crate::secret::Secret>>,
 }
 
 impl<'a> Cx<'a> {
@@ -42,6 +44,7 @@ impl<'a> Cx<'a> {
             vars_ready: false,
             valueless: Vec::new(),
             owner: Span::point(0),
+            secrets: Vec::new(),
         }
     }
 

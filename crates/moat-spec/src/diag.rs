@@ -409,7 +409,7 @@ pub fn render(diag: &Diagnostic, file: &SourceFile, opts: RenderOptions) -> Stri
             let _ = writeln!(out, "{}", p.wrap("1;34", "..."));
         }
         if s.line != last_line {
-            window = Window::new(file.line_text(s.line), s.col);
+            window = Window::new(&file.display_line(s.line), s.col);
             let num = format!("{:>width$} |", s.line);
             let _ = writeln!(out, "{} {}", p.wrap("1;34", &num), window.text);
         }

@@ -7,6 +7,7 @@ pub mod decode;
 pub mod diag;
 pub mod kinds;
 pub mod schema;
+pub mod secret;
 pub mod span;
 pub mod suggest;
 pub mod yaml;

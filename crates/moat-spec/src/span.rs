@@ -118,6 +118,9 @@ pub struct SourceFile {
     name: String,
     text: String,
     line_starts: Vec<usize>,
+    /// Byte ranges never shown in a snippet (literal secrets): [`SourceFile::display_line`]
+    /// prints `*` in their place.
+    masked: Vec<(usize, usize)>,
 }
 
 impl SourceFile {
@@ -135,7 +138,49 @@ impl SourceFile {
             name: name.into(),
             text,
             line_starts,
+            masked: Vec::new(),
         }
+    }
+
+    /// Hides `spans` (literal secrets) from every snippet a diagnostic shows of this file.
+    pub fn mask(&mut self, spans: impl IntoIterator<Item = Span>) {
+        // A scalar's span may take the blank after it along; the blank is no secret.
+        let text = self.text.as_bytes();
+        self.masked.extend(spans.into_iter().map(|s| {
+            let (start, mut end) = (s.start as usize, (s.end as usize).min(text.len()));
+            while end > start && text[end - 1].is_ascii_whitespace() {
+                end -= 1;
+            }
+            (start, end)
+        }));
+    }
+
+    /// A 1-based line as a diagnostic shows it: [`SourceFile::line_text`] with every masked
+    /// range replaced by as many `*` as it has characters (so carets stay in place).
+    pub fn display_line(&self, line: usize) -> std::borrow::Cow<'_, str> {
+        let text = self.line_text(line);
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+            return text.into();
+        };
+        let end = start + text.len();
+        let hits: Vec<(usize, usize)> = self
+            .masked
+            .iter()
+            .filter(|(a, b)| *a < end && *b > start)
+            .map(|(a, b)| ((*a).max(start) - start, (*b).min(end) - start))
+            .collect();
+        if hits.is_empty() {
+            return text.into();
+        }
+        let mut out = String::with_capacity(text.len());
+        for (i, c) in text.char_indices() {
+            if hits.iter().any(|(a, b)| i >= *a && i < *b) {
+                out.push('*');
+            } else {
+                out.push(c);
+            }
+        }
+        out.into()
     }
 
     /// The display name.
@@ -192,6 +237,17 @@ impl SourceFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_ranges_show_as_stars_of_the_same_width() {
+        let text = "a: 1\nkey: { pw: s3cr3t-é, u: x }\n";
+        let mut f = SourceFile::new("a.yaml", text);
+        let at = text.find("s3cr3t").unwrap();
+        f.mask([Span::new(at, at + "s3cr3t-é".len())]);
+        assert_eq!(f.display_line(2), "key: { pw: ********, u: x }");
+        assert_eq!(f.display_line(1), "a: 1");
+        assert_eq!(f.line_text(2), "key: { pw: s3cr3t-é, u: x }");
+    }
 
     #[test]
     fn line_col_counts_characters() {

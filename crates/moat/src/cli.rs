@@ -188,6 +188,10 @@ pub struct ShowArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+    /// With `--format markdown`: the link to the full plan (the CI run's plan artifact) that
+    /// a comment cut short at GitHub's 65 536-character limit points to.
+    #[arg(long, value_name = "URL", env = "MOAT_PLAN_URL")]
+    pub plan_url: Option<String>,
     /// Also show resources without changes.
     #[arg(long)]
     pub show_unchanged: bool,
@@ -292,6 +296,10 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
+    /// With `--format markdown`: the link to the full plan (the CI run's plan artifact) that
+    /// a comment cut short at GitHub's 65 536-character limit points to.
+    #[arg(long, value_name = "URL", env = "MOAT_PLAN_URL")]
+    pub plan_url: Option<String>,
     /// Exit 2 when there are changes, 0 when none, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -482,6 +490,10 @@ pub struct SimArgs {
     /// this seed; without it every operation takes its typical time.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Seconds (before `--time-scale`) a new managed identity's principal stays invisible to
+    /// role assignments (400 `PrincipalNotFound`), like Entra ID's replication; 0 turns it off.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub replication_delay: f64,
 }
 
 /// Output formats for diagnostics.

@@ -136,10 +136,19 @@ pub fn load(path: &Path, vars: &VarArgs, local: bool) -> anyhow::Result<Loaded> 
 }
 
 /// Checks an already-read spec: decode, resolve, lint.
-pub fn check(file: SourceFile, vars: &VarArgs, local: bool) -> Loaded {
+pub fn check(mut file: SourceFile, vars: &VarArgs, local: bool) -> Loaded {
     let env = |k: &str| std::env::var(k).ok();
     let overrides = VarOverrides(vars.vars.clone());
     let (spec, mut diags) = moat_spec::load(&file, &overrides, &env);
+    // A literal secret is never shown, not even in the snippet of a diagnostic about it.
+    if let Some(s) = &spec {
+        file.mask(
+            s.secrets
+                .iter()
+                .filter(|x| matches!(x.value, moat_spec::secret::Secret::Literal(_)))
+                .map(|x| x.span),
+        );
+    }
     let mut model = None;
     if let Some(s) = &spec {
         let (m, more) = moat_model::resolve(s, &context(local));

@@ -12,6 +12,7 @@ use moat_engine::plan::Plan;
 use moat_engine::state::{StateBackend, StateRecord};
 use moat_model::Model;
 use moat_model::arm::MapContext;
+use moat_model::secret::Secrets;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -126,8 +127,55 @@ pub async fn read_state(backend: &dyn StateBackend, stack: &str) -> anyhow::Resu
         .unwrap_or_else(|| StateRecord::new(stack)))
 }
 
+/// Reads every secret the spec refers to (`{ env: … }`, `{ file: … }`, literals) and
+/// fingerprints each with the stack's key (created beside the state on first use). A secret
+/// that cannot be read is a located error, printed; `Ok(None)` then.
+pub async fn read_secrets(s: &Session, c: &Checked) -> anyhow::Result<Option<Secrets>> {
+    if c.model.secrets.is_empty() {
+        return Ok(Some(Secrets::none()));
+    }
+    let key = s.backend.fingerprint_key().await.with_context(|| {
+        format!(
+            "cannot read the fingerprint key of stack `{}`",
+            c.model.stack.value
+        )
+    })?;
+    let base = c
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let env = |n: &str| std::env::var(n).ok();
+    let file = |p: &Path| std::fs::read(p);
+    let src = moat_model::secret::Sources {
+        env: &env,
+        file: &file,
+        base,
+    };
+    let (secrets, diags) = moat_model::secret::read(&c.model, &src, &key);
+    if diags.is_empty() {
+        return Ok(Some(secrets));
+    }
+    for d in &diags {
+        eprintln!(
+            "{}",
+            moat_spec::diag::render(
+                d,
+                &c.loaded.file,
+                moat_spec::diag::RenderOptions { color: false }
+            )
+        );
+    }
+    eprintln!(
+        "error: {} secret(s) of the spec cannot be read; nothing was sent to Azure",
+        diags.len()
+    );
+    Ok(None)
+}
+
 /// Reads live state and computes the plan (a destroy plan restricted to `scope`, the
-/// `--replace` keys replaced); plan errors are printed and turn into `Ok(None)`.
+/// `--replace` keys replaced), with the secrets it compared (their values go to apply); plan
+/// errors are printed and turn into `Ok(None)`.
 pub async fn make_plan(
     s: &Session,
     c: &Checked,
@@ -135,7 +183,16 @@ pub async fn make_plan(
     destroy: bool,
     scope: &DestroyScope,
     replace: &[String],
-) -> anyhow::Result<Option<(Plan, Live)>> {
+) -> anyhow::Result<Option<(Plan, Live, Secrets)>> {
+    // A destroy sends no secret, so it needs none of them.
+    let secrets = if destroy {
+        Secrets::none()
+    } else {
+        match read_secrets(s, c).await? {
+            Some(x) => x,
+            None => return Ok(None),
+        }
+    };
     let live = read_live(s.remote.client.as_ref(), &c.model, record, 64).await?;
     // What only the live cloud can tell (a subnet's fit in a network another stack owns, a
     // subnet of an `existing:` network that is not there): located errors before any plan.
@@ -145,7 +202,9 @@ pub async fn make_plan(
             .iter()
             .filter_map(|(k, v)| v.body().map(|b| (k.clone(), b.clone())))
             .collect();
-        let diags = moat_model::kinds::check_live(&c.model, &bodies);
+        let mut diags = moat_model::kinds::check_live(&c.model, &bodies);
+        // The network rules that need the live cloud (a firewall subnet of an `existing:` network).
+        diags.extend(moat_lint::lint_live(&c.model, &bodies));
         if !diags.is_empty() {
             for d in &diags {
                 eprintln!(
@@ -168,6 +227,7 @@ pub async fn make_plan(
     }
     let ctx = MapContext {
         tenant: s.remote.tenant.clone(),
+        fingerprints: secrets.fingerprints().clone(),
     };
     let input = PlanInput {
         model: &c.model,
@@ -181,7 +241,7 @@ pub async fn make_plan(
         Ok(mut p) => {
             p.spec_path = Some(c.path.display().to_string());
             p.variables = c.variables.clone();
-            Ok(Some((p, live)))
+            Ok(Some((p, live, secrets)))
         }
         Err(errors) => {
             for e in errors {

@@ -436,6 +436,20 @@ impl Progress for Reporter {
                 let error = moat_spec::diag::escape_text(&error.to_string());
                 format!("{} {key}: failed: {error}", self.paint("31", "✗"))
             }
+            Event::Retrying {
+                key,
+                attempt,
+                after,
+                reason,
+            } => {
+                // Not an event line of `--json` (its schema has none); the trace shows the
+                // refused requests.
+                let reason = moat_spec::diag::escape_text(reason);
+                format!(
+                    "  {key}: retrying in {:.1}s (attempt {attempt}): {reason}",
+                    after.as_secs_f64()
+                )
+            }
             Event::Skipped { key, because } => {
                 // The walk reports skips only once it is over; the apply summary lists them
                 // once, with what each one needed, so a stderr line here would say it twice.

@@ -22,6 +22,10 @@ pub const LOCAL_TIME_SCALE: f64 = 0.008;
 /// (the JSON of `moat sim --faults`), so failure handling can be tried without a second process.
 pub const LOCAL_FAULTS_ENV: &str = "MOAT_LOCAL_FAULTS";
 
+/// `MOAT_LOCAL_REPLICATION_SECS=S`: the embedded emulator keeps a new principal invisible to
+/// role assignments for S seconds (before its time scale; `moat sim --replication-delay`).
+pub const LOCAL_REPLICATION_ENV: &str = "MOAT_LOCAL_REPLICATION_SECS";
+
 /// A connection to ARM.
 pub struct Remote {
     /// The client.
@@ -87,6 +91,10 @@ pub async fn connect(g: &Global, state_dir: &Path) -> anyhow::Result<Remote> {
             faults,
             state_file: Some(state_dir.join("local-cloud.json")),
             record_dir: std::env::var_os("MOAT_LOCAL_RECORD").map(PathBuf::from),
+            replication_secs: std::env::var(LOCAL_REPLICATION_ENV)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(moat_sim::SimConfig::default().replication_secs),
             ..moat_sim::SimConfig::default()
         };
         let handle = moat_sim::start("127.0.0.1:0".parse()?, config)

@@ -319,3 +319,51 @@ fn declining_the_confirmation_cancels_with_exit_1() {
         "a cancelled apply recorded resources"
     );
 }
+
+#[test]
+fn plan_markdown_has_a_block_per_resource_with_its_lint_findings_and_a_diagram() {
+    let dir = scratch("markdown");
+    let spec = dir.join("spec.yaml");
+    std::fs::write(
+        &spec,
+        "stack: md\nlocation: westeurope\nresources:\n  rg: { type: resource_group, name: md-rg }\n  nsg:\n    type: network_security_group\n    resource_group: rg\n    rules:\n      - { name: ssh, priority: 100, direction: inbound, access: allow, protocol: tcp, source: Internet, destination_ports: [\"22\"] }\n      - { name: web, priority: 110, direction: inbound, access: allow, protocol: tcp, source: AzureMachineLerning, destination_ports: [\"443\"] }\n  routes:\n    type: route_table\n    resource_group: rg\n    routes:\n      - { name: default, address_prefix: 0.0.0.0/0, next_hop: virtual_appliance, next_hop_ip: 10.0.0.4 }\n",
+    )
+    .expect("spec");
+    let moat = Moat::local(&dir.join("state"));
+    let lint = moat.run(&["lint", path_str(&spec)]);
+    assert!(lint.stderr.contains("warning[ML401]"), "{}", lint.stderr);
+    let md = moat.run(&[
+        "plan",
+        path_str(&spec),
+        "--format",
+        "markdown",
+        "--plan-url",
+        "https://ci.example/runs/1",
+    ]);
+    md.expect(0, "plan --format markdown");
+    let out = &md.stdout;
+    assert_eq!(out.matches("<details><summary>").count(), 3, "{out}");
+    let nsg = out
+        .split("<details><summary>")
+        .find(|b| b.contains("<code>nsg</code>"))
+        .expect("the NSG's block");
+    assert!(
+        nsg.contains("`ML401` warning: unknown service tag"),
+        "{nsg}"
+    );
+    assert!(nsg.contains("spec.yaml:10:"), "{nsg}");
+    assert!(
+        nsg.contains("did you mean `AzureMachineLearning`?"),
+        "{nsg}"
+    );
+    assert!(
+        nsg.contains("+ rule ssh: inbound allow tcp 22 from Internet priority 100"),
+        "{nsg}"
+    );
+    assert!(
+        out.contains("+ route default: 0.0.0.0/0 → virtual_appliance 10.0.0.4"),
+        "{out}"
+    );
+    assert!(out.contains("```mermaid\nflowchart LR\n"), "{out}");
+    assert!(!out.contains("[!NOTE]"), "a small plan is whole: {out}");
+}

@@ -619,6 +619,56 @@ impl StateBackend for BlobBackend {
         Ok(self.shared.status().await?.map(|h| h.info))
     }
 
+    /// The key is the blob `<state blob>.fingerprint-key` in the state's container: who can
+    /// read the state can read the key (the fingerprints protect secrets against a leaked
+    /// state record, not against the container's readers). Created with `If-None-Match: *`,
+    /// so two runs creating it at once agree on the first.
+    async fn fingerprint_key(&self) -> Result<Vec<u8>, StateError> {
+        let s = &self.shared;
+        let name = format!("{}.fingerprint-key", s.client.location().blob);
+        let key = s.client.sibling(&name)?;
+        let location = key.blob_url().to_string();
+        let get = || {
+            key.send(BlobRequest {
+                operation: "get blob",
+                method: Method::GET,
+                target: Target::Blob,
+                query: &[],
+                headers: Vec::new(),
+                body: None,
+            })
+        };
+        let resp = get().await?;
+        if resp.status == 200 {
+            return super::parse_fingerprint_key(&location, &String::from_utf8_lossy(&resp.body));
+        }
+        if resp.status != 404 {
+            return Err(key.error("get blob", &resp).into());
+        }
+        let put = key
+            .send(BlobRequest {
+                operation: "put blob",
+                method: Method::PUT,
+                target: Target::Blob,
+                query: &[],
+                headers: vec![
+                    ("x-ms-blob-type".into(), "BlockBlob".into()),
+                    ("Content-Type".into(), "text/plain".into()),
+                    ("If-None-Match".into(), "*".into()),
+                ],
+                body: Some(super::new_fingerprint_key().into_bytes()),
+            })
+            .await?;
+        if !matches!(put.status, 201 | 409 | 412) {
+            return Err(key.error("put blob", &put).into());
+        }
+        let resp = get().await?;
+        if resp.status != 200 {
+            return Err(key.error("get blob", &resp).into());
+        }
+        super::parse_fingerprint_key(&location, &String::from_utf8_lossy(&resp.body))
+    }
+
     async fn status(&self) -> Result<Option<HolderStatus>, StateError> {
         self.shared.status().await
     }

@@ -66,6 +66,11 @@ impl LocalBackend {
         self.dir.join(format!("{}.lock", self.stack))
     }
 
+    /// The stack's fingerprint key, beside the state file (mode 0600).
+    pub fn fingerprint_key_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.fingerprint-key", self.stack))
+    }
+
     fn location(&self) -> String {
         self.state_path().display().to_string()
     }
@@ -194,6 +199,45 @@ impl StateBackend for LocalBackend {
             serial: record.serial,
         });
         Ok(())
+    }
+
+    async fn fingerprint_key(&self) -> Result<Vec<u8>, StateError> {
+        let path = self.fingerprint_key_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => return super::parse_fingerprint_key(&path.display().to_string(), &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("read", &path, e)),
+        }
+        self.create_dir()?;
+        // Written whole under a temporary name (0600), then linked into place: a reader sees
+        // no key or the whole key, and of two runs creating it at once the first link wins
+        // and the other reads the winner's.
+        let tmp = self.dir.join(format!(
+            ".{}.fingerprint-key.{}.{}.tmp",
+            self.stack,
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        let created = (|| {
+            let mut opts = OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts.open(&tmp).map_err(|e| io_err("create", &tmp, e))?;
+            f.write_all(super::new_fingerprint_key().as_bytes())
+                .and_then(|()| f.write_all(b"\n"))
+                .and_then(|()| f.sync_all())
+                .map_err(|e| io_err("write", &tmp, e))?;
+            match fs::hard_link(&tmp, &path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(io_err("create", &path, e)),
+            }
+        })();
+        let _ = fs::remove_file(&tmp);
+        created?;
+        let text = fs::read_to_string(&path).map_err(|e| io_err("read", &path, e))?;
+        super::parse_fingerprint_key(&path.display().to_string(), &text)
     }
 
     async fn holder(&self) -> Result<Option<LockInfo>, StateError> {

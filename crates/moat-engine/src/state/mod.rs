@@ -106,7 +106,7 @@ pub struct ResourceState {
     pub kind: moat_model::Kind,
     /// The api-version the resource was written with.
     pub api_version: String,
-    /// The properties last applied, secrets excluded.
+    /// The properties last applied; a secret as its keyed fingerprint, never its value.
     pub applied: serde_json::Value,
     /// The resource's etag after the last write, if ARM gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,6 +117,11 @@ pub struct ResourceState {
     /// spec is still deleted before what it depends on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// What the service assigned and users refer to (a managed identity's `principal_id`),
+    /// read from the body the last write returned (`KindDef::server_outputs`); `moat output`
+    /// lists them. Never a secret.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub outputs: std::collections::BTreeMap<String, String>,
 }
 
 /// One write in flight.
@@ -416,6 +421,50 @@ pub trait StateBackend: Send + Sync {
     /// Where the state is, for messages (`/path/to/dir/stack.state.json`,
     /// `https://acct.blob.core.windows.net/c/b`).
     fn describe(&self) -> String;
+
+    /// The stack's fingerprint key: the HMAC key of the secret fingerprints the state holds
+    /// ([`moat_model::secret`]), kept beside the state and created on first use (by one
+    /// writer: two runs creating it at once end up with the same key).
+    async fn fingerprint_key(&self) -> Result<Vec<u8>, StateError> {
+        Err(StateError::Config(format!(
+            "{} keeps no fingerprint key for secrets",
+            self.describe()
+        )))
+    }
+}
+
+/// What a stored fingerprint key starts with (so no log takes its text for JSON).
+const KEY_PREFIX: &str = "moat-fingerprint-key ";
+
+/// A new fingerprint key: 32 bytes from the OS's random source (two v4 UUIDs), as text.
+pub(crate) fn new_fingerprint_key() -> String {
+    let a = uuid::Uuid::new_v4();
+    let b = uuid::Uuid::new_v4();
+    let hex: String = a
+        .as_bytes()
+        .iter()
+        .chain(b.as_bytes())
+        .map(|x| format!("{x:02x}"))
+        .collect();
+    format!("{KEY_PREFIX}{hex}")
+}
+
+/// The key bytes of a stored key's text (64 hex digits).
+pub(crate) fn parse_fingerprint_key(location: &str, text: &str) -> Result<Vec<u8>, StateError> {
+    let t = text.trim();
+    let t = t.strip_prefix(KEY_PREFIX).unwrap_or(t);
+    let bytes: Option<Vec<u8>> = (t.len() == 64 && t.is_ascii())
+        .then(|| {
+            (0..32)
+                .map(|i| u8::from_str_radix(&t[2 * i..2 * i + 2], 16).ok())
+                .collect()
+        })
+        .flatten();
+    bytes.ok_or_else(|| {
+        StateError::Config(format!(
+            "the fingerprint key `{location}` is not `moat-fingerprint-key` and 64 hex digits; restore it (deleting it makes every secret plan an update once)"
+        ))
+    })
 }
 
 /// A held lock. Released by [`LockGuard::release`], or on drop (for Azure Blob, on drop
@@ -640,6 +689,7 @@ mod tests {
                 etag: None,
                 updated_at: "2025-01-01T00:00:00Z".into(),
                 depends_on: Vec::new(),
+                outputs: Default::default(),
             },
         );
         let json = r.to_json();
@@ -658,6 +708,7 @@ mod tests {
             etag: None,
             updated_at: "2025-01-01T00:00:00Z".into(),
             depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+            outputs: Default::default(),
         }
     }
 
@@ -703,6 +754,7 @@ mod tests {
                 etag: None,
                 updated_at: "2025-01-01T00:00:00Z".into(),
                 depends_on: Vec::new(),
+                outputs: Default::default(),
             },
         );
         let json = r

@@ -53,6 +53,7 @@ pub fn model_from(path: &Path) -> Model {
 pub fn ctx() -> MapContext {
     MapContext {
         tenant: LOCAL_TENANT.to_string(),
+        ..MapContext::default()
     }
 }
 

@@ -1,7 +1,7 @@
 //! AKS clusters: the system node pool, the network profile (fixed at creation) and API server access.
 
 use super::user_assigned_identity as uai;
-use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs};
+use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs, words};
 use crate::arm::{MapContext, strs};
 use crate::cidr::Cidr;
 use crate::model::{Body, Kind, Resource};
@@ -30,40 +30,71 @@ pub(crate) static DEF: KindDef = KindDef {
     fields: &[
         Field::new("identity.type", uai::identity_type).default(r#""systemassigned""#),
         Field::new("identity.userAssignedIdentities", uai::user_assigned_ids).default("[]"),
-        Field::new("sku.tier", canon::lower),
-        Field::new("properties.kubernetesVersion", kubernetes_version).carried(),
-        Field::new("properties.dnsPrefix", canon::same).immutable(),
-        Field::new("properties.agentPoolProfiles[0].name", canon::same).immutable(),
-        Field::new("properties.agentPoolProfiles[0].count", canon::same),
-        Field::new("properties.agentPoolProfiles[0].vmSize", canon::lower).immutable(),
-        Field::new("properties.agentPoolProfiles[0].maxPods", canon::same).immutable(),
-        Field::new("properties.agentPoolProfiles[0].osDiskSizeGB", os_disk_size),
+        Field::new("sku.tier", canon::lower).spec_words("sku_tier", words::aks_tier),
+        Field::new("properties.kubernetesVersion", kubernetes_version)
+            .carried()
+            .spec("kubernetes_version"),
+        Field::new("properties.dnsPrefix", canon::same)
+            .immutable()
+            .spec("dns_prefix"),
+        Field::new("properties.agentPoolProfiles[0].name", canon::same)
+            .immutable()
+            .spec("node_pool_name"),
+        Field::new("properties.agentPoolProfiles[0].count", canon::same).spec("node_count"),
+        Field::new("properties.agentPoolProfiles[0].vmSize", canon::lower)
+            .immutable()
+            .spec("vm_size"),
+        Field::new("properties.agentPoolProfiles[0].maxPods", canon::same)
+            .immutable()
+            .spec("max_pods"),
+        Field::new("properties.agentPoolProfiles[0].osDiskSizeGB", os_disk_size)
+            .spec("os_disk_size_gb"),
         Field::new(
             "properties.agentPoolProfiles[0].enableAutoScaling",
             canon::same,
         ),
-        Field::new("properties.agentPoolProfiles[0].minCount", canon::same),
-        Field::new("properties.agentPoolProfiles[0].maxCount", canon::same),
-        Field::new("properties.agentPoolProfiles[0].vnetSubnetID", canon::lower).immutable(),
-        Field::new("properties.networkProfile.networkPlugin", canon::lower).immutable(),
-        Field::new("properties.networkProfile.networkPluginMode", canon::lower).immutable(),
-        Field::new("properties.networkProfile.networkPolicy", canon::lower).immutable(),
-        Field::new("properties.networkProfile.serviceCidr", canon::same).immutable(),
-        Field::new("properties.networkProfile.dnsServiceIP", canon::same).immutable(),
-        Field::new("properties.networkProfile.podCidr", canon::same).immutable(),
-        Field::new("properties.networkProfile.outboundType", canon::lower).immutable(),
+        Field::new("properties.agentPoolProfiles[0].minCount", canon::same)
+            .spec("auto_scaling.min_count"),
+        Field::new("properties.agentPoolProfiles[0].maxCount", canon::same)
+            .spec("auto_scaling.max_count"),
+        Field::new("properties.agentPoolProfiles[0].vnetSubnetID", canon::lower)
+            .immutable()
+            .spec("network.subnet"),
+        Field::new("properties.networkProfile.networkPlugin", canon::lower)
+            .immutable()
+            .spec_words("network.plugin", words::network_plugin),
+        Field::new("properties.networkProfile.networkPluginMode", canon::lower)
+            .immutable()
+            .spec_words("network.plugin_mode", words::network_plugin_mode),
+        Field::new("properties.networkProfile.networkPolicy", canon::lower)
+            .immutable()
+            .spec_words("network.policy", words::network_policy),
+        Field::new("properties.networkProfile.serviceCidr", canon::same)
+            .immutable()
+            .spec("network.service_cidr"),
+        Field::new("properties.networkProfile.dnsServiceIP", canon::same)
+            .immutable()
+            .spec("network.dns_service_ip"),
+        Field::new("properties.networkProfile.podCidr", canon::same)
+            .immutable()
+            .spec("network.pod_cidr"),
+        Field::new("properties.networkProfile.outboundType", canon::lower)
+            .immutable()
+            .spec_words("network.outbound_type", words::outbound_type),
         Field::new("properties.networkProfile.loadBalancerSku", canon::lower).immutable(),
         Field::new(
             "properties.apiServerAccessProfile.enablePrivateCluster",
             canon::same,
         )
         .default("false")
-        .immutable(),
+        .immutable()
+        .spec("private_cluster"),
         Field::new(
             "properties.apiServerAccessProfile.authorizedIPRanges",
             canon::str_set,
         )
-        .default("[]"),
+        .default("[]")
+        .spec("authorized_ip_ranges"),
         Field::new("properties.enableRBAC", canon::same),
         Field::new("properties.disableLocalAccounts", canon::same).default("false"),
     ],

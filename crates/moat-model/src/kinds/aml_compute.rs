@@ -1,6 +1,7 @@
 //! AML compute clusters: children of a workspace; only scale settings and the description change in place.
 
-use super::{Field, KindDef, ML_SECRETS, Scope, ScopeRef, Site, canon, refs};
+use super::user_assigned_identity as uai;
+use super::{Field, KindDef, ML_SECRETS, Scope, ScopeRef, Site, canon, refs, words};
 use crate::arm::{MapContext, id_obj, iso_duration};
 use crate::model::{Body, Kind, Resource};
 use crate::resolve::{Resolver, parse_duration};
@@ -23,34 +24,46 @@ pub(crate) static DEF: KindDef = KindDef {
     fields: &[
         // Not in `ClusterUpdateParameters`; kept in place as moat always has, since the PUT
         // carries it and no recording shows it refused [unverified].
-        Field::new("properties.description", canon::same).default("null"),
-        Field::new("properties.properties.vmSize", canon::lower).immutable(),
-        Field::new("properties.properties.vmPriority", canon::lower).immutable(),
+        Field::new("properties.description", canon::same)
+            .default("null")
+            .spec("description"),
+        Field::new("properties.properties.vmSize", canon::lower)
+            .immutable()
+            .spec("vm_size"),
+        Field::new("properties.properties.vmPriority", canon::lower)
+            .immutable()
+            .spec_words("vm_priority", words::vm_priority),
         Field::new(
             "properties.properties.scaleSettings.minNodeCount",
             canon::same,
-        ),
+        )
+        .spec("min_nodes"),
         Field::new(
             "properties.properties.scaleSettings.maxNodeCount",
             canon::same,
-        ),
+        )
+        .spec("max_nodes"),
         Field::new(
             "properties.properties.scaleSettings.nodeIdleTimeBeforeScaleDown",
             canon::iso_seconds,
-        ),
+        )
+        .spec("idle_time_before_scale_down"),
         Field::new("properties.properties.subnet", canon::id_of)
             .default("null")
-            .immutable(),
+            .immutable()
+            .spec("subnet"),
         Field::new(
             "properties.properties.remoteLoginPortPublicAccess",
             remote_login,
         )
-        .immutable(),
+        .immutable()
+        .spec_words("remote_login_port_public_access", words::remote_login),
         Field::new(
             "properties.properties.userAccountCredentials.adminUserName",
             canon::same,
         )
-        .immutable(),
+        .immutable()
+        .spec("ssh.admin_username"),
         // The SSH *public* key: `UserAccountCredentials.adminUserSshPublicKey` is marked
         // `x-ms-secret` in the definition, but a public key protects nothing; hiding it hid
         // a rotation from the plan (issue 12, repro 4), so it is shown and stored. Not in
@@ -64,12 +77,24 @@ pub(crate) static DEF: KindDef = KindDef {
         )
         .public()
         .write_only()
-        .immutable(),
+        .immutable()
+        .spec("ssh.admin_public_key"),
         Field::new("properties.properties.enableNodePublicIp", canon::same)
             .default("true")
+            .immutable()
+            .spec("enable_node_public_ip"),
+        Field::new("properties.properties.osType", canon::lower)
+            .immutable()
+            .spec_words("os_type", words::os_type),
+        // Not in `ClusterUpdateParameters`: a new identity replaces the cluster.
+        Field::new("identity.type", uai::identity_type)
+            .default(r#""none""#)
             .immutable(),
-        Field::new("properties.properties.osType", canon::lower).immutable(),
+        Field::new("identity.userAssignedIdentities", uai::user_assigned_ids)
+            .default("[]")
+            .immutable(),
     ],
+    server_outputs: &[("principal_id", "identity.principalId")],
     immutable_unlisted: true,
     secrets: ML_SECRETS,
     ..KindDef::new(
@@ -110,6 +135,14 @@ fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
     };
     let reference = |field: &str| super::ref_id(r, field);
     json::set(b, "properties.computeType", json!("AmlCompute"));
+    if let Some(i) = &c.identity {
+        uai::set_body(
+            r,
+            b,
+            uai::system(Some(i), false),
+            "SystemAssigned,UserAssigned",
+        );
+    }
     if let Some(d) = &c.description {
         json::set(b, "properties.description", json!(d.value));
     }
@@ -237,6 +270,7 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
             );
         }
     }
+    uai::bind(rs, c.identity.as_ref(), refs);
     if let Some(sn) = &c.subnet
         && let Some(r) = rs.bind(sn, refs::SUBNET, &[Kind::Subnet])
     {

@@ -1,6 +1,6 @@
 //! Application Insights components: type, workspace, retention and network access.
 
-use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs};
+use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs, words};
 use crate::arm::{MapContext, toggle};
 use crate::armid::ArmId;
 use crate::model::{Body, Kind, Resource};
@@ -20,13 +20,22 @@ pub(crate) static DEF: KindDef = KindDef {
     // properties of the create-or-update PUT.
     fields: &[
         Field::new("kind", canon::lower),
-        Field::new("properties.Application_Type", canon::lower).immutable(),
-        Field::new("properties.WorkspaceResourceId", canon::id_of),
-        Field::new("properties.RetentionInDays", canon::same).default("90"),
+        Field::new("properties.Application_Type", canon::lower)
+            .immutable()
+            .spec_words("application_type", words::application_type),
+        Field::new("properties.WorkspaceResourceId", canon::id_of).spec("log_analytics_workspace"),
+        Field::new("properties.RetentionInDays", canon::same)
+            .default("90")
+            .spec("retention_days"),
         Field::new("properties.publicNetworkAccessForIngestion", canon::lower)
-            .default(r#""enabled""#),
-        Field::new("properties.publicNetworkAccessForQuery", canon::lower).default(r#""enabled""#),
-        Field::new("properties.DisableLocalAuth", canon::same).default("false"),
+            .default(r#""enabled""#)
+            .spec_words("public_network_access_for_ingestion", words::toggle),
+        Field::new("properties.publicNetworkAccessForQuery", canon::lower)
+            .default(r#""enabled""#)
+            .spec_words("public_network_access_for_query", words::toggle),
+        Field::new("properties.DisableLocalAuth", canon::same)
+            .default("false")
+            .spec("disable_local_auth"),
     ],
     ..KindDef::new(
         Kind::ApplicationInsights,

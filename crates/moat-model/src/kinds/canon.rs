@@ -205,3 +205,38 @@ pub fn iso_seconds(v: &Value) -> Option<Value> {
             .map_or(Value::Null, |s| json!(s)),
     )
 }
+
+/// A private endpoint's connections: `[{ properties: { privateLinkServiceId, groupIds } }]` →
+/// the sorted set of `"<lowercased target ID> <lowercased group>"` (names and the service's
+/// connection state are not compared).
+pub fn link_connections(v: &Value) -> Option<Value> {
+    let mut out = Vec::new();
+    for c in v.as_array().into_iter().flatten() {
+        let id = json::get(c, "properties.privateLinkServiceId")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim_end_matches('/')
+            .to_lowercase();
+        let groups = json::get(c, "properties.groupIds")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for g in groups.iter().filter_map(Value::as_str) {
+            out.push(format!("{id} {}", g.to_lowercase()));
+        }
+    }
+    Some(sorted(out))
+}
+
+/// A DNS zone group's zones: `[{ name, properties: { privateDnsZoneId } }]` → the sorted set
+/// of lowercased zone IDs (config names and record sets are the service's).
+pub fn zone_configs(v: &Value) -> Option<Value> {
+    Some(sorted(
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| json::get(c, "properties.privateDnsZoneId").and_then(Value::as_str))
+            .map(|s| s.trim_end_matches('/').to_lowercase())
+            .collect(),
+    ))
+}

@@ -1,6 +1,6 @@
 //! Key vaults: SKU, tenant, access model, soft delete and the firewall; a deleted vault keeps its name, so a vault is recovered, never replaced.
 
-use super::{Field, KindDef, Replace, Scope, ScopeRef, Site, SoftDelete, canon, refs};
+use super::{Field, KindDef, Replace, Scope, ScopeRef, Site, SoftDelete, canon, refs, words};
 use crate::arm::{MapContext, access, toggle};
 use crate::cidr::Cidr;
 use crate::model::{Body, Kind, Resource};
@@ -27,24 +27,42 @@ pub(crate) static DEF: KindDef = KindDef {
     // (`replace`), so the change is refused, never executed. `enablePurgeProtection` can
     // only go from unset to true (its description); `null` is its default.
     fields: &[
-        Field::new("properties.tenantId", canon::lower),
-        Field::new("properties.sku.name", canon::lower),
-        Field::new("properties.enableRbacAuthorization", canon::same),
-        Field::new("properties.softDeleteRetentionInDays", canon::same).immutable(),
-        Field::new("properties.enablePurgeProtection", canon::same).default("null"),
-        Field::new("properties.publicNetworkAccess", canon::lower).default(r#""enabled""#),
-        Field::new("properties.enabledForDeployment", canon::same).default("false"),
-        Field::new("properties.enabledForDiskEncryption", canon::same).default("false"),
-        Field::new("properties.enabledForTemplateDeployment", canon::same).default("false"),
-        Field::new("properties.networkAcls.defaultAction", canon::lower).default(r#""allow""#),
+        Field::new("properties.tenantId", canon::lower).spec("tenant_id"),
+        Field::new("properties.sku.name", canon::lower).spec_words("sku", words::vault_sku),
+        Field::new("properties.enableRbacAuthorization", canon::same).spec("rbac_authorization"),
+        Field::new("properties.softDeleteRetentionInDays", canon::same)
+            .immutable()
+            .spec("soft_delete_retention_days"),
+        Field::new("properties.enablePurgeProtection", canon::same)
+            .default("null")
+            .spec("purge_protection"),
+        Field::new("properties.publicNetworkAccess", canon::lower)
+            .default(r#""enabled""#)
+            .spec_words("public_network_access", words::toggle),
+        Field::new("properties.enabledForDeployment", canon::same)
+            .default("false")
+            .spec("enabled_for_deployment"),
+        Field::new("properties.enabledForDiskEncryption", canon::same)
+            .default("false")
+            .spec("enabled_for_disk_encryption"),
+        Field::new("properties.enabledForTemplateDeployment", canon::same)
+            .default("false")
+            .spec("enabled_for_template_deployment"),
+        Field::new("properties.networkAcls.defaultAction", canon::lower)
+            .default(r#""allow""#)
+            .spec_words("network_rules.default_action", words::access),
         Field::new("properties.networkAcls.bypass", canon::comma_set)
-            .default(r#"["azureservices"]"#),
+            .default(r#"["azureservices"]"#)
+            .spec_words("network_rules.bypass", words::bypass),
         Field::new(
             "properties.networkAcls.virtualNetworkRules",
             canon::vnet_rules,
         )
-        .default("[]"),
-        Field::new("properties.networkAcls.ipRules", canon::ip_rules_cidr).default("[]"),
+        .default("[]")
+        .spec("network_rules.subnets"),
+        Field::new("properties.networkAcls.ipRules", canon::ip_rules_cidr)
+            .default("[]")
+            .spec("network_rules.ip_rules"),
     ],
     carry_over: &["properties.accessPolicies", "properties.networkAcls"],
     soft_delete: Some(SoftDelete {

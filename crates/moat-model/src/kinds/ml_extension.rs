@@ -269,13 +269,7 @@ mod tests {
         assert!(r.id.ends_with(
             "/managedClusters/aks/providers/Microsoft.KubernetesConfiguration/extensions/ml"
         ));
-        let b = request_body(
-            &m,
-            r,
-            &MapContext {
-                tenant: String::new(),
-            },
-        );
+        let b = request_body(&m, r, &MapContext::default());
         assert_eq!(
             b,
             json!({"properties": {
@@ -317,13 +311,7 @@ mod tests {
     fn without_inference_no_router_is_configured_and_bad_names_are_located() {
         let (m, _) = model("{ inference: false, training: true }");
         let r = m.get("aks/ml_extension").unwrap();
-        let b = request_body(
-            &m,
-            r,
-            &MapContext {
-                tenant: String::new(),
-            },
-        );
+        let b = request_body(&m, r, &MapContext::default());
         assert_eq!(
             b["properties"]["configurationSettings"],
             json!({"enableTraining": "True", "enableInference": "False"})

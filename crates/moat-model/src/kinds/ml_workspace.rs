@@ -1,12 +1,12 @@
 //! Azure ML workspaces: their dependent resources (fixed at creation) and settings; computes are children.
 
 use super::user_assigned_identity as uai;
-use super::{Field, KindDef, ML_SECRETS, Scope, ScopeRef, Site, canon, refs};
+use super::{Field, KindDef, ML_SECRETS, Scope, ScopeRef, Site, canon, refs, words};
 use crate::arm::{MapContext, toggle};
 use crate::model::{Body, Kind, Resource};
 use crate::resolve::Resolver;
 use crate::{json, naming};
-use moat_spec::ast::KindSpec;
+use moat_spec::ast::{IsolationMode, KindSpec};
 use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::{Value, json};
 
@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 // deletes each before the workspace with `underlyingResourceAction=Delete`, because a
 // workspace's delete only drops the attachment and would leave a cluster Azure ML created.
 pub(crate) static DEF: KindDef = KindDef {
-    deletes_children: &[Kind::AmlCompute],
+    deletes_children: &[Kind::AmlCompute, Kind::MlOutboundRule],
+    live_check: Some(check_live),
     outputs,
     scope_ref: Some(ScopeRef {
         field: refs::RESOURCE_GROUP,
@@ -30,17 +31,33 @@ pub(crate) static DEF: KindDef = KindDef {
     // `containerRegistry`). `storageAccount`, `keyVault` and `hbiWorkspace` are not in it:
     // they replace the workspace (and its computes).
     fields: &[
-        Field::new("properties.storageAccount", canon::id_of).immutable(),
-        Field::new("properties.keyVault", canon::id_of).immutable(),
-        Field::new("properties.applicationInsights", canon::id_of),
-        Field::new("properties.containerRegistry", canon::id_of),
-        Field::new("properties.friendlyName", canon::same).default(r#""""#),
-        Field::new("properties.description", canon::same).default(r#""""#),
-        Field::new("properties.publicNetworkAccess", canon::lower).default(r#""enabled""#),
+        Field::new("properties.storageAccount", canon::id_of)
+            .immutable()
+            .spec("storage_account"),
+        Field::new("properties.keyVault", canon::id_of)
+            .immutable()
+            .spec("key_vault"),
+        Field::new("properties.applicationInsights", canon::id_of).spec("application_insights"),
+        Field::new("properties.containerRegistry", canon::id_of).spec("container_registry"),
+        Field::new("properties.friendlyName", canon::same)
+            .default(r#""""#)
+            .spec("friendly_name"),
+        Field::new("properties.description", canon::same)
+            .default(r#""""#)
+            .spec("description"),
+        Field::new("properties.publicNetworkAccess", canon::lower)
+            .default(r#""enabled""#)
+            .spec_words("public_network_access", words::toggle),
         Field::new("properties.hbiWorkspace", canon::same)
             .default("false")
-            .immutable(),
-        Field::new("properties.imageBuildCompute", canon::same),
+            .immutable()
+            .spec("hbi_workspace"),
+        Field::new("properties.imageBuildCompute", canon::same).spec("image_build_compute"),
+        // Only the isolation: `outboundRules` holds the rules Azure adds besides the spec's,
+        // which are written and compared as children (`ml_outbound_rule.rs`).
+        Field::new("properties.managedNetwork.isolationMode", canon::lower)
+            .default(r#""disabled""#)
+            .spec("managed_network.isolation"),
         Field::new("identity.type", uai::identity_type).default(r#""systemassigned""#),
         Field::new("identity.userAssignedIdentities", uai::user_assigned_ids).default("[]"),
     ],
@@ -95,11 +112,111 @@ fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
     if let Some(x) = &w.image_build_compute {
         json::set(b, "properties.imageBuildCompute", json!(x.value));
     }
+    if let Some(i) = w
+        .managed_network
+        .as_ref()
+        .and_then(|m| m.value.isolation.as_ref())
+    {
+        json::set(
+            b,
+            "properties.managedNetwork.isolationMode",
+            json!(isolation_word(i.value)),
+        );
+    }
+}
+
+/// Azure's spelling of an isolation mode.
+fn isolation_word(i: IsolationMode) -> &'static str {
+    match i {
+        IsolationMode::Disabled => "Disabled",
+        IsolationMode::AllowInternetOutbound => "AllowInternetOutbound",
+        IsolationMode::AllowOnlyApprovedOutbound => "AllowOnlyApprovedOutbound",
+    }
+}
+
+/// The isolation a workspace's spec asks for (`disabled` when it says none), and where.
+fn desired_isolation(w: &moat_spec::ast::MlWorkspace) -> (IsolationMode, Option<moat_spec::Span>) {
+    match &w.managed_network {
+        Some(m) => match &m.value.isolation {
+            Some(i) => (i.value, Some(i.span)),
+            None => (IsolationMode::Disabled, Some(m.span)),
+        },
+        None => (IsolationMode::Disabled, None),
+    }
+}
+
+/// Plan-time checks of the managed network's one-way door, against the live workspace:
+/// isolation that is on cannot be turned off (E0114, an error), and turning it on — on a new
+/// workspace or an existing one — is a warning (W0302), because it cannot be undone.
+pub(crate) fn check_live(
+    model: &crate::model::Model,
+    live: &std::collections::BTreeMap<String, Value>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for r in model.of_kind(Kind::MlWorkspace) {
+        let Body::Spec(KindSpec::MlWorkspace(w)) = &r.body else {
+            continue;
+        };
+        let (want, at) = desired_isolation(w);
+        let now = live
+            .get(&r.key)
+            .and_then(|b| json::get(b, "properties.managedNetwork.isolationMode"))
+            .and_then(Value::as_str)
+            .unwrap_or("Disabled");
+        let on = !now.eq_ignore_ascii_case("disabled");
+        if on && want == IsolationMode::Disabled {
+            let span = at.unwrap_or(r.key_span);
+            out.push(
+                Diagnostic::error(
+                    codes::E0114,
+                    format!(
+                        "workspace `{}` has managed network isolation `{now}`, which cannot be turned off",
+                        r.key
+                    ),
+                    span,
+                )
+                .label(if at.is_some() {
+                    "asks for `disabled`"
+                } else {
+                    "no `managed_network` here means `disabled`"
+                })
+                .hint(format!(
+                    "keep `managed_network: {{ isolation: {} }}`; only a new workspace can be without one",
+                    match now.to_ascii_lowercase().as_str() {
+                        "allowonlyapprovedoutbound" => "allow_only_approved_outbound",
+                        _ => "allow_internet_outbound",
+                    }
+                )),
+            );
+        } else if !on
+            && want != IsolationMode::Disabled
+            && let Some(span) = at
+        {
+            out.push(
+                Diagnostic::warning(
+                    codes::W0302,
+                    format!(
+                        "this plan turns on managed network isolation of workspace `{}`: it cannot be turned off again",
+                        r.key
+                    ),
+                    span,
+                )
+                .label(format!("`{}` from here on", isolation_word(want)))
+                .note("Azure refuses to return a workspace's managed network to `Disabled`; only deleting the workspace undoes it"),
+            );
+        }
+    }
+    out
 }
 
 /// Offline checks of one `ml_workspace`: what Azure would reject that can be known from the spec.
 pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
-    let Site { key, refs, .. } = site;
+    let Site {
+        key,
+        refs,
+        children,
+        ..
+    } = site;
     let KindSpec::MlWorkspace(w) = spec else {
         return;
     };
@@ -118,6 +235,7 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
     if let Some(c) = &w.container_registry {
         refs.extend(rs.bind(c, refs::CONTAINER_REGISTRY, &[Kind::ContainerRegistry]));
     }
+    super::ml_outbound_rule::children(rs, key, spec, desired_isolation(w).0, children);
     if let Some(b) = &w.image_build_compute {
         let exists = rs.spec.resources.iter().any(|r| match &r.body {
             Some(KindSpec::AmlCompute(c)) => {

@@ -13,22 +13,27 @@ use serde_json::Value;
 
 pub(crate) mod canon;
 pub mod refs;
+pub mod words;
 
 // Declared here rather than by `registry!`, so that rustfmt sees the files.
 mod aks_cluster;
 mod aks_compute;
 mod aml_compute;
 mod application_insights;
+mod attached_compute;
 mod container_registry;
 mod key_vault;
 mod kubernetes_compute;
 mod ml_asset;
 pub mod ml_extension;
+mod ml_outbound_rule;
 mod ml_workspace;
 mod network_security_group;
 mod online_deployment;
 mod online_endpoint;
 mod online_traffic;
+mod private_dns_zone;
+mod private_endpoint;
 mod resource_group;
 mod role_assignment;
 mod route_table;
@@ -36,6 +41,7 @@ mod storage_account;
 mod subnet;
 mod user_assigned_identity;
 mod virtual_network;
+pub use private_endpoint::{GROUPS as PRIVATE_ENDPOINT_GROUPS, group_of as private_endpoint_group};
 pub use role_assignment::{BUILT_IN_ROLES, assignment_name, role_guid};
 
 /// The one list of kinds: each names its variant and its file. Generates [`Kind`], [`ALL`] and
@@ -83,6 +89,13 @@ registry! {
     MlExtension => ml_extension,
     UserAssignedIdentity => user_assigned_identity,
     RoleAssignment => role_assignment,
+    PrivateDnsZone => private_dns_zone,
+    PrivateDnsZoneLink => private_dns_zone::LINK_DEF,
+    PrivateEndpoint => private_endpoint,
+    PrivateDnsZoneGroup => private_endpoint::ZONE_GROUP_DEF,
+    MlOutboundRule => ml_outbound_rule,
+    VmCompute => attached_compute::VM,
+    HdinsightCompute => attached_compute::HDINSIGHT,
 }
 
 /// Where a kind's ARM ID lives; the ID is derived from it.
@@ -177,6 +190,25 @@ pub struct Field {
     /// Azure may leave it out of a GET (write-only): when the live body has no value, the
     /// last applied one stands for it.
     pub write_only: bool,
+    /// How a plan shows it in the spec's words (`None`: by its ARM path, values as ARM has
+    /// them).
+    pub shown: Option<Shown>,
+}
+
+/// How a plan shows a managed field in the spec's vocabulary instead of ARM's: the spec's
+/// name for it and, where ARM's spelling differs from the spec's, the spec's words for its
+/// value. The JSON plan keeps ARM's paths and values; only the text and markdown read this.
+#[derive(Clone, Copy, Debug)]
+pub struct Shown {
+    /// The spec's name for the field (`address_prefix`, `network_rules.default_action`).
+    pub name: &'static str,
+    /// For a set owned whole, keyed by member name (a projection object): the spec's noun
+    /// for one member (`rule`, `route`). Each member is then its own line,
+    /// `rule NAME: WORDS`, added, removed or changed.
+    pub member: Option<&'static str>,
+    /// The value in the spec's words: one member's canonical form for a set, otherwise the
+    /// value the plan holds (the body's spelling). `None` shows the value as it is.
+    pub words: Option<fn(&Value) -> String>,
 }
 
 impl Field {
@@ -192,7 +224,48 @@ impl Field {
             public: false,
             refused: None,
             write_only: false,
+            shown: None,
         }
+    }
+    /// Shown by the spec's name for it, its value as it is.
+    pub const fn spec(mut self, name: &'static str) -> Field {
+        self.shown = Some(Shown {
+            name,
+            member: None,
+            words: None,
+        });
+        self
+    }
+    /// Shown by the spec's name for it, its value in the spec's words.
+    pub const fn spec_words(mut self, name: &'static str, words: fn(&Value) -> String) -> Field {
+        self.shown = Some(Shown {
+            name,
+            member: None,
+            words: Some(words),
+        });
+        self
+    }
+    /// A set keyed by member name, shown one member a line: `noun NAME: words(member)`.
+    pub const fn members(
+        mut self,
+        name: &'static str,
+        noun: &'static str,
+        words: fn(&Value) -> String,
+    ) -> Field {
+        self.shown = Some(Shown {
+            name,
+            member: Some(noun),
+            words: Some(words),
+        });
+        self
+    }
+    /// A secret (`x-ms-secret` in the API definition): the spec gives a reference
+    /// (`moat_spec::secret::Secret`), the body a marker, the plan and the state a fingerprint;
+    /// Azure never returns it, so the last applied fingerprint stands for the live value.
+    pub const fn secret(mut self) -> Field {
+        self.secret = true;
+        self.write_only = true;
+        self
     }
     /// Not a secret, whatever the kind's `secrets` list says.
     pub const fn public(mut self) -> Field {
@@ -423,6 +496,10 @@ pub struct KindDef {
     pub server_outputs: &'static [(&'static str, &'static str)],
     /// The ID of a [`Scope::Extension`] kind.
     pub(crate) extension_id: Option<ExtensionIdFn>,
+    /// Lists in its live body (ARM paths) whose entries' `id`s name resources Azure made for
+    /// it and deletes with it (a private endpoint's NIC): a resource group's contents check
+    /// counts them as the stack's.
+    pub made_with: &'static [&'static str],
 }
 
 /// The `droppable_ref` of kinds that cannot drop any reference in place.
@@ -508,6 +585,7 @@ impl KindDef {
             server_outputs: &[],
             extension_id: None,
             live_check: None,
+            made_with: &[],
         }
     }
 
@@ -558,10 +636,10 @@ mod tests {
     fn kind_words_and_arm_types_are_unique() {
         let words: BTreeSet<_> = ALL.iter().map(|k| def(*k).word).collect();
         assert_eq!(words.len(), ALL.len());
-        // Three ML compute kinds share one ARM type, and an endpoint's traffic writes the
+        // Five ML compute kinds share one ARM type, and an endpoint's traffic writes the
         // endpoint; every other kind has its own.
         let types: BTreeSet<_> = ALL.iter().map(|k| def(*k).arm_type).collect();
-        assert_eq!(types.len(), ALL.len() - 3);
+        assert_eq!(types.len(), ALL.len() - 5);
     }
 
     #[test]
@@ -586,6 +664,29 @@ mod tests {
             }
             for p in d.carry_over {
                 assert!(ArmPath::parse(p).is_ok(), "{}: {p}", d.word);
+            }
+        }
+    }
+
+    #[test]
+    fn every_shown_name_is_a_field_of_the_kinds_spec() {
+        for t in moat_spec::ast::ResourceType::all() {
+            let d = def(Kind::of(t));
+            for f in d.fields {
+                let Some(shown) = f.shown else { continue };
+                let top = shown.name.split('.').next().unwrap_or_default();
+                assert!(
+                    t.fields().contains(&top) || moat_spec::ast::COMMON_FIELDS.contains(&top),
+                    "{}: `{}` shows as `{}`, which its spec does not have",
+                    d.word,
+                    f.path,
+                    shown.name
+                );
+                assert!(
+                    shown.member.is_none() || shown.words.is_some(),
+                    "{}: a set's members need words",
+                    d.word
+                );
             }
         }
     }

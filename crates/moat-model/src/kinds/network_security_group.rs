@@ -1,6 +1,6 @@
 //! Network security groups: the rule set, owned whole.
 
-use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs};
+use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs, words};
 use crate::arm::{MapContext, security_rule};
 use crate::cidr::Cidr;
 use crate::model::{Body, Kind, Resource};
@@ -16,7 +16,11 @@ pub(crate) static DEF: KindDef = KindDef {
         get: scope_ref,
     }),
     // Sources: networkSecurityGroup.json (2024-03-01): the rules change in place.
-    fields: &[Field::new("properties.securityRules", canon::security_rules).default("{}")],
+    fields: &[
+        Field::new("properties.securityRules", canon::security_rules)
+            .default("{}")
+            .members("rules", "rule", words::security_rule),
+    ],
     ..KindDef::new(
         Kind::NetworkSecurityGroup,
         "network_security_group",

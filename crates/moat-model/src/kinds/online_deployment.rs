@@ -273,9 +273,7 @@ pub(crate) fn check_live(
     model: &crate::model::Model,
     live: &std::collections::BTreeMap<String, Value>,
 ) -> Vec<Diagnostic> {
-    let ctx = MapContext {
-        tenant: String::new(),
-    };
+    let ctx = MapContext::default();
     let mut out = Vec::new();
     for r in model
         .resources

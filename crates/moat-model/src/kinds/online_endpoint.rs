@@ -3,6 +3,7 @@
 //! it), and the spec's maps are written by the endpoint's traffic child (`online_traffic.rs`)
 //! after every deployment it names exists.
 
+use super::user_assigned_identity as uai;
 use super::{Field, KindDef, ML_SECRETS, Scope, ScopeRef, Site, canon, refs};
 use crate::arm::MapContext;
 use crate::model::{Body, Kind, Resource};
@@ -25,7 +26,11 @@ pub(crate) static DEF: KindDef = KindDef {
             .immutable(),
         Field::new("properties.publicNetworkAccess", canon::lower).default("\"enabled\""),
         Field::new("properties.description", canon::same),
+        // Managed only when the spec says `identity:`; otherwise the live one is carried over.
+        Field::new("identity.type", uai::identity_type).default(r#""none""#),
+        Field::new("identity.userAssignedIdentities", uai::user_assigned_ids).default("[]"),
     ],
+    server_outputs: &[("principal_id", "identity.principalId")],
     carry_over: &["properties.traffic", "properties.mirrorTraffic", "identity"],
     secrets: ML_SECRETS,
     deletes_children: &[Kind::OnlineDeployment, Kind::OnlineTraffic],
@@ -66,6 +71,14 @@ pub(crate) fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
         _ => "Enabled",
     };
     json::set(b, "properties.publicNetworkAccess", json!(access));
+    if let Some(i) = &e.identity {
+        uai::set_body(
+            r,
+            b,
+            uai::system(Some(i), false),
+            "SystemAssigned,UserAssigned",
+        );
+    }
     if let Some(d) = &e.description {
         json::set(b, "properties.description", json!(d.value));
     }
@@ -86,6 +99,7 @@ fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
     if let Some(c) = &e.compute {
         refs.extend(rs.bind(c, refs::COMPUTE, &[Kind::KubernetesCompute]));
     }
+    uai::bind(rs, e.identity.as_ref(), refs);
     let Some(id) = rs.ids.get(key).cloned() else {
         return;
     };

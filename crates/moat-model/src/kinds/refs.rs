@@ -41,6 +41,19 @@ pub fn is_firewall_subnet(field: &str) -> bool {
     field.starts_with("network_rules.subnets[")
 }
 
+/// A private endpoint's `target:`.
+pub const TARGET: &str = "target";
+
+/// A private endpoint's `dns_zones[i]`.
+pub fn dns_zone(i: usize) -> String {
+    format!("dns_zones[{i}]")
+}
+
+/// A private DNS zone's `links[i]` (on the link child it writes).
+pub fn link(i: usize) -> String {
+    format!("links[{i}]")
+}
+
 /// An online deployment's `endpoint:`.
 pub const ENDPOINT: &str = "endpoint";
 /// An online endpoint's `compute:`.

@@ -92,13 +92,21 @@ pub const BUILT_IN_ROLES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Kinds whose key, as a principal, means the resource's system-assigned identity.
-const SYSTEM_IDENTITY_KINDS: &[Kind] = &[
-    Kind::MlWorkspace,
-    Kind::AksCluster,
-    Kind::ContainerRegistry,
-    Kind::AmlCompute,
-];
+/// Kinds whose key, as a principal, means the resource's system-assigned identity: those
+/// whose principal the service assigns at
+/// `identity.principalId` (their `server_outputs`).
+fn system_identity_kinds() -> Vec<Kind> {
+    super::ALL
+        .iter()
+        .copied()
+        .filter(|k| {
+            super::def(*k)
+                .server_outputs
+                .iter()
+                .any(|(n, p)| *n == "principal_id" && *p == "identity.principalId")
+        })
+        .collect()
+}
 
 fn is_guid(s: &str) -> bool {
     let b = s.as_bytes();
@@ -228,7 +236,7 @@ fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
     let p = &a.principal.value;
     if !p.starts_with('/') && !is_guid(p) {
         let mut kinds = vec![Kind::UserAssignedIdentity];
-        kinds.extend_from_slice(SYSTEM_IDENTITY_KINDS);
+        kinds.extend(system_identity_kinds());
         site.refs.extend(rs.bind(&a.principal, PRINCIPAL, &kinds));
     }
     if role_guid(&a.role.value).is_none() {

@@ -1,6 +1,6 @@
 //! Route tables: the route set, owned whole.
 
-use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs};
+use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs, words};
 use crate::arm::{MapContext, next_hop};
 use crate::cidr::Cidr;
 use crate::model::{Body, Kind, Resource};
@@ -17,8 +17,12 @@ pub(crate) static DEF: KindDef = KindDef {
     }),
     // Sources: routeTable.json (2024-03-01): routes and BGP propagation change in place.
     fields: &[
-        Field::new("properties.routes", canon::routes).default("{}"),
-        Field::new("properties.disableBgpRoutePropagation", canon::same).default("false"),
+        Field::new("properties.routes", canon::routes)
+            .default("{}")
+            .members("routes", "route", words::route),
+        Field::new("properties.disableBgpRoutePropagation", canon::same)
+            .default("false")
+            .spec("disable_bgp_route_propagation"),
     ],
     ..KindDef::new(
         Kind::RouteTable,

@@ -1,6 +1,6 @@
 //! Storage accounts: SKU, kind, transport and access settings, and the firewall.
 
-use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs};
+use super::{Field, KindDef, Scope, ScopeRef, Site, canon, refs, words};
 use crate::arm::{MapContext, access, toggle};
 use crate::cidr::Cidr;
 use crate::model::{Body, Kind, Resource};
@@ -26,26 +26,42 @@ pub(crate) static DEF: KindDef = KindDef {
     // `StorageAccountPropertiesCreateParameters`: it replaces the account. moat keeps `kind`
     // immutable because the only in-place kind change is the one-way upgrade.
     fields: &[
-        Field::new("sku.name", canon::lower),
-        Field::new("kind", canon::lower).immutable(),
-        Field::new("properties.accessTier", canon::lower),
-        Field::new("properties.supportsHttpsTrafficOnly", canon::same),
-        Field::new("properties.minimumTlsVersion", canon::lower),
-        Field::new("properties.allowBlobPublicAccess", canon::same),
-        Field::new("properties.allowSharedKeyAccess", canon::same).default("true"),
-        Field::new("properties.publicNetworkAccess", canon::lower).default(r#""enabled""#),
+        Field::new("sku.name", canon::lower).spec("sku"),
+        Field::new("kind", canon::lower)
+            .immutable()
+            .spec_words("kind", words::storage_kind),
+        Field::new("properties.accessTier", canon::lower)
+            .spec_words("access_tier", words::access_tier),
+        Field::new("properties.supportsHttpsTrafficOnly", canon::same).spec("https_only"),
+        Field::new("properties.minimumTlsVersion", canon::lower)
+            .spec_words("min_tls_version", words::tls_version),
+        Field::new("properties.allowBlobPublicAccess", canon::same)
+            .spec("allow_blob_public_access"),
+        Field::new("properties.allowSharedKeyAccess", canon::same)
+            .default("true")
+            .spec("allow_shared_key_access"),
+        Field::new("properties.publicNetworkAccess", canon::lower)
+            .default(r#""enabled""#)
+            .spec_words("public_network_access", words::toggle),
         Field::new("properties.isHnsEnabled", canon::same)
             .default("false")
-            .immutable(),
-        Field::new("properties.networkAcls.defaultAction", canon::lower).default(r#""allow""#),
+            .immutable()
+            .spec("hierarchical_namespace"),
+        Field::new("properties.networkAcls.defaultAction", canon::lower)
+            .default(r#""allow""#)
+            .spec_words("network_rules.default_action", words::access),
         Field::new("properties.networkAcls.bypass", canon::comma_set)
-            .default(r#"["azureservices"]"#),
+            .default(r#"["azureservices"]"#)
+            .spec_words("network_rules.bypass", words::bypass),
         Field::new(
             "properties.networkAcls.virtualNetworkRules",
             canon::vnet_rules,
         )
-        .default("[]"),
-        Field::new("properties.networkAcls.ipRules", canon::ip_rules_bare).default("[]"),
+        .default("[]")
+        .spec("network_rules.subnets"),
+        Field::new("properties.networkAcls.ipRules", canon::ip_rules_bare)
+            .default("[]")
+            .spec("network_rules.ip_rules"),
     ],
     secrets: &["sharedKey", "sshPassword"],
     ..KindDef::new(

@@ -3,7 +3,7 @@
 //! its own is checked twice: offline against the network when the spec declares it, and at
 //! plan time ([`check_live`]) against the live network when the spec only reads it.
 
-use super::{Field, KindDef, LockGroup, Scope, ScopeRef, Site, canon, refs};
+use super::{Field, KindDef, LockGroup, Scope, ScopeRef, Site, canon, refs, words};
 use crate::arm::{MapContext, Projection, id_obj, toggle};
 use crate::cidr::Cidr;
 use crate::model::{Body, Kind, Model, Ref, Resource};
@@ -29,26 +29,34 @@ pub(crate) static DEF: KindDef = KindDef {
     // changes in place (an address prefix in use is refused by Azure at apply, `InUseSubnet…`;
     // BEHAVIOR.md §5.6 for what a PUT must carry over).
     fields: &[
-        Field::new("properties.addressPrefix", canon::same),
+        Field::new("properties.addressPrefix", canon::same).spec("address_prefix"),
         Field::new("properties.networkSecurityGroup", canon::id_of)
             .default("null")
-            .carried(),
+            .carried()
+            .spec("network_security_group"),
         Field::new("properties.routeTable", canon::id_of)
             .default("null")
-            .carried(),
+            .carried()
+            .spec("route_table"),
         Field::new("properties.serviceEndpoints", canon::service_names)
             .default("[]")
-            .carried(),
+            .carried()
+            .spec("service_endpoints"),
         Field::new("properties.delegations", canon::delegation_names)
             .default("[]")
-            .carried(),
+            .carried()
+            .spec("delegations"),
         Field::new("properties.privateEndpointNetworkPolicies", canon::lower)
             .default(r#""disabled""#)
-            .carried(),
+            .carried()
+            .spec_words("private_endpoint_network_policies", words::toggle),
         Field::new("properties.privateLinkServiceNetworkPolicies", canon::lower)
             .default(r#""enabled""#)
-            .carried(),
-        Field::new("properties.defaultOutboundAccess", canon::same).carried(),
+            .carried()
+            .spec_words("private_link_service_network_policies", words::toggle),
+        Field::new("properties.defaultOutboundAccess", canon::same)
+            .carried()
+            .spec("default_outbound_access"),
     ],
     carry_over: &["properties.natGateway"],
     read_in_parent: true,

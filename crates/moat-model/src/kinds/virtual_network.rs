@@ -21,8 +21,10 @@ pub(crate) static DEF: KindDef = KindDef {
     // update; the address space and DNS servers change in place (BEHAVIOR.md §5.2 for what a
     // full PUT must carry over).
     fields: &[
-        Field::new("properties.addressSpace.addressPrefixes", canon::str_set),
-        Field::new("properties.dhcpOptions.dnsServers", canon::str_set).default("[]"),
+        Field::new("properties.addressSpace.addressPrefixes", canon::str_set).spec("address_space"),
+        Field::new("properties.dhcpOptions.dnsServers", canon::str_set)
+            .default("[]")
+            .spec("dns_servers"),
     ],
     carry_over: &["properties.dhcpOptions"],
     deletes_children: &[Kind::Subnet],

@@ -1,5 +1,6 @@
 //! Microsoft.MachineLearningServices computes: AmlCompute clusters and AKS computes (created by
-//! Azure ML or attached), with their subnet and cluster references.
+//! Azure ML or attached), with their subnet and cluster references, and VMs and HDInsight
+//! clusters attached over SSH (the credential is checked, never stored or returned).
 
 use super::subnet::subnet_cidrs;
 use super::{
@@ -32,6 +33,9 @@ pub const DEF: KindDef = KindDef {
         ("AmlCompute", AML_COMPUTE),
         ("AKS", Span::new(600.0, 480.0, 720.0)),
         ("AKS-attach", Span::new(60.0, 30.0, 90.0)),
+        // Attaching over SSH: Azure ML logs in once to check the machine.
+        ("VirtualMachine", Span::new(40.0, 20.0, 90.0)),
+        ("HDInsight", Span::new(40.0, 20.0, 90.0)),
     ],
     delete_secs: 60.0,
 };
@@ -308,6 +312,82 @@ fn aks_create_properties(ctx: &Ctx, name: &str, p: &Value) -> ArmResult<Value> {
     Ok(Value::Object(out))
 }
 
+/// The stored properties of a VM or HDInsight attach. The attached resource must be named by
+/// an ID of its type, and the administrator account must carry a user and a credential (a
+/// private key or a password). The credential is checked and dropped: it is never stored,
+/// so no GET returns it (`Compute_Get` returns no secret; `listKeys` is the only way back,
+/// and the emulator does not model it).
+fn ssh_attach_properties(
+    ctype: &str,
+    name: &str,
+    resource_id: &str,
+    p: &Value,
+) -> ArmResult<Value> {
+    let want = if ctype == "VirtualMachine" {
+        "/providers/microsoft.compute/virtualmachines/"
+    } else {
+        "/providers/microsoft.hdinsight/clusters/"
+    };
+    if !resource_id.to_ascii_lowercase().contains(want) {
+        return Err(validation(format!(
+            "The resource ID '{resource_id}' of compute '{name}' is not a resource of the type {ctype} compute attaches."
+        )));
+    }
+    let account = p
+        .get("administratorAccount")
+        .filter(|a| a.is_object())
+        .ok_or_else(|| {
+            validation(format!(
+                "Compute '{name}' of type {ctype} needs properties.administratorAccount."
+            ))
+        })?;
+    let text = |k: &str| {
+        account
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let username = text("username").ok_or_else(|| {
+        validation(format!(
+            "Compute '{name}': administratorAccount.username is required."
+        ))
+    })?;
+    if text("privateKeyData").is_none() && text("password").is_none() {
+        return Err(validation(format!(
+            "Compute '{name}': administratorAccount needs a privateKeyData or a password."
+        )));
+    }
+    // Azure ML logs in with the key to check the machine: something that is no private key
+    // fails the attach (the message never echoes it).
+    if let Some(k) = text("privateKeyData")
+        && !(k.contains("-----BEGIN") && k.contains("PRIVATE KEY-----"))
+    {
+        return Err(validation(format!(
+            "Compute '{name}': administratorAccount.privateKeyData is not a private key (PEM or OpenSSH)."
+        )));
+    }
+    let mut out = Map::new();
+    for f in [
+        "address",
+        "sshPort",
+        "virtualMachineSize",
+        "notebookServerPort",
+    ] {
+        if let Some(v) = p.get(f).filter(|v| !v.is_null()) {
+            out.insert(f.into(), v.clone());
+        }
+    }
+    if !out.contains_key("sshPort") {
+        out.insert("sshPort".into(), json!(22));
+    }
+    // The user name comes back; the key and the password never do.
+    out.insert(
+        "administratorAccount".into(),
+        json!({ "username": username }),
+    );
+    Ok(Value::Object(out))
+}
+
 /// PUT of a compute: 201 + Azure-AsyncOperation with the compute in `Creating`.
 fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     check_tags(&mut body)?;
@@ -428,6 +508,12 @@ fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
             }
             p.insert("resourceId".into(), json!(cluster));
             ("", true, inner.clone())
+        }
+        "VirtualMachine" | "HDInsight" => {
+            let r = resource_id.as_deref().unwrap_or_default();
+            let out = ssh_attach_properties(&ctype, &name, r, &inner)?;
+            p.insert("resourceId".into(), json!(r));
+            (ctype.as_str(), true, out)
         }
         _ => {
             if let Some(r) = &resource_id {

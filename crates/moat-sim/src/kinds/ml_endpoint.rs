@@ -240,7 +240,16 @@ fn put_endpoint(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply
         body.get("tags").cloned().unwrap_or(json!({})),
     );
     if let Some(i) = body.get("identity").filter(|v| v.is_object()) {
-        util::set_at(&mut stored, "", "identity", i.clone());
+        // A system-assigned identity gets a principal, which an update keeps.
+        let kept = existing
+            .as_ref()
+            .and_then(|r| r.body.pointer("/identity/principalId"))
+            .cloned();
+        let mut i = super::storage::identity(i);
+        if let (Some(p), true) = (kept, i.get("principalId").is_some()) {
+            util::set_at(&mut i, "", "principalId", p);
+        }
+        util::set_at(&mut stored, "", "identity", i);
     } else {
         util::set_at(&mut stored, "", "identity", json!({"type": "None"}));
     }

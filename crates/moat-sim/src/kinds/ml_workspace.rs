@@ -16,7 +16,7 @@ pub const DEF: KindDef = KindDef {
     put,
     patch,
     delete,
-    render: render_state,
+    render,
     refs: no_refs,
     lro: Some(LRO),
     // No workspace create in the recorded corpus (the ML cassettes are of online endpoints,
@@ -29,7 +29,7 @@ pub const DEF: KindDef = KindDef {
 
 /// `…/workspaceOperationsStatus/{id}` for both headers (`type=async` / `type=location`). The
 /// ML definitions bound `Retry-After` to 10..=600 seconds.
-const LRO: LroStyle = LroStyle {
+pub(crate) const LRO: LroStyle = LroStyle {
     urls: PollUrls::Provider {
         ns: "Microsoft.MachineLearningServices",
         async_op: (
@@ -230,7 +230,6 @@ fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
         "serverlessComputeSettings",
         "sharedPrivateLinkResources",
         "serviceManagedResourcesSettings",
-        "managedNetwork",
         "featureStoreSettings",
         "associatedWorkspaces",
         "hubResourceId",
@@ -239,6 +238,19 @@ fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
         if let Some(v) = props.get(f).filter(|v| !v.is_null()) {
             p.insert(f.into(), v.clone());
         }
+    }
+    let storage_id = p
+        .get("storageAccount")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let Some(mn) = super::ml_outbound_rule::on_workspace_put(
+        ctx,
+        rp,
+        existing.as_ref(),
+        props.get("managedNetwork"),
+        storage_id.as_deref(),
+    )? {
+        p.insert("managedNetwork".into(), mn);
     }
     let mut stored = json!({"location": loc, "kind": kind});
     util::set_at(
@@ -294,6 +306,12 @@ fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     ))
 }
 
+/// A workspace shows its provisioning state and its managed network's rules.
+fn render(st: &crate::store::State, rec: &crate::store::Record, v: &mut Value, now: f64) {
+    render_state(st, rec, v, now);
+    super::ml_outbound_rule::render_into_workspace(st, rec, v, now);
+}
+
 /// PATCH of a workspace: synchronous 200.
 fn patch(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     check_tags(&mut body)?;
@@ -325,7 +343,6 @@ fn patch(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
                         | "enableDataIsolation"
                         | "primaryUserAssignedIdentity"
                         | "serverlessComputeSettings"
-                        | "managedNetwork"
                         | "featureStoreSettings"
                         | "serviceManagedResourcesSettings"
                 )

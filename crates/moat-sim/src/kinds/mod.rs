@@ -14,9 +14,12 @@ pub mod keyvault;
 mod ml_asset;
 mod ml_compute;
 mod ml_endpoint;
+mod ml_outbound_rule;
 mod ml_workspace;
 mod network;
 mod nsg;
+mod private_dns;
+mod private_endpoint;
 mod registry;
 pub mod resource_group;
 pub mod role_assignment;
@@ -88,6 +91,13 @@ pub fn def(kind: Kind) -> &'static KindDef {
         Kind::UserAssignedIdentity => &identity::DEF,
         Kind::RoleAssignment => &role_assignment::DEF,
         Kind::ClusterExtension => &cluster_extension::DEF,
+        Kind::PrivateDnsZone => &private_dns::ZONE_DEF,
+        Kind::VirtualNetworkLink => &private_dns::LINK_DEF,
+        Kind::PrivateDnsARecord => &private_dns::A_RECORD_DEF,
+        Kind::PrivateEndpoint => &private_endpoint::DEF,
+        Kind::PrivateDnsZoneGroup => &private_endpoint::ZONE_GROUP_DEF,
+        Kind::NetworkInterface => &private_endpoint::NIC_DEF,
+        Kind::MlOutboundRule => &ml_outbound_rule::DEF,
     };
     debug_assert_eq!(d.kind, kind, "a kind's arm names another kind's definition");
     d

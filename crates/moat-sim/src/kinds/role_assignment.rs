@@ -29,8 +29,9 @@ pub const DEF: KindDef = KindDef {
     delete_secs: 0.0,
 };
 
-/// Seconds (before `--time-scale`) a new principal stays invisible to role assignments: Entra
-/// ID's replication, which the recorded `PrincipalNotFound` answers show.
+/// Seconds (before `--time-scale`) a new principal stays invisible to role assignments by
+/// default: Entra ID's replication, which the recorded `PrincipalNotFound` answers show
+/// (`SimConfig::replication_secs` changes it).
 pub const REPLICATION_SECS: f64 = 10.0;
 
 /// Splits `…/providers/Microsoft.Authorization/roleAssignments/<name>` into scope and name.
@@ -102,7 +103,7 @@ pub fn handle(
                     format!("The scope '{scope}' does not exist."),
                 ));
             }
-            let delay = ctx.scaled(REPLICATION_SECS);
+            let delay = ctx.scaled(ctx.replication_secs);
             let young = ctx.st.resources.values().any(|r| {
                 principal_of(r).is_some_and(|p| p.eq_ignore_ascii_case(&principal))
                     && ctx.now < r.created + delay

@@ -1,5 +1,6 @@
 //! The `aml_compute` kind: an AmlCompute training cluster of a workspace. Its spec declaration: the fields, their docs and decoders.
 
+use super::ManagedIdentities;
 use crate::{spec_enum, spec_struct};
 
 spec_enum! {
@@ -52,6 +53,8 @@ spec_struct! {
         enable_node_public_ip: opt bool,
         /// Node OS (default `linux`).
         os_type: opt OsType,
+        /// Managed identities: `{ system_assigned: true, user_assigned: [key] }`.
+        identity: opt ManagedIdentities,
         /// Description.
         description: opt String,
     }

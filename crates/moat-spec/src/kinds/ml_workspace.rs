@@ -2,7 +2,46 @@
 
 use super::ManagedIdentities;
 use crate::ast::Toggle;
-use crate::spec_struct;
+use crate::decode::Map;
+use crate::{spec_enum, spec_struct};
+
+spec_enum! {
+    /// Isolation of a workspace's managed network (one way: once enabled it cannot return to `disabled`).
+    IsolationMode {
+        Disabled = "disabled",
+        AllowInternetOutbound = "allow_internet_outbound",
+        AllowOnlyApprovedOutbound = "allow_only_approved_outbound",
+    }
+}
+
+spec_struct! {
+    /// One outbound rule of a managed network: exactly one of `fqdn`, `service_tag` (with
+    /// `protocol` and `ports`) or `private_endpoint` (with `subresource`).
+    OutboundRule ("an outbound rule") {
+        /// A host name the network may reach (`pypi.org`, `*.anaconda.com`); needs `allow_only_approved_outbound`.
+        fqdn: opt String,
+        /// A service tag the network may reach, e.g. `AzureMonitor`.
+        service_tag: opt String,
+        /// Protocol of a service tag rule: `TCP`, `UDP`, `ICMP` or `*` (default `TCP`).
+        protocol: opt String,
+        /// Ports of a service tag rule, e.g. `443` or `80,443` (default `443`).
+        ports: opt String,
+        /// A resource reached through a managed private endpoint: a key of this spec or an ARM ID.
+        private_endpoint: opt String,
+        /// The private endpoint's group (`blob`, `file`, `vault`, `registry`, `amlworkspace`; default from the target's kind).
+        subresource: opt String,
+    }
+}
+
+spec_struct! {
+    /// The workspace's managed virtual network.
+    ManagedNetwork ("a managed_network") {
+        /// `disabled` (default), `allow_internet_outbound` or `allow_only_approved_outbound`; cannot return to `disabled`.
+        isolation: opt IsolationMode,
+        /// User-defined outbound rules by name (each its own child `outboundRules/<name>`); the rules Azure adds itself are not moat's.
+        outbound_rules: opt Map<OutboundRule>,
+    }
+}
 
 spec_struct! {
     /// An Azure Machine Learning workspace.
@@ -29,5 +68,7 @@ spec_struct! {
         image_build_compute: opt String,
         /// Managed identities: `{ system_assigned: true, user_assigned: [key] }`.
         identity: opt ManagedIdentities,
+        /// The workspace's managed network: isolation and outbound rules.
+        managed_network: opt ManagedNetwork,
     }
 }

@@ -12,6 +12,7 @@ mod aks_compute;
 mod aml_compute;
 mod application_insights;
 mod container_registry;
+mod hdinsight_compute;
 mod key_vault;
 mod kubernetes_compute;
 mod ml_code;
@@ -21,6 +22,8 @@ mod ml_workspace;
 mod network_security_group;
 mod online_deployment;
 mod online_endpoint;
+mod private_dns_zone;
+mod private_endpoint;
 mod resource_group;
 mod role_assignment;
 mod route_table;
@@ -28,6 +31,7 @@ mod storage_account;
 mod subnet;
 mod user_assigned_identity;
 mod virtual_network;
+mod vm_compute;
 
 /// Generates the kind enum, the typed-spec enum and their dispatch from one list.
 macro_rules! spec_kinds {
@@ -113,4 +117,12 @@ spec_kinds! {
     RoleAssignment = "role_assignment" in role_assignment,
     /// `Microsoft.Network/virtualNetworks/subnets` declared on its own, in a VNet another stack may own
     StandaloneSubnet = "subnet" in subnet,
+    /// `Microsoft.Network/privateDnsZones` with its virtual network links
+    PrivateDnsZone = "private_dns_zone" in private_dns_zone,
+    /// `Microsoft.Network/privateEndpoints` with its DNS zone group
+    PrivateEndpoint = "private_endpoint" in private_endpoint,
+    /// `Microsoft.MachineLearningServices/workspaces/computes` of type VirtualMachine (an attached VM)
+    VmCompute = "vm_compute" in vm_compute,
+    /// `Microsoft.MachineLearningServices/workspaces/computes` of type HDInsight (an attached cluster)
+    HdinsightCompute = "hdinsight_compute" in hdinsight_compute,
 }

@@ -1,5 +1,6 @@
 //! The `online_endpoint` and `online_deployment` kinds: a scoring endpoint of a workspace and its deployments. Their spec declarations: the fields, their docs and decoders.
 
+use super::ManagedIdentities;
 use crate::decode::Map;
 use crate::{spec_enum, spec_struct};
 
@@ -28,6 +29,8 @@ spec_struct! {
         traffic: opt Map<u32>,
         /// Percent of live traffic copied to a deployment (a shadow); at most 50 in total.
         mirror_traffic: opt Map<u32>,
+        /// Managed identities: `{ system_assigned: true, user_assigned: [key] }`.
+        identity: opt ManagedIdentities,
         /// Description.
         description: opt String,
     }

@@ -231,12 +231,25 @@ async fn locked(
     }
     let record = store.snapshot().await;
     let from_saved = saved.is_some();
-    let plan = match saved {
+    let (plan, secrets) = match saved {
         Some(plan) => {
             if let Err(why) = still_current(&plan, c, &record, s).await {
                 bail!("the saved plan is stale: {why}; run `moat plan` again");
             }
-            plan
+            let secrets = if plan.destroy {
+                moat_model::secret::Secrets::none()
+            } else {
+                match crate::pipeline::read_secrets(s, c).await? {
+                    Some(x) => x,
+                    None => return Ok(Status::Failed),
+                }
+            };
+            if let Some(key) = rotated_since(&plan, &secrets) {
+                bail!(
+                    "the saved plan is stale: a secret of `{key}` changed since the plan was made; run `moat plan` again"
+                );
+            }
+            (plan, secrets)
         }
         None => {
             check_keys(c, &record, &run.select.targets)?;
@@ -244,7 +257,7 @@ async fn locked(
             check_replace_keys(c, replace)?;
             let scope = scope(destroy, &run.select);
             match make_plan(s, c, &record, destroy, &scope, replace).await? {
-                Some((p, _)) => p,
+                Some((p, _, secrets)) => (p, secrets),
                 None => return Ok(Status::Failed),
             }
         }
@@ -313,6 +326,7 @@ async fn locked(
     let opts = ApplyOptions {
         parallelism: run.parallelism,
         cancel: interrupts.cancel.clone(),
+        secrets: Arc::new(secrets),
     };
     let report = apply(
         &plan,
@@ -507,6 +521,25 @@ pub(crate) fn select_apply(mut plan: Plan, c: &Checked, select: &Select) -> anyh
 }
 
 /// A saved plan applies only to the spec, state and live resources it was computed from.
+/// The key of a resource the saved plan writes whose secret fingerprint (in what it records
+/// as applied) is no longer the fingerprint of any secret read now: the value the plan
+/// compared is not the one apply would send.
+fn rotated_since(plan: &Plan, secrets: &moat_model::secret::Secrets) -> Option<String> {
+    let now: std::collections::BTreeSet<&String> = secrets.fingerprints().values().collect();
+    plan.resources
+        .iter()
+        .filter(|r| r.action.writes())
+        .find(|r| {
+            r.applied.as_ref().is_some_and(|a| {
+                a.values().any(|v| {
+                    moat_model::secret::is_fingerprint(v)
+                        && v.as_str().is_some_and(|f| !now.contains(&f.to_string()))
+                })
+            })
+        })
+        .map(|r| r.key.clone())
+}
+
 async fn still_current(
     plan: &Plan,
     c: &Checked,

@@ -115,6 +115,7 @@ async fn adopt(
                 .into_iter()
                 .map(|(k, _)| k.to_string())
                 .collect(),
+            outputs: Default::default(),
         },
     );
     record.serial += 1;

@@ -100,5 +100,9 @@ pub fn resource_outputs(r: &ResourceState) -> Map<String, Value> {
     for (k, v) in (r.kind.def().outputs)(&name, &r.applied) {
         m.insert(k.into(), v.into());
     }
+    // What the service assigned (a principal ID), recorded by the last write.
+    for (k, v) in &r.outputs {
+        m.insert(k.clone(), v.clone().into());
+    }
     m
 }

@@ -71,7 +71,8 @@ async fn planned(
     check_keys(c, &record, &args.select.excludes)?;
     check_replace_keys(c, &args.replace)?;
     let scope = scope(args.destroy, &args.select);
-    let Some((plan, _live)) = make_plan(s, c, &record, args.destroy, &scope, &args.replace).await?
+    let Some((plan, _live, _secrets)) =
+        make_plan(s, c, &record, args.destroy, &scope, &args.replace).await?
     else {
         return Ok(Status::Failed);
     };
@@ -97,7 +98,7 @@ async fn planned(
         plan.spec_file = Some(relative_spec(&c.path, file)?);
         plan.spec_repo_file = repo_relative(&c.path);
     }
-    show(&plan, args, out)?;
+    show(&plan, c, args, out)?;
     // Everything that could be read has been shown; an unreadable resource fails the run
     // (and `--detailed-exitcode` must not say 0 or 2 about what nobody could see).
     if report_unreadable(
@@ -126,7 +127,7 @@ async fn planned(
     })
 }
 
-fn show(plan: &Plan, args: &PlanArgs, out: &Output) -> anyhow::Result<()> {
+fn show(plan: &Plan, c: &Checked, args: &PlanArgs, out: &Output) -> anyhow::Result<()> {
     let text = match args.format {
         _ if args.json => {
             let events = crate::progress::EventWriter::new();
@@ -142,12 +143,54 @@ fn show(plan: &Plan, args: &PlanArgs, out: &Output) -> anyhow::Result<()> {
             },
         ),
         PlanFormat::Json => render::json(plan),
-        PlanFormat::Markdown => render::markdown(plan),
+        PlanFormat::Markdown => {
+            let findings = findings(c);
+            let plan_file = args.out.as_ref().map(|f| f.display().to_string());
+            render::markdown_with(
+                plan,
+                &render::MarkdownOptions {
+                    findings: &findings,
+                    full_plan_url: args.plan_url.as_deref(),
+                    plan_file: plan_file.as_deref(),
+                    ..Default::default()
+                },
+            )
+        }
     };
     if !text.is_empty() {
         crate::output::data_line(&text)?;
     }
     Ok(())
+}
+
+/// The spec's warnings and notes (lint findings among them) for the markdown plan, each with
+/// the key of the innermost resource it is in.
+fn findings(c: &Checked) -> Vec<render::Finding> {
+    let file = &c.loaded.file;
+    c.loaded
+        .diags
+        .iter()
+        .filter(|d| !d.is_error())
+        .map(|d| {
+            let at = d.primary.span.start;
+            let key = c
+                .model
+                .resources
+                .iter()
+                .filter(|r| r.span.start <= at && at < r.span.end.max(r.span.start + 1))
+                .min_by_key(|r| r.span.end - r.span.start)
+                .map(|r| r.key.clone());
+            let lc = file.line_col(at);
+            render::Finding {
+                key,
+                code: d.code.clone(),
+                severity: d.severity.as_str().to_string(),
+                message: d.message.clone(),
+                location: Some(format!("{}:{}:{}", file.name(), lc.line, lc.col)),
+                hint: d.hint.clone(),
+            }
+        })
+        .collect()
 }
 
 /// The spec's path relative to the directory the plan file is written to, so that `moat

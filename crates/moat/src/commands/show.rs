@@ -29,7 +29,17 @@ pub fn run(args: &ShowArgs, out: &Output) -> anyhow::Result<Status> {
             },
         ),
         PlanFormat::Json => render::json(&plan),
-        PlanFormat::Markdown => render::markdown(&plan),
+        PlanFormat::Markdown => {
+            let file = path.display().to_string();
+            render::markdown_with(
+                &plan,
+                &render::MarkdownOptions {
+                    full_plan_url: args.plan_url.as_deref(),
+                    plan_file: Some(&file),
+                    ..Default::default()
+                },
+            )
+        }
     };
     data_line(&text)?;
     // What a narrowed plan leaves out is not in its resources: say how it was made.

@@ -22,6 +22,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<Status> {
         record_dir: args.record.clone(),
         faults,
         seed: args.seed,
+        replication_secs: args.replication_delay,
         ..moat_sim::SimConfig::default()
     };
     crate::runtime()?.block_on(moat_sim::serve(moat_sim::ServeOptions {

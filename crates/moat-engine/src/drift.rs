@@ -1,0 +1,170 @@
+//! Drift: what changed in Azure outside moat since moat last applied it (Terraform's "objects
+//! have changed outside"). The state record's last-applied projection of each resource against
+//! its live read, managed paths only: a tag or property moat never set is not drift. Pure, like
+//! the planner; the plan carries the result in [`Plan::drift`](crate::plan::Plan::drift).
+
+use crate::live::{Live, LiveState};
+use crate::plan::{Change, Drift};
+use crate::state::StateRecord;
+use moat_model::{Model, arm};
+use serde_json::{Value, json};
+
+/// Every resource of `state` whose live read differs from what moat last applied, or that is
+/// gone; in key order (the planner puts them in plan order). A resource that could not be read,
+/// or was not read, is not judged; nor is one the spec gave another ARM ID (a new name: what
+/// was read is the new resource, not the one moat applied).
+pub fn find(model: &Model, state: &StateRecord, live: &Live) -> Vec<Drift> {
+    let mut out = Vec::new();
+    for (key, rs) in &state.resources {
+        let kind = rs.kind;
+        if model
+            .get(key)
+            .is_some_and(|r| !r.id.eq_ignore_ascii_case(&rs.id) || r.is_existing())
+        {
+            continue;
+        }
+        match live.resources.get(key) {
+            Some(LiveState::Absent) => out.push(Drift {
+                key: key.clone(),
+                kind,
+                deleted: true,
+                changes: Vec::new(),
+            }),
+            Some(LiveState::Present(body)) => {
+                let Some(applied) = rs.applied.as_object() else {
+                    continue;
+                };
+                let now = arm::project(kind, body);
+                let mut changes = Vec::new();
+                for (path, was) in applied {
+                    let write_only = kind.def().field(path).is_some_and(|f| f.write_only);
+                    let have = match now.get(path) {
+                        Some(v) => v.clone(),
+                        // Azure does not return it: nothing is known to have changed.
+                        None if write_only => continue,
+                        None => match arm::default_of(kind, path) {
+                            Some(d) => d,
+                            None => continue,
+                        },
+                    };
+                    if &have == was {
+                        continue;
+                    }
+                    let sensitive = arm::is_sensitive(kind, path);
+                    let hide = |v: Value| {
+                        if sensitive && !v.is_null() {
+                            json!("(sensitive)")
+                        } else {
+                            v
+                        }
+                    };
+                    changes.push(Change {
+                        path: path.clone(),
+                        old: hide(was.clone()),
+                        new: hide(have),
+                        forces_replacement: false,
+                        sensitive,
+                        reset: false,
+                    });
+                }
+                if !changes.is_empty() {
+                    out.push(Drift {
+                        key: key.clone(),
+                        kind,
+                        deleted: false,
+                        changes,
+                    });
+                }
+            }
+            Some(LiveState::Unreadable(_)) | None => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::ResourceState;
+    use moat_model::Kind;
+
+    fn model(text: &str) -> Model {
+        let file = moat_spec::source_from_bytes("spec.yaml", text.as_bytes().to_vec())
+            .unwrap_or_else(|_| panic!("a spec"));
+        let (spec, _) = moat_spec::load(&file, &moat_spec::VarOverrides::default(), &|_| None);
+        let (model, diags) = moat_model::resolve(&spec.unwrap(), &moat_model::Context::default());
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        model.unwrap()
+    }
+
+    fn record(kind: Kind, id: &str, applied: Value) -> ResourceState {
+        ResourceState {
+            id: id.into(),
+            kind,
+            api_version: kind.api_version().into(),
+            applied,
+            etag: None,
+            updated_at: "2025-01-01T00:00:00Z".into(),
+            depends_on: Vec::new(),
+            outputs: Default::default(),
+        }
+    }
+
+    #[test]
+    fn drift_is_managed_paths_that_moved_and_deletes_never_secrets_or_foreign_tags() {
+        let model = model(
+            "stack: s\nlocation: eastus2\nresources:\n  rg: { type: resource_group, name: s-rg }\n",
+        );
+        let compute = "/subscriptions/x/resourceGroups/s-rg/providers/Microsoft.MachineLearningServices/workspaces/w/computes/c";
+        let table =
+            "/subscriptions/x/resourceGroups/s-rg/providers/Microsoft.Network/routeTables/t";
+        let mut state = StateRecord::new("s");
+        state.resources.insert(
+            "c".into(),
+            record(
+                Kind::AmlCompute,
+                compute,
+                json!({
+                    "location": "eastus2",
+                    "properties.properties.scaleSettings.maxNodeCount": 4,
+                    "properties.properties.userAccountCredentials.adminUserPassword": "hunter2-old",
+                    "tags.team": "ml"
+                }),
+            ),
+        );
+        state.resources.insert(
+            "t".into(),
+            record(Kind::RouteTable, table, json!({"location": "eastus2"})),
+        );
+        let mut live = Live {
+            resources: Default::default(),
+            soft_deleted: Default::default(),
+            requests: 0,
+        };
+        live.resources.insert(
+            "c".into(),
+            LiveState::Present(json!({
+                "location": "eastus2",
+                "tags": { "team": "ml", "added-by-policy": "yes" },
+                "properties": { "properties": {
+                    "scaleSettings": { "maxNodeCount": 8 },
+                    "userAccountCredentials": { "adminUserPassword": "hunter2-new" }
+                } }
+            })),
+        );
+        live.resources.insert("t".into(), LiveState::Absent);
+        let drift = find(&model, &state, &live);
+        assert_eq!(drift.len(), 2, "{drift:?}");
+        assert_eq!(drift[0].key, "c");
+        let paths: Vec<&str> = drift[0].changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["properties.properties.scaleSettings.maxNodeCount"]);
+        assert_eq!(
+            (&drift[0].changes[0].old, &drift[0].changes[0].new),
+            (&json!(4), &json!(8))
+        );
+        assert!(drift[1].deleted && drift[1].key == "t");
+        let text = serde_json::to_string(&drift).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!text.contains("added-by-policy"), "{text}");
+    }
+}
