@@ -18,7 +18,15 @@ use crate::error::ArmError;
 /// What replaces a redacted value.
 pub const REDACTED: &str = "[REDACTED]";
 
-const SECRET_KEY_PARTS: &[&str] = &["secret", "password", "key", "token", "connectionstring"];
+const SECRET_KEY_PARTS: &[&str] = &[
+    "secret",
+    "password",
+    "key",
+    "token",
+    "connectionstring",
+    // A cluster extension's `configurationProtectedSettings` (x-ms-secret), whatever its keys.
+    "protectedsettings",
+];
 
 /// True when a JSON key or query parameter name may hold a secret.
 pub fn is_secret_key(key: &str) -> bool {

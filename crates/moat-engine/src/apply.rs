@@ -632,7 +632,7 @@ async fn run_one(
                 _ if step == Step::NewSelf => {}
                 (old, Action::Replace) if step == Step::OldSelf => {
                     let del = WriteRequest {
-                        query: crate::diff::delete_query(r.kind),
+                        query: crate::diff::implied_delete_query(r),
                         ..WriteRequest::delete(
                             old.clone().unwrap_or_else(|| r.id.clone()),
                             r.api_version.clone(),
@@ -651,7 +651,7 @@ async fn run_one(
                     // The plan's request is the PUT; the DELETE before it is implied, with
                     // the kind's delete query (of the old ID when the ID changes).
                     let del = WriteRequest {
-                        query: crate::diff::delete_query(r.kind),
+                        query: crate::diff::implied_delete_query(r),
                         ..WriteRequest::delete(
                             old.clone().unwrap_or_else(|| r.id.clone()),
                             r.api_version.clone(),

@@ -303,7 +303,7 @@ pub fn plan_replacing(
         }
         if matches!(input.live.resources.get(key), Some(LiveState::Absent)) {
             // Already gone: the record entry is dropped by apply without a request.
-            deletes.push(delete_plan(key, id, *kind, Vec::new(), true));
+            deletes.push(delete_plan(key, id, *kind, Vec::new(), true, Vec::new()));
             continue;
         }
         // Delete before anything it depends on: its dependents among the leaving go first.
@@ -312,7 +312,13 @@ pub fn plan_replacing(
             .filter(|other| *other != key && owned[*other].2.iter().any(|d| d == key))
             .cloned()
             .collect();
-        deletes.push(delete_plan(key, id, *kind, first, false));
+        let live = match input.live.resources.get(key) {
+            Some(LiveState::Present(b)) => Some(b),
+            _ => None,
+        };
+        let applied = input.state.resources.get(key).map(|s| &s.applied);
+        let query = delete_query(*kind, live, applied);
+        deletes.push(delete_plan(key, id, *kind, first, false, query));
     }
     // Children of a parent that is deleted too, when the parent's delete takes them along (a
     // VNet's subnets), need no request of their own.
@@ -586,10 +592,16 @@ fn force_replacement(
     }
     if p.action != Action::Replace {
         p.action = Action::Replace;
+        let live = match input.live.resources.get(&r.key) {
+            Some(LiveState::Present(b)) => Some(b),
+            _ => None,
+        };
+        let applied = input.state.resources.get(&r.key).map(|s| &s.applied);
         p.request = Some(Request {
             method: Method::Put,
             body: Some(arm::request_body(input.model, r, input.ctx)),
-            query: Vec::new(),
+            // The DELETE it implies detaches an attached AKS compute.
+            query: replace_query(r.kind, live, applied),
         });
     }
     p.reasons.push(REPLACE_REQUESTED.into());
@@ -630,10 +642,15 @@ fn cascade_replacements(input: &PlanInput<'_>, out: &mut [ResourcePlan]) {
         p.action = Action::Replace;
         p.reasons.push(format!("`{cause}` is replaced"));
         let body = arm::request_body(input.model, r, input.ctx);
+        let live = match input.live.resources.get(&p.key) {
+            Some(LiveState::Present(b)) => Some(b),
+            _ => None,
+        };
+        let applied = input.state.resources.get(&p.key).map(|s| &s.applied);
         p.request = Some(Request {
             method: Method::Put,
             body: Some(body),
-            query: Vec::new(),
+            query: replace_query(r.kind, live, applied),
         });
         replaced.insert(p.key.clone());
     }
@@ -749,8 +766,8 @@ fn delete_plan(
     kind: Kind,
     depends_on: Vec<String>,
     gone: bool,
+    query: Vec<(String, String)>,
 ) -> ResourcePlan {
-    let query = delete_query(kind);
     let mut reasons = Vec::new();
     if gone {
         reasons.push("already deleted outside moat; only the state record changes".to_string());
@@ -781,7 +798,7 @@ fn delete_plan(
 
 /// An owned resource that should be deleted but could not be read: listed, never written.
 fn unreadable_delete(key: &str, id: &str, kind: Kind, error: &str) -> ResourcePlan {
-    let mut p = delete_plan(key, id, kind, Vec::new(), true);
+    let mut p = delete_plan(key, id, kind, Vec::new(), true, Vec::new());
     p.action = Action::Unreadable;
     p.reasons = vec![error.to_string()];
     p.request = None;
@@ -811,13 +828,41 @@ fn order_deletes(deletes: &mut Vec<ResourcePlan>) {
 }
 
 /// The query a kind's DELETE carries (an ML compute must say what happens to what it runs
-/// on: detach would leave the cluster behind).
-pub(crate) fn delete_query(kind: Kind) -> Vec<(String, String)> {
+/// on: detach would leave the cluster behind), given what is known of the resource: its live
+/// body and its last applied projection.
+pub(crate) fn delete_query(
+    kind: Kind,
+    live: Option<&Value>,
+    applied: Option<&Value>,
+) -> Vec<(String, String)> {
     kind.def()
-        .delete_query
+        .delete_query_for(live, applied)
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// A replacement's PUT request carries the query of its implied DELETE when that depends on
+/// the resource (an attached AKS compute is detached): apply sends exactly it. Empty for the
+/// kinds whose DELETE query is always the same.
+pub(crate) fn replace_query(
+    kind: Kind,
+    live: Option<&Value>,
+    applied: Option<&Value>,
+) -> Vec<(String, String)> {
+    if kind.def().delete_query_of.is_some() {
+        delete_query(kind, live, applied)
+    } else {
+        Vec::new()
+    }
+}
+
+/// The query of the DELETE a replacement implies: the one its plan carries, else the kind's.
+pub(crate) fn implied_delete_query(r: &ResourcePlan) -> Vec<(String, String)> {
+    match r.request.as_ref().map(|q| &q.query) {
+        Some(q) if !q.is_empty() => q.clone(),
+        _ => delete_query(r.kind, None, None),
+    }
 }
 
 /// `virtual network` for `virtual_network`, `workspace` for `ml_workspace`, for reasons
@@ -983,6 +1028,7 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                     .def()
                     .field(&c.path)
                     .and_then(|f| f.refused)
+                    .or_else(|| r.kind.def().refused_for.and_then(|f| f(r, &c.path)))
                     .map(|h| (c, h))
             }) {
                 // The change is real, but neither an in-place write nor a replacement makes
@@ -1014,10 +1060,11 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                     p.reasons
                         .push(format!("`{}` cannot change in place", c.path));
                 }
+                let applied = input.state.resources.get(&r.key).map(|s| &s.applied);
                 p.request = Some(Request {
                     method: Method::Put,
                     body: Some(body),
-                    query: Vec::new(),
+                    query: replace_query(r.kind, Some(&live_body), applied),
                 });
             } else {
                 p.action = Action::Update;

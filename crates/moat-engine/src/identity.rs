@@ -142,6 +142,10 @@ pub fn plan_id_changes(
                 query: Vec::new(),
             });
         }
+        // The old ID's DELETE: what is known of the old resource is its last applied body.
+        if let Some(q) = p.request.as_mut() {
+            q.query = crate::diff::replace_query(p.kind, None, Some(&rs.applied));
+        }
     }
     errors
 }
@@ -181,7 +185,7 @@ pub fn old_id_deletes(resources: &[ResourcePlan]) -> Vec<ResourcePlan> {
                 request: Some(Request {
                     method: Method::Delete,
                     body: None,
-                    query: crate::diff::delete_query(r.kind),
+                    query: crate::diff::implied_delete_query(r),
                 }),
                 live_etag: None,
                 applied: None,

@@ -105,7 +105,9 @@ pub struct Request {
     /// Request body (PUT).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
-    /// Extra query parameters (`underlyingResourceAction=Delete` for ML computes).
+    /// Extra query parameters (`underlyingResourceAction=Delete` for ML computes). On a
+    /// replacement's PUT: the query of the DELETE it implies, when that depends on the
+    /// resource (an attached AKS compute is detached); the PUT itself carries none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub query: Vec<(String, String)>,
 }
@@ -459,7 +461,7 @@ pub fn json_schema() -> Value {
                     "body": { "type": "object", "description": "The PUT body." },
                     "query": {
                         "type": "array",
-                        "description": "Extra query parameters, as [name, value] pairs.",
+                        "description": "Extra query parameters, as [name, value] pairs; on a replacement's PUT, those of the DELETE it implies.",
                         "items": { "type": "array", "prefixItems": [{ "type": "string" }, { "type": "string" }], "minItems": 2, "maxItems": 2 }
                     }
                 }

@@ -269,7 +269,8 @@ async fn destroy_deletes_dependents_first_and_a_failed_delete_keeps_what_it_need
         "{owned:?}"
     );
     assert_dependency_order(&destroy, &fake.calls()[before..]);
-    // The ML compute delete also deletes the underlying resources, as it must say.
+    // The attached compute is detached: `Delete` would delete "the underlying compute" (the
+    // definition's `underlyingResourceAction`), the cluster `aks` owns (issue 16).
     let inference = &model.get("inference").unwrap().id;
     let call = fake
         .calls()
@@ -278,7 +279,7 @@ async fn destroy_deletes_dependents_first_and_a_failed_delete_keeps_what_it_need
         .unwrap();
     assert_eq!(
         call.query,
-        [("underlyingResourceAction".to_string(), "Delete".to_string())]
+        [("underlyingResourceAction".to_string(), "Detach".to_string())]
     );
 }
 

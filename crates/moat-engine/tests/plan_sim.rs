@@ -377,8 +377,84 @@ async fn inference_rollout_moves_traffic_before_deleting() {
     let model = support::model_of("inference-rollout.yaml", &text);
     let stack = Stack::new(state.path(), &model.stack.value);
     let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    // The cluster's Azure ML extension: typed settings spelled as the extension reads them,
+    // installed before the cluster is attached.
+    let ext = plan
+        .resources
+        .iter()
+        .find(|r| r.key == "aks/ml_extension")
+        .expect("the extension is planned");
+    let body = ext.request.as_ref().and_then(|q| q.body.clone()).unwrap();
+    assert_eq!(
+        body["properties"]["configurationSettings"],
+        serde_json::json!({"enableTraining": "False", "enableInference": "True",
+            "inferenceRouterServiceType": "LoadBalancer", "internalLoadBalancerProvider": "azure",
+            "inferenceRouterHA": "False", "allowInsecureConnections": "True"})
+    );
+    assert_eq!(
+        body["properties"]["extensionType"],
+        "microsoft.azureml.kubernetes"
+    );
+    assert!(ext.id.ends_with(
+        "/managedClusters/aks/providers/Microsoft.KubernetesConfiguration/extensions/azureml"
+    ));
+    let k8s = plan.resources.iter().find(|r| r.key == "k8s").unwrap();
+    assert!(
+        k8s.depends_on.iter().any(|d| d == "aks/ml_extension"),
+        "{:?}",
+        k8s.depends_on
+    );
     let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
     assert!(report.is_success(), "{:#?}", report.outcomes);
+    let wire = recorded(traffic.path(), 0);
+    let ext_put = wire
+        .iter()
+        .position(|x| x == "PUT-azureml")
+        .expect("extension PUT");
+    let attach = wire
+        .iter()
+        .position(|x| x == "PUT-k8s")
+        .expect("compute PUT");
+    assert!(ext_put < attach, "{wire:?}");
+
+    // A create-only change of `blue`, which carries 90 % of the traffic: refused at plan time,
+    // at the changed field, before anything is sent.
+    let script = |spec: &str| {
+        let at = spec.find("  blue:").expect("blue");
+        let mut out = spec.to_string();
+        out.replace_range(
+            at..,
+            &spec[at..].replacen("scoring_script: score.py", "scoring_script: score2.py", 1),
+        );
+        out
+    };
+    let refusal = async |spec: &str| {
+        let model = support::model_of("inference-rollout.yaml", spec);
+        let (_, live) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+        let bodies: std::collections::BTreeMap<String, Value> = live
+            .resources
+            .iter()
+            .filter_map(|(k, v)| v.body().map(|b| (k.clone(), b.clone())))
+            .collect();
+        moat_model::kinds::check_live(&model, &bodies)
+    };
+    let edited = script(&text);
+    let diags = refusal(&edited).await;
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    let d = &diags[0];
+    assert!(d.is_error() && d.message.contains("carries 90%"), "{d:?}");
+    let at = edited.find("score2.py").unwrap();
+    assert!(
+        d.primary.span.start as usize <= at && at < d.primary.span.end as usize,
+        "located at `code:`: {d:?}"
+    );
+    assert!(
+        d.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("move its traffic")),
+        "{d:?}"
+    );
+    assert!(refusal(&text).await.is_empty());
 
     let fifty = text.replace(
         "traffic: { blue: 90, green: 10 }",
@@ -393,12 +469,15 @@ async fn inference_rollout_moves_traffic_before_deleting() {
         .filter(|r| r.action.writes())
         .map(|r| r.key.as_str())
         .collect();
-    assert_eq!(
-        writes,
-        ["scoring/traffic"],
-        "{}",
-        render::text(&plan, render::TextOptions::default())
-    );
+    let shown = render::text(&plan, render::TextOptions::default());
+    assert_eq!(writes, ["scoring/traffic"], "{shown}");
+    // Traffic before → after, per deployment.
+    for line in [
+        "properties.traffic.blue: 90 → 50",
+        "properties.traffic.green: 10 → 50",
+    ] {
+        assert!(shown.contains(line), "{line} not in:\n{shown}");
+    }
     let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
     assert!(report.is_success(), "{:#?}", report.outcomes);
 
@@ -406,6 +485,13 @@ async fn inference_rollout_moves_traffic_before_deleting() {
     let cut = cut[..cut.find("  green:").expect("green")].to_string();
     let model = support::model_of("inference-rollout.yaml", &cut);
     let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let shown = render::text(&plan, render::TextOptions::default());
+    for line in [
+        "properties.traffic.blue: 50 → 100",
+        "- properties.traffic.green = 50",
+    ] {
+        assert!(shown.contains(line), "{line} not in:\n{shown}");
+    }
     let before = recorded(traffic.path(), 0).len();
     let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
     assert!(report.is_success(), "{:#?}", report.outcomes);
@@ -419,6 +505,116 @@ async fn inference_rollout_moves_traffic_before_deleting() {
         .position(|x| x == "DELETE-green")
         .expect("green DELETE");
     assert!(put < del, "{wire:?}");
+    let (last, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    assert!(
+        last.is_empty(),
+        "{}",
+        render::text(&last, render::TextOptions::default())
+    );
+    // Now `blue` is the only deployment with traffic: its replacement is refused with the
+    // hint to roll out a second deployment.
+    let diags = refusal(&script(&cut)).await;
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert!(
+        diags[0].message.contains("only deployment that carries"),
+        "{:?}",
+        diags[0]
+    );
+    assert!(
+        diags[0]
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("second deployment")),
+        "{:?}",
+        diags[0]
+    );
+    e.sim.shutdown().await;
+}
+
+/// The v1 AKS compute of an attached cluster: its load balancer changes in place (a PUT of
+/// the compute, as Azure ML updates an attached cluster), and leaving the spec detaches it:
+/// the cluster, which `aks` owns, stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attached_aks_compute_updates_its_load_balancer_and_detaches() {
+    let text = std::fs::read_to_string(example("secure-ml-workspace.yaml")).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let e = env(None).await;
+    let arm: Arc<dyn Arm> = e.client.clone();
+    let model = support::model_of("secure-ml-workspace.yaml", &text);
+    let stack = Stack::new(state.path(), &model.stack.value);
+    let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
+    assert!(report.is_success(), "{:#?}", report.outcomes);
+
+    let internal = text.replace(
+        "    cluster_purpose: fast_prod\n",
+        "    cluster_purpose: fast_prod\n    load_balancer_type: internal_load_balancer\n    load_balancer_subnet: aks\n",
+    );
+    assert_ne!(internal, text);
+    let model = support::model_of("secure-ml-workspace.yaml", &internal);
+    let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let shown = render::text(&plan, render::TextOptions::default());
+    let writes: Vec<(&str, moat_engine::plan::Action)> = plan
+        .resources
+        .iter()
+        .filter(|r| r.action.writes())
+        .map(|r| (r.key.as_str(), r.action))
+        .collect();
+    assert_eq!(
+        writes,
+        [("inference", moat_engine::plan::Action::Update)],
+        "{shown}"
+    );
+    let inference = plan
+        .resources
+        .iter()
+        .find(|r| r.key == "inference")
+        .unwrap();
+    let body = inference
+        .request
+        .as_ref()
+        .and_then(|q| q.body.clone())
+        .unwrap();
+    assert_eq!(
+        body["properties"]["properties"]["loadBalancerType"],
+        "InternalLoadBalancer"
+    );
+    assert_eq!(
+        body["properties"]["properties"]["loadBalancerSubnet"],
+        "aks"
+    );
+    let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
+    assert!(report.is_success(), "{:#?}", report.outcomes);
+    let (again, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    assert!(
+        again.is_empty(),
+        "{}",
+        render::text(&again, render::TextOptions::default())
+    );
+
+    // Out of the spec: detached, and the cluster is still there.
+    let start = internal.find("  inference:").expect("inference");
+    let gone = internal[..start].to_string();
+    let model = support::model_of("secure-ml-workspace.yaml", &gone);
+    let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let del = plan
+        .resources
+        .iter()
+        .find(|r| r.key == "inference")
+        .unwrap();
+    assert_eq!(del.action, moat_engine::plan::Action::Delete);
+    assert_eq!(
+        del.request.as_ref().unwrap().query,
+        [("underlyingResourceAction".to_string(), "Detach".to_string())]
+    );
+    let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
+    assert!(report.is_success(), "{:#?}", report.outcomes);
+    let aks = &model.get("aks").unwrap().id;
+    let got = arm.get(aks, "2024-08-01").await.expect("read");
+    assert!(
+        got.is_some(),
+        "the attached cluster was deleted with its compute"
+    );
     let (last, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
     assert!(
         last.is_empty(),

@@ -334,9 +334,30 @@ fn purpose(cx: &mut Cx<'_>) {
     }
 }
 
-/// ML308/ML309: the NSG of each inference node subnet.
+/// ML308/ML309: the NSG of each inference node subnet (ML309 also for the clusters attached
+/// as Kubernetes compute, whose inference router serves the scoring port there; ML308 is the
+/// v1 AKS compute's inbound management traffic).
 fn subnet_nsg(cx: &mut Cx<'_>) {
     let mut by_subnet: BTreeMap<String, (String, Span)> = BTreeMap::new();
+    let mut v2_only: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for (res, spec) in cx.specs(Kind::KubernetesCompute) {
+        let KindSpec::KubernetesCompute(_) = spec else {
+            continue;
+        };
+        let Some(cluster) = cx.target(res, refs::CLUSTER) else {
+            continue;
+        };
+        let Some(r) = cluster.reference(refs::NETWORK_SUBNET) else {
+            continue;
+        };
+        let at = res
+            .reference(refs::CLUSTER)
+            .map_or(res.key_span, |c| c.span);
+        if let Some(s) = r.target.clone() {
+            v2_only.insert(s.clone());
+            by_subnet.entry(s).or_insert((res.key.clone(), at));
+        }
+    }
     for (res, spec) in cx.specs(Kind::AksCompute) {
         let KindSpec::AksCompute(c) = spec else {
             continue;
@@ -360,10 +381,12 @@ fn subnet_nsg(cx: &mut Cx<'_>) {
             )
         };
         if let Some(s) = subnet {
-            by_subnet.entry(s).or_insert((res.key.clone(), at));
+            v2_only.remove(&s);
+            by_subnet.insert(s, (res.key.clone(), at));
         }
     }
     for (key, (compute, at)) in by_subnet {
+        let v1 = !v2_only.contains(&key);
         let Some(sub) = cx.subnet(&key) else { continue };
         let Some((nsg_res, nsg_spec)) = cx.nsg_of(&sub) else {
             continue;
@@ -382,7 +405,7 @@ fn subnet_nsg(cx: &mut Cx<'_>) {
                 to: &here,
             },
         );
-        if !v.allowed {
+        if v1 && !v.allowed {
             let (span, label) = match v.by {
                 By::Rule(r) => (
                     r.value.priority.span,

@@ -16,7 +16,7 @@ pub mod ids {
             )*
         };
     }
-    ids! { ML101, ML102, ML103, ML110, ML111, ML112, ML113, ML114, ML115, ML120, ML130, ML131, ML201, ML202, ML203, ML204, ML205, ML206, ML207, ML301, ML302, ML303, ML304, ML305, ML306, ML307, ML308, ML309, ML310, ML401, ML402, ML403, ML999, ML501, ML502, ML601, ML602, ML603, ML604, ML605, ML606, ML607, ML608, ML609, ML610 }
+    ids! { ML101, ML102, ML103, ML110, ML111, ML112, ML113, ML114, ML115, ML120, ML130, ML131, ML201, ML202, ML203, ML204, ML205, ML206, ML207, ML301, ML302, ML303, ML304, ML305, ML306, ML307, ML308, ML309, ML310, ML401, ML402, ML403, ML999, ML501, ML502, ML503, ML504, ML505, ML506, ML507, ML508, ML601, ML602, ML603, ML604, ML605, ML606, ML607, ML608, ML609, ML610 }
 }
 
 /// One lint rule.
@@ -355,6 +355,59 @@ pub static RULES: &[Rule] = &[
         "mirror traffic is at most 50 in total and copies to deployments that get no live traffic",
         "Azure caps the shadow copy at 50 percent in total, and a deployment cannot receive both live \
          and mirrored traffic. Lower the mirror shares, or mirror onto a deployment outside `traffic`.",
+    ),
+    rule(
+        ids::ML503,
+        "endpoint-traffic-foreign-deployment",
+        Error,
+        "traffic and mirror keys name deployments of that endpoint",
+        "A traffic map names deployments of its own endpoint. A key that is a deployment of another \
+         endpoint resolves in the spec, but Azure answers `Deployment … not found in endpoint …` when \
+         the traffic is written, after the deployments were built.",
+    ),
+    rule(
+        ids::ML504,
+        "kubernetes-compute-ml-extension",
+        Error,
+        "a Kubernetes compute's cluster carries the Azure ML extension",
+        "Azure ML attaches an AKS cluster as Kubernetes compute only once the Azure ML extension \
+         (`microsoft.azureml.kubernetes`) is installed on it. Add `ml_extension:` to the cluster.",
+    ),
+    rule(
+        ids::ML505,
+        "ml-extension-ha-nodes",
+        Error,
+        "a highly available inference router has at least 3 nodes",
+        "With `high_availability` (the extension's default) the inference router runs three replicas \
+         on separate nodes; on a smaller cluster the extension's install fails. Give the cluster 3 nodes \
+         or set `high_availability: false`.",
+    ),
+    rule(
+        ids::ML506,
+        "deployment-instance-type",
+        Error,
+        "a Kubernetes deployment's instance type is one of its compute's",
+        "A deployment on Kubernetes compute runs as one of the compute's instance types (without \
+         `instance_types`, Azure ML's `defaultinstancetype`). Azure refuses another name when the \
+         deployment is created.",
+    ),
+    rule(
+        ids::ML507,
+        "deployment-cpu-fits-node",
+        Error,
+        "a Kubernetes deployment's CPU request fits on one node of its cluster",
+        "A pod is scheduled on one node: a CPU request larger than the node VM size's vCPUs never \
+         runs, and the deployment's operation times out. Lower the request or use a larger node size. \
+         (Memory is not checked: moat's VM size table has vCPUs only.)",
+    ),
+    rule(
+        ids::ML508,
+        "kubernetes-compute-region",
+        Warning,
+        "a Kubernetes compute's cluster is in its workspace's region",
+        "The Azure ML extension and token authentication (`aml_token`) call the workspace's region; \
+         a cluster in another region adds latency to every call and cross-region traffic. Put the \
+         cluster in the workspace's region.",
     ),
     rule(
         ids::ML601,

@@ -399,3 +399,39 @@ fn rule_code_names_ids_by_constant() {
     }
     assert!(found.is_empty(), "rule ID literals: {found:?}");
 }
+
+/// ML309 covers the cluster of a Kubernetes compute too (its inference router serves the
+/// scoring port in the node subnet), and ML308 (inbound Azure ML management, v1 only) does not
+/// apply to it.
+#[test]
+fn the_scoring_port_rule_covers_kubernetes_compute_clusters() {
+    let case = std::fs::read_to_string(cases().join("ML309.fail.yaml")).unwrap();
+    let text = case
+        .replace(
+            "      - { name: azure-ml, priority: 100, direction: inbound, access: allow, protocol: tcp,\n          source: AzureMachineLearning, destination_ports: [\"443\"] }\n",
+            "",
+        )
+        .replace(
+            "    network: { plugin: azure,",
+            "    ml_extension: { inference_router: internal_load_balancer, high_availability: false }\n    network: { plugin: azure,",
+        )
+        .replace(
+            "  inference: { type: aks_compute, workspace: ws, cluster: aks, cluster_purpose: fast_prod }",
+            "  k8s: { type: kubernetes_compute, workspace: ws, cluster: aks }",
+        );
+    assert_ne!(text, case);
+    let (file, diags, found) = check("k8s-scoring.yaml", &text);
+    assert!(
+        diags.iter().all(|d| !d.is_error()),
+        "{}",
+        rendered(&file, &diags)
+    );
+    let ids: Vec<&str> = found.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(ids, ["ML309"], "{}", rendered(&file, &found));
+    let allowed = text.replace(
+        "      - { name: deny-all,",
+        "      - { name: callers, priority: 200, direction: inbound, access: allow, protocol: tcp,\n          source: VirtualNetwork, destination_ports: [\"80\"] }\n      - { name: deny-all,",
+    );
+    let (file, _, found) = check("k8s-scoring.yaml", &allowed);
+    assert!(found.is_empty(), "{}", rendered(&file, &found));
+}

@@ -327,6 +327,16 @@ pub const ML_ASSET: NameRule = rule(
     Edge::Alnum,
     Edge::Any,
 );
+/// An `aks_cluster`'s `ml_extension.name`: the extension becomes a Helm release of that name
+/// (lowercase letters, digits and hyphens, at most 53 characters).
+pub const CLUSTER_EXTENSION: NameRule = rule(
+    "cluster extension",
+    1,
+    53,
+    Charset::LowerAlnumHyphen,
+    Edge::Alnum,
+    Edge::Alnum,
+);
 /// `online_endpoint`, `online_deployment`
 pub const ML_ENDPOINT: NameRule = rule(
     "online endpoint or deployment",

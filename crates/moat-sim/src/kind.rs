@@ -348,6 +348,16 @@ kind_table! {
         system_data: false,
         provider_path: true,
     },
+    /// `Microsoft.KubernetesConfiguration/extensions` (below a cluster; routed on their own).
+    ClusterExtension {
+        ns: "Microsoft.KubernetesConfiguration",
+        types: &["extensions"],
+        type_name: "Microsoft.KubernetesConfiguration/extensions",
+        api: "2023-05-01",
+        parent: None,
+        system_data: true,
+        provider_path: true,
+    },
 }
 
 impl Kind {

@@ -58,6 +58,9 @@ pub struct LroStyle {
     pub percent_complete: bool,
     /// Status of the final `Location` poll of a delete (204, or 200 for some providers).
     pub delete_done: u16,
+    /// The word a status body says while the operation runs: `InProgress` (ARM's), or
+    /// `Updating` for Azure ML's endpoints (the recordings' `mfeOperationsStatus` polls).
+    pub running: &'static str,
 }
 
 impl LroStyle {
@@ -74,6 +77,7 @@ impl LroStyle {
         status_times: false,
         percent_complete: false,
         delete_done: 204,
+        running: "InProgress",
     };
 
     /// The Private DNS provider's style (azure-cli privatedns/*.yaml): a write answers 202 with
@@ -91,6 +95,7 @@ impl LroStyle {
         status_times: false,
         percent_complete: false,
         delete_done: 204,
+        running: "InProgress",
     };
 }
 
@@ -285,7 +290,14 @@ pub fn poll(
     if style.status_name {
         body.insert("name".into(), json!(op_id));
     }
-    body.insert("status".into(), json!(status));
+    body.insert(
+        "status".into(),
+        json!(if status == "InProgress" {
+            style.running
+        } else {
+            status
+        }),
+    );
     if style.status_times {
         body.insert("startTime".into(), json!(crate::util::timestamp(op.start)));
         if status != "InProgress" {
@@ -294,6 +306,8 @@ pub fn poll(
     }
     if style.percent_complete && status == "Succeeded" {
         body.insert("percentComplete".into(), json!(100.0));
+    } else if style.percent_complete && status == "InProgress" {
+        body.insert("percentComplete".into(), json!(0.0));
     }
     if let Some((code, message)) = &op.error
         && status == "Failed"

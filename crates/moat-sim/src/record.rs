@@ -45,6 +45,10 @@ pub const X_MS_SECRET: &[&str] = &[
     "userStorageKey",
 ];
 
+/// `x-ms-secret` maps whose every value is a secret whatever its key's name (an extension's
+/// protected settings: `sslKeyPemFile`, …).
+const SECRET_MAPS: &[&str] = &["configurationProtectedSettings", "protectedSettings"];
+
 /// Whether a string under this name may be a secret: a secret-named part, or a name ending in
 /// `key` (`InstrumentationKey`, `primaryKey`). Discriminators (`secretsType`, `tokenType`) are
 /// enums naming a kind of secret, never one, and must keep their value for the recording to
@@ -73,6 +77,14 @@ pub fn redact(value: &Value) -> Value {
                 .map(|(k, v)| {
                     let v = if v.is_string() && (x_ms_secret(k) || secret_name(k)) {
                         Value::String(REDACTED.to_string())
+                    } else if SECRET_MAPS.iter().any(|s| s.eq_ignore_ascii_case(k))
+                        && let Value::Object(m) = v
+                    {
+                        Value::Object(
+                            m.iter()
+                                .map(|(k, _)| (k.clone(), Value::String(REDACTED.to_string())))
+                                .collect(),
+                        )
                     } else {
                         redact(v)
                     };

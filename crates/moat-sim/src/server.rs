@@ -257,7 +257,11 @@ pub async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
                 }
             }
         }
-        let class = Class::of(&method);
+        let class = if crate::throttle::is_resource_request(&method, &path) {
+            Class::ResourceRequests
+        } else {
+            Class::of(&method)
+        };
         let sub = subscription_of(&path).unwrap_or_default();
         let now = util::now();
         let remaining = match lock(&shared.throttle).take(&shared.limits, &sub, class, now) {
@@ -501,6 +505,9 @@ pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> Ar
             "InvalidSubscriptionId",
             format!("The provided subscription identifier '{sub}' is malformed or invalid."),
         ));
+    }
+    if let Some(p) = kinds::cluster_extension::split(path) {
+        return kinds::cluster_extension::handle(ctx, method, &sub, &p, body);
     }
     if let Some((scope, name)) = kinds::role_assignment::split(path) {
         lookup_api(

@@ -62,6 +62,32 @@ pub enum Class {
     Write,
     /// Deletes.
     Delete,
+    /// PUT and PATCH of an online deployment: Azure ML's own, much smaller bucket
+    /// (`x-ms-ratelimit-remaining-subscription-resource-requests: 24` on a deployment PUT in
+    /// the recording `test_online_endpoint_k8s_deployment_cpu`, where other writes show ARM's
+    /// `…-writes: 1199`).
+    ResourceRequests,
+}
+
+/// The Azure ML resource provider's bucket for deployment writes: 25 (the recorded 24
+/// remaining after one), refilled at 25 a minute [size recorded, refill unverified].
+pub const RESOURCE_REQUESTS: Bucket = Bucket {
+    burst: 25.0,
+    per_second: 25.0 / 60.0,
+};
+
+/// Whether a request draws from the resource provider's bucket ([`Class::ResourceRequests`]):
+/// a write of `…/onlineEndpoints/{e}/deployments/{d}`.
+pub fn is_resource_request(method: &str, path: &str) -> bool {
+    let segs: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .map(str::to_ascii_lowercase)
+        .collect();
+    matches!(method, "PUT" | "PATCH")
+        && segs.len() >= 4
+        && segs[segs.len() - 2] == "deployments"
+        && segs[segs.len() - 4] == "onlineendpoints"
 }
 
 impl Class {
@@ -80,6 +106,7 @@ impl Class {
             Class::Read => "x-ms-ratelimit-remaining-subscription-reads",
             Class::Write => "x-ms-ratelimit-remaining-subscription-writes",
             Class::Delete => "x-ms-ratelimit-remaining-subscription-deletes",
+            Class::ResourceRequests => "x-ms-ratelimit-remaining-subscription-resource-requests",
         }
     }
 
@@ -88,6 +115,7 @@ impl Class {
             Class::Read => "read",
             Class::Write => "write",
             Class::Delete => "delete",
+            Class::ResourceRequests => "resource requests",
         }
     }
 }
@@ -113,6 +141,7 @@ impl Throttle {
             Class::Read => limits.reads,
             Class::Write => limits.writes,
             Class::Delete => limits.deletes,
+            Class::ResourceRequests => Some(RESOURCE_REQUESTS),
         };
         let Some(b) = bucket else {
             return Taken::Ok(None);
@@ -141,6 +170,34 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deployment_writes_draw_from_the_resource_providers_bucket() {
+        let d = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/onlineEndpoints/e/deployments/blue";
+        assert!(is_resource_request("PUT", d));
+        assert!(!is_resource_request("GET", d));
+        assert!(!is_resource_request("DELETE", d));
+        assert!(!is_resource_request(
+            "PUT",
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/onlineEndpoints/e"
+        ));
+        let mut t = Throttle::default();
+        let limits = Limits::unlimited();
+        for i in 0..25 {
+            match t.take(&limits, "s", Class::ResourceRequests, 0.0) {
+                Taken::Ok(Some(left)) => assert_eq!(left, 24 - i),
+                _ => panic!("token {i} refused"),
+            }
+        }
+        assert!(matches!(
+            t.take(&limits, "s", Class::ResourceRequests, 0.0),
+            Taken::Throttled(3, "resource requests")
+        ));
+        assert!(matches!(
+            t.take(&limits, "s", Class::ResourceRequests, 3.0),
+            Taken::Ok(_)
+        ));
+    }
 
     #[test]
     fn bucket_empties_and_refills() {

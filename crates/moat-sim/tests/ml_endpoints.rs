@@ -83,7 +83,18 @@ async fn traffic_rules_of_online_endpoints() {
     );
 
     let blue = format!("{ep}/deployments/blue");
-    arm.put_wait(&blue, ML, deployment_body()).await;
+    let r = arm.put_wait(&blue, ML, deployment_body()).await;
+    // Azure ML's own bucket for deployment writes (the recording: 24 left after one PUT),
+    // not ARM's writes bucket.
+    assert_eq!(
+        r.header("x-ms-ratelimit-remaining-subscription-resource-requests")
+            .as_deref(),
+        Some("24")
+    );
+    assert!(
+        r.header("x-ms-ratelimit-remaining-subscription-writes")
+            .is_none()
+    );
     let r = arm
         .put(&ep, ML, endpoint_body(Some(json!({"blue": 100}))))
         .await;
@@ -94,9 +105,15 @@ async fn traffic_rules_of_online_endpoints() {
         100
     );
 
-    // A deployment that carries traffic cannot be deleted.
+    // A deployment that carries traffic cannot be deleted: 202 with a `null` body, then the
+    // operation fails (the recording test_online_endpoint_k8s_deployment_cpu) and it stays.
     let r = arm.delete(&blue, ML).await;
-    assert_eq!((r.status, r.code()), (400, "UserError"), "{}", r.body);
+    assert_eq!((r.status, &r.body), (202, &Value::Null));
+    let done = arm.wait(&r).await.expect("polled");
+    assert_eq!(done.str("/status"), "Failed", "{}", done.body);
+    assert_eq!(done.str("/error/code"), "InferencingClientCallFailed");
+    assert!(done.body.to_string().contains("non-zero traffic weight"));
+    assert_eq!(arm.get(&blue, ML).await.status, 200);
 
     // PATCH takes tags and identity only; traffic needs a PUT.
     let r = arm
@@ -114,7 +131,9 @@ async fn traffic_rules_of_online_endpoints() {
         json!({})
     );
     let r = arm.delete(&blue, ML).await;
-    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!((r.status, &r.body), (202, &Value::Null));
+    let done = arm.wait(&r).await.expect("polled");
+    assert_eq!(done.str("/status"), "Succeeded", "{}", done.body);
 
     // Endpoint DELETE: 202 whose body is `null`.
     let r = arm.delete(&ep, ML).await;
@@ -141,4 +160,28 @@ async fn asset_versions_are_immutable() {
         .put(&v, ML, body("azureml://datastores/d/paths/b"))
         .await;
     assert_eq!((r.status, r.code()), (400, "UserError"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn endpoint_polls_say_updating_until_succeeded() {
+    // Slow enough to poll an endpoint create (90 s) while it runs.
+    let (_sim, arm) = start(moat_sim::SimConfig {
+        time_scale: 0.01,
+        ..fast()
+    })
+    .await;
+    let ws = workspace(&arm).await;
+    let ep = format!("{ws}/onlineEndpoints/scoring");
+    let r = arm.put(&ep, ML, endpoint_body(None)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let ao = r.header("azure-asyncoperation").expect("poll header");
+    let p = arm.call_url("GET", &ao, None).await;
+    // The recordings: `Updating` (never `InProgress`), `percentComplete` 0.0, the op's name.
+    assert_eq!(p.str("/status"), "Updating", "{}", p.body);
+    assert_eq!(p.body["percentComplete"], json!(0.0));
+    assert!(p.body["name"].is_string() && p.body["startTime"].is_string());
+    let done = arm.wait(&r).await.expect("polled");
+    assert_eq!(done.str("/status"), "Succeeded");
+    assert_eq!(done.body["percentComplete"], json!(100.0));
+    assert!(done.body["endTime"].is_string());
 }

@@ -6,6 +6,9 @@ mod common;
 use common::*;
 use serde_json::json;
 
+/// KubernetesConfiguration's api-version.
+const EXT: &str = "2023-05-01";
+
 async fn lifecycle(arm: &Arm) {
     let rg = "rg-ml";
     let id = |rest: &str| res(rg, rest);
@@ -279,6 +282,36 @@ async fn lifecycle(arm: &Arm) {
         200
     );
 
+    // The Azure ML extension on it (KubernetesConfiguration 2023-05-01): create with a
+    // protected setting, poll, read, list, update, delete, create again.
+    let ext = format!("{aks}/providers/Microsoft.KubernetesConfiguration/extensions/azureml");
+    let ext_body = |ha: &str| {
+        json!({"properties": {"extensionType": "microsoft.azureml.kubernetes", "autoUpgradeMinorVersion": true,
+            "releaseTrain": "stable", "scope": {"cluster": {"releaseNamespace": "azureml"}},
+            "configurationSettings": {"enableInference": "True", "inferenceRouterServiceType": "LoadBalancer",
+                "internalLoadBalancerProvider": "azure", "inferenceRouterHA": ha, "allowInsecureConnections": "True"},
+            "configurationProtectedSettings": {"sslKeyPemFile": "KEY-MATERIAL"}}})
+    };
+    let r = arm.put_wait(&ext, EXT, ext_body("False")).await;
+    assert_eq!(r.status, 201);
+    assert!(
+        arm.get(&ext, EXT).await.body["properties"]
+            .get("configurationProtectedSettings")
+            .is_none()
+    );
+    assert_eq!(
+        arm.get(
+            &format!("{aks}/providers/Microsoft.KubernetesConfiguration/extensions"),
+            EXT
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(arm.put_wait(&ext, EXT, ext_body("True")).await.status, 200);
+    assert_eq!(arm.delete(&ext, EXT).await.status, 200);
+    arm.put_wait(&ext, EXT, ext_body("False")).await;
+
     // ML computes: AmlCompute in the training subnet, AKS attach, AKS created by Azure ML.
     let cpu = format!("{ws}/computes/cpu-cluster");
     arm.put_wait(&cpu, ML, json!({"location": "westeurope", "properties": {"computeType": "AmlCompute", "properties": {
@@ -365,10 +398,15 @@ async fn lifecycle(arm: &Arm) {
         assert_eq!(arm.get(&p, api).await.status, 200, "{p}");
     }
 
-    // Deletes, in dependency order.
-    for c in [&cpu, &inference, &scoring] {
+    // Deletes, in dependency order; the attached cluster is detached (`Delete` would delete
+    // "the underlying compute", the cluster itself).
+    for (c, action) in [
+        (&cpu, "Delete"),
+        (&inference, "Detach"),
+        (&scoring, "Delete"),
+    ] {
         let d = arm
-            .delete(&format!("{c}?underlyingResourceAction=Delete"), ML)
+            .delete(&format!("{c}?underlyingResourceAction={action}"), ML)
             .await;
         assert_eq!(d.status, 202, "{}", d.body);
         arm.wait(&d).await;
@@ -446,6 +484,11 @@ async fn lifecycle_of_every_kind_passes_oav() {
         )
         .unwrap();
         assert!(!text.contains("dev-token"), "authorization is redacted");
+        // The extension's protected settings never reach a recording (x-ms-secret map).
+        for f in std::fs::read_dir(rec.join(sub)).unwrap() {
+            let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+            assert!(!text.contains("KEY-MATERIAL"), "{text}");
+        }
     }
 
     // The recording is checked above without the kit; only its validation needs it.

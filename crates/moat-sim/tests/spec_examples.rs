@@ -273,6 +273,13 @@ async fn ensure(arm: &Arm, id: &str, counter: &mut u32) {
     };
     let _ = name;
     arm.put(id, api, body).await;
+    // A cluster an example attaches as Kubernetes compute carries the Azure ML extension.
+    if full.eq_ignore_ascii_case("Microsoft.ContainerService/managedClusters") {
+        let ext = format!("{id}/providers/Microsoft.KubernetesConfiguration/extensions/azureml");
+        arm.put(&ext, "2023-05-01", json!({"properties": {"extensionType": "microsoft.azureml.kubernetes",
+            "configurationSettings": {"enableInference": "True", "inferenceRouterServiceType": "LoadBalancer", "inferenceRouterHA": "False"}}}))
+            .await;
+    }
 }
 
 fn ids_in(v: &Value, out: &mut Vec<String>) {

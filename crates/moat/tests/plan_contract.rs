@@ -351,6 +351,15 @@ fn catalogue() -> Vec<Scenario> {
             .once("  aks:\n    type: aks_cluster\n    resource_group: rg\n    node_count: 3\n    vm_size: Standard_D3_v2\n    network: { plugin: azure, subnet: vnet/aks, service_cidr: 10.1.0.0/16, dns_service_ip: 10.1.0.10 }\n", "")
             .once("  inference:\n    type: aks_compute\n    workspace: ws\n    cluster: aks\n    cluster_purpose: fast_prod\n", "")
             .once("  scoring:\n    type: aks_compute\n    workspace: ws\n    create: { agent_count: 3, vm_size: Standard_D3_v2, cluster_purpose: fast_prod,\n              subnet: vnet/aks, service_cidr: 10.2.0.0/16, dns_service_ip: 10.2.0.10 }\n", ""),
+        // --- the Azure ML extension and an attached cluster's load balancer (issue 16)
+        sc("ml_extension_add").once(
+            "    network: { plugin: azure, subnet: vnet/aks, service_cidr: 10.1.0.0/16, dns_service_ip: 10.1.0.10 }\n",
+            "    network: { plugin: azure, subnet: vnet/aks, service_cidr: 10.1.0.0/16, dns_service_ip: 10.1.0.10 }\n    ml_extension: { inference_router: internal_load_balancer, high_availability: false }\n",
+        ),
+        sc("attached_load_balancer_internal").once(
+            "    cluster: aks\n    cluster_purpose: fast_prod\n",
+            "    cluster: aks\n    cluster_purpose: fast_prod\n    load_balancer_type: internal_load_balancer\n    load_balancer_subnet: aks\n",
+        ),
         sc("remove_route_table_and_association")
             .once("        route_table: egress\n", "")
             .once("  egress:\n    type: route_table\n    resource_group: rg\n    routes:\n      - { name: batch, address_prefix: BatchNodeManagement.eastus2, next_hop: internet }\n      - { name: azure-ml, address_prefix: AzureMachineLearning, next_hop: internet }\n      - { name: default, address_prefix: 0.0.0.0/0, next_hop: virtual_appliance, next_hop_ip: 10.0.0.4 }\n", ""),
@@ -1108,6 +1117,8 @@ scenarios!(
     remove_compute,
     remove_attachment,
     remove_aks_subnet_and_users,
+    ml_extension_add,
+    attached_load_balancer_internal,
     remove_route_table_and_association,
     immutable_storage_hns,
     immutable_vault_retention,

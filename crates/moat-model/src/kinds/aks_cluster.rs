@@ -17,6 +17,8 @@ pub(crate) static DEF: KindDef = KindDef {
         get: scope_ref,
     }),
     holds_data: Some("every workload deployed on it and its persistent volumes"),
+    // Its extensions are resources below its ID: deleting the cluster deletes them.
+    deletes_children: &[Kind::MlExtension],
     // Sources: managedClusters.json (2024-08-01). `dnsPrefix`: "This cannot be updated once
     // the Managed Cluster has been created". The pool's `count`, autoscaler bounds and OS
     // disk size, `sku.tier`, `kubernetesVersion`, authorized IP ranges, `enableRBAC` and
@@ -230,11 +232,16 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
         key,
         location,
         refs,
-        ..
+        children,
     } = site;
     let KindSpec::AksCluster(a) = spec else {
         return;
     };
+    if let Some(id) = rs.ids.get(key).cloned()
+        && let Some(ext) = super::ml_extension::child(rs, key, spec, &id)
+    {
+        children.push(ext);
+    }
     uai::check_single(rs, a.identity.as_ref());
     uai::bind(rs, a.identity.as_ref(), refs);
     if let Some(n) = &a.node_count {

@@ -15,6 +15,9 @@ pub(crate) static DEF: KindDef = KindDef {
         get: scope_ref,
     }),
     delete_query: &[("underlyingResourceAction", "Delete")],
+    // `Delete` deletes "the underlying compute" (the definition's `underlyingResourceAction`):
+    // for an attached cluster, the user's AKS cluster. Only what Azure ML created is deleted.
+    delete_query_of: Some(delete_query),
     // In-place changes: the only compute update of the definition is `Compute_Update`, whose
     // `ClusterUpdateParameters` carry AmlCompute scale settings alone (machineLearningServices.json
     // 2024-04-01); nothing of an `AKS` compute (`AKSSchema.properties`) changes through Azure ML
@@ -53,13 +56,14 @@ pub(crate) static DEF: KindDef = KindDef {
             canon::same,
         )
         .immutable(),
-        Field::new("properties.properties.loadBalancerType", canon::lower)
-            .immutable()
-            .refused(LOAD_BALANCER_HINT),
-        Field::new("properties.properties.loadBalancerSubnet", canon::same)
-            .immutable()
-            .refused(LOAD_BALANCER_HINT),
+        // An attached cluster's load balancer changes in place: Azure ML updates an attached
+        // cluster with a PUT of the compute carrying the new `loadBalancerType` /
+        // `loadBalancerSubnet` (the SDK v1 `AksCompute.update`); one it created does not
+        // (`refused_for`).
+        Field::new("properties.properties.loadBalancerType", canon::lower).default("\"publicip\""),
+        Field::new("properties.properties.loadBalancerSubnet", canon::same),
     ],
+    refused_for: Some(refused_for),
     immutable_unlisted: true,
     holds_data: Some(
         "the services deployed on it (and, for `create:`, the AKS cluster Azure ML built)",
@@ -81,6 +85,39 @@ pub(crate) static DEF: KindDef = KindDef {
         check,
     )
 };
+
+/// A load balancer change of a cluster Azure ML created is refused (`LOAD_BALANCER_HINT`); an
+/// attached one's is an update.
+fn refused_for(r: &Resource, path: &str) -> Option<&'static str> {
+    let Body::Spec(KindSpec::AksCompute(c)) = &r.body else {
+        return None;
+    };
+    let lb = matches!(
+        path,
+        "properties.properties.loadBalancerType" | "properties.properties.loadBalancerSubnet"
+    );
+    (lb && c.create.is_some()).then_some(LOAD_BALANCER_HINT)
+}
+
+/// `Detach` for a cluster Azure ML did not create: the live `isAttachedCompute` says so, or,
+/// with no live body, the last applied body named a cluster (`cluster:` sets `resourceId`,
+/// `create:` does not). `Delete` for what Azure ML built.
+fn delete_query(
+    live: Option<&Value>,
+    applied: Option<&Value>,
+) -> &'static [(&'static str, &'static str)] {
+    let attached = match live.and_then(|l| json::get(l, "properties.isAttachedCompute")) {
+        Some(v) => v.as_bool() == Some(true),
+        None => applied
+            .and_then(|a| a.get("properties.resourceId"))
+            .is_some_and(|v| !v.is_null()),
+    };
+    if attached {
+        &[("underlyingResourceAction", "Detach")]
+    } else {
+        &[("underlyingResourceAction", "Delete")]
+    }
+}
 
 /// Why a new `agent_count` is refused, and what can make the change.
 const SCALE_HINT: &str = "Azure ML cannot scale an AKS cluster after creating it (its compute update takes AmlCompute scale settings only); scale the cluster itself (`az aks scale` on the cluster named by the compute's `resourceId`, or its node pool's `count`) and keep `create.agent_count` at the value Azure ML created, or manage the cluster as an `aks_cluster` and attach it with `cluster:`; to build a new cluster instead, give the compute a new `name:`";
@@ -113,6 +150,11 @@ fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
             b,
             "properties.properties.clusterPurpose",
             json!(purpose(c.cluster_purpose.as_ref().map(|p| p.value))),
+        );
+        set_load_balancer(
+            b,
+            c.load_balancer_type.as_ref(),
+            c.load_balancer_subnet.as_ref(),
         );
     }
     if let Some(cr) = &c.create {
@@ -155,22 +197,36 @@ fn body(r: &Resource, b: &mut Value, _ctx: &MapContext) {
         if netcfg.as_object().is_some_and(|m| !m.is_empty()) {
             p(b, "aksNetworkingConfiguration", netcfg);
         }
-        if let Some(l) = &cr.load_balancer_type {
-            let t = if l.value == ast::LoadBalancerType::InternalLoadBalancer {
-                "InternalLoadBalancer"
-            } else {
-                "PublicIp"
-            };
-            p(b, "loadBalancerType", json!(t));
-        }
-        if let Some(s) = &cr.load_balancer_subnet {
-            // Azure wants the bare subnet name; the spec also accepts `vnet/name`.
-            let name = s
-                .value
-                .rsplit_once('/')
-                .map_or(s.value.as_str(), |(_, n)| n);
-            p(b, "loadBalancerSubnet", json!(name));
-        }
+        set_load_balancer(
+            b,
+            cr.load_balancer_type.as_ref(),
+            cr.load_balancer_subnet.as_ref(),
+        );
+    }
+}
+
+/// `loadBalancerType` and `loadBalancerSubnet`, the same for an attached cluster and one
+/// Azure ML creates.
+fn set_load_balancer(
+    b: &mut Value,
+    kind: Option<&Spanned<ast::LoadBalancerType>>,
+    subnet: Option<&Spanned<String>>,
+) {
+    if let Some(l) = kind {
+        let t = if l.value == ast::LoadBalancerType::InternalLoadBalancer {
+            "InternalLoadBalancer"
+        } else {
+            "PublicIp"
+        };
+        json::set(b, "properties.properties.loadBalancerType", json!(t));
+    }
+    if let Some(s) = subnet {
+        // Azure wants the bare subnet name; the spec also accepts `vnet/name`.
+        let name = s
+            .value
+            .rsplit_once('/')
+            .map_or(s.value.as_str(), |(_, n)| n);
+        json::set(b, "properties.properties.loadBalancerSubnet", json!(name));
     }
 }
 
@@ -203,6 +259,46 @@ pub(crate) fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
     }
     if let Some(cl) = &c.cluster {
         refs.extend(rs.bind(cl, refs::CLUSTER, &[Kind::AksCluster]));
+    }
+    for (f, what) in [
+        (
+            c.load_balancer_type.as_ref().map(|x| x.span),
+            "load_balancer_type",
+        ),
+        (
+            c.load_balancer_subnet.as_ref().map(|x| x.span),
+            "load_balancer_subnet",
+        ),
+    ] {
+        if let (Some(span), Some(_)) = (f, &c.create) {
+            rs.push(
+                Diagnostic::error(
+                    codes::E0111,
+                    format!("`{what}` belongs inside `create:` here"),
+                    span,
+                )
+                .hint(format!("move it to `create.{what}`")),
+            );
+        }
+    }
+    if let (Some(lb), None) = (&c.load_balancer_subnet, &c.create) {
+        let internal = c
+            .load_balancer_type
+            .as_ref()
+            .is_some_and(|t| t.value == ast::LoadBalancerType::InternalLoadBalancer);
+        if !internal {
+            let mut d = Diagnostic::error(
+                codes::E0114,
+                "`load_balancer_subnet` needs an internal load balancer",
+                lb.span,
+            )
+            .label("only an internal load balancer sits in a subnet")
+            .hint("add `load_balancer_type: internal_load_balancer`, or remove `load_balancer_subnet`");
+            if let Some(t) = &c.load_balancer_type {
+                d = d.with_secondary(t.span, "a public endpoint");
+            }
+            rs.push(d);
+        }
     }
     if let (Some(p), Some(_)) = (&c.cluster_purpose, &c.create) {
         rs.push(

@@ -114,7 +114,12 @@ fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
     let KindSpec::KubernetesCompute(c) = spec else {
         return;
     };
-    refs.extend(rs.bind(&c.cluster, refs::CLUSTER, &[Kind::AksCluster]));
+    let cluster = rs.bind(&c.cluster, refs::CLUSTER, &[Kind::AksCluster]);
+    // Attaching needs the cluster's Azure ML extension installed first.
+    if let Some(ext) = cluster.as_ref().and_then(|r| extension_of(rs, r)) {
+        refs.push(ext);
+    }
+    refs.extend(cluster);
     if let (Some(d), Some(types)) = (&c.default_instance_type, &c.instance_types)
         && types.value.get(&d.value).is_none()
     {
@@ -133,6 +138,29 @@ fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
             .hint(hint),
         );
     }
+}
+
+/// A reference to the ML extension of the bound cluster `cluster`, when the cluster is in this
+/// spec and declares one (lint ML5xx reports a cluster without one).
+fn extension_of(rs: &Resolver<'_>, cluster: &crate::model::Ref) -> Option<crate::model::Ref> {
+    let key = cluster.target.as_deref()?;
+    let Some(KindSpec::AksCluster(a)) = rs.syms.get(key)?.res.body.as_ref() else {
+        return None;
+    };
+    let name = a
+        .ml_extension
+        .as_ref()?
+        .value
+        .name
+        .as_ref()
+        .map_or(super::ml_extension::DEFAULT_NAME, |n| n.value.as_str());
+    Some(crate::model::Ref {
+        field: refs::CLUSTER_EXTENSION.to_string(),
+        span: cluster.span,
+        target: Some(super::ml_extension::child_key(key)),
+        id: format!("{}/{}/{name}", cluster.id, super::ml_extension::SEGMENT),
+        kind: Kind::MlExtension,
+    })
 }
 
 fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {

@@ -25,6 +25,7 @@ mod container_registry;
 mod key_vault;
 mod kubernetes_compute;
 mod ml_asset;
+pub mod ml_extension;
 mod ml_outbound_rule;
 mod ml_workspace;
 mod network_security_group;
@@ -85,6 +86,7 @@ registry! {
     OnlineDeployment => online_deployment,
     OnlineTraffic => online_traffic,
     KubernetesCompute => kubernetes_compute,
+    MlExtension => ml_extension,
     UserAssignedIdentity => user_assigned_identity,
     RoleAssignment => role_assignment,
     PrivateDnsZone => private_dns_zone,
@@ -301,6 +303,11 @@ impl Field {
     }
 }
 
+/// Decides a DELETE's query from a resource's live body and last applied projection (either
+/// may be unknown).
+pub type DeleteQueryFn =
+    fn(live: Option<&Value>, applied: Option<&Value>) -> &'static [(&'static str, &'static str)];
+
 /// A request body builder: adds the kind's properties to `b` (location and tags are already
 /// there).
 pub type BodyFn = fn(r: &Resource, b: &mut Value, ctx: &MapContext);
@@ -413,6 +420,11 @@ pub struct KindDef {
     pub replace: Replace,
     /// Query parameters its DELETE must carry.
     pub delete_query: &'static [(&'static str, &'static str)],
+    /// When the DELETE's query depends on the resource (an AKS compute Azure ML did not
+    /// create must be detached, not deleted with the cluster under it): decides it from its
+    /// live body and its last applied projection, whichever are known. `None`: always
+    /// [`KindDef::delete_query`].
+    pub delete_query_of: Option<DeleteQueryFn>,
     /// Lock group of its writes.
     pub lock_group: LockGroup,
     /// Whether ARM keeps a `location`.
@@ -431,6 +443,11 @@ pub struct KindDef {
     pub secrets: &'static [&'static str],
     /// Builds its request body.
     pub body: BodyFn,
+    /// A change of a managed path that this resource's API cannot make in place although the
+    /// field can change on other resources of the kind (a load balancer Azure ML created vs
+    /// one of an attached cluster): the hint the plan stops with. `None`: only the field
+    /// table's [`Field::refused`] applies.
+    pub refused_for: Option<fn(r: &Resource, path: &str) -> Option<&'static str>>,
     /// Its offline checks (binding its references, ranges, CIDRs), run by resolution.
     pub(crate) check: CheckFn,
     /// The spec field naming its scope (a group, or the parent of a child): the reference
@@ -542,6 +559,8 @@ impl KindDef {
             typical_seconds,
             replace: Replace::Allowed,
             delete_query: &[],
+            delete_query_of: None,
+            refused_for: None,
             lock_group: LockGroup::None,
             has_location: true,
             taggable: true,
@@ -567,6 +586,19 @@ impl KindDef {
             extension_id: None,
             live_check: None,
             made_with: &[],
+        }
+    }
+
+    /// The query of a DELETE of one of these: [`KindDef::delete_query_of`] given what is
+    /// known of it, else [`KindDef::delete_query`].
+    pub fn delete_query_for(
+        &self,
+        live: Option<&Value>,
+        applied: Option<&Value>,
+    ) -> &'static [(&'static str, &'static str)] {
+        match self.delete_query_of {
+            Some(f) => f(live, applied),
+            None => self.delete_query,
         }
     }
 
@@ -690,6 +722,11 @@ mod tests {
     fn child_scopes_name_their_parent_kind() {
         for &k in ALL {
             if let Scope::Child { parent, segment } = def(k).scope {
+                // An extension resource of its parent (a cluster's ML extension) sits under
+                // `<parent ID>/providers/<its type>`.
+                if segment == format!("providers/{}", def(k).arm_type) {
+                    continue;
+                }
                 assert!(def(k).arm_type.starts_with(def(parent).arm_type), "{k:?}");
                 let versioned = format!("/{segment}/versions");
                 assert!(

@@ -35,6 +35,7 @@ pub(crate) static DEF: KindDef = KindDef {
         Field::new("properties.description", canon::same),
     ],
     secrets: ML_SECRETS,
+    live_check: Some(check_live),
     ..KindDef::new(
         Kind::OnlineDeployment,
         "online_deployment",
@@ -261,6 +262,100 @@ fn check(rs: &mut Resolver<'_>, spec: &KindSpec, site: Site<'_>) {
             }
         }
     }
+}
+
+/// A create-only change (instance type, code, compute type) replaces a deployment: delete,
+/// then create. Azure refuses the delete while the endpoint sends the deployment live traffic,
+/// and a deployment that carries all of it would leave the endpoint serving nothing in
+/// between, so the plan stops first, at the changed field, saying how to roll it out instead.
+/// `live` holds the bodies read, by resource key.
+pub(crate) fn check_live(
+    model: &crate::model::Model,
+    live: &std::collections::BTreeMap<String, Value>,
+) -> Vec<Diagnostic> {
+    let ctx = MapContext::default();
+    let mut out = Vec::new();
+    for r in model
+        .resources
+        .iter()
+        .filter(|r| r.kind == Kind::OnlineDeployment)
+    {
+        let (Body::Spec(KindSpec::OnlineDeployment(d)), Some(have)) = (&r.body, live.get(&r.key))
+        else {
+            continue;
+        };
+        let want = crate::arm::project(r.kind, &crate::arm::request_body(model, r, &ctx));
+        let have = crate::arm::project(r.kind, have);
+        let changed: Vec<&str> = DEF
+            .fields
+            .iter()
+            .filter(|f| f.immutable)
+            .map(|f| f.path)
+            .filter(|p| {
+                want.get(*p)
+                    .is_some_and(|w| have.get(*p).is_some_and(|h| h != w))
+            })
+            .collect();
+        let Some(first) = changed.first() else {
+            continue;
+        };
+        let Some(endpoint) = r.parent.as_deref().and_then(|p| live.get(p)) else {
+            continue;
+        };
+        let traffic: Vec<(String, i64)> = json::get(endpoint, "properties.traffic")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_i64().map(|v| (k.clone(), v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mine = traffic
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&r.name.value))
+            .map_or(0, |(_, v)| *v);
+        if mine == 0 {
+            continue;
+        }
+        let others = traffic
+            .iter()
+            .any(|(k, v)| *v > 0 && !k.eq_ignore_ascii_case(&r.name.value));
+        let span = match *first {
+            "properties.instanceType" => d.instance_type.as_ref().map(|x| x.span),
+            p if p.starts_with("properties.codeConfiguration") => d.code.as_ref().map(|x| x.span),
+            _ => None,
+        }
+        .unwrap_or(r.key_span);
+        let what = match *first {
+            "properties.instanceType" => "instance_type",
+            "properties.codeConfiguration.codeId" => "code.code",
+            "properties.codeConfiguration.scoringScript" => "code.scoring_script",
+            _ => "compute type",
+        };
+        let (message, hint) = if others {
+            (
+                format!(
+                    "replacing `{}` (its `{what}` cannot change in place) would delete a deployment that carries {mine}% of the endpoint's traffic",
+                    r.key
+                ),
+                "move its traffic to the other deployments first (set it to 0 in the endpoint's `traffic:` and apply), then change it".to_string(),
+            )
+        } else {
+            (
+                format!(
+                    "replacing `{}` (its `{what}` cannot change in place) would take down the only deployment that carries the endpoint's traffic ({mine}%)",
+                    r.key
+                ),
+                "add a second deployment with the new value under a new key, move the traffic to it, then remove this one".to_string(),
+            )
+        };
+        out.push(
+            Diagnostic::error(codes::E0114, message, span)
+                .label("create-only: a change replaces the deployment")
+                .hint(hint),
+        );
+    }
+    out
 }
 
 fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {

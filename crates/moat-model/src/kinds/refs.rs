@@ -26,6 +26,8 @@ pub const SUBNET: &str = "subnet";
 pub const NETWORK_SUBNET: &str = "network.subnet";
 /// An AKS compute's `cluster:` (attach).
 pub const CLUSTER: &str = "cluster";
+/// A Kubernetes compute's dependency on its cluster's `ml_extension` (bound with `cluster:`).
+pub const CLUSTER_EXTENSION: &str = "cluster.ml_extension";
 /// An AKS compute's `create.subnet:`.
 pub const CREATE_SUBNET: &str = "create.subnet";
 

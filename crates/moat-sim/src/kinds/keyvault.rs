@@ -45,6 +45,7 @@ const LRO: LroStyle = LroStyle {
     status_times: false,
     percent_complete: false,
     delete_done: 200,
+    running: "InProgress",
 };
 
 const RETENTION_DAYS: f64 = 90.0;

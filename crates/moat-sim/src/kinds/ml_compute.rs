@@ -62,6 +62,7 @@ const LRO: LroStyle = LroStyle {
     status_times: false,
     percent_complete: true,
     delete_done: 204,
+    running: "InProgress",
 };
 
 /// A compute points at its subnet.
@@ -482,6 +483,32 @@ fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
             }
             None => ("AKS", false, aks_create_properties(ctx, &name, &inner)?),
         },
+        "Kubernetes" => {
+            // Attaching needs the Azure ML extension installed on the cluster (the
+            // extension's install, then the attach: the v2 guide's order).
+            let cluster = resource_id.clone().unwrap_or_default();
+            let prefix = format!(
+                "{}/providers/microsoft.kubernetesconfiguration/extensions/",
+                cluster.to_ascii_lowercase()
+            );
+            let installed = ctx.st.resources.iter().any(|(k, r)| {
+                k.starts_with(&prefix)
+                    && r.kind == Kind::ClusterExtension
+                    && r.state(ctx.now) == "Succeeded"
+                    && util::str_at(&r.body, "/properties/extensionType")
+                        .is_some_and(|t| t.eq_ignore_ascii_case("microsoft.azureml.kubernetes"))
+            });
+            if !installed {
+                return Err(ArmError::bad_request(
+                    "UserError",
+                    format!(
+                        "Cluster '{cluster}' does not have the Azure Machine Learning extension (microsoft.azureml.kubernetes) installed and succeeded; install it before attaching the cluster as compute '{name}'."
+                    ),
+                ));
+            }
+            p.insert("resourceId".into(), json!(cluster));
+            ("", true, inner.clone())
+        }
         "VirtualMachine" | "HDInsight" => {
             let r = resource_id.as_deref().unwrap_or_default();
             let out = ssh_attach_properties(&ctype, &name, r, &inner)?;
@@ -575,7 +602,7 @@ fn patch(ctx: &mut Ctx, rp: &ResPath, body: Value) -> ArmResult<Reply> {
 /// DELETE of a compute: needs `underlyingResourceAction`; 202 + Azure-AsyncOperation only.
 fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
     let action = ctx.query("underlyingResourceAction").map(str::to_string);
-    let Some(_action) =
+    let Some(action) =
         action.filter(|a| a.eq_ignore_ascii_case("Delete") || a.eq_ignore_ascii_case("Detach"))
     else {
         return Err(ArmError::bad_request(
@@ -594,6 +621,21 @@ fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
         let until = ctx.now + ctx.scaled(secs);
         if let Some(r) = ctx.st.get_mut(&id) {
             r.deleting_until = Some(until);
+        }
+        // `Delete` deletes "the underlying compute" (the definition's
+        // `underlyingResourceAction`), an attached AKS cluster included; `Detach` leaves it.
+        let attached_aks = util::str_at(&rec.body, "/properties/computeType") == Some("AKS")
+            && rec.body.pointer("/properties/isAttachedCompute") == Some(&json!(true));
+        if action.eq_ignore_ascii_case("Delete")
+            && attached_aks
+            && let Some(cluster) = util::str_at(&rec.body, "/properties/resourceId")
+        {
+            let cluster = cluster.to_string();
+            let until = ctx.now + ctx.scaled(super::aks::DEF.delete_secs);
+            if let Some(c) = ctx.st.get_mut(&cluster) {
+                c.deleting_until = Some(until);
+            }
+            lro::mark_children_deleting(ctx, &cluster, until, false);
         }
     }
     Ok(lro::with_async_headers(

@@ -2,9 +2,10 @@
 //! definition: traffic must name existing deployments (contoso-chat#139), a PUT without
 //! `traffic` resets it to zero (genaiops-promptflow-template#182), PATCH takes tags and
 //! identity (endpoints) or tags and sku (deployments) only, a deployment that still carries
-//! traffic cannot be deleted, the server adds `properties.properties` keys and the
-//! `mfeOperationsStatus` poll URLs, and an endpoint DELETE answers 202 with a `null` body
-//! (recording `test_endpoint_and_deployment_exist_with_yaml`).
+//! traffic cannot be deleted (its DELETE's operation fails), the server adds `properties.properties` keys and the
+//! `mfeOperationsStatus` poll URLs whose status bodies say `Updating` until `Succeeded`, and
+//! every DELETE answers 202 with a `null` body (recordings
+//! `test_endpoint_and_deployment_exist_with_yaml`, `test_online_endpoint_k8s_deployment_cpu`).
 
 use super::{KindDef, check_enum, check_tags, require_location, with_identity};
 use crate::ctx::{Ctx, Span};
@@ -56,10 +57,13 @@ const LRO: LroStyle = LroStyle {
     retry_after: 5.0,
     // mfe.json bounds `Retry-After` of the deletes to 10–600 s.
     retry_bounds: Some((10, 600)),
-    status_name: false,
+    // The recordings' status bodies: `name`, `startTime`, `percentComplete` (0.0 while
+    // `Updating`, 100.0 once `Succeeded`), `endTime`.
+    status_name: true,
     status_times: true,
     percent_complete: true,
     delete_done: 200,
+    running: "Updating",
 };
 
 fn endpoint_refs(rec: &Record) -> Vec<String> {
@@ -348,31 +352,48 @@ fn delete_endpoint(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
     Ok(reply)
 }
 
-/// Deployment DELETE: refused while the endpoint still sends it live traffic.
+/// Deployment DELETE: 202 with a `null` body, as always; while the endpoint still sends it
+/// live traffic the operation then fails (`InferencingClientCallFailed`, the recording
+/// `test_online_endpoint_k8s_deployment_cpu`) and the deployment stays.
 fn delete_deployment(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
-    if let Some(ep) = rp.parent_id().and_then(|p| ctx.st.get(&p)) {
-        let pct = ep
-            .body
-            .pointer("/properties/traffic")
-            .and_then(Value::as_object)
-            .and_then(|t| {
-                t.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(rp.name()))
-                    .and_then(|(_, v)| v.as_i64())
-            })
-            .unwrap_or(0);
-        if pct > 0 && ctx.st.get(&rp.id()).is_some() {
-            return Err(user_error(
-                400,
-                format!(
-                    "Deployment {} has {pct}% of the traffic of endpoint {}. Move its traffic to other deployments before deleting it.",
-                    rp.name(),
-                    rp.names[rp.names.len() - 2]
-                ),
-            ));
+    let pct = rp
+        .parent_id()
+        .and_then(|p| ctx.st.get(&p))
+        .and_then(|ep| {
+            ep.body
+                .pointer("/properties/traffic")
+                .and_then(Value::as_object)
+                .cloned()
+        })
+        .and_then(|t| {
+            t.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(rp.name()))
+                .and_then(|(_, v)| v.as_i64())
+        })
+        .unwrap_or(0);
+    let refused = match ctx.st.get(&rp.id()) {
+        Some(rec) if pct > 0 => Some(rec.location().to_string()),
+        _ => None,
+    };
+    let mut reply = match refused {
+        Some(loc) => {
+            let message = format!(
+                "\"Can't delete deployment [{}] with non-zero traffic weight, Current traffic [{pct}]. Remove the traffic for this deployment on endpoint [{}] and try again\"",
+                rp.name(),
+                rp.names[rp.names.len() - 2]
+            );
+            let op = lro::start_op(ctx, &rp.id(), 5.0, true);
+            if let Some(o) = ctx.st.operations.get_mut(&op) {
+                o.error = Some(("InferencingClientCallFailed".into(), message));
+            }
+            lro::with_async_headers(ctx, Reply::empty(202), &LRO, &rp.sub, &loc, &op, true)
         }
+        None => lro::async_delete(ctx, rp, &LRO, DEPLOYMENT_DEF.delete_secs)?,
+    };
+    if reply.status == 202 {
+        reply.body = Some(Value::Null);
     }
-    lro::async_delete(ctx, rp, &LRO, DEPLOYMENT_DEF.delete_secs)
+    Ok(reply)
 }
 
 fn put_deployment(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {

@@ -47,6 +47,7 @@ pub(crate) const LRO: LroStyle = LroStyle {
     status_times: false,
     percent_complete: false,
     delete_done: 204,
+    running: "InProgress",
 };
 
 fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {

@@ -8,6 +8,7 @@
 
 mod aks;
 mod app_insights;
+pub mod cluster_extension;
 mod identity;
 pub mod keyvault;
 mod ml_asset;
@@ -89,6 +90,7 @@ pub fn def(kind: Kind) -> &'static KindDef {
         Kind::OnlineDeployment => &ml_endpoint::DEPLOYMENT_DEF,
         Kind::UserAssignedIdentity => &identity::DEF,
         Kind::RoleAssignment => &role_assignment::DEF,
+        Kind::ClusterExtension => &cluster_extension::DEF,
         Kind::PrivateDnsZone => &private_dns::ZONE_DEF,
         Kind::VirtualNetworkLink => &private_dns::LINK_DEF,
         Kind::PrivateDnsARecord => &private_dns::A_RECORD_DEF,

@@ -42,6 +42,7 @@ const LRO: LroStyle = LroStyle {
     status_times: false,
     percent_complete: false,
     delete_done: 204,
+    running: "InProgress",
 };
 
 fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {

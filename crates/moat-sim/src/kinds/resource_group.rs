@@ -40,6 +40,7 @@ const LRO: LroStyle = LroStyle {
     status_times: false,
     percent_complete: false,
     delete_done: 200,
+    running: "InProgress",
 };
 
 fn not_routed_delete(_ctx: &mut Ctx, _rp: &ResPath) -> ArmResult<Reply> {
@@ -352,6 +353,7 @@ pub fn list_resources(ctx: &Ctx, sub: &str, rg: Option<&str>) -> ArmResult<Reply
     for r in ctx.st.resources.values() {
         if r.kind == Kind::ResourceGroup
             || r.kind == Kind::RoleAssignment
+            || r.kind == Kind::ClusterExtension
             || r.kind.parent().is_some() && r.kind != Kind::MlCompute
             || !r.sub.eq_ignore_ascii_case(sub)
             || rg.is_some_and(|g| !g.eq_ignore_ascii_case(&r.rg))

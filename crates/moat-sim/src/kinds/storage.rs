@@ -46,6 +46,7 @@ const LRO: LroStyle = LroStyle {
     status_times: false,
     percent_complete: false,
     delete_done: 204,
+    running: "InProgress",
 };
 
 const SKUS: &[&str] = &[

@@ -138,7 +138,9 @@ impl Arm {
                 let p = self.call_url("GET", url, None).await;
                 assert_eq!(p.status, 200, "async operation poll: {:?}", p.body);
                 let s = p.str("/status").to_string();
-                if s != "InProgress" {
+                // ARM says `InProgress`; Azure ML's endpoints say `Updating` (and others
+                // their provisioning words) until a terminal status.
+                if s.is_empty() || matches!(s.as_str(), "Succeeded" | "Failed" | "Canceled") {
                     return Some(p);
                 }
             } else if let Some(url) = &loc {

@@ -2,6 +2,7 @@
 
 use super::ManagedIdentities;
 use crate::ast::List;
+use crate::decode::Map;
 use crate::{spec_enum, spec_struct};
 
 spec_enum! {
@@ -66,6 +67,44 @@ spec_struct! {
     }
 }
 
+spec_enum! {
+    /// How the Azure ML extension's inference router is reached.
+    InferenceRouter {
+        LoadBalancer = "load_balancer", InternalLoadBalancer = "internal_load_balancer",
+        NodePort = "node_port", ClusterIp = "cluster_ip",
+    }
+}
+
+spec_enum! {
+    /// Release trains of a cluster extension.
+    ReleaseTrain { Stable = "stable", Preview = "preview" }
+}
+
+spec_struct! {
+    /// The Azure ML extension on an AKS cluster (`microsoft.azureml.kubernetes`), which lets a
+    /// `kubernetes_compute` run online endpoints on it.
+    MlExtension ("ml_extension") {
+        /// Extension name (default `azureml`).
+        name: opt String,
+        /// How the inference router is reached: `load_balancer` (default), `internal_load_balancer` (a private IP in the cluster's subnet), `node_port` or `cluster_ip`.
+        inference_router: opt InferenceRouter,
+        /// Three router replicas instead of one (default true; needs at least 3 nodes).
+        high_availability: opt bool,
+        /// Serve online endpoints (default true).
+        inference: opt bool,
+        /// Run training jobs (default false).
+        training: opt bool,
+        /// Node labels the extension's pods must match.
+        node_selector: opt Map<String>,
+        /// Accept plain HTTP scoring (default true: TLS needs a certificate in the protected settings).
+        allow_insecure_connections: opt bool,
+        /// Release train (default `stable`).
+        release_train: opt ReleaseTrain,
+        /// Pin this extension version (turns minor-version auto-upgrade off).
+        version: opt String,
+    }
+}
+
 spec_struct! {
     /// An AKS managed cluster.
     AksCluster ("an aks_cluster") {
@@ -99,5 +138,7 @@ spec_struct! {
         local_accounts: opt bool,
         /// Managed identities: `{ system_assigned: true, user_assigned: [key] }`.
         identity: opt ManagedIdentities,
+        /// The Azure ML extension (for `kubernetes_compute` inference).
+        ml_extension: opt MlExtension,
     }
 }

@@ -45,6 +45,10 @@ spec_struct! {
         cluster: opt String,
         /// Purpose of the attached cluster (default `fast_prod`).
         cluster_purpose: opt ClusterPurpose,
+        /// Scoring endpoint exposure of the attached cluster (default `public_ip`); changes in place.
+        load_balancer_type: opt LoadBalancerType,
+        /// Subnet of the attached cluster's internal load balancer (a subnet of the cluster's VNet, by name or as `vnet/name`); needs `load_balancer_type: internal_load_balancer`.
+        load_balancer_subnet: opt String,
         /// Let Azure ML create the cluster.
         create: opt AksComputeCreate,
         /// Description.

@@ -62,6 +62,12 @@ const CHILD_COLLECTIONS: &[(&str, &str, &str)] = &[
         "computes",
         "2024-04-01",
     ),
+    // Extension resources below a cluster (its Azure ML extension).
+    (
+        "microsoft.containerservice/managedclusters",
+        "providers/Microsoft.KubernetesConfiguration/extensions",
+        "2023-05-01",
+    ),
 ];
 
 /// Child collections that moat writes inside their parent's body and never plans on their own
