@@ -8,7 +8,9 @@ use crate::plan::{Action, Plan, ResourcePlan};
 use crate::state::{JournalEntry, ResourceState, StateBackend, StateError, StateRecord};
 use moat_arm::{Arm, ArmError, Method, Operation, Poll, Url, WriteRequest, is_loopback};
 use moat_graph::{Graph, Outcome, WalkOptions, walk};
+use moat_model::kinds::Scope;
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -373,10 +375,32 @@ pub async fn apply(
         for r in items {
             let _ = graph.add_node(r.key.clone(), *r);
         }
+        // Children written inside their parent's PUT (subnets in their VNet's): the parent
+        // waits for what they need (their NSG, route table), they wait for the parent, and
+        // they take no lock of their own since they send nothing.
+        let inline = if phase == 0 {
+            inline_children(items)
+        } else {
+            BTreeMap::new()
+        };
+        let mut riders: BTreeMap<&str, Vec<&ResourcePlan>> = BTreeMap::new();
+        for r in items {
+            if let Some(parent) = inline.get(&r.key) {
+                riders.entry(parent.as_str()).or_default().push(*r);
+            }
+        }
         for r in items {
             for d in &r.depends_on {
                 if graph.contains(d) {
                     let _ = graph.add_edge(&r.key, d);
+                }
+            }
+            if let Some(parent) = inline.get(&r.key) {
+                let _ = graph.add_edge(&r.key, parent);
+                for d in &r.depends_on {
+                    if d != parent && graph.contains(d) && inline.get(d) != Some(parent) {
+                        let _ = graph.add_edge(parent, d);
+                    }
                 }
             }
         }
@@ -384,32 +408,63 @@ pub async fn apply(
             .parallelism(opts.parallelism)
             .cancel(opts.cancel.clone());
         for r in items {
-            if let Some(g) = &r.lock_group
+            let carried = inline.contains_key(&r.key);
+            if let Some(g) = lock_of(r)
                 && r.action.writes()
+                && !carried
             {
-                wo = wo.lock_group(r.key.clone(), g.clone());
+                wo = wo.lock_group(r.key.clone(), g);
             }
             // What writes nothing costs nothing; a replace is a delete and a create.
             let cost = match r.action {
+                _ if carried => 0,
                 a if !a.writes() => 0,
                 Action::Replace => 2 * r.kind.typical_seconds(),
                 _ => r.kind.typical_seconds(),
             };
             wo = wo.weight(r.key.clone(), cost);
         }
+        // When each parent's write started, for its riders' `Finished` events.
+        let parent_started: std::sync::Mutex<BTreeMap<String, tokio::time::Instant>> =
+            std::sync::Mutex::new(BTreeMap::new());
+        let (inline, riders, parent_started) = (&inline, &riders, &parent_started);
         let report = walk(&graph, &wo, |_key, r| {
             let arm = arm.clone();
             let store = store.clone();
             let progress = progress.clone();
             async move {
-                let t0 = tokio::time::Instant::now();
-                if r.action.writes() {
-                    progress.event(Event::Started {
-                        key: r.key.clone(),
-                        action: r.action,
-                    });
+                let mut t0 = tokio::time::Instant::now();
+                let parent = inline.get(&r.key);
+                let mine: &[&ResourcePlan] =
+                    riders.get(r.key.as_str()).map_or(&[], |v| v.as_slice());
+                if let Some(p) = parent {
+                    // Its write was its parent's: it started and was accepted with it.
+                    if let Some(at) = lock(parent_started).get(p) {
+                        t0 = *at;
+                    }
+                } else if r.action.writes() {
+                    for k in std::iter::once(*r).chain(mine.iter().copied()) {
+                        progress.event(Event::Started {
+                            key: k.key.clone(),
+                            action: k.action,
+                        });
+                    }
+                    if !mine.is_empty() {
+                        lock(parent_started).insert(r.key.clone(), t0);
+                    }
                 }
-                match run_one(r, arm.as_ref(), &store, progress.as_ref()).await {
+                let run = match parent {
+                    Some(_) => carried_one(r, &store).await,
+                    None => {
+                        let relay = Relay {
+                            inner: progress.as_ref(),
+                            parent: &r.key,
+                            riders: mine,
+                        };
+                        run_one(r, mine, arm.as_ref(), &store, &relay).await
+                    }
+                };
+                match run {
                     Ok(()) => {
                         if r.action.writes() {
                             progress.event(Event::Finished {
@@ -425,6 +480,12 @@ pub async fn apply(
                             key: r.key.clone(),
                             error: e.to_string(),
                         });
+                        for k in mine {
+                            progress.event(Event::Failed {
+                                key: k.key.clone(),
+                                error: format!("written with `{}`, which failed: {e}", r.key),
+                            });
+                        }
                         Err(Failure(Arc::new(e)))
                     }
                 }
@@ -474,8 +535,194 @@ pub async fn apply(
     }
 }
 
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The lock a write takes: the ID of the resource Azure serialises it on
+/// ([`moat_model::Kind::lock_id`]: a subnet of its own shares its VNet's lock with the VNet and
+/// every sibling), else the plan's group.
+fn lock_of(r: &ResourcePlan) -> Option<String> {
+    r.kind.lock_id(&r.id).or_else(|| r.lock_group.clone())
+}
+
+/// The children of `items` whose create or update is sent inside their parent's PUT, by child
+/// key → parent key: a kind the registry marks `written_in_parent` (a subnet), created or
+/// updated by a PUT, whose parent the same plan creates or updates by a PUT — one operation
+/// instead of one per child under the parent's lock. A child stays a write of its own when
+/// it is replaced or moves under a new ID, when its parent is not written, and when something
+/// it needs (besides its parent) itself needs the parent: the parent would then wait for
+/// itself.
+pub fn inline_children(items: &[&ResourcePlan]) -> BTreeMap<String, String> {
+    let puts = |r: &ResourcePlan| {
+        matches!(r.action, Action::Create | Action::Update)
+            && r.replaces.is_none()
+            && r.request
+                .as_ref()
+                .is_some_and(|q| q.method.arm() == Method::Put && q.body.is_some())
+    };
+    let by_key: BTreeMap<&str, &ResourcePlan> =
+        items.iter().map(|r| (r.key.as_str(), *r)).collect();
+    // Whether `from` reaches `to` through `depends_on`.
+    let reaches = |from: &str, to: &str| {
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut stack = vec![from];
+        while let Some(k) = stack.pop() {
+            if k == to {
+                return true;
+            }
+            if !seen.insert(k) {
+                continue;
+            }
+            if let Some(r) = by_key.get(k) {
+                stack.extend(r.depends_on.iter().map(String::as_str));
+            }
+        }
+        false
+    };
+    let mut out = BTreeMap::new();
+    for r in items {
+        let def = r.kind.def();
+        let Scope::Child { parent, segment } = def.scope else {
+            continue;
+        };
+        if !def.written_in_parent || !puts(r) {
+            continue;
+        }
+        let Some((parent_id, _)) =
+            r.id.to_ascii_lowercase()
+                .rsplit_once(&format!("/{}/", segment.to_ascii_lowercase()))
+                .map(|(p, n)| (p.to_string(), n.to_string()))
+        else {
+            continue;
+        };
+        let Some(p) = items
+            .iter()
+            .find(|p| p.kind == parent && p.id.eq_ignore_ascii_case(&parent_id) && puts(p))
+        else {
+            continue;
+        };
+        if r.depends_on
+            .iter()
+            .any(|d| *d != p.key && reaches(d, &p.key))
+        {
+            continue;
+        }
+        out.insert(r.key.clone(), p.key.clone());
+    }
+    out
+}
+
+/// Passes events on, and repeats a parent's `Accepted` for the children riding in its PUT.
+struct Relay<'a> {
+    inner: &'a dyn Progress,
+    parent: &'a str,
+    riders: &'a [&'a ResourcePlan],
+}
+
+impl Progress for Relay<'_> {
+    fn event(&self, event: Event) {
+        if let Event::Accepted { key, request_id } = &event
+            && key == self.parent
+        {
+            for r in self.riders {
+                self.inner.event(Event::Accepted {
+                    key: r.key.clone(),
+                    request_id: request_id.clone(),
+                });
+            }
+        }
+        self.inner.event(event);
+    }
+}
+
+/// A child whose write went with its parent's PUT, which has succeeded: only the record.
+async fn carried_one(r: &ResourcePlan, store: &StateStore) -> Result<(), ApplyError> {
+    if let Some(from) = &r.moved_from {
+        let to = r.key.clone();
+        store.update(|rec| rec.rekey(from, &to)).await?;
+    }
+    record(store, r, None).await?;
+    Ok(())
+}
+
+/// The parent's PUT body with its riding children in `properties.<segment>`. The list is the
+/// full set (BEHAVIOR.md §5.1: a child left out is deleted), so every child the parent holds
+/// now is carried through as it is (read again just before the write, under the parent's
+/// lock: a subnet another stack added since the plan stays), except the riders, which take
+/// their planned bodies; children the plan deletes stay until their own DELETE.
+async fn with_riders(
+    r: &ResourcePlan,
+    riders: &[&ResourcePlan],
+    body: &mut Value,
+    arm: &dyn Arm,
+) -> Result<(), ApplyError> {
+    let Some(first) = riders.first() else {
+        return Ok(());
+    };
+    let Scope::Child { segment, .. } = first.kind.def().scope else {
+        return Ok(());
+    };
+    let path = format!("properties.{segment}");
+    let name_of = |id: &str| id.rsplit('/').next().unwrap_or_default().to_string();
+    let planned = |q: &ResourcePlan| {
+        let mut item = q
+            .request
+            .as_ref()
+            .and_then(|x| x.body.clone())
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        if let Value::Object(m) = &mut item {
+            m.insert("name".into(), Value::String(name_of(&q.id)));
+        }
+        item
+    };
+    let live: Vec<Value> = if r.action == Action::Update {
+        arm.get(&r.id, &r.api_version)
+            .await?
+            .and_then(|b| moat_model::json::get(&b, &path).cloned())
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let mut list = Vec::new();
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    for child in &live {
+        let name = child
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        match riders
+            .iter()
+            .find(|q| name_of(&q.id).eq_ignore_ascii_case(name))
+        {
+            Some(q) => {
+                done.insert(q.key.as_str());
+                list.push(planned(q));
+            }
+            None => {
+                // As the GET returned it, less its provisioning state (read-only; ARM ignores
+                // the other read-only fields on a PUT, as in every recorded read-modify-write).
+                let mut item = child.clone();
+                if let Some(Value::Object(p)) = item.get_mut("properties") {
+                    p.remove("provisioningState");
+                }
+                list.push(item);
+            }
+        }
+    }
+    for q in riders {
+        if !done.contains(q.key.as_str()) {
+            list.push(planned(q));
+        }
+    }
+    moat_model::json::set(body, &path, Value::Array(list));
+    Ok(())
+}
+
 async fn run_one(
     r: &ResourcePlan,
+    riders: &[&ResourcePlan],
     arm: &dyn Arm,
     store: &StateStore,
     progress: &dyn Progress,
@@ -551,6 +798,7 @@ async fn run_one(
                 .as_ref()
                 .and_then(|q| q.body.clone())
                 .unwrap_or(Value::Null);
+            with_riders(r, riders, &mut body, arm).await?;
             fill_deferred(&mut body, arm).await?;
             let wr = WriteRequest {
                 method: r.request.as_ref().map_or(Method::Put, |q| q.method.arm()),
@@ -732,6 +980,123 @@ async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use moat_model::Kind;
+
+    const V: &str =
+        "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v";
+    const N: &str =
+        "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/networkSecurityGroups/n";
+
+    fn planned(key: &str, kind: Kind, id: &str, action: Action, deps: &[&str]) -> ResourcePlan {
+        ResourcePlan {
+            key: key.into(),
+            kind,
+            id: id.into(),
+            api_version: kind.api_version().into(),
+            action,
+            reasons: Vec::new(),
+            changes: Vec::new(),
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            lock_group: kind.lock_group(key),
+            request: action.writes().then(|| crate::plan::Request {
+                method: crate::plan::Method::Put,
+                body: Some(serde_json::json!({"properties": {}})),
+                query: Vec::new(),
+            }),
+            live_etag: None,
+            applied: None,
+            destructive: false,
+            moved_from: None,
+            replaces: None,
+            delete_first: false,
+        }
+    }
+
+    #[test]
+    fn subnets_ride_in_their_vnets_put_only_when_the_vnet_is_written_and_no_cycle_follows() {
+        let sub = |name: &str, deps: &[&str]| {
+            planned(
+                &format!("vnet/{name}"),
+                Kind::Subnet,
+                &format!("{V}/subnets/{name}"),
+                Action::Create,
+                deps,
+            )
+        };
+        let vnet = planned("vnet", Kind::VirtualNetwork, V, Action::Create, &[]);
+        let nsg = planned("nsg", Kind::NetworkSecurityGroup, N, Action::Create, &[]);
+        // An NSG that itself waits for the VNet: `c` cannot ride (the VNet would wait for
+        // itself through it).
+        let late = planned(
+            "late",
+            Kind::NetworkSecurityGroup,
+            &format!("{N}2"),
+            Action::Create,
+            &["vnet"],
+        );
+        let (a, b, c) = (
+            sub("a", &["vnet", "nsg"]),
+            sub("b", &["vnet"]),
+            sub("c", &["vnet", "late"]),
+        );
+        // A subnet of its own in a network of another stack (not in the plan): its own PUT.
+        let own = planned(
+            "team",
+            Kind::Subnet,
+            "/subscriptions/s/resourceGroups/hub/providers/Microsoft.Network/virtualNetworks/hub/subnets/team",
+            Action::Create,
+            &[],
+        );
+        let items = [&vnet, &nsg, &late, &a, &b, &c, &own];
+        let got = inline_children(&items);
+        assert_eq!(
+            got.into_iter().collect::<Vec<_>>(),
+            [
+                ("vnet/a".to_string(), "vnet".to_string()),
+                ("vnet/b".to_string(), "vnet".to_string())
+            ]
+        );
+        // A VNet the plan leaves alone carries nothing: its subnets are written on their own.
+        let idle = planned("vnet", Kind::VirtualNetwork, V, Action::NoOp, &[]);
+        assert!(inline_children(&[&idle, &a, &b]).is_empty());
+        // A replaced subnet is a DELETE and a PUT of its own.
+        let mut r = sub("a", &["vnet"]);
+        r.action = Action::Replace;
+        assert!(inline_children(&[&vnet, &r]).is_empty());
+    }
+
+    #[test]
+    fn a_subnet_of_its_own_takes_its_vnets_lock_whatever_its_key() {
+        let vnet = planned("hub", Kind::VirtualNetwork, V, Action::Update, &[]);
+        let mine = planned(
+            "team",
+            Kind::Subnet,
+            &format!("{V}/subnets/team"),
+            Action::Create,
+            &[],
+        );
+        let inline = planned(
+            "hub/x",
+            Kind::Subnet,
+            &format!("{}/SUBNETS/x", V.to_uppercase()),
+            Action::Create,
+            &[],
+        );
+        assert_eq!(mine.lock_group, None, "the key names no VNet");
+        assert_eq!(lock_of(&vnet), Some(V.to_ascii_lowercase()));
+        assert_eq!(lock_of(&mine), lock_of(&vnet));
+        assert_eq!(lock_of(&inline), lock_of(&vnet));
+        assert_eq!(
+            lock_of(&planned(
+                "n",
+                Kind::NetworkSecurityGroup,
+                N,
+                Action::Create,
+                &[]
+            )),
+            None
+        );
+    }
 
     #[test]
     fn poll_urls_follow_a_moved_loopback_endpoint_only() {

@@ -461,7 +461,38 @@ fn list_of(
             .map(|r| kinds::render(ctx.st, r, ctx.now))
             .collect(),
     };
-    Ok(Reply::json(200, json!({ "value": value })))
+    Ok(Reply::json(200, page(ctx, value)))
+}
+
+/// Items per page of a typed list. ARM pages every list (`x-ms-pageable`, `nextLink`); the
+/// page sizes of the providers are not in the recordings, so one size serves them all.
+pub const LIST_PAGE: usize = 100;
+
+/// One page of `items`: from `$skiptoken` (an offset, opaque to clients), with a `nextLink`
+/// (this URL with the next offset) while items remain.
+fn page(ctx: &Ctx, mut items: Vec<Value>) -> Value {
+    let from: usize = ctx
+        .query("$skiptoken")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let rest = items.split_off(from.min(items.len()));
+    let more = rest.len() > LIST_PAGE;
+    let value: Vec<Value> = rest.into_iter().take(LIST_PAGE).collect();
+    if !more {
+        return json!({ "value": value });
+    }
+    let next = from + LIST_PAGE;
+    let (head, query) = ctx.self_url.split_once('?').unwrap_or((&ctx.self_url, ""));
+    let mut pairs: Vec<String> = query
+        .split('&')
+        .filter(|p| {
+            let p = p.to_ascii_lowercase();
+            !p.is_empty() && !p.starts_with("$skiptoken=") && !p.starts_with("%24skiptoken=")
+        })
+        .map(str::to_string)
+        .collect();
+    pairs.push(format!("$skiptoken={next}"));
+    json!({ "value": value, "nextLink": format!("{head}?{}", pairs.join("&")) })
 }
 
 fn not_found_path(path: &str) -> ArmError {
