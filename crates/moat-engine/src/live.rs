@@ -63,6 +63,18 @@ pub async fn read_live(
     state: &StateRecord,
     parallelism: usize,
 ) -> Result<Live, ArmError> {
+    read_live_with(arm, model, state, parallelism, true).await
+}
+
+/// [`read_live`], with list reads on or off (`lists: false` reads every resource by GET, as
+/// moat did before; the bench compares the two).
+pub async fn read_live_with(
+    arm: &dyn Arm,
+    model: &Model,
+    state: &StateRecord,
+    parallelism: usize,
+    lists: bool,
+) -> Result<Live, ArmError> {
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     // Children read from their parent's body: (key, parent key, name, URL segment).
     let mut subnets: Vec<(String, String, String, &'static str)> = Vec::new();
@@ -132,7 +144,8 @@ pub async fn read_live(
         );
     }
     let owned = |k: &str| state.resources.contains_key(k);
-    let (resources, requests) = read_targets(arm, targets.values(), &owned, parallelism).await;
+    let (resources, requests) =
+        read_targets(arm, targets.values(), &owned, parallelism, lists).await;
     let mut live = Live {
         resources,
         requests,
@@ -225,13 +238,14 @@ async fn read_targets<'t>(
     targets: impl Iterator<Item = &'t Target>,
     owned: &dyn Fn(&str) -> bool,
     parallelism: usize,
+    lists: bool,
 ) -> (BTreeMap<String, LiveState>, usize) {
     // By lower-cased scope and api-version: the first spelling of the path, and the targets.
     type Scopes<'t> = BTreeMap<(String, &'static str), (String, Vec<&'t Target>)>;
     let mut scopes: Scopes<'_> = BTreeMap::new();
     let mut jobs: Vec<Job<'_>> = Vec::new();
     for t in targets {
-        match list_scope(t.kind, &t.id) {
+        match list_scope(t.kind, &t.id).filter(|_| lists) {
             Some(path) => scopes
                 .entry((path.to_ascii_lowercase(), t.kind.api_version()))
                 .or_insert_with(|| (path, Vec::new()))
@@ -321,7 +335,7 @@ async fn read_targets<'t>(
 /// The collection a resource of `kind` with ARM ID `id` is listed in, when the kind's list
 /// view is complete: the subscription's groups, the group's resources of the type, or the
 /// parent's children of the segment.
-fn list_scope(kind: Kind, id: &str) -> Option<String> {
+pub fn list_scope(kind: Kind, id: &str) -> Option<String> {
     let def = kind.def();
     if !def.list_view_complete {
         return None;
@@ -380,7 +394,14 @@ pub async fn read_ids(
         .filter(|r| r.existed)
         .map(|r| r.key.as_str())
         .collect();
-    read_targets(arm, targets.iter(), &|k| existed.contains(k), parallelism).await
+    read_targets(
+        arm,
+        targets.iter(),
+        &|k| existed.contains(k),
+        parallelism,
+        true,
+    )
+    .await
 }
 
 /// Adds a read of the parent of the child `id` (unless a target already reads that ID) and
@@ -574,7 +595,7 @@ mod tests {
             ),
         ];
         let owned = |k: &str| k == "late";
-        let (got, requests) = read_targets(&arm, targets.iter(), &owned, 8).await;
+        let (got, requests) = read_targets(&arm, targets.iter(), &owned, 8, true).await;
         assert!(matches!(got["a"], LiveState::Present(_)));
         assert!(
             matches!(got["b"], LiveState::Present(_)),
@@ -619,7 +640,7 @@ mod tests {
             target("a", Kind::NetworkSecurityGroup, nsg("a")),
             target("b", Kind::NetworkSecurityGroup, nsg("b")),
         ];
-        let (got, requests) = read_targets(&arm, targets.iter(), &|_| false, 8).await;
+        let (got, requests) = read_targets(&arm, targets.iter(), &|_| false, 8, true).await;
         assert!(matches!(got["a"], LiveState::Present(_)));
         assert_eq!(got["b"], LiveState::Absent);
         assert_eq!(requests, 3, "one list, then two GETs");

@@ -37,8 +37,8 @@ pub struct Shared {
     pub seed: Option<u64>,
     /// Throttling limits.
     pub limits: Limits,
-    /// Added latency.
-    pub latency: std::time::Duration,
+    /// Added latency, microseconds (changed at run time by `SimHandle::set_latency`).
+    pub latency_us: std::sync::atomic::AtomicU64,
     /// `--state` file.
     pub state_file: Option<PathBuf>,
     /// `--record` directory.
@@ -166,8 +166,9 @@ pub async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
         let mut s = lock(&shared.stats);
         *s.requests.entry(method.clone()).or_insert(0) += 1;
     }
-    if !shared.latency.is_zero() {
-        tokio::time::sleep(shared.latency).await;
+    let latency = shared.latency_us.load(std::sync::atomic::Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_micros(latency)).await;
     }
     let body_bytes = axum::body::to_bytes(body, 64 * 1024 * 1024)
         .await

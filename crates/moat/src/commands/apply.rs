@@ -12,7 +12,6 @@ use crate::pipeline::{
 use crate::progress::Reporter;
 use crate::remote::{backend, connect, forget_exit_release, release_on_exit, watch_interrupts};
 use anyhow::{Context as _, bail};
-use moat_arm::Arm as _;
 use moat_engine::apply::{ApplyOptions, ResourceOutcome, StateStore, apply, resume_journal};
 use moat_engine::diff::DestroyScope;
 use moat_engine::plan::{Action, Plan};
