@@ -151,7 +151,10 @@ pub fn budget_secs(plan: &Plan, plan_reads: usize) -> f64 {
     let mut writes = 0.0;
     let mut deletes = 0.0;
     let mut reads = plan_reads as f64;
-    for r in items.iter().filter(|r| r.action.writes() && !inline.contains_key(&r.key)) {
+    for r in items
+        .iter()
+        .filter(|r| r.action.writes() && !inline.contains_key(&r.key))
+    {
         let ty = moat_arm::resource_type_of(&r.id);
         let lro = moat_sim::poll_cadence_seconds(&ty) > 0.0;
         match r.action {

@@ -75,7 +75,7 @@ pub async fn bench(
         put_everything(&seeder, &seed_plan, time_scale)
             .await
             .with_context(|| format!("cannot put stack {i} of {k} in place"))?;
-        reads_needed += moat_engine::live::keys_read(&model).len();
+        reads_needed += crate::plan_bench::reads_needed(&model, true, false);
         let record = record_of(&model, &seed_plan);
         stacks.push((model, record));
     }

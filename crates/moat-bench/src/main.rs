@@ -7,9 +7,11 @@ mod baseline;
 mod bound;
 mod concurrent;
 mod offline;
+mod ops_bench;
 mod plan_bench;
 mod run;
 mod specgen;
+mod svg;
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -25,7 +27,8 @@ pub struct Args {
     /// Smaller sizes, for a smoke test.
     #[arg(long)]
     pub quick: bool,
-    /// Only these benchmarks (comma-separated: apply, plan, concurrent, baseline, offline).
+    /// Only these benchmarks (comma-separated: apply, plan, concurrent, baseline, ops,
+    /// offline).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub only: Vec<String>,
     /// Emulator time scale for apply and the baseline (real provisioning times × this).
@@ -47,6 +50,12 @@ pub struct Args {
     /// The baseline's venv (default: `target/bench-venv` in the work tree).
     #[arg(long, value_name = "DIR")]
     pub venv: Option<PathBuf>,
+    /// Seeds of the emulator's durations for the seeded applies (1..=N).
+    #[arg(long, default_value_t = 5)]
+    pub seeds: usize,
+    /// Where the curves' SVG plots go (default: `docs/bench` in the work tree).
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
     /// Internal: measure the offline phases of one spec and print JSON.
     #[arg(long, hide = true, value_name = "SPEC")]
     pub offline_child: Option<PathBuf>,

@@ -251,7 +251,10 @@ async fn plan_request_counts() {
     {
         let scope = if r.kind.def().list_view_complete {
             let id = r.id.to_ascii_lowercase();
-            id.split("/providers/").next().unwrap_or_default().to_string()
+            id.split("/providers/")
+                .next()
+                .unwrap_or_default()
+                .to_string()
         } else {
             r.id.to_ascii_lowercase()
         };

@@ -25,6 +25,7 @@ mod util;
 pub use errors::SimError;
 pub use faults::{Fault, FaultPlan, FaultRule, load_faults};
 pub use kinds::{operation_seconds, poll_cadence_seconds, provisioning_seconds};
+pub use server::LIST_PAGE;
 pub use throttle::{Bucket, Limits};
 
 use serde::{Deserialize, Serialize};
@@ -188,9 +189,10 @@ impl SimHandle {
 
     /// Changes the latency added to every request from now on.
     pub fn set_latency(&self, latency: std::time::Duration) {
-        self.shared
-            .latency_us
-            .store(latency.as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.shared.latency_us.store(
+            latency.as_micros() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Request counters so far.
