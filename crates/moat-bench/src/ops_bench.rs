@@ -57,34 +57,40 @@ pub async fn bench(n: usize, s: ApplySettings, ops: &[&str]) -> anyhow::Result<V
         .await?;
     let client = client_for(&sim.url(), Some(limits(s.time_scale, s.scale_limits).1)).await?;
     let mut out = Vec::new();
+    // The spec as the last operation left it.
+    let mut text = text;
+    let mut current = model;
     for op in ops {
-        let (spec, destroy) = match *op {
-            "noop" => (model.clone(), false),
+        let destroy = *op == "destroy";
+        match *op {
+            "noop" | "destroy" => {}
             // One NSG rule's priority: one update.
-            "one-change" => (changed(&text, n, "priority: 100", "priority: 110")?, false),
-            "destroy" => (model.clone(), true),
+            "one-change" => {
+                text = changed(&text, "priority: 100", "priority: 110", false)?;
+                current = crate::offline::model_of(&format!("ops-{n}.yaml"), &text)?;
+            }
             // Every storage account gets a new name: a replacement under a new ID each.
-            "replace" => (changed_all(&text, n, "name: bst", "name: brs")?, false),
+            "replace" => {
+                text = changed(&text, "name: bst", "name: brs", true)?;
+                current = crate::offline::model_of(&format!("ops-{n}.yaml"), &text)?;
+            }
             other => bail!("unknown operation `{other}`"),
-        };
-        out.push(run_op(op, &spec, destroy, &client, backend.clone(), n).await?);
+        }
+        out.push(run_op(op, &current, destroy, &client, backend.clone(), n).await?);
     }
     sim.shutdown().await;
     Ok(out)
 }
 
-fn changed(text: &str, n: usize, from: &str, to: &str) -> anyhow::Result<Model> {
+fn changed(text: &str, from: &str, to: &str, all: bool) -> anyhow::Result<String> {
     if !text.contains(from) {
         bail!("the generated spec has no `{from}`");
     }
-    crate::offline::model_of(&format!("ops-{n}.yaml"), &text.replacen(from, to, 1))
-}
-
-fn changed_all(text: &str, n: usize, from: &str, to: &str) -> anyhow::Result<Model> {
-    if !text.contains(from) {
-        bail!("the generated spec has no `{from}`");
-    }
-    crate::offline::model_of(&format!("ops-{n}.yaml"), &text.replace(from, to))
+    Ok(if all {
+        text.replace(from, to)
+    } else {
+        text.replacen(from, to, 1)
+    })
 }
 
 async fn run_op(

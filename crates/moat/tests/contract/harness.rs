@@ -340,12 +340,26 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 /// GETs a list endpoint and returns its `value` array; panics (an emulator gap, not a plan
 /// violation) when the emulator does not serve it.
 fn list(base: &str, path: &str) -> Vec<Value> {
-    let (status, body) = http(base, "GET", path, None);
-    assert_eq!(
-        status, 200,
-        "the emulator does not list {path}: {status} {body}"
-    );
-    body["value"].as_array().cloned().unwrap_or_default()
+    let mut out = Vec::new();
+    let mut next = path.to_string();
+    loop {
+        let (status, body) = http(base, "GET", &next, None);
+        assert_eq!(
+            status, 200,
+            "the emulator does not list {next}: {status} {body}"
+        );
+        out.extend(body["value"].as_array().cloned().unwrap_or_default());
+        // ARM pages lists (`nextLink`, an absolute URL on the same host).
+        match body["nextLink"].as_str() {
+            Some(link) if !link.is_empty() => {
+                next = link
+                    .strip_prefix(base.trim_end_matches('/'))
+                    .unwrap_or(link)
+                    .to_string();
+            }
+            _ => return out,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
