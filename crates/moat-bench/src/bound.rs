@@ -451,6 +451,47 @@ mod tests {
     }
 
     #[test]
+    fn a_wide_vnet_is_one_write_with_its_subnets_and_the_observable_bound_rounds_up() {
+        let model =
+            crate::offline::model_of("w.yaml", &crate::specgen::grid("w", 1)).expect("model");
+        let p = crate::offline::plan_from_empty(&model).expect("plan");
+        let tasks = tasks_of(&p, Timing::default());
+        let secs = |k: &str| tasks.iter().find(|t| t.key == k).expect(k).secs;
+        assert_eq!(secs("vnet0/s3"), 0.0, "a subnet rides in its VNet's PUT");
+        assert!(secs("vnet0") > 0.0);
+        let vnet = tasks.iter().position(|t| t.key == "vnet0").unwrap();
+        let nsg = tasks.iter().position(|t| t.key == "nsg0-3").unwrap();
+        assert!(
+            tasks[vnet].deps.contains(&nsg),
+            "the VNet waits for its subnets' NSGs"
+        );
+        let b = lower_bound(&tasks, 0);
+        // No lock group holds more than the VNet: no ten-subnet chain beyond the critical path
+        // (rg → NSG → VNet with its subnets → storage).
+        assert!(b.lock_group_s <= b.longest_path_s + 1e-9, "{b:?}");
+        assert_eq!(b.longest_path_s, 32.0, "{b:?}");
+        // Rounded up to Network's 10 s cadence, the VNet's 4 s take 10 s.
+        let ob = tasks_of(
+            &p,
+            Timing {
+                observable: true,
+                ..Timing::default()
+            },
+        );
+        assert_eq!(ob[vnet].secs, 10.0);
+        // Seeded durations are the emulator's draws and stay in the recorded range.
+        let seeded = tasks_of(
+            &p,
+            Timing {
+                seed: Some(3),
+                observable: false,
+            },
+        );
+        assert!((1.0..=10.0).contains(&seeded[vnet].secs));
+        assert!(budget_secs(&p, 0) == 0.0, "33 writes fit in ARM's burst");
+    }
+
+    #[test]
     fn longest_path_without_groups() {
         // a(1) -> b(5) -> d(1); a -> c(2) -> d
         let tasks = vec![
