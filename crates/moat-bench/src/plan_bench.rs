@@ -36,7 +36,8 @@ pub struct PlanFigures {
     pub latency_s: f64,
     /// Wall time of live read + diff, seconds.
     pub wall_s: f64,
-    /// `max(latency × ⌈reads / 64⌉, (reads − burst) / rate + latency)`, seconds.
+    /// `max(latency × ⌈reads / 64⌉, latency × sequential pages, (reads − burst) / rate +
+    /// latency)`, seconds.
     pub lower_bound_s: f64,
     /// `wall_s / lower_bound_s`.
     pub ratio: f64,
@@ -86,6 +87,40 @@ pub fn reads_needed(model: &Model, lists: bool, fresh: bool) -> usize {
         0
     };
     gets + listed + vaults
+}
+
+/// The round trips a plan of `model` needs one after another at least: the pages of its
+/// longest list (each page names the next), and on a fresh cloud one more for the vault
+/// probes, which follow the first reads.
+pub fn sequential_rounds(model: &Model, lists: bool, fresh: bool) -> usize {
+    let keys = moat_engine::live::keys_read(model);
+    let mut scopes: BTreeMap<String, usize> = BTreeMap::new();
+    for r in model.resources.iter().filter(|r| keys.contains(&r.key)) {
+        if let Some(scope) = moat_engine::live::list_scope(r.kind, &r.id).filter(|_| lists) {
+            *scopes.entry(scope.to_ascii_lowercase()).or_default() += 1;
+        }
+    }
+    let pages = scopes
+        .values()
+        .map(|&n| {
+            if fresh || n < 2 {
+                1
+            } else {
+                n.div_ceil(moat_sim::LIST_PAGE)
+            }
+        })
+        .max()
+        .unwrap_or(1);
+    let vaults = model
+        .resources
+        .iter()
+        .any(|r| r.kind == moat_model::Kind::KeyVault);
+    pages + usize::from(fresh && vaults)
+}
+
+/// [`lower_bound`], and at least `rounds` round trips one after another.
+pub fn lower_bound_rounds(reads: usize, rounds: usize, latency: Duration) -> f64 {
+    lower_bound(reads, latency).max(rounds as f64 * latency.as_secs_f64())
 }
 
 /// Reads the emulator and ARM allow by default: burst and refill per second.
@@ -307,7 +342,8 @@ async fn measure(
     let wall_s = t.elapsed().as_secs_f64();
     let after = client.stats();
     let requests = after.requests_sent - before.requests_sent;
-    let lower = lower_bound(reads_needed, latency);
+    let rounds = sequential_rounds(model, lists, cloud == "fresh");
+    let lower = lower_bound_rounds(reads_needed, rounds, latency);
     Ok(PlanFigures {
         resources: n,
         cloud: cloud.to_string(),
