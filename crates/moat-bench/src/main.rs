@@ -50,6 +50,11 @@ pub struct Args {
     /// The baseline's venv (default: `target/bench-venv` in the work tree).
     #[arg(long, value_name = "DIR")]
     pub venv: Option<PathBuf>,
+    /// Time scale of the seeded applies (the secure example and the wide VNet): larger than
+    /// `--time-scale` so that fixed per-write costs (state writes, scheduling on a shared
+    /// machine) weigh against Azure's cadence as they would on Azure, not a hundred times more.
+    #[arg(long, default_value_t = 0.1)]
+    pub seeded_time_scale: f64,
     /// Seeds of the emulator's durations for the seeded applies (1..=N).
     #[arg(long, default_value_t = 5)]
     pub seeds: usize,

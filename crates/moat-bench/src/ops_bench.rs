@@ -52,6 +52,8 @@ pub async fn bench(n: usize, s: ApplySettings, ops: &[&str]) -> anyhow::Result<V
     let dir = tempfile::tempdir()?;
     let backend: Arc<dyn StateBackend> =
         Arc::new(LocalBackend::new(dir.path(), &model.stack.value));
+    // The backend writes only over a record it has read (none yet here).
+    let _ = backend.read().await?;
     backend
         .write(&crate::plan_bench::record_of(&model, &seed_plan))
         .await?;

@@ -132,6 +132,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 eprintln!("moat-bench: apply {name}, seed {seed} …");
                 let s = ApplySettings {
                     seed: Some(seed),
+                    time_scale: args.seeded_time_scale,
                     ..settings
                 };
                 let (f, _) = rt.block_on(crate::apply_bench::bench_spec(

@@ -179,6 +179,15 @@ impl StateStore {
         Ok(())
     }
 
+    /// Reads the current record in place.
+    pub fn with_record<T>(&self, f: impl FnOnce(&StateRecord) -> T) -> T {
+        f(&self
+            .record
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0)
+    }
+
     /// A copy of the current record.
     pub async fn snapshot(&self) -> StateRecord {
         self.record
@@ -740,11 +749,13 @@ async fn run_one(
                 .applied
                 .clone()
                 .map(|m| Value::Object(m.into_iter().collect()));
-            let current = store.snapshot().await;
-            let same = current
-                .resources
-                .get(&r.key)
-                .is_some_and(|s| Some(&s.applied) == applied.as_ref());
+            // Compared in place: a copy of the whole record per no-op would make a no-op
+            // apply quadratic in the stack's size.
+            let same = store.with_record(|rec| {
+                rec.resources
+                    .get(&r.key)
+                    .is_some_and(|s| Some(&s.applied) == applied.as_ref())
+            });
             if same || applied.is_none() {
                 return Ok(());
             }
