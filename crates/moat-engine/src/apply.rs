@@ -489,12 +489,7 @@ pub async fn apply(
                             key: r.key.clone(),
                             error: e.to_string(),
                         });
-                        for k in mine {
-                            progress.event(Event::Failed {
-                                key: k.key.clone(),
-                                error: format!("written with `{}`, which failed: {e}", r.key),
-                            });
-                        }
+                        // Its riders are reported skipped (because of it) by the walk.
                         Err(Failure(Arc::new(e)))
                     }
                 }
