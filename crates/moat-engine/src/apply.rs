@@ -433,46 +433,52 @@ pub async fn apply(
             };
             wo = wo.weight(r.key.clone(), cost);
         }
-        // When each parent's write started, for its riders' `Finished` events.
-        let parent_started: std::sync::Mutex<BTreeMap<String, tokio::time::Instant>> =
+        // Riders a parent has finished and recorded: done, even when the walk is interrupted
+        // before their own (empty) nodes run.
+        let carried_done: std::sync::Mutex<BTreeMap<String, Duration>> =
             std::sync::Mutex::new(BTreeMap::new());
-        let (inline, riders, parent_started) = (&inline, &riders, &parent_started);
+        let (inline, riders, carried_done) = (&inline, &riders, &carried_done);
         let report = walk(&graph, &wo, |_key, r| {
             let arm = arm.clone();
             let store = store.clone();
             let progress = progress.clone();
             async move {
-                let mut t0 = tokio::time::Instant::now();
-                let parent = inline.get(&r.key);
+                let t0 = tokio::time::Instant::now();
+                if inline.contains_key(&r.key) {
+                    // Written, recorded and reported by its parent.
+                    return Ok(());
+                }
                 let mine: &[&ResourcePlan] =
                     riders.get(r.key.as_str()).map_or(&[], |v| v.as_slice());
-                if let Some(p) = parent {
-                    // Its write was its parent's: it started and was accepted with it.
-                    if let Some(at) = lock(parent_started).get(p) {
-                        t0 = *at;
-                    }
-                } else if r.action.writes() {
+                if r.action.writes() {
+                    // The riders start, are accepted and finish with their parent's write.
                     for k in std::iter::once(*r).chain(mine.iter().copied()) {
                         progress.event(Event::Started {
                             key: k.key.clone(),
                             action: k.action,
                         });
                     }
-                    if !mine.is_empty() {
-                        lock(parent_started).insert(r.key.clone(), t0);
+                }
+                let relay = Relay {
+                    inner: progress.as_ref(),
+                    parent: &r.key,
+                    riders: mine,
+                };
+                let mut run = run_one(r, mine, arm.as_ref(), &store, &relay).await;
+                if run.is_ok() {
+                    for k in mine {
+                        if let Err(e) = carried_one(k, &store).await {
+                            run = Err(e);
+                            break;
+                        }
+                        lock(carried_done).insert(k.key.clone(), t0.elapsed());
+                        progress.event(Event::Finished {
+                            key: k.key.clone(),
+                            action: k.action,
+                            elapsed: t0.elapsed(),
+                        });
                     }
                 }
-                let run = match parent {
-                    Some(_) => carried_one(r, &store).await,
-                    None => {
-                        let relay = Relay {
-                            inner: progress.as_ref(),
-                            parent: &r.key,
-                            riders: mine,
-                        };
-                        run_one(r, mine, arm.as_ref(), &store, &relay).await
-                    }
-                };
                 match run {
                     Ok(()) => {
                         if r.action.writes() {
@@ -514,7 +520,12 @@ pub async fn apply(
         for r in items {
             let outcome = match report.nodes.get(&r.key).map(|n| (&n.outcome, n.duration())) {
                 Some((Outcome::Succeeded, d)) => ResourceOutcome::Done {
-                    elapsed: d.unwrap_or_default(),
+                    // A rider took as long as its parent's write.
+                    elapsed: lock(carried_done)
+                        .get(&r.key)
+                        .copied()
+                        .or(d)
+                        .unwrap_or_default(),
                 },
                 Some((Outcome::Failed(e), _)) => ResourceOutcome::Failed(e.clone()),
                 Some((Outcome::Skipped { because }, _)) => {
@@ -524,7 +535,11 @@ pub async fn apply(
                     });
                     ResourceOutcome::Skipped(because.clone())
                 }
-                _ => ResourceOutcome::NotStarted,
+                // A rider its parent wrote and recorded before an interruption.
+                _ => match lock(carried_done).get(&r.key) {
+                    Some(d) => ResourceOutcome::Done { elapsed: *d },
+                    None => ResourceOutcome::NotStarted,
+                },
             };
             outcomes.push((r.key.clone(), r.action, outcome));
         }
