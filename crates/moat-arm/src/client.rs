@@ -28,7 +28,7 @@ use crate::lro::{
 };
 use crate::retry::{self, Attempt, Backoff, Decision, Idempotence};
 use crate::throttle::{ClientLimits, Observed, RequestClass, Throttle};
-use crate::{Arm, Started, WriteRequest};
+use crate::{Arm, Listing, Started, WriteRequest};
 
 /// The longest wait a server's `Retry-After` can impose on one retry.
 const MAX_SERVER_WAIT: Duration = Duration::from_secs(600);
@@ -808,6 +808,30 @@ impl Arm for ArmClient {
             Ok(None)
         } else {
             Err(error)
+        }
+    }
+
+    async fn list(&self, path: &str, api_version: &str) -> Result<Option<Listing>, ArmError> {
+        let mut url = self.url_for(path, api_version, &[])?;
+        let mut out = Listing::default();
+        loop {
+            let response = self.read_url(&url).await?;
+            out.pages += 1;
+            if !response.is_success() {
+                let error = http_error(Method::Get, &url, &response);
+                if out.pages == 1 && error.is_not_found() {
+                    return Ok(None);
+                }
+                return Err(error);
+            }
+            let body = response.json().unwrap_or(Value::Null);
+            if let Some(values) = body.get("value").and_then(Value::as_array) {
+                out.items.extend(values.iter().cloned());
+            }
+            match body.get("nextLink").and_then(Value::as_str) {
+                Some(next) if !next.is_empty() => url = self.opaque_url(next)?,
+                _ => return Ok(Some(out)),
+            }
         }
     }
 

@@ -56,6 +56,23 @@ pub trait Arm: Send + Sync {
     /// for PUT/PATCH returns the final resource body from a GET, for DELETE `None`, for POST
     /// the operation's result body when it has one.
     async fn wait(&self, op: &Operation) -> Result<Option<Value>, ArmError>;
+    /// GETs the collection at `path` (a resource group's resources of one type, the
+    /// subscription's groups, a parent's children) and follows every `nextLink`; `Ok(None)`
+    /// when the scope itself does not exist (404). An implementation that cannot list
+    /// answers an error, and callers read the resources one by one instead.
+    async fn list(&self, path: &str, api_version: &str) -> Result<Option<Listing>, ArmError> {
+        let _ = (path, api_version);
+        Err(ArmError::config("this ARM port does not list collections"))
+    }
+}
+
+/// A collection read by [`Arm::list`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Listing {
+    /// Every item of every page's `value`.
+    pub items: Vec<Value>,
+    /// Pages read (each one request).
+    pub pages: usize,
 }
 
 /// A write to start.

@@ -12,7 +12,6 @@ use moat_arm::{
 };
 use moat_engine::apply::{ApplyOptions, Event, Progress, StateStore, apply};
 use moat_engine::diff::{PlanInput, plan};
-use moat_engine::live::read_live;
 use moat_engine::plan::Plan;
 use moat_engine::state::{
     LocalBackend, LockGuard, LockInfo, StateBackend, StateError, StateRecord,
@@ -41,6 +40,11 @@ pub struct ApplySettings {
     /// Keep the state record in memory only (a diagnostic: what the apply costs without
     /// persisting the record; not how moat runs).
     pub state_in_memory: bool,
+    /// The emulator's duration seed (`None`: every operation its typical time).
+    pub seed: Option<u64>,
+    /// ARM's limits in the emulator and the client (false: unlimited, the "without limits"
+    /// curve).
+    pub limited: bool,
 }
 
 /// What one apply measured.
@@ -60,6 +64,18 @@ pub struct ApplyFigures {
     pub scale_limits: bool,
     /// Time scale used.
     pub time_scale: f64,
+    /// The emulator's duration seed.
+    pub seed: Option<u64>,
+    /// ARM's limits applied.
+    pub limited: bool,
+    /// The observable bound, scaled, seconds: every operation rounded up to its provider's
+    /// polling interval (what a client polling at the advised cadence can see at best).
+    pub observable_bound_s: f64,
+    /// `apply_s / observable_bound_s`.
+    pub observable_ratio: f64,
+    /// ARM's budget term of both bounds (refill time of the request buckets for the
+    /// requests the apply cannot do without), scaled, seconds.
+    pub budget_s: f64,
     /// Live read + plan, seconds.
     pub plan_s: f64,
     /// The apply walk, seconds.
@@ -232,7 +248,12 @@ pub async fn start_sim(s: &ApplySettings) -> anyhow::Result<moat_sim::SimHandle>
     let config = moat_sim::SimConfig {
         time_scale: s.time_scale,
         latency: s.latency,
-        limits: limits(s.time_scale, s.scale_limits).0,
+        limits: if s.limited {
+            limits(s.time_scale, s.scale_limits).0
+        } else {
+            moat_sim::Limits::unlimited()
+        },
+        seed: s.seed,
         ..moat_sim::SimConfig::default()
     };
     moat_sim::start(([127, 0, 0, 1], 0).into(), config)
@@ -259,7 +280,18 @@ pub async fn make_plan(
     model: &Model,
     record: &StateRecord,
 ) -> anyhow::Result<(Plan, usize)> {
-    let live = read_live(client, model, record, 64).await?;
+    make_plan_with(client, model, record, false, true).await
+}
+
+/// [`make_plan`] of a destroy (`destroy`), with list reads on or off (`lists`).
+pub async fn make_plan_with(
+    client: &ArmClient,
+    model: &Model,
+    record: &StateRecord,
+    destroy: bool,
+    lists: bool,
+) -> anyhow::Result<(Plan, usize)> {
+    let live = moat_engine::live::read_live_with(client, model, record, 64, lists).await?;
     let ctx = MapContext {
         tenant: moat_model::LOCAL_TENANT.to_string(),
         ..MapContext::default()
@@ -270,7 +302,7 @@ pub async fn make_plan(
         state: record,
         ctx: &ctx,
         spec_hash: String::new(),
-        destroy: false,
+        destroy,
     };
     let p = plan(&input).map_err(|errors| {
         let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -342,8 +374,30 @@ pub async fn run(
     let t = Instant::now();
     let (p, _) = make_plan(&client, model, &record).await?;
     let plan_s = t.elapsed().as_secs_f64();
-    let tasks = bound::tasks_of(&p);
+    let timing = bound::Timing {
+        seed: s.seed,
+        observable: false,
+    };
+    let tasks = bound::tasks_of(&p, timing);
     let b = bound::lower_bound(&tasks, s.parallelism);
+    let ob = bound::lower_bound(
+        &bound::tasks_of(
+            &p,
+            bound::Timing {
+                observable: true,
+                ..timing
+            },
+        ),
+        s.parallelism,
+    );
+    // In the bench's seconds: scaled with time when the limits' refill is.
+    let budget_s = match (s.limited, s.scale_limits) {
+        (false, _) => 0.0,
+        // The plan's own reads are left out: the bucket may refill while it runs, and a
+        // lower bound must not count what it cannot be sure of.
+        (true, true) => bound::budget_secs(&p, 0) * s.time_scale,
+        (true, false) => bound::budget_secs(&p, 0),
+    };
     let store = Arc::new(StateStore::new(backend.clone(), record));
     let before = client.stats();
     let writes_before = backend.writes.load(Ordering::Relaxed);
@@ -377,8 +431,21 @@ pub async fn run(
     let record = store.snapshot().await;
     let (again, _) = make_plan(&client, model, &record).await?;
     let replan_changes = again.resources.iter().filter(|r| r.action.writes()).count();
+    if replan_changes != 0 {
+        let keys: Vec<&str> = again
+            .resources
+            .iter()
+            .filter(|r| r.action.writes())
+            .map(|r| r.key.as_str())
+            .collect();
+        bail!(
+            "the plan right after the apply of {label} still has {replan_changes} change(s): {}",
+            keys.join(", ")
+        );
+    }
     let apply_s = report.elapsed.as_secs_f64();
-    let lower = b.lower_bound_s * s.time_scale;
+    let lower = (b.lower_bound_s * s.time_scale).max(budget_s);
+    let observable = (ob.lower_bound_s * s.time_scale).max(budget_s);
     Ok(ApplyFigures {
         spec: label.to_string(),
         resources: p.resources.len(),
@@ -387,6 +454,11 @@ pub async fn run(
         state_in_memory: s.state_in_memory,
         scale_limits: s.scale_limits,
         time_scale: s.time_scale,
+        seed: s.seed,
+        limited: s.limited,
+        observable_bound_s: observable,
+        observable_ratio: apply_s / observable,
+        budget_s,
         plan_s,
         apply_s,
         lower_bound_s: lower,
@@ -436,7 +508,12 @@ pub async fn bench_spec(
 ) -> anyhow::Result<(ApplyFigures, Resources)> {
     let model = crate::offline::model_of(label, text)?;
     let sim = start_sim(&s).await?;
-    let client = client_for(&sim.url(), Some(limits(s.time_scale, s.scale_limits).1)).await?;
+    let client_limits = if s.limited {
+        limits(s.time_scale, s.scale_limits).1
+    } else {
+        ClientLimits::unlimited()
+    };
+    let client = client_for(&sim.url(), Some(client_limits)).await?;
     if model
         .resources
         .iter()

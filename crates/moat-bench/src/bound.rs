@@ -28,16 +28,35 @@ pub struct Task {
     pub group: Option<String>,
 }
 
-/// The emulator's provisioning time of one planned resource, in unscaled seconds.
+/// Which durations a bound uses.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timing {
+    /// The emulator's seed: each create takes the duration it draws (its typical time
+    /// without one).
+    pub seed: Option<u64>,
+    /// Round each operation up to its provider's polling interval (`Retry-After` on Azure):
+    /// the earliest a client that polls at the advised cadence can see it finish.
+    pub observable: bool,
+}
+
+/// The emulator's provisioning time of one planned resource, in unscaled seconds (typical
+/// durations, as observed by the emulator itself).
+pub fn provisioning_secs(r: &ResourcePlan) -> f64 {
+    op_secs(r, Timing::default())
+}
+
+/// The duration of one planned write under `timing`, in unscaled seconds.
 ///
 /// Mirrors `moat-sim`: ML computes are keyed by compute type (`computes:AmlCompute`,
 /// `computes:AKS`, `computes:AKS-attach` when an existing cluster is attached) and take at
 /// least 5 s; everything else by ARM type.
-pub fn provisioning_secs(r: &ResourcePlan) -> f64 {
+pub fn op_secs(r: &ResourcePlan, timing: Timing) -> f64 {
     if !r.action.writes() {
         return 0.0;
     }
     let ty = moat_arm::resource_type_of(&r.id);
+    let mut full = ty.clone();
+    let mut floor = 0.0;
     if ty.eq_ignore_ascii_case("Microsoft.MachineLearningServices/workspaces/computes") {
         let body = r.request.as_ref().and_then(|q| q.body.as_ref());
         let ctype = body
@@ -51,36 +70,116 @@ pub fn provisioning_secs(r: &ResourcePlan) -> f64 {
             ("AKS", true) => "AKS-attach",
             (t, _) => t,
         };
-        return moat_sim::provisioning_seconds(&format!("{ty}:{suffix}")).max(5.0);
+        full = format!("{ty}:{suffix}");
+        floor = 5.0;
     }
-    moat_sim::provisioning_seconds(&ty)
+    let secs = moat_sim::operation_seconds(&full, &r.id, timing.seed).max(floor);
+    let cadence = moat_sim::poll_cadence_seconds(&ty);
+    if timing.observable && cadence > 0.0 && secs > 0.0 {
+        (secs / cadence).ceil() * cadence
+    } else {
+        secs
+    }
 }
 
-/// The tasks of a plan's create/update phase (every non-delete resource; non-writes take 0 s).
-pub fn tasks_of(plan: &Plan) -> Vec<Task> {
+/// The tasks of a plan's create/update phase (every non-delete resource; non-writes take 0 s),
+/// as moat's apply runs them: a child that rides in its parent's PUT
+/// (`moat_engine::apply::inline_children`) costs nothing and its parent waits for what the
+/// child needs; locks are the IDs Azure serialises on.
+pub fn tasks_of(plan: &Plan, timing: Timing) -> Vec<Task> {
     let items: Vec<&ResourcePlan> = plan
         .resources
         .iter()
         .filter(|r| r.action != moat_engine::plan::Action::Delete)
         .collect();
+    let inline = moat_engine::apply::inline_children(&items);
     let index: BTreeMap<&str, usize> = items
         .iter()
         .enumerate()
         .map(|(i, r)| (r.key.as_str(), i))
         .collect();
-    items
+    let mut tasks: Vec<Task> = items
         .iter()
-        .map(|r| Task {
-            key: r.key.clone(),
-            secs: provisioning_secs(r),
-            deps: r
-                .depends_on
-                .iter()
-                .filter_map(|d| index.get(d.as_str()).copied())
-                .collect(),
-            group: r.lock_group.clone().filter(|_| r.action.writes()),
+        .map(|r| {
+            let carried = inline.contains_key(&r.key);
+            Task {
+                key: r.key.clone(),
+                secs: if carried { 0.0 } else { op_secs(r, timing) },
+                deps: r
+                    .depends_on
+                    .iter()
+                    .filter_map(|d| index.get(d.as_str()).copied())
+                    .collect(),
+                group: r
+                    .kind
+                    .lock_id(&r.id)
+                    .or_else(|| r.lock_group.clone())
+                    .filter(|_| r.action.writes() && !carried),
+            }
         })
-        .collect()
+        .collect();
+    for (child, parent) in &inline {
+        let (Some(&c), Some(&p)) = (index.get(child.as_str()), index.get(parent.as_str())) else {
+            continue;
+        };
+        let extra: Vec<usize> = tasks[c]
+            .deps
+            .iter()
+            .copied()
+            .filter(|&d| d != p && inline.get(&tasks[d].key) != Some(parent))
+            .collect();
+        for d in extra {
+            if !tasks[p].deps.contains(&d) {
+                tasks[p].deps.push(d);
+            }
+        }
+        if !tasks[c].deps.contains(&p) {
+            tasks[c].deps.push(p);
+        }
+    }
+    tasks
+}
+
+/// ARM's request budget for an apply of `plan`, in unscaled seconds: the refill time of each
+/// bucket for the requests the apply cannot do without — one write per PUT or DELETE sent
+/// (children riding in their parent's PUT send none), and for reads the plan's own reads
+/// (`plan_reads`), at least one poll per long-running write and one final GET per PUT.
+/// Limits are ARM's defaults (reads 250 + 25/s, writes and deletes 200 + 10/s).
+pub fn budget_secs(plan: &Plan, plan_reads: usize) -> f64 {
+    let items: Vec<&ResourcePlan> = plan.resources.iter().collect();
+    let inline = moat_engine::apply::inline_children(&items);
+    let mut writes = 0.0;
+    let mut deletes = 0.0;
+    let mut reads = plan_reads as f64;
+    for r in items
+        .iter()
+        .filter(|r| r.action.writes() && !inline.contains_key(&r.key))
+    {
+        let ty = moat_arm::resource_type_of(&r.id);
+        let lro = moat_sim::poll_cadence_seconds(&ty) > 0.0;
+        match r.action {
+            moat_engine::plan::Action::Delete => deletes += 1.0,
+            moat_engine::plan::Action::Replace => {
+                deletes += 1.0;
+                writes += 1.0;
+                reads += 1.0;
+            }
+            _ => {
+                writes += 1.0;
+                reads += 1.0;
+            }
+        }
+        if lro {
+            reads += 1.0;
+        }
+    }
+    let l = moat_sim::Limits::default();
+    let term = |need: f64, b: Option<moat_sim::Bucket>| {
+        b.map_or(0.0, |b| ((need - b.burst) / b.per_second).max(0.0))
+    };
+    term(writes, l.writes)
+        .max(term(deletes, l.deletes))
+        .max(term(reads, l.reads))
 }
 
 /// The lower bound and its parts, in unscaled seconds.
@@ -349,6 +448,47 @@ mod tests {
             deps: deps.to_vec(),
             group: group.map(Into::into),
         }
+    }
+
+    #[test]
+    fn a_wide_vnet_is_one_write_with_its_subnets_and_the_observable_bound_rounds_up() {
+        let model =
+            crate::offline::model_of("w.yaml", &crate::specgen::grid("w", 1)).expect("model");
+        let p = crate::offline::plan_from_empty(&model).expect("plan");
+        let tasks = tasks_of(&p, Timing::default());
+        let secs = |k: &str| tasks.iter().find(|t| t.key == k).expect(k).secs;
+        assert_eq!(secs("vnet0/s3"), 0.0, "a subnet rides in its VNet's PUT");
+        assert!(secs("vnet0") > 0.0);
+        let vnet = tasks.iter().position(|t| t.key == "vnet0").unwrap();
+        let nsg = tasks.iter().position(|t| t.key == "nsg0-3").unwrap();
+        assert!(
+            tasks[vnet].deps.contains(&nsg),
+            "the VNet waits for its subnets' NSGs"
+        );
+        let b = lower_bound(&tasks, 0);
+        // No lock group holds more than the VNet: no ten-subnet chain beyond the critical path
+        // (rg → NSG → VNet with its subnets → storage).
+        assert!(b.lock_group_s <= b.longest_path_s + 1e-9, "{b:?}");
+        assert_eq!(b.longest_path_s, 32.0, "{b:?}");
+        // Rounded up to Network's 10 s cadence, the VNet's 4 s take 10 s.
+        let ob = tasks_of(
+            &p,
+            Timing {
+                observable: true,
+                ..Timing::default()
+            },
+        );
+        assert_eq!(ob[vnet].secs, 10.0);
+        // Seeded durations are the emulator's draws and stay in the recorded range.
+        let seeded = tasks_of(
+            &p,
+            Timing {
+                seed: Some(3),
+                observable: false,
+            },
+        );
+        assert!((1.0..=10.0).contains(&seeded[vnet].secs));
+        assert!(budget_secs(&p, 0) == 0.0, "33 writes fit in ARM's burst");
     }
 
     #[test]

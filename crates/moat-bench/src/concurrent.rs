@@ -6,10 +6,11 @@
 //!
 //! Goals (issue 18 item 4): no resource left unread, 429s at most 1 % of the requests, and the
 //! slowest plan within 1.1 × the combined budget bound: the reads of all k plans through one
-//! bucket, `max(latency × rounds, (reads − burst) / rate + latency)` ([`lower_bound`]).
+//! bucket, `max(latency × rounds, (reads − burst) / rate + latency)`
+//! ([`crate::plan_bench::lower_bound_rounds`]; with list reads, a few pages per plan).
 
 use crate::apply_bench::{client_for, make_plan};
-use crate::plan_bench::{lower_bound, put_everything, record_of, start_sim};
+use crate::plan_bench::{put_everything, record_of, start_sim};
 use anyhow::Context as _;
 use moat_arm::{ArmClient, ClientConfig, ClientLimits, Endpoint};
 use moat_engine::plan::Action;
@@ -66,6 +67,7 @@ pub async fn bench(
     let seeder = Arc::new(ArmClient::new(config).await?);
     let mut stacks = Vec::new();
     let mut reads_needed = 0;
+    let mut rounds = 1;
     for i in 0..k {
         // The global names (storage, vaults) carry the stack's tag: one subscription.
         let tag = format!("c{k}p{i}");
@@ -75,7 +77,8 @@ pub async fn bench(
         put_everything(&seeder, &seed_plan, time_scale)
             .await
             .with_context(|| format!("cannot put stack {i} of {k} in place"))?;
-        reads_needed += moat_engine::live::keys_read(&model).len();
+        reads_needed += crate::plan_bench::reads_needed(&model, true, false);
+        rounds = rounds.max(crate::plan_bench::sequential_rounds(&model, true, false));
         let record = record_of(&model, &seed_plan);
         stacks.push((model, record));
     }
@@ -123,7 +126,7 @@ pub async fn bench(
     let http_429: u64 = clients.iter().map(|c| c.stats().throttled).sum();
     let emulator_429 = sim.stats().throttled - throttled_before;
     sim.shutdown().await;
-    let bound_s = lower_bound(reads_needed, latency);
+    let bound_s = crate::plan_bench::lower_bound_rounds(reads_needed, rounds, latency);
     Ok(ConcurrentFigures {
         plans: k,
         resources_each: n,

@@ -7,9 +7,11 @@ mod baseline;
 mod bound;
 mod concurrent;
 mod offline;
+mod ops_bench;
 mod plan_bench;
 mod run;
 mod specgen;
+mod svg;
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -25,7 +27,8 @@ pub struct Args {
     /// Smaller sizes, for a smoke test.
     #[arg(long)]
     pub quick: bool,
-    /// Only these benchmarks (comma-separated: apply, plan, concurrent, baseline, offline).
+    /// Only these benchmarks (comma-separated: apply, plan, concurrent, baseline, ops,
+    /// offline).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub only: Vec<String>,
     /// Emulator time scale for apply and the baseline (real provisioning times × this).
@@ -47,6 +50,17 @@ pub struct Args {
     /// The baseline's venv (default: `target/bench-venv` in the work tree).
     #[arg(long, value_name = "DIR")]
     pub venv: Option<PathBuf>,
+    /// Time scale of the seeded applies (the secure example and the wide VNet): larger than
+    /// `--time-scale` so that fixed per-write costs (state writes, scheduling on a shared
+    /// machine) weigh against Azure's cadence as they would on Azure, not a hundred times more.
+    #[arg(long, default_value_t = 0.1)]
+    pub seeded_time_scale: f64,
+    /// Seeds of the emulator's durations for the seeded applies (1..=N).
+    #[arg(long, default_value_t = 5)]
+    pub seeds: usize,
+    /// Where the curves' SVG plots go (default: `docs/bench` in the work tree).
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
     /// Internal: measure the offline phases of one spec and print JSON.
     #[arg(long, hide = true, value_name = "SPEC")]
     pub offline_child: Option<PathBuf>,

@@ -36,7 +36,8 @@ pub struct PlanFigures {
     pub latency_s: f64,
     /// Wall time of live read + diff, seconds.
     pub wall_s: f64,
-    /// `max(latency × ⌈reads / 64⌉, (reads − burst) / rate + latency)`, seconds.
+    /// `max(latency × ⌈reads / 64⌉, latency × sequential pages, (reads − burst) / rate +
+    /// latency)`, seconds.
     pub lower_bound_s: f64,
     /// `wall_s / lower_bound_s`.
     pub ratio: f64,
@@ -48,6 +49,78 @@ pub struct PlanFigures {
     pub http_429: u64,
     /// Resources the plan would write (0 on an applied stack).
     pub changes: usize,
+    /// `list` (one paginated list per group and kind where the registry allows) or `get`
+    /// (one GET per resource, as before).
+    pub reads: String,
+}
+
+/// The reads a plan of `model` cannot do without, when it is the only stack in its groups:
+/// with `lists`, one page per [`moat_sim::LIST_PAGE`] resources of each group and kind holding
+/// two or more (one request when the group does not exist yet, `fresh`), one GET for the rest;
+/// without, one GET per resource that is not read inside its parent. Plus, on a fresh cloud,
+/// the look for a soft-deleted vault for each key vault.
+pub fn reads_needed(model: &Model, lists: bool, fresh: bool) -> usize {
+    let keys = moat_engine::live::keys_read(model);
+    let mut scopes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut gets = 0;
+    for r in model.resources.iter().filter(|r| keys.contains(&r.key)) {
+        match moat_engine::live::list_scope(r.kind, &r.id).filter(|_| lists) {
+            Some(scope) => *scopes.entry(scope.to_ascii_lowercase()).or_default() += 1,
+            None => gets += 1,
+        }
+    }
+    let listed: usize = scopes
+        .values()
+        .map(|&n| match (n, fresh) {
+            (1, _) => 1,
+            (_, true) => 1,
+            (n, false) => n.div_ceil(moat_sim::LIST_PAGE),
+        })
+        .sum();
+    let vaults = if fresh {
+        model
+            .resources
+            .iter()
+            .filter(|r| r.kind == moat_model::Kind::KeyVault)
+            .count()
+    } else {
+        0
+    };
+    gets + listed + vaults
+}
+
+/// The round trips a plan of `model` needs one after another at least: the pages of its
+/// longest list (each page names the next), and on a fresh cloud one more for the vault
+/// probes, which follow the first reads.
+pub fn sequential_rounds(model: &Model, lists: bool, fresh: bool) -> usize {
+    let keys = moat_engine::live::keys_read(model);
+    let mut scopes: BTreeMap<String, usize> = BTreeMap::new();
+    for r in model.resources.iter().filter(|r| keys.contains(&r.key)) {
+        if let Some(scope) = moat_engine::live::list_scope(r.kind, &r.id).filter(|_| lists) {
+            *scopes.entry(scope.to_ascii_lowercase()).or_default() += 1;
+        }
+    }
+    let pages = scopes
+        .values()
+        .map(|&n| {
+            if fresh || n < 2 {
+                1
+            } else {
+                n.div_ceil(moat_sim::LIST_PAGE)
+            }
+        })
+        .max()
+        .unwrap_or(1);
+    let vaults = model
+        .resources
+        .iter()
+        .any(|r| r.kind == moat_model::Kind::KeyVault);
+    pages + usize::from(fresh && vaults)
+}
+
+/// [`lower_bound`], and at least `rounds` round trips one after another.
+pub fn lower_bound_rounds(reads: usize, rounds: usize, latency: Duration) -> f64 {
+    lower_bound(reads, latency).max(rounds as f64 * latency.as_secs_f64())
 }
 
 /// Reads the emulator and ARM allow by default: burst and refill per second.
@@ -196,41 +269,32 @@ pub(crate) fn record_of(model: &Model, plan: &Plan) -> StateRecord {
     rec
 }
 
-/// Plans a generated spec of `n` resources twice: on a fresh cloud (optional) and after the
-/// stack exists.
+/// Plans a generated spec of `n` resources: on a fresh cloud (optional, list reads), then
+/// after the stack exists at each latency of `latencies`, with list reads and (`gets`) with
+/// one GET per resource. The emulator keeps ARM's read budget throughout; between two
+/// measurements the bench waits until the bucket is full again.
 pub async fn bench_size(
     n: usize,
-    latency: Duration,
+    latencies: &[Duration],
     time_scale: f64,
     fresh: bool,
+    gets: bool,
 ) -> anyhow::Result<Vec<PlanFigures>> {
     let text = crate::specgen::spec(&format!("plan{n}"), n);
     let model = crate::offline::model_of(&format!("plan-{n}.yaml"), &text)?;
-    let sim = start_sim(latency, time_scale).await?;
+    let first = latencies.first().copied().unwrap_or_default();
+    let sim = start_sim(first, time_scale).await?;
     let mut out = Vec::new();
     let empty = StateRecord::new(model.stack.value.clone());
-    let base_reads = moat_engine::live::keys_read(&model).len();
-    let vaults = model
-        .resources
-        .iter()
-        .filter(|r| r.kind == moat_model::Kind::KeyVault)
-        .count();
+    let settle = |requests: u64| {
+        Duration::from_secs_f64((requests as f64).min(READ_BURST) / READ_RATE + 0.3)
+    };
     if fresh {
         let client = client_for(&sim.url(), None).await?;
-        out.push(
-            measure(
-                &client,
-                &model,
-                &empty,
-                n,
-                base_reads + vaults,
-                latency,
-                "fresh",
-            )
-            .await?,
-        );
-        // Let the read bucket fill up again before the next measurement.
-        tokio::time::sleep(Duration::from_secs_f64(READ_BURST / READ_RATE + 0.5)).await;
+        let f = measure(&client, &model, &empty, n, first, "fresh", true).await?;
+        let wait = settle(f.requests);
+        out.push(f);
+        tokio::time::sleep(wait).await;
     }
     // Put the stack in place with a client that does not throttle itself.
     let seed_plan = crate::offline::plan_from_empty(&model)?;
@@ -239,15 +303,26 @@ pub async fn bench_size(
     let seeder = Arc::new(ArmClient::new(config).await?);
     put_everything(&seeder, &seed_plan, time_scale).await?;
     let record = record_of(&model, &seed_plan);
-    let client = client_for(&sim.url(), None).await?;
-    let f = measure(&client, &model, &record, n, base_reads, latency, "applied").await?;
-    if f.changes != 0 {
-        bail!(
-            "the plan of the applied {n}-resource stack still has {} change(s)",
-            f.changes
-        );
+    for &latency in latencies {
+        sim.set_latency(latency);
+        for lists in [true, false] {
+            if !lists && !gets {
+                continue;
+            }
+            // A new client: no pacing learnt from the previous measurement.
+            let client = client_for(&sim.url(), None).await?;
+            let f = measure(&client, &model, &record, n, latency, "applied", lists).await?;
+            if f.changes != 0 {
+                bail!(
+                    "the plan of the applied {n}-resource stack still has {} change(s)",
+                    f.changes
+                );
+            }
+            let wait = settle(f.requests);
+            out.push(f);
+            tokio::time::sleep(wait).await;
+        }
     }
-    out.push(f);
     sim.shutdown().await;
     Ok(out)
 }
@@ -257,17 +332,19 @@ async fn measure(
     model: &Model,
     record: &StateRecord,
     n: usize,
-    reads_needed: usize,
     latency: Duration,
     cloud: &str,
+    lists: bool,
 ) -> anyhow::Result<PlanFigures> {
+    let reads_needed = reads_needed(model, lists, cloud == "fresh");
     let before = client.stats();
     let t = Instant::now();
-    let (p, _) = crate::apply_bench::make_plan(client, model, record).await?;
+    let (p, _) = crate::apply_bench::make_plan_with(client, model, record, false, lists).await?;
     let wall_s = t.elapsed().as_secs_f64();
     let after = client.stats();
     let requests = after.requests_sent - before.requests_sent;
-    let lower = lower_bound(reads_needed, latency);
+    let rounds = sequential_rounds(model, lists, cloud == "fresh");
+    let lower = lower_bound_rounds(reads_needed, rounds, latency);
     Ok(PlanFigures {
         resources: n,
         cloud: cloud.to_string(),
@@ -280,6 +357,7 @@ async fn measure(
         requests_per_resource: requests as f64 / n as f64,
         http_429: after.throttled - before.throttled,
         changes: p.resources.iter().filter(|r| r.action.writes()).count(),
+        reads: if lists { "list" } else { "get" }.to_string(),
     })
 }
 

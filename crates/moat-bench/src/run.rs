@@ -5,13 +5,72 @@ use crate::apply_bench::{ApplyFigures, ApplySettings};
 use crate::baseline::BaselineFigures;
 use crate::concurrent::ConcurrentFigures;
 use crate::offline::OfflineFigures;
+use crate::ops_bench::OpFigures;
 use crate::plan_bench::PlanFigures;
 use anyhow::Context as _;
+use serde::Serialize;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 /// The CLI's default `--parallelism`.
-const CLI_PARALLELISM: usize = 16;
+pub(crate) const CLI_PARALLELISM: usize = 16;
+
+/// Seeds of the emulator's durations for the seeded apply runs (`--seeds N`: 1..=N).
+fn seeds(args: &Args) -> Vec<u64> {
+    (1..=args.seeds.max(1) as u64).collect()
+}
+
+/// The `q`-quantile (0..1, nearest rank) of `v`.
+pub fn quantile(v: &[f64], q: f64) -> Option<f64> {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return None;
+    }
+    s.sort_by(f64::total_cmp);
+    let i = ((q * s.len() as f64).ceil() as usize).clamp(1, s.len()) - 1;
+    Some(s[i])
+}
+
+/// Seeded runs of one spec: p50 and p90 of both ratios.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeededFigures {
+    /// Spec label.
+    pub spec: String,
+    /// Seeds run.
+    pub seeds: Vec<u64>,
+    /// Apply seconds per seed.
+    pub apply_s: Vec<f64>,
+    /// `apply / provisioning bound` per seed.
+    pub ratios: Vec<f64>,
+    /// `apply / observable bound` per seed.
+    pub observable_ratios: Vec<f64>,
+    /// p50 and p90 of `ratios`.
+    pub ratio_p50: Option<f64>,
+    /// p90 of `ratios`.
+    pub ratio_p90: Option<f64>,
+    /// p50 of `observable_ratios`.
+    pub observable_p50: Option<f64>,
+    /// p90 of `observable_ratios`.
+    pub observable_p90: Option<f64>,
+}
+
+impl SeededFigures {
+    fn of(spec: &str, runs: &[ApplyFigures]) -> SeededFigures {
+        let ratios: Vec<f64> = runs.iter().map(|r| r.ratio).collect();
+        let observable: Vec<f64> = runs.iter().map(|r| r.observable_ratio).collect();
+        SeededFigures {
+            spec: spec.to_string(),
+            seeds: runs.iter().filter_map(|r| r.seed).collect(),
+            apply_s: runs.iter().map(|r| r.apply_s).collect(),
+            ratio_p50: quantile(&ratios, 0.5),
+            ratio_p90: quantile(&ratios, 0.9),
+            observable_p50: quantile(&observable, 0.5),
+            observable_p90: quantile(&observable, 0.9),
+            ratios,
+            observable_ratios: observable,
+        }
+    }
+}
 
 /// Runs everything `args` selects.
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -27,11 +86,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         parallelism: CLI_PARALLELISM,
         state_in_memory: false,
         scale_limits: true,
+        seed: None,
+        limited: true,
     };
     let root = crate::baseline::workspace_root();
+    let mut out = Figures::default();
 
-    // 1. Apply against the physical limit (and the secure example's run for the baseline).
-    let mut applies: Vec<ApplyFigures> = Vec::new();
+    // 1. Apply against the physical limit: the examples (the secure one and the wide VNet
+    // over seeds), and the grid curve with and without ARM's limits.
     let mut secure: Option<(ApplyFigures, crate::apply_bench::Resources)> = None;
     if want("apply") || want("baseline") {
         let examples: &[&str] = if want("apply") {
@@ -44,8 +106,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read `{}`", path.display()))?;
             eprintln!("moat-bench: apply {name} …");
-            // The headline figure is the median of three runs: fsync times vary with the
-            // disk load of whatever else runs on the machine.
+            // The baseline's comparison run: typical durations, the median of three (fsync
+            // times vary with the disk load of whatever else runs on the machine).
             let repeats = if *name == "secure-ml-workspace" { 3 } else { 1 };
             let (f, ids) = rt.block_on(crate::apply_bench::bench_median(
                 name, &text, settings, repeats,
@@ -53,39 +115,63 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             if *name == "secure-ml-workspace" {
                 secure = Some((f.clone(), ids));
             }
-            applies.push(f);
+            out.applies.push(f);
         }
-        if want("apply") {
-            let vnets = if args.quick { 1 } else { 3 };
-            let text = crate::specgen::grid("grid", vnets);
-            // The CLI's parallelism; no cap; no cap with the state record kept in memory (what
-            // persisting the record costs); and the CLI's parallelism with ARM's limits not
-            // scaled with time (what `moat apply --local` does today).
-            let runs = [
-                (CLI_PARALLELISM, false, true, ""),
-                (0, false, true, ""),
-                (0, true, true, ", state in memory"),
-                (CLI_PARALLELISM, false, false, ", unscaled limits"),
-            ];
-            for (parallelism, state_in_memory, scale_limits, note) in runs {
-                let label = format!("generated {vnets} VNets × 10 subnets{note}");
-                eprintln!("moat-bench: apply {label} (parallelism {parallelism}) …");
+    }
+    if want("apply") {
+        let seeded_specs: [(&str, String); 2] = [
+            (
+                "secure-ml-workspace",
+                std::fs::read_to_string(root.join("examples/secure-ml-workspace.yaml"))?,
+            ),
+            ("wide VNet", crate::specgen::grid("wide", 1)),
+        ];
+        for (name, text) in &seeded_specs {
+            let mut runs = Vec::new();
+            for seed in seeds(args) {
+                eprintln!("moat-bench: apply {name}, seed {seed} …");
                 let s = ApplySettings {
-                    parallelism,
-                    state_in_memory,
-                    scale_limits,
+                    seed: Some(seed),
+                    time_scale: args.seeded_time_scale,
+                    ..settings
+                };
+                let (f, _) = rt.block_on(crate::apply_bench::bench_spec(
+                    &format!("{name} (seed {seed})"),
+                    text,
+                    s,
+                ))?;
+                runs.push(f);
+            }
+            out.seeded.push(SeededFigures::of(name, &runs));
+            out.seeded_runs.extend(runs);
+        }
+        let sizes: &[usize] = if args.quick { &[1, 3] } else { &[1, 3, 10, 30] };
+        for &vnets in sizes {
+            let text = crate::specgen::grid("grid", vnets);
+            for limited in [true, false] {
+                let label = format!(
+                    "grid {vnets} VNets{}",
+                    if limited {
+                        ", ARM limits"
+                    } else {
+                        ", no limits"
+                    }
+                );
+                eprintln!("moat-bench: apply {label} …");
+                let s = ApplySettings {
+                    limited,
                     ..settings
                 };
                 let (f, _) = rt.block_on(crate::apply_bench::bench_spec(&label, &text, s))?;
-                applies.push(f);
+                out.grid.push((vnets, f));
             }
         }
     }
 
     // 3. The SDK baseline (needs the secure example's moat run), plus moat on the wide VNet
     // (one VNet, ten subnets: the spec where per-subnet writes cost most).
-    let baseline = if want("baseline") {
-        match &secure {
+    if want("baseline") {
+        out.baseline = Some(match &secure {
             Some((f, resources)) => {
                 eprintln!("moat-bench: apply the wide VNet for the baseline …");
                 let text = crate::specgen::grid("wide", 1);
@@ -112,38 +198,51 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                         resources: &wide,
                     },
                 ];
-                Some(rt.block_on(crate::baseline::bench(&args.python, &venv, settings, &moat)))
+                out.applies.push(wf.clone());
+                rt.block_on(crate::baseline::bench(&args.python, &venv, settings, &moat))
             }
-            None => Some(BaselineFigures::skipped(
-                "the secure example was not applied",
-            )),
-        }
-    } else {
-        None
-    };
+            None => BaselineFigures::skipped("the secure example was not applied"),
+        });
+    }
 
-    // 2. Plan against latency and throttling.
-    let mut plans: Vec<PlanFigures> = Vec::new();
+    // 2. Plan against latency and throttling: the 2 000 headline (lists and GETs, fresh and
+    // applied), and the curve over sizes and latencies.
     if want("plan") {
+        let base = Duration::from_millis(args.latency_ms);
+        eprintln!("moat-bench: plan 2000 resources …");
+        out.plans.extend(rt.block_on(crate::plan_bench::bench_size(
+            2000,
+            &[base],
+            args.time_scale,
+            true,
+            !args.quick,
+        ))?);
+        let lat: Vec<Duration> = [20, 100, 200]
+            .iter()
+            .map(|&ms| Duration::from_millis(ms))
+            .collect();
         let sizes: &[usize] = if args.quick {
-            &[100, 500]
+            &[100, 1000]
         } else {
-            &[100, 500, 2000]
+            &[100, 1000, 5000, 10_000]
         };
         for &n in sizes {
-            eprintln!("moat-bench: plan {n} resources …");
-            let latency = Duration::from_millis(args.latency_ms);
-            plans.extend(rt.block_on(crate::plan_bench::bench_size(
-                n,
-                latency,
-                args.time_scale,
-                true,
-            ))?);
+            // GETs at 5 000 and more take minutes each under the read budget (their bound is
+            // given instead); lists at every size.
+            let gets = n <= 1000 && !args.quick;
+            eprintln!("moat-bench: plan curve {n} resources …");
+            out.plan_curve
+                .extend(rt.block_on(crate::plan_bench::bench_size(
+                    n,
+                    &lat,
+                    args.time_scale,
+                    false,
+                    gets,
+                ))?);
         }
     }
 
     // 2b. Concurrent plans in one subscription, sharing ARM's read budget.
-    let mut concurrent: Vec<ConcurrentFigures> = Vec::new();
     if want("concurrent") {
         let ks: &[usize] = if args.quick {
             &[2]
@@ -153,7 +252,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         for &k in ks {
             eprintln!("moat-bench: {k} concurrent plans of 1 000 resources …");
             let latency = Duration::from_millis(args.latency_ms);
-            concurrent.push(rt.block_on(crate::concurrent::bench(
+            out.concurrent.push(rt.block_on(crate::concurrent::bench(
                 k,
                 1000,
                 latency,
@@ -162,26 +261,220 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
 
+    // 5. Daily and heavy applies on big stacks.
+    if want("ops") {
+        let s = ApplySettings {
+            latency: Duration::from_millis(args.latency_ms),
+            ..settings
+        };
+        let (big, small) = if args.quick { (500, 200) } else { (2000, 500) };
+        eprintln!("moat-bench: no-op and one-change applies at {big} …");
+        out.ops
+            .extend(rt.block_on(crate::ops_bench::bench(big, s, &["noop", "one-change"]))?);
+        eprintln!("moat-bench: replace and destroy at {small} …");
+        out.ops
+            .extend(rt.block_on(crate::ops_bench::bench(small, s, &["replace", "destroy"]))?);
+    }
+
     // 4. Offline cost, each size in its own process.
-    let mut offline: Vec<OfflineFigures> = Vec::new();
     if want("offline") {
-        let sizes: &[usize] = if args.quick { &[1000] } else { &[1000, 10_000] };
+        let sizes: &[usize] = if args.quick {
+            &[1000]
+        } else {
+            &[1000, 10_000, 50_000]
+        };
         let dir = tempfile::tempdir()?;
         for &n in sizes {
             eprintln!("moat-bench: offline {n} resources …");
-            offline.push(crate::offline::measure_in_child(dir.path(), n)?);
+            out.offline
+                .push(crate::offline::measure_in_child(dir.path(), n)?);
         }
     }
 
     let total = started.elapsed().as_secs_f64();
-    print_table(&applies, &plans, baseline.as_ref(), &offline, total);
-    print_concurrent(&concurrent);
+    print_table(
+        &out.applies,
+        &out.plans,
+        out.baseline.as_ref(),
+        &out.offline,
+        total,
+    );
+    print_concurrent(&out.concurrent);
+    print_extra(&out);
+    if !args.quick && (want("apply") || want("plan")) {
+        let dir = args
+            .plots
+            .clone()
+            .unwrap_or_else(|| root.join("docs/bench"));
+        write_plots(&out, &dir)?;
+        eprintln!("moat-bench: wrote the plots to {}", dir.display());
+    }
     if let Some(path) = &args.json {
-        let mut v = figures_json(args, &applies, &plans, baseline.as_ref(), &offline, total);
-        add_concurrent(&mut v, &concurrent);
+        let mut v = figures_json(args, &out, total);
+        add_concurrent(&mut v, &out.concurrent);
         let text = serde_json::to_string_pretty(&v)? + "\n";
         std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
         eprintln!("moat-bench: wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Everything one run measured.
+#[derive(Default)]
+struct Figures {
+    applies: Vec<ApplyFigures>,
+    seeded: Vec<SeededFigures>,
+    seeded_runs: Vec<ApplyFigures>,
+    /// (VNets, figures) of the grid curve.
+    grid: Vec<(usize, ApplyFigures)>,
+    baseline: Option<BaselineFigures>,
+    plans: Vec<PlanFigures>,
+    plan_curve: Vec<PlanFigures>,
+    concurrent: Vec<ConcurrentFigures>,
+    ops: Vec<OpFigures>,
+    offline: Vec<OfflineFigures>,
+}
+
+fn print_extra(f: &Figures) {
+    if !f.seeded.is_empty() {
+        println!(
+            "\nSeeded applies (Azure cadence): apply / provisioning bound and / observable bound"
+        );
+        for s in &f.seeded {
+            println!(
+                "{:<22} seeds {:?}  p50 {:.3} p90 {:.3}   observable p50 {:.3} p90 {:.3}",
+                s.spec,
+                s.seeds,
+                s.ratio_p50.unwrap_or(f64::NAN),
+                s.ratio_p90.unwrap_or(f64::NAN),
+                s.observable_p50.unwrap_or(f64::NAN),
+                s.observable_p90.unwrap_or(f64::NAN)
+            );
+        }
+    }
+    if !f.grid.is_empty() {
+        println!("\nApply curve (grid spec)");
+        println!(
+            "{:<30} {:>5} {:>8} {:>8} {:>8} {:>6} {:>8} {:>6}",
+            "spec", "res", "apply s", "bound s", "budget s", "ratio", "obs s", "429s"
+        );
+        for (_, a) in &f.grid {
+            println!(
+                "{:<30} {:>5} {:>8.3} {:>8.3} {:>8.3} {:>6.2} {:>8.3} {:>6}",
+                a.spec,
+                a.resources,
+                a.apply_s,
+                a.lower_bound_s,
+                a.budget_s,
+                a.ratio,
+                a.observable_bound_s,
+                a.http_429
+            );
+        }
+    }
+    if !f.plan_curve.is_empty() {
+        println!("\nPlan curve (applied stack, ARM's read budget)");
+        println!(
+            "{:>6} {:>5} {:>5} {:>6} {:>8} {:>8} {:>6} {:>6} {:>5}",
+            "res", "ms", "reads", "needed", "wall s", "bound s", "ratio", "reqs", "429s"
+        );
+        for p in &f.plan_curve {
+            println!(
+                "{:>6} {:>5.0} {:>5} {:>6} {:>8.3} {:>8.3} {:>6.2} {:>6} {:>5}",
+                p.resources,
+                p.latency_s * 1000.0,
+                p.reads,
+                p.reads_needed,
+                p.wall_s,
+                p.lower_bound_s,
+                p.ratio,
+                p.requests,
+                p.http_429
+            );
+        }
+    }
+    if !f.ops.is_empty() {
+        println!("\nDaily and heavy applies");
+        println!(
+            "{:<11} {:>5} {:>6} {:>8} {:>8} {:>8} {:>6} {:>5}",
+            "op", "res", "writes", "plan s", "apply s", "total s", "reqs", "429s"
+        );
+        for o in &f.ops {
+            println!(
+                "{:<11} {:>5} {:>6} {:>8.3} {:>8.3} {:>8.3} {:>6} {:>5}",
+                o.op, o.resources, o.writes, o.plan_s, o.apply_s, o.total_s, o.requests, o.http_429
+            );
+        }
+    }
+}
+
+/// The two curves as SVG files in `dir`: `apply-curve.svg` and `plan-curve.svg`.
+fn write_plots(f: &Figures, dir: &std::path::Path) -> anyhow::Result<()> {
+    use crate::svg::{Series, line_chart};
+    std::fs::create_dir_all(dir)?;
+    if !f.grid.is_empty() {
+        let mut series = Vec::new();
+        for limited in [true, false] {
+            let rows: Vec<&ApplyFigures> = f
+                .grid
+                .iter()
+                .map(|(_, a)| a)
+                .filter(|a| a.limited == limited)
+                .collect();
+            let tag = if limited { "ARM limits" } else { "no limits" };
+            series.push(Series {
+                name: format!("apply, {tag}"),
+                points: rows
+                    .iter()
+                    .map(|a| (a.resources as f64, a.apply_s))
+                    .collect(),
+                dashed: false,
+            });
+            series.push(Series {
+                name: format!("bound, {tag}"),
+                points: rows
+                    .iter()
+                    .map(|a| (a.resources as f64, a.lower_bound_s))
+                    .collect(),
+                dashed: true,
+            });
+        }
+        let svg = line_chart(
+            "Apply of the grid spec (1, 3, 10, 30 VNets), time scale 0.01",
+            "resources (log)",
+            "seconds",
+            true,
+            &series,
+        );
+        std::fs::write(dir.join("apply-curve.svg"), svg)?;
+    }
+    if !f.plan_curve.is_empty() {
+        let mut series = Vec::new();
+        for reads in ["list", "get"] {
+            for ms in [20.0, 100.0, 200.0] {
+                let points: Vec<(f64, f64)> = f
+                    .plan_curve
+                    .iter()
+                    .filter(|p| p.reads == reads && (p.latency_s * 1000.0 - ms).abs() < 0.5)
+                    .map(|p| (p.resources as f64, p.wall_s))
+                    .collect();
+                if !points.is_empty() {
+                    series.push(Series {
+                        name: format!("{reads}s, {ms:.0} ms"),
+                        points,
+                        dashed: reads == "get",
+                    });
+                }
+            }
+        }
+        let svg = line_chart(
+            "Plan of an applied stack under ARM's read budget",
+            "resources (log)",
+            "seconds",
+            true,
+            &series,
+        );
+        std::fs::write(dir.join("plan-curve.svg"), svg)?;
     }
     Ok(())
 }
@@ -246,21 +539,25 @@ fn print_concurrent(runs: &[ConcurrentFigures]) {
     }
 }
 
-fn plan_at<'a>(plans: &'a [PlanFigures], n: usize, cloud: &str) -> Option<&'a PlanFigures> {
-    plans.iter().find(|p| p.resources == n && p.cloud == cloud)
-}
-
-fn figures_json(
-    args: &Args,
-    applies: &[ApplyFigures],
-    plans: &[PlanFigures],
-    baseline: Option<&BaselineFigures>,
-    offline: &[OfflineFigures],
-    total: f64,
-) -> Value {
-    let secure = applies.iter().find(|a| a.spec == "secure-ml-workspace");
-    let p2000 = plan_at(plans, 2000, "applied");
-    let o10k = offline.iter().find(|o| o.resources == 10_000);
+fn figures_json(args: &Args, f: &Figures, total: f64) -> Value {
+    let applies = &f.applies;
+    let plans = &f.plans;
+    let baseline = f.baseline.as_ref();
+    let offline = &f.offline;
+    let seeded = |name: &str| f.seeded.iter().find(|s| s.spec == name);
+    let p2000 = plans
+        .iter()
+        .find(|p| p.resources == 2000 && p.cloud == "applied" && p.reads == "list");
+    let p2000_get = plans
+        .iter()
+        .find(|p| p.resources == 2000 && p.cloud == "applied" && p.reads == "get");
+    let off = |n: usize| offline.iter().find(|o| o.resources == n);
+    let budget_1000 = f
+        .grid
+        .iter()
+        .find(|(v, a)| *v == 30 && a.limited)
+        .map(|(_, a)| a.ratio);
+    let op = |name: &str| f.ops.iter().find(|o| o.op == name && o.resources == 2000);
     let date = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
@@ -282,16 +579,32 @@ fn figures_json(
         "apply_latency_ms": args.apply_latency_ms,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "total_seconds": total,
-        "apply_critical_path_ratio": secure.map(|a| a.ratio),
+        "apply_critical_path_ratio": seeded("secure-ml-workspace").and_then(|s| s.ratio_p50),
+        "apply_critical_path_ratio_p90": seeded("secure-ml-workspace").and_then(|s| s.ratio_p90),
+        "apply_critical_path_observable_ratio": seeded("secure-ml-workspace").and_then(|s| s.observable_p50),
+        "apply_wide_vnet_ratio": seeded("wide VNet").and_then(|s| s.observable_p50),
+        "apply_wide_vnet_ratio_p90": seeded("wide VNet").and_then(|s| s.observable_p90),
+        "apply_1000_budget_ratio": budget_1000,
+        "plan_2000_seconds": p2000.map(|p| p.wall_s),
+        "plan_2000_http_429": p2000.map(|p| p.http_429),
         "plan_2000_lower_bound_ratio": p2000.map(|p| p.ratio),
         "plan_2000_requests_per_resource": p2000.map(|p| p.requests_per_resource),
-        "plan_2000_http_429": p2000.map(|p| p.http_429),
+        "plan_2000_get_seconds": p2000_get.map(|p| p.wall_s),
         "sdk_threaded_ratio": baseline.and_then(BaselineFigures::threaded_ratio),
         "sdk_sequential_ratio": baseline.and_then(BaselineFigures::sequential_ratio),
-        "offline_10000_seconds": o10k.map(|o| o.total_s),
-        "offline_10000_peak_mb": o10k.map(|o| o.peak_mb),
+        "noop_apply_2000_seconds": op("noop").map(|o| o.total_s),
+        "one_change_apply_2000_seconds": op("one-change").map(|o| o.total_s),
+        "offline_10000_seconds": off(10_000).map(|o| o.total_s),
+        "offline_10000_peak_mb": off(10_000).map(|o| o.peak_mb),
+        "offline_50000_seconds": off(50_000).map(|o| o.total_s),
+        "offline_50000_peak_mb": off(50_000).map(|o| o.peak_mb),
         "apply": applies,
+        "apply_seeded": f.seeded,
+        "apply_seeded_runs": f.seeded_runs,
+        "apply_curve": f.grid.iter().map(|(_, a)| a).collect::<Vec<_>>(),
         "plan": plans,
+        "plan_curve": f.plan_curve,
+        "ops": f.ops,
         "baseline": baseline,
         "offline": offline,
     })

@@ -8,8 +8,9 @@ use crate::plan::{Action, Plan, ResourcePlan};
 use crate::state::{JournalEntry, ResourceState, StateBackend, StateError, StateRecord};
 use moat_arm::{Arm, ArmError, Method, Operation, Poll, Url, WriteRequest, is_loopback};
 use moat_graph::{Graph, Outcome, WalkOptions, walk};
+use moat_model::kinds::Scope;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -191,6 +192,15 @@ impl StateStore {
         self.backend.write(&snapshot).await?;
         *written = upto;
         Ok(())
+    }
+
+    /// Reads the current record in place.
+    pub fn with_record<T>(&self, f: impl FnOnce(&StateRecord) -> T) -> T {
+        f(&self
+            .record
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0)
     }
 
     /// A copy of the current record.
@@ -387,6 +397,26 @@ pub async fn apply(
             .filter(|(_, step, _)| *step == Step::OldSelf)
             .map(|(_, _, r)| r.key.as_str())
             .collect();
+        // Children written inside their parent's PUT (subnets in their VNet's): the parent
+        // waits for what they need (their NSG, route table), they wait for the parent, and
+        // they take no lock of their own since they send nothing. Only whole entries ride or
+        // carry: the halves of a split replacement are writes of their own.
+        let inline = if phase == 0 {
+            let whole: Vec<&ResourcePlan> = items
+                .iter()
+                .filter(|(_, step, _)| *step == Step::Whole)
+                .map(|(_, _, r)| *r)
+                .collect();
+            inline_children(&whole)
+        } else {
+            BTreeMap::new()
+        };
+        let mut riders: BTreeMap<&str, Vec<&ResourcePlan>> = BTreeMap::new();
+        for (_, _, r) in items {
+            if let Some(parent) = inline.get(&r.key) {
+                riders.entry(parent.as_str()).or_default().push(*r);
+            }
+        }
         for (node, step, r) in items {
             if *step == Step::OldSelf {
                 continue;
@@ -405,24 +435,40 @@ pub async fn apply(
                     let _ = graph.add_edge(node, &target);
                 }
             }
+            if let Some(parent) = inline.get(&r.key) {
+                let _ = graph.add_edge(&r.key, parent);
+                for d in &r.depends_on {
+                    if d != parent && graph.contains(d) && inline.get(d) != Some(parent) {
+                        let _ = graph.add_edge(parent, d);
+                    }
+                }
+            }
         }
         let mut wo = WalkOptions::new()
             .parallelism(opts.parallelism)
             .cancel(opts.cancel.clone());
         for (node, step, r) in items {
-            if let Some(g) = &r.lock_group
+            let carried = *step == Step::Whole && inline.contains_key(&r.key);
+            if let Some(g) = lock_of(r)
                 && r.action.writes()
+                && !carried
             {
-                wo = wo.lock_group(node.clone(), g.clone());
+                wo = wo.lock_group(node.clone(), g);
             }
             // What writes nothing costs nothing; a replace is a delete and a create.
             let cost = match r.action {
+                _ if carried => 0,
                 a if !a.writes() => 0,
                 Action::Replace if *step == Step::Whole => 2 * r.kind.typical_seconds(),
                 _ => r.kind.typical_seconds(),
             };
             wo = wo.weight(node.clone(), cost);
         }
+        // Riders a parent has finished and recorded: done, even when the walk is interrupted
+        // before their own (empty) nodes run.
+        let carried_done: std::sync::Mutex<BTreeMap<String, Duration>> =
+            std::sync::Mutex::new(BTreeMap::new());
+        let (inline, riders, carried_done) = (&inline, &riders, &carried_done);
         let report = walk(&graph, &wo, |_key, (step, r)| {
             let secrets = opts.secrets.clone();
             let arm = arm.clone();
@@ -431,15 +477,46 @@ pub async fn apply(
             let (step, r) = (*step, *r);
             async move {
                 let t0 = tokio::time::Instant::now();
+                if step == Step::Whole && inline.contains_key(&r.key) {
+                    // Written, recorded and reported by its parent.
+                    return Ok(());
+                }
+                let mine: &[&ResourcePlan] = match step {
+                    Step::Whole => riders.get(r.key.as_str()).map_or(&[], |v| v.as_slice()),
+                    _ => &[],
+                };
                 // The old self of a split replacement is reported with its new self.
                 let reported = r.action.writes() && step != Step::OldSelf;
                 if reported {
-                    progress.event(Event::Started {
-                        key: r.key.clone(),
-                        action: r.action,
-                    });
+                    // The riders start, are accepted and finish with their parent's write.
+                    for k in std::iter::once(r).chain(mine.iter().copied()) {
+                        progress.event(Event::Started {
+                            key: k.key.clone(),
+                            action: k.action,
+                        });
+                    }
                 }
-                match run_one(r, step, arm.as_ref(), &store, progress.as_ref(), &secrets).await {
+                let relay = Relay {
+                    inner: progress.as_ref(),
+                    parent: &r.key,
+                    riders: mine,
+                };
+                let mut run = run_one(r, step, mine, arm.as_ref(), &store, &relay, &secrets).await;
+                if run.is_ok() {
+                    for k in mine {
+                        if let Err(e) = carried_one(k, &store).await {
+                            run = Err(e);
+                            break;
+                        }
+                        lock(carried_done).insert(k.key.clone(), t0.elapsed());
+                        progress.event(Event::Finished {
+                            key: k.key.clone(),
+                            action: k.action,
+                            elapsed: t0.elapsed(),
+                        });
+                    }
+                }
+                match run {
                     Ok(()) => {
                         if reported {
                             progress.event(Event::Finished {
@@ -455,6 +532,7 @@ pub async fn apply(
                             key: r.key.clone(),
                             error: e.to_string(),
                         });
+                        // Its riders are reported skipped (because of it) by the walk.
                         Err(Failure(Arc::new(e)))
                     }
                 }
@@ -490,7 +568,12 @@ pub async fn apply(
                 .map(|n| (&n.outcome, n.duration()))
             {
                 Some((Outcome::Succeeded, d)) => ResourceOutcome::Done {
-                    elapsed: d.unwrap_or_default(),
+                    // A rider took as long as its parent's write.
+                    elapsed: lock(carried_done)
+                        .get(&r.key)
+                        .copied()
+                        .or(d)
+                        .unwrap_or_default(),
                 },
                 Some((Outcome::Failed(e), _)) => ResourceOutcome::Failed(e.clone()),
                 Some((Outcome::Skipped { because }, _)) => {
@@ -500,7 +583,11 @@ pub async fn apply(
                     });
                     ResourceOutcome::Skipped(because.clone())
                 }
-                _ => ResourceOutcome::NotStarted,
+                // A rider its parent wrote and recorded before an interruption.
+                _ => match lock(carried_done).get(&r.key) {
+                    Some(d) => ResourceOutcome::Done { elapsed: *d },
+                    None => ResourceOutcome::NotStarted,
+                },
             };
             outcomes.push((r.key.clone(), r.action, outcome));
         }
@@ -575,9 +662,195 @@ fn phases<'p>(
     [first, then]
 }
 
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The lock a write takes: the ID of the resource Azure serialises it on
+/// ([`moat_model::Kind::lock_id`]: a subnet of its own shares its VNet's lock with the VNet and
+/// every sibling), else the plan's group.
+fn lock_of(r: &ResourcePlan) -> Option<String> {
+    r.kind.lock_id(&r.id).or_else(|| r.lock_group.clone())
+}
+
+/// The children of `items` whose create or update is sent inside their parent's PUT, by child
+/// key → parent key: a kind the registry marks `written_in_parent` (a subnet), created or
+/// updated by a PUT, whose parent the same plan creates or updates by a PUT — one operation
+/// instead of one per child under the parent's lock. A child stays a write of its own when
+/// it is replaced or moves under a new ID, when its parent is not written, and when something
+/// it needs (besides its parent) itself needs the parent: the parent would then wait for
+/// itself.
+pub fn inline_children(items: &[&ResourcePlan]) -> BTreeMap<String, String> {
+    let puts = |r: &ResourcePlan| {
+        matches!(r.action, Action::Create | Action::Update)
+            && r.replaces.is_none()
+            && r.request
+                .as_ref()
+                .is_some_and(|q| q.method.arm() == Method::Put && q.body.is_some())
+    };
+    let by_key: BTreeMap<&str, &ResourcePlan> =
+        items.iter().map(|r| (r.key.as_str(), *r)).collect();
+    // Whether `from` reaches `to` through `depends_on`.
+    let reaches = |from: &str, to: &str| {
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut stack = vec![from];
+        while let Some(k) = stack.pop() {
+            if k == to {
+                return true;
+            }
+            if !seen.insert(k) {
+                continue;
+            }
+            if let Some(r) = by_key.get(k) {
+                stack.extend(r.depends_on.iter().map(String::as_str));
+            }
+        }
+        false
+    };
+    let mut out = BTreeMap::new();
+    for r in items {
+        let def = r.kind.def();
+        let Scope::Child { parent, segment } = def.scope else {
+            continue;
+        };
+        if !def.written_in_parent || !puts(r) {
+            continue;
+        }
+        let Some((parent_id, _)) =
+            r.id.to_ascii_lowercase()
+                .rsplit_once(&format!("/{}/", segment.to_ascii_lowercase()))
+                .map(|(p, n)| (p.to_string(), n.to_string()))
+        else {
+            continue;
+        };
+        let Some(p) = items
+            .iter()
+            .find(|p| p.kind == parent && p.id.eq_ignore_ascii_case(&parent_id) && puts(p))
+        else {
+            continue;
+        };
+        if r.depends_on
+            .iter()
+            .any(|d| *d != p.key && reaches(d, &p.key))
+        {
+            continue;
+        }
+        out.insert(r.key.clone(), p.key.clone());
+    }
+    out
+}
+
+/// Passes events on, and repeats a parent's `Accepted` for the children riding in its PUT.
+struct Relay<'a> {
+    inner: &'a dyn Progress,
+    parent: &'a str,
+    riders: &'a [&'a ResourcePlan],
+}
+
+impl Progress for Relay<'_> {
+    fn event(&self, event: Event) {
+        if let Event::Accepted { key, request_id } = &event
+            && key == self.parent
+        {
+            for r in self.riders {
+                self.inner.event(Event::Accepted {
+                    key: r.key.clone(),
+                    request_id: request_id.clone(),
+                });
+            }
+        }
+        self.inner.event(event);
+    }
+}
+
+/// A child whose write went with its parent's PUT, which has succeeded: only the record.
+async fn carried_one(r: &ResourcePlan, store: &StateStore) -> Result<(), ApplyError> {
+    if let Some(from) = &r.moved_from {
+        let to = r.key.clone();
+        store.update(|rec| rec.rekey(from, &to)).await?;
+    }
+    record(store, r, None).await?;
+    Ok(())
+}
+
+/// The parent's PUT body with its riding children in `properties.<segment>`. The list is the
+/// full set (BEHAVIOR.md §5.1: a child left out is deleted), so every child the parent holds
+/// now is carried through as it is (read again just before the write, under the parent's
+/// lock: a subnet another stack added since the plan stays), except the riders, which take
+/// their planned bodies; children the plan deletes stay until their own DELETE.
+async fn with_riders(
+    r: &ResourcePlan,
+    riders: &[&ResourcePlan],
+    body: &mut Value,
+    arm: &dyn Arm,
+) -> Result<(), ApplyError> {
+    let Some(first) = riders.first() else {
+        return Ok(());
+    };
+    let Scope::Child { segment, .. } = first.kind.def().scope else {
+        return Ok(());
+    };
+    let path = format!("properties.{segment}");
+    let name_of = |id: &str| id.rsplit('/').next().unwrap_or_default().to_string();
+    let planned = |q: &ResourcePlan| {
+        let mut item = q
+            .request
+            .as_ref()
+            .and_then(|x| x.body.clone())
+            .unwrap_or_else(|| Value::Object(Default::default()));
+        if let Value::Object(m) = &mut item {
+            m.insert("name".into(), Value::String(name_of(&q.id)));
+        }
+        item
+    };
+    let live: Vec<Value> = if r.action == Action::Update {
+        arm.get(&r.id, &r.api_version)
+            .await?
+            .and_then(|b| moat_model::json::get(&b, &path).cloned())
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let mut list = Vec::new();
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    for child in &live {
+        let name = child
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        match riders
+            .iter()
+            .find(|q| name_of(&q.id).eq_ignore_ascii_case(name))
+        {
+            Some(q) => {
+                done.insert(q.key.as_str());
+                list.push(planned(q));
+            }
+            None => {
+                // As the GET returned it, less its provisioning state (read-only; ARM ignores
+                // the other read-only fields on a PUT, as in every recorded read-modify-write).
+                let mut item = child.clone();
+                if let Some(Value::Object(p)) = item.get_mut("properties") {
+                    p.remove("provisioningState");
+                }
+                list.push(item);
+            }
+        }
+    }
+    for q in riders {
+        if !done.contains(q.key.as_str()) {
+            list.push(planned(q));
+        }
+    }
+    moat_model::json::set(body, &path, Value::Array(list));
+    Ok(())
+}
+
 async fn run_one(
     r: &ResourcePlan,
     step: Step,
+    riders: &[&ResourcePlan],
     arm: &dyn Arm,
     store: &StateStore,
     progress: &dyn Progress,
@@ -596,11 +869,13 @@ async fn run_one(
                 .applied
                 .clone()
                 .map(|m| Value::Object(m.into_iter().collect()));
-            let current = store.snapshot().await;
-            let same = current
-                .resources
-                .get(&r.key)
-                .is_some_and(|s| Some(&s.applied) == applied.as_ref());
+            // Compared in place: a copy of the whole record per no-op would make a no-op
+            // apply quadratic in the stack's size.
+            let same = store.with_record(|rec| {
+                rec.resources
+                    .get(&r.key)
+                    .is_some_and(|s| Some(&s.applied) == applied.as_ref())
+            });
             if same || applied.is_none() {
                 return Ok(());
             }
@@ -666,6 +941,7 @@ async fn run_one(
                 .as_ref()
                 .and_then(|q| q.body.clone())
                 .unwrap_or(Value::Null);
+            with_riders(r, riders, &mut body, arm).await?;
             fill_deferred(&mut body, arm).await?;
             // The last step before the wire: nothing after this keeps the body (the journal
             // holds no bodies, the HTTP log redacts secret-named fields).
@@ -873,6 +1149,123 @@ async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use moat_model::Kind;
+
+    const V: &str =
+        "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v";
+    const N: &str =
+        "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/networkSecurityGroups/n";
+
+    fn planned(key: &str, kind: Kind, id: &str, action: Action, deps: &[&str]) -> ResourcePlan {
+        ResourcePlan {
+            key: key.into(),
+            kind,
+            id: id.into(),
+            api_version: kind.api_version().into(),
+            action,
+            reasons: Vec::new(),
+            changes: Vec::new(),
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            lock_group: kind.lock_group(key),
+            request: action.writes().then(|| crate::plan::Request {
+                method: crate::plan::Method::Put,
+                body: Some(serde_json::json!({"properties": {}})),
+                query: Vec::new(),
+            }),
+            live_etag: None,
+            applied: None,
+            destructive: false,
+            moved_from: None,
+            replaces: None,
+            delete_first: false,
+        }
+    }
+
+    #[test]
+    fn subnets_ride_in_their_vnets_put_only_when_the_vnet_is_written_and_no_cycle_follows() {
+        let sub = |name: &str, deps: &[&str]| {
+            planned(
+                &format!("vnet/{name}"),
+                Kind::Subnet,
+                &format!("{V}/subnets/{name}"),
+                Action::Create,
+                deps,
+            )
+        };
+        let vnet = planned("vnet", Kind::VirtualNetwork, V, Action::Create, &[]);
+        let nsg = planned("nsg", Kind::NetworkSecurityGroup, N, Action::Create, &[]);
+        // An NSG that itself waits for the VNet: `c` cannot ride (the VNet would wait for
+        // itself through it).
+        let late = planned(
+            "late",
+            Kind::NetworkSecurityGroup,
+            &format!("{N}2"),
+            Action::Create,
+            &["vnet"],
+        );
+        let (a, b, c) = (
+            sub("a", &["vnet", "nsg"]),
+            sub("b", &["vnet"]),
+            sub("c", &["vnet", "late"]),
+        );
+        // A subnet of its own in a network of another stack (not in the plan): its own PUT.
+        let own = planned(
+            "team",
+            Kind::Subnet,
+            "/subscriptions/s/resourceGroups/hub/providers/Microsoft.Network/virtualNetworks/hub/subnets/team",
+            Action::Create,
+            &[],
+        );
+        let items = [&vnet, &nsg, &late, &a, &b, &c, &own];
+        let got = inline_children(&items);
+        assert_eq!(
+            got.into_iter().collect::<Vec<_>>(),
+            [
+                ("vnet/a".to_string(), "vnet".to_string()),
+                ("vnet/b".to_string(), "vnet".to_string())
+            ]
+        );
+        // A VNet the plan leaves alone carries nothing: its subnets are written on their own.
+        let idle = planned("vnet", Kind::VirtualNetwork, V, Action::NoOp, &[]);
+        assert!(inline_children(&[&idle, &a, &b]).is_empty());
+        // A replaced subnet is a DELETE and a PUT of its own.
+        let mut r = sub("a", &["vnet"]);
+        r.action = Action::Replace;
+        assert!(inline_children(&[&vnet, &r]).is_empty());
+    }
+
+    #[test]
+    fn a_subnet_of_its_own_takes_its_vnets_lock_whatever_its_key() {
+        let vnet = planned("hub", Kind::VirtualNetwork, V, Action::Update, &[]);
+        let mine = planned(
+            "team",
+            Kind::Subnet,
+            &format!("{V}/subnets/team"),
+            Action::Create,
+            &[],
+        );
+        let inline = planned(
+            "hub/x",
+            Kind::Subnet,
+            &format!("{}/SUBNETS/x", V.to_uppercase()),
+            Action::Create,
+            &[],
+        );
+        assert_eq!(mine.lock_group, None, "the key names no VNet");
+        assert_eq!(lock_of(&vnet), Some(V.to_ascii_lowercase()));
+        assert_eq!(lock_of(&mine), lock_of(&vnet));
+        assert_eq!(lock_of(&inline), lock_of(&vnet));
+        assert_eq!(
+            lock_of(&planned(
+                "n",
+                Kind::NetworkSecurityGroup,
+                N,
+                Action::Create,
+                &[]
+            )),
+            None
+        );
+    }
 
     #[test]
     fn poll_urls_follow_a_moved_loopback_endpoint_only() {

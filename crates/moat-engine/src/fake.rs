@@ -375,7 +375,34 @@ impl FakeArm {
                         p.insert("provisioningState".into(), json!("Succeeded"));
                     }
                 }
+                // A VNet PUT with `subnets` sets the whole list (BEHAVIOR.md §5.1): each is
+                // stored as the subnet it is, and one left out is gone.
+                let inline = (is_vnet(&k) && req.method == Method::Put)
+                    .then(|| {
+                        body.get_mut("properties")
+                            .and_then(Value::as_object_mut)
+                            .and_then(|p| p.remove("subnets"))
+                    })
+                    .flatten()
+                    .and_then(|v| v.as_array().cloned());
                 inner.resources.insert(k.clone(), (req.id.clone(), body));
+                if let Some(list) = inline {
+                    let prefix = format!("{k}/subnets/");
+                    inner.resources.retain(|r, _| !r.starts_with(&prefix));
+                    for mut sub in list {
+                        let name = sub["name"].as_str().unwrap_or_default().to_string();
+                        let id = format!("{}/subnets/{name}", req.id);
+                        if let Value::Object(m) = &mut sub {
+                            m.insert("id".into(), json!(id));
+                            m.insert("type".into(), json!(resource_type_of(&id)));
+                            let props = m.entry("properties").or_insert_with(|| json!({}));
+                            if let Value::Object(p) = props {
+                                p.insert("provisioningState".into(), json!("Succeeded"));
+                            }
+                        }
+                        inner.resources.insert(key(&id), (id, sub));
+                    }
+                }
                 Ok(render(inner, &k))
             }
             Method::Delete => {

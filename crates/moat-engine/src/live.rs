@@ -1,7 +1,9 @@
 //! Reading live state: every managed and `existing:` resource (and every resource the state
-//! record owns) is read from ARM in parallel, bounded by the client's throttling. Subnets come
-//! from their VNet's body, which holds them all, so a VNet costs one read however many subnets
-//! it has.
+//! record owns) is read from ARM in parallel, bounded by the client's throttling. Kinds whose
+//! list view carries every managed property are read with one paginated list per resource
+//! group (the subscription for groups, the parent for children) instead of one GET each;
+//! the rest by GET. Subnets come from their VNet's body, which holds them all, so a VNet
+//! costs one read however many subnets it has.
 
 use crate::state::StateRecord;
 use futures_util::stream::{self, StreamExt};
@@ -60,6 +62,18 @@ pub async fn read_live(
     model: &Model,
     state: &StateRecord,
     parallelism: usize,
+) -> Result<Live, ArmError> {
+    read_live_with(arm, model, state, parallelism, true).await
+}
+
+/// [`read_live`], with list reads on or off (`lists: false` reads every resource by GET, as
+/// moat did before; the bench compares the two).
+pub async fn read_live_with(
+    arm: &dyn Arm,
+    model: &Model,
+    state: &StateRecord,
+    parallelism: usize,
+    lists: bool,
 ) -> Result<Live, ArmError> {
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     // Children read from their parent's body: (key, parent key, name, URL segment).
@@ -129,23 +143,14 @@ pub async fn read_live(
             },
         );
     }
-    let reads = stream::iter(targets.values())
-        .map(|t| async move { (t.key.clone(), arm.get(&t.id, t.kind.api_version()).await) })
-        .buffer_unordered(parallelism.max(1))
-        .collect::<Vec<_>>()
-        .await;
+    let owned = |k: &str| state.resources.contains_key(k);
+    let (resources, requests) =
+        read_targets(arm, targets.values(), &owned, parallelism, lists).await;
     let mut live = Live {
-        requests: reads.len(),
+        resources,
+        requests,
         ..Live::default()
     };
-    for (key, result) in reads {
-        let state = match result {
-            Ok(Some(body)) => LiveState::Present(body),
-            Ok(None) => LiveState::Absent,
-            Err(e) => LiveState::Unreadable(e.to_string()),
-        };
-        live.resources.insert(key, state);
-    }
     for (key, vnet, name, segment) in subnets {
         let state = match live.resources.get(&vnet) {
             Some(LiveState::Present(body)) => json::get(body, &format!("properties.{segment}"))
@@ -204,6 +209,199 @@ pub async fn read_live(
         }
     }
     Ok(live)
+}
+
+/// One unit of the read: a GET of one resource, or one list of a scope's resources of a kind
+/// (see [`list_scope`]) standing for the GETs of every target in it.
+enum Job<'t> {
+    Get(&'t Target),
+    List {
+        path: String,
+        api_version: &'static str,
+        targets: Vec<&'t Target>,
+    },
+}
+
+/// What a job found: each target's state, or (a list that failed, or a resource the state
+/// record owns that its list did not show) targets to GET after all; and the requests sent.
+type Found<'t> = (Vec<(String, LiveState)>, Vec<&'t Target>, usize);
+
+/// Reads `targets`: the kinds whose list view is complete (`KindDef::list_view_complete`)
+/// with one paginated list per scope holding two or more of them, the rest with one GET
+/// each, all in one stream of at most `parallelism` requests in flight (the client's read
+/// budget paces them all). A resource missing from a successful list is absent — unless
+/// the state record owns it (`owned`), when a GET makes sure, since a list may lag a write
+/// that has just finished; a list that fails is replaced by the GETs of its targets.
+/// Returns the states by key and the requests sent (each page counts).
+async fn read_targets<'t>(
+    arm: &dyn Arm,
+    targets: impl Iterator<Item = &'t Target>,
+    owned: &dyn Fn(&str) -> bool,
+    parallelism: usize,
+    lists: bool,
+) -> (BTreeMap<String, LiveState>, usize) {
+    // By lower-cased scope and api-version: the first spelling of the path, and the targets.
+    type Scopes<'t> = BTreeMap<(String, &'static str), (String, Vec<&'t Target>)>;
+    let mut scopes: Scopes<'_> = BTreeMap::new();
+    let mut jobs: Vec<Job<'_>> = Vec::new();
+    for t in targets {
+        match list_scope(t.kind, &t.id).filter(|_| lists) {
+            Some(path) => scopes
+                .entry((path.to_ascii_lowercase(), t.kind.api_version()))
+                .or_insert_with(|| (path, Vec::new()))
+                .1
+                .push(t),
+            None => jobs.push(Job::Get(t)),
+        }
+    }
+    for ((_, api_version), (path, ts)) in scopes {
+        if ts.len() < 2 {
+            jobs.extend(ts.into_iter().map(Job::Get));
+        } else {
+            jobs.push(Job::List {
+                path,
+                api_version,
+                targets: ts,
+            });
+        }
+    }
+    let get = |t: &'t Target| async move {
+        let state = match arm.get(&t.id, t.kind.api_version()).await {
+            Ok(Some(body)) => LiveState::Present(body),
+            Ok(None) => LiveState::Absent,
+            Err(e) => LiveState::Unreadable(e.to_string()),
+        };
+        (t.key.clone(), state)
+    };
+    let found: Vec<Found<'_>> = stream::iter(jobs)
+        .map(|job| async move {
+            match job {
+                Job::Get(t) => (vec![get(t).await], Vec::new(), 1),
+                Job::List {
+                    path,
+                    api_version,
+                    targets,
+                } => match arm.list(&path, api_version).await {
+                    Ok(listing) => {
+                        let pages = listing.as_ref().map_or(1, |l| l.pages);
+                        let by_id: BTreeMap<String, Value> = listing
+                            .map(|l| l.items)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter_map(|v| {
+                                let id = v.get("id")?.as_str()?.to_ascii_lowercase();
+                                Some((id, v))
+                            })
+                            .collect();
+                        let mut states = Vec::new();
+                        let mut again = Vec::new();
+                        for t in targets {
+                            match by_id.get(&t.id.to_ascii_lowercase()) {
+                                Some(v) => {
+                                    states.push((t.key.clone(), LiveState::Present(v.clone())))
+                                }
+                                None if owned(&t.key) => again.push(t),
+                                None => states.push((t.key.clone(), LiveState::Absent)),
+                            }
+                        }
+                        (states, again, pages)
+                    }
+                    // The pages it did read are not known here; one request is the least.
+                    Err(_) => (Vec::new(), targets, 1),
+                },
+            }
+        })
+        .buffer_unordered(parallelism.max(1))
+        .collect()
+        .await;
+    let mut out = BTreeMap::new();
+    let mut requests = 0;
+    let mut again = Vec::new();
+    for (states, retry, n) in found {
+        out.extend(states);
+        again.extend(retry);
+        requests += n;
+    }
+    requests += again.len();
+    let second: Vec<(String, LiveState)> = stream::iter(again)
+        .map(get)
+        .buffer_unordered(parallelism.max(1))
+        .collect()
+        .await;
+    out.extend(second);
+    (out, requests)
+}
+
+/// The collection a resource of `kind` with ARM ID `id` is listed in, when the kind's list
+/// view is complete: the subscription's groups, the group's resources of the type, or the
+/// parent's children of the segment.
+pub fn list_scope(kind: Kind, id: &str) -> Option<String> {
+    let def = kind.def();
+    if !def.list_view_complete {
+        return None;
+    }
+    let lower = id.to_ascii_lowercase();
+    match def.scope {
+        Scope::Subscription => {
+            let at = lower.find("/resourcegroups/")?;
+            Some(format!("{}/resourcegroups", &id[..at]))
+        }
+        Scope::ResourceGroup => {
+            let at = lower.find("/providers/")?;
+            Some(format!("{}/providers/{}", &id[..at], def.arm_type))
+        }
+        Scope::Child { segment, .. } => {
+            let (parent, _) = id.rsplit_once(&format!("/{segment}/"))?;
+            Some(format!("{parent}/{segment}"))
+        }
+        Scope::Extension => None,
+    }
+}
+
+/// One resource to read again with [`read_ids`].
+#[derive(Clone, Debug)]
+pub struct ReadAgain {
+    /// Its key (the answer's key).
+    pub key: String,
+    /// Its ARM ID.
+    pub id: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// It existed when the plan was made: a list that does not show it is confirmed by a GET.
+    pub existed: bool,
+}
+
+/// Reads the given resources now, the way a plan does (lists where the registry allows, GETs
+/// otherwise, `parallelism` requests in flight): for checking that a saved plan is still
+/// current. Kinds read inside their parent's body are read through it: give the parent.
+/// Returns the states by key and the requests sent.
+pub async fn read_ids(
+    arm: &dyn Arm,
+    ids: &[ReadAgain],
+    parallelism: usize,
+) -> (BTreeMap<String, LiveState>, usize) {
+    let targets: Vec<Target> = ids
+        .iter()
+        .map(|r| Target {
+            key: r.key.clone(),
+            id: r.id.clone(),
+            kind: r.kind,
+            location: None,
+        })
+        .collect();
+    let existed: BTreeSet<&str> = ids
+        .iter()
+        .filter(|r| r.existed)
+        .map(|r| r.key.as_str())
+        .collect();
+    read_targets(
+        arm,
+        targets.iter(),
+        &|k| existed.contains(k),
+        parallelism,
+        true,
+    )
+    .await
 }
 
 /// Adds a read of the parent of the child `id` (unless a target already reads that ID) and
@@ -326,4 +524,172 @@ pub async fn foreign_in_deleted_groups(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use moat_arm::{Listing, Operation, Started, WriteRequest};
+    use serde_json::json;
+    use std::sync::Mutex;
+
+    const G: &str = "/subscriptions/s/resourceGroups/g";
+
+    /// Answers lists of NSGs from `held` (in pages of two) and GETs of anything in `held`.
+    struct Lister {
+        held: Vec<Value>,
+        calls: Mutex<Vec<String>>,
+        fail_lists: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl Arm for Lister {
+        async fn get(&self, id: &str, _: &str) -> Result<Option<Value>, ArmError> {
+            self.calls.lock().unwrap().push(format!("GET {id}"));
+            Ok(self
+                .held
+                .iter()
+                .find(|v| v["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
+                .cloned())
+        }
+        async fn begin(&self, _: WriteRequest) -> Result<Started, ArmError> {
+            unreachable!("a read writes nothing")
+        }
+        async fn wait(&self, _: &Operation) -> Result<Option<Value>, ArmError> {
+            unreachable!("a read waits for nothing")
+        }
+        async fn list(&self, path: &str, _: &str) -> Result<Option<Listing>, ArmError> {
+            self.calls.lock().unwrap().push(format!("LIST {path}"));
+            if self.fail_lists {
+                return Err(ArmError::Config {
+                    message: "no lists here".into(),
+                });
+            }
+            let items: Vec<Value> = self
+                .held
+                .iter()
+                .filter(|v| {
+                    v["id"].as_str().is_some_and(|i| {
+                        i.to_ascii_lowercase()
+                            .starts_with(&format!("{}/", path.to_ascii_lowercase()))
+                    })
+                })
+                .cloned()
+                .collect();
+            let pages = items.len().div_ceil(2).max(1);
+            Ok(Some(Listing { items, pages }))
+        }
+    }
+
+    fn target(key: &str, kind: Kind, id: String) -> Target {
+        Target {
+            key: key.into(),
+            id,
+            kind,
+            location: None,
+        }
+    }
+
+    fn nsg(n: &str) -> String {
+        format!("{G}/providers/Microsoft.Network/networkSecurityGroups/{n}")
+    }
+
+    #[tokio::test]
+    async fn a_scope_with_several_listable_resources_is_one_list_and_the_rest_are_gets() {
+        let arm = Lister {
+            held: ["a", "b", "c", "owned-late"]
+                .iter()
+                .map(|n| json!({"id": nsg(n), "name": n}))
+                .chain([json!({"id": format!("{G}/providers/Microsoft.MachineLearningServices/workspaces/w")})])
+                .collect(),
+            calls: Mutex::new(Vec::new()),
+            fail_lists: false,
+        };
+        // `owned-late` is left out of the list below, as a list lagging a write would.
+        let mut arm = arm;
+        let late = arm.held.remove(3);
+        let targets = [
+            target("a", Kind::NetworkSecurityGroup, nsg("a")),
+            target("b", Kind::NetworkSecurityGroup, nsg("B")),
+            target("gone", Kind::NetworkSecurityGroup, nsg("gone")),
+            target("late", Kind::NetworkSecurityGroup, nsg("owned-late")),
+            target(
+                "ws",
+                Kind::MlWorkspace,
+                format!("{G}/providers/Microsoft.MachineLearningServices/workspaces/w"),
+            ),
+        ];
+        let owned = |k: &str| k == "late";
+        let (got, requests) = read_targets(&arm, targets.iter(), &owned, 8, true).await;
+        assert!(matches!(got["a"], LiveState::Present(_)));
+        assert!(
+            matches!(got["b"], LiveState::Present(_)),
+            "IDs match case-insensitively"
+        );
+        assert_eq!(
+            got["gone"],
+            LiveState::Absent,
+            "not listed, not owned: absent without a GET"
+        );
+        assert_eq!(got["late"], LiveState::Absent, "owned: confirmed by a GET");
+        assert!(
+            matches!(got["ws"], LiveState::Present(_)),
+            "a kind without a complete list view is read by GET"
+        );
+        let calls = arm.calls.lock().unwrap().clone();
+        let lists: Vec<&String> = calls.iter().filter(|c| c.starts_with("LIST")).collect();
+        assert_eq!(lists.len(), 1, "{calls:?}");
+        assert!(
+            lists[0].ends_with("/providers/Microsoft.Network/networkSecurityGroups"),
+            "{calls:?}"
+        );
+        let gets: Vec<&String> = calls.iter().filter(|c| c.starts_with("GET")).collect();
+        assert_eq!(
+            gets.len(),
+            2,
+            "the workspace and the owned NSG the list missed: {calls:?}"
+        );
+        // Pages of two: `a`, `b`, `c` are two pages, plus two GETs.
+        assert_eq!(requests, 4);
+        drop(late);
+    }
+
+    #[tokio::test]
+    async fn a_failed_list_falls_back_to_gets() {
+        let arm = Lister {
+            held: vec![json!({"id": nsg("a")})],
+            calls: Mutex::new(Vec::new()),
+            fail_lists: true,
+        };
+        let targets = [
+            target("a", Kind::NetworkSecurityGroup, nsg("a")),
+            target("b", Kind::NetworkSecurityGroup, nsg("b")),
+        ];
+        let (got, requests) = read_targets(&arm, targets.iter(), &|_| false, 8, true).await;
+        assert!(matches!(got["a"], LiveState::Present(_)));
+        assert_eq!(got["b"], LiveState::Absent);
+        assert_eq!(requests, 3, "one list, then two GETs");
+    }
+
+    #[test]
+    fn list_scopes_follow_the_registry() {
+        assert_eq!(
+            list_scope(Kind::ResourceGroup, "/subscriptions/s/resourceGroups/g").as_deref(),
+            Some("/subscriptions/s/resourcegroups")
+        );
+        assert_eq!(
+            list_scope(
+                Kind::StorageAccount,
+                &format!("{G}/providers/Microsoft.Storage/storageAccounts/x")
+            ),
+            Some(format!("{G}/providers/Microsoft.Storage/storageAccounts"))
+        );
+        assert_eq!(
+            list_scope(
+                Kind::MlWorkspace,
+                &format!("{G}/providers/Microsoft.MachineLearningServices/workspaces/w")
+            ),
+            None
+        );
+    }
 }

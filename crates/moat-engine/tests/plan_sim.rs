@@ -269,7 +269,9 @@ async fn team_subnet_in_hub_round_trip() {
 }
 
 /// Requests one plan of the secure example sends: one GET per resource (a VNet's subnets come
-/// with it) plus, on an empty cloud, one look for a soft-deleted vault holding the name.
+/// with it) — except that two or more of a kind whose list view is complete in one resource
+/// group are one list — plus, on an empty cloud, one look for a soft-deleted vault holding
+/// the name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_request_counts() {
     let model = model_from(&example("secure-ml-workspace.yaml"));
@@ -277,11 +279,27 @@ async fn plan_request_counts() {
     let e = env(None).await;
     let stack = Stack::new(state.path(), &model.stack.value);
     let arm: Arc<dyn Arm> = e.client.clone();
-    let top_level = model
+    let mut scopes: std::collections::BTreeMap<(String, moat_model::Kind), u64> =
+        Default::default();
+    for r in model
         .resources
         .iter()
         .filter(|r| r.kind != moat_model::Kind::Subnet)
-        .count() as u64;
+    {
+        let scope = if r.kind.def().list_view_complete {
+            let id = r.id.to_ascii_lowercase();
+            id.split("/providers/")
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            r.id.to_ascii_lowercase()
+        };
+        *scopes.entry((scope, r.kind)).or_default() += 1;
+    }
+    let listed = scopes.values().filter(|n| **n >= 2).count();
+    assert!(listed >= 1, "the secure example has two NSGs in one group");
+    let top_level: u64 = scopes.values().map(|n| if *n >= 2 { 1 } else { *n }).sum();
 
     let sent = e.client.stats().requests_sent;
     let (plan, live) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
@@ -620,6 +638,82 @@ async fn attached_aks_compute_updates_its_load_balancer_and_detaches() {
         last.is_empty(),
         "{}",
         render::text(&last, render::TextOptions::default())
+    );
+    e.sim.shutdown().await;
+}
+
+/// A VNet update with a new subnet is one PUT carrying every subnet, and a subnet another
+/// stack added to the network since the first apply is carried through, not deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vnet_update_carries_its_subnets_and_keeps_one_another_stack_added() {
+    let text = std::fs::read_to_string(example("minimal.yaml")).unwrap();
+    let model = support::model_of("minimal.yaml", &text);
+    let state = tempfile::tempdir().unwrap();
+    let e = env(None).await;
+    let stack = Stack::new(state.path(), &model.stack.value);
+    let arm: Arc<dyn Arm> = e.client.clone();
+    let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
+    assert!(report.is_success(), "{:?}", report.outcomes);
+    let vnet = model.get("vnet").unwrap().id.clone();
+    let foreign = format!("{vnet}/subnets/foreign");
+    let started = e
+        .client
+        .begin(WriteRequest::put(
+            &foreign,
+            "2024-03-01",
+            json!({ "properties": { "addressPrefix": "10.10.200.0/24" } }),
+        ))
+        .await
+        .expect("out-of-band subnet");
+    e.client.wait(&started.operation).await.expect("done");
+
+    let edited = text
+        .replace("[10.10.0.0/16]", "[10.10.0.0/16, 10.11.0.0/16]")
+        .replace(
+            "      default: { address_prefix: 10.10.0.0/24 }",
+            "      default: { address_prefix: 10.10.0.0/24 }\n      more: { address_prefix: 10.11.1.0/24 }",
+        );
+    let model = support::model_of("minimal.yaml", &edited);
+    let (plan, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    let todo: Vec<(&str, moat_engine::plan::Action)> = plan
+        .resources
+        .iter()
+        .filter(|r| r.action.writes())
+        .map(|r| (r.key.as_str(), r.action))
+        .collect();
+    assert_eq!(
+        todo,
+        [
+            ("vnet", moat_engine::plan::Action::Update),
+            ("vnet/more", moat_engine::plan::Action::Create)
+        ],
+        "the plan still lists the subnet on its own"
+    );
+    let puts = |s: &moat_sim::SimHandle| s.stats().requests.get("PUT").copied().unwrap_or(0);
+    let before = puts(&e.sim);
+    let (report, _) = stack.apply(arm.clone(), &plan, 0).await;
+    assert!(report.is_success(), "{:?}", report.outcomes);
+    assert_eq!(
+        puts(&e.sim) - before,
+        1,
+        "one PUT: the VNet with its subnets"
+    );
+    for id in [
+        foreign.clone(),
+        format!("{vnet}/subnets/more"),
+        format!("{vnet}/subnets/default"),
+    ] {
+        assert!(
+            e.client.get(&id, "2024-03-01").await.unwrap().is_some(),
+            "{id} is gone"
+        );
+    }
+    let (again, _) = stack.plan(arm.as_ref(), &model, false).await.expect("plan");
+    assert!(
+        again.is_empty(),
+        "{}",
+        render::text(&again, Default::default())
     );
     e.sim.shutdown().await;
 }

@@ -73,6 +73,24 @@ impl Kind {
             crate::kinds::LockGroup::Parent => key.split_once('/').map(|(p, _)| p.to_string()),
         }
     }
+
+    /// The lock that serialises writes of the resource with ARM ID `id`: the lower-cased ID
+    /// of the resource Azure serialises them on (a VNet's own ID; a subnet's VNet), so that a
+    /// subnet of its own (`type: subnet`, keyed without its VNet's key) waits for the same
+    /// lock as its VNet and its siblings, whichever keys the spec gives them.
+    pub fn lock_id(self, id: &str) -> Option<String> {
+        match self.def().lock_group {
+            crate::kinds::LockGroup::None => None,
+            crate::kinds::LockGroup::Own => Some(id.to_ascii_lowercase()),
+            crate::kinds::LockGroup::Parent => match self.def().scope {
+                crate::kinds::Scope::Child { segment, .. } => id
+                    .to_ascii_lowercase()
+                    .rsplit_once(&format!("/{}/", segment.to_ascii_lowercase()))
+                    .map(|(p, _)| p.to_string()),
+                _ => None,
+            },
+        }
+    }
 }
 
 impl std::fmt::Display for Kind {

@@ -24,7 +24,8 @@ mod util;
 
 pub use errors::SimError;
 pub use faults::{Fault, FaultPlan, FaultRule, load_faults};
-pub use kinds::provisioning_seconds;
+pub use kinds::{operation_seconds, poll_cadence_seconds, provisioning_seconds};
+pub use server::LIST_PAGE;
 pub use throttle::{Bucket, Limits};
 
 use serde::{Deserialize, Serialize};
@@ -150,7 +151,7 @@ pub async fn start(listen: SocketAddr, config: SimConfig) -> Result<SimHandle, S
         seed: config.seed,
         replication_secs: config.replication_secs.max(0.0),
         limits: config.limits,
-        latency: config.latency,
+        latency_us: std::sync::atomic::AtomicU64::new(config.latency.as_micros() as u64),
         state_file: config.state_file,
         recorder,
     });
@@ -190,6 +191,14 @@ impl SimHandle {
     /// Replaces the fault plan (counters start again).
     pub fn set_faults(&self, plan: FaultPlan) {
         *lock(&self.shared.faults) = faults::FaultState::new(plan);
+    }
+
+    /// Changes the latency added to every request from now on.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.shared.latency_us.store(
+            latency.as_micros() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Request counters so far.

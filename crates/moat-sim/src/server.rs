@@ -39,8 +39,8 @@ pub struct Shared {
     pub replication_secs: f64,
     /// Throttling limits.
     pub limits: Limits,
-    /// Added latency.
-    pub latency: std::time::Duration,
+    /// Added latency, microseconds (changed at run time by `SimHandle::set_latency`).
+    pub latency_us: std::sync::atomic::AtomicU64,
     /// `--state` file.
     pub state_file: Option<PathBuf>,
     /// `--record` directory.
@@ -174,8 +174,9 @@ pub async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
         let mut s = lock(&shared.stats);
         *s.requests.entry(method.clone()).or_insert(0) += 1;
     }
-    if !shared.latency.is_zero() {
-        tokio::time::sleep(shared.latency).await;
+    let latency = shared.latency_us.load(std::sync::atomic::Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_micros(latency)).await;
     }
     let body_bytes = axum::body::to_bytes(body, 64 * 1024 * 1024)
         .await
@@ -477,7 +478,38 @@ fn list_of(
             .map(|r| kinds::render(ctx.st, r, ctx.now))
             .collect(),
     };
-    Ok(Reply::json(200, json!({ "value": value })))
+    Ok(Reply::json(200, page(ctx, value)))
+}
+
+/// Items per page of a typed list. ARM pages every list (`x-ms-pageable`, `nextLink`); the
+/// page sizes of the providers are not in the recordings, so one size serves them all.
+pub const LIST_PAGE: usize = 100;
+
+/// One page of `items`: from `$skiptoken` (an offset, opaque to clients), with a `nextLink`
+/// (this URL with the next offset) while items remain.
+fn page(ctx: &Ctx, mut items: Vec<Value>) -> Value {
+    let from: usize = ctx
+        .query("$skiptoken")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let rest = items.split_off(from.min(items.len()));
+    let more = rest.len() > LIST_PAGE;
+    let value: Vec<Value> = rest.into_iter().take(LIST_PAGE).collect();
+    if !more {
+        return json!({ "value": value });
+    }
+    let next = from + LIST_PAGE;
+    let (head, query) = ctx.self_url.split_once('?').unwrap_or((&ctx.self_url, ""));
+    let mut pairs: Vec<String> = query
+        .split('&')
+        .filter(|p| {
+            let p = p.to_ascii_lowercase();
+            !p.is_empty() && !p.starts_with("$skiptoken=") && !p.starts_with("%24skiptoken=")
+        })
+        .map(str::to_string)
+        .collect();
+    pairs.push(format!("$skiptoken={next}"));
+    json!({ "value": value, "nextLink": format!("{head}?{}", pairs.join("&")) })
 }
 
 fn not_found_path(path: &str) -> ArmError {

@@ -448,3 +448,43 @@ async fn lists_filter_by_tag() {
     );
     assert_eq!(sim.resources().len(), 3);
 }
+
+#[tokio::test]
+async fn typed_lists_are_paged_with_next_links() {
+    let (_sim, arm) = start(fast()).await;
+    rg(&arm, "rg").await;
+    let n = moat_sim::LIST_PAGE + 5;
+    for i in 0..n {
+        let r = arm
+            .put(
+                &res("rg", &format!("Microsoft.Network/routeTables/rt{i:03}")),
+                NET,
+                json!({"location": "eastus2"}),
+            )
+            .await;
+        assert!(r.status < 300, "{}", r.body);
+    }
+    let first = arm
+        .get(&res("rg", "Microsoft.Network/routeTables"), NET)
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let page = first.body["value"].as_array().unwrap();
+    assert_eq!(page.len(), moat_sim::LIST_PAGE);
+    let next = first.body["nextLink"].as_str().expect("a next link");
+    assert!(
+        next.contains("api-version=") && next.contains("skiptoken"),
+        "{next}"
+    );
+    let second = arm.call_url("GET", next, None).await;
+    let rest = second.body["value"].as_array().unwrap();
+    assert_eq!(rest.len(), 5);
+    assert!(second.body.get("nextLink").is_none(), "{}", second.body);
+    let mut names: Vec<&str> = page
+        .iter()
+        .chain(rest)
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), n, "every item once");
+}

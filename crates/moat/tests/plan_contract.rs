@@ -1200,6 +1200,7 @@ fn sent(method: &str, id: &str) -> harness::Sent {
         method: method.to_string(),
         path: id.to_ascii_lowercase(),
         status: 200,
+        carries: Vec::new(),
     }
 }
 
@@ -1246,6 +1247,53 @@ fn harness_flags_writes_the_plan_did_not_list() {
             "PUT microsoft.keyvault/vaults/k (200): the plan does not list this resource",
         ],
         "a rule written through its updated NSG, a planned delete and a delete of an ID one key deletes are fine"
+    );
+}
+
+#[test]
+fn harness_counts_a_vnet_put_that_carries_planned_subnet_changes_as_those_writes() {
+    let vnet = format!("{G}/Microsoft.Network/virtualNetworks/v");
+    let plan = PlanView::from_json(&serde_json::json!({ "resources": [
+        { "key": "vnet", "kind": "virtual_network", "id": vnet, "action": "no_op" },
+        { "key": "vnet/a", "kind": "subnet", "id": format!("{vnet}/subnets/a"), "action": "update" },
+        { "key": "vnet/b", "kind": "subnet", "id": format!("{vnet}/subnets/b"), "action": "no_op" }
+    ] }));
+    let body = |names: &[&str]| {
+        serde_json::json!({ "properties": { "subnets": names
+            .iter()
+            .map(|n| serde_json::json!({ "name": n, "properties": { "addressPrefix": "10.0.0.0/24" } }))
+            .collect::<Vec<_>>() } })
+    };
+    let put = |names: &[&str]| harness::Sent {
+        carries: harness::carried(&vnet.to_ascii_lowercase(), &body(names)),
+        ..sent("PUT", &vnet)
+    };
+    assert_eq!(
+        put(&["A", "b"]).carries,
+        [
+            format!("{vnet}/subnets/a").to_ascii_lowercase(),
+            format!("{vnet}/subnets/b").to_ascii_lowercase()
+        ]
+    );
+    // Carrying the planned update of `a` (and `b` through as it is): the write of `a`.
+    let mut v = Vec::new();
+    check_writes(&plan, &[put(&["a", "b"])], &mut v);
+    assert!(v.is_empty(), "{v:?}");
+    let a = plan.get("vnet/a").unwrap();
+    assert_eq!(harness::writes_of(a, &[put(&["a", "b"])]).len(), 1);
+    // Carrying only unchanged subnets, the PUT of a no-op VNet is a write nobody planned.
+    check_writes(&plan, &[put(&["b"])], &mut v);
+    assert_eq!(
+        v.iter().map(|v| v.what.as_str()).collect::<Vec<_>>(),
+        ["PUT microsoft.network/virtualnetworks/v (200): the plan lists it `vnet` as no_op"]
+    );
+    // Only a VNet's own PUT carries subnets: a subnet's body is not read for children.
+    assert!(
+        harness::carried(
+            &format!("{vnet}/subnets/a").to_ascii_lowercase(),
+            &body(&["x"])
+        )
+        .is_empty()
     );
 }
 

@@ -200,10 +200,15 @@ fn a_failed_apply_and_a_destroy_stream_their_events() {
         .filter(|e| e["type"] == "planned")
         .filter_map(|e| Some((e["key"].as_str()?, e["action"].as_str()?)))
         .collect();
-    // The VNet that failed half-way is the stack's too: it goes first, then its group.
+    // The VNet that failed half-way is the stack's too: it goes first, then its group. Its
+    // subnet rode in the failed PUT and exists with it: listed, deleted with the VNet.
     assert_eq!(
         planned,
-        [("vnet", "delete"), ("rg", "delete")],
+        [
+            ("vnet", "delete"),
+            ("rg", "delete"),
+            ("vnet/default", "delete")
+        ],
         "{}",
         out.stdout
     );

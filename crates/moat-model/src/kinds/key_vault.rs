@@ -11,6 +11,11 @@ use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
+    // `Vaults_ListByResourceGroup` (keyvault.json 2023-07-01) returns `VaultListResult` of
+    // the same `Vault` schema as `Vaults_Get` (access policies, networkAcls; the definitions'
+    // example `listVaultByResourceGroup.json` shows full properties). Not `Vaults_List`, which
+    // returns bare resources. No recording of the list was found.
+    list_view_complete: true,
     outputs,
     // A firewall entry for a deleted subnet is dropped in place (the account outlives it).
     droppable_ref: refs::is_firewall_subnet,

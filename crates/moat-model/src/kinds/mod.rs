@@ -455,6 +455,17 @@ pub struct KindDef {
     pub scope_ref: Option<ScopeRef>,
     /// Read from its parent's body (`properties.<segment>`) instead of its own GET.
     pub read_in_parent: bool,
+    /// A create or update may ride in its parent's PUT, as an item of
+    /// `properties.<segment>` (a subnet in its VNet's PUT: one operation instead of one per
+    /// subnet under the VNet's lock). Apply does so when the parent itself is created or
+    /// updated by the same plan; otherwise the child is written on its own.
+    pub written_in_parent: bool,
+    /// ARM's list of this kind in one scope (a resource group, the subscription for groups,
+    /// the parent for a child) returns every managed property, exactly as a GET does, so a
+    /// plan reads all of a scope's resources of the kind with one paginated list. Set only
+    /// where the API definition's list operation returns the same schema as its GET and the
+    /// recordings agree; kinds whose list view is partial (or unverified) are read by GET.
+    pub list_view_complete: bool,
     /// Deleting one of these also deletes its children of these kinds, so their own
     /// deletes need no request.
     pub deletes_children: &'static [Kind],
@@ -571,6 +582,8 @@ impl KindDef {
             body,
             check,
             read_in_parent: false,
+            written_in_parent: false,
+            list_view_complete: false,
             deletes_children: &[],
             guards_contents: None,
             soft_delete: None,

@@ -11,6 +11,9 @@ use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::Value;
 
 pub(crate) static DEF: KindDef = KindDef {
+    // `NetworkSecurityGroups_List` (networkSecurityGroup.json 2024-03-01) returns the
+    // `NetworkSecurityGroup` schema of its GET, rules included.
+    list_view_complete: true,
     scope_ref: Some(ScopeRef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,

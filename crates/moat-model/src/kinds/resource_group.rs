@@ -9,6 +9,9 @@ use moat_spec::ast::KindSpec;
 use serde_json::Value;
 
 pub(crate) static DEF: KindDef = KindDef {
+    // `ResourceGroups_List` (resources.json 2024-07-01) returns `ResourceGroupListResult` of
+    // the same `ResourceGroup` schema as `ResourceGroups_Get` (location, tags, managedBy).
+    list_view_complete: true,
     guards_contents: Some("resources"),
     ..KindDef::new(
         Kind::ResourceGroup,

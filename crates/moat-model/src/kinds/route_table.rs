@@ -11,6 +11,9 @@ use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
+    // `RouteTables_List` (routeTable.json 2024-03-01) returns the `RouteTable` schema of its
+    // GET, routes included.
+    list_view_complete: true,
     scope_ref: Some(ScopeRef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,

@@ -11,6 +11,12 @@ use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::{Value, json};
 
 pub(crate) static DEF: KindDef = KindDef {
+    // `StorageAccounts_ListByResourceGroup` (storage.json 2023-01-01) returns the
+    // `StorageAccount` schema of its GET (keys are never in either); recorded in azure-cli
+    // `storage/test_create_storage_account.yaml` with sku, kind, networkAcls, TLS and
+    // public-access settings in every item. Only `$expand` data (geo-replication stats) is
+    // GET-only, and moat manages none of it.
+    list_view_complete: true,
     outputs,
     // A firewall entry for a deleted subnet is dropped in place (the account outlives it).
     droppable_ref: refs::is_firewall_subnet,

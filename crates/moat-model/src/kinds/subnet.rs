@@ -60,6 +60,10 @@ pub(crate) static DEF: KindDef = KindDef {
     ],
     carry_over: &["properties.natGateway"],
     read_in_parent: true,
+    // A VNet PUT carries its subnets (`properties.subnets`, BEHAVIOR.md §5.1: the list is the
+    // full set), NSG and route-table associations included; the azure-cli recordings create
+    // subnets that way (`test_network_vnet_with_subnet_nsg.yaml`).
+    written_in_parent: true,
     live_check: Some(check_live),
     // Azure refuses a subnet whose range overlaps a sibling's (`NetcfgSubnetRangesOverlap`),
     // so a renamed subnet that keeps (part of) its range can only follow the old one.

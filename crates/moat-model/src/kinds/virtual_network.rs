@@ -12,6 +12,10 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 pub(crate) static DEF: KindDef = KindDef {
+    // `VirtualNetworks_List` (virtualNetwork.json 2024-03-01) returns the `VirtualNetwork`
+    // schema of `VirtualNetworks_Get`, subnets included; recorded in azure-cli
+    // `network/test_network_vnet.yaml` (`network vnet list -g`) with full bodies.
+    list_view_complete: true,
     scope_ref: Some(ScopeRef {
         field: refs::RESOURCE_GROUP,
         get: scope_ref,

@@ -108,24 +108,50 @@ pub fn def(kind: Kind) -> &'static KindDef {
 /// `resource_type` is a full ARM type (`Microsoft.Network/virtualNetworks`, case-insensitive);
 /// ML computes may be suffixed with their compute type (`…/computes:AKS`). Unknown types are 0.
 pub fn provisioning_seconds(resource_type: &str) -> f64 {
+    span_of(resource_type).map_or(0.0, |s| s.typical)
+}
+
+/// The duration of the create of the resource `id` (type as for [`provisioning_seconds`]),
+/// in seconds before `--time-scale`, exactly as an emulator started with `seed` draws it (its
+/// typical time without a seed). Kinds whose handler picks another span for special cases
+/// (an online endpoint's first deployment) are given their declared span.
+pub fn operation_seconds(resource_type: &str, id: &str, seed: Option<u64>) -> f64 {
+    let Some(span) = span_of(resource_type) else {
+        return 0.0;
+    };
+    match seed {
+        None => span.typical,
+        Some(seed) => span.draw(seed, &format!("{}#put", id.to_ascii_lowercase())),
+    }
+}
+
+/// The polling interval the provider of `resource_type` advises (`Retry-After` on Azure),
+/// seconds before `--time-scale`; 0 for kinds without a long-running operation.
+pub fn poll_cadence_seconds(resource_type: &str) -> f64 {
+    let ty = resource_type.split(':').next().unwrap_or(resource_type);
+    crate::kind::KINDS
+        .iter()
+        .find(|k| k.type_name.eq_ignore_ascii_case(ty))
+        .and_then(|info| def(info.kind).lro)
+        .map_or(0.0, |l| l.retry_after)
+}
+
+fn span_of(resource_type: &str) -> Option<Span> {
     let (ty, variant) = match resource_type.split_once(':') {
         Some((t, v)) => (t, Some(v)),
         None => (resource_type, None),
     };
-    let Some(info) = crate::kind::KINDS
+    let info = crate::kind::KINDS
         .iter()
-        .find(|k| k.type_name.eq_ignore_ascii_case(ty))
-    else {
-        return 0.0;
-    };
+        .find(|k| k.type_name.eq_ignore_ascii_case(ty))?;
     let d = def(info.kind);
     match variant {
-        None => d.create.typical,
+        None => Some(d.create),
         Some(v) => d
             .variants
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(v))
-            .map_or(0.0, |(_, s)| s.typical),
+            .map(|(_, s)| *s),
     }
 }
 

@@ -12,7 +12,6 @@ use crate::pipeline::{
 use crate::progress::Reporter;
 use crate::remote::{backend, connect, forget_exit_release, release_on_exit, watch_interrupts};
 use anyhow::{Context as _, bail};
-use moat_arm::Arm as _;
 use moat_engine::apply::{ApplyOptions, ResourceOutcome, StateStore, apply, resume_journal};
 use moat_engine::diff::DestroyScope;
 use moat_engine::plan::{Action, Plan};
@@ -574,20 +573,33 @@ async fn still_current(
             plan.state_serial, record.serial
         ));
     }
-    for r in plan
+    // Kinds read inside their parent's body (subnets) are checked through the parent.
+    let checked: Vec<&moat_engine::plan::ResourcePlan> = plan
         .resources
         .iter()
-        // Kinds read inside their parent's body (subnets) are checked through the parent.
         .filter(|r| r.action.writes() && !r.kind.def().read_in_parent)
-    {
-        let live = s
-            .remote
-            .client
-            .get(&r.id, &r.api_version)
-            .await
-            .map_err(|e| format!("cannot re-read `{}`: {e}", r.key))?;
+        .collect();
+    // Read again the way the plan read them: one list per group and kind where the registry
+    // allows, GETs in parallel for the rest.
+    let again: Vec<moat_engine::live::ReadAgain> = checked
+        .iter()
+        .map(|r| moat_engine::live::ReadAgain {
+            key: r.key.clone(),
+            id: r.id.clone(),
+            kind: r.kind,
+            existed: r.action != Action::Create,
+        })
+        .collect();
+    let (now, _) = moat_engine::live::read_ids(s.remote.client.as_ref(), &again, 64).await;
+    for r in checked {
+        let live = match now.get(&r.key) {
+            Some(moat_engine::live::LiveState::Present(b)) => Some(b),
+            Some(moat_engine::live::LiveState::Unreadable(e)) => {
+                return Err(format!("cannot re-read `{}`: {e}", r.key));
+            }
+            _ => None,
+        };
         let etag = live
-            .as_ref()
             .and_then(|b| b.get("etag"))
             .and_then(|e| e.as_str())
             .map(str::to_string);

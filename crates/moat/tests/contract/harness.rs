@@ -346,12 +346,26 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 /// GETs a list endpoint and returns its `value` array; panics (an emulator gap, not a plan
 /// violation) when the emulator does not serve it.
 fn list(base: &str, path: &str) -> Vec<Value> {
-    let (status, body) = http(base, "GET", path, None);
-    assert_eq!(
-        status, 200,
-        "the emulator does not list {path}: {status} {body}"
-    );
-    body["value"].as_array().cloned().unwrap_or_default()
+    let mut out = Vec::new();
+    let mut next = path.to_string();
+    loop {
+        let (status, body) = http(base, "GET", &next, None);
+        assert_eq!(
+            status, 200,
+            "the emulator does not list {next}: {status} {body}"
+        );
+        out.extend(body["value"].as_array().cloned().unwrap_or_default());
+        // ARM pages lists (`nextLink`, an absolute URL on the same host).
+        match body["nextLink"].as_str() {
+            Some(link) if !link.is_empty() => {
+                next = link
+                    .strip_prefix(base.trim_end_matches('/'))
+                    .unwrap_or(link)
+                    .to_string();
+            }
+            _ => return out,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -441,6 +455,35 @@ pub struct Sent {
     pub path: String,
     /// Response status.
     pub status: u16,
+    /// Lower-cased IDs of the children a PUT carries in its body (the subnets of a VNet PUT,
+    /// [`CARRIED_CHILDREN`]): each counts as a write of that child.
+    pub carries: Vec<String>,
+}
+
+/// Children a parent's PUT may carry in its body, each a write of the child: (parent type,
+/// body array under `properties`, child collection in the ID). A VNet PUT with its subnets is
+/// one operation where per-subnet PUTs would be one each.
+pub const CARRIED_CHILDREN: &[(&str, &str, &str)] = &[(
+    "/providers/microsoft.network/virtualnetworks/",
+    "subnets",
+    "subnets",
+)];
+
+/// The children `body` carries when it is a PUT to `path` (see [`CARRIED_CHILDREN`]).
+pub fn carried(path: &str, body: &Value) -> Vec<String> {
+    let Some((_, array, coll)) = CARRIED_CHILDREN.iter().find(|(ty, _, _)| {
+        path.rsplit_once(ty)
+            .is_some_and(|(_, name)| !name.is_empty() && !name.contains('/'))
+    }) else {
+        return Vec::new();
+    };
+    body["properties"][*array]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .map(|n| format!("{path}/{coll}/{}", n.to_ascii_lowercase()))
+        .collect()
 }
 
 /// Sequence number the next traffic file in `dir` will get.
@@ -510,11 +553,17 @@ pub fn writes_since(dir: &Path, from: u64) -> Vec<Sent> {
             .map(|(_, p)| format!("/{p}"))
             .unwrap_or_default()
             .to_ascii_lowercase();
+        let carries = if method == "PUT" {
+            carried(&path, &v["liveRequest"]["body"])
+        } else {
+            Vec::new()
+        };
         out.push(Sent {
             seq,
             method: method.to_string(),
             path,
             status,
+            carries,
         });
     }
     out.sort_by_key(|w| w.seq);
@@ -784,9 +833,21 @@ fn v(check: char, what: String) -> Violation {
 }
 
 /// (a) Every PUT/PATCH/DELETE targets a resource the plan lists with a matching action (a
-/// POST, one the plan writes).
+/// POST, one the plan writes). A PUT that carries children in its body (a VNet with its
+/// subnets) is also a write of each child it carries: one the plan creates or updates counts
+/// as that write (so the parent's PUT is planned when the parent is, or when it carries a
+/// planned child change); one the plan keeps unchanged (no entry that writes it) is only
+/// carried through as it is — what vanished or changed is for checks (b) to (d).
 pub fn check_writes(plan: &PlanView, writes: &[Sent], out: &mut Vec<Violation>) -> usize {
     for w in writes {
+        let carries_planned = w.carries.iter().any(|c| {
+            plan.entries.iter().any(|e| {
+                e.ids.first() == Some(c) && matches!(e.action.as_str(), "create" | "update")
+            })
+        });
+        if carries_planned {
+            continue;
+        }
         let (entries, via_parent) = plan.find(&w.path, false);
         if entries.is_empty() {
             out.push(v(
@@ -828,6 +889,15 @@ pub fn check_writes(plan: &PlanView, writes: &[Sent], out: &mut Vec<Violation>) 
         }
     }
     writes.len()
+}
+
+/// The writes that wrote `entry`'s resource: a request to its ID, or a PUT that carried it.
+pub fn writes_of<'w>(entry: &Entry, writes: &'w [Sent]) -> Vec<&'w Sent> {
+    let id = entry.ids.first().map(String::as_str).unwrap_or_default();
+    writes
+        .iter()
+        .filter(|w| w.path == id || w.carries.iter().any(|c| c == id))
+        .collect()
 }
 
 /// (b) Every resource that vanished was listed as deleted or replaced (an NSG rule or a route
