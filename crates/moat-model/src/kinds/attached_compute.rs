@@ -41,57 +41,37 @@ const FIELDS: &[Field] = &[
     .secret(),
 ];
 
-pub(crate) static VM: KindDef = KindDef {
-    scope_ref: Some(ScopeRef {
-        field: refs::WORKSPACE,
-        get: scope_ref,
-    }),
-    // Detach: the VM is the user's, not the workspace's.
-    delete_query: &[("underlyingResourceAction", "Detach")],
-    fields: FIELDS,
-    immutable_unlisted: true,
-    secrets: ML_SECRETS,
-    ..KindDef::new(
-        Kind::VmCompute,
-        "vm_compute",
-        "Microsoft.MachineLearningServices/workspaces/computes",
-        "2024-04-01",
-        Scope::Child {
-            parent: Kind::MlWorkspace,
-            segment: "computes",
-        },
-        naming::ML_COMPUTE,
-        60,
-        body,
-        check,
-    )
-};
+pub(crate) static VM: KindDef = attached(Kind::VmCompute, "vm_compute");
+pub(crate) static HDINSIGHT: KindDef = attached(Kind::HdinsightCompute, "hdinsight_compute");
 
-pub(crate) static HDINSIGHT: KindDef = KindDef {
-    scope_ref: Some(ScopeRef {
-        field: refs::WORKSPACE,
-        get: scope_ref,
-    }),
-    // Detach: the cluster is the user's, not the workspace's.
-    delete_query: &[("underlyingResourceAction", "Detach")],
-    fields: FIELDS,
-    immutable_unlisted: true,
-    secrets: ML_SECRETS,
-    ..KindDef::new(
-        Kind::HdinsightCompute,
-        "hdinsight_compute",
-        "Microsoft.MachineLearningServices/workspaces/computes",
-        "2024-04-01",
-        Scope::Child {
-            parent: Kind::MlWorkspace,
-            segment: "computes",
-        },
-        naming::ML_COMPUTE,
-        60,
-        body,
-        check,
-    )
-};
+/// The definition both attach kinds share: they differ only in kind and spec word. Destroy
+/// detaches: the VM or cluster is the user's, not the workspace's.
+const fn attached(kind: Kind, word: &'static str) -> KindDef {
+    KindDef {
+        scope_ref: Some(ScopeRef {
+            field: refs::WORKSPACE,
+            get: scope_ref,
+        }),
+        delete_query: &[("underlyingResourceAction", "Detach")],
+        fields: FIELDS,
+        immutable_unlisted: true,
+        secrets: ML_SECRETS,
+        ..KindDef::new(
+            kind,
+            word,
+            "Microsoft.MachineLearningServices/workspaces/computes",
+            "2024-04-01",
+            Scope::Child {
+                parent: Kind::MlWorkspace,
+                segment: "computes",
+            },
+            naming::ML_COMPUTE,
+            60,
+            body,
+            check,
+        )
+    }
+}
 
 /// The parts both kinds share, from either spec.
 struct Parts<'a> {

@@ -18,104 +18,87 @@ const IMMUTABLE: Replace = Replace::Refused(
 );
 
 /// `ml_model`: `models/{name}/versions/{version}` (a synchronous PUT).
-pub(crate) static MODEL: KindDef = KindDef {
-    scope_ref: Some(ScopeRef {
-        field: refs::WORKSPACE,
-        get: workspace_of,
-    }),
-    fields: &[
+pub(crate) static MODEL: KindDef = asset(
+    Kind::MlModel,
+    "ml_model",
+    "Microsoft.MachineLearningServices/workspaces/models/versions",
+    "models",
+    &[
         Field::new("properties.modelUri", canon::same).immutable(),
         Field::new("properties.modelType", canon::lower)
             .default("\"custom_model\"")
             .immutable(),
         Field::new("properties.description", canon::same).immutable(),
     ],
-    immutable_unlisted: true,
-    replace: IMMUTABLE,
-    has_location: false,
-    taggable: false,
-    secrets: ML_SECRETS,
-    version: Some(version_of),
-    ..KindDef::new(
-        Kind::MlModel,
-        "ml_model",
-        "Microsoft.MachineLearningServices/workspaces/models/versions",
-        "2024-04-01",
-        Scope::Child {
-            parent: Kind::MlWorkspace,
-            segment: "models",
-        },
-        naming::ML_ASSET,
-        2,
-        model_body,
-        check,
-    )
-};
+    model_body,
+);
 
 /// `ml_environment`: `environments/{name}/versions/{version}`.
-pub(crate) static ENVIRONMENT: KindDef = KindDef {
-    scope_ref: Some(ScopeRef {
-        field: refs::WORKSPACE,
-        get: workspace_of,
-    }),
-    fields: &[
+pub(crate) static ENVIRONMENT: KindDef = asset(
+    Kind::MlEnvironment,
+    "ml_environment",
+    "Microsoft.MachineLearningServices/workspaces/environments/versions",
+    "environments",
+    &[
         Field::new("properties.image", canon::same).immutable(),
         Field::new("properties.condaFile", canon::same).immutable(),
         Field::new("properties.description", canon::same).immutable(),
     ],
-    immutable_unlisted: true,
-    replace: IMMUTABLE,
-    has_location: false,
-    taggable: false,
-    secrets: ML_SECRETS,
-    version: Some(version_of),
-    ..KindDef::new(
-        Kind::MlEnvironment,
-        "ml_environment",
-        "Microsoft.MachineLearningServices/workspaces/environments/versions",
-        "2024-04-01",
-        Scope::Child {
-            parent: Kind::MlWorkspace,
-            segment: "environments",
-        },
-        naming::ML_ASSET,
-        2,
-        environment_body,
-        check,
-    )
-};
+    environment_body,
+);
 
 /// `ml_code`: `codes/{name}/versions/{version}`.
-pub(crate) static CODE: KindDef = KindDef {
-    scope_ref: Some(ScopeRef {
-        field: refs::WORKSPACE,
-        get: workspace_of,
-    }),
-    fields: &[
+pub(crate) static CODE: KindDef = asset(
+    Kind::MlCode,
+    "ml_code",
+    "Microsoft.MachineLearningServices/workspaces/codes/versions",
+    "codes",
+    &[
         Field::new("properties.codeUri", canon::same).immutable(),
         Field::new("properties.description", canon::same).immutable(),
     ],
-    immutable_unlisted: true,
-    replace: IMMUTABLE,
-    has_location: false,
-    taggable: false,
-    secrets: ML_SECRETS,
-    version: Some(version_of),
-    ..KindDef::new(
-        Kind::MlCode,
-        "ml_code",
-        "Microsoft.MachineLearningServices/workspaces/codes/versions",
-        "2024-04-01",
-        Scope::Child {
-            parent: Kind::MlWorkspace,
-            segment: "codes",
-        },
-        naming::ML_ASSET,
-        2,
-        code_body,
-        check,
-    )
-};
+    code_body,
+);
+
+/// The definition the three asset kinds share: a version under `<segment>/{name}/versions` of
+/// a workspace, create-only (a change is refused with the hint to bump `version`), without
+/// location or tags. They differ in kind, word, ARM type, segment, fields and body.
+const fn asset(
+    kind: Kind,
+    word: &'static str,
+    arm_type: &'static str,
+    segment: &'static str,
+    fields: &'static [Field],
+    body: super::BodyFn,
+) -> KindDef {
+    KindDef {
+        scope_ref: Some(ScopeRef {
+            field: refs::WORKSPACE,
+            get: workspace_of,
+        }),
+        fields,
+        immutable_unlisted: true,
+        replace: IMMUTABLE,
+        has_location: false,
+        taggable: false,
+        secrets: ML_SECRETS,
+        version: Some(version_of),
+        ..KindDef::new(
+            kind,
+            word,
+            arm_type,
+            "2024-04-01",
+            Scope::Child {
+                parent: Kind::MlWorkspace,
+                segment,
+            },
+            naming::ML_ASSET,
+            2,
+            body,
+            check,
+        )
+    }
+}
 
 /// `azureml://datastores/<d>/paths/<p>` → the workspace-qualified form ARM stores
 /// (`azureml://subscriptions/<s>/resourcegroups/<g>/workspaces/<w>/datastores/<d>/paths/<p>`);
