@@ -118,6 +118,23 @@ impl<'m> Cx<'m> {
             .unwrap_or_default()
     }
 
+    /// The addresses of a declared subnet's network, as a probe's endpoint: the network's
+    /// address space, or the subnet's `prefix` when the space is unknown.
+    pub fn network_of(&self, subnet: &SubnetRef<'m>, prefix: Cidr) -> crate::nsg::Endpoint {
+        let space = subnet
+            .res
+            .parent
+            .as_deref()
+            .and_then(|p| self.model.get(p))
+            .map(Self::vnet_space)
+            .unwrap_or_default();
+        crate::nsg::Endpoint::network(if space.is_empty() {
+            vec![prefix]
+        } else {
+            space
+        })
+    }
+
     /// The managed NSG associated with a subnet.
     pub fn nsg_of(
         &self,
