@@ -187,7 +187,9 @@ pub static RULES: &[Rule] = &[
         Note,
         "a firewall names a subnet that this spec does not declare, so its service endpoint is not checked",
         "The subnet belongs to an `existing:` network or another stack; make sure it has the \
-         `Microsoft.Storage` or `Microsoft.KeyVault` service endpoint before applying.",
+         `Microsoft.Storage` or `Microsoft.KeyVault` service endpoint before applying. `moat plan` \
+         checks a subnet of an `existing:` network against the live network instead (ML201, ML202) \
+         and leaves this note out; `lint` and `validate` do not read the cloud.",
     ),
     rule(
         ids::ML204,

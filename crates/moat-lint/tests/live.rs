@@ -1,10 +1,12 @@
 //! The live-aware rules: a storage or key vault firewall subnet of an `existing:` network,
 //! which offline lint can only note as unchecked (ML203), is checked at plan time against the
 //! live network's body (ML201, ML202) — failing when the live subnet lacks the endpoint,
-//! passing when it has it.
+//! passing when it has it. The subnet of an `existing:` network an AmlCompute cluster joins is
+//! checked against its live NSG (ML110–ML113) and route table (ML114, ML115), read by ID
+//! (`live_reads`) unless the spec declares them.
 
 use moat_spec::{SourceFile, VarOverrides};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 const SPEC: &str = "\
@@ -26,7 +28,15 @@ resources:
 ";
 
 fn model() -> moat_model::Model {
-    let file = SourceFile::new("live.yaml", SPEC);
+    resolved(SPEC)
+}
+
+fn none() -> moat_lint::PolicyReads {
+    BTreeMap::new()
+}
+
+fn resolved(text: &str) -> moat_model::Model {
+    let file = SourceFile::new("live.yaml", text);
     let env = |_: &str| None;
     let (spec, diags) = moat_spec::load(&file, &VarOverrides::default(), &env);
     assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
@@ -57,8 +67,21 @@ fn firewall_subnets_of_existing_networks_are_checked_against_the_live_body() {
         2,
         "offline, both are only noted: {offline:?}"
     );
+    // A plan checks them live, so it leaves the notes out.
+    assert!(
+        offline
+            .iter()
+            .filter(|d| d.code == "ML203")
+            .all(|d| moat_lint::checked_live(&m, d))
+    );
+    assert!(
+        offline
+            .iter()
+            .filter(|d| d.code != "ML203")
+            .all(|d| !moat_lint::checked_live(&m, d))
+    );
 
-    let found = moat_lint::lint_live(&m, &live(&["Microsoft.KeyVault"]));
+    let found = moat_lint::lint_live(&m, &live(&["Microsoft.KeyVault"]), &none());
     let codes: Vec<&str> = found.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["ML201"], "{found:?}");
     assert!(found[0].is_error());
@@ -72,13 +95,477 @@ fn firewall_subnets_of_existing_networks_are_checked_against_the_live_body() {
     let at = SPEC.find("hub/ml-training").unwrap();
     assert_eq!(found[0].primary.span.start as usize, at);
 
-    let found = moat_lint::lint_live(&m, &live(&[]));
+    let found = moat_lint::lint_live(&m, &live(&[]), &none());
     let codes: Vec<&str> = found.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["ML201", "ML202"]);
 
     assert!(
-        moat_lint::lint_live(&m, &live(&["Microsoft.Storage", "Microsoft.KeyVault"])).is_empty()
+        moat_lint::lint_live(
+            &m,
+            &live(&["Microsoft.Storage", "Microsoft.KeyVault"]),
+            &none()
+        )
+        .is_empty()
+    );
+    // A subnet named by ARM ID is not read live: its note stays.
+    let by_id = resolved(&SPEC.replacen(
+        "subnets: [hub/ml-training] }",
+        "subnets: [/subscriptions/10ca1000-0000-4000-8000-000000000001/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/other/subnets/x] }",
+        1,
+    ));
+    let notes: Vec<_> = moat_lint::lint(&by_id)
+        .into_iter()
+        .filter(|d| d.code == "ML203")
+        .collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|d| moat_lint::checked_live(&by_id, d))
+            .count(),
+        1,
+        "only the `hub/…` one is checked live: {notes:?}"
     );
     // Without the network's body (not read, or absent) nothing is claimed.
-    assert!(moat_lint::lint_live(&m, &BTreeMap::new()).is_empty());
+    assert!(moat_lint::lint_live(&m, &BTreeMap::new(), &none()).is_empty());
+}
+
+/// A team stack whose clusters join a subnet of the hub network another stack owns; the
+/// team's own NSG and route table (`team-nsg`, `team-rt`) are attached to nothing in the spec.
+const ML_SPEC: &str = "\
+stack: live-ml
+location: westeurope
+resources:
+  rg: { type: resource_group }
+  hub: { type: virtual_network, existing: { resource_group: net-rg, name: hub-vnet } }
+  team-nsg:
+    type: network_security_group
+    resource_group: rg
+    rules:
+      - { name: deny-all-in, priority: 300, direction: inbound, access: deny, protocol: any }
+  team-rt:
+    type: route_table
+    resource_group: rg
+    routes:
+      - { name: default, address_prefix: 0.0.0.0/0, next_hop: virtual_appliance, next_hop_ip: 10.20.0.4 }
+  store: { type: storage_account, resource_group: rg, name: liveml }
+  vault: { type: key_vault, resource_group: rg, name: live-ml-vault }
+  insights: { type: application_insights, resource_group: rg }
+  ws: { type: ml_workspace, resource_group: rg, storage_account: store, key_vault: vault,
+        application_insights: insights }
+  cpu: { type: aml_compute, workspace: ws, vm_size: STANDARD_D2_V2, max_nodes: 4, subnet: hub/ml-training }
+  gpu: { type: aml_compute, workspace: ws, vm_size: STANDARD_D2_V2, max_nodes: 2, subnet: hub/ml-training }
+";
+
+const NSG_ID: &str = "/subscriptions/10ca1000-0000-4000-8000-000000000001/resourceGroups/net-rg/providers/Microsoft.Network/networkSecurityGroups/hub-nsg";
+const RT_ID: &str = "/subscriptions/10ca1000-0000-4000-8000-000000000001/resourceGroups/net-rg/providers/Microsoft.Network/routeTables/hub-rt";
+
+/// The hub's live body: `ml-training` with the given NSG and route table IDs.
+fn hub(nsg: Option<&str>, rt: Option<&str>) -> BTreeMap<String, Value> {
+    let mut props = json!({"addressPrefix": "10.20.1.0/24"});
+    if let Some(id) = nsg {
+        props["networkSecurityGroup"] = json!({ "id": id });
+    }
+    if let Some(id) = rt {
+        props["routeTable"] = json!({ "id": id });
+    }
+    BTreeMap::from([(
+        "hub".to_string(),
+        json!({"location": "westeurope", "properties": {
+            "addressSpace": {"addressPrefixes": ["10.20.0.0/16"]},
+            "subnets": [{"name": "ml-training", "properties": props}]}}),
+    )])
+}
+
+/// A live security rule as ARM returns it.
+fn rule(
+    name: &str,
+    priority: u32,
+    dir: &str,
+    access: &str,
+    src: &str,
+    dst: &str,
+    ports: &str,
+) -> Value {
+    json!({"name": name, "properties": {
+        "priority": priority, "direction": dir, "access": access, "protocol": "*",
+        "sourceAddressPrefix": src, "sourcePortRange": "*",
+        "destinationAddressPrefix": dst, "destinationPortRange": ports,
+        "provisioningState": "Succeeded"}})
+}
+
+/// A live NSG body (with Azure's default rules, which the evaluator knows by itself).
+fn nsg(rules: Vec<Value>) -> Value {
+    json!({"id": NSG_ID, "name": "hub-nsg", "properties": {
+        "securityRules": rules,
+        "defaultSecurityRules": [rule("DenyAllInBound", 65500, "Inbound", "Deny", "*", "*", "*")]}})
+}
+
+fn route(name: &str, prefix: &str, hop: &str) -> Value {
+    json!({"name": name, "properties": {"addressPrefix": prefix, "nextHopType": hop}})
+}
+
+fn table(routes: Vec<Value>) -> Value {
+    json!({"id": RT_ID, "name": "hub-rt", "properties": {"routes": routes}})
+}
+
+fn reads(items: &[(&str, Result<Value, String>)]) -> moat_lint::PolicyReads {
+    items
+        .iter()
+        .map(|(id, v)| (id.to_ascii_lowercase(), v.clone()))
+        .collect()
+}
+
+fn batch_allowed() -> Value {
+    rule(
+        "allow-batch",
+        100,
+        "Inbound",
+        "Allow",
+        "BatchNodeManagement",
+        "*",
+        "29876-29877",
+    )
+}
+
+fn codes(found: &[moat_spec::Diagnostic]) -> Vec<&str> {
+    found.iter().map(|d| d.code.as_str()).collect()
+}
+
+#[test]
+fn the_live_nsg_and_route_table_of_an_existing_subnet_are_read_once_each() {
+    let m = resolved(ML_SPEC);
+    // Offline, the existing subnet's NSG is unknown: nothing is claimed for it.
+    let offline = moat_lint::lint(&m);
+    assert!(
+        !offline.iter().any(|d| d.code.starts_with("ML11")),
+        "{offline:?}"
+    );
+    let wanted = moat_lint::live_reads(&m, &hub(Some(NSG_ID), Some(RT_ID)));
+    assert_eq!(
+        wanted,
+        [
+            moat_lint::PolicyRead {
+                id: NSG_ID.to_string(),
+                kind: moat_model::Kind::NetworkSecurityGroup
+            },
+            moat_lint::PolicyRead {
+                id: RT_ID.to_string(),
+                kind: moat_model::Kind::RouteTable
+            },
+        ],
+        "two clusters on one subnet: one read each"
+    );
+    // No NSG, no route table: nothing to read, Batch ports are open, nothing to report.
+    assert!(moat_lint::live_reads(&m, &hub(None, None)).is_empty());
+    assert!(moat_lint::lint_live(&m, &hub(None, None), &none()).is_empty());
+    // The spec's own NSG and route table are not read: the spec says what they hold.
+    let team_nsg = m.get("team-nsg").unwrap().id.to_uppercase();
+    let team_rt = m.get("team-rt").unwrap().id.clone();
+    assert!(moat_lint::live_reads(&m, &hub(Some(&team_nsg), Some(&team_rt))).is_empty());
+}
+
+#[test]
+fn ml110_a_live_deny_of_batch_ports_is_located_at_the_subnet_reference() {
+    let m = resolved(ML_SPEC);
+    let live = hub(Some(NSG_ID), None);
+    let deny = rule("deny-all-in", 200, "Inbound", "Deny", "*", "*", "*");
+    let found = moat_lint::lint_live(&m, &live, &reads(&[(NSG_ID, Ok(nsg(vec![deny.clone()])))]));
+    assert_eq!(codes(&found), ["ML110"], "{found:?}");
+    let d = &found[0];
+    assert!(d.is_error());
+    assert!(
+        d.message
+            == "live NSG `hub-nsg` of subnet `hub-vnet/ml-training` blocks Azure Batch management (TCP 29876 from `BatchNodeManagement`)",
+        "{}",
+        d.message
+    );
+    let at = ML_SPEC.find("hub/ml-training").unwrap();
+    assert_eq!(d.primary.span.start as usize, at);
+    assert_eq!(
+        d.primary.text.as_str(),
+        "live NSG `hub-nsg`: rule `deny-all-in` (priority 200) denies it"
+    );
+    let hint = d.hint.as_deref().unwrap_or_default();
+    assert!(
+        hint.starts_with("ask the network's owners to add an inbound rule to NSG `hub-nsg`: `{ name: batch-node-management, priority: 190,")
+            && hint.contains("source: BatchNodeManagement, destination_ports: [\"29876-29877\"]"),
+        "{hint}"
+    );
+    // The second cluster on the subnet is named too.
+    let second = ML_SPEC.rfind("hub/ml-training").unwrap();
+    assert!(
+        d.secondary.iter().any(|s| s.span.start as usize == second),
+        "{d:?}"
+    );
+
+    // A later allow is shadowed by the deny: the hint says to reorder.
+    let late = rule(
+        "allow-batch",
+        300,
+        "Inbound",
+        "Allow",
+        "BatchNodeManagement",
+        "*",
+        "29876-29877",
+    );
+    let found = moat_lint::lint_live(
+        &m,
+        &live,
+        &reads(&[(NSG_ID, Ok(nsg(vec![deny.clone(), late])))]),
+    );
+    assert_eq!(codes(&found), ["ML110"]);
+    assert!(
+        found[0].hint.as_deref().unwrap_or_default().starts_with(
+            "ask the network's owners to give rule `allow-batch` of NSG `hub-nsg` a priority below 200"
+        ),
+        "{:?}",
+        found[0].hint
+    );
+
+    // No rule at all: Azure's default deny decides.
+    let found = moat_lint::lint_live(&m, &live, &reads(&[(NSG_ID, Ok(nsg(vec![])))]));
+    assert_eq!(codes(&found), ["ML110"]);
+    assert_eq!(
+        found[0].primary.text.as_str(),
+        "live NSG `hub-nsg`: no rule allows it, so Azure's `DenyAllInBound` denies it"
+    );
+
+    // Passes: the allow comes first (the ID's case does not matter).
+    let ok = reads(&[(&NSG_ID.to_uppercase(), Ok(nsg(vec![batch_allowed(), deny])))]);
+    assert!(moat_lint::lint_live(&m, &live, &ok).is_empty());
+}
+
+#[test]
+fn ml111_ml112_ml113_outbound_and_ssh_rules_of_a_live_nsg() {
+    let m = resolved(ML_SPEC);
+    let live = hub(Some(NSG_ID), None);
+    let check = |rules: Vec<Value>| {
+        let mut all = vec![batch_allowed()];
+        all.extend(rules);
+        moat_lint::lint_live(&m, &live, &reads(&[(NSG_ID, Ok(nsg(all)))]))
+    };
+    let deny_internet = rule(
+        "deny-internet-out",
+        4000,
+        "Outbound",
+        "Deny",
+        "*",
+        "Internet",
+        "*",
+    );
+    let found = check(vec![
+        rule(
+            "storage-out",
+            200,
+            "Outbound",
+            "Allow",
+            "*",
+            "Storage.westeurope",
+            "443",
+        ),
+        deny_internet.clone(),
+    ]);
+    assert_eq!(codes(&found), ["ML113"], "{found:?}");
+    assert!(
+        found[0].message.contains(
+            "does not allow `AzureContainerRegistry.westeurope`, `AzureMachineLearning` on TCP 443"
+        ),
+        "{}",
+        found[0].message
+    );
+    assert_eq!(
+        found[0].primary.text.as_str(),
+        "live NSG `hub-nsg`: rule `deny-internet-out` (priority 4000) denies the internet"
+    );
+    let found = check(vec![
+        rule(
+            "storage-out",
+            200,
+            "Outbound",
+            "Allow",
+            "*",
+            "Storage",
+            "443",
+        ),
+        rule(
+            "acr-out",
+            210,
+            "Outbound",
+            "Allow",
+            "*",
+            "AzureContainerRegistry",
+            "443",
+        ),
+        rule(
+            "aml-out",
+            220,
+            "Outbound",
+            "Allow",
+            "*",
+            "AzureMachineLearning",
+            "443",
+        ),
+        deny_internet,
+    ]);
+    assert!(found.is_empty(), "{found:?}");
+
+    let found = check(vec![rule(
+        "no-vnet-out",
+        200,
+        "Outbound",
+        "Deny",
+        "*",
+        "VirtualNetwork",
+        "*",
+    )]);
+    assert_eq!(codes(&found), ["ML112"], "{found:?}");
+    let found = check(vec![rule(
+        "no-jumpbox",
+        200,
+        "Outbound",
+        "Deny",
+        "*",
+        "10.20.200.0/24",
+        "*",
+    )]);
+    assert!(found.is_empty(), "{found:?}");
+
+    let found = check(vec![rule("ssh", 200, "Inbound", "Allow", "*", "*", "22")]);
+    assert_eq!(codes(&found), ["ML111"], "{found:?}");
+    assert!(!found[0].is_error());
+    let found = check(vec![rule(
+        "ssh",
+        200,
+        "Inbound",
+        "Allow",
+        "10.1.0.0/16",
+        "*",
+        "22",
+    )]);
+    assert!(found.is_empty(), "{found:?}");
+}
+
+#[test]
+fn ml114_ml115_forced_tunnelling_in_a_live_route_table() {
+    let m = resolved(ML_SPEC);
+    let live = hub(None, Some(RT_ID));
+    let check =
+        |routes: Vec<Value>| moat_lint::lint_live(&m, &live, &reads(&[(RT_ID, Ok(table(routes)))]));
+    let default = route("to-firewall", "0.0.0.0/0", "VirtualAppliance");
+    let found = check(vec![default.clone()]);
+    assert_eq!(codes(&found), ["ML114", "ML115"], "{found:?}");
+    assert!(found[0].is_error() && !found[1].is_error());
+    assert_eq!(
+        found[0].message,
+        "live route table `hub-rt` of subnet `hub-vnet/ml-training` tunnels all traffic but has no `BatchNodeManagement` route to the internet"
+    );
+    assert_eq!(
+        found[0].primary.text.as_str(),
+        "live route table `hub-rt`: route `to-firewall` sends `0.0.0.0/0` to `virtual_appliance`"
+    );
+    assert_eq!(
+        found[0].hint.as_deref(),
+        Some(
+            "ask the network's owners to add a route to route table `hub-rt`: `{ name: batch-node-management, address_prefix: BatchNodeManagement.westeurope, next_hop: internet }`"
+        )
+    );
+    assert_eq!(
+        found[0].primary.span.start as usize,
+        ML_SPEC.find("hub/ml-training").unwrap()
+    );
+
+    // A Batch route that goes to the appliance too.
+    let found = check(vec![
+        default.clone(),
+        route(
+            "batch",
+            "BatchNodeManagement.westeurope",
+            "VirtualAppliance",
+        ),
+        route("aml", "AzureMachineLearning", "Internet"),
+    ]);
+    assert_eq!(codes(&found), ["ML114"], "{found:?}");
+    assert!(
+        found[0].message.contains(
+            "route `batch` sends `BatchNodeManagement.westeurope` to `virtual_appliance`"
+        )
+    );
+
+    // Passes: both tags go to the internet; a table without a default route is no tunnel.
+    assert!(
+        check(vec![
+            default,
+            route("batch", "BatchNodeManagement", "Internet"),
+            route("aml", "AzureMachineLearning", "Internet"),
+        ])
+        .is_empty()
+    );
+    assert!(
+        check(vec![route(
+            "onprem",
+            "192.168.0.0/16",
+            "VirtualNetworkGateway"
+        )])
+        .is_empty()
+    );
+}
+
+#[test]
+fn an_unreadable_nsg_or_route_table_is_a_not_checked_warning() {
+    let m = resolved(ML_SPEC);
+    let live = hub(Some(NSG_ID), Some(RT_ID));
+    let why = "AuthorizationFailed (403): no read access".to_string();
+    let found = moat_lint::lint_live(
+        &m,
+        &live,
+        &reads(&[(NSG_ID, Err(why.clone())), (RT_ID, Err("not found".into()))]),
+    );
+    assert_eq!(codes(&found), ["ML110", "ML114"], "{found:?}");
+    assert!(
+        found
+            .iter()
+            .all(|d| d.severity == moat_spec::Severity::Warning)
+    );
+    assert_eq!(
+        found[0].message,
+        format!(
+            "ML110–ML113 are not checked for subnet `hub-vnet/ml-training`: cannot read its live NSG `hub-nsg`: {why}"
+        )
+    );
+    assert!(
+        found[1]
+            .message
+            .contains("cannot read its live route table `hub-rt`: not found")
+    );
+    // Not read at all (the caller read nothing): nothing is claimed.
+    assert!(moat_lint::lint_live(&m, &live, &none()).is_empty());
+}
+
+#[test]
+fn an_nsg_and_route_table_of_the_spec_attached_to_an_existing_subnet_are_checked_as_written() {
+    let m = resolved(ML_SPEC);
+    let team_nsg = m.get("team-nsg").unwrap().id.clone();
+    let team_rt = m.get("team-rt").unwrap().id.clone();
+    let found = moat_lint::lint_live(&m, &hub(Some(&team_nsg), Some(&team_rt)), &none());
+    assert_eq!(codes(&found), ["ML110", "ML114", "ML115"], "{found:?}");
+    let d = &found[0];
+    assert_eq!(
+        d.primary.text.as_str(),
+        "NSG `team-nsg`: rule `deny-all-in` (priority 300) denies it"
+    );
+    // The spec's rule is pointed at, and the fix is the spec's own (no "ask the owners").
+    let rule_at = ML_SPEC.find("priority: 300").unwrap() + "priority: ".len();
+    assert!(
+        d.secondary.iter().any(|s| s.span.start as usize == rule_at),
+        "{d:?}"
+    );
+    assert!(
+        d.hint
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("add an inbound rule to NSG `team-nsg`"),
+        "{:?}",
+        d.hint
+    );
 }

@@ -43,7 +43,18 @@ pub fn check(
     // The hash below covers what the files said, not their names.
     let vars = &crate::load::resolve_vars(vars)?;
     let loaded = load(path, vars, g.local)?;
-    out.diagnostics(&loaded.file, &loaded.diags);
+    // What the plan checks against the live cloud anyway (a firewall subnet of an `existing:`
+    // network) is not also noted as unchecked; `validate` and `lint` keep those notes.
+    let shown: Vec<moat_spec::Diagnostic> = match &loaded.model {
+        Some(m) => loaded
+            .diags
+            .iter()
+            .filter(|d| !moat_lint::checked_live(m, d))
+            .cloned()
+            .collect(),
+        None => loaded.diags.clone(),
+    };
+    out.diagnostics(&loaded.file, &shown);
     if loaded.has_errors() {
         let n = loaded.diags.iter().filter(|d| d.is_error()).count();
         eprintln!(
@@ -173,6 +184,9 @@ pub async fn read_secrets(s: &Session, c: &Checked) -> anyhow::Result<Option<Sec
     Ok(None)
 }
 
+/// GETs a plan keeps in flight (the client's throttling paces them further).
+const READS_IN_FLIGHT: usize = 64;
+
 /// Reads live state and computes the plan (a destroy plan restricted to `scope`, the
 /// `--replace` keys replaced), with the secrets it compared (their values go to apply); plan
 /// errors are printed and turn into `Ok(None)`.
@@ -193,7 +207,7 @@ pub async fn make_plan(
             None => return Ok(None),
         }
     };
-    let live = read_live(s.remote.client.as_ref(), &c.model, record, 64).await?;
+    let live = read_live(s.remote.client.as_ref(), &c.model, record, READS_IN_FLIGHT).await?;
     // What only the live cloud can tell (a subnet's fit in a network another stack owns, a
     // subnet of an `existing:` network that is not there): located errors before any plan.
     if !destroy {
@@ -203,8 +217,11 @@ pub async fn make_plan(
             .filter_map(|(k, v)| v.body().map(|b| (k.clone(), b.clone())))
             .collect();
         let mut diags = moat_model::kinds::check_live(&c.model, &bodies);
-        // The network rules that need the live cloud (a firewall subnet of an `existing:` network).
-        diags.extend(moat_lint::lint_live(&c.model, &bodies));
+        // The network rules that need the live cloud: a firewall subnet of an `existing:`
+        // network, and the live NSG and route table of an existing subnet a cluster joins
+        // (read here, once each: GETs only, nothing is written).
+        let reads = read_policies(s, &moat_lint::live_reads(&c.model, &bodies)).await;
+        diags.extend(moat_lint::lint_live(&c.model, &bodies, &reads));
         if !diags.is_empty() {
             for d in &diags {
                 eprintln!(
@@ -255,6 +272,28 @@ pub async fn make_plan(
             Ok(None)
         }
     }
+}
+
+/// GETs the NSGs and route tables the live network rules need beyond the spec's resources
+/// (`moat_lint::live_reads`), concurrently through the plan's client (its throttling and
+/// retries pace them like the other reads). A read that fails, or finds nothing, keeps why:
+/// the rules then say "not checked" instead of guessing.
+async fn read_policies(s: &Session, wanted: &[moat_lint::PolicyRead]) -> moat_lint::PolicyReads {
+    use futures_util::stream::{self, StreamExt};
+    use moat_arm::Arm as _;
+    let arm = s.remote.client.as_ref();
+    stream::iter(wanted)
+        .map(|r| async move {
+            let got = match arm.get(&r.id, r.kind.api_version()).await {
+                Ok(Some(body)) => Ok(body),
+                Ok(None) => Err("not found".to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            (r.id.to_ascii_lowercase(), got)
+        })
+        .buffer_unordered(READS_IN_FLIGHT)
+        .collect()
+        .await
 }
 
 /// Checks that every `--target`/`--exclude` key is one of the spec or of the state record;
