@@ -216,7 +216,7 @@ impl Joined<'_> {
             .or_else(|| self.vnet.location.as_ref().map(|l| l.value.clone()))
     }
 
-    /// "`a` joins subnet … here" for the second and later clusters.
+    /// The second and later clusters on the subnet, as secondary labels ("`b` joins it too").
     fn with_members(&self, mut d: Diagnostic) -> Diagnostic {
         for m in &self.members[1..] {
             d = d.with_secondary(m.subnet_span, format!("`{}` joins it too", m.res.key));
@@ -303,10 +303,8 @@ impl Source<'_> {
     /// "live NSG `hub-nsg`" or "NSG `team-nsg`", for messages.
     fn what(&self, noun: &str) -> String {
         match self {
-            Source::Spec(r) => format!("{noun} `{}`", r.key),
-            Source::Live { name, .. } | Source::Unread { name, .. } => {
-                format!("live {noun} `{name}`")
-            }
+            Source::Spec(_) => self.named(noun),
+            _ => format!("live {}", self.named(noun)),
         }
     }
 
@@ -327,6 +325,8 @@ impl Source<'_> {
     }
 }
 
+/// Where the rules of the NSG or route table `id` (of `kind`) attached to a live subnet come
+/// from: the spec when it declares it, else the live bodies; `None` when nothing was read.
 fn source<'m>(
     model: &'m Model,
     live: &'m BTreeMap<String, Value>,

@@ -1,8 +1,9 @@
-//! The ML rules against the live NSG of a hub subnet another stack owns: a team's cluster joins
-//! `hub-vnet/ml-training` of an `existing:` network, and the hub's NSG (read by ID at plan
-//! time, never written) denies Azure Batch management. The plan stops with ML110 located at
-//! the cluster's `subnet:` (file:line:col, caret, the live NSG and rule named, a hint for the
-//! network's owners); once the hub team adds the allow rule, the same plan is clean.
+//! The ML rules against the live NSG and route table of a hub subnet another stack owns: a
+//! team's cluster joins `hub-vnet/ml-training` of an `existing:` network, whose NSG denies Azure
+//! Batch management and whose route table tunnels everything to a firewall (both read by ID at
+//! plan time, never written). The plan stops with ML110 and ML114 located at the cluster's
+//! `subnet:` (file:line:col, caret, the live NSG and rule named, a hint for the network's
+//! owners); once the hub team adds the allow rule and the routes, the same plan is clean.
 
 mod common;
 
@@ -13,13 +14,24 @@ const HUB_NSG: &str = "  hub-nsg:
     resource_group: network-rg
     rules:
 ";
+const HUB_RT: &str = "  hub-rt:
+    type: route_table
+    resource_group: network-rg
+    routes:
+      - { name: to-firewall, address_prefix: 0.0.0.0/0, next_hop: virtual_appliance, next_hop_ip: 10.200.0.4 }
+";
+const ROUTES: &str =
+    "      - { name: batch, address_prefix: BatchNodeManagement.westeurope, next_hop: internet }
+      - { name: azure-ml, address_prefix: AzureMachineLearning, next_hop: internet }
+";
 const DENY: &str = "      - { name: deny-all-in, priority: 200, direction: inbound, access: deny, protocol: any }\n";
 const ALLOW: &str =
     "      - { name: batch-node-management, priority: 100, direction: inbound, access: allow,
           protocol: tcp, source: BatchNodeManagement, destination_ports: [\"29876-29877\"] }\n";
 
-/// The example's hub seed with `ml-training` behind `hub-nsg` holding `rules`.
-fn hub(rules: &[&str]) -> String {
+/// The example's hub seed with `ml-training` behind `hub-nsg` holding `rules` and `hub-rt`
+/// tunnelling to a firewall, with `routes` besides.
+fn hub(rules: &[&str], routes: &str) -> String {
     let example = repo().join("examples/shared-vnet-training.yaml");
     let seed = seed_spec(&example).expect("a hub seed");
     let from = "ml-training: { address_prefix: 10.200.1.0/24,";
@@ -29,27 +41,32 @@ fn hub(rules: &[&str]) -> String {
     );
     let mut text = seed.replace(
         from,
-        "ml-training: { address_prefix: 10.200.1.0/24, network_security_group: hub-nsg,",
+        "ml-training: { address_prefix: 10.200.1.0/24, network_security_group: hub-nsg, route_table: hub-rt,",
     );
     text.push_str(HUB_NSG);
     for r in rules {
         text.push_str(r);
     }
+    text.push_str(HUB_RT);
+    text.push_str(routes);
     text
 }
 
 #[test]
-fn a_live_hub_nsg_that_denies_batch_is_a_located_plan_error() {
+fn a_live_hub_nsg_and_route_table_that_break_batch_are_located_plan_errors() {
     let dir = scratch("live-hub-nsg");
     let spec = copy_example(&repo().join("examples/shared-vnet-training.yaml"), &dir);
     let moat = Moat::local(&dir.join("state"));
     let hub_spec = dir.join("hub.yaml");
-    std::fs::write(&hub_spec, hub(&[DENY])).unwrap();
+    std::fs::write(&hub_spec, hub(&[DENY], "")).unwrap();
     moat.apply(&hub_spec).expect(0, "apply of the hub");
     let hub_ids = common::cloud_ids(&moat.local_cloud());
 
     let out = moat.run(&["plan", path_str(&spec)]);
-    out.expect(1, "plan against a hub NSG that denies Batch");
+    out.expect(
+        1,
+        "plan against a hub NSG that denies Batch and a tunnelling route table",
+    );
     let err = &out.stderr;
     assert!(
         err.contains("error[ML110]: live NSG `hub-nsg` of subnet `hub-vnet/ml-training` blocks Azure Batch management (TCP 29876 from `BatchNodeManagement`)"),
@@ -81,7 +98,16 @@ fn a_live_hub_nsg_that_denies_batch_is_a_located_plan_error() {
         err.contains("ask the network's owners to add an inbound rule to NSG `hub-nsg`"),
         "{err}"
     );
-    assert!(err.contains("nothing was sent to Azure"), "{err}");
+    assert!(
+        err.contains("error[ML114]: live route table `hub-rt` of subnet `hub-vnet/ml-training` tunnels all traffic but has no `BatchNodeManagement` route to the internet")
+            && err.contains("warning[ML115]: live route table `hub-rt`")
+            && err.contains("ask the network's owners to add a route to route table `hub-rt`: `{ name: batch-node-management, address_prefix: BatchNodeManagement.westeurope, next_hop: internet }`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the live cloud refuses 2 part(s) of the spec; nothing was sent to Azure"),
+        "{err}"
+    );
     // The firewall subnets of the hub are checked live (ML201/ML202), so they are not also
     // noted as unchecked.
     assert!(!err.contains("ML203"), "{err}");
@@ -92,11 +118,11 @@ fn a_live_hub_nsg_that_denies_batch_is_a_located_plan_error() {
             .is_none_or(|r| r.resources.is_empty())
     );
 
-    // The hub team fixes its NSG: the same plan is clean of ML110.
-    std::fs::write(&hub_spec, hub(&[ALLOW, DENY])).unwrap();
+    // The hub team fixes its NSG and routes: the same plan is clean of ML110–ML115.
+    std::fs::write(&hub_spec, hub(&[ALLOW, DENY], ROUTES)).unwrap();
     moat.apply(&hub_spec).expect(0, "apply of the fixed hub");
     let out = moat.run(&["plan", path_str(&spec)]);
-    out.expect(0, "plan against the fixed hub NSG");
+    out.expect(0, "plan against the fixed hub");
     assert!(!out.stderr.contains("ML11"), "{}", out.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 }
