@@ -538,6 +538,18 @@ const VAULT_PE: &str = "  vault-pe:\n    type: private_endpoint\n    resource_gr
 const VAULT_ZONE: &str =
     "providers/Microsoft.Network/privateDnsZones/privatelink.vaultcore.azure.net";
 
+/// The storage account's blob and file zones, linked to the VNet.
+const WITH_BLOB_ZONES: &str = "dns_service_ip: 10.2.0.10 }\n
+  blob-zone: { type: private_dns_zone, resource_group: rg, name: privatelink.blob.core.windows.net, links: [vnet] }
+  file-zone: { type: private_dns_zone, resource_group: rg, name: privatelink.file.core.windows.net, links: [vnet] }
+";
+/// Where the storage account's `private_endpoints:` go: after its firewall.
+const STORE_RULES_END: &str = "      ip_rules: [203.0.113.0/28]\n";
+const WITH_STORE_PES: &str = "      ip_rules: [203.0.113.0/28]
+    private_endpoints:
+      - { subnet: vnet/endpoints, groups: [blob, file], dns_zones: [blob-zone, file-zone] }
+";
+
 /// The workspace's managed network with two rules, turned on.
 const WS_END: &str = "    application_insights: insights\n\n  cpu:";
 const WITH_MANAGED_NETWORK: &str = "    application_insights: insights
@@ -650,6 +662,31 @@ fn private_networking() -> Vec<Scenario> {
             .once(AKS_SUBNET_END, WITH_PE_SUBNET)
             .once(END, WITH_PE)
             .step(Step::Twice(First::Killed)),
+        // The `private_endpoints:` shorthand: endpoints made from the storage account's entry
+        // are planned and applied like hand-written ones, and removing it deletes them.
+        sc("pe_shorthand_create")
+            .once(AKS_SUBNET_END, WITH_PE_SUBNET)
+            .once(END, WITH_BLOB_ZONES)
+            .once(STORE_RULES_END, WITH_STORE_PES)
+            .expect(Expect::Live(
+                "providers/Microsoft.Network/privateDnsZones/privatelink.file.core.windows.net/A/mistakesstore",
+                "2024-06-01",
+                "/properties/metadata/creator",
+                "\"created by private endpoint /subscriptions/10ca1000-0000-4000-8000-000000000001/resourceGroups/mistakes-rg/providers/Microsoft.Network/privateEndpoints/mistakesstore-pe-file\"",
+            )),
+        // The account's key renamed: its endpoints' keys follow, their Azure names do not
+        // (a move, no writes).
+        sc("pe_shorthand_target_key_rename")
+            .given(AKS_SUBNET_END, WITH_PE_SUBNET)
+            .given(END, WITH_BLOB_ZONES)
+            .given(STORE_RULES_END, WITH_STORE_PES)
+            .once("  store:\n", "  storage:\n")
+            .once("storage_account: store\n", "storage_account: storage\n"),
+        sc("pe_shorthand_remove")
+            .given(AKS_SUBNET_END, WITH_PE_SUBNET)
+            .given(END, WITH_BLOB_ZONES)
+            .given(STORE_RULES_END, WITH_STORE_PES)
+            .once(WITH_STORE_PES, STORE_RULES_END),
         // The managed network: on with rules; a rule added, changed, removed. Azure's own
         // rules (`Required`, `Dependency`) stay and never show as drift.
         sc("managed_network_on_with_rules")
@@ -1402,6 +1439,9 @@ scenarios!(
     pe_zone_name_change,
     pe_zone_link_vnet_key_rename,
     pe_create_killed_then_reapply,
+    pe_shorthand_create,
+    pe_shorthand_target_key_rename,
+    pe_shorthand_remove,
     managed_network_on_with_rules,
     outbound_rule_add,
     outbound_rule_change,
