@@ -1179,7 +1179,7 @@ pub fn check_made_with_gone(before: &Snapshot, after: &Snapshot, out: &mut Vec<V
                 format!(
                     "{}, which Azure made for {}, outlived it",
                     short(&left.id),
-                    short(&before.get(owner).map_or(owner.as_str(), |o| o.id.as_str()))
+                    short(before.get(owner).map_or(owner.as_str(), |o| o.id.as_str()))
                 ),
             ));
         }
