@@ -13,7 +13,7 @@ use moat_spec::ast::{self, KindSpec, Spec};
 use moat_spec::codes;
 use moat_spec::suggest::did_you_mean;
 use moat_spec::{Diagnostic, Span, Spanned};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The subscription moat uses against its local emulator when nothing else names one.
 pub const LOCAL_SUBSCRIPTION: &str = "10ca1000-0000-4000-8000-000000000001";
@@ -78,14 +78,21 @@ pub(crate) struct Resolver<'s> {
     pub(crate) ids: BTreeMap<String, String>,
     pub(crate) locations: BTreeMap<String, Spanned<String>>,
     pub(crate) default_location: Option<Spanned<String>>,
+    /// Keys the `private_endpoints:` shorthand made (`store/pe-blob`): a `/` no spec key may
+    /// hold.
+    pub(crate) shorthand: BTreeSet<String>,
 }
 
 /// Resolves a decoded spec. Returns the model when one could be built (possibly alongside
 /// errors) and every problem found.
 pub fn resolve(spec: &Spec, ctx: &Context) -> (Option<Model>, Vec<Diagnostic>) {
+    // The `private_endpoints:` shorthands become ordinary private endpoints first.
+    let (expanded, shorthand, diags) = crate::kinds::private_endpoint::expand(spec);
+    let spec = expanded.as_ref().unwrap_or(spec);
     let mut r = Resolver {
         spec,
-        diags: Vec::new(),
+        shorthand,
+        diags,
         syms: BTreeMap::new(),
         subscription: String::new(),
         ids: BTreeMap::new(),
@@ -235,11 +242,12 @@ impl<'s> Resolver<'s> {
     pub(crate) fn build_symbols(&mut self) {
         for res in &self.spec.resources {
             let key = &res.key;
-            if key.value.is_empty()
-                || !key
-                    .value
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            if !self.shorthand.contains(&key.value)
+                && (key.value.is_empty()
+                    || !key
+                        .value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
             {
                 self.push(
                     Diagnostic::error(codes::E0301, format!("invalid resource key `{}`", key.value), key.span)

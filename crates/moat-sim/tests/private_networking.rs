@@ -187,6 +187,55 @@ async fn endpoints_get_nics_and_zone_groups_write_records() {
 }
 
 #[tokio::test]
+async fn a_subnet_shows_its_endpoints_and_their_nics_until_they_go() {
+    let (_sim, arm) = start(fast()).await;
+    let (vnet, subnet, store) = setup(&arm).await;
+    let pe = res("rg", "Microsoft.Network/privateEndpoints/blob-pe");
+    let r = arm
+        .put_wait(&pe, NET, pe_body(&subnet, &store, "blob"))
+        .await;
+    assert!(r.status < 300, "{}", r.body);
+    let nic = arm
+        .get(&pe, NET)
+        .await
+        .str("/properties/networkInterfaces/0/id")
+        .to_string();
+    let config = arm
+        .get(&nic, NET)
+        .await
+        .str("/properties/ipConfigurations/0/id")
+        .to_string();
+    // The configuration's ID ends in its name, as in the recordings.
+    assert!(
+        config.contains("/ipConfigurations/privateEndpointIpConfig."),
+        "{config}"
+    );
+    // Azure's back-references (network/test_network_vnet.yaml), on the subnet's own GET and
+    // inline in its VNet's.
+    for (body, at) in [
+        (arm.get(&subnet, NET).await.body, "/properties".to_string()),
+        (
+            arm.get(&vnet, NET).await.body,
+            "/properties/subnets/0/properties".to_string(),
+        ),
+    ] {
+        let p = body.pointer(&at).cloned().unwrap_or_default();
+        assert_eq!(p["privateEndpoints"], json!([{ "id": pe }]), "{body}");
+        assert_eq!(p["ipConfigurations"], json!([{ "id": config }]), "{body}");
+        assert_eq!(p["purpose"], json!("PrivateEndpoints"), "{body}");
+    }
+    let d = arm.delete(&pe, NET).await;
+    arm.wait(&d).await;
+    let p = arm.get(&subnet, NET).await.body["properties"].clone();
+    assert!(
+        p.get("privateEndpoints").is_none()
+            && p.get("ipConfigurations").is_none()
+            && p.get("purpose").is_none(),
+        "the endpoint and its NIC are gone: {p}"
+    );
+}
+
+#[tokio::test]
 async fn delegated_subnets_refuse_endpoints() {
     let (_sim, arm) = start(fast()).await;
     let (vnet, _subnet, store) = setup(&arm).await;

@@ -12,9 +12,9 @@
 mod harness;
 
 use harness::{
-    Out, PlanView, Sim, Snapshot, Violation, check_done, check_orphans, check_plan, check_vanished,
-    check_writes, copy_dir, http, moat, next_seq, scratch, short, snapshot, state_ids,
-    writes_since,
+    Out, PlanView, Sim, Snapshot, Violation, check_done, check_made_with_gone, check_orphans,
+    check_plan, check_vanished, check_writes, copy_dir, http, moat, next_seq, scratch, short,
+    snapshot, state_ids, writes_since,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -102,6 +102,9 @@ enum Expect {
 /// One edit-after-apply scenario.
 struct Scenario {
     name: &'static str,
+    /// Edits of the base applied (and converged) before the scenario starts, when it needs a
+    /// resource the base does not have: the scenario's own edits apply on top of them.
+    given: Vec<Edit>,
     edits: Vec<Edit>,
     prep: Vec<Prep>,
     step: Step,
@@ -117,6 +120,7 @@ const APPLY: Step = Step::Saved {
 fn sc(name: &'static str) -> Scenario {
     Scenario {
         name,
+        given: Vec::new(),
         edits: Vec::new(),
         prep: Vec::new(),
         step: APPLY,
@@ -125,6 +129,11 @@ fn sc(name: &'static str) -> Scenario {
 }
 
 impl Scenario {
+    /// The scenario starts from the base with this edit applied.
+    fn given(mut self, from: &'static str, to: &'static str) -> Self {
+        self.given.push(Edit::Once(from, to));
+        self
+    }
     fn once(mut self, from: &'static str, to: &'static str) -> Self {
         self.edits.push(Edit::Once(from, to));
         self
@@ -146,24 +155,34 @@ impl Scenario {
         self
     }
 
+    /// The spec the scenario starts from: the base with the `given` edits.
+    fn start(&self, base: &str) -> String {
+        edited(self.name, base, &self.given)
+    }
+
     /// The edited spec; panics when an edit does not apply (the base changed under it).
     fn spec(&self, base: &str) -> String {
-        let mut s = base.to_string();
-        for e in &self.edits {
-            match e {
-                Edit::Once(from, to) => {
-                    let n = s.matches(from).count();
-                    assert_eq!(n, 1, "{}: `{from}` occurs {n} times in the spec", self.name);
-                    s = s.replacen(from, to, 1);
-                }
-                Edit::All(from, to) => {
-                    assert!(s.contains(from), "{}: no `{from}` in the spec", self.name);
-                    s = s.replace(from, to);
-                }
+        edited(self.name, &self.start(base), &self.edits)
+    }
+}
+
+/// `base` with `edits`; panics when an edit does not apply (the base changed under it).
+fn edited(name: &str, base: &str, edits: &[Edit]) -> String {
+    let mut s = base.to_string();
+    for e in edits {
+        match e {
+            Edit::Once(from, to) => {
+                let n = s.matches(from).count();
+                assert_eq!(n, 1, "{name}: `{from}` occurs {n} times in the spec");
+                s = s.replacen(from, to, 1);
+            }
+            Edit::All(from, to) => {
+                assert!(s.contains(from), "{name}: no `{from}` in the spec");
+                s = s.replace(from, to);
             }
         }
-        s
     }
+    s
 }
 
 const RG: &str = "/subscriptions/10ca1000-0000-4000-8000-000000000001/resourceGroups/mistakes-rg";
@@ -487,6 +506,213 @@ fn catalogue() -> Vec<Scenario> {
             .step(Step::Destroy(&["--target", "cpu"]))
             .expect(Expect::Refused("`cpu` is protected")),
     ]
+    .into_iter()
+    .chain(private_networking())
+    .collect()
+}
+
+// --- private networking (issue 13): the endpoints' subnet, a zone linked to the VNet and a
+// private endpoint of the vault registering in it, added to the base.
+
+/// Where the endpoints' subnet goes: after the `aks` subnet.
+const AKS_SUBNET_END: &str = "        service_endpoints: [Microsoft.Storage]\n\n";
+const WITH_PE_SUBNET: &str = "        service_endpoints: [Microsoft.Storage]\n      endpoints: { address_prefix: 10.0.2.0/24 }\n\n";
+/// The base's last line, after which zones and endpoints are added.
+const END: &str = "dns_service_ip: 10.2.0.10 }\n";
+/// The zone, linked to the VNet, and the vault's endpoint registering in it.
+const WITH_PE: &str = "dns_service_ip: 10.2.0.10 }\n
+  vault-zone:
+    type: private_dns_zone
+    resource_group: rg
+    name: privatelink.vaultcore.azure.net
+    links: [vnet]
+
+  vault-pe:
+    type: private_endpoint
+    resource_group: rg
+    subnet: vnet/endpoints
+    target: vault
+    dns_zones: [vault-zone]
+";
+const VAULT_PE: &str = "  vault-pe:\n    type: private_endpoint\n    resource_group: rg\n    subnet: vnet/endpoints\n    target: vault\n    dns_zones: [vault-zone]\n";
+const VAULT_ZONE: &str =
+    "providers/Microsoft.Network/privateDnsZones/privatelink.vaultcore.azure.net";
+
+/// The storage account's blob and file zones, linked to the VNet.
+const WITH_BLOB_ZONES: &str = "dns_service_ip: 10.2.0.10 }\n
+  blob-zone: { type: private_dns_zone, resource_group: rg, name: privatelink.blob.core.windows.net, links: [vnet] }
+  file-zone: { type: private_dns_zone, resource_group: rg, name: privatelink.file.core.windows.net, links: [vnet] }
+";
+/// Where the storage account's `private_endpoints:` go: after its firewall.
+const STORE_RULES_END: &str = "      ip_rules: [203.0.113.0/28]\n";
+const WITH_STORE_PES: &str = "      ip_rules: [203.0.113.0/28]
+    private_endpoints:
+      - { subnet: vnet/endpoints, groups: [blob, file], dns_zones: [blob-zone, file-zone] }
+";
+
+/// The workspace's managed network with two rules, turned on.
+const WS_END: &str = "    application_insights: insights\n\n  cpu:";
+const WITH_MANAGED_NETWORK: &str = "    application_insights: insights
+    managed_network:
+      isolation: allow_only_approved_outbound
+      outbound_rules:
+        pypi: { fqdn: pypi.org }
+        monitor: { service_tag: AzureMonitor, protocol: TCP, ports: \"443\" }
+
+  cpu:";
+const WS: &str = "providers/Microsoft.MachineLearningServices/workspaces/mistakes-ws";
+
+/// The rule Azure adds to an isolated workspace is still there afterwards.
+const AZURE_RULE_KEPT: Expect = Expect::Live(
+    "providers/Microsoft.MachineLearningServices/workspaces/mistakes-ws/outboundRules/__SYS_ST_AzureMachineLearning",
+    "2024-04-01",
+    "/properties/category",
+    "\"Required\"",
+);
+
+/// The scenarios of the private networking kinds.
+fn private_networking() -> Vec<Scenario> {
+    let with_pe = |name| {
+        sc(name)
+            .given(AKS_SUBNET_END, WITH_PE_SUBNET)
+            .given(END, WITH_PE)
+    };
+    let with_mn = |name| sc(name).given(WS_END, WITH_MANAGED_NETWORK);
+    vec![
+        // A zone, its link, the endpoint, its zone group: the NIC and the A record are Azure's.
+        sc("pe_create_with_zone_group")
+            .once(AKS_SUBNET_END, WITH_PE_SUBNET)
+            .once(END, WITH_PE)
+            .expect(Expect::Live(
+                "providers/Microsoft.Network/privateDnsZones/privatelink.vaultcore.azure.net/A/mistakes-vault",
+                "2024-06-01",
+                "/properties/aRecords/0/ipv4Address",
+                "\"10.0.2.4\"",
+            )),
+        // Key renames move the endpoint and its zone group; a new Azure name replaces them.
+        with_pe("pe_key_rename")
+            .once("  vault-pe:\n", "  secrets-pe:\n    name: vault-pe\n"),
+        with_pe("pe_name_change")
+            .once("    target: vault\n", "    target: vault\n    name: vault-pe2\n"),
+        // Fixed once made: a new subnet replaces the endpoint, under its custom NIC name too
+        // (the old NIC must be gone before the new endpoint asks for its name).
+        with_pe("pe_subnet_change_with_nic_name")
+            .given("    dns_zones: [vault-zone]\n", "    dns_zones: [vault-zone]\n    nic_name: vault-pe-nic\n")
+            .once("    subnet: vnet/endpoints\n", "    subnet: vnet/training\n"),
+        // The VNet and the endpoints' subnet updated with an endpoint in it: the subnet's
+        // back-references to the endpoint and its NIC are Azure's, neither drift nor sent.
+        with_pe("pe_vnet_update").once(
+            "    address_space: [10.0.0.0/16]\n",
+            "    address_space: [10.0.0.0/16]\n    dns_servers: [10.0.0.4]\n",
+        ),
+        with_pe("pe_subnet_update").once(
+            "      endpoints: { address_prefix: 10.0.2.0/24 }\n",
+            "      endpoints: { address_prefix: 10.0.2.0/24, network_security_group: aks-nsg }\n",
+        ),
+        // The endpoints' subnet renamed: the endpoint in it is replaced first.
+        with_pe("pe_subnet_renamed")
+            .once("      endpoints: { address_prefix", "      private: { address_prefix")
+            .once("    subnet: vnet/endpoints\n", "    subnet: vnet/private\n"),
+        // The zone: a key rename moves it with its link; a new name replaces both, and the
+        // endpoint's zone group follows.
+        with_pe("pe_zone_key_rename")
+            .once("  vault-zone:\n", "  secrets-zone:\n")
+            .once("    dns_zones: [vault-zone]\n", "    dns_zones: [secrets-zone]\n"),
+        with_pe("pe_zone_name_change")
+            .once("    name: privatelink.vaultcore.azure.net\n", "    name: privatelink.vaultcore.usgovcloudapi.net\n"),
+        // The linked network's key renamed: the link keeps its Azure name (a move).
+        with_pe("pe_zone_link_vnet_key_rename")
+            .once("  vnet:\n    type: virtual_network\n", "  network:\n    type: virtual_network\n    name: vnet\n")
+            .all("vnet/", "network/")
+            .once("    links: [vnet]\n", "    links: [network]\n"),
+        // The endpoint's zones: another zone (in a DNS group of its own), none, a zone added.
+        with_pe("pe_dns_zones_changed")
+            .once("  rg: { type: resource_group, name: \"${var.prefix}-rg\" }\n", "  rg: { type: resource_group, name: \"${var.prefix}-rg\" }\n  dns: { type: resource_group, name: \"${var.prefix}-dns-rg\" }\n  hub-vault-zone: { type: private_dns_zone, resource_group: dns, name: privatelink.vaultcore.azure.net }\n")
+            .once("    dns_zones: [vault-zone]\n", "    dns_zones: [hub-vault-zone]\n"),
+        with_pe("pe_dns_zones_removed").once("    dns_zones: [vault-zone]\n", ""),
+        with_pe("pe_dns_zones_added")
+            .given("    dns_zones: [vault-zone]\n", "")
+            .once("    target: vault\n", "    target: vault\n    dns_zones: [vault-zone]\n"),
+        // Zone links: one more network, and none.
+        with_pe("pe_zone_link_add")
+            .once("    links: [vnet]\n", "    links: [vnet, peer]\n")
+            .once("  training-nsg:\n", "  peer: { type: virtual_network, resource_group: rg, address_space: [10.60.0.0/16] }\n\n  training-nsg:\n"),
+        with_pe("pe_zone_link_remove").once("    links: [vnet]\n", ""),
+        // The endpoint deleted: its zone group, its NIC and its record go with it.
+        with_pe("pe_delete").once(VAULT_PE, ""),
+        with_pe("pe_destroy_target")
+            .step(Step::Destroy(&["--target", "vault-pe"]))
+            .expect(Expect::NotAction("vault-zone", DELETES, SIBLING))
+            .expect(Expect::NotAction("vault-zone/vnet", DELETES, SIBLING))
+            .expect(Expect::NotAction("vnet/endpoints", DELETES, PARENT))
+            .expect(Expect::NotAction("vnet", DELETES, PARENT))
+            .expect(Expect::NotAction("vault", DELETES, SIBLING))
+            .expect(Expect::Live(VAULT_ZONE, "2024-06-01", "/name", "\"privatelink.vaultcore.azure.net\""))
+            .expect(Expect::Live(
+                "providers/Microsoft.Network/virtualNetworks/vnet/subnets/endpoints",
+                "2024-03-01",
+                "/properties/addressPrefix",
+                "\"10.0.2.0/24\"",
+            )),
+        // Everything destroyed: the links before the zone, the NIC with its endpoint before
+        // the subnet, the group's contents check counting the NIC as the stack's.
+        with_pe("pe_destroy_everything").step(Step::Destroy(&[])),
+        // Killed after the first write of the create, then applied again.
+        sc("pe_create_killed_then_reapply")
+            .once(AKS_SUBNET_END, WITH_PE_SUBNET)
+            .once(END, WITH_PE)
+            .step(Step::Twice(First::Killed)),
+        // The `private_endpoints:` shorthand: endpoints made from the storage account's entry
+        // are planned and applied like hand-written ones, and removing it deletes them.
+        sc("pe_shorthand_create")
+            .once(AKS_SUBNET_END, WITH_PE_SUBNET)
+            .once(END, WITH_BLOB_ZONES)
+            .once(STORE_RULES_END, WITH_STORE_PES)
+            .expect(Expect::Live(
+                "providers/Microsoft.Network/privateDnsZones/privatelink.file.core.windows.net/A/mistakesstore",
+                "2024-06-01",
+                "/properties/metadata/creator",
+                "\"created by private endpoint /subscriptions/10ca1000-0000-4000-8000-000000000001/resourceGroups/mistakes-rg/providers/Microsoft.Network/privateEndpoints/mistakesstore-pe-file\"",
+            )),
+        // The account's key renamed: its endpoints' keys follow, their Azure names do not
+        // (a move, no writes).
+        sc("pe_shorthand_target_key_rename")
+            .given(AKS_SUBNET_END, WITH_PE_SUBNET)
+            .given(END, WITH_BLOB_ZONES)
+            .given(STORE_RULES_END, WITH_STORE_PES)
+            .once("  store:\n", "  storage:\n")
+            .once("storage_account: store\n", "storage_account: storage\n"),
+        sc("pe_shorthand_remove")
+            .given(AKS_SUBNET_END, WITH_PE_SUBNET)
+            .given(END, WITH_BLOB_ZONES)
+            .given(STORE_RULES_END, WITH_STORE_PES)
+            .once(WITH_STORE_PES, STORE_RULES_END),
+        // The managed network: on with rules; a rule added, changed, removed. Azure's own
+        // rules (`Required`, `Dependency`) stay and never show as drift.
+        sc("managed_network_on_with_rules")
+            .once(WS_END, WITH_MANAGED_NETWORK)
+            .expect(AZURE_RULE_KEPT)
+            .expect(Expect::Live(
+                WS,
+                "2024-04-01",
+                "/properties/managedNetwork/isolationMode",
+                "\"AllowOnlyApprovedOutbound\"",
+            )),
+        with_mn("outbound_rule_add").expect(AZURE_RULE_KEPT).once(
+            "        pypi: { fqdn: pypi.org }\n",
+            "        pypi: { fqdn: pypi.org }\n        team-data: { private_endpoint: store, subresource: blob }\n",
+        ),
+        with_mn("outbound_rule_change")
+            .expect(AZURE_RULE_KEPT)
+            .once("ports: \"443\"", "ports: \"443,8443\"")
+            .expect(Expect::Live(
+                "providers/Microsoft.MachineLearningServices/workspaces/mistakes-ws/outboundRules/monitor",
+                "2024-04-01",
+                "/properties/destination/portRanges",
+                "\"443,8443\"",
+            )),
+        with_mn("outbound_rule_remove").expect(AZURE_RULE_KEPT).once("        pypi: { fqdn: pypi.org }\n", ""),
+    ]
 }
 
 /// `KEY2` as a JSON string.
@@ -619,6 +845,17 @@ fn run(s: &Scenario) -> (Report, PathBuf) {
         _ => None,
     });
     let mut sim = Sim::start(&cloud, &rec, faults.as_deref());
+    let mut violations = Vec::new();
+    if !s.given.is_empty() {
+        given(
+            &dir,
+            &sim.url,
+            &state,
+            &s.start(&base.text),
+            &mut violations,
+        );
+        std::fs::write(dir.join("spec.yaml"), s.spec(&base.text)).expect("write spec");
+    }
     for p in &s.prep {
         match p {
             Prep::Patch(id, api, body) => {
@@ -646,7 +883,6 @@ fn run(s: &Scenario) -> (Report, PathBuf) {
     }
     let before = snapshot(&sim.url);
     let marker = next_seq(&rec);
-    let mut violations = Vec::new();
     let url = sim.url.clone();
     let run_in = |cwd: &Path, args: &[&str]| moat(cwd, &url, &state, args);
 
@@ -784,6 +1020,7 @@ fn run(s: &Scenario) -> (Report, PathBuf) {
         next_plan(&dir, &url, &state, &pending, &mut violations);
     }
     check_orphans(STACK, &after, &state_ids(&state, STACK), &mut violations);
+    check_made_with_gone(&before, &after, &mut violations);
     expectations(s, &url, &plan, refused.as_deref(), &mut violations);
     violations.sort();
     violations.dedup();
@@ -796,6 +1033,37 @@ fn run(s: &Scenario) -> (Report, PathBuf) {
         note,
     };
     (report, dir)
+}
+
+/// Applies the spec a scenario starts from (`given`) and checks that it converges: its
+/// failures are the scenario's (`x`, `d`), before the step.
+fn given(dir: &Path, url: &str, state: &Path, spec: &str, violations: &mut Vec<Violation>) {
+    std::fs::write(dir.join("spec.yaml"), spec).expect("write spec");
+    let out = moat(dir, url, state, &["apply", "spec.yaml", "--auto-approve"]);
+    if out.code != Some(0) {
+        violations.push(failed("apply of the spec the scenario starts from", &out));
+        return;
+    }
+    let out = moat(
+        dir,
+        url,
+        state,
+        &["plan", "spec.yaml", "--detailed-exitcode"],
+    );
+    if out.code != Some(0) {
+        violations.push(Violation {
+            check: 'd',
+            what: format!(
+                "the spec the scenario starts from does not converge (plan exited {:?}):\n    {}",
+                out.code,
+                out.stdout
+                    .lines()
+                    .filter(|l| l.starts_with("  #"))
+                    .collect::<Vec<_>>()
+                    .join("\n    ")
+            ),
+        });
+    }
 }
 
 /// `plan [--destroy] --target/--exclude … --out plan.json --format json`, then `apply plan.json`,
@@ -1152,6 +1420,32 @@ scenarios!(
     lost_state_directory,
     protect_refuses_replacement,
     protect_refuses_targeted_destroy,
+    pe_create_with_zone_group,
+    pe_key_rename,
+    pe_name_change,
+    pe_dns_zones_changed,
+    pe_dns_zones_removed,
+    pe_dns_zones_added,
+    pe_zone_link_add,
+    pe_zone_link_remove,
+    pe_delete,
+    pe_destroy_target,
+    pe_destroy_everything,
+    pe_subnet_change_with_nic_name,
+    pe_subnet_renamed,
+    pe_vnet_update,
+    pe_subnet_update,
+    pe_zone_key_rename,
+    pe_zone_name_change,
+    pe_zone_link_vnet_key_rename,
+    pe_create_killed_then_reapply,
+    pe_shorthand_create,
+    pe_shorthand_target_key_rename,
+    pe_shorthand_remove,
+    managed_network_on_with_rules,
+    outbound_rule_add,
+    outbound_rule_change,
+    outbound_rule_remove,
 );
 
 #[test]
@@ -1190,6 +1484,7 @@ fn seen(id: &str, tags: &[(&str, &str)]) -> (String, harness::Seen) {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            made_by: None,
         },
     )
 }
@@ -1426,5 +1721,92 @@ fn harness_holds_a_replacement_to_deleting_the_old_id() {
         what,
         ["`store` was planned as replace but Microsoft.Storage/storageAccounts/old still exists"],
         "a move keeps its ID; a replacement under a new name must delete the old one"
+    );
+}
+
+#[test]
+fn harness_lets_what_azure_made_go_with_its_planned_owner_only() {
+    let pe = format!("{G}/Microsoft.Network/privateEndpoints/pe");
+    let group = format!("{pe}/privateDnsZoneGroups/default");
+    let nic = format!("{G}/Microsoft.Network/networkInterfaces/pe.nic.1");
+    let record = format!("{G}/Microsoft.Network/privateDnsZones/z/A/r");
+    let ws = format!("{G}/Microsoft.MachineLearningServices/workspaces/w");
+    let sys = format!("{ws}/outboundRules/__SYS_ST_x");
+    let made = |id: &str, owner: &str, on_update: bool| {
+        let (k, mut s) = seen(id, &[]);
+        s.made_by = Some((owner.to_ascii_lowercase(), on_update));
+        (k, s)
+    };
+    let before: Snapshot = [
+        seen(&pe, &[]),
+        seen(&group, &[]),
+        made(&nic, &pe, false),
+        made(&record, &group, true),
+        seen(&ws, &[]),
+        made(&sys, &ws, false),
+    ]
+    .into_iter()
+    .collect();
+    let gone = |keep: &[&str]| -> Snapshot {
+        before
+            .iter()
+            .filter(|(k, _)| keep.iter().any(|x| x.eq_ignore_ascii_case(k)))
+            .map(|(k, s)| (k.clone(), s.clone()))
+            .collect()
+    };
+    let plan = |pe_action: &str, group_action: &str, ws_action: &str| {
+        PlanView::from_json(&serde_json::json!({ "resources": [
+            { "key": "pe", "kind": "private_endpoint", "id": pe, "action": pe_action },
+            { "key": "pe/dns_zones", "kind": "private_dns_zone_group", "id": group, "action": group_action },
+            { "key": "ws", "kind": "ml_workspace", "id": ws, "action": ws_action }
+        ] }))
+    };
+    let found = |plan: &PlanView, after: &Snapshot| {
+        let mut v = Vec::new();
+        check_vanished(plan, &before, after, &mut v);
+        v.into_iter().map(|v| v.what).collect::<Vec<_>>()
+    };
+    // The endpoint deleted: its NIC and its group's record go along.
+    let after = gone(&[&ws, &sys]);
+    assert_eq!(
+        found(&plan("delete", "delete", "no_op"), &after),
+        Vec::<String>::new()
+    );
+    // The zone group rewritten: its record may go; the endpoint kept: its NIC may not.
+    let after = gone(&[&pe, &group, &nic, &ws, &sys]);
+    assert_eq!(
+        found(&plan("no_op", "update", "no_op"), &after),
+        Vec::<String>::new()
+    );
+    let after = gone(&[&pe, &group, &record, &ws, &sys]);
+    assert_eq!(
+        found(&plan("update", "no_op", "no_op"), &after),
+        ["Microsoft.Network/networkInterfaces/pe.nic.1 vanished but the plan does not list it"]
+    );
+    // A workspace update never takes Azure's own outbound rules.
+    let after = gone(&[&pe, &group, &nic, &record, &ws]);
+    assert_eq!(
+        found(&plan("no_op", "no_op", "update"), &after),
+        [
+            "Microsoft.MachineLearningServices/workspaces/w/outboundRules/__SYS_ST_x vanished but the plan does not list it"
+        ]
+    );
+    // What Azure made does not outlive its owner.
+    let mut v = Vec::new();
+    // (Read afterwards, no live owner claims the NIC.)
+    let after: Snapshot = gone(&[&ws, &sys])
+        .into_iter()
+        .chain([seen(&nic, &[])])
+        .collect();
+    check_made_with_gone(&before, &after, &mut v);
+    assert_eq!(
+        v.iter().map(|v| v.what.as_str()).collect::<Vec<_>>(),
+        [
+            "Microsoft.Network/networkInterfaces/pe.nic.1, which Azure made for Microsoft.Network/privateEndpoints/pe, outlived it"
+        ]
+    );
+    assert_eq!(
+        harness::type_of(&group),
+        "microsoft.network/privateendpoints/privatednszonegroups"
     );
 }

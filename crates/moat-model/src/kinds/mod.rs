@@ -33,7 +33,7 @@ mod online_deployment;
 mod online_endpoint;
 mod online_traffic;
 mod private_dns_zone;
-mod private_endpoint;
+pub(crate) mod private_endpoint;
 mod resource_group;
 mod role_assignment;
 mod route_table;

@@ -9,11 +9,11 @@ use crate::arm::{MapContext, id_obj};
 use crate::model::{Body, Kind, Resource};
 use crate::resolve::Resolver;
 use crate::{json, naming};
-use moat_spec::ast::KindSpec;
+use moat_spec::ast::{self, KindSpec, PrivateEndpoints};
 use moat_spec::suggest::did_you_mean;
 use moat_spec::{Diagnostic, Spanned, codes};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub(crate) static DEF: KindDef = KindDef {
     scope_ref: Some(ScopeRef {
@@ -268,5 +268,310 @@ fn scope_ref(spec: &KindSpec) -> Option<&Spanned<String>> {
     match spec {
         KindSpec::PrivateEndpoint(x) => Some(&x.resource_group),
         _ => None,
+    }
+}
+
+/// A `private_endpoints:` list as the spec holds it.
+type Shorthand = Spanned<Vec<Spanned<PrivateEndpoints>>>;
+
+/// A resource's `private_endpoints:` shorthand and its resource group, for the kinds that
+/// take one (the kinds an endpoint can target).
+fn shorthand(spec: &KindSpec) -> Option<(&Shorthand, &Spanned<String>, Kind)> {
+    match spec {
+        KindSpec::StorageAccount(x) => Some((
+            x.private_endpoints.as_ref()?,
+            &x.resource_group,
+            Kind::StorageAccount,
+        )),
+        KindSpec::KeyVault(x) => Some((
+            x.private_endpoints.as_ref()?,
+            &x.resource_group,
+            Kind::KeyVault,
+        )),
+        KindSpec::ContainerRegistry(x) => Some((
+            x.private_endpoints.as_ref()?,
+            &x.resource_group,
+            Kind::ContainerRegistry,
+        )),
+        KindSpec::MlWorkspace(x) => Some((
+            x.private_endpoints.as_ref()?,
+            &x.resource_group,
+            Kind::MlWorkspace,
+        )),
+        _ => None,
+    }
+}
+
+/// Expands every `private_endpoints:` shorthand into ordinary `private_endpoint` resources,
+/// added to the spec after their target: one per group, keyed `<target>/pe-<group>` and named
+/// after the target's Azure name, `<name>-pe-<group>` (so that a key rename of the target
+/// moves them, and a new name replaces them with it), with the entry's subnet and zones (with one group, all of them;
+/// with several, one per group in order). Their fields carry the spans of the entry, so
+/// every later diagnostic about them (an unknown group, a subnet that does not exist) points
+/// into it. Returns `None` when no resource uses the shorthand, the keys it made, and the
+/// problems of the shorthand itself.
+pub(crate) fn expand(spec: &ast::Spec) -> (Option<ast::Spec>, BTreeSet<String>, Vec<Diagnostic>) {
+    let mut made = BTreeSet::new();
+    let mut diags = Vec::new();
+    if !spec
+        .resources
+        .iter()
+        .any(|r| r.body.as_ref().and_then(shorthand).is_some())
+    {
+        return (None, made, diags);
+    }
+    let mut out = spec.clone();
+    out.resources.clear();
+    for res in &spec.resources {
+        out.resources.push(res.clone());
+        let Some((entries, rg, kind)) = res.body.as_ref().and_then(shorthand) else {
+            continue;
+        };
+        let target_name = res.name.as_ref().map_or_else(
+            || crate::resolve::default_name(kind, &spec.stack.value, &res.key.value),
+            |n| n.value.clone(),
+        );
+        let default = GROUPS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .and_then(|(_, g)| g.first())
+            .copied()
+            .unwrap_or_default();
+        for entry in &entries.value {
+            let e = &entry.value;
+            // `None`: the kind's default group, left for the endpoint to default.
+            let groups: Vec<Option<&Spanned<String>>> = match &e.groups {
+                Some(g) if !g.value.is_empty() => g.value.iter().map(Some).collect(),
+                _ => vec![None],
+            };
+            let zones: Vec<Spanned<String>> =
+                e.dns_zones.iter().flat_map(|z| z.value.clone()).collect();
+            if groups.len() > 1
+                && !zones.is_empty()
+                && zones.len() != groups.len()
+                && let Some(z) = &e.dns_zones
+            {
+                diags.push(
+                    Diagnostic::error(
+                        codes::E0114,
+                        format!(
+                            "`{}` names {} private endpoint groups and {} DNS zones",
+                            res.key.value,
+                            groups.len(),
+                            zones.len()
+                        ),
+                        z.span,
+                    )
+                    .label("one zone per group, in the order of `groups`")
+                    .hint("with several groups, give one zone per group; or write one entry per group"),
+                );
+                continue;
+            }
+            for (i, g) in groups.iter().enumerate() {
+                let word = g.map_or(default.to_string(), |g| g.value.to_ascii_lowercase());
+                let at = g.map_or(entry.span, |g| g.span);
+                let key = format!("{}/pe-{word}", res.key.value);
+                if !made.insert(key.clone()) {
+                    diags.push(
+                        Diagnostic::error(
+                            codes::E0114,
+                            format!(
+                                "`{}` has two private endpoints for the group `{word}`",
+                                res.key.value
+                            ),
+                            at,
+                        )
+                        .label("a second endpoint of this group")
+                        .hint("one endpoint per group reaches the resource from every network linked to its zones; remove the second"),
+                    );
+                    continue;
+                }
+                let dns: Vec<Spanned<String>> = if groups.len() == 1 {
+                    zones.clone()
+                } else {
+                    zones.get(i).cloned().into_iter().collect()
+                };
+                let dns_span = e.dns_zones.as_ref().map_or(entry.span, |z| z.span);
+                out.resources.push(ast::Resource {
+                    key: Spanned::new(key, at),
+                    ty: Spanned::new(ast::ResourceType::PrivateEndpoint, entry.span),
+                    name: Some(Spanned::new(format!("{target_name}-pe-{word}"), at)),
+                    location: None,
+                    tags: None,
+                    depends_on: None,
+                    existing: None,
+                    protect: None,
+                    body: Some(KindSpec::PrivateEndpoint(ast::PrivateEndpoint {
+                        resource_group: e.resource_group.clone().unwrap_or_else(|| rg.clone()),
+                        subnet: e.subnet.clone(),
+                        target: Spanned::new(res.key.value.clone(), entry.span),
+                        group: g.cloned(),
+                        dns_zones: (!dns.is_empty()).then(|| Spanned::new(dns, dns_span)),
+                        nic_name: None,
+                    })),
+                    span: entry.span,
+                    broken: res.broken,
+                });
+            }
+        }
+    }
+    (Some(out), made, diags)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::arm::{MapContext, request_body};
+    use crate::model::{Kind, Model};
+    use moat_spec::{Diagnostic, SourceFile, VarOverrides};
+
+    const HEAD: &str = "stack: t\nlocation: eastus2\nresources:\n  rg: { type: resource_group }\n  vnet: { type: virtual_network, resource_group: rg, address_space: [10.0.0.0/16], subnets: { pe: { address_prefix: 10.0.1.0/24 } } }\n  blob-zone: { type: private_dns_zone, resource_group: rg, name: privatelink.blob.core.windows.net, links: [vnet] }\n  file-zone: { type: private_dns_zone, resource_group: rg, name: privatelink.file.core.windows.net, links: [vnet] }\n";
+
+    fn load(resources: &str) -> (String, Option<Model>, Vec<Diagnostic>) {
+        let text = format!("{HEAD}{resources}");
+        let file = SourceFile::new("t.yaml", &text);
+        let (spec, mut diags) = moat_spec::load(&file, &VarOverrides::default(), &|_: &str| None);
+        let Some(spec) = spec else {
+            return (text, None, diags);
+        };
+        let (m, more) = crate::resolve(&spec, &crate::Context::default());
+        diags.extend(more);
+        (text, m, diags)
+    }
+
+    fn model(resources: &str) -> Model {
+        let (_, m, diags) = load(resources);
+        assert!(!diags.iter().any(Diagnostic::is_error), "{diags:?}");
+        m.expect("a model")
+    }
+
+    /// The one error of `resources`: its code, message, the text under its caret, its hint.
+    fn error(resources: &str) -> (String, String, String, String) {
+        let (text, _, diags) = load(resources);
+        let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
+        assert_eq!(errors.len(), 1, "{diags:?}");
+        let d = errors[0];
+        let span = d.primary.span;
+        (
+            d.code.clone(),
+            d.message.clone(),
+            text[span.start as usize..span.end as usize].to_string(),
+            d.hint.clone().unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn the_shorthand_expands_into_the_endpoints_one_would_write() {
+        let short = model(
+            "  store:\n    type: storage_account\n    resource_group: rg\n    name: tstore\n    private_endpoints: [{ subnet: vnet/pe, groups: [blob, file], dns_zones: [blob-zone, file-zone] }]\n",
+        );
+        let long = model(
+            "  store: { type: storage_account, resource_group: rg, name: tstore }\n  tstore-pe-blob: { type: private_endpoint, resource_group: rg, subnet: vnet/pe, target: store, group: blob, dns_zones: [blob-zone] }\n  tstore-pe-file: { type: private_endpoint, resource_group: rg, subnet: vnet/pe, target: store, group: file, dns_zones: [file-zone] }\n",
+        );
+        for (key, hand) in [
+            ("store/pe-blob", "tstore-pe-blob"),
+            ("store/pe-file", "tstore-pe-file"),
+        ] {
+            let r = short.get(key).unwrap_or_else(|| panic!("no `{key}`"));
+            let h = long.get(hand).expect("the hand-written endpoint");
+            assert_eq!(r.kind, Kind::PrivateEndpoint);
+            assert_eq!((&r.name.value, &r.id), (&h.name.value, &h.id));
+            assert_eq!(
+                request_body(&short, r, &MapContext::default()),
+                request_body(&long, h, &MapContext::default()),
+                "{key}"
+            );
+            let zones = short
+                .get(&format!("{key}/dns_zones"))
+                .expect("the zone group");
+            let hand_zones = long.get(&format!("{hand}/dns_zones")).unwrap();
+            assert_eq!(zones.parent.as_deref(), Some(key));
+            assert_eq!(
+                request_body(&short, zones, &MapContext::default()),
+                request_body(&long, hand_zones, &MapContext::default()),
+                "{key}: one zone per group, in order"
+            );
+            // The references a hand-written endpoint has, so the graph orders it the same.
+            let refs = |m: &Model, k: &str| {
+                let mut v: Vec<String> = m
+                    .get(k)
+                    .unwrap()
+                    .refs
+                    .iter()
+                    .map(|r| r.id.clone())
+                    .collect();
+                v.sort();
+                v
+            };
+            assert_eq!(refs(&short, key), refs(&long, hand));
+        }
+    }
+
+    #[test]
+    fn one_group_takes_every_zone_and_defaults_from_the_kind() {
+        let m = model(
+            "  vault:\n    type: key_vault\n    resource_group: rg\n    name: team-vault\n    private_endpoints:\n      - { subnet: vnet/pe, dns_zones: [blob-zone, file-zone] }\n",
+        );
+        let r = m
+            .get("vault/pe-vault")
+            .expect("the default group's endpoint");
+        assert_eq!(super::group_of(r).as_deref(), Some("vault"));
+        let zones = m.get("vault/pe-vault/dns_zones").unwrap();
+        assert_eq!(zones.refs.len(), 2);
+        assert_eq!(
+            m.get("vault/pe-vault").unwrap().name.value,
+            "team-vault-pe-vault",
+            "after the vault's Azure name, not its key"
+        );
+    }
+
+    #[test]
+    fn bad_shorthands_are_located_errors() {
+        let (code, msg, at, hint) = error(
+            "  store:\n    type: storage_account\n    resource_group: rg\n    private_endpoints: [{ subnet: vnet/pe, groups: [blob, files] }]\n",
+        );
+        assert_eq!(
+            (code.as_str(), msg.as_str(), at.as_str(), hint.as_str()),
+            (
+                "E0113",
+                "a `storage_account` has no private endpoint group `files`",
+                "files",
+                "did you mean `file`?"
+            )
+        );
+        let (code, msg, at, _) = error(
+            "  store:\n    type: storage_account\n    resource_group: rg\n    private_endpoints: [{ subnet: vnet/pe, groups: [blob, file], dns_zones: [blob-zone] }]\n",
+        );
+        assert_eq!(
+            (code.as_str(), msg.as_str()),
+            (
+                "E0114",
+                "`store` names 2 private endpoint groups and 1 DNS zones",
+            )
+        );
+        assert!(at.starts_with("[blob-zone"), "at the zones: {at}");
+        let (code, msg, at, _) = error(
+            "  store:\n    type: storage_account\n    resource_group: rg\n    private_endpoints:\n      - { subnet: vnet/pe, groups: [blob] }\n      - { subnet: vnet/pe, groups: [blob] }\n",
+        );
+        assert_eq!(
+            (code.as_str(), msg.as_str(), at.as_str()),
+            (
+                "E0114",
+                "`store` has two private endpoints for the group `blob`",
+                "blob"
+            )
+        );
+        // A subnet that does not exist: reported at the entry's `subnet:` (its subnet part).
+        let (_, _, at, _) = error(
+            "  store:\n    type: storage_account\n    resource_group: rg\n    private_endpoints: [{ subnet: vnet/endpoints }]\n",
+        );
+        assert_eq!(at, "endpoints");
+        // An unknown field of an entry, with its closest.
+        let (code, _, at, hint) = error(
+            "  store:\n    type: storage_account\n    resource_group: rg\n    private_endpoints: [{ subnet: vnet/pe, group: [blob] }]\n",
+        );
+        assert_eq!(
+            (code.as_str(), at.as_str(), hint.as_str()),
+            ("E0111", "group", "did you mean `groups`?")
+        );
     }
 }

@@ -356,14 +356,17 @@ fn write_pe(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
                     ),
                 ));
             }
+            // The recordings name the configuration `privateEndpointIpConfig.<guid>`, its ID
+            // ending in that name (network/test_network_vnet.yaml).
+            let config = format!("privateEndpointIpConfig.{}", util::guid());
             let nic = with_identity(
                 &nrp,
                 json!({
                     "location": stored.get("location").cloned().unwrap_or(json!("")),
                     "properties": {
                         "ipConfigurations": [{
-                            "name": format!("privateEndpointIpConfig.{}", util::guid()),
-                            "id": format!("{}/ipConfigurations/privateEndpointIpConfig", nrp.id()),
+                            "name": config,
+                            "id": format!("{}/ipConfigurations/{config}", nrp.id()),
                             "properties": {
                                 "privateIPAddress": ip,
                                 "privateIPAllocationMethod": "Dynamic",

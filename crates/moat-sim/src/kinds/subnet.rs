@@ -46,11 +46,52 @@ fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
     network::delete(ctx, rp, &OPS)
 }
 
-/// Fills in a subnet body: its service endpoints and delegations share its state.
+/// Fills in a subnet body: its service endpoints and delegations share its state; the
+/// private endpoints in it and their NICs' IP configurations show as back-references, and
+/// its `purpose` becomes `PrivateEndpoints` (azure-cli network/test_network_vnet.yaml, the
+/// subnet `default` of `zhiyihuang-rg-euap-east-vnet`).
 fn render(st: &State, rec: &Record, v: &mut Value, now: f64) {
     network::render_common(st, rec, v, now);
     let state = rec.state(now).to_string();
+    let live = |r: &&Record| r.deleting_until.is_none_or(|t| t > now);
+    let endpoints: Vec<Value> = st
+        .resources
+        .values()
+        .filter(|r| r.kind == Kind::PrivateEndpoint)
+        .filter(live)
+        .filter(|r| {
+            util::str_at(&r.body, "/properties/subnet/id").is_some_and(|s| util::eq_ci(s, &rec.id))
+        })
+        .map(|r| json!({ "id": r.id }))
+        .collect();
+    let ip_configs: Vec<Value> = st
+        .resources
+        .values()
+        .filter(|r| r.kind == Kind::NetworkInterface)
+        .filter(live)
+        .flat_map(|r| {
+            r.body
+                .pointer("/properties/ipConfigurations")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|c| {
+                    util::str_at(c, "/properties/subnet/id")
+                        .is_some_and(|s| util::eq_ci(s, &rec.id))
+                })
+                .filter_map(|c| c.get("id").cloned())
+                .map(|id| json!({ "id": id }))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let props = util::obj_at(v, "/properties");
+    if !ip_configs.is_empty() {
+        props.insert("ipConfigurations".into(), Value::Array(ip_configs));
+    }
+    if !endpoints.is_empty() {
+        props.insert("privateEndpoints".into(), Value::Array(endpoints));
+        props.insert("purpose".into(), json!("PrivateEndpoints"));
+    }
     if let Some(Value::Array(eps)) = props.get_mut("serviceEndpoints") {
         for ep in eps {
             util::set_at(ep, "", "provisioningState", json!(state));

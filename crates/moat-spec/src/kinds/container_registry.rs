@@ -1,7 +1,8 @@
 //! The `container_registry` kind and its firewall. Its spec declaration: the fields, their docs and decoders.
 
-use super::ManagedIdentities;
+use super::{ManagedIdentities, PrivateEndpoints};
 use crate::ast::{Access, List, Toggle};
+use crate::span::Spanned;
 use crate::{spec_enum, spec_struct};
 
 spec_enum! {
@@ -36,6 +37,9 @@ spec_struct! {
         anonymous_pull: opt bool,
         /// The firewall.
         network_rules: opt RegistryNetworkRules,
+        /// Private endpoints of this resource in a subnet, one per group (shorthand for
+        /// `private_endpoint` resources keyed `<key>/pe-<group>`).
+        private_endpoints: opt Vec<Spanned<PrivateEndpoints>>,
         /// Managed identities: `{ system_assigned: true, user_assigned: [key] }`.
         identity: opt ManagedIdentities,
     }

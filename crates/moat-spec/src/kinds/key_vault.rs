@@ -1,5 +1,6 @@
 //! The `key_vault` kind: SKU, access model, soft delete and firewall. Its spec declaration: the fields, their docs and decoders.
 
+use super::PrivateEndpoints;
 use crate::ast::{Access, List, Toggle};
 use crate::span::Spanned;
 use crate::{spec_enum, spec_struct};
@@ -53,5 +54,8 @@ spec_struct! {
         enabled_for_template_deployment: opt bool,
         /// The firewall.
         network_rules: opt VaultNetworkRules,
+        /// Private endpoints of this resource in a subnet, one per group (shorthand for
+        /// `private_endpoint` resources keyed `<key>/pe-<group>`).
+        private_endpoints: opt Vec<Spanned<PrivateEndpoints>>,
     }
 }

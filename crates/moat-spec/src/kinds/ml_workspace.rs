@@ -1,8 +1,9 @@
 //! The `ml_workspace` kind: an Azure ML workspace and the resources it depends on. Its spec declaration: the fields, their docs and decoders.
 
-use super::ManagedIdentities;
+use super::{ManagedIdentities, PrivateEndpoints};
 use crate::ast::Toggle;
 use crate::decode::Map;
+use crate::span::Spanned;
 use crate::{spec_enum, spec_struct};
 
 spec_enum! {
@@ -70,5 +71,8 @@ spec_struct! {
         identity: opt ManagedIdentities,
         /// The workspace's managed network: isolation and outbound rules.
         managed_network: opt ManagedNetwork,
+        /// Private endpoints of this resource in a subnet, one per group (shorthand for
+        /// `private_endpoint` resources keyed `<key>/pe-<group>`).
+        private_endpoints: opt Vec<Spanned<PrivateEndpoints>>,
     }
 }

@@ -27,3 +27,21 @@ spec_struct! {
         nic_name: opt String,
     }
 }
+
+spec_struct! {
+    /// Private endpoints of this resource, one per group, each an ordinary `private_endpoint`
+    /// keyed `<key>/pe-<group>` (named `<name>-pe-<group>` after this resource's Azure name)
+    /// in plans and state.
+    PrivateEndpoints ("a private_endpoints entry") {
+        /// The subnet of the endpoints: `vnet/subnet`, a `subnet` key, or an ARM ID (immutable).
+        subnet: req String,
+        /// The groups (sub-resources) reached, one endpoint each (default: the kind's default
+        /// group — `blob`, `vault`, `registry`, `amlworkspace`).
+        groups: opt List,
+        /// `private_dns_zone` keys (or ARM IDs) the endpoints register in: with one group, all
+        /// of them; with several, one per group, in the order of `groups`.
+        dns_zones: opt List,
+        /// The endpoints' resource group (default: this resource's).
+        resource_group: opt String,
+    }
+}

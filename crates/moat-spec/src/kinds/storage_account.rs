@@ -1,5 +1,6 @@
 //! The `storage_account` kind: SKU, transport, access settings and firewall. Its spec declaration: the fields, their docs and decoders.
 
+use super::PrivateEndpoints;
 use crate::ast::{Access, List, Toggle};
 use crate::span::Spanned;
 use crate::{spec_enum, spec_struct};
@@ -72,5 +73,8 @@ spec_struct! {
         hierarchical_namespace: opt bool,
         /// The firewall.
         network_rules: opt StorageNetworkRules,
+        /// Private endpoints of this resource in a subnet, one per group (shorthand for
+        /// `private_endpoint` resources keyed `<key>/pe-<group>`).
+        private_endpoints: opt Vec<Spanned<PrivateEndpoints>>,
     }
 }

@@ -68,7 +68,54 @@ const CHILD_COLLECTIONS: &[(&str, &str, &str)] = &[
         "providers/Microsoft.KubernetesConfiguration/extensions",
         "2023-05-01",
     ),
+    // A workspace's managed-network outbound rules (the user's and Azure's own).
+    (
+        "microsoft.machinelearningservices/workspaces",
+        "outboundRules",
+        "2024-04-01",
+    ),
+    // A private endpoint's DNS zone group.
+    (
+        "microsoft.network/privateendpoints",
+        "privateDnsZoneGroups",
+        "2024-03-01",
+    ),
+    // A private DNS zone's links and the A records zone groups write into it.
+    (
+        "microsoft.network/privatednszones",
+        "virtualNetworkLinks",
+        "2024-06-01",
+    ),
+    ("microsoft.network/privatednszones", "A", "2024-06-01"),
 ];
+
+/// Resources Azure makes on the side and deletes with their owner, which moat never plans
+/// (the model's `KindDef::made_with`, not linked): (owner type, api-version, where the owner's
+/// body names them). A private endpoint's NIC is named in its `networkInterfaces`; a DNS zone
+/// group's A records in its configs' `recordSets` (the zone's ID plus `/A/<record set name>`).
+/// Outbound rules of category `Required` and `Dependency` are Azure's own too, made with the
+/// workspace (see [`snapshot`]).
+const MADE_WITH: &[(&str, &str, Made)] = &[
+    (
+        "microsoft.network/privateendpoints",
+        "2024-03-01",
+        Made::Ids("/properties/networkInterfaces"),
+    ),
+    (
+        "microsoft.network/privateendpoints/privatednszonegroups",
+        "2024-03-01",
+        Made::Records,
+    ),
+];
+
+/// Where an owner's body names what Azure made for it.
+#[derive(Clone, Copy)]
+enum Made {
+    /// An array of `{ "id": … }` at this JSON pointer.
+    Ids(&'static str),
+    /// A DNS zone group's A records.
+    Records,
+}
 
 /// Child collections that moat writes inside their parent's body and never plans on their own
 /// (NSG rules, routes): they are accounted for by the parent's plan entry.
@@ -380,6 +427,11 @@ pub struct Seen {
     pub kind: String,
     /// Tags (top-level resources only).
     pub tags: BTreeMap<String, String>,
+    /// Lower-cased ID of the resource Azure made this one for and deletes it with (a private
+    /// endpoint's NIC, a zone group's A records, a workspace's own outbound rules), and whether
+    /// an update of the owner rewrites it (a zone group's records): never in a plan, it may go
+    /// with its owner ([`MADE_WITH`]).
+    pub made_by: Option<(String, bool)>,
 }
 
 /// Everything the emulator holds in the subscription, by lower-cased ARM ID.
@@ -400,12 +452,22 @@ pub fn snapshot(base: &str) -> Snapshot {
                     .collect()
             })
             .unwrap_or_default();
+        // Azure's own outbound rules are made with the workspace (the rule's parent).
+        let category = v["properties"]["category"].as_str().unwrap_or_default();
+        let made_by = (id.to_ascii_lowercase().contains("/outboundrules/")
+            && matches!(category, "Required" | "Dependency"))
+        .then(|| {
+            let lower = id.to_ascii_lowercase();
+            let ws = lower[..lower.find("/outboundrules/").unwrap_or(lower.len())].to_string();
+            (ws, false)
+        });
         snap.insert(
             id.to_ascii_lowercase(),
             Seen {
                 id: id.to_string(),
                 kind: v["type"].as_str().unwrap_or_default().to_string(),
                 tags,
+                made_by,
             },
         );
     };
@@ -438,7 +500,70 @@ pub fn snapshot(base: &str) -> Snapshot {
             }
         }
     }
+    // What Azure made for each owner, read from the owner's own body. The type comes from the
+    // ID: a zone group's body has no `type` (`PrivateDnsZoneGroup` is a sub-resource).
+    let owners: Vec<(String, String)> = snap
+        .values()
+        .map(|s| (s.id.clone(), type_of(&s.id)))
+        .collect();
+    for (owner, kind) in owners {
+        for (ty, api, made) in MADE_WITH {
+            if kind != *ty {
+                continue;
+            }
+            let (status, body) = http(base, "GET", &format!("{owner}?api-version={api}"), None);
+            assert_eq!(status, 200, "GET {owner}: {status} {body}");
+            for id in made_ids(&body, *made) {
+                if let Some(s) = snap.get_mut(&id) {
+                    s.made_by = Some((owner.to_ascii_lowercase(), matches!(made, Made::Records)));
+                }
+            }
+        }
+    }
     snap
+}
+
+/// The lower-cased ARM type of an ID: `microsoft.network/privateendpoints/privatednszonegroups`
+/// for `…/providers/Microsoft.Network/privateEndpoints/pe/privateDnsZoneGroups/default`.
+pub fn type_of(id: &str) -> String {
+    let lower = id.to_ascii_lowercase();
+    let Some((_, rest)) = lower.rsplit_once("/providers/") else {
+        return String::new();
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    let mut ty = parts.first().map(|p| p.to_string()).unwrap_or_default();
+    for t in parts.iter().skip(1).step_by(2) {
+        ty.push('/');
+        ty.push_str(t);
+    }
+    ty
+}
+
+/// Lower-cased IDs of what `body` says Azure made for it.
+fn made_ids(body: &Value, made: Made) -> Vec<String> {
+    let each = |v: Option<&Value>| v.and_then(Value::as_array).cloned().unwrap_or_default();
+    match made {
+        Made::Ids(pointer) => each(body.pointer(pointer))
+            .iter()
+            .filter_map(|x| x["id"].as_str())
+            .map(str::to_ascii_lowercase)
+            .collect(),
+        Made::Records => each(body.pointer("/properties/privateDnsZoneConfigs"))
+            .iter()
+            .flat_map(|c| {
+                let zone = c["properties"]["privateDnsZoneId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                each(c.pointer("/properties/recordSets"))
+                    .iter()
+                    .filter(|r| r["recordType"].as_str() == Some("A"))
+                    .filter_map(|r| r["recordSetName"].as_str())
+                    .map(|n| format!("{zone}/a/{}", n.to_ascii_lowercase()))
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -901,7 +1026,8 @@ pub fn writes_of<'w>(entry: &Entry, writes: &'w [Sent]) -> Vec<&'w Sent> {
 }
 
 /// (b) Every resource that vanished was listed as deleted or replaced (an NSG rule or a route
-/// goes with an update of its parent).
+/// goes with an update of its parent; what Azure made for a resource, with a planned delete,
+/// replacement or update of that owner, or with the owner's own planned disappearance).
 pub fn check_vanished(
     plan: &PlanView,
     before: &Snapshot,
@@ -914,6 +1040,12 @@ pub fn check_vanished(
         .map(|(_, s)| s)
         .collect();
     for s in &gone {
+        if s.made_by
+            .as_ref()
+            .is_some_and(|(o, on_update)| owner_planned(plan, before, o, *on_update))
+        {
+            continue;
+        }
         let (entries, via_parent) = plan.find(&s.id.to_ascii_lowercase(), true);
         let ok = entries.iter().any(|e| {
             if via_parent {
@@ -939,6 +1071,24 @@ pub fn check_vanished(
         }
     }
     gone.len()
+}
+
+/// Whether the plan deletes or replaces `owner` (or, `on_update`, rewrites it), so that what
+/// Azure made for it may go: its own entry, else (a child not planned on its own) its
+/// parent's, else its own owner's.
+fn owner_planned(plan: &PlanView, before: &Snapshot, owner: &str, on_update: bool) -> bool {
+    // An update rewrites what its own entry made, not what a parent's update might.
+    let (entries, via_parent) = plan.find(owner, false);
+    if entries.iter().any(|e| {
+        matches!(e.action.as_str(), "delete" | "replace")
+            || (on_update && !via_parent && e.action == "update")
+    }) {
+        return true;
+    }
+    before
+        .get(owner)
+        .and_then(|s| s.made_by.as_ref())
+        .is_some_and(|(o, u)| o != owner && owner_planned(plan, before, o, *u))
 }
 
 /// (c) Every planned create (or replacement, update, move) exists afterwards and every planned
@@ -1009,6 +1159,27 @@ pub fn check_orphans(
                 format!(
                     "the state owns `{key}` ({}) but it does not exist",
                     short(id)
+                ),
+            ));
+        }
+    }
+}
+
+/// (e) What Azure made for a resource (its NIC, its records) does not outlive it, unless
+/// another owner now claims it (the record a replacement endpoint rewrote under its name).
+pub fn check_made_with_gone(before: &Snapshot, after: &Snapshot, out: &mut Vec<Violation>) {
+    for (id, s) in before {
+        if let Some((owner, _)) = &s.made_by
+            && !after.contains_key(owner)
+            && let Some(left) = after.get(id)
+            && left.made_by.is_none()
+        {
+            out.push(v(
+                'e',
+                format!(
+                    "{}, which Azure made for {}, outlived it",
+                    short(&left.id),
+                    short(before.get(owner).map_or(owner.as_str(), |o| o.id.as_str()))
                 ),
             ));
         }
