@@ -61,13 +61,28 @@ pub struct Args {
     /// Where the curves' SVG plots go (default: `docs/bench` in the work tree).
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
+    /// Sizes of the plan curve (comma-separated; default 100,1000,5000,10000, with
+    /// `--quick` 100,1000).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub plan_sizes: Vec<usize>,
+    /// VNets of the grid apply curve (comma-separated; default 1,3,10,30, with `--quick` 1,3).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub grid_sizes: Vec<usize>,
     /// Internal: measure the offline phases of one spec and print JSON.
     #[arg(long, hide = true, value_name = "SPEC")]
     pub offline_child: Option<PathBuf>,
+    /// Print the generated spec of N resources that the offline and plan benchmarks use, and
+    /// exit (to profile one phase by hand: `moat-bench --print-spec 50000 > big.yaml`).
+    #[arg(long, value_name = "N")]
+    pub print_spec: Option<usize>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(n) = args.print_spec {
+        print!("{}", specgen::spec(&format!("off{n}"), n));
+        return ExitCode::SUCCESS;
+    }
     if let Some(spec) = &args.offline_child {
         return match offline::measure(spec) {
             Ok(f) => {

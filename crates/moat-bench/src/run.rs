@@ -145,7 +145,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             out.seeded.push(SeededFigures::of(name, &runs));
             out.seeded_runs.extend(runs);
         }
-        let sizes: &[usize] = if args.quick { &[1, 3] } else { &[1, 3, 10, 30] };
+        let sizes: &[usize] = if !args.grid_sizes.is_empty() {
+            &args.grid_sizes
+        } else if args.quick {
+            &[1, 3]
+        } else {
+            &[1, 3, 10, 30]
+        };
         for &vnets in sizes {
             let text = crate::specgen::grid("grid", vnets);
             for limited in [true, false] {
@@ -221,7 +227,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             .iter()
             .map(|&ms| Duration::from_millis(ms))
             .collect();
-        let sizes: &[usize] = if args.quick {
+        let sizes: &[usize] = if !args.plan_sizes.is_empty() {
+            &args.plan_sizes
+        } else if args.quick {
             &[100, 1000]
         } else {
             &[100, 1000, 5000, 10_000]

@@ -1115,11 +1115,7 @@ async fn record(
     // What the service assigned (a principal ID), from the body this write returned; a write
     // that returned none (a no-op refresh) keeps what the record had.
     let mut outputs = store
-        .snapshot()
-        .await
-        .resources
-        .get(&r.key)
-        .map(|s| s.outputs.clone())
+        .with_record(|rec| rec.resources.get(&r.key).map(|s| s.outputs.clone()))
         .unwrap_or_default();
     if let Some(body) = final_body {
         for (name, path) in r.kind.def().server_outputs {

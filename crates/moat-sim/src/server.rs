@@ -8,7 +8,7 @@ use crate::kind::{self, Kind, RESOURCES_API, ResPath, rg_id};
 use crate::kinds;
 use crate::record::{Exchange, Recorder};
 use crate::reply::Reply;
-use crate::store::State;
+use crate::store::{Record, State};
 use crate::throttle::{Class, Limits, Taken, Throttle};
 use crate::{Stats, service_tags, util};
 use axum::body::{Body, Bytes};
@@ -459,13 +459,8 @@ fn list_of(
             rg.unwrap_or(""),
         ));
     }
-    let value: Vec<Value> = match &parent {
-        Some(pid) => ctx
-            .st
-            .children(pid, kind)
-            .into_iter()
-            .map(|r| kinds::render(ctx.st, r, ctx.now))
-            .collect(),
+    let records: Vec<&Record> = match &parent {
+        Some(pid) => ctx.st.children(pid, kind),
         None => ctx
             .st
             .resources
@@ -475,26 +470,36 @@ fn list_of(
                     && r.sub.eq_ignore_ascii_case(sub)
                     && rg.is_none_or(|g| r.rg.eq_ignore_ascii_case(g))
             })
-            .map(|r| kinds::render(ctx.st, r, ctx.now))
             .collect(),
     };
-    Ok(Reply::json(200, page(ctx, value)))
+    Ok(Reply::json(200, page(ctx, &records)))
 }
 
 /// Items per page of a typed list. ARM pages every list (`x-ms-pageable`, `nextLink`); the
 /// page sizes of the providers are not in the recordings, so one size serves them all.
 pub const LIST_PAGE: usize = 100;
 
-/// One page of `items`: from `$skiptoken` (an offset, opaque to clients), with a `nextLink`
-/// (this URL with the next offset) while items remain.
-fn page(ctx: &Ctx, mut items: Vec<Value>) -> Value {
+/// One page of `items`, rendered: from `$skiptoken` (an offset, opaque to clients), with a
+/// `nextLink` (this URL with the next offset) while items remain. Only the page's own items
+/// are rendered: rendering is the costly part (an NSG's `subnets` are found by a scan), and a
+/// list of thousands is read a hundred at a time.
+fn page(ctx: &Ctx, items: &[&Record]) -> Value {
     let from: usize = ctx
         .query("$skiptoken")
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
-    let rest = items.split_off(from.min(items.len()));
+    let rest = &items[from.min(items.len())..];
     let more = rest.len() > LIST_PAGE;
-    let value: Vec<Value> = rest.into_iter().take(LIST_PAGE).collect();
+    let shown = &rest[..rest.len().min(LIST_PAGE)];
+    let value: Vec<Value> = match shown.first() {
+        Some(first) => kinds::network::with_back_ref_index(ctx.st, first.kind, || {
+            shown
+                .iter()
+                .map(|r| kinds::render(ctx.st, r, ctx.now))
+                .collect()
+        }),
+        None => Vec::new(),
+    };
     if !more {
         return json!({ "value": value });
     }

@@ -488,3 +488,82 @@ async fn typed_lists_are_paged_with_next_links() {
     names.dedup();
     assert_eq!(names.len(), n, "every item once");
 }
+
+#[tokio::test]
+async fn listed_nsgs_and_route_tables_name_their_subnets_as_a_get_does() {
+    // A list renders a page's items with the subnets' back-references indexed once (not one
+    // scan of the cloud per item): every item must still carry exactly the `subnets` its own
+    // GET shows, on both pages, and an NSG no subnet uses carries none.
+    let (_sim, arm) = start(fast()).await;
+    rg(&arm, "rg").await;
+    let n = moat_sim::LIST_PAGE + 3;
+    for i in 0..n {
+        let nsg = res(
+            "rg",
+            &format!("Microsoft.Network/networkSecurityGroups/n{i:03}"),
+        );
+        let r = arm.put(&nsg, NET, json!({"location": "eastus2"})).await;
+        assert!(r.status < 300, "{}", r.body);
+    }
+    let rt = res("rg", "Microsoft.Network/routeTables/rt");
+    arm.put_wait(&rt, NET, json!({"location": "eastus2"})).await;
+    // n000 and n102 (first and second page) are used; n000 by two subnets.
+    let nsg = |i: usize| {
+        res(
+            "rg",
+            &format!("Microsoft.Network/networkSecurityGroups/n{i:03}"),
+        )
+    };
+    let vnet = res("rg", "Microsoft.Network/virtualNetworks/v");
+    arm.put_wait(&vnet, NET, vnet_body(json!([
+        {"name": "a", "properties": {"addressPrefix": "10.0.0.0/24", "networkSecurityGroup": {"id": nsg(0)}, "routeTable": {"id": rt}}},
+        {"name": "b", "properties": {"addressPrefix": "10.0.1.0/24", "networkSecurityGroup": {"id": nsg(0)}}},
+        {"name": "c", "properties": {"addressPrefix": "10.0.2.0/24", "networkSecurityGroup": {"id": nsg(n - 1)}}}
+    ]))).await;
+    let first = arm
+        .get(&res("rg", "Microsoft.Network/networkSecurityGroups"), NET)
+        .await;
+    let next = first.body["nextLink"].as_str().expect("a next link");
+    let second = arm.call_url("GET", next, None).await;
+    let items: Vec<Value> = first.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second.body["value"].as_array().unwrap())
+        .cloned()
+        .collect();
+    assert_eq!(items.len(), n);
+    let subnets_of = |v: &Value| -> Vec<String> {
+        v["properties"]["subnets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["id"].as_str().map(str::to_ascii_lowercase))
+            .collect()
+    };
+    for item in &items {
+        let id = item["id"].as_str().unwrap();
+        let got = arm.get(id, NET).await;
+        assert_eq!(subnets_of(item), subnets_of(&got.body), "{id}");
+    }
+    let by_name = |name: &str| {
+        items
+            .iter()
+            .find(|v| v["name"] == name)
+            .map(subnets_of)
+            .unwrap()
+    };
+    assert_eq!(by_name("n000").len(), 2);
+    assert_eq!(
+        by_name(&format!("n{:03}", n - 1)),
+        vec![format!("{vnet}/subnets/c").to_ascii_lowercase()]
+    );
+    assert!(by_name("n001").is_empty());
+    let tables = arm
+        .get(&res("rg", "Microsoft.Network/routeTables"), NET)
+        .await;
+    assert_eq!(
+        subnets_of(&tables.body["value"][0]),
+        vec![format!("{vnet}/subnets/a").to_ascii_lowercase()]
+    );
+}

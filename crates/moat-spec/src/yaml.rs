@@ -154,8 +154,15 @@ enum Frame {
         entries: Vec<Entry>,
         key: Option<Spanned<String>>,
         merges: Vec<Node>,
+        /// Key → position in `entries`, built once a mapping grows past [`INDEX_FROM`]
+        /// entries, so that the duplicate-key check stays linear for a `resources:` mapping
+        /// of tens of thousands of keys.
+        index: Option<HashMap<String, usize>>,
     },
 }
+
+/// Entries from which a mapping's keys are indexed instead of scanned.
+const INDEX_FROM: usize = 16;
 
 /// Parses one YAML document. On failure returns the problems found; parsing stops at the first
 /// syntax error (YAML cannot be resynchronised reliably) but reports every duplicate key.
@@ -286,6 +293,7 @@ pub fn parse(text: &str) -> Result<Node, Vec<Diagnostic>> {
                         entries: Vec::new(),
                         key: None,
                         merges: Vec::new(),
+                        index: None,
                     }
                 });
                 None
@@ -368,6 +376,7 @@ fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node, diags: &mut 
             entries,
             key,
             merges,
+            index,
             ..
         }) => match key.take() {
             None => {
@@ -405,7 +414,11 @@ fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node, diags: &mut 
                 ),
             },
             Some(k) => {
-                if let Some(first) = entries.iter().find(|e| e.key.value == k.value) {
+                let first = match index {
+                    Some(ix) => ix.get(&k.value).map(|&i| &entries[i]),
+                    None => entries.iter().find(|e| e.key.value == k.value),
+                };
+                if let Some(first) = first {
                     diags.push(
                         Diagnostic::error(
                             codes::E0102,
@@ -417,10 +430,22 @@ fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node, diags: &mut 
                         .hint("remove one of the two; YAML keys must be unique in a mapping"),
                     );
                 } else {
+                    if let Some(ix) = index {
+                        ix.insert(k.value.clone(), entries.len());
+                    }
                     entries.push(Entry {
                         key: k,
                         value: node,
                     });
+                    if index.is_none() && entries.len() >= INDEX_FROM {
+                        *index = Some(
+                            entries
+                                .iter()
+                                .enumerate()
+                                .map(|(i, e)| (e.key.value.clone(), i))
+                                .collect(),
+                        );
+                    }
                 }
             }
         },

@@ -16,7 +16,7 @@ mod ml_compute;
 mod ml_endpoint;
 mod ml_outbound_rule;
 mod ml_workspace;
-mod network;
+pub(crate) mod network;
 mod nsg;
 mod private_dns;
 mod private_endpoint;

@@ -35,13 +35,74 @@ pub fn render_common(st: &State, rec: &Record, v: &mut Value, now: f64) {
     util::set_at(v, "/properties", "provisioningState", json!(state));
 }
 
+/// The subnets whose body points at `id` through `ptr` (an NSG's or a route table's
+/// `subnets`), as `{"id": …}` objects in the store's order.
 pub fn back_refs(st: &State, id: &str, ptr: &str) -> Vec<Value> {
+    let ids = SUBNET_INDEX.with_borrow(|index| {
+        index
+            .as_ref()
+            .map(|ix| ix.get(&(ptr.to_string(), id.to_ascii_lowercase())).cloned())
+    });
+    let ids = match ids {
+        Some(found) => found.unwrap_or_default(),
+        None => live_subnets(st)
+            .filter(|r| util::str_at(&r.body, ptr).is_some_and(|x| util::eq_ci(x, id)))
+            .map(|r| r.id.clone())
+            .collect(),
+    };
+    ids.into_iter().map(|id| json!({ "id": id })).collect()
+}
+
+/// The pointers [`back_refs`] is asked about.
+const BACK_REF_PTRS: [&str; 2] = [
+    "/properties/networkSecurityGroup/id",
+    "/properties/routeTable/id",
+];
+
+/// (pointer, lower-cased target) → the subnets pointing at it.
+type SubnetIndex = std::collections::HashMap<(String, String), Vec<String>>;
+
+thread_local! {
+    /// Set by [`with_back_ref_index`] while one request renders many records, so that each
+    /// NSG or route table does not scan every subnet of the cloud (quadratic in lists of
+    /// thousands). Requests are served synchronously under the state lock, so nothing changes
+    /// the store while it is set.
+    static SUBNET_INDEX: std::cell::RefCell<Option<SubnetIndex>> = const { std::cell::RefCell::new(None) };
+}
+
+fn live_subnets(st: &State) -> impl Iterator<Item = &Record> {
     st.resources
         .values()
         .filter(|r| r.kind == Kind::Subnet && r.deleting_until.is_none())
-        .filter(|r| util::str_at(&r.body, ptr).is_some_and(|x| util::eq_ci(x, id)))
-        .map(|r| json!({"id": r.id}))
-        .collect()
+}
+
+/// Runs `f` (which renders many `kind` records of `st`) with the subnets' back-references
+/// indexed once, when `kind` renders them; otherwise just runs `f`.
+pub fn with_back_ref_index<R>(st: &State, kind: Kind, f: impl FnOnce() -> R) -> R {
+    if !matches!(kind, Kind::NetworkSecurityGroup | Kind::RouteTable) {
+        return f();
+    }
+    let mut index = SubnetIndex::new();
+    for r in live_subnets(st) {
+        for ptr in BACK_REF_PTRS {
+            if let Some(target) = util::str_at(&r.body, ptr) {
+                index
+                    .entry((ptr.to_string(), target.to_ascii_lowercase()))
+                    .or_default()
+                    .push(r.id.clone());
+            }
+        }
+    }
+    SUBNET_INDEX.with_borrow_mut(|ix| *ix = Some(index));
+    // Cleared on unwind too, so that a panicking render cannot leave a stale index behind.
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            SUBNET_INDEX.with_borrow_mut(|ix| *ix = None);
+        }
+    }
+    let _clear = Clear;
+    f()
 }
 
 /// How one Network kind's writes go, declared in its file.
