@@ -128,7 +128,7 @@ fn by_id(model: &Model, r: &moat_model::Ref) -> bool {
 /// True when the plan's live check stands in for the offline finding `d`: an ML203 note on a
 /// firewall subnet of an `existing:` network, which [`lint_live`] checks against the live
 /// network (ML201, ML202). A plan leaves such notes out; `validate` and `lint`, which do not
-/// read the cloud, keep them (a subnet named only by ARM ID stays unchecked everywhere).
+/// read the cloud, keep them (a firewall subnet named only by ARM ID stays unchecked).
 pub fn checked_live(model: &Model, d: &Diagnostic) -> bool {
     d.code == ids::ML203
         && model
