@@ -4,12 +4,12 @@
 
 use crate::catalogue::ids;
 use crate::cx::{Cx, SubnetRef, nsg_rules};
-use crate::nsg::{self, By, Endpoint, Probe};
+use crate::nsg::{self, By, Endpoint, Probe, Verdict};
 use crate::vmsizes;
 use moat_model::cidr::{self, Cidr};
 use moat_model::kinds::refs;
-use moat_model::{Body, Kind, Resource};
-use moat_spec::ast::{ClusterPurpose, Direction, KindSpec};
+use moat_model::{Body, Kind, Model, Ref, Resource};
+use moat_spec::ast::{ClusterPurpose, Direction, KindSpec, SecurityRule};
 use moat_spec::{Span, Spanned};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -334,78 +334,189 @@ fn purpose(cx: &mut Cx<'_>) {
     }
 }
 
-/// ML308/ML309: the NSG of each inference node subnet (ML309 also for the clusters attached
-/// as Kubernetes compute, whose inference router serves the scoring port there; ML308 is the
-/// v1 AKS compute's inbound management traffic).
-fn subnet_nsg(cx: &mut Cx<'_>) {
-    let mut by_subnet: BTreeMap<String, (String, Span)> = BTreeMap::new();
-    let mut v2_only: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    for (res, spec) in cx.specs(Kind::KubernetesCompute) {
-        let KindSpec::KubernetesCompute(_) = spec else {
-            continue;
-        };
-        let Some(cluster) = cx.target(res, refs::CLUSTER) else {
-            continue;
-        };
-        let Some(r) = cluster.reference(refs::NETWORK_SUBNET) else {
-            continue;
-        };
-        let at = res
-            .reference(refs::CLUSTER)
-            .map_or(res.key_span, |c| c.span);
-        if let Some(s) = r.target.clone() {
-            v2_only.insert(s.clone());
-            by_subnet.entry(s).or_insert((res.key.clone(), at));
+/// A subnet inference nodes sit in, and the compute that serves models from it.
+pub(crate) struct Inference<'m> {
+    /// The subnet reference: the cluster's `network.subnet`, or the compute's `create.subnet`.
+    pub subnet: &'m Ref,
+    /// The compute serving models from the subnet.
+    pub compute: &'m str,
+    /// Where the compute names its cluster or subnet.
+    pub at: Span,
+    /// An Azure ML (v1) AKS compute serves from it, whose management traffic ML308 checks;
+    /// `false` when only Kubernetes compute does (ML309 only).
+    pub v1: bool,
+}
+
+/// Every subnet inference nodes sit in (by ARM ID, once each), for ML308/ML309: the node
+/// subnet of a cluster attached as Kubernetes compute or AKS compute, and the `create.subnet`
+/// of an AKS compute Azure ML creates. The offline rules look up a declared subnet; the
+/// plan-time ones (`live.rs`) an existing one.
+pub(crate) fn inference_subnets<'m>(model: &'m Model) -> Vec<Inference<'m>> {
+    let managed = |kind| {
+        model
+            .of_kind(kind)
+            .filter(|r| matches!(r.body, Body::Spec(_)))
+    };
+    let cluster_subnet = |res: &'m Resource| {
+        res.reference(refs::CLUSTER)
+            .and_then(|r| r.target.as_deref())
+            .and_then(|t| model.get(t))
+            .and_then(|c| c.reference(refs::NETWORK_SUBNET))
+    };
+    let at_cluster = |res: &Resource| {
+        res.reference(refs::CLUSTER)
+            .map_or(res.key_span, |c| c.span)
+    };
+    let mut out: Vec<Inference<'_>> = Vec::new();
+    let mut put = |i: Inference<'m>, replace: bool| match out
+        .iter_mut()
+        .find(|o| o.subnet.id.eq_ignore_ascii_case(&i.subnet.id))
+    {
+        Some(o) if replace => *o = i,
+        Some(_) => {}
+        None => out.push(i),
+    };
+    for res in managed(Kind::KubernetesCompute) {
+        if let Some(r) = cluster_subnet(res) {
+            let i = Inference {
+                subnet: r,
+                compute: &res.key,
+                at: at_cluster(res),
+                v1: false,
+            };
+            put(i, false);
         }
     }
-    for (res, spec) in cx.specs(Kind::AksCompute) {
-        let KindSpec::AksCompute(c) = spec else {
+    for res in managed(Kind::AksCompute) {
+        let Body::Spec(KindSpec::AksCompute(c)) = &res.body else {
             continue;
         };
-        let (subnet, at) = if c.create.is_some() {
+        let (r, at) = if c.create.is_some() {
             let Some(r) = res.reference(refs::CREATE_SUBNET) else {
                 continue;
             };
-            (r.target.clone(), r.span)
+            (r, r.span)
         } else {
-            let Some(cluster) = cx.target(res, refs::CLUSTER) else {
+            let Some(r) = cluster_subnet(res) else {
                 continue;
             };
-            let Some(r) = cluster.reference(refs::NETWORK_SUBNET) else {
-                continue;
-            };
-            (
-                r.target.clone(),
-                res.reference(refs::CLUSTER)
-                    .map_or(res.key_span, |c| c.span),
-            )
+            (r, at_cluster(res))
         };
-        if let Some(s) = subnet {
-            v2_only.remove(&s);
-            by_subnet.insert(s, (res.key.clone(), at));
+        let i = Inference {
+            subnet: r,
+            compute: &res.key,
+            at,
+            v1: true,
+        };
+        put(i, true);
+    }
+    out
+}
+
+/// What an NSG does to the traffic of an inference subnet: the verdicts ML308/ML309 are made
+/// of, for the offline rules (an NSG of the spec) and the plan-time ones (a live NSG).
+pub(crate) struct AksVerdicts<'a> {
+    /// ML308: how `AzureMachineLearning` on TCP 443 is kept out (checked for v1 computes).
+    pub aml: Option<Verdict<'a>>,
+    /// ML309: no caller reaches TCP 80 or 443.
+    pub unreachable: bool,
+}
+
+/// Probes `rules` for an inference subnet (`here`) of a network (`vnet`) in `region`.
+pub(crate) fn aks_verdicts<'a>(
+    rules: &'a [Spanned<SecurityRule>],
+    region: Option<&str>,
+    here: &Endpoint,
+    vnet: Endpoint,
+    v1: bool,
+) -> AksVerdicts<'a> {
+    let aml = Endpoint::service("AzureMachineLearning", region);
+    let v = nsg::evaluate(
+        rules,
+        &Probe {
+            direction: Direction::Inbound,
+            port: 443,
+            from: &aml,
+            to: here,
+        },
+    );
+    // Callers: the network, the internet, and whatever the rules' inbound sources name.
+    let mut callers = vec![vnet, Endpoint::internet()];
+    for r in rules
+        .iter()
+        .filter(|r| r.value.direction.value == Direction::Inbound)
+    {
+        // Azure ML and the load balancer's probes are not callers of the endpoint.
+        for a in r.value.source.iter().flat_map(|s| s.value.0.iter()) {
+            if !["AzureMachineLearning", "AzureLoadBalancer"]
+                .iter()
+                .any(|t| {
+                    a.value.eq_ignore_ascii_case(t)
+                        || a.value
+                            .to_ascii_lowercase()
+                            .starts_with(&format!("{}.", t.to_ascii_lowercase()))
+                })
+            {
+                callers.push(Endpoint::from_address(&a.value));
+            }
         }
     }
-    for (key, (compute, at)) in by_subnet {
-        let v1 = !v2_only.contains(&key);
-        let Some(sub) = cx.subnet(&key) else { continue };
+    let reachable = callers.iter().any(|from| {
+        [80, 443].iter().any(|&port| {
+            nsg::evaluate(
+                rules,
+                &Probe {
+                    direction: Direction::Inbound,
+                    port,
+                    from,
+                    to: here,
+                },
+            )
+            .allowed
+        })
+    });
+    AksVerdicts {
+        aml: Some(v).filter(|v| v1 && !v.allowed),
+        unreachable: !reachable,
+    }
+}
+
+/// The inbound rule ML308's hint suggests.
+pub(crate) const AML_RULE: &str = "`{ name: azure-ml, priority: 100, direction: inbound, access: allow, protocol: tcp, source: AzureMachineLearning, destination_ports: [\"443\"] }`";
+/// ML308's note.
+pub(crate) const AML_NOTE: &str =
+    "Azure ML deploys models to the cluster and checks their health through it";
+
+/// ML308/ML309: the NSG of each inference node subnet of the spec (ML309 also for the clusters
+/// attached as Kubernetes compute, whose inference router serves the scoring port there; ML308
+/// is the v1 AKS compute's inbound management traffic).
+fn subnet_nsg(cx: &mut Cx<'_>) {
+    for i in inference_subnets(cx.model) {
+        let Some(key) = i.subnet.target.as_deref() else {
+            continue;
+        };
+        let Some(sub) = cx.subnet(key) else { continue };
         let Some((nsg_res, nsg_spec)) = cx.nsg_of(&sub) else {
             continue;
         };
         let Some(prefix) = sub.prefix() else { continue };
         let rules = nsg_rules(nsg_spec);
-        let here = Endpoint::network(vec![prefix]);
-        let region = cx.region_of(&sub);
-        let aml = Endpoint::service("AzureMachineLearning", region);
-        let v = nsg::evaluate(
+        let vnet_space = sub
+            .res
+            .parent
+            .as_deref()
+            .and_then(|p| cx.model.get(p))
+            .map(Cx::vnet_space)
+            .unwrap_or_default();
+        let found = aks_verdicts(
             rules,
-            &Probe {
-                direction: Direction::Inbound,
-                port: 443,
-                from: &aml,
-                to: &here,
-            },
+            cx.region_of(&sub),
+            &Endpoint::network(vec![prefix]),
+            Endpoint::network(vnet_space),
+            i.v1,
         );
-        if v1 && !v.allowed {
+        let compute = i.compute;
+        if let Some(v) = found.aml {
             let (span, label) = match v.by {
                 By::Rule(r) => (
                     r.value.priority.span,
@@ -416,11 +527,18 @@ fn subnet_nsg(cx: &mut Cx<'_>) {
                     format!("no rule allows it, so Azure's `{}` denies it", d.name),
                 ),
             };
-            let mut d = Cx::diag(ids::ML308, format!("NSG `{}` keeps `AzureMachineLearning` (TCP 443) out of AKS subnet `{key}`", nsg_res.key), span)
-                .label(label)
-                .with_secondary(at, format!("`{compute}` serves models from this subnet"))
-                .hint("add an inbound rule: `{ name: azure-ml, priority: 100, direction: inbound, access: allow, protocol: tcp, source: AzureMachineLearning, destination_ports: [\"443\"] }`")
-                .note("Azure ML deploys models to the cluster and checks their health through it");
+            let mut d = Cx::diag(
+                ids::ML308,
+                format!(
+                    "NSG `{}` keeps `AzureMachineLearning` (TCP 443) out of AKS subnet `{key}`",
+                    nsg_res.key
+                ),
+                span,
+            )
+            .label(label)
+            .with_secondary(i.at, format!("`{compute}` serves models from this subnet"))
+            .hint(format!("add an inbound rule: {AML_RULE}"))
+            .note(AML_NOTE);
             if let Some(allow) = v.shadowed_allow {
                 d = d.with_secondary(
                     allow.value.priority.span,
@@ -432,53 +550,11 @@ fn subnet_nsg(cx: &mut Cx<'_>) {
             }
             cx.push(d);
         }
-        // Callers: the network, the internet, and whatever the user's allow rules name.
-        let vnet_space = sub
-            .res
-            .parent
-            .as_deref()
-            .and_then(|p| cx.model.get(p))
-            .map(Cx::vnet_space)
-            .unwrap_or_default();
-        let mut callers = vec![Endpoint::network(vnet_space), Endpoint::internet()];
-        for r in rules
-            .iter()
-            .filter(|r| r.value.direction.value == Direction::Inbound)
-        {
-            // Azure ML and the load balancer's probes are not callers of the endpoint.
-            for a in r.value.source.iter().flat_map(|s| s.value.0.iter()) {
-                if !["AzureMachineLearning", "AzureLoadBalancer"]
-                    .iter()
-                    .any(|t| {
-                        a.value.eq_ignore_ascii_case(t)
-                            || a.value
-                                .to_ascii_lowercase()
-                                .starts_with(&format!("{}.", t.to_ascii_lowercase()))
-                    })
-                {
-                    callers.push(Endpoint::from_address(&a.value));
-                }
-            }
-        }
-        let reachable = callers.iter().any(|from| {
-            [80, 443].iter().any(|&port| {
-                nsg::evaluate(
-                    rules,
-                    &Probe {
-                        direction: Direction::Inbound,
-                        port,
-                        from,
-                        to: &here,
-                    },
-                )
-                .allowed
-            })
-        });
-        if !reachable {
+        if found.unreachable {
             cx.push(
                 Cx::diag(ids::ML309, format!("NSG `{}` lets no caller reach the scoring endpoint (TCP 80 or 443) in AKS subnet `{key}`", nsg_res.key), nsg_res.key_span)
                     .label("no inbound allow on TCP 80 or 443")
-                    .with_secondary(at, format!("`{compute}` serves models from this subnet"))
+                    .with_secondary(i.at, format!("`{compute}` serves models from this subnet"))
                     .hint("add an inbound allow rule on TCP 80/443 from where the endpoint is called, e.g. `source: VirtualNetwork`"),
             );
         }

@@ -24,7 +24,7 @@ mod usage;
 pub mod vmsizes;
 
 pub use catalogue::Rule;
-pub use live::{PolicyRead, PolicyReads, checked_live, lint_live, live_reads};
+pub use live::{NOT_FOUND, PolicyRead, PolicyReads, checked_live, lint_live, live_reads};
 
 use moat_model::Model;
 use moat_spec::{Diagnostic, SourceFile};

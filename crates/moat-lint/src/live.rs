@@ -1,16 +1,22 @@
-//! The rules that need the live cloud. At plan time, once the live bodies are read, a subnet of
-//! an `existing:` network is checked like a declared one:
+//! The rules that need the live cloud. At plan time, once the live bodies are read, a subnet
+//! outside the spec (of an `existing:` network, or named by full ARM ID) is checked like a
+//! declared one:
 //!
 //! - the subnet a storage or key vault firewall names must have the service's endpoint in the
 //!   live network (ML201, ML202; offline lint can only note it as not checked, ML203);
 //! - the subnet an AmlCompute cluster joins is checked against its live NSG (ML110–ML113) and
 //!   route table (ML114, ML115) with the offline rules' own evaluator (`nsg::evaluate`,
 //!   `aml::nsg_verdicts`, `aml::tunnel_gaps`): the live rules are converted into the spec's
-//!   rule type, Azure's default rules are the evaluator's own (every NSG has the same six).
+//!   rule type, Azure's default rules are the evaluator's own (every NSG has the same six);
+//! - the subnet AKS inference nodes sit in (`aks_compute.create.subnet`, or the node subnet of
+//!   a cluster attached as AKS or Kubernetes compute) is checked against its live NSG (ML308,
+//!   ML309) with `aks::aks_verdicts`, the offline rules' evaluation;
+//! - a subnet named by ARM ID is read by ID; one that is not there is E0203.
 //!
-//! Like every rule here it does no IO: [`live_reads`] says which NSGs and route tables to read
-//! beyond the spec's resources, and the caller hands in the bodies it read.
+//! Like every rule here it does no IO: [`live_reads`] says which subnets, NSGs and route tables
+//! to read beyond the spec's resources, and the caller hands in the bodies it read.
 
+use crate::aks;
 use crate::aml::{self, Member};
 use crate::catalogue::{self, ids};
 use crate::cx::nsg_rules;
@@ -21,52 +27,108 @@ use moat_model::kinds::refs;
 use moat_model::kinds::words::spec_word;
 use moat_model::{Body, Kind, Model, Resource, json};
 use moat_spec::ast::{self, Access, Direction, KindSpec, NextHop, OneOrMany, Protocol};
-use moat_spec::{Diagnostic, Severity, Span, Spanned};
+use moat_spec::{Diagnostic, Severity, Span, Spanned, codes};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-/// What the plan read for these rules beyond the spec's resources: the NSGs and route tables
-/// [`live_reads`] asked for, by lowercase ARM ID; a read that failed (or found nothing) keeps
-/// its reason.
+/// What the plan read for these rules beyond the spec's resources: the subnets, NSGs and route
+/// tables [`live_reads`] asked for, by lowercase ARM ID; a read that failed keeps its reason
+/// ([`NOT_FOUND`] when there was nothing).
 pub type PolicyReads = BTreeMap<String, Result<Value, String>>;
 
-/// An NSG or route table to read for [`lint_live`]: its ARM ID and kind (hence api-version).
+/// A subnet, NSG or route table to read for [`lint_live`]: its ARM ID and kind (hence
+/// api-version).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyRead {
     /// The ARM ID, as the live subnet spells it.
     pub id: String,
-    /// `NetworkSecurityGroup` or `RouteTable`.
+    /// `Subnet`, `NetworkSecurityGroup` or `RouteTable`.
     pub kind: Kind,
 }
 
-/// The NSGs and route tables of the existing subnets AmlCompute clusters join that are not
-/// resources of this spec: what the plan reads (once each) before [`lint_live`].
-pub fn live_reads(model: &Model, live: &BTreeMap<String, Value>) -> Vec<PolicyRead> {
+/// What a read of [`PolicyReads`] that found nothing (404) keeps as its reason.
+pub const NOT_FOUND: &str = "not found";
+
+/// What the plan reads (once each) before [`lint_live`], beyond the spec's resources: the
+/// subnets computes name by full ARM ID, then the NSGs and route tables of the existing
+/// subnets AmlCompute clusters (NSG and route table) and AKS inference nodes (NSG) join.
+/// `reads` holds what was read so far: a subnet's NSG is only known once the subnet is, so the
+/// plan calls this again with what it read until nothing new is asked for (two rounds at most).
+pub fn live_reads(
+    model: &Model,
+    live: &BTreeMap<String, Value>,
+    reads: &PolicyReads,
+) -> Vec<PolicyRead> {
     let mut out: Vec<PolicyRead> = Vec::new();
-    for j in joined(model, live) {
-        for (kind, id) in [
-            (Kind::NetworkSecurityGroup, j.nsg_id()),
-            (Kind::RouteTable, j.route_table_id()),
-        ] {
-            let Some(id) = id else { continue };
-            if declared(model, kind, id).is_some()
-                || out.iter().any(|r| r.id.eq_ignore_ascii_case(id))
-            {
-                continue;
-            }
+    let mut want = |kind: Kind, id: &str| {
+        if declared(model, kind, id).is_none()
+            && !reads.contains_key(&id.to_ascii_lowercase())
+            && !out.iter().any(|r| r.id.eq_ignore_ascii_case(id))
+        {
             out.push(PolicyRead {
                 id: id.to_string(),
                 kind,
             });
         }
+    };
+    for r in compute_subnets(model) {
+        if by_id(model, r) {
+            want(Kind::Subnet, &r.id);
+        }
+    }
+    for j in joined(model, live, reads) {
+        let Site::Found(net) = &j.site else { continue };
+        want_policies(net, true, &mut want);
+    }
+    for a in inference(model, live, reads) {
+        let Site::Found(net) = &a.site else { continue };
+        want_policies(net, false, &mut want);
     }
     out
+}
+
+/// The NSG (and with `routes` the route table) of a live subnet, to [`live_reads`]' `want`.
+fn want_policies(net: &Net<'_>, routes: bool, want: &mut impl FnMut(Kind, &str)) {
+    if let Some(id) = net.nsg_id() {
+        want(Kind::NetworkSecurityGroup, id);
+    }
+    if let Some(id) = net.route_table_id().filter(|_| routes) {
+        want(Kind::RouteTable, id);
+    }
+}
+
+/// The subnet references of the computes these rules check: AmlCompute clusters' `subnet:`
+/// and the AKS inference node subnets.
+fn compute_subnets(model: &Model) -> Vec<&moat_model::Ref> {
+    let mut out: Vec<&moat_model::Ref> = model
+        .of_kind(Kind::AmlCompute)
+        .filter(|r| matches!(r.body, Body::Spec(_)))
+        .filter_map(|r| r.reference(refs::SUBNET))
+        .collect();
+    out.extend(aks::inference_subnets(model).into_iter().map(|i| i.subnet));
+    out
+}
+
+/// True when `r` names a subnet by full ARM ID outside this spec (no resource of the spec has
+/// the ID, and its network is not one the spec creates): the plan reads it by ID.
+fn by_id(model: &Model, r: &moat_model::Ref) -> bool {
+    let lower = r.id.to_ascii_lowercase();
+    let Some(at) = lower.rfind("/subnets/") else {
+        return false;
+    };
+    let vnet = &r.id[..at];
+    r.kind == Kind::Subnet
+        && r.target.is_none()
+        && !model
+            .of_kind(Kind::VirtualNetwork)
+            .any(|v| !v.is_existing() && v.id.eq_ignore_ascii_case(vnet))
 }
 
 /// True when the plan's live check stands in for the offline finding `d`: an ML203 note on a
 /// firewall subnet of an `existing:` network, which [`lint_live`] checks against the live
 /// network (ML201, ML202). A plan leaves such notes out; `validate` and `lint`, which do not
-/// read the cloud, keep them (a subnet named only by ARM ID stays unchecked everywhere).
+/// read the cloud, keep them (a firewall subnet named only by ARM ID stays unchecked).
 pub fn checked_live(model: &Model, d: &Diagnostic) -> bool {
     d.code == ids::ML203
         && model
@@ -86,18 +148,54 @@ pub fn lint_live(
     reads: &PolicyReads,
 ) -> Vec<Diagnostic> {
     let mut out = firewalls(model, live);
-    for j in joined(model, live) {
-        if let Some(src) = j
+    for j in joined(model, live, reads) {
+        let net = match &j.site {
+            Site::Found(net) => net,
+            Site::Missing => {
+                out.extend(j.members.iter().map(|m| missing(m.subnet_span, &j.id)));
+                continue;
+            }
+            Site::Unread(why) => {
+                out.push(j.unchecked(
+                    ids::ML110,
+                    "ML110–ML115",
+                    "subnet",
+                    why,
+                    "make sure the subnet's NSG admits Azure Batch management and its route table lets Batch and Azure ML through before applying, or run the plan with read access to it",
+                ));
+                continue;
+            }
+        };
+        if let Some(src) = net
             .nsg_id()
             .and_then(|id| source(model, live, reads, Kind::NetworkSecurityGroup, id))
         {
-            nsg_checks(&j, &src, &mut out);
+            nsg_checks(&j, net, &src, &mut out);
         }
-        if let Some(src) = j
+        if let Some(src) = net
             .route_table_id()
             .and_then(|id| source(model, live, reads, Kind::RouteTable, id))
         {
-            tunnel_checks(&j, &src, &mut out);
+            tunnel_checks(&j, net, &src, &mut out);
+        }
+    }
+    for a in inference(model, live, reads) {
+        let net = match &a.site {
+            Site::Found(net) => net,
+            Site::Missing => {
+                out.push(missing(a.i.subnet.span, &a.i.subnet.id));
+                continue;
+            }
+            Site::Unread(why) => {
+                out.push(a.unchecked("subnet", why));
+                continue;
+            }
+        };
+        if let Some(src) = net
+            .nsg_id()
+            .and_then(|id| source(model, live, reads, Kind::NetworkSecurityGroup, id))
+        {
+            aks_checks(&a, net, &src, &mut out);
         }
     }
     out.sort_by(|a, b| (a.primary.span.start, &a.code).cmp(&(b.primary.span.start, &b.code)));
@@ -188,17 +286,21 @@ fn live_subnet<'a>(
     Some((vnet, body, subnet))
 }
 
-/// A live subnet of an `existing:` network and the AmlCompute clusters that join it.
-struct Joined<'m> {
+/// A live subnet a compute joins: of an `existing:` network (found in its live body) or named
+/// by ARM ID (read by ID).
+struct Net<'m> {
     /// `hub-vnet/ml-training`.
     name: String,
-    vnet: &'m Resource,
-    vnet_body: &'m Value,
     subnet: &'m Value,
-    members: Vec<Member<'m>>,
+    /// The network's address space, when known (a subnet read by ID has none).
+    space: Vec<Cidr>,
+    /// The network's region, when known.
+    region: Option<String>,
+    /// How the spec names it, for labels.
+    label: &'static str,
 }
 
-impl Joined<'_> {
+impl Net<'_> {
     fn nsg_id(&self) -> Option<&str> {
         json::get(self.subnet, "properties.networkSecurityGroup.id").and_then(Value::as_str)
     }
@@ -207,13 +309,105 @@ impl Joined<'_> {
         json::get(self.subnet, "properties.routeTable.id").and_then(Value::as_str)
     }
 
-    /// The network's region: the live body's, else the spec's.
-    fn region(&self) -> Option<String> {
-        self.vnet_body
+    fn prefixes(&self) -> Vec<Cidr> {
+        live_cidrs(
+            self.subnet,
+            "properties.addressPrefix",
+            "properties.addressPrefixes",
+        )
+    }
+
+    /// The subnet as a probe's endpoint, and its network's (the subnet's own range when the
+    /// network's space is unknown).
+    fn endpoints(&self) -> (Endpoint, Endpoint) {
+        let here = self.prefixes();
+        let vnet = if self.space.is_empty() {
+            here.clone()
+        } else {
+            self.space.clone()
+        };
+        (Endpoint::network(here), Endpoint::network(vnet))
+    }
+}
+
+/// What the plan found for a subnet reference outside the spec.
+enum Site<'m> {
+    Found(Net<'m>),
+    /// Named by ARM ID, and not there.
+    Missing,
+    /// Named by ARM ID, and the read failed: why.
+    Unread(String),
+}
+
+/// The live subnet `r` names: `None` when it is not outside the spec, was not read, or is a
+/// missing subnet of an `existing:` network (E0203, reported by the subnet's live check).
+fn site<'m>(
+    model: &'m Model,
+    live: &'m BTreeMap<String, Value>,
+    reads: &'m PolicyReads,
+    r: &moat_model::Ref,
+) -> Option<Site<'m>> {
+    if let Some((vnet, body, subnet)) = live_subnet(model, live, r) {
+        let region = body
             .get("location")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .or_else(|| self.vnet.location.as_ref().map(|l| l.value.clone()))
+            .or_else(|| vnet.location.as_ref().map(|l| l.value.clone()));
+        return Some(Site::Found(Net {
+            name: short(&r.id),
+            subnet,
+            space: live_cidrs(body, "", "properties.addressSpace.addressPrefixes"),
+            region,
+            label: "subnet of an `existing:` network",
+        }));
+    }
+    if !by_id(model, r) {
+        return None;
+    }
+    Some(match reads.get(&r.id.to_ascii_lowercase())? {
+        Ok(subnet) => Site::Found(Net {
+            name: short(&r.id),
+            subnet,
+            space: Vec::new(),
+            region: None,
+            label: "subnet named by ARM ID",
+        }),
+        Err(why) if why == NOT_FOUND => Site::Missing,
+        Err(why) => Site::Unread(why.clone()),
+    })
+}
+
+/// E0203 for a subnet named by ARM ID that the live cloud does not have.
+fn missing(at: Span, id: &str) -> Diagnostic {
+    Diagnostic::error(
+        codes::E0203,
+        format!("subnet `{}` does not exist", short(id)),
+        at,
+    )
+    .label("no such subnet in the live cloud")
+    .hint("check the ID's subscription, resource group, network and subnet names, or name a subnet this spec declares")
+}
+
+/// A live subnet and the AmlCompute clusters that join it.
+struct Joined<'m> {
+    site: Site<'m>,
+    /// The subnet's ARM ID.
+    id: String,
+    /// `hub-vnet/ml-training`.
+    name: String,
+    members: Vec<Member<'m>>,
+}
+
+impl Joined<'_> {
+    /// The network's region, else the first cluster's.
+    fn region(&self, net: &Net<'_>) -> Option<String> {
+        net.region.clone().or_else(|| {
+            self.members[0]
+                .res
+                .location
+                .as_ref()
+                .map(|l| l.value.clone())
+        })
     }
 
     /// The second and later clusters on the subnet, as secondary labels ("`b` joins it too").
@@ -226,6 +420,13 @@ impl Joined<'_> {
 
     fn at(&self) -> Span {
         self.members[0].subnet_span
+    }
+
+    fn label(&self) -> &'static str {
+        match &self.site {
+            Site::Found(n) => n.label,
+            _ => "subnet named by ARM ID",
+        }
     }
 
     /// The warning for rules (`rules`, reported as `code`) left unchecked because `what`
@@ -241,14 +442,18 @@ impl Joined<'_> {
                 ),
                 self.at(),
             )
-            .label("subnet of an `existing:` network")
+            .label(self.label())
             .hint(hint),
         )
     }
 }
 
-/// Every live subnet of an `existing:` network an AmlCompute cluster joins, in spec order.
-fn joined<'m>(model: &'m Model, live: &'m BTreeMap<String, Value>) -> Vec<Joined<'m>> {
+/// Every live subnet outside the spec an AmlCompute cluster joins, in spec order.
+fn joined<'m>(
+    model: &'m Model,
+    live: &'m BTreeMap<String, Value>,
+    reads: &'m PolicyReads,
+) -> Vec<Joined<'m>> {
     let mut out: Vec<Joined<'m>> = Vec::new();
     for res in model.of_kind(Kind::AmlCompute) {
         let Body::Spec(KindSpec::AmlCompute(spec)) = &res.body else {
@@ -257,30 +462,95 @@ fn joined<'m>(model: &'m Model, live: &'m BTreeMap<String, Value>) -> Vec<Joined
         let Some(r) = res.reference(refs::SUBNET) else {
             continue;
         };
-        let Some((vnet, vnet_body, subnet)) = live_subnet(model, live, r) else {
-            continue;
-        };
         let member = Member {
             res,
             spec,
             subnet_span: r.span,
         };
         let name = short(&r.id);
-        match out
-            .iter_mut()
-            .find(|j| j.vnet.key == vnet.key && j.name.eq_ignore_ascii_case(&name))
-        {
-            Some(j) => j.members.push(member),
-            None => out.push(Joined {
-                name,
-                vnet,
-                vnet_body,
-                subnet,
-                members: vec![member],
-            }),
+        if let Some(j) = out.iter_mut().find(|j| j.id.eq_ignore_ascii_case(&r.id)) {
+            j.members.push(member);
+            continue;
         }
+        let Some(site) = site(model, live, reads, r) else {
+            continue;
+        };
+        out.push(Joined {
+            site,
+            id: r.id.clone(),
+            name,
+            members: vec![member],
+        });
     }
     out
+}
+
+/// A live subnet outside the spec that AKS inference nodes sit in.
+struct Serving<'m> {
+    site: Site<'m>,
+    i: aks::Inference<'m>,
+    /// The compute's region.
+    location: Option<String>,
+}
+
+impl Serving<'_> {
+    /// A finding at the subnet reference, with the compute named when it is written elsewhere.
+    fn at(&self, d: Diagnostic) -> Diagnostic {
+        if self.i.at == self.i.subnet.span {
+            d
+        } else {
+            d.with_secondary(
+                self.i.at,
+                format!("`{}` serves models from this subnet", self.i.compute),
+            )
+        }
+    }
+
+    fn unchecked(&self, what: &str, why: &str) -> Diagnostic {
+        let label = match &self.site {
+            Site::Found(n) => n.label,
+            _ => "subnet named by ARM ID",
+        };
+        self.at(
+            Diagnostic::new(
+                Severity::Warning,
+                ids::ML308,
+                format!(
+                    "ML308/ML309 are not checked for AKS subnet `{}`: cannot read its {what}: {why}",
+                    short(&self.i.subnet.id)
+                ),
+                self.i.subnet.span,
+            )
+            .label(label)
+            .hint("make sure the subnet's NSG admits `AzureMachineLearning` on TCP 443 and callers on TCP 80/443 before applying, or run the plan with read access to it"),
+        )
+    }
+
+    /// The network's region, else the compute's.
+    fn region(&self, net: &Net<'_>) -> Option<String> {
+        net.region.clone().or_else(|| self.location.clone())
+    }
+}
+
+/// Every live subnet outside the spec AKS inference nodes sit in (once each), in spec order.
+fn inference<'m>(
+    model: &'m Model,
+    live: &'m BTreeMap<String, Value>,
+    reads: &'m PolicyReads,
+) -> Vec<Serving<'m>> {
+    aks::inference_subnets(model)
+        .into_iter()
+        .filter_map(|i| {
+            Some(Serving {
+                site: site(model, live, reads, i.subnet)?,
+                location: model
+                    .get(i.compute)
+                    .and_then(|r| r.location.as_ref())
+                    .map(|l| l.value.clone()),
+                i,
+            })
+        })
+        .collect()
 }
 
 /// A resource of this spec with `kind` and ARM ID `id`.
@@ -527,21 +797,28 @@ fn verdict_labels(d: Diagnostic, src: &Source<'_>, v: &Verdict<'_>, does: &str) 
     d
 }
 
+/// The rules of an NSG: the spec's as written, or the live body's as the spec's rule type;
+/// `Err` with why when it could not be read, `None` when a declared one is not an NSG's spec.
+fn nsg_source_rules<'a>(
+    src: &'a Source<'_>,
+) -> Option<Result<Cow<'a, [Spanned<ast::SecurityRule>]>, &'a str>> {
+    match src {
+        Source::Spec(r) => match &r.body {
+            Body::Spec(KindSpec::NetworkSecurityGroup(n)) => Some(Ok(Cow::Borrowed(nsg_rules(n)))),
+            _ => None,
+        },
+        Source::Live { body, .. } => Some(Ok(Cow::Owned(live_rules(body)))),
+        Source::Unread { why, .. } => Some(Err(why)),
+    }
+}
+
 /// ML110–ML113 on the NSG of a live subnet.
-fn nsg_checks(j: &Joined<'_>, src: &Source<'_>, out: &mut Vec<Diagnostic>) {
+fn nsg_checks(j: &Joined<'_>, net: &Net<'_>, src: &Source<'_>, out: &mut Vec<Diagnostic>) {
     let what = src.what("NSG");
     let name = src.named("NSG");
-    let rules: Vec<Spanned<ast::SecurityRule>>;
-    let rules: &[Spanned<ast::SecurityRule>] = match src {
-        Source::Spec(r) => match &r.body {
-            Body::Spec(KindSpec::NetworkSecurityGroup(n)) => nsg_rules(n),
-            _ => return,
-        },
-        Source::Live { body, .. } => {
-            rules = live_rules(body);
-            &rules
-        }
-        Source::Unread { why, .. } => {
+    let rules = match nsg_source_rules(src) {
+        Some(Ok(rules)) => rules,
+        Some(Err(why)) => {
             out.push(j.unchecked(
                 ids::ML110,
                 "ML110–ML113",
@@ -551,23 +828,11 @@ fn nsg_checks(j: &Joined<'_>, src: &Source<'_>, out: &mut Vec<Diagnostic>) {
             ));
             return;
         }
+        None => return,
     };
-    let here = Endpoint::network(live_cidrs(
-        j.subnet,
-        "properties.addressPrefix",
-        "properties.addressPrefixes",
-    ));
-    let space = live_cidrs(j.vnet_body, "", "properties.addressSpace.addressPrefixes");
-    let vnet = Endpoint::network(if space.is_empty() {
-        live_cidrs(
-            j.subnet,
-            "properties.addressPrefix",
-            "properties.addressPrefixes",
-        )
-    } else {
-        space
-    });
-    let region = j.region();
+    let rules = rules.as_ref();
+    let (here, vnet) = net.endpoints();
+    let region = j.region(net);
     let found = aml::nsg_verdicts(
         rules,
         region.as_deref(),
@@ -669,7 +934,7 @@ fn nsg_checks(j: &Joined<'_>, src: &Source<'_>, out: &mut Vec<Diagnostic>) {
 }
 
 /// ML114/ML115 on the route table of a live subnet.
-fn tunnel_checks(j: &Joined<'_>, src: &Source<'_>, out: &mut Vec<Diagnostic>) {
+fn tunnel_checks(j: &Joined<'_>, net: &Net<'_>, src: &Source<'_>, out: &mut Vec<Diagnostic>) {
     let what = src.what("route table");
     let name = src.named("route table");
     let routes: Vec<Spanned<ast::Route>>;
@@ -695,7 +960,7 @@ fn tunnel_checks(j: &Joined<'_>, src: &Source<'_>, out: &mut Vec<Diagnostic>) {
             return;
         }
     };
-    let region = j.region();
+    let region = j.region(net);
     let Some((default, gaps)) = aml::tunnel_gaps(routes, region.as_deref()) else {
         return;
     };
@@ -736,5 +1001,56 @@ fn tunnel_checks(j: &Joined<'_>, src: &Source<'_>, out: &mut Vec<Diagnostic>) {
             d = d.with_secondary(default.value.address_prefix.span, "forced tunnelling here");
         }
         out.push(j.with_members(d));
+    }
+}
+
+/// ML308/ML309 on the NSG of a live subnet AKS inference nodes sit in.
+fn aks_checks(a: &Serving<'_>, net: &Net<'_>, src: &Source<'_>, out: &mut Vec<Diagnostic>) {
+    let what = src.what("NSG");
+    let name = src.named("NSG");
+    let rules = match nsg_source_rules(src) {
+        Some(Ok(rules)) => rules,
+        Some(Err(why)) => {
+            out.push(a.unchecked(&what, why));
+            return;
+        }
+        None => return,
+    };
+    let rules = rules.as_ref();
+    let (here, vnet) = net.endpoints();
+    let region = a.region(net);
+    let found = aks::aks_verdicts(rules, region.as_deref(), &here, vnet, a.i.v1);
+    let sub = &net.name;
+    if let Some(v) = found.aml {
+        let d = diag(
+            ids::ML308,
+            format!("{what} keeps `AzureMachineLearning` (TCP 443) out of AKS subnet `{sub}`"),
+            a.i.subnet.span,
+        );
+        let does = if v.shadowed_allow.is_some() {
+            "denies it first"
+        } else {
+            "denies it"
+        };
+        out.push(
+            a.at(verdict_labels(d, src, &v, does)
+                .hint(src.fix(format!("add an inbound rule to {name}: {}", aks::AML_RULE)))
+                .note(aks::AML_NOTE)),
+        );
+    }
+    if found.unreachable {
+        out.push(
+            a.at(diag(
+                ids::ML309,
+                format!(
+                    "{what} lets no caller reach the scoring endpoint (TCP 80 or 443) in AKS subnet `{sub}`"
+                ),
+                a.i.subnet.span,
+            )
+            .label(format!("{what}: no inbound allow on TCP 80 or 443"))
+            .hint(src.fix(format!(
+                "add an inbound allow rule on TCP 80/443 to {name} from where the endpoint is called, e.g. `source: VirtualNetwork`"
+            )))),
+        );
     }
 }

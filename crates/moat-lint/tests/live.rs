@@ -241,7 +241,7 @@ fn the_live_nsg_and_route_table_of_an_existing_subnet_are_read_once_each() {
         !offline.iter().any(|d| d.code.starts_with("ML11")),
         "{offline:?}"
     );
-    let wanted = moat_lint::live_reads(&m, &hub(Some(NSG_ID), Some(RT_ID)));
+    let wanted = moat_lint::live_reads(&m, &hub(Some(NSG_ID), Some(RT_ID)), &none());
     assert_eq!(
         wanted,
         [
@@ -257,12 +257,12 @@ fn the_live_nsg_and_route_table_of_an_existing_subnet_are_read_once_each() {
         "two clusters on one subnet: one read each"
     );
     // No NSG, no route table: nothing to read, Batch ports are open, nothing to report.
-    assert!(moat_lint::live_reads(&m, &hub(None, None)).is_empty());
+    assert!(moat_lint::live_reads(&m, &hub(None, None), &none()).is_empty());
     assert!(moat_lint::lint_live(&m, &hub(None, None), &none()).is_empty());
     // The spec's own NSG and route table are not read: the spec says what they hold.
     let team_nsg = m.get("team-nsg").unwrap().id.to_uppercase();
     let team_rt = m.get("team-rt").unwrap().id.clone();
-    assert!(moat_lint::live_reads(&m, &hub(Some(&team_nsg), Some(&team_rt))).is_empty());
+    assert!(moat_lint::live_reads(&m, &hub(Some(&team_nsg), Some(&team_rt)), &none()).is_empty());
 }
 
 #[test]
@@ -567,5 +567,348 @@ fn an_nsg_and_route_table_of_the_spec_attached_to_an_existing_subnet_are_checked
             .starts_with("add an inbound rule to NSG `team-nsg`"),
         "{:?}",
         d.hint
+    );
+}
+
+/// AKS inference nodes in subnets outside the spec: `scoring` (an AKS compute Azure ML
+/// creates) in `hub/ml-inference` of an `existing:` network, and the nodes of `aks` (attached
+/// as Kubernetes compute) and the cluster `train` in subnets named only by ARM ID.
+const AKS_SPEC: &str = "\
+stack: live-aks
+location: westeurope
+resources:
+  rg: { type: resource_group }
+  hub: { type: virtual_network, existing: { resource_group: net-rg, name: hub-vnet } }
+  store: { type: storage_account, resource_group: rg, name: liveaks }
+  vault: { type: key_vault, resource_group: rg, name: live-aks-vault }
+  insights: { type: application_insights, resource_group: rg }
+  ws: { type: ml_workspace, resource_group: rg, storage_account: store, key_vault: vault,
+        application_insights: insights }
+  scoring:
+    type: aks_compute
+    workspace: ws
+    create: { agent_count: 2, vm_size: Standard_D3_v2, cluster_purpose: dev_test, subnet: hub/ml-inference,
+              service_cidr: 10.250.0.0/16, dns_service_ip: 10.250.0.10 }
+  aks:
+    type: aks_cluster
+    resource_group: rg
+    node_count: 3
+    vm_size: Standard_D3_v2
+    network: { plugin: azure, subnet: /subscriptions/10ca1000-0000-4000-8000-000000000001/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/spoke-vnet/subnets/aks-nodes,
+               service_cidr: 10.1.0.0/16, dns_service_ip: 10.1.0.10 }
+  k8s: { type: kubernetes_compute, workspace: ws, cluster: aks }
+  train: { type: aml_compute, workspace: ws, vm_size: STANDARD_D2_V2, max_nodes: 2,
+           subnet: /subscriptions/10ca1000-0000-4000-8000-000000000001/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/spoke-vnet/subnets/training }
+";
+
+const AKS_NSG_ID: &str = "/subscriptions/10ca1000-0000-4000-8000-000000000001/resourceGroups/net-rg/providers/Microsoft.Network/networkSecurityGroups/aks-nsg";
+const NODES_ID: &str = "/subscriptions/10ca1000-0000-4000-8000-000000000001/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/spoke-vnet/subnets/aks-nodes";
+const TRAINING_ID: &str = "/subscriptions/10ca1000-0000-4000-8000-000000000001/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/spoke-vnet/subnets/training";
+const SPOKE_NSG_ID: &str = "/subscriptions/10ca1000-0000-4000-8000-000000000001/resourceGroups/net-rg/providers/Microsoft.Network/networkSecurityGroups/spoke-nsg";
+
+/// The hub's live body: `ml-inference` behind `aks-nsg`.
+fn aks_hub() -> BTreeMap<String, Value> {
+    BTreeMap::from([(
+        "hub".to_string(),
+        json!({"location": "westeurope", "properties": {
+            "addressSpace": {"addressPrefixes": ["10.20.0.0/16"]},
+            "subnets": [{"name": "ml-inference", "properties": {
+                "addressPrefix": "10.20.16.0/20",
+                "networkSecurityGroup": {"id": AKS_NSG_ID}}}]}}),
+    )])
+}
+
+/// A subnet as a GET by its ID returns it, behind `spoke-nsg`.
+fn spoke_subnet(name: &str, prefix: &str) -> Value {
+    json!({"id": format!("/subscriptions/10ca1000-0000-4000-8000-000000000001/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/spoke-vnet/subnets/{name}"),
+        "name": name, "properties": {"addressPrefix": prefix,
+        "networkSecurityGroup": {"id": SPOKE_NSG_ID}}})
+}
+
+fn named_nsg(id: &str, rules: Vec<Value>) -> Value {
+    let name = id.rsplit('/').next().unwrap();
+    json!({"id": id, "name": name, "properties": {"securityRules": rules}})
+}
+
+fn deny_in() -> Value {
+    rule("deny-all-in", 300, "Inbound", "Deny", "*", "*", "*")
+}
+
+fn aml_in() -> Value {
+    rule(
+        "azure-ml",
+        100,
+        "Inbound",
+        "Allow",
+        "AzureMachineLearning",
+        "*",
+        "443",
+    )
+}
+
+fn callers_in() -> Value {
+    rule(
+        "scoring",
+        110,
+        "Inbound",
+        "Allow",
+        "VirtualNetwork",
+        "*",
+        "443",
+    )
+}
+
+#[test]
+fn subnets_by_arm_id_then_their_nsgs_are_read_in_rounds_once_each() {
+    let m = resolved(AKS_SPEC);
+    let live = aks_hub();
+    let first = moat_lint::live_reads(&m, &live, &none());
+    let read = |id: &str, kind| moat_lint::PolicyRead {
+        id: id.to_string(),
+        kind,
+    };
+    use moat_model::Kind;
+    assert_eq!(
+        first,
+        [
+            read(TRAINING_ID, Kind::Subnet),
+            read(NODES_ID, Kind::Subnet),
+            read(AKS_NSG_ID, Kind::NetworkSecurityGroup),
+        ],
+        "the subnets by ID and the hub subnet's NSG"
+    );
+    // Once the subnets are read, their (shared) NSG is asked for, once.
+    let mut got = reads(&[
+        (TRAINING_ID, Ok(spoke_subnet("training", "10.30.1.0/24"))),
+        (NODES_ID, Ok(spoke_subnet("aks-nodes", "10.30.16.0/20"))),
+        (AKS_NSG_ID, Ok(named_nsg(AKS_NSG_ID, vec![aml_in()]))),
+    ]);
+    assert_eq!(
+        moat_lint::live_reads(&m, &live, &got),
+        [read(SPOKE_NSG_ID, Kind::NetworkSecurityGroup)]
+    );
+    got.insert(
+        SPOKE_NSG_ID.to_ascii_lowercase(),
+        Ok(named_nsg(SPOKE_NSG_ID, vec![batch_allowed()])),
+    );
+    assert!(moat_lint::live_reads(&m, &live, &got).is_empty());
+    // Everything open (Azure's defaults admit the network; the allow rules Azure ML and
+    // Batch): clean.
+    assert!(
+        moat_lint::lint_live(&m, &live, &got).is_empty(),
+        "{:?}",
+        moat_lint::lint_live(&m, &live, &got)
+    );
+}
+
+/// The reads for [`AKS_SPEC`] with `aks-nsg` holding `hub_rules` and `spoke-nsg` `spoke_rules`.
+fn aks_reads(hub_rules: Vec<Value>, spoke_rules: Vec<Value>) -> moat_lint::PolicyReads {
+    reads(&[
+        (TRAINING_ID, Ok(spoke_subnet("training", "10.30.1.0/24"))),
+        (NODES_ID, Ok(spoke_subnet("aks-nodes", "10.30.16.0/20"))),
+        (AKS_NSG_ID, Ok(named_nsg(AKS_NSG_ID, hub_rules))),
+        (SPOKE_NSG_ID, Ok(named_nsg(SPOKE_NSG_ID, spoke_rules))),
+    ])
+}
+
+#[test]
+fn ml308_ml309_a_live_hub_nsg_keeping_azure_ml_and_callers_out_of_an_aks_subnet() {
+    let m = resolved(AKS_SPEC);
+    // Offline the hub subnet's NSG is unknown: nothing is claimed for it.
+    assert!(
+        !moat_lint::lint(&m)
+            .iter()
+            .any(|d| d.code == "ML308" || d.code == "ML309")
+    );
+    let spoke_ok = || vec![batch_allowed(), callers_in()];
+    let deny_aml = rule(
+        "deny-aml",
+        200,
+        "Inbound",
+        "Deny",
+        "AzureMachineLearning",
+        "*",
+        "443",
+    );
+    let found = moat_lint::lint_live(&m, &aks_hub(), &aks_reads(vec![deny_aml], spoke_ok()));
+    assert_eq!(codes(&found), ["ML308"], "{found:?}");
+    let d = &found[0];
+    assert_eq!(d.severity, moat_spec::Severity::Warning);
+    assert_eq!(
+        d.message,
+        "live NSG `aks-nsg` keeps `AzureMachineLearning` (TCP 443) out of AKS subnet `hub-vnet/ml-inference`"
+    );
+    // Located at the compute's `create.subnet`.
+    assert_eq!(
+        d.primary.span.start as usize,
+        AKS_SPEC.find("hub/ml-inference").unwrap()
+    );
+    assert_eq!(
+        d.primary.text.as_str(),
+        "live NSG `aks-nsg`: rule `deny-aml` (priority 200) denies it"
+    );
+    assert!(
+        d.hint.as_deref().unwrap_or_default().starts_with(
+            "ask the network's owners to add an inbound rule to NSG `aks-nsg`: `{ name: azure-ml,"
+        ),
+        "{:?}",
+        d.hint
+    );
+
+    // Everything inbound denied: Azure ML and every caller are kept out.
+    let found = moat_lint::lint_live(&m, &aks_hub(), &aks_reads(vec![deny_in()], spoke_ok()));
+    assert_eq!(codes(&found), ["ML308", "ML309"], "{found:?}");
+    assert_eq!(
+        found[1].message,
+        "live NSG `aks-nsg` lets no caller reach the scoring endpoint (TCP 80 or 443) in AKS subnet `hub-vnet/ml-inference`"
+    );
+    assert!(
+        found[1].hint.as_deref().unwrap_or_default().starts_with(
+            "ask the network's owners to add an inbound allow rule on TCP 80/443 to NSG `aks-nsg`"
+        ),
+        "{:?}",
+        found[1].hint
+    );
+
+    // Fixed: Azure ML and the network's callers allowed before the deny.
+    let fixed = aks_reads(vec![aml_in(), callers_in(), deny_in()], spoke_ok());
+    assert!(moat_lint::lint_live(&m, &aks_hub(), &fixed).is_empty());
+}
+
+#[test]
+fn subnets_named_by_arm_id_are_checked_against_their_live_nsg() {
+    let m = resolved(AKS_SPEC);
+    let hub_ok = || vec![aml_in(), callers_in()];
+    // `spoke-nsg` denies everything inbound: Batch is kept from `train` (ML110) and callers
+    // from the Kubernetes compute's nodes (ML309; ML308 is the v1 AKS compute's only).
+    let found = moat_lint::lint_live(&m, &aks_hub(), &aks_reads(hub_ok(), vec![deny_in()]));
+    assert_eq!(codes(&found), ["ML309", "ML110"], "{found:?}");
+    let nodes = &found[0];
+    assert_eq!(
+        nodes.message,
+        "live NSG `spoke-nsg` lets no caller reach the scoring endpoint (TCP 80 or 443) in AKS subnet `spoke-vnet/aks-nodes`"
+    );
+    assert_eq!(
+        nodes.primary.span.start as usize,
+        AKS_SPEC.find(NODES_ID).unwrap()
+    );
+    // The compute that serves from the cluster's subnet is named where it names the cluster.
+    let cluster_at = AKS_SPEC.find("cluster: aks").unwrap() + "cluster: ".len();
+    assert!(
+        nodes
+            .secondary
+            .iter()
+            .any(|s| s.span.start as usize == cluster_at && s.text.contains("`k8s` serves models")),
+        "{nodes:?}"
+    );
+    let batch = &found[1];
+    assert!(batch.is_error());
+    assert_eq!(
+        batch.message,
+        "live NSG `spoke-nsg` of subnet `spoke-vnet/training` blocks Azure Batch management (TCP 29876 from `BatchNodeManagement`)"
+    );
+    assert_eq!(
+        batch.primary.span.start as usize,
+        AKS_SPEC.find(TRAINING_ID).unwrap()
+    );
+    assert!(
+        batch
+            .hint
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("ask the network's owners to add an inbound rule to NSG `spoke-nsg`"),
+        "{:?}",
+        batch.hint
+    );
+    // Passes: Batch and the callers allowed.
+    let ok = aks_reads(hub_ok(), vec![batch_allowed(), callers_in(), deny_in()]);
+    assert!(moat_lint::lint_live(&m, &aks_hub(), &ok).is_empty());
+}
+
+#[test]
+fn a_missing_subnet_by_arm_id_is_a_located_error_and_an_unreadable_one_a_warning() {
+    let m = resolved(AKS_SPEC);
+    let hub_ok = || Ok(named_nsg(AKS_NSG_ID, vec![aml_in(), callers_in()]));
+    let gone = reads(&[
+        (TRAINING_ID, Err(moat_lint::NOT_FOUND.to_string())),
+        (NODES_ID, Err(moat_lint::NOT_FOUND.to_string())),
+        (AKS_NSG_ID, hub_ok()),
+    ]);
+    let found = moat_lint::lint_live(&m, &aks_hub(), &gone);
+    assert_eq!(codes(&found), ["E0203", "E0203"], "{found:?}");
+    assert!(found.iter().all(|d| d.is_error()));
+    assert_eq!(
+        found[0].message,
+        "subnet `spoke-vnet/aks-nodes` does not exist"
+    );
+    assert_eq!(
+        found[0].primary.span.start as usize,
+        AKS_SPEC.find(NODES_ID).unwrap()
+    );
+    assert_eq!(
+        found[1].message,
+        "subnet `spoke-vnet/training` does not exist"
+    );
+    assert_eq!(
+        found[1].primary.span.start as usize,
+        AKS_SPEC.find(TRAINING_ID).unwrap()
+    );
+    // Nothing further is asked for a subnet that is not there.
+    assert!(moat_lint::live_reads(&m, &aks_hub(), &gone).is_empty());
+
+    let why = "AuthorizationFailed (403): no read access".to_string();
+    let denied = reads(&[
+        (TRAINING_ID, Err(why.clone())),
+        (NODES_ID, Err(why.clone())),
+        (AKS_NSG_ID, Err(why.clone())),
+    ]);
+    let found = moat_lint::lint_live(&m, &aks_hub(), &denied);
+    assert_eq!(codes(&found), ["ML308", "ML308", "ML110"], "{found:?}");
+    assert!(
+        found
+            .iter()
+            .all(|d| d.severity == moat_spec::Severity::Warning)
+    );
+    assert_eq!(
+        found[0].message,
+        format!(
+            "ML308/ML309 are not checked for AKS subnet `hub-vnet/ml-inference`: cannot read its live NSG `aks-nsg`: {why}"
+        )
+    );
+    assert_eq!(
+        found[1].message,
+        format!(
+            "ML308/ML309 are not checked for AKS subnet `spoke-vnet/aks-nodes`: cannot read its subnet: {why}"
+        )
+    );
+    assert_eq!(
+        found[2].message,
+        format!(
+            "ML110–ML115 are not checked for subnet `spoke-vnet/training`: cannot read its subnet: {why}"
+        )
+    );
+    // A subnet by ID in a network the spec creates is not read: it may not exist yet.
+    let with_spoke = AKS_SPEC.replace(
+        "  k8s:",
+        "  spoke: { type: virtual_network, resource_group: rg, name: spoke-vnet, address_space: [10.30.0.0/16],\n           subnets: { other: { address_prefix: 10.30.16.0/20 } } }\n  k8s:",
+    );
+    let spoke_id = resolved(&with_spoke).get("spoke").unwrap().id.clone();
+    let own = resolved(&with_spoke.replace(
+        "/subscriptions/10ca1000-0000-4000-8000-000000000001/resourceGroups/net-rg/providers/Microsoft.Network/virtualNetworks/spoke-vnet/",
+        &format!("{spoke_id}/"),
+    ));
+    assert!(
+        own.get("train")
+            .unwrap()
+            .reference("subnet")
+            .unwrap()
+            .target
+            .is_none(),
+        "not one of the spec's subnets"
+    );
+    let wanted = moat_lint::live_reads(&own, &aks_hub(), &none());
+    assert!(
+        wanted.iter().all(|r| r.kind != moat_model::Kind::Subnet),
+        "{wanted:?}"
     );
 }

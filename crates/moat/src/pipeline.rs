@@ -218,9 +218,18 @@ pub async fn make_plan(
             .collect();
         let mut diags = moat_model::kinds::check_live(&c.model, &bodies);
         // The network rules that need the live cloud: a firewall subnet of an `existing:`
-        // network, and the live NSG and route table of an existing subnet a cluster joins
-        // (read here, once each: GETs only, nothing is written).
-        let reads = read_policies(s, &moat_lint::live_reads(&c.model, &bodies)).await;
+        // network, and the live NSG and route table of an existing subnet a cluster or AKS
+        // inference nodes join, a subnet named by ARM ID read first (read here, once each:
+        // GETs only, nothing is written). A subnet's NSG is known once the subnet is read,
+        // hence rounds; the second finds nothing new, the bound only guards the loop.
+        let mut reads = moat_lint::PolicyReads::new();
+        for _ in 0..3 {
+            let wanted = moat_lint::live_reads(&c.model, &bodies, &reads);
+            if wanted.is_empty() {
+                break;
+            }
+            reads.extend(read_policies(s, &wanted).await);
+        }
         diags.extend(moat_lint::lint_live(&c.model, &bodies, &reads));
         if !diags.is_empty() {
             for d in &diags {
@@ -274,10 +283,11 @@ pub async fn make_plan(
     }
 }
 
-/// GETs the NSGs and route tables the live network rules need beyond the spec's resources
-/// (`moat_lint::live_reads`), concurrently through the plan's client (its throttling and
-/// retries pace them like the other reads). A read that fails, or finds nothing, keeps why:
-/// the rules then say "not checked" instead of guessing.
+/// GETs the subnets, NSGs and route tables the live network rules need beyond the spec's
+/// resources (`moat_lint::live_reads`), concurrently through the plan's client (its throttling
+/// and retries pace them like the other reads). A read that fails, or finds nothing, keeps
+/// why: the rules then say "not checked" (or, for a subnet named by ID, E0203) instead of
+/// guessing.
 async fn read_policies(s: &Session, wanted: &[moat_lint::PolicyRead]) -> moat_lint::PolicyReads {
     use futures_util::stream::{self, StreamExt};
     use moat_arm::Arm as _;
@@ -286,7 +296,7 @@ async fn read_policies(s: &Session, wanted: &[moat_lint::PolicyRead]) -> moat_li
         .map(|r| async move {
             let got = match arm.get(&r.id, r.kind.api_version()).await {
                 Ok(Some(body)) => Ok(body),
-                Ok(None) => Err("not found".to_string()),
+                Ok(None) => Err(moat_lint::NOT_FOUND.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             (r.id.to_ascii_lowercase(), got)
