@@ -156,12 +156,18 @@ fn capacity(limit: BucketLimit) -> f64 {
     (f64::from(limit.burst) * BURST_HEADROOM).floor().max(1.0)
 }
 
+/// One second of refill, but never more than half the bucket: a bucket that refills faster
+/// than its burst per second (ARM's own do not; a time-scaled emulator's do) would otherwise
+/// sit below its pace level even when full, and every request would go at the slowest pace.
 fn pace_level(limit: BucketLimit) -> f64 {
-    (limit.refill_per_sec * PACE_SECONDS).max(1.0)
+    (limit.refill_per_sec * PACE_SECONDS)
+        .min(capacity(limit) / 2.0)
+        .max(1.0)
 }
 
+/// The same share of the pace level as [`PACE_FLOOR_SECONDS`] is of [`PACE_SECONDS`].
 fn pace_floor(limit: BucketLimit) -> f64 {
-    limit.refill_per_sec * PACE_FLOOR_SECONDS
+    pace_level(limit) * (PACE_FLOOR_SECONDS / PACE_SECONDS)
 }
 
 #[derive(Debug)]
@@ -693,6 +699,23 @@ mod tests {
         );
         let left = t.tokens("s", RequestClass::Read).expect("bucket");
         assert!((39.0..39.1).contains(&left), "{left}");
+    }
+
+    #[test]
+    fn a_bucket_refilling_faster_than_its_burst_is_paced_below_half_of_it() {
+        // ARM's own buckets: one second of refill, and 0.4 s of it as the floor.
+        let reads = ClientLimits::default().reads;
+        assert_eq!((pace_level(reads), pace_floor(reads)), (25.0, 10.0));
+        // A time-scaled bucket (writes at time scale 0.01: 200 + 1 000/s) used to have a pace
+        // level of 1 000 and a floor of 400, above its whole capacity of 180: it was always
+        // "below the floor" and sent at 1/32 of the refill however full it was.
+        let scaled = BucketLimit {
+            burst: 200,
+            refill_per_sec: 1000.0,
+        };
+        assert_eq!(capacity(scaled), 180.0);
+        assert_eq!(pace_level(scaled), 90.0);
+        assert!((pace_floor(scaled) - 36.0).abs() < 1e-9);
     }
 
     #[tokio::test]

@@ -560,11 +560,9 @@ fn figures_json(args: &Args, f: &Figures, total: f64) -> Value {
         .iter()
         .find(|p| p.resources == 2000 && p.cloud == "applied" && p.reads == "get");
     let off = |n: usize| offline.iter().find(|o| o.resources == n);
-    let budget_1000 = f
-        .grid
-        .iter()
-        .find(|(v, a)| *v == 30 && a.limited)
-        .map(|(_, a)| a.ratio);
+    let grid_1000 = f.grid.iter().find(|(v, a)| *v == 30 && a.limited);
+    let budget_1000 = grid_1000.map(|(_, a)| a.ratio);
+    let budget_1000_observable = grid_1000.map(|(_, a)| a.observable_ratio);
     let op = |name: &str| f.ops.iter().find(|o| o.op == name && o.resources == 2000);
     let date = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -593,6 +591,7 @@ fn figures_json(args: &Args, f: &Figures, total: f64) -> Value {
         "apply_wide_vnet_ratio": seeded("wide VNet").and_then(|s| s.observable_p50),
         "apply_wide_vnet_ratio_p90": seeded("wide VNet").and_then(|s| s.observable_p90),
         "apply_1000_budget_ratio": budget_1000,
+        "apply_1000_budget_observable_ratio": budget_1000_observable,
         "plan_2000_seconds": p2000.map(|p| p.wall_s),
         "plan_2000_http_429": p2000.map(|p| p.http_429),
         "plan_2000_lower_bound_ratio": p2000.map(|p| p.ratio),

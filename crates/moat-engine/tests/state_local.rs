@@ -437,3 +437,39 @@ async fn the_fingerprint_key_is_created_once_private_and_shared_by_every_run() {
     let e = a.fingerprint_key().await.unwrap_err();
     assert!(e.to_string().contains("fingerprint-key"), "{e}");
 }
+
+#[tokio::test]
+async fn a_write_after_our_own_still_sees_another_writer_in_between() {
+    // A backend that wrote the file last skips re-reading it while the file is unchanged; a
+    // record another writer put there since must still be refused, whether it replaced the
+    // file (as moat does) or rewrote it in place.
+    let tmp = tempfile::tempdir().unwrap();
+    let a = LocalBackend::new(tmp.path(), "s");
+    assert_eq!(a.read().await.unwrap(), None);
+    let mut r = record("s");
+    r.serial = 1;
+    a.write(&r).await.unwrap();
+    r.serial = 2;
+    a.write(&r).await.unwrap();
+
+    let b = LocalBackend::new(tmp.path(), "s");
+    let mut theirs = b.read().await.unwrap().unwrap();
+    theirs.serial = 3;
+    b.write(&theirs).await.unwrap();
+    r.serial = 3;
+    let e = a.write(&r).await.unwrap_err();
+    assert!(e.to_string().contains("changed since it was read"), "{e}");
+
+    // Rewritten in place, same inode (and a different length, so that the check does not
+    // hang on the file system's time resolution).
+    let c = LocalBackend::new(tmp.path(), "s");
+    let mut mine = c.read().await.unwrap().unwrap();
+    mine.serial = 4;
+    c.write(&mine).await.unwrap();
+    let mut edited = mine.clone();
+    edited.serial = 50;
+    std::fs::write(c.state_path(), edited.to_json()).unwrap();
+    mine.serial = 5;
+    let e = c.write(&mine).await.unwrap_err();
+    assert!(e.to_string().contains("changed since it was read"), "{e}");
+}

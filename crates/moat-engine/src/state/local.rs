@@ -36,6 +36,32 @@ pub struct LocalBackend {
     dir: PathBuf,
     stack: String,
     seen: Mutex<Seen>,
+    /// The state file as this process last wrote it (see [`Stamp`]).
+    written: Mutex<Option<Stamp>>,
+}
+
+/// What a state file looked like on disk: another writer replaces it (a new inode) or
+/// rewrites it (a new size or time), so an unchanged stamp means the file still holds the
+/// record this process wrote last, and the next write need not read and parse it again (at
+/// a thousand resources that read costs as much as the write itself).
+#[derive(Debug, Clone, PartialEq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(Stamp {
+        len: m.len(),
+        modified: m.modified().ok(),
+        inode,
+    })
 }
 
 /// What this backend last read or wrote, for the optimistic concurrency check.
@@ -53,6 +79,7 @@ impl LocalBackend {
             dir: dir.into(),
             stack: stack.into(),
             seen: Mutex::new(Seen::Never),
+            written: Mutex::new(None),
         }
     }
 
@@ -160,15 +187,24 @@ impl StateBackend for LocalBackend {
 
     async fn write(&self, record: &StateRecord) -> Result<(), StateError> {
         let location = self.location();
-        let stored = self.read_stored()?;
-        let now = match &stored {
-            Some(r) => Seen::Present {
-                lineage: r.lineage.clone(),
-                serial: r.serial,
-            },
-            None => Seen::Absent,
-        };
         let seen = self.seen();
+        let ours = self
+            .written
+            .lock()
+            .ok()
+            .and_then(|w| w.clone())
+            .filter(|w| stamp(&self.state_path()).as_ref() == Some(w));
+        let now = match ours {
+            // Still the file this process wrote: what it holds is what we saw.
+            Some(_) => seen.clone(),
+            None => match self.read_stored()? {
+                Some(r) => Seen::Present {
+                    lineage: r.lineage,
+                    serial: r.serial,
+                },
+                None => Seen::Absent,
+            },
+        };
         if seen == Seen::Never {
             return Err(StateError::Conflict {
                 location,
@@ -181,12 +217,11 @@ impl StateBackend for LocalBackend {
                 reason: "the stored record changed since it was read (another writer?)".to_owned(),
             });
         }
-        check_successor(
-            &location,
-            &self.stack,
-            stored.as_ref().map(|r| (r.lineage.as_str(), r.serial)),
-            record,
-        )?;
+        let stored = match &now {
+            Seen::Present { lineage, serial } => Some((lineage.as_str(), *serial)),
+            _ => None,
+        };
+        check_successor(&location, &self.stack, stored, record)?;
         self.create_dir()?;
         let bytes = record.to_json().into_bytes();
         let dir = self.dir.clone();
@@ -194,6 +229,9 @@ impl StateBackend for LocalBackend {
         tokio::task::spawn_blocking(move || write_atomic(&dir, &path, &bytes))
             .await
             .map_err(|e| io_err("write", &self.state_path(), std::io::Error::other(e)))??;
+        if let Ok(mut w) = self.written.lock() {
+            *w = stamp(&self.state_path());
+        }
         self.set_seen(Seen::Present {
             lineage: record.lineage.clone(),
             serial: record.serial,
