@@ -10,7 +10,8 @@
 //! estimate refills at the published rate, scaled by our share (below).
 //!
 //! * **Pacing.** While the estimate is above the *pace level* (one second of refill: 25
-//!   reads, 10 writes or deletes) requests go out as fast as the caller sends them, at most
+//!   reads, 10 writes or deletes; never more than half the bucket, for buckets that refill
+//!   faster than their burst per second, as a time-scaled emulator's do) requests go out as fast as the caller sends them, at most
 //!   one in flight per 16 tokens left — per 32 for 30 s after a header came in more than 3
 //!   below our own count, i.e. showed other clients drawing on the bucket — so up to 16
 //!   processes starting together cannot overdraw the burst in their first round trip. Below it, a client sends at
