@@ -965,6 +965,7 @@ fn run(s: &Scenario) -> (Report, PathBuf) {
             note = Some(match first {
                 First::Killed => {
                     if harness::kill_after_first_write(&dir, &url, &state, &apply1, &rec, marker) {
+                        harness::settle(&rec);
                         "the first apply was killed after its first write".to_string()
                     } else {
                         "the first apply finished before it could be killed".to_string()

@@ -628,6 +628,24 @@ pub fn next_seq(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Waits until no new traffic file has appeared in `dir` for a while (at most a few
+/// seconds): a killed moat may have had other requests in flight, which the emulator still
+/// serves and records after the kill — they belong to the killed run, not to the next one.
+pub fn settle(dir: &Path) {
+    let quiet = Duration::from_millis(400);
+    let started = Instant::now();
+    let mut last = next_seq(dir);
+    let mut since = Instant::now();
+    while since.elapsed() < quiet && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = next_seq(dir);
+        if now != last {
+            last = now;
+            since = Instant::now();
+        }
+    }
+}
+
 /// Whether `dir` holds a traffic file of a write (PUT, PATCH, DELETE, POST) numbered `from` or
 /// later.
 pub fn has_write_since(dir: &Path, from: u64) -> bool {
