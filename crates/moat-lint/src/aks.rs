@@ -501,13 +501,7 @@ fn subnet_nsg(cx: &mut Cx<'_>) {
         };
         let Some(prefix) = sub.prefix() else { continue };
         let rules = nsg_rules(nsg_spec);
-        let vnet_space = sub
-            .res
-            .parent
-            .as_deref()
-            .and_then(|p| cx.model.get(p))
-            .map(Cx::vnet_space)
-            .unwrap_or_default();
+        let vnet_space = cx.space_of(&sub);
         let found = aks_verdicts(
             rules,
             cx.region_of(&sub),

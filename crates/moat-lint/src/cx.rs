@@ -118,16 +118,22 @@ impl<'m> Cx<'m> {
             .unwrap_or_default()
     }
 
-    /// The addresses of a declared subnet's network, as a probe's endpoint: the network's
-    /// address space, or the subnet's `prefix` when the space is unknown.
-    pub fn network_of(&self, subnet: &SubnetRef<'m>, prefix: Cidr) -> crate::nsg::Endpoint {
-        let space = subnet
+    /// The address space of a declared subnet's network (empty when the network is not a
+    /// managed one of this spec).
+    pub fn space_of(&self, subnet: &SubnetRef<'m>) -> Vec<Cidr> {
+        subnet
             .res
             .parent
             .as_deref()
             .and_then(|p| self.model.get(p))
             .map(Self::vnet_space)
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// The addresses of a declared subnet's network, as a probe's endpoint: the network's
+    /// address space, or the subnet's `prefix` when the space is unknown.
+    pub fn network_of(&self, subnet: &SubnetRef<'m>, prefix: Cidr) -> crate::nsg::Endpoint {
+        let space = self.space_of(subnet);
         crate::nsg::Endpoint::network(if space.is_empty() {
             vec![prefix]
         } else {

@@ -553,18 +553,7 @@ fn computes(cx: &mut Cx<'_>, pes: &[Pe<'_>]) {
         };
         let Some(prefix) = sub.prefix() else { continue };
         let here = Endpoint::network(vec![prefix]);
-        let space = sub
-            .res
-            .parent
-            .as_deref()
-            .and_then(|p| cx.model.get(p))
-            .map(Cx::vnet_space)
-            .unwrap_or_default();
-        let vnet = Endpoint::network(if space.is_empty() {
-            vec![prefix]
-        } else {
-            space
-        });
+        let vnet = cx.network_of(&sub, prefix);
         let internet = Endpoint::internet();
         let rules = crate::cx::nsg_rules(n);
         let admitted = [&internet, &vnet].iter().any(|from| {
