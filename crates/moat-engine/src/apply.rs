@@ -169,10 +169,7 @@ impl StateStore {
     /// still knows its change is durable before it goes on).
     pub async fn update(&self, f: impl FnOnce(&mut StateRecord)) -> Result<(), StateError> {
         let mine = {
-            let mut guard = self
-                .record
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut guard = lock(&self.record);
             f(&mut guard.0);
             guard.1 += 1;
             guard.1
@@ -182,43 +179,13 @@ impl StateStore {
             return Ok(());
         }
         let (snapshot, upto) = {
-            let mut guard = self
-                .record
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut guard = lock(&self.record);
             guard.0.serial += 1;
             (guard.0.clone(), guard.1)
         };
         self.backend.write(&snapshot).await?;
         *written = upto;
         Ok(())
-    }
-
-    /// Applies `f` to the record without waiting for a write: the change goes to disk with
-    /// the next [`update`](Self::update) or [`flush`](Self::flush). For changes that are safe
-    /// to lose in a crash — a journal entry cleared just before the resource is recorded (a
-    /// crash in between leaves the entry, which the next apply follows to its end again) — so
-    /// that a write costs one durable state write fewer.
-    pub fn stage(&self, f: impl FnOnce(&mut StateRecord)) {
-        let mut guard = self
-            .record
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard.0);
-        guard.1 += 1;
-    }
-
-    /// Writes what [`stage`](Self::stage) left in memory, if anything.
-    pub async fn flush(&self) -> Result<(), StateError> {
-        let pending = self
-            .record
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .1;
-        if *self.writer.lock().await >= pending {
-            return Ok(());
-        }
-        self.update(|_| {}).await
     }
 
     /// Reads the current record in place.
@@ -622,11 +589,6 @@ pub async fn apply(
             break;
         }
     }
-    // Journal entries cleared after a failed write were staged, not written (see `write`).
-    // Should this write fail, they stay on disk and the next apply follows their operations
-    // to the end again — which costs it a poll each and loses nothing — while the error that
-    // made the state unwritable has already failed the writes that needed it.
-    let _unflushed = store.flush().await;
     ApplyReport {
         outcomes,
         cancelled,
@@ -1120,9 +1082,9 @@ async fn write(
         request_id: started.request_id.clone(),
     });
     let result = follow(arm, &started.operation).await;
-    // Staged, not written: the caller records the outcome next (one durable write for both),
-    // and the walk flushes whatever is left when it ends.
-    store.stage(|rec| rec.journal.retain(|j| j.key != key));
+    store
+        .update(|rec| rec.journal.retain(|j| j.key != key))
+        .await?;
     match result {
         Ok(v) => Ok(v),
         Err(e) if is_delete && e.is_not_found() => Ok(None),
