@@ -39,8 +39,12 @@ pub struct Args {
     pub latency_ms: u64,
     /// How many plans of 1 000 resources the concurrent-plan benchmark runs at once, one run
     /// per value (comma-separated).
-    #[arg(long, value_delimiter = ',', value_name = "LIST", default_values_t = [2, 5])]
+    #[arg(long, value_delimiter = ',', value_name = "LIST", default_values_t = [2, 5, 10])]
     pub concurrent_plans: Vec<usize>,
+    /// Resources of each of the five plans of the concurrent benchmark's GET-read run, where
+    /// ARM's read budget binds (0: skip that run).
+    #[arg(long, default_value_t = 200)]
+    pub concurrent_get_resources: usize,
     /// Emulator latency per request for apply and the baseline, milliseconds.
     #[arg(long, default_value_t = 0)]
     pub apply_latency_ms: u64,
@@ -68,6 +72,10 @@ pub struct Args {
     /// VNets of the grid apply curve (comma-separated; default 1,3,10,30, with `--quick` 1,3).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub grid_sizes: Vec<usize>,
+    /// Time scale of the grid apply curve: Azure cadence, as the seeded applies, so that a
+    /// write's fixed cost weighs against the provider's poll interval as it would on Azure.
+    #[arg(long, default_value_t = 0.1)]
+    pub grid_time_scale: f64,
     /// Internal: measure the offline phases of one spec and print JSON.
     #[arg(long, hide = true, value_name = "SPEC")]
     pub offline_child: Option<PathBuf>,

@@ -84,6 +84,10 @@ pub struct Stats {
     pub throttled: u64,
     /// Requests a fault rule fired on.
     pub faults_injected: u64,
+    /// Microseconds requests held the cloud's state lock, all together. Requests are served
+    /// one at a time under it, so no number of clients gets their answers sooner than this.
+    #[serde(default)]
+    pub state_lock_micros: u64,
 }
 
 impl Stats {

@@ -290,6 +290,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
             }
         };
         let mut st = lock(&shared.state);
+        let held = std::time::Instant::now();
         st.sweep(now);
         let mut ctx = Ctx {
             st: &mut st,
@@ -317,6 +318,9 @@ pub async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
         {
             eprintln!("moat sim: {e}");
         }
+        drop(st);
+        let micros = u64::try_from(held.elapsed().as_micros()).unwrap_or(u64::MAX);
+        lock(&shared.stats).state_lock_micros += micros;
         reply
     };
 
@@ -461,16 +465,24 @@ fn list_of(
     }
     let records: Vec<&Record> = match &parent {
         Some(pid) => ctx.st.children(pid, kind),
-        None => ctx
-            .st
-            .resources
-            .values()
-            .filter(|r| {
-                r.kind == kind
-                    && r.sub.eq_ignore_ascii_case(sub)
-                    && rg.is_none_or(|g| r.rg.eq_ignore_ascii_case(g))
-            })
-            .collect(),
+        None => {
+            // Ids are stored lower-cased: a group's resources are one range of the store.
+            let prefix = match rg {
+                Some(g) => format!("/subscriptions/{sub}/resourcegroups/{g}/").to_ascii_lowercase(),
+                None => format!("/subscriptions/{sub}/").to_ascii_lowercase(),
+            };
+            ctx.st
+                .resources
+                .range(prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(&prefix))
+                .map(|(_, r)| r)
+                .filter(|r| {
+                    r.kind == kind
+                        && r.sub.eq_ignore_ascii_case(sub)
+                        && rg.is_none_or(|g| r.rg.eq_ignore_ascii_case(g))
+                })
+                .collect()
+        }
     };
     Ok(Reply::json(200, page(ctx, &records)))
 }
@@ -492,12 +504,14 @@ fn page(ctx: &Ctx, items: &[&Record]) -> Value {
     let more = rest.len() > LIST_PAGE;
     let shown = &rest[..rest.len().min(LIST_PAGE)];
     let value: Vec<Value> = match shown.first() {
-        Some(first) => kinds::network::with_back_ref_index(ctx.st, first.kind, || {
-            shown
-                .iter()
-                .map(|r| kinds::render(ctx.st, r, ctx.now))
-                .collect()
-        }),
+        Some(first) => {
+            kinds::network::with_back_ref_index(ctx.st, first.kind, shown, ctx.now, || {
+                shown
+                    .iter()
+                    .map(|r| kinds::render(ctx.st, r, ctx.now))
+                    .collect()
+            })
+        }
         None => Vec::new(),
     };
     if !more {

@@ -211,12 +211,21 @@ async fn a_subnet_shows_its_endpoints_and_their_nics_until_they_go() {
         "{config}"
     );
     // Azure's back-references (network/test_network_vnet.yaml), on the subnet's own GET and
-    // inline in its VNet's.
+    // inline in its VNet's, and the same in both lists (rendered with an index, not a scan).
+    let vnets = res("rg", "Microsoft.Network/virtualNetworks");
     for (body, at) in [
         (arm.get(&subnet, NET).await.body, "/properties".to_string()),
         (
             arm.get(&vnet, NET).await.body,
             "/properties/subnets/0/properties".to_string(),
+        ),
+        (
+            arm.get(&vnets, NET).await.body,
+            "/value/0/properties/subnets/0/properties".to_string(),
+        ),
+        (
+            arm.get(&format!("{vnet}/subnets"), NET).await.body,
+            "/value/0/properties".to_string(),
         ),
     ] {
         let p = body.pointer(&at).cloned().unwrap_or_default();

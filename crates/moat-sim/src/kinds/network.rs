@@ -35,70 +35,185 @@ pub fn render_common(st: &State, rec: &Record, v: &mut Value, now: f64) {
     util::set_at(v, "/properties", "provisioningState", json!(state));
 }
 
-/// The subnets whose body points at `id` through `ptr` (an NSG's or a route table's
-/// `subnets`), as `{"id": …}` objects in the store's order.
-pub fn back_refs(st: &State, id: &str, ptr: &str) -> Vec<Value> {
-    let ids = SUBNET_INDEX.with_borrow(|index| {
-        index
-            .as_ref()
-            .map(|ix| ix.get(&(ptr.to_string(), id.to_ascii_lowercase())).cloned())
-    });
-    let ids = match ids {
-        Some(found) => found.unwrap_or_default(),
-        None => live_subnets(st)
-            .filter(|r| util::str_at(&r.body, ptr).is_some_and(|x| util::eq_ci(x, id)))
-            .map(|r| r.id.clone())
-            .collect(),
-    };
-    ids.into_iter().map(|id| json!({ "id": id })).collect()
+/// A back-reference the Network provider renders: what points at a resource, listed in the
+/// resource's own body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BackRef {
+    /// An NSG's `subnets`: the subnets whose `networkSecurityGroup.id` is the NSG.
+    NsgSubnets,
+    /// A route table's `subnets`: the subnets whose `routeTable.id` is the table.
+    RouteTableSubnets,
+    /// A subnet's `privateEndpoints`: the endpoints whose `subnet.id` is the subnet.
+    SubnetEndpoints,
+    /// A subnet's `ipConfigurations`: the NIC IP configurations whose `subnet.id` is it.
+    SubnetIpConfigs,
 }
 
-/// The pointers [`back_refs`] is asked about.
-const BACK_REF_PTRS: [&str; 2] = [
-    "/properties/networkSecurityGroup/id",
-    "/properties/routeTable/id",
-];
-
-/// (pointer, lower-cased target) → the subnets pointing at it.
-type SubnetIndex = std::collections::HashMap<(String, String), Vec<String>>;
-
-thread_local! {
-    /// Set by [`with_back_ref_index`] while one request renders many records, so that each
-    /// NSG or route table does not scan every subnet of the cloud (quadratic in lists of
-    /// thousands). Requests are served synchronously under the state lock, so nothing changes
-    /// the store while it is set.
-    static SUBNET_INDEX: std::cell::RefCell<Option<SubnetIndex>> = const { std::cell::RefCell::new(None) };
-}
-
-fn live_subnets(st: &State) -> impl Iterator<Item = &Record> {
-    st.resources
-        .values()
-        .filter(|r| r.kind == Kind::Subnet && r.deleting_until.is_none())
-}
-
-/// Runs `f` (which renders many `kind` records of `st`) with the subnets' back-references
-/// indexed once, when `kind` renders them; otherwise just runs `f`.
-pub fn with_back_ref_index<R>(st: &State, kind: Kind, f: impl FnOnce() -> R) -> R {
-    if !matches!(kind, Kind::NetworkSecurityGroup | Kind::RouteTable) {
-        return f();
+impl BackRef {
+    /// The back-references a render of `kind` asks about.
+    fn asked_by(kind: Kind) -> &'static [BackRef] {
+        match kind {
+            Kind::NetworkSecurityGroup => &[BackRef::NsgSubnets],
+            Kind::RouteTable => &[BackRef::RouteTableSubnets],
+            Kind::VirtualNetwork | Kind::Subnet => {
+                &[BackRef::SubnetEndpoints, BackRef::SubnetIpConfigs]
+            }
+            _ => &[],
+        }
     }
-    let mut index = SubnetIndex::new();
-    for r in live_subnets(st) {
-        for ptr in BACK_REF_PTRS {
-            if let Some(target) = util::str_at(&r.body, ptr) {
-                index
-                    .entry((ptr.to_string(), target.to_ascii_lowercase()))
-                    .or_default()
-                    .push(r.id.clone());
+
+    /// Every `(lower-cased target, {"id": …})` that `rec` contributes to this back-reference
+    /// at `now`.
+    fn of(self, rec: &Record, now: f64) -> Vec<(String, Value)> {
+        let pair = |target: &str, id: Value| (target.to_ascii_lowercase(), json!({ "id": id }));
+        match self {
+            BackRef::NsgSubnets | BackRef::RouteTableSubnets => {
+                let ptr = if self == BackRef::NsgSubnets {
+                    "/properties/networkSecurityGroup/id"
+                } else {
+                    "/properties/routeTable/id"
+                };
+                if rec.kind != Kind::Subnet || rec.deleting_until.is_some() {
+                    return Vec::new();
+                }
+                util::str_at(&rec.body, ptr)
+                    .map(|t| pair(t, json!(rec.id)))
+                    .into_iter()
+                    .collect()
+            }
+            BackRef::SubnetEndpoints => {
+                if rec.kind != Kind::PrivateEndpoint || !live_at(rec, now) {
+                    return Vec::new();
+                }
+                util::str_at(&rec.body, "/properties/subnet/id")
+                    .map(|t| pair(t, json!(rec.id)))
+                    .into_iter()
+                    .collect()
+            }
+            BackRef::SubnetIpConfigs => {
+                if rec.kind != Kind::NetworkInterface || !live_at(rec, now) {
+                    return Vec::new();
+                }
+                rec.body
+                    .pointer("/properties/ipConfigurations")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| {
+                        let target = util::str_at(c, "/properties/subnet/id")?;
+                        Some(pair(target, c.get("id")?.clone()))
+                    })
+                    .collect()
             }
         }
     }
-    SUBNET_INDEX.with_borrow_mut(|ix| *ix = Some(index));
+}
+
+impl BackRef {
+    /// Whether `rec` may point at one of `wanted` (lower-cased ids) through `self`; cheap, so
+    /// that [`BackRef::of`] runs only for the records that do.
+    fn may_point_at_any(self, rec: &Record, wanted: &std::collections::HashSet<String>) -> bool {
+        let ptr = match self {
+            BackRef::NsgSubnets => "/properties/networkSecurityGroup/id",
+            BackRef::RouteTableSubnets => "/properties/routeTable/id",
+            BackRef::SubnetEndpoints | BackRef::SubnetIpConfigs => return true,
+        };
+        if rec.kind != Kind::Subnet {
+            return false;
+        }
+        util::str_at(&rec.body, ptr).is_some_and(|t| {
+            if wanted.contains(t) {
+                return true;
+            }
+            t.bytes().any(|b| b.is_ascii_uppercase()) && wanted.contains(&t.to_ascii_lowercase())
+        })
+    }
+}
+
+/// Not yet gone at `now` (a resource being deleted still shows until its delete ends).
+fn live_at(rec: &Record, now: f64) -> bool {
+    rec.deleting_until.is_none_or(|t| t > now)
+}
+
+/// What points at `id` through `what`, as `{"id": …}` objects in the store's order.
+pub fn back_refs(st: &State, id: &str, what: BackRef, now: f64) -> Vec<Value> {
+    let target = id.to_ascii_lowercase();
+    let indexed = BACK_REF_INDEX.with_borrow(|index| {
+        index
+            .as_ref()
+            .filter(|ix| ix.covers.contains(&what))
+            .map(|ix| {
+                ix.refs
+                    .get(&(what, target.clone()))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+    });
+    match indexed {
+        Some(found) => found,
+        None => st
+            .resources
+            .values()
+            .flat_map(|r| what.of(r, now))
+            .filter(|(t, _)| *t == target)
+            .map(|(_, v)| v)
+            .collect(),
+    }
+}
+
+/// The back-references of a whole cloud, built in one pass.
+struct BackRefIndex {
+    covers: &'static [BackRef],
+    refs: std::collections::HashMap<(BackRef, String), Vec<Value>>,
+}
+
+thread_local! {
+    /// Set by [`with_back_ref_index`] while one request renders many records, so that each
+    /// NSG, route table or subnet does not scan the whole cloud (quadratic in lists of
+    /// thousands). Requests are served synchronously under the state lock, so nothing changes
+    /// the store while it is set.
+    static BACK_REF_INDEX: std::cell::RefCell<Option<BackRefIndex>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (which renders `shown`, records of `kind` in `st`, at `now`) with the
+/// back-references those renders ask about indexed once; just runs `f` when `kind` asks about
+/// none, or when an index is already set by an enclosing call.
+pub fn with_back_ref_index<R>(
+    st: &State,
+    kind: Kind,
+    shown: &[&Record],
+    now: f64,
+    f: impl FnOnce() -> R,
+) -> R {
+    let covers = BackRef::asked_by(kind);
+    if covers.is_empty() || BACK_REF_INDEX.with_borrow(Option::is_some) {
+        return f();
+    }
+    // Only what points at the shown records is kept (a page of 100 NSGs in a cloud of
+    // thousands of subnets); a subnet's referrers are few, so for those everything is kept.
+    let wanted: Option<std::collections::HashSet<String>> =
+        matches!(kind, Kind::NetworkSecurityGroup | Kind::RouteTable)
+            .then(|| shown.iter().map(|r| r.id.to_ascii_lowercase()).collect());
+    let mut refs: std::collections::HashMap<(BackRef, String), Vec<Value>> =
+        std::collections::HashMap::new();
+    for r in st.resources.values() {
+        for &what in covers {
+            if let Some(wanted) = &wanted
+                && !what.may_point_at_any(r, wanted)
+            {
+                continue;
+            }
+            for (target, v) in what.of(r, now) {
+                refs.entry((what, target)).or_default().push(v);
+            }
+        }
+    }
+    BACK_REF_INDEX.with_borrow_mut(|ix| *ix = Some(BackRefIndex { covers, refs }));
     // Cleared on unwind too, so that a panicking render cannot leave a stale index behind.
     struct Clear;
     impl Drop for Clear {
         fn drop(&mut self) {
-            SUBNET_INDEX.with_borrow_mut(|ix| *ix = None);
+            BACK_REF_INDEX.with_borrow_mut(|ix| *ix = None);
         }
     }
     let _clear = Clear;

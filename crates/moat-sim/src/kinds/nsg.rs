@@ -109,7 +109,7 @@ fn render(st: &State, rec: &Record, v: &mut Value, now: f64) {
         "defaultSecurityRules".into(),
         default_rules(&rec.id, &rec.etag),
     );
-    let subnets = back_refs(st, &rec.id, "/properties/networkSecurityGroup/id");
+    let subnets = back_refs(st, &rec.id, network::BackRef::NsgSubnets, now);
     if !subnets.is_empty() {
         props.insert("subnets".into(), Value::Array(subnets));
     }

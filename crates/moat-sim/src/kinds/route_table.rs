@@ -111,7 +111,7 @@ fn render(st: &State, rec: &Record, v: &mut Value, now: f64) {
         .map(|s| super::render(st, s, now))
         .collect();
     props.insert("routes".into(), Value::Array(routes));
-    let subnets = back_refs(st, &rec.id, "/properties/routeTable/id");
+    let subnets = back_refs(st, &rec.id, network::BackRef::RouteTableSubnets, now);
     if !subnets.is_empty() {
         props.insert("subnets".into(), Value::Array(subnets));
     }

@@ -53,37 +53,8 @@ fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
 fn render(st: &State, rec: &Record, v: &mut Value, now: f64) {
     network::render_common(st, rec, v, now);
     let state = rec.state(now).to_string();
-    let live = |r: &&Record| r.deleting_until.is_none_or(|t| t > now);
-    let endpoints: Vec<Value> = st
-        .resources
-        .values()
-        .filter(|r| r.kind == Kind::PrivateEndpoint)
-        .filter(live)
-        .filter(|r| {
-            util::str_at(&r.body, "/properties/subnet/id").is_some_and(|s| util::eq_ci(s, &rec.id))
-        })
-        .map(|r| json!({ "id": r.id }))
-        .collect();
-    let ip_configs: Vec<Value> = st
-        .resources
-        .values()
-        .filter(|r| r.kind == Kind::NetworkInterface)
-        .filter(live)
-        .flat_map(|r| {
-            r.body
-                .pointer("/properties/ipConfigurations")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter(|c| {
-                    util::str_at(c, "/properties/subnet/id")
-                        .is_some_and(|s| util::eq_ci(s, &rec.id))
-                })
-                .filter_map(|c| c.get("id").cloned())
-                .map(|id| json!({ "id": id }))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let endpoints = network::back_refs(st, &rec.id, network::BackRef::SubnetEndpoints, now);
+    let ip_configs = network::back_refs(st, &rec.id, network::BackRef::SubnetIpConfigs, now);
     let props = util::obj_at(v, "/properties");
     if !ip_configs.is_empty() {
         props.insert("ipConfigurations".into(), Value::Array(ip_configs));

@@ -60,11 +60,11 @@ fn subnets_in_use(ctx: &Ctx, rp: &ResPath) -> ArmResult<()> {
 fn render(st: &State, rec: &Record, v: &mut Value, now: f64) {
     network::render_common(st, rec, v, now);
     let props = util::obj_at(v, "/properties");
-    let subnets: Vec<Value> = st
-        .children(&rec.id, Kind::Subnet)
-        .into_iter()
-        .map(|s| super::render(st, s, now))
-        .collect();
+    let children = st.children(&rec.id, Kind::Subnet);
+    let subnets: Vec<Value> =
+        network::with_back_ref_index(st, Kind::Subnet, &children, now, || {
+            children.iter().map(|s| super::render(st, s, now)).collect()
+        });
     props.insert("subnets".into(), Value::Array(subnets));
     props.insert("virtualNetworkPeerings".into(), json!([]));
 }
