@@ -111,6 +111,21 @@ struct PlanRun {
     cpu_s: f64,
 }
 
+impl PlanRun {
+    /// A plan that could not run at all.
+    fn failed(e: anyhow::Error) -> Self {
+        let now = Instant::now();
+        PlanRun {
+            started: now,
+            ended: now,
+            result: Err(e),
+            requests: 0,
+            throttled: 0,
+            cpu_s: 0.0,
+        }
+    }
+}
+
 /// CPU seconds (user + system) this process has used so far, all threads; 0 where
 /// `/proc` is missing. The kernel reports them in `USER_HZ` (100 per second).
 fn process_cpu_s() -> f64 {
@@ -157,13 +172,8 @@ fn run_plans(url: &str, stacks: &[&(Model, StateRecord)], lists: bool) -> Vec<Pl
             handles
                 .into_iter()
                 .map(|h| {
-                    h.join().unwrap_or_else(|_| PlanRun {
-                        started: Instant::now(),
-                        ended: Instant::now(),
-                        result: Err(anyhow::anyhow!("the plan's thread panicked")),
-                        requests: 0,
-                        throttled: 0,
-                        cpu_s: 0.0,
+                    h.join().unwrap_or_else(|_| {
+                        PlanRun::failed(anyhow::anyhow!("the plan's thread panicked"))
                     })
                 })
                 .collect()
@@ -177,14 +187,6 @@ fn one_plan(
     lists: bool,
     gate: &Barrier,
 ) -> PlanRun {
-    let failed = |e: anyhow::Error| PlanRun {
-        started: Instant::now(),
-        ended: Instant::now(),
-        result: Err(e),
-        requests: 0,
-        throttled: 0,
-        cpu_s: 0.0,
-    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -192,7 +194,7 @@ fn one_plan(
         Ok(rt) => rt,
         Err(e) => {
             gate.wait();
-            return failed(e.into());
+            return PlanRun::failed(e.into());
         }
     };
     rt.block_on(async {
@@ -200,7 +202,7 @@ fn one_plan(
             Ok(c) => c,
             Err(e) => {
                 gate.wait();
-                return failed(e);
+                return PlanRun::failed(e);
             }
         };
         gate.wait();
@@ -261,7 +263,9 @@ pub async fn bench(
     let all: Vec<&(Model, StateRecord)> = stacks.iter().collect();
     let bound_s = crate::plan_bench::lower_bound_rounds(reads_needed, rounds, latency);
     // Seconds until the read bucket has refilled what `reads` took, and a second more.
-    let refill = |reads: usize| Duration::from_secs_f64((reads as f64 / 25.0 + 1.0).min(11.0));
+    let refill = |reads: usize| {
+        Duration::from_secs_f64((reads as f64 / crate::plan_bench::READ_RATE + 1.0).min(11.0))
+    };
     tokio::time::sleep(Duration::from_secs(11)).await;
     let throttled_before = sim.stats().throttled;
 

@@ -472,9 +472,7 @@ fn list_of(
                 None => format!("/subscriptions/{sub}/").to_ascii_lowercase(),
             };
             ctx.st
-                .resources
-                .range(prefix.clone()..)
-                .take_while(|(k, _)| k.starts_with(&prefix))
+                .under(prefix)
                 .map(|(_, r)| r)
                 .filter(|r| {
                     r.kind == kind

@@ -157,14 +157,21 @@ impl State {
         self.resources.get_mut(&id.to_ascii_lowercase())
     }
 
+    /// The records whose (lower-cased) id starts with `prefix`, a lower-cased id prefix: one
+    /// range of the store, keyed by id.
+    pub fn under(&self, prefix: String) -> impl Iterator<Item = (&String, &Record)> {
+        self.resources
+            .range(prefix.clone()..)
+            .take_while(move |(k, _)| k.starts_with(&prefix))
+    }
+
     /// Direct children of `parent_id` of the given kind.
     pub fn children(&self, parent_id: &str, kind: Kind) -> Vec<&Record> {
         let prefix = format!("{}/", parent_id.to_ascii_lowercase());
-        self.resources
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .filter(|(k, r)| r.kind == kind && !k[prefix.len()..].contains("/providers/"))
-            .filter(|(k, _)| k[prefix.len()..].matches('/').count() == 1)
+        let n = prefix.len();
+        self.under(prefix)
+            .filter(|(k, r)| r.kind == kind && !k[n..].contains("/providers/"))
+            .filter(|(k, _)| k[n..].matches('/').count() == 1)
             .map(|(_, r)| r)
             .collect()
     }

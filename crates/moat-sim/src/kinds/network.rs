@@ -11,6 +11,7 @@ use crate::reply::Reply;
 use crate::store::{Record, State};
 use crate::util::{self, Cidr, CidrError};
 use serde_json::{Map, Value, json};
+use std::collections::{HashMap, HashSet};
 
 const NETWORK_SECS_RETRY: f64 = 10.0;
 
@@ -62,16 +63,24 @@ impl BackRef {
         }
     }
 
+    /// For the back-references made of subnets, the pointer in a subnet's body to what it
+    /// names.
+    fn subnet_ptr(self) -> Option<&'static str> {
+        match self {
+            BackRef::NsgSubnets => Some("/properties/networkSecurityGroup/id"),
+            BackRef::RouteTableSubnets => Some("/properties/routeTable/id"),
+            BackRef::SubnetEndpoints | BackRef::SubnetIpConfigs => None,
+        }
+    }
+
     /// Every `(lower-cased target, {"id": …})` that `rec` contributes to this back-reference
     /// at `now`.
     fn of(self, rec: &Record, now: f64) -> Vec<(String, Value)> {
         let pair = |target: &str, id: Value| (target.to_ascii_lowercase(), json!({ "id": id }));
         match self {
             BackRef::NsgSubnets | BackRef::RouteTableSubnets => {
-                let ptr = if self == BackRef::NsgSubnets {
-                    "/properties/networkSecurityGroup/id"
-                } else {
-                    "/properties/routeTable/id"
+                let Some(ptr) = self.subnet_ptr() else {
+                    return Vec::new();
                 };
                 if rec.kind != Kind::Subnet || rec.deleting_until.is_some() {
                     return Vec::new();
@@ -107,16 +116,13 @@ impl BackRef {
             }
         }
     }
-}
 
-impl BackRef {
-    /// Whether `rec` may point at one of `wanted` (lower-cased ids) through `self`; cheap, so
-    /// that [`BackRef::of`] runs only for the records that do.
-    fn may_point_at_any(self, rec: &Record, wanted: &std::collections::HashSet<String>) -> bool {
-        let ptr = match self {
-            BackRef::NsgSubnets => "/properties/networkSecurityGroup/id",
-            BackRef::RouteTableSubnets => "/properties/routeTable/id",
-            BackRef::SubnetEndpoints | BackRef::SubnetIpConfigs => return true,
+    /// Whether `rec` may point at one of `wanted` (lower-cased ids) through `self`; cheap (no
+    /// allocation for the usual lower-case ids), so that [`BackRef::of`] runs only for the
+    /// records that do. Endpoints and NICs are few: for those it is always true.
+    fn may_point_at_any(self, rec: &Record, wanted: &HashSet<String>) -> bool {
+        let Some(ptr) = self.subnet_ptr() else {
+            return true;
         };
         if rec.kind != Kind::Subnet {
             return false;
@@ -149,22 +155,43 @@ pub fn back_refs(st: &State, id: &str, what: BackRef, now: f64) -> Vec<Value> {
                     .unwrap_or_default()
             })
     });
-    match indexed {
-        Some(found) => found,
-        None => st
-            .resources
-            .values()
-            .flat_map(|r| what.of(r, now))
-            .filter(|(t, _)| *t == target)
-            .map(|(_, v)| v)
-            .collect(),
+    indexed.unwrap_or_else(|| {
+        let wanted = HashSet::from([target.clone()]);
+        index_refs(st, &[what], Some(&wanted), now)
+            .remove(&(what, target))
+            .unwrap_or_default()
+    })
+}
+
+/// `(back-reference, lower-cased target)` → `{"id": …}` of what points at the target.
+type RefMap = HashMap<(BackRef, String), Vec<Value>>;
+
+/// The back-references `covers` of the whole store at `now`, in the store's order, in one
+/// pass; with `wanted`, only those pointing at one of its (lower-cased) ids.
+fn index_refs(
+    st: &State,
+    covers: &[BackRef],
+    wanted: Option<&HashSet<String>>,
+    now: f64,
+) -> RefMap {
+    let mut refs = RefMap::new();
+    for r in st.resources.values() {
+        for &what in covers {
+            if wanted.is_some_and(|w| !what.may_point_at_any(r, w)) {
+                continue;
+            }
+            for (target, v) in what.of(r, now) {
+                refs.entry((what, target)).or_default().push(v);
+            }
+        }
     }
+    refs
 }
 
 /// The back-references of a whole cloud, built in one pass.
 struct BackRefIndex {
     covers: &'static [BackRef],
-    refs: std::collections::HashMap<(BackRef, String), Vec<Value>>,
+    refs: RefMap,
 }
 
 thread_local! {
@@ -191,23 +218,11 @@ pub fn with_back_ref_index<R>(
     }
     // Only what points at the shown records is kept (a page of 100 NSGs in a cloud of
     // thousands of subnets); a subnet's referrers are few, so for those everything is kept.
-    let wanted: Option<std::collections::HashSet<String>> =
-        matches!(kind, Kind::NetworkSecurityGroup | Kind::RouteTable)
-            .then(|| shown.iter().map(|r| r.id.to_ascii_lowercase()).collect());
-    let mut refs: std::collections::HashMap<(BackRef, String), Vec<Value>> =
-        std::collections::HashMap::new();
-    for r in st.resources.values() {
-        for &what in covers {
-            if let Some(wanted) = &wanted
-                && !what.may_point_at_any(r, wanted)
-            {
-                continue;
-            }
-            for (target, v) in what.of(r, now) {
-                refs.entry((what, target)).or_default().push(v);
-            }
-        }
-    }
+    let wanted: Option<HashSet<String>> = covers
+        .iter()
+        .any(|w| w.subnet_ptr().is_some())
+        .then(|| shown.iter().map(|r| r.id.to_ascii_lowercase()).collect());
+    let refs = index_refs(st, covers, wanted.as_ref(), now);
     BACK_REF_INDEX.with_borrow_mut(|ix| *ix = Some(BackRefIndex { covers, refs }));
     // Cleared on unwind too, so that a panicking render cannot leave a stale index behind.
     struct Clear;
