@@ -526,6 +526,10 @@ fn add_concurrent(v: &mut Value, runs: &[ConcurrentFigures]) {
             json!(five.map(|c| c.ratio)),
         );
         map.insert(
+            "plan_concurrent_cpu_ratio".into(),
+            json!(five.map(|c| c.cpu_ratio)),
+        );
+        map.insert(
             "plan_concurrent_read_bound_ratio".into(),
             json!(five.map(|c| c.read_bound_ratio)),
         );
@@ -554,7 +558,7 @@ fn print_concurrent(runs: &[ConcurrentFigures]) {
         "\nConcurrent plans in one subscription (ARM's read budget; bound = max(reads, machine))"
     );
     println!(
-        "{:>5} {:>6} {:>5} {:>6} {:>8} {:>8} {:>8} {:>6} {:>7} {:>6} {:>7} {:>7} {:>7}",
+        "{:>5} {:>6} {:>5} {:>6} {:>8} {:>8} {:>8} {:>6} {:>6} {:>7} {:>6} {:>7} {:>7} {:>7}",
         "plans",
         "each",
         "reads",
@@ -563,6 +567,7 @@ fn print_concurrent(runs: &[ConcurrentFigures]) {
         "read s",
         "mach s",
         "ratio",
+        "cpu r",
         "reqs",
         "429s",
         "429 %",
@@ -571,7 +576,7 @@ fn print_concurrent(runs: &[ConcurrentFigures]) {
     );
     for c in runs {
         println!(
-            "{:>5} {:>6} {:>5} {:>6} {:>8.2} {:>8.2} {:>8.2} {:>6.3} {:>7} {:>6} {:>7.2} {:>7} {:>7}",
+            "{:>5} {:>6} {:>5} {:>6} {:>8.2} {:>8.2} {:>8.2} {:>6.3} {:>6.3} {:>7} {:>6} {:>7.2} {:>7} {:>7}",
             c.plans,
             c.resources_each,
             c.reads,
@@ -580,6 +585,7 @@ fn print_concurrent(runs: &[ConcurrentFigures]) {
             c.bound_s,
             c.machine_bound_s,
             c.ratio,
+            c.cpu_ratio,
             c.requests,
             c.http_429,
             c.share_429 * 100.0,

@@ -170,7 +170,7 @@ impl Ctx<'_> {
             }
             None => {
                 let id = rp.id();
-                self.st.resources.insert(
+                self.st.resources_mut().insert(
                     id.to_ascii_lowercase(),
                     Record {
                         id,

@@ -216,7 +216,7 @@ impl SimHandle {
         let mut st = lock(&self.shared.state);
         st.sweep(now);
         let st = &*st;
-        st.resources
+        st.resources()
             .values()
             .map(|r| kinds::render(st, r, now))
             .collect()

@@ -235,7 +235,7 @@ pub fn mark_children_deleting(ctx: &mut Ctx, id: &str, until: f64, fail: bool) {
         return;
     }
     let prefix = format!("{}/", id.to_ascii_lowercase());
-    for (k, r) in ctx.st.resources.iter_mut() {
+    for (k, r) in ctx.st.resources_mut().iter_mut() {
         if k.starts_with(&prefix) && r.deleting_until.is_none() {
             r.deleting_until = Some(until);
         }

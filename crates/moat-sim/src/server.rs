@@ -491,8 +491,9 @@ pub const LIST_PAGE: usize = 100;
 
 /// One page of `items`, rendered: from `$skiptoken` (an offset, opaque to clients), with a
 /// `nextLink` (this URL with the next offset) while items remain. Only the page's own items
-/// are rendered: rendering is the costly part (an NSG's `subnets` are found by a scan), and a
-/// list of thousands is read a hundred at a time.
+/// are rendered: rendering is the costly part, and a list of thousands is read a hundred at a
+/// time. What points at them (an NSG's `subnets`) comes from the store's back-reference
+/// index, built once per change of the store, not per page.
 fn page(ctx: &Ctx, items: &[&Record]) -> Value {
     let from: usize = ctx
         .query("$skiptoken")
@@ -501,17 +502,13 @@ fn page(ctx: &Ctx, items: &[&Record]) -> Value {
     let rest = &items[from.min(items.len())..];
     let more = rest.len() > LIST_PAGE;
     let shown = &rest[..rest.len().min(LIST_PAGE)];
-    let value: Vec<Value> = match shown.first() {
-        Some(first) => {
-            kinds::network::with_back_ref_index(ctx.st, first.kind, shown, ctx.now, || {
-                shown
-                    .iter()
-                    .map(|r| kinds::render(ctx.st, r, ctx.now))
-                    .collect()
-            })
-        }
-        None => Vec::new(),
-    };
+    if let Some(first) = shown.first() {
+        kinds::network::index_back_refs(ctx.st, first.kind, ctx.now);
+    }
+    let value: Vec<Value> = shown
+        .iter()
+        .map(|r| kinds::render(ctx.st, r, ctx.now))
+        .collect();
     if !more {
         return json!({ "value": value });
     }

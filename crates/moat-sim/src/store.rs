@@ -121,12 +121,20 @@ pub struct DeletedVault {
 /// All emulated state.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct State {
-    /// Resources by lower-cased id.
-    pub resources: BTreeMap<String, Record>,
+    /// Resources by lower-cased id. Private, so that every change goes through
+    /// [`State::resources_mut`] or [`State::get_mut`] and counts in [`State::generation`].
+    resources: BTreeMap<String, Record>,
     /// Operations by id.
     pub operations: BTreeMap<String, Operation>,
     /// Soft-deleted vaults by lower-cased name.
     pub deleted_vaults: BTreeMap<String, DeletedVault>,
+    /// Bumped by every (possible) change of `resources`: what is derived from them can be
+    /// kept for as long as it stays the same.
+    #[serde(skip)]
+    generation: u64,
+    /// The Network provider's back-references of `resources`, kept per generation.
+    #[serde(skip)]
+    pub(crate) back_refs: crate::kinds::network::BackRefCache,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -139,8 +147,12 @@ struct StateFile {
 impl State {
     /// Removes what finished deleting by `now`.
     pub fn sweep(&mut self, now: f64) {
+        let before = self.resources.len();
         self.resources
             .retain(|_, r| r.deleting_until.is_none_or(|t| now < t));
+        if self.resources.len() != before {
+            self.generation += 1;
+        }
         self.deleted_vaults
             .retain(|_, v| v.purging_until.is_none_or(|t| now < t));
         // Poll endpoints of finished operations stay answerable for an hour, like ARM's.
@@ -154,7 +166,24 @@ impl State {
 
     /// Mutable resource by id.
     pub fn get_mut(&mut self, id: &str) -> Option<&mut Record> {
+        self.generation += 1;
         self.resources.get_mut(&id.to_ascii_lowercase())
+    }
+
+    /// Every resource by lower-cased id.
+    pub fn resources(&self) -> &BTreeMap<String, Record> {
+        &self.resources
+    }
+
+    /// Every resource by lower-cased id, to change: counts as a change.
+    pub fn resources_mut(&mut self) -> &mut BTreeMap<String, Record> {
+        self.generation += 1;
+        &mut self.resources
+    }
+
+    /// Changes whenever `resources` may have changed.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The records whose (lower-cased) id starts with `prefix`, a lower-cased id prefix: one

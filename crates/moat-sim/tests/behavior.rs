@@ -566,4 +566,37 @@ async fn listed_nsgs_and_route_tables_name_their_subnets_as_a_get_does() {
         subnets_of(&tables.body["value"][0]),
         vec![format!("{vnet}/subnets/a").to_ascii_lowercase()]
     );
+
+    // The store keeps the index between requests: a change after the lists above (subnet b
+    // moves from n000 to n001) must show in the next list, as in a GET.
+    arm.put_wait(
+        &format!("{vnet}/subnets/b"),
+        NET,
+        json!({"properties": {"addressPrefix": "10.0.1.0/24", "networkSecurityGroup": {"id": nsg(1)}}}),
+    )
+    .await;
+    let again = arm
+        .get(&res("rg", "Microsoft.Network/networkSecurityGroups"), NET)
+        .await;
+    let listed = |name: &str| {
+        again.body["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .map(subnets_of)
+            .unwrap()
+    };
+    assert_eq!(
+        listed("n000"),
+        vec![format!("{vnet}/subnets/a").to_ascii_lowercase()]
+    );
+    assert_eq!(
+        listed("n001"),
+        vec![format!("{vnet}/subnets/b").to_ascii_lowercase()]
+    );
+    for name in ["n000", "n001"] {
+        let got = arm.get(&nsg(usize::from(name == "n001")), NET).await;
+        assert_eq!(listed(name), subnets_of(&got.body), "{name}");
+    }
 }

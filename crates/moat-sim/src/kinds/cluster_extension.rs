@@ -154,7 +154,7 @@ pub fn handle(
         let prefix = format!("{}{MARKER}/", cluster.to_ascii_lowercase());
         let value: Vec<Value> = ctx
             .st
-            .resources
+            .resources()
             .iter()
             .filter(|(k, r)| k.starts_with(&prefix) && r.deleting_until.is_none())
             .map(|(_, r)| super::render(ctx.st, r, ctx.now))
@@ -173,7 +173,7 @@ pub fn handle(
             let rec = ctx.st.get(&id).ok_or_else(|| not_found(name))?;
             Ok(Reply::json(200, super::render(ctx.st, rec, ctx.now)))
         }
-        "DELETE" => match ctx.st.resources.remove(&id.to_ascii_lowercase()) {
+        "DELETE" => match ctx.st.resources_mut().remove(&id.to_ascii_lowercase()) {
             // The recording's answer, verbatim (a serialised HTTP message).
             Some(_) => Ok(Reply::json(
                 200,
@@ -357,7 +357,7 @@ fn put(
     } else {
         "Creating"
     };
-    ctx.st.resources.insert(
+    ctx.st.resources_mut().insert(
         id.to_ascii_lowercase(),
         Record {
             id: id.to_string(),

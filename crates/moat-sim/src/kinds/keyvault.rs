@@ -193,7 +193,7 @@ fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
         .get("createMode")
         .and_then(Value::as_str)
         .is_some_and(|m| m.eq_ignore_ascii_case("recover"));
-    if let Some(other) = ctx.st.resources.values().find(|r| {
+    if let Some(other) = ctx.st.resources().values().find(|r| {
         r.kind == Kind::KeyVault
             && r.name().eq_ignore_ascii_case(&name)
             && !r.id.eq_ignore_ascii_case(&id)
@@ -382,7 +382,7 @@ fn patch(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
 
 /// DELETE: synchronous 200; the vault becomes soft-deleted.
 fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
-    let Some(rec) = ctx.st.resources.remove(&rp.id().to_ascii_lowercase()) else {
+    let Some(rec) = ctx.st.resources_mut().remove(&rp.id().to_ascii_lowercase()) else {
         return Ok(Reply::empty(204));
     };
     soft_delete_vault(ctx, &rec);

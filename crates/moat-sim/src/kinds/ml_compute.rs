@@ -491,7 +491,7 @@ fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
                 "{}/providers/microsoft.kubernetesconfiguration/extensions/",
                 cluster.to_ascii_lowercase()
             );
-            let installed = ctx.st.resources.iter().any(|(k, r)| {
+            let installed = ctx.st.resources().iter().any(|(k, r)| {
                 k.starts_with(&prefix)
                     && r.kind == Kind::ClusterExtension
                     && r.state(ctx.now) == "Succeeded"

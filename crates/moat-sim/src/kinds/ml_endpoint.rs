@@ -93,7 +93,7 @@ fn user_error(status: u16, message: String) -> ArmError {
 fn deployments_of(ctx: &Ctx, endpoint_id: &str) -> Vec<String> {
     let prefix = format!("{}/deployments/", endpoint_id.to_ascii_lowercase());
     ctx.st
-        .resources
+        .resources()
         .iter()
         .filter(|(k, r)| k.starts_with(&prefix) && r.deleting_until.is_none())
         .map(|(_, r)| r.id.rsplit('/').next().unwrap_or_default().to_string())

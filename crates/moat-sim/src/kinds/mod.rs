@@ -417,7 +417,7 @@ pub fn patch_tags(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Rep
 
 /// Synchronous delete: 200 when it existed, 204 when not.
 pub fn sync_delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
-    match ctx.st.resources.remove(&rp.id().to_ascii_lowercase()) {
+    match ctx.st.resources_mut().remove(&rp.id().to_ascii_lowercase()) {
         Some(_) => Ok(Reply::empty(200)),
         None => Ok(Reply::empty(204)),
     }
@@ -426,7 +426,7 @@ pub fn sync_delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
 /// Resource ids that reference `target` from other resources, for in-use checks.
 pub fn referrers(st: &State, target: &str, now: f64) -> Vec<String> {
     let mut out = Vec::new();
-    for rec in st.resources.values() {
+    for rec in st.resources().values() {
         if rec.deleting_until.is_some_and(|d| d <= now) {
             continue;
         }

@@ -141,30 +141,35 @@ fn live_at(rec: &Record, now: f64) -> bool {
     rec.deleting_until.is_none_or(|t| t > now)
 }
 
-/// What points at `id` through `what`, as `{"id": …}` objects in the store's order.
+/// What points at `id` through `what`, as `{"id": …}` objects in the store's order: from the
+/// store's index when it is current, else by a scan for `id` alone.
 pub fn back_refs(st: &State, id: &str, what: BackRef, now: f64) -> Vec<Value> {
     let target = id.to_ascii_lowercase();
-    let indexed = BACK_REF_INDEX.with_borrow(|index| {
-        index
-            .as_ref()
-            .filter(|ix| ix.covers.contains(&what))
-            .map(|ix| {
-                ix.refs
-                    .get(&(what, target.clone()))
-                    .cloned()
-                    .unwrap_or_default()
-            })
+    let indexed = st.back_refs.0.borrow().as_ref().and_then(|ix| {
+        ix.current(st, now)
+            .then(|| ix.refs.get(&(what, target.clone())).cloned())
     });
-    indexed.unwrap_or_else(|| {
-        let wanted = HashSet::from([target.clone()]);
-        index_refs(st, &[what], Some(&wanted), now)
-            .remove(&(what, target))
-            .unwrap_or_default()
-    })
+    match indexed {
+        Some(refs) => refs.unwrap_or_default(),
+        None => {
+            let wanted = HashSet::from([target.clone()]);
+            index_refs(st, &[what], Some(&wanted), now)
+                .remove(&(what, target))
+                .unwrap_or_default()
+        }
+    }
 }
 
 /// `(back-reference, lower-cased target)` → `{"id": …}` of what points at the target.
 type RefMap = HashMap<(BackRef, String), Vec<Value>>;
+
+/// Every back-reference the Network provider renders.
+const ALL_BACK_REFS: [BackRef; 4] = [
+    BackRef::NsgSubnets,
+    BackRef::RouteTableSubnets,
+    BackRef::SubnetEndpoints,
+    BackRef::SubnetIpConfigs,
+];
 
 /// The back-references `covers` of the whole store at `now`, in the store's order, in one
 /// pass; with `wanted`, only those pointing at one of its (lower-cased) ids.
@@ -175,7 +180,7 @@ fn index_refs(
     now: f64,
 ) -> RefMap {
     let mut refs = RefMap::new();
-    for r in st.resources.values() {
+    for r in st.resources().values() {
         for &what in covers {
             if wanted.is_some_and(|w| !what.may_point_at_any(r, w)) {
                 continue;
@@ -188,51 +193,55 @@ fn index_refs(
     refs
 }
 
-/// The back-references of a whole cloud, built in one pass.
+/// Every back-reference of a store, as of one [`State::generation`].
+#[derive(Debug, Clone)]
 struct BackRefIndex {
-    covers: &'static [BackRef],
+    generation: u64,
+    /// When the first resource being deleted stops showing: from then on the index is stale
+    /// even if nothing else changed.
+    valid_until: f64,
     refs: RefMap,
 }
 
-thread_local! {
-    /// Set by [`with_back_ref_index`] while one request renders many records, so that each
-    /// NSG, route table or subnet does not scan the whole cloud (quadratic in lists of
-    /// thousands). Requests are served synchronously under the state lock, so nothing changes
-    /// the store while it is set.
-    static BACK_REF_INDEX: std::cell::RefCell<Option<BackRefIndex>> = const { std::cell::RefCell::new(None) };
+impl BackRefIndex {
+    fn current(&self, st: &State, now: f64) -> bool {
+        self.generation == st.generation() && now < self.valid_until
+    }
 }
 
-/// Runs `f` (which renders `shown`, records of `kind` in `st`, at `now`) with the
-/// back-references those renders ask about indexed once; just runs `f` when `kind` asks about
-/// none, or when an index is already set by an enclosing call.
-pub fn with_back_ref_index<R>(
-    st: &State,
-    kind: Kind,
-    shown: &[&Record],
-    now: f64,
-    f: impl FnOnce() -> R,
-) -> R {
-    let covers = BackRef::asked_by(kind);
-    if covers.is_empty() || BACK_REF_INDEX.with_borrow(Option::is_some) {
-        return f();
+/// The store's back-reference index, built by the first list page or VNet render after a
+/// change and kept until the next: without it each NSG, route table or subnet of a list scans
+/// the whole cloud (quadratic in lists of thousands), and k plans reading one cloud would
+/// build the same index again for every page. Kept in the [`State`] it describes, so it is
+/// behind the same lock.
+#[derive(Debug, Clone, Default)]
+pub struct BackRefCache(std::cell::RefCell<Option<BackRefIndex>>);
+
+/// Makes the index [`back_refs`] reads current, before many records of `kind` in `st` are
+/// rendered at `now` (a page of a list, a VNet's subnets); nothing when `kind` asks about no
+/// back-reference.
+pub fn index_back_refs(st: &State, kind: Kind, now: f64) {
+    let current = st
+        .back_refs
+        .0
+        .borrow()
+        .as_ref()
+        .is_some_and(|ix| ix.current(st, now));
+    if current || BackRef::asked_by(kind).is_empty() {
+        return;
     }
-    // Only what points at the shown records is kept (a page of 100 NSGs in a cloud of
-    // thousands of subnets); a subnet's referrers are few, so for those everything is kept.
-    let wanted: Option<HashSet<String>> = covers
-        .iter()
-        .any(|w| w.subnet_ptr().is_some())
-        .then(|| shown.iter().map(|r| r.id.to_ascii_lowercase()).collect());
-    let refs = index_refs(st, covers, wanted.as_ref(), now);
-    BACK_REF_INDEX.with_borrow_mut(|ix| *ix = Some(BackRefIndex { covers, refs }));
-    // Cleared on unwind too, so that a panicking render cannot leave a stale index behind.
-    struct Clear;
-    impl Drop for Clear {
-        fn drop(&mut self) {
-            BACK_REF_INDEX.with_borrow_mut(|ix| *ix = None);
-        }
-    }
-    let _clear = Clear;
-    f()
+    let valid_until = st
+        .resources()
+        .values()
+        .filter_map(|r| r.deleting_until)
+        .filter(|&t| t > now)
+        .fold(f64::INFINITY, f64::min);
+    let refs = index_refs(st, &ALL_BACK_REFS, None, now);
+    *st.back_refs.0.borrow_mut() = Some(BackRefIndex {
+        generation: st.generation(),
+        valid_until,
+        refs,
+    });
 }
 
 /// How one Network kind's writes go, declared in its file.
@@ -534,7 +543,7 @@ pub fn put_parent_with_children(
         .map(|r| r.id.clone())
         .collect::<Vec<_>>()
     {
-        ctx.st.resources.remove(&old.to_ascii_lowercase());
+        ctx.st.resources_mut().remove(&old.to_ascii_lowercase());
     }
     for (name, props) in children {
         let mut names = rp.names.clone();

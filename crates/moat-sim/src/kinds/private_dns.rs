@@ -277,7 +277,7 @@ fn link_conflict(
     registration: bool,
     now: f64,
 ) -> Option<String> {
-    for l in st.resources.values().filter(|r| {
+    for l in st.resources().values().filter(|r| {
         r.kind == Kind::VirtualNetworkLink
             && r.deleting_until.is_none_or(|t| t > now)
             && !r.id.eq_ignore_ascii_case(own)
@@ -354,7 +354,7 @@ pub fn write_record(st: &mut State, zone: &Record, name: &str, ip: &str, owner: 
             "aRecords": [{ "ipv4Address": ip }],
         },
     });
-    st.resources.insert(
+    st.resources_mut().insert(
         id.to_ascii_lowercase(),
         Record {
             id,

@@ -179,7 +179,7 @@ fn next_ip(st: &State, subnet: &Record) -> ArmResult<String> {
         .to_string();
     let c = parse_prefix(&prefix, subnet.name())?;
     let used: Vec<String> = st
-        .resources
+        .resources()
         .values()
         .filter(|r| r.kind == Kind::NetworkInterface && r.deleting_until.is_none())
         .filter(|r| {
@@ -444,7 +444,7 @@ fn delete(ctx: &mut Ctx, rp: &ResPath) -> ArmResult<Reply> {
 /// Marks the A records written for endpoint `pe_id` as deleted at `until`.
 fn remove_records(st: &mut State, pe_id: &str, until: f64) {
     let owner = format!("created by private endpoint {pe_id}").to_ascii_lowercase();
-    for r in st.resources.values_mut() {
+    for r in st.resources_mut().values_mut() {
         if r.kind == Kind::PrivateDnsARecord
             && util::str_at(&r.body, "/properties/metadata/creator")
                 .is_some_and(|c| c.to_ascii_lowercase() == owner)

@@ -73,7 +73,7 @@ fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     )?
     .ok_or_else(|| ArmError::invalid_content("Required property 'sku' not found in JSON"))?;
     let id = rp.id();
-    if ctx.st.resources.values().any(|r| {
+    if ctx.st.resources().values().any(|r| {
         r.kind == Kind::ContainerRegistry
             && r.name().eq_ignore_ascii_case(&name)
             && !r.id.eq_ignore_ascii_case(&id)

@@ -156,7 +156,7 @@ pub fn handle(
                 etag: String::new(),
             };
             ctx.st
-                .resources
+                .resources_mut()
                 .insert(id.to_ascii_lowercase(), rec.clone());
             Ok(Reply::json(
                 if created { 201 } else { 200 },
@@ -178,7 +178,7 @@ pub fn handle(
             }
             rec.modified = ctx.now;
             ctx.st
-                .resources
+                .resources_mut()
                 .insert(rec.id.to_ascii_lowercase(), rec.clone());
             Ok(Reply::json(200, super::render(ctx.st, &rec, ctx.now)))
         }
@@ -200,7 +200,7 @@ pub fn handle(
             }
             let members: Vec<String> = ctx
                 .st
-                .resources
+                .resources()
                 .iter()
                 .filter(|(_, r)| {
                     r.kind != Kind::ResourceGroup
@@ -211,7 +211,7 @@ pub fn handle(
                 .collect();
             let mut secs = DEF.delete_secs;
             for k in &members {
-                if let Some(r) = ctx.st.resources.get(k) {
+                if let Some(r) = ctx.st.resources().get(k) {
                     secs = secs.max(super::def(r.kind).delete_secs + 10.0);
                 }
             }
@@ -220,13 +220,13 @@ pub fn handle(
             if !fail {
                 let until = ctx.now + ctx.scaled(secs);
                 for k in &members {
-                    let Some(r) = ctx.st.resources.get(k).cloned() else {
+                    let Some(r) = ctx.st.resources().get(k).cloned() else {
                         continue;
                     };
                     if r.kind == Kind::KeyVault {
                         soft_delete_vault(ctx, &r);
-                        ctx.st.resources.remove(k);
-                    } else if let Some(r) = ctx.st.resources.get_mut(k) {
+                        ctx.st.resources_mut().remove(k);
+                    } else if let Some(r) = ctx.st.resources_mut().get_mut(k) {
                         r.deleting_until = Some(until);
                     }
                 }
@@ -271,7 +271,7 @@ pub fn soft_delete_vault(ctx: &mut Ctx, rec: &Record) {
 pub fn list_groups(ctx: &Ctx, sub: &str) -> Reply {
     let value: Vec<Value> = ctx
         .st
-        .resources
+        .resources()
         .values()
         .filter(|r| r.kind == Kind::ResourceGroup && r.sub.eq_ignore_ascii_case(sub))
         .map(|r| super::render(ctx.st, r, ctx.now))
@@ -350,7 +350,7 @@ pub fn list_resources(ctx: &Ctx, sub: &str, rg: Option<&str>) -> ArmResult<Reply
         None => Filter::default(),
     };
     let mut value = Vec::new();
-    for r in ctx.st.resources.values() {
+    for r in ctx.st.resources().values() {
         if r.kind == Kind::ResourceGroup
             || r.kind == Kind::RoleAssignment
             || r.kind == Kind::ClusterExtension

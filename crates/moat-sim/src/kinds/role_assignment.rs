@@ -62,7 +62,7 @@ pub fn handle(
     let id = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}");
     let key = id.to_ascii_lowercase();
     match method {
-        "GET" => match ctx.st.resources.get(&key) {
+        "GET" => match ctx.st.resources().get(&key) {
             Some(r) => Ok(Reply::json(200, r.body.clone())),
             None => Err(ArmError::new(
                 404,
@@ -70,7 +70,7 @@ pub fn handle(
                 format!("The role assignment '{name}' is not found."),
             )),
         },
-        "DELETE" => match ctx.st.resources.remove(&key) {
+        "DELETE" => match ctx.st.resources_mut().remove(&key) {
             Some(r) => Ok(Reply::json(200, r.body)),
             None => Ok(Reply::empty(204)),
         },
@@ -104,7 +104,7 @@ pub fn handle(
                 ));
             }
             let delay = ctx.scaled(ctx.replication_secs);
-            let young = ctx.st.resources.values().any(|r| {
+            let young = ctx.st.resources().values().any(|r| {
                 principal_of(r).is_some_and(|p| p.eq_ignore_ascii_case(&principal))
                     && ctx.now < r.created + delay
             });
@@ -123,14 +123,14 @@ pub fn handle(
                     && util::str_at(&r.body, "/properties/roleDefinitionId")
                         .is_some_and(|x| x.eq_ignore_ascii_case(&role))
             };
-            if let Some(old) = ctx.st.resources.get(&key) {
+            if let Some(old) = ctx.st.resources().get(&key) {
                 if !same(old) {
                     return Err(ArmError::bad_request(
                         "RoleAssignmentUpdateNotPermitted",
                         "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
                     ));
                 }
-            } else if ctx.st.resources.iter().any(|(k, r)| {
+            } else if ctx.st.resources().iter().any(|(k, r)| {
                 r.kind == Kind::RoleAssignment
                     && k != &key
                     && split(&r.id).is_some_and(|(s, _)| s.eq_ignore_ascii_case(scope))
@@ -157,7 +157,7 @@ pub fn handle(
                 "delegatedManagedIdentityResourceId": null,
                 "description": props.get("description").cloned().unwrap_or(Value::Null),
             });
-            let existed = ctx.st.resources.get(&key).map(|r| r.created);
+            let existed = ctx.st.resources().get(&key).map(|r| r.created);
             if let Some(c) = existed {
                 util::set_at(&mut p, "", "createdOn", json!(util::timestamp(c)));
             }
@@ -168,7 +168,7 @@ pub fn handle(
                 "name": name,
             });
             let rg = scope.split('/').nth(4).unwrap_or_default().to_string();
-            ctx.st.resources.insert(
+            ctx.st.resources_mut().insert(
                 key,
                 Record {
                     id: id.clone(),

@@ -247,7 +247,7 @@ fn put(ctx: &mut Ctx, rp: &ResPath, mut body: Value) -> ArmResult<Reply> {
     let kind = check_enum(body.get("kind").unwrap_or(&Value::Null), "kind", KINDS)?
         .ok_or_else(|| ArmError::invalid_content("Required property 'kind' not found in JSON"))?;
     let id = rp.id();
-    if let Some(other) = ctx.st.resources.values().find(|r| {
+    if let Some(other) = ctx.st.resources().values().find(|r| {
         r.kind == Kind::StorageAccount
             && r.name().eq_ignore_ascii_case(&name)
             && !r.id.eq_ignore_ascii_case(&id)

@@ -61,10 +61,8 @@ fn render(st: &State, rec: &Record, v: &mut Value, now: f64) {
     network::render_common(st, rec, v, now);
     let props = util::obj_at(v, "/properties");
     let children = st.children(&rec.id, Kind::Subnet);
-    let subnets: Vec<Value> =
-        network::with_back_ref_index(st, Kind::Subnet, &children, now, || {
-            children.iter().map(|s| super::render(st, s, now)).collect()
-        });
+    network::index_back_refs(st, Kind::Subnet, now);
+    let subnets: Vec<Value> = children.iter().map(|s| super::render(st, s, now)).collect();
     props.insert("subnets".into(), Value::Array(subnets));
     props.insert("virtualNetworkPeerings".into(), json!([]));
 }
@@ -195,7 +193,7 @@ fn put_vnet(ctx: &mut Ctx, rp: &ResPath, mut body: Value, secs: f64) -> ArmResul
                 .iter()
                 .any(|(n, _)| n.eq_ignore_ascii_case(old.name()))
             {
-                ctx.st.resources.remove(&old.id.to_ascii_lowercase());
+                ctx.st.resources_mut().remove(&old.id.to_ascii_lowercase());
             }
         }
         for (name, props) in validated {
