@@ -396,6 +396,16 @@ async fn lros_report_progress_with_scaled_durations() {
             .str("/properties/provisioningState"),
         "Deleting"
     );
+    // A second delete while the first runs (a client resuming after a crash) is accepted, and
+    // its operation ends with the first: not done while the group is still there.
+    let again = arm.delete(&rg_path("rg"), RES).await;
+    assert_eq!(again.status, 202);
+    let l2 = again.header("location").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(arm.call_url("GET", &l2, None).await.status, 202);
+    assert_eq!(arm.get(&rg_path("rg"), RES).await.status, 200);
+    arm.wait(&again).await.expect("the second delete ends");
+    assert_eq!(arm.get(&rg_path("rg"), RES).await.status, 404);
     assert!(moat_sim::provisioning_seconds("Microsoft.ContainerService/managedClusters") >= 120.0);
     assert!(moat_sim::provisioning_seconds("microsoft.network/virtualnetworks") < 10.0);
 }

@@ -186,9 +186,16 @@ pub fn handle(
             let Some(rec) = existing else {
                 return Err(ArmError::rg_not_found(rg));
             };
-            if rec.deleting_until.is_some() {
-                // A second delete while one runs is accepted and polls the same way.
-                let op = lro::start_op(ctx, &rec.id, 1.0, true);
+            if let Some(until) = rec.deleting_until {
+                // A second delete while one runs is accepted and polls the same way: its
+                // operation ends when the running delete does, not before (a client that
+                // resumed a delete after a crash must not see the group gone while it is not).
+                let left = if ctx.scale > 0.0 {
+                    (until - ctx.now).max(0.0) / ctx.scale
+                } else {
+                    0.0
+                };
+                let op = lro::start_op(ctx, &rec.id, left, true);
                 return Ok(lro::with_location_header(
                     ctx,
                     Reply::empty(202),
