@@ -104,12 +104,18 @@ struct Round {
     solo_cpu_s: f64,
     cpu_s: f64,
     plan_cpu_s: f64,
-    machine_bound_s: f64,
 }
 
 impl Round {
     fn slowest_solo_s(&self) -> f64 {
         self.solo_s.iter().copied().fold(0.0, f64::max)
+    }
+
+    /// This round's own machine bound (what its solo runs say the k plans need).
+    fn machine_bound_s(&self, cores: usize) -> f64 {
+        (self.solo_cpu_s / cores as f64)
+            .max(self.serial_s)
+            .max(self.slowest_solo_s())
     }
 }
 
@@ -340,9 +346,6 @@ pub async fn bench(
                 Err(e) => errors.push(format!("{e:#}")),
             }
         }
-        let machine_bound_s = (solo_cpu_s / cores as f64)
-            .max(serial_s)
-            .max(solo_s.iter().copied().fold(0.0, f64::max));
         rounds_run.push(Round {
             serial_s,
             wall_s,
@@ -351,7 +354,6 @@ pub async fn bench(
             solo_cpu_s,
             cpu_s,
             plan_cpu_s,
-            machine_bound_s,
         });
         tokio::time::sleep(refill(reads_needed)).await;
     }
@@ -360,10 +362,7 @@ pub async fn bench(
     // The bound is estimated from every round's solo runs and the wall time is the median
     // round's: a round lasts half a second, and comparing each round with its own solo runs
     // compares two noisy figures (rounds came out 0.85 and 1.46 in one run).
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(0.0)
-    };
+    let median = |v: Vec<f64>| crate::run::quantile(&v, 0.5).unwrap_or(0.0);
     let machine_bound_s = median(rounds_run.iter().map(|r| r.slowest_solo_s()).collect())
         .max(median(
             rounds_run
@@ -374,7 +373,7 @@ pub async fn bench(
         .max(median(rounds_run.iter().map(|r| r.serial_s).collect()));
     let mut ratios: Vec<f64> = rounds_run
         .iter()
-        .map(|r| r.wall_s / bound_s.max(r.machine_bound_s))
+        .map(|r| r.wall_s / bound_s.max(r.machine_bound_s(cores)))
         .collect();
     ratios.sort_by(f64::total_cmp);
     rounds_run.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
@@ -387,7 +386,6 @@ pub async fn bench(
         solo_cpu_s,
         cpu_s,
         plan_cpu_s,
-        machine_bound_s: _,
     } = median_round;
     let combined_bound_s = bound_s.max(machine_bound_s);
     Ok(ConcurrentFigures {

@@ -121,11 +121,17 @@ fn with_headers(mut reply: Reply, headers: Vec<(String, String)>) -> Reply {
 
 /// Registers an operation and returns its id.
 pub fn start_op(ctx: &mut Ctx, resource_key: &str, secs: f64, delete: bool) -> String {
+    let until = ctx.now + ctx.scaled(secs);
+    start_op_until(ctx, resource_key, until, delete)
+}
+
+/// [`start_op`] for an operation that ends at `until` (emulator time), not after a duration.
+pub fn start_op_until(ctx: &mut Ctx, resource_key: &str, until: f64, delete: bool) -> String {
     let id = crate::util::guid();
     let op = Operation {
         resource_key: resource_key.to_ascii_lowercase(),
         start: ctx.now,
-        until: ctx.now + ctx.scaled(secs),
+        until,
         error: ctx.fail_lro.clone(),
         delete,
     };

@@ -190,12 +190,7 @@ pub fn handle(
                 // A second delete while one runs is accepted and polls the same way: its
                 // operation ends when the running delete does, not before (a client that
                 // resumed a delete after a crash must not see the group gone while it is not).
-                let left = if ctx.scale > 0.0 {
-                    (until - ctx.now).max(0.0) / ctx.scale
-                } else {
-                    0.0
-                };
-                let op = lro::start_op(ctx, &rec.id, left, true);
+                let op = lro::start_op_until(ctx, &rec.id, until.max(ctx.now), true);
                 return Ok(lro::with_location_header(
                     ctx,
                     Reply::empty(202),
