@@ -373,12 +373,10 @@ impl ArmClient {
             if !response.is_success() {
                 return Err(http_error(Method::Get, &url, &response));
             }
-            let body = response.json().unwrap_or(Value::Null);
-            if let Some(values) = body.get("value").and_then(Value::as_array) {
-                items.extend(values.iter().cloned());
-            }
-            match body.get("nextLink").and_then(Value::as_str) {
-                Some(next) if !next.is_empty() => url = self.opaque_url(next)?,
+            let (values, next) = page_parts(response.json().unwrap_or(Value::Null));
+            items.extend(values);
+            match next.as_deref() {
+                Some(next) => url = self.opaque_url(next)?,
                 _ => return Ok(items),
             }
         }
@@ -748,6 +746,23 @@ fn classify_sdk_error(e: azure_core::Error) -> Failure {
     }
 }
 
+/// A list page's items, moved out of the page (a page of a thousand resources is most of
+/// what a plan reads: never copied), and its `nextLink`.
+fn page_parts(body: Value) -> (Vec<Value>, Option<String>) {
+    let Value::Object(mut page) = body else {
+        return (Vec::new(), None);
+    };
+    let values = match page.remove("value") {
+        Some(Value::Array(values)) => values,
+        _ => Vec::new(),
+    };
+    let next = match page.remove("nextLink") {
+        Some(Value::String(next)) if !next.is_empty() => Some(next),
+        _ => None,
+    };
+    (values, next)
+}
+
 fn display_path(url: &Url) -> String {
     url.path().to_owned()
 }
@@ -824,12 +839,10 @@ impl Arm for ArmClient {
                 }
                 return Err(error);
             }
-            let body = response.json().unwrap_or(Value::Null);
-            if let Some(values) = body.get("value").and_then(Value::as_array) {
-                out.items.extend(values.iter().cloned());
-            }
-            match body.get("nextLink").and_then(Value::as_str) {
-                Some(next) if !next.is_empty() => url = self.opaque_url(next)?,
+            let (values, next) = page_parts(response.json().unwrap_or(Value::Null));
+            out.items.extend(values);
+            match next.as_deref() {
+                Some(next) => url = self.opaque_url(next)?,
                 _ => return Ok(Some(out)),
             }
         }

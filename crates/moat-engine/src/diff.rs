@@ -200,7 +200,7 @@ pub fn plan_replacing(
     let input = &view;
     let model = input.model;
     let mut errors = Vec::new();
-    let mut out: Vec<ResourcePlan> = Vec::new();
+    let mut out: Vec<ResourcePlan> = Vec::with_capacity(model.resources.len());
     let graph = model.graph();
     let order: Vec<String> = graph
         .topo_order()
@@ -209,11 +209,11 @@ pub fn plan_replacing(
     let in_model: BTreeSet<&str> = model.resources.iter().map(|r| r.key.as_str()).collect();
 
     if !input.destroy {
-        for key in &order {
-            let Some(r) = model.get(key) else { continue };
-            match plan_resource(input, r) {
+        let resources: Vec<&Resource> = order.iter().filter_map(|k| model.get(k)).collect();
+        for (r, planned) in resources.iter().zip(plan_each(input, &resources)) {
+            match planned {
                 Ok(mut p) => {
-                    if replace.contains(key)
+                    if replace.contains(&r.key)
                         && let Err(e) = force_replacement(input, r, &mut p)
                     {
                         errors.push(e);
@@ -881,14 +881,70 @@ fn etag(body: &Value) -> Option<String> {
     body.get("etag").and_then(Value::as_str).map(str::to_string)
 }
 
+/// Resources below this many are planned on the calling thread: a thread costs more than
+/// it saves on a small stack.
+const PARALLEL_FROM: usize = 512;
+
+/// [`plan_resource`] of each of `resources`, in their order. Each resource's plan reads only
+/// the input, so a large stack is split into one contiguous run per core and planned at
+/// once; the result is the same as one thread's, order included.
+fn plan_each(
+    input: &PlanInput<'_>,
+    resources: &[&Resource],
+) -> Vec<Result<ResourcePlan, PlanError>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    plan_on(
+        input,
+        resources,
+        if resources.len() < PARALLEL_FROM {
+            1
+        } else {
+            threads
+        },
+    )
+}
+
+/// [`plan_each`] on `threads` threads.
+fn plan_on(
+    input: &PlanInput<'_>,
+    resources: &[&Resource],
+    threads: usize,
+) -> Vec<Result<ResourcePlan, PlanError>> {
+    if threads < 2 || resources.len() < 2 {
+        return resources.iter().map(|r| plan_resource(input, r)).collect();
+    }
+    let chunk = resources.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = resources
+            .chunks(chunk)
+            .map(|run| {
+                scope.spawn(move || {
+                    run.iter()
+                        .map(|r| plan_resource(input, r))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(resources.len());
+        for h in handles {
+            match h.join() {
+                Ok(plans) => all.extend(plans),
+                // A panic in the planner is a bug; it keeps its message and location.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all
+    })
+}
+
 fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, PlanError> {
     let model = input.model;
+    // Borrowed, never cloned: a live body is the largest value a plan reads.
     let live = input
         .live
         .resources
         .get(&r.key)
-        .cloned()
-        .unwrap_or(LiveState::Absent);
+        .unwrap_or(&LiveState::Absent);
     let depends_on: Vec<String> = r
         .dependencies()
         .into_iter()
@@ -920,7 +976,7 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
             }),
             LiveState::Unreadable(e) => {
                 p.action = Action::Unreadable;
-                p.reasons.push(e);
+                p.reasons.push(e.clone());
                 Ok(p)
             }
             LiveState::Present(_) => {
@@ -939,18 +995,10 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
         .get(&r.key)
         .and_then(|s| s.applied.as_object())
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-    p.applied = Some(
-        desired
-            .iter()
-            .filter(|(k, v)| !arm::is_sensitive(r.kind, k) || secret::is_fingerprint(v))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    );
     match live {
         LiveState::Unreadable(e) => {
             p.action = Action::Unreadable;
-            p.reasons.push(e);
-            p.applied = None;
+            p.reasons.push(e.clone());
         }
         LiveState::Absent => {
             p.action = Action::Create;
@@ -980,7 +1028,7 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
         }
         LiveState::Present(live_body) => {
             if r.kind.taggable() {
-                match stack_tag(&live_body) {
+                match stack_tag(live_body) {
                     Some(owner) if owner != model.stack.value => {
                         return Err(PlanError::OwnedByOtherStack {
                             key: r.key.clone(),
@@ -997,16 +1045,16 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                     _ => {}
                 }
             }
-            let live_proj = arm::project(r.kind, &live_body);
+            let live_proj = arm::project(r.kind, live_body);
             p.changes = diff(r.kind, &desired, &live_proj, last.as_ref());
             for c in &mut p.changes {
-                c.old = shown(&c.old, json::get(&live_body, &c.path));
+                c.old = shown(&c.old, json::get(live_body, &c.path));
                 c.new = shown(&c.new, json::get(&body, &c.path));
             }
             // A resource whose last operation failed matches the spec on paper but is not
             // usable; ARM's remedy is to PUT it again, so the plan does (a perpetual no-op
             // would leave a failed apply unfinishable).
-            let failed = json::get(&live_body, "properties.provisioningState")
+            let failed = json::get(live_body, "properties.provisioningState")
                 .and_then(Value::as_str)
                 .is_some_and(|s| s.eq_ignore_ascii_case("Failed"));
             if p.changes.is_empty() && failed {
@@ -1015,7 +1063,7 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                     "its last operation failed (provisioningState `Failed`): it is written again"
                         .into(),
                 );
-                let update = update_body(r.kind, body, &live_body, &p.changes);
+                let update = update_body(r.kind, body, live_body, &p.changes);
                 p.request = Some(Request {
                     method: Method::Put,
                     body: Some(update),
@@ -1064,11 +1112,11 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                 p.request = Some(Request {
                     method: Method::Put,
                     body: Some(body),
-                    query: replace_query(r.kind, Some(&live_body), applied),
+                    query: replace_query(r.kind, Some(live_body), applied),
                 });
             } else {
                 p.action = Action::Update;
-                let update = update_body(r.kind, body, &live_body, &p.changes);
+                let update = update_body(r.kind, body, live_body, &p.changes);
                 // A reset shows the value the PUT sends (`Enabled`), not its canonical form.
                 for c in p.changes.iter_mut().filter(|c| c.reset && !c.sensitive) {
                     c.new = shown(&c.new, json::get(&update, &c.path));
@@ -1080,6 +1128,17 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                 });
             }
         }
+    }
+    // What the state records once the write lands: the desired projection, moved (not
+    // copied) now that the changes are drawn from it, without a secret that has no
+    // fingerprint to compare by.
+    if !matches!(p.action, Action::Unreadable) {
+        p.applied = Some(
+            desired
+                .into_iter()
+                .filter(|(k, v)| !arm::is_sensitive(r.kind, k) || secret::is_fingerprint(v))
+                .collect(),
+        );
     }
     // A rotated secret: its fingerprint moved (the plan says so, and never shows a value).
     if matches!(p.action, Action::Update | Action::Replace) {
@@ -1284,6 +1343,48 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_string(), v.clone()))
             .collect()
+    }
+
+    #[test]
+    fn a_plan_on_several_threads_is_the_plan_on_one() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/secure-ml-workspace.yaml"
+        ))
+        .expect("the example");
+        let file = moat_spec::source_from_bytes("spec.yaml", text.into_bytes())
+            .unwrap_or_else(|_| panic!("a spec"));
+        let (spec, _) = moat_spec::load(&file, &moat_spec::VarOverrides::default(), &|_| None);
+        let (model, diags) =
+            moat_model::resolve(&spec.expect("parsed"), &moat_model::Context::default());
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        let model = model.expect("resolved");
+        let (live, state) = (Live::default(), StateRecord::new("s".to_string()));
+        let ctx = MapContext::default();
+        let input = PlanInput {
+            model: &model,
+            live: &live,
+            state: &state,
+            ctx: &ctx,
+            spec_hash: String::new(),
+            destroy: false,
+        };
+        let resources: Vec<&Resource> = model.resources.iter().collect();
+        assert!(resources.len() > 3);
+        let show = |plans: Vec<Result<ResourcePlan, PlanError>>| -> Vec<String> {
+            plans
+                .into_iter()
+                .map(|p| match p {
+                    Ok(p) => serde_json::to_string(&p).expect("a plan serialises"),
+                    Err(e) => e.to_string(),
+                })
+                .collect()
+        };
+        let one = show(plan_on(&input, &resources, 1));
+        assert_eq!(one.len(), resources.len());
+        for threads in [2, 3, resources.len() + 1] {
+            assert_eq!(show(plan_on(&input, &resources, threads)), one, "{threads}");
+        }
     }
 
     #[test]

@@ -284,7 +284,7 @@ async fn read_targets<'t>(
                 } => match arm.list(&path, api_version).await {
                     Ok(listing) => {
                         let pages = listing.as_ref().map_or(1, |l| l.pages);
-                        let by_id: BTreeMap<String, Value> = listing
+                        let mut by_id: BTreeMap<String, Value> = listing
                             .map(|l| l.items)
                             .unwrap_or_default()
                             .into_iter()
@@ -293,13 +293,27 @@ async fn read_targets<'t>(
                                 Some((id, v))
                             })
                             .collect();
+                        // Each body moves to the target that reads it; only an ID two
+                        // targets read (one of them keeps a copy) is cloned.
+                        let mut readers: BTreeMap<String, usize> = BTreeMap::new();
+                        for t in &targets {
+                            *readers.entry(t.id.to_ascii_lowercase()).or_default() += 1;
+                        }
                         let mut states = Vec::new();
                         let mut again = Vec::new();
                         for t in targets {
-                            match by_id.get(&t.id.to_ascii_lowercase()) {
-                                Some(v) => {
-                                    states.push((t.key.clone(), LiveState::Present(v.clone())))
-                                }
+                            let id = t.id.to_ascii_lowercase();
+                            let left = readers.get_mut(&id).map_or(0, |n| {
+                                *n -= 1;
+                                *n
+                            });
+                            let body = if left == 0 {
+                                by_id.remove(&id)
+                            } else {
+                                by_id.get(&id).cloned()
+                            };
+                            match body {
+                                Some(v) => states.push((t.key.clone(), LiveState::Present(v))),
                                 None if owned(&t.key) => again.push(t),
                                 None => states.push((t.key.clone(), LiveState::Absent)),
                             }

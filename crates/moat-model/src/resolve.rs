@@ -161,7 +161,9 @@ impl<'s> Resolver<'s> {
         }
         self.build_symbols();
         self.compute_ids();
-        let mut resources = Vec::new();
+        // A resource is about a kilobyte: growing the vector by doubling would copy them
+        // all and hold two copies at once. Inline children (subnets) may add more.
+        let mut resources = Vec::with_capacity(spec.resources.len());
         for res in &spec.resources {
             if let Some(sym) = self.syms.get(res.key.value.as_str())
                 && !std::ptr::eq(sym.res, res)

@@ -463,45 +463,55 @@ fn list_of(
             rg.unwrap_or(""),
         ));
     }
-    let records: Vec<&Record> = match &parent {
-        Some(pid) => ctx.st.children(pid, kind),
+    // A page starts after the last id of the one before: the store is ordered by id, so a
+    // page costs its own records (and those of other kinds between them), not the whole
+    // group's again for every page.
+    let after = ctx.query("$skiptoken").map(str::to_ascii_lowercase);
+    let after = after.as_deref();
+    let value = match &parent {
+        Some(pid) => page(
+            ctx,
+            ctx.st
+                .children(pid, kind)
+                .into_iter()
+                .filter(|r| after.is_none_or(|a| r.id.to_ascii_lowercase().as_str() > a)),
+        ),
         None => {
             // Ids are stored lower-cased: a group's resources are one range of the store.
             let prefix = match rg {
                 Some(g) => format!("/subscriptions/{sub}/resourcegroups/{g}/").to_ascii_lowercase(),
                 None => format!("/subscriptions/{sub}/").to_ascii_lowercase(),
             };
-            ctx.st
-                .under(prefix)
-                .map(|(_, r)| r)
-                .filter(|r| {
-                    r.kind == kind
-                        && r.sub.eq_ignore_ascii_case(sub)
-                        && rg.is_none_or(|g| r.rg.eq_ignore_ascii_case(g))
-                })
-                .collect()
+            page(
+                ctx,
+                ctx.st
+                    .under_after(prefix, after)
+                    .map(|(_, r)| r)
+                    .filter(|r| {
+                        r.kind == kind
+                            && r.sub.eq_ignore_ascii_case(sub)
+                            && rg.is_none_or(|g| r.rg.eq_ignore_ascii_case(g))
+                    }),
+            )
         }
     };
-    Ok(Reply::json(200, page(ctx, &records)))
+    Ok(Reply::json(200, value))
 }
 
 /// Items per page of a typed list. ARM pages every list (`x-ms-pageable`, `nextLink`); the
 /// page sizes of the providers are not in the recordings, so one size serves them all.
 pub const LIST_PAGE: usize = 100;
 
-/// One page of `items`, rendered: from `$skiptoken` (an offset, opaque to clients), with a
-/// `nextLink` (this URL with the next offset) while items remain. Only the page's own items
-/// are rendered: rendering is the costly part, and a list of thousands is read a hundred at a
-/// time. What points at them (an NSG's `subnets`) comes from the store's back-reference
-/// index, built once per change of the store, not per page.
-fn page(ctx: &Ctx, items: &[&Record]) -> Value {
-    let from: usize = ctx
-        .query("$skiptoken")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
-    let rest = &items[from.min(items.len())..];
-    let more = rest.len() > LIST_PAGE;
-    let shown = &rest[..rest.len().min(LIST_PAGE)];
+/// One page of `items` (in id order, from where the request's `$skiptoken` left off),
+/// rendered, with a `nextLink` while items remain: this URL with `$skiptoken` the last id of
+/// the page (opaque to clients, as ARM's are). Only the page's own items are rendered:
+/// rendering is the costly part, and a list of thousands is read a hundred at a time. What
+/// points at them (an NSG's `subnets`) comes from the store's back-reference index, built
+/// once per change of the store, not per page.
+fn page<'a>(ctx: &Ctx, items: impl Iterator<Item = &'a Record>) -> Value {
+    let mut shown: Vec<&Record> = items.take(LIST_PAGE + 1).collect();
+    let more = shown.len() > LIST_PAGE;
+    shown.truncate(LIST_PAGE);
     if let Some(first) = shown.first() {
         kinds::network::index_back_refs(ctx.st, first.kind, ctx.now);
     }
@@ -509,10 +519,10 @@ fn page(ctx: &Ctx, items: &[&Record]) -> Value {
         .iter()
         .map(|r| kinds::render(ctx.st, r, ctx.now))
         .collect();
-    if !more {
-        return json!({ "value": value });
-    }
-    let next = from + LIST_PAGE;
+    let last = match shown.last() {
+        Some(last) if more => last.id.to_ascii_lowercase(),
+        _ => return json!({ "value": value }),
+    };
     let (head, query) = ctx.self_url.split_once('?').unwrap_or((&ctx.self_url, ""));
     let mut pairs: Vec<String> = query
         .split('&')
@@ -522,8 +532,21 @@ fn page(ctx: &Ctx, items: &[&Record]) -> Value {
         })
         .map(str::to_string)
         .collect();
-    pairs.push(format!("$skiptoken={next}"));
+    pairs.push(format!("$skiptoken={}", percent_encode(&last)));
     json!({ "value": value, "nextLink": format!("{head}?{}", pairs.join("&")) })
+}
+
+/// `s` with everything but unreserved characters percent-encoded, for a query value.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn not_found_path(path: &str) -> ArmError {

@@ -135,6 +135,22 @@ pub struct State {
     /// The Network provider's back-references of `resources`, kept per generation.
     #[serde(skip)]
     pub(crate) back_refs: crate::kinds::network::BackRefCache,
+    /// What the last sweep left, so that a sweep with nothing due costs nothing (it runs
+    /// before every request, and a store holds thousands of records).
+    #[serde(skip)]
+    swept: Swept,
+}
+
+/// The store as of its last [`State::sweep`]: nothing can be due before these times unless
+/// the resources changed (another generation) or operations were added.
+#[derive(Debug, Clone, Copy, Default)]
+struct Swept {
+    generation: u64,
+    /// The first time a record being deleted stops showing.
+    resources_until: f64,
+    /// How many operations there were, and when the first of them expires.
+    operations: usize,
+    operations_until: f64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -147,16 +163,34 @@ struct StateFile {
 impl State {
     /// Removes what finished deleting by `now`.
     pub fn sweep(&mut self, now: f64) {
-        let before = self.resources.len();
-        self.resources
-            .retain(|_, r| r.deleting_until.is_none_or(|t| now < t));
-        if self.resources.len() != before {
-            self.generation += 1;
+        let swept = self.swept;
+        if swept.generation != self.generation || now >= swept.resources_until {
+            let before = self.resources.len();
+            self.resources
+                .retain(|_, r| r.deleting_until.is_none_or(|t| now < t));
+            if self.resources.len() != before {
+                self.generation += 1;
+            }
+            self.swept.generation = self.generation;
+            self.swept.resources_until = self
+                .resources
+                .values()
+                .filter_map(|r| r.deleting_until)
+                .fold(f64::INFINITY, f64::min);
         }
         self.deleted_vaults
             .retain(|_, v| v.purging_until.is_none_or(|t| now < t));
-        // Poll endpoints of finished operations stay answerable for an hour, like ARM's.
-        self.operations.retain(|_, o| now < o.until + 3600.0);
+        // Poll endpoints of finished operations stay answerable for an hour, like ARM's. An
+        // operation is only ever added (ids are new GUIDs), so the count tells when to look.
+        if swept.operations != self.operations.len() || now >= swept.operations_until {
+            self.operations.retain(|_, o| now < o.until + 3600.0);
+            self.swept.operations = self.operations.len();
+            self.swept.operations_until = self
+                .operations
+                .values()
+                .map(|o| o.until + 3600.0)
+                .fold(f64::INFINITY, f64::min);
+        }
     }
 
     /// Resource by id (case-insensitive).
@@ -191,6 +225,22 @@ impl State {
     pub fn under(&self, prefix: String) -> impl Iterator<Item = (&String, &Record)> {
         self.resources
             .range(prefix.clone()..)
+            .take_while(move |(k, _)| k.starts_with(&prefix))
+    }
+
+    /// [`State::under`], from the first id after `after` (all of them when `None`).
+    pub fn under_after<'a>(
+        &'a self,
+        prefix: String,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = (&'a String, &'a Record)> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(a) if a >= prefix.as_str() => Bound::Excluded(a.to_string()),
+            _ => Bound::Included(prefix.clone()),
+        };
+        self.resources
+            .range((start, Bound::Unbounded))
             .take_while(move |(k, _)| k.starts_with(&prefix))
     }
 
