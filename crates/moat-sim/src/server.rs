@@ -469,13 +469,7 @@ fn list_of(
     let after = ctx.query("$skiptoken").map(str::to_ascii_lowercase);
     let after = after.as_deref();
     let value = match &parent {
-        Some(pid) => page(
-            ctx,
-            ctx.st
-                .children(pid, kind)
-                .into_iter()
-                .filter(|r| after.is_none_or(|a| r.id.to_ascii_lowercase().as_str() > a)),
-        ),
+        Some(pid) => page(ctx, ctx.st.children_after(pid, kind, after)),
         None => {
             // Ids are stored lower-cased: a group's resources are one range of the store.
             let prefix = match rg {

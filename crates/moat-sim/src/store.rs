@@ -166,31 +166,48 @@ impl State {
         let swept = self.swept;
         if swept.generation != self.generation || now >= swept.resources_until {
             let before = self.resources.len();
-            self.resources
-                .retain(|_, r| r.deleting_until.is_none_or(|t| now < t));
+            let mut until = f64::INFINITY;
+            self.resources.retain(|_, r| match r.deleting_until {
+                Some(t) if now >= t => false,
+                Some(t) => {
+                    until = until.min(t);
+                    true
+                }
+                None => true,
+            });
             if self.resources.len() != before {
                 self.generation += 1;
             }
             self.swept.generation = self.generation;
-            self.swept.resources_until = self
-                .resources
-                .values()
-                .filter_map(|r| r.deleting_until)
-                .fold(f64::INFINITY, f64::min);
+            self.swept.resources_until = until;
         }
         self.deleted_vaults
             .retain(|_, v| v.purging_until.is_none_or(|t| now < t));
         // Poll endpoints of finished operations stay answerable for an hour, like ARM's. An
         // operation is only ever added (ids are new GUIDs), so the count tells when to look.
         if swept.operations != self.operations.len() || now >= swept.operations_until {
-            self.operations.retain(|_, o| now < o.until + 3600.0);
+            let mut until = f64::INFINITY;
+            self.operations.retain(|_, o| {
+                let end = o.until + 3600.0;
+                until = if now < end { until.min(end) } else { until };
+                now < end
+            });
             self.swept.operations = self.operations.len();
-            self.swept.operations_until = self
-                .operations
-                .values()
-                .map(|o| o.until + 3600.0)
-                .fold(f64::INFINITY, f64::min);
+            self.swept.operations_until = until;
         }
+    }
+
+    /// When the first record being deleted at `now` stops showing (infinity when none is):
+    /// what the last sweep found, while the resources are as it left them.
+    pub fn first_delete_end(&self, now: f64) -> f64 {
+        if self.swept.generation == self.generation && now < self.swept.resources_until {
+            return self.swept.resources_until;
+        }
+        self.resources
+            .values()
+            .filter_map(|r| r.deleting_until)
+            .filter(|&t| t > now)
+            .fold(f64::INFINITY, f64::min)
     }
 
     /// Resource by id (case-insensitive).
@@ -221,14 +238,8 @@ impl State {
     }
 
     /// The records whose (lower-cased) id starts with `prefix`, a lower-cased id prefix: one
-    /// range of the store, keyed by id.
-    pub fn under(&self, prefix: String) -> impl Iterator<Item = (&String, &Record)> {
-        self.resources
-            .range(prefix.clone()..)
-            .take_while(move |(k, _)| k.starts_with(&prefix))
-    }
-
-    /// [`State::under`], from the first id after `after` (all of them when `None`).
+    /// range of the store, keyed by id; from the first id after `after` (a lower-cased id),
+    /// or from the start when `None`.
     pub fn under_after<'a>(
         &'a self,
         prefix: String,
@@ -246,13 +257,25 @@ impl State {
 
     /// Direct children of `parent_id` of the given kind.
     pub fn children(&self, parent_id: &str, kind: Kind) -> Vec<&Record> {
+        self.children_after(parent_id, kind, None).collect()
+    }
+
+    /// [`State::children`], in id order from the first id after `after` (a lower-cased id).
+    pub fn children_after<'a>(
+        &'a self,
+        parent_id: &str,
+        kind: Kind,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = &'a Record> {
         let prefix = format!("{}/", parent_id.to_ascii_lowercase());
         let n = prefix.len();
-        self.under(prefix)
-            .filter(|(k, r)| r.kind == kind && !k[n..].contains("/providers/"))
-            .filter(|(k, _)| k[n..].matches('/').count() == 1)
+        self.under_after(prefix, after)
+            .filter(move |(k, r)| {
+                r.kind == kind
+                    && !k[n..].contains("/providers/")
+                    && k[n..].matches('/').count() == 1
+            })
             .map(|(_, r)| r)
-            .collect()
     }
 
     /// Loads a state file; a missing file is an empty cloud.

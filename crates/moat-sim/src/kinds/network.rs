@@ -230,12 +230,7 @@ pub fn index_back_refs(st: &State, kind: Kind, now: f64) {
     if current || BackRef::asked_by(kind).is_empty() {
         return;
     }
-    let valid_until = st
-        .resources()
-        .values()
-        .filter_map(|r| r.deleting_until)
-        .filter(|&t| t > now)
-        .fold(f64::INFINITY, f64::min);
+    let valid_until = st.first_delete_end(now);
     let refs = index_refs(st, &ALL_BACK_REFS, None, now);
     *st.back_refs.0.borrow_mut() = Some(BackRefIndex {
         generation: st.generation(),
