@@ -285,7 +285,7 @@ pub async fn make_plan(
 
 /// [`make_plan`] of a destroy (`destroy`), with list reads on or off (`lists`).
 pub async fn make_plan_with(
-    client: &ArmClient,
+    client: &dyn moat_arm::Arm,
     model: &Model,
     record: &StateRecord,
     destroy: bool,

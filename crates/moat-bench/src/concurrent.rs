@@ -9,10 +9,12 @@
 //! - the reads of all k plans through one bucket, `max(latency × rounds, (reads − burst) /
 //!   rate + latency)` ([`crate::plan_bench::lower_bound_rounds`]);
 //! - the machine: the k plans' work, measured by running each plan alone first (its wall time,
-//!   the CPU seconds the process — plans and emulator — spent on it, and the time the emulator
-//!   held its state lock, under which it serves one request at a time, as ARM's front door
-//!   does not), can finish no sooner than `max(slowest plan alone, Σ CPU seconds / cores,
-//!   Σ lock time)`.
+//!   the CPU seconds the process — plans and emulator — spent on it, of those what the plans
+//!   spent before their first request, and the time the emulator held its state lock alone,
+//!   under which it serves every request but a list one at a time), can finish no sooner than
+//!   `max(slowest plan alone, latency + Σ (CPU seconds − before the first request) / cores,
+//!   Σ exclusive lock time)`: the k plans start together, and no answer, so no work of the
+//!   emulator's or of a plan reading it, comes before one round trip.
 //!
 //! With list reads (the default) a 1 000-resource plan needs ~13 reads, so k plans stay inside
 //! the burst and the machine bound is the larger one. The second regime, GET reads of smaller
@@ -21,11 +23,15 @@
 use crate::apply_bench::{client_for, make_plan_with};
 use crate::plan_bench::{put_everything, record_of, start_sim};
 use anyhow::Context as _;
-use moat_arm::{ArmClient, ClientConfig, ClientLimits, Endpoint};
+use moat_arm::{
+    Arm, ArmClient, ArmError, ClientConfig, ClientLimits, Endpoint, Listing, Operation, Started,
+    WriteRequest,
+};
 use moat_engine::plan::{Action, Plan};
 use moat_engine::state::StateRecord;
 use moat_model::Model;
 use serde::Serialize;
+use serde_json::Value;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -55,8 +61,11 @@ pub struct ConcurrentFigures {
     pub solo_s: Vec<f64>,
     /// CPU seconds the process (plans and emulator) spent on the solo runs together.
     pub solo_cpu_s: f64,
-    /// Seconds the emulator held its state lock for the solo runs together: it serves one
-    /// request at a time under that lock, so the k plans' reads need at least this long.
+    /// Of `solo_cpu_s`, what the plans' threads spent before their first request.
+    pub solo_before_first_s: f64,
+    /// Seconds the emulator held its state lock alone for the solo runs together: it serves
+    /// every request but a list one at a time under it, so the k plans' reads need at least
+    /// this long (0 when they only list).
     pub serial_s: f64,
     /// CPU seconds the process spent on the concurrent run.
     pub cpu_s: f64,
@@ -64,7 +73,8 @@ pub struct ConcurrentFigures {
     pub plan_cpu_s: f64,
     /// Cores of the machine.
     pub cores: usize,
-    /// `max(slowest solo plan, solo CPU seconds / cores, lock seconds)`, each the median over
+    /// `max(slowest solo plan, latency + (solo CPU seconds − before the first request) /
+    /// cores, lock seconds)`, each the median over
     /// the rounds (0 in the GET regime, where the budget bound is larger by two orders of
     /// magnitude and solo runs would drain the bucket).
     pub machine_bound_s: f64,
@@ -102,6 +112,7 @@ struct Round {
     plan_s: Vec<f64>,
     solo_s: Vec<f64>,
     solo_cpu_s: f64,
+    solo_before_first_s: f64,
     cpu_s: f64,
     plan_cpu_s: f64,
 }
@@ -111,9 +122,20 @@ impl Round {
         self.solo_s.iter().copied().fold(0.0, f64::max)
     }
 
+    /// The k plans' work spread over the cores, after the first round trip: no answer
+    /// comes back sooner, so all of it but what the plans do before their first request
+    /// (`solo_before_first_s`) waits that long.
+    fn spread_s(&self, cores: usize, latency_s: f64) -> f64 {
+        if self.solo_s.is_empty() {
+            // The GET regime runs no plan alone: nothing is known of the machine's part.
+            return 0.0;
+        }
+        latency_s + (self.solo_cpu_s - self.solo_before_first_s).max(0.0) / cores as f64
+    }
+
     /// This round's own machine bound (what its solo runs say the k plans need).
-    fn machine_bound_s(&self, cores: usize) -> f64 {
-        (self.solo_cpu_s / cores as f64)
+    fn machine_bound_s(&self, cores: usize, latency_s: f64) -> f64 {
+        self.spread_s(cores, latency_s)
             .max(self.serial_s)
             .max(self.slowest_solo_s())
     }
@@ -131,6 +153,8 @@ struct PlanRun {
     throttled: u64,
     /// CPU seconds of the plan's own thread (its client and the plan; not the emulator).
     cpu_s: f64,
+    /// Of `cpu_s`, what the thread spent before its first request.
+    before_first_s: f64,
 }
 
 impl PlanRun {
@@ -144,38 +168,65 @@ impl PlanRun {
             requests: 0,
             throttled: 0,
             cpu_s: 0.0,
+            before_first_s: 0.0,
         }
     }
 }
 
-/// CPU seconds (user + system) this process has used so far, all threads; 0 where
-/// `/proc` is missing. The kernel reports them in `USER_HZ` (100 per second).
+/// CPU seconds (user + system) this process has used so far, all threads, those that have
+/// ended included (the kernel's process CPU clock, to the nanosecond: `/proc`'s counters
+/// tick every 10 ms, a fifth of a solo plan).
 fn process_cpu_s() -> f64 {
-    cpu_s_of("/proc/self/stat")
+    seconds(rustix::time::clock_gettime(
+        rustix::time::ClockId::ProcessCPUTime,
+    ))
 }
 
 /// CPU seconds the calling thread has used so far.
 fn thread_cpu_s() -> f64 {
-    cpu_s_of("/proc/thread-self/stat")
+    seconds(rustix::time::clock_gettime(
+        rustix::time::ClockId::ThreadCPUTime,
+    ))
 }
 
-fn cpu_s_of(path: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(path) else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) start at field 3, the state.
-    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the state.
-    (ticks(11) + ticks(12)) / 100.0
+fn seconds(t: rustix::time::Timespec) -> f64 {
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+}
+
+/// The client of one plan, noting the CPU seconds of the plan's thread when it sends its
+/// first request: what the plan spends before any answer can come back.
+struct FirstRequest<'a> {
+    arm: &'a ArmClient,
+    cpu_at_first: std::sync::OnceLock<f64>,
+}
+
+impl FirstRequest<'_> {
+    fn note(&self) {
+        self.cpu_at_first.get_or_init(thread_cpu_s);
+    }
+}
+
+#[async_trait::async_trait]
+impl Arm for FirstRequest<'_> {
+    async fn get(&self, id: &str, api_version: &str) -> Result<Option<Value>, ArmError> {
+        self.note();
+        Arm::get(self.arm, id, api_version).await
+    }
+
+    async fn begin(&self, req: WriteRequest) -> Result<Started, ArmError> {
+        self.note();
+        Arm::begin(self.arm, req).await
+    }
+
+    async fn wait(&self, op: &Operation) -> Result<Option<Value>, ArmError> {
+        self.note();
+        Arm::wait(self.arm, op).await
+    }
+
+    async fn list(&self, path: &str, api_version: &str) -> Result<Option<Listing>, ArmError> {
+        self.note();
+        Arm::list(self.arm, path, api_version).await
+    }
 }
 
 /// Runs each `(model, record)` plan on its own OS thread with its own single-threaded runtime
@@ -230,7 +281,11 @@ fn one_plan(
         gate.wait();
         let cpu = thread_cpu_s();
         let started = Instant::now();
-        let result = make_plan_with(&client, model, record, false, lists)
+        let first = FirstRequest {
+            arm: &client,
+            cpu_at_first: std::sync::OnceLock::new(),
+        };
+        let result = make_plan_with(&first, model, record, false, lists)
             .await
             .map(|(p, _)| p);
         let ended = Instant::now();
@@ -243,6 +298,7 @@ fn one_plan(
             requests: stats.requests_sent,
             throttled: stats.throttled,
             cpu_s,
+            before_first_s: first.cpu_at_first.get().map_or(cpu_s, |at| at - cpu),
         }
     })
 }
@@ -305,12 +361,14 @@ pub async fn bench(
     for _ in 0..repeats {
         let mut solo_s = Vec::new();
         let mut solo_cpu_s = 0.0;
+        let mut solo_before_first_s = 0.0;
         let locked_before = sim.stats().state_lock_micros;
         if lists {
             for stack in &stacks {
                 let cpu = process_cpu_s();
                 let run = run_plans(&url, &[stack], lists).remove(0);
                 solo_cpu_s += process_cpu_s() - cpu;
+                solo_before_first_s += run.before_first_s;
                 run.result.context("a plan alone failed")?;
                 solo_s.push((run.ended - run.started).as_secs_f64());
             }
@@ -352,6 +410,7 @@ pub async fn bench(
             plan_s,
             solo_s,
             solo_cpu_s,
+            solo_before_first_s,
             cpu_s,
             plan_cpu_s,
         });
@@ -363,17 +422,18 @@ pub async fn bench(
     // round's: a round lasts half a second, and comparing each round with its own solo runs
     // compares two noisy figures (rounds came out 0.85 and 1.46 in one run).
     let median = |v: Vec<f64>| crate::run::quantile(&v, 0.5).unwrap_or(0.0);
+    let latency_s = latency.as_secs_f64();
     let machine_bound_s = median(rounds_run.iter().map(|r| r.slowest_solo_s()).collect())
         .max(median(
             rounds_run
                 .iter()
-                .map(|r| r.solo_cpu_s / cores as f64)
+                .map(|r| r.spread_s(cores, latency_s))
                 .collect(),
         ))
         .max(median(rounds_run.iter().map(|r| r.serial_s).collect()));
     let mut ratios: Vec<f64> = rounds_run
         .iter()
-        .map(|r| r.wall_s / bound_s.max(r.machine_bound_s(cores)))
+        .map(|r| r.wall_s / bound_s.max(r.machine_bound_s(cores, latency_s)))
         .collect();
     ratios.sort_by(f64::total_cmp);
     rounds_run.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
@@ -384,6 +444,7 @@ pub async fn bench(
         plan_s,
         solo_s,
         solo_cpu_s,
+        solo_before_first_s,
         cpu_s,
         plan_cpu_s,
     } = median_round;
@@ -400,6 +461,7 @@ pub async fn bench(
         read_bound_ratio: wall_s / bound_s,
         solo_s,
         solo_cpu_s,
+        solo_before_first_s,
         serial_s,
         cpu_s,
         plan_cpu_s,

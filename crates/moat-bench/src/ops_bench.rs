@@ -109,7 +109,7 @@ async fn run_op(
         .unwrap_or_else(|| moat_engine::state::StateRecord::new(model.stack.value.clone()));
     let before = client.stats();
     let t = Instant::now();
-    let (p, _) = make_plan_with(client, model, &record, destroy, true).await?;
+    let (p, _) = make_plan_with(&**client, model, &record, destroy, true).await?;
     let plan_s = t.elapsed().as_secs_f64();
     let writes = p.resources.iter().filter(|r| r.action.writes()).count();
     let store = Arc::new(StateStore::new(backend.clone(), record));
@@ -140,7 +140,7 @@ async fn run_op(
     let after = client.stats();
     // The contract: the next plan (of the same spec; of nothing after a destroy) is empty.
     let record = store.snapshot().await;
-    let (again, _) = make_plan_with(client, model, &record, destroy, true).await?;
+    let (again, _) = make_plan_with(&**client, model, &record, destroy, true).await?;
     let left = again.resources.iter().filter(|r| r.action.writes()).count();
     if left != 0 {
         bail!("the plan right after the {op} apply at {n} still has {left} change(s)");

@@ -14,7 +14,7 @@ use moat_model::arm::{self, MapContext, Projection};
 use moat_model::kinds::Replace;
 use moat_model::{Kind, Model, Resource, STACK_TAG, json, secret};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A problem that stops the plan (the resources involved are named).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -382,11 +382,11 @@ pub fn plan_replacing(
     let unreadable = Plan::unreadable_of(&out);
     // Drift in plan order (what is not in the plan, after it, by key).
     let mut drift = crate::drift::find(model, input.state, input.live);
-    drift.sort_by_key(|d| {
-        out.iter()
-            .position(|r| r.key == d.key)
-            .unwrap_or(usize::MAX)
-    });
+    let mut position: HashMap<&str, usize> = HashMap::with_capacity(out.len());
+    for (i, r) in out.iter().enumerate() {
+        position.entry(r.key.as_str()).or_insert(i);
+    }
+    drift.sort_by_key(|d| position.get(d.key.as_str()).copied().unwrap_or(usize::MAX));
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         moat_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -881,27 +881,13 @@ fn etag(body: &Value) -> Option<String> {
     body.get("etag").and_then(Value::as_str).map(str::to_string)
 }
 
-/// Resources below this many are planned on the calling thread: a thread costs more than
-/// it saves on a small stack.
-const PARALLEL_FROM: usize = 512;
-
-/// [`plan_resource`] of each of `resources`, in their order. Each resource's plan reads only
-/// the input, so a large stack is split into one contiguous run per core and planned at
-/// once; the result is the same as one thread's, order included.
+/// [`plan_resource`] of each of `resources`, in their order, on every core for a large stack
+/// (each resource's plan reads only the input): the same result as one thread's.
 fn plan_each(
     input: &PlanInput<'_>,
     resources: &[&Resource],
 ) -> Vec<Result<ResourcePlan, PlanError>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    plan_on(
-        input,
-        resources,
-        if resources.len() < PARALLEL_FROM {
-            1
-        } else {
-            threads
-        },
-    )
+    plan_on(input, resources, crate::par::threads_for(resources.len()))
 }
 
 /// [`plan_each`] on `threads` threads.
@@ -910,31 +896,7 @@ fn plan_on(
     resources: &[&Resource],
     threads: usize,
 ) -> Vec<Result<ResourcePlan, PlanError>> {
-    if threads < 2 || resources.len() < 2 {
-        return resources.iter().map(|r| plan_resource(input, r)).collect();
-    }
-    let chunk = resources.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = resources
-            .chunks(chunk)
-            .map(|run| {
-                scope.spawn(move || {
-                    run.iter()
-                        .map(|r| plan_resource(input, r))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut all = Vec::with_capacity(resources.len());
-        for h in handles {
-            match h.join() {
-                Ok(plans) => all.extend(plans),
-                // A panic in the planner is a bug; it keeps its message and location.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        all
-    })
+    crate::par::map_on(resources, threads, |r| plan_resource(input, r))
 }
 
 fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, PlanError> {

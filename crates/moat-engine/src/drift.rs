@@ -5,7 +5,7 @@
 
 use crate::live::{Live, LiveState};
 use crate::plan::{Change, Drift};
-use crate::state::StateRecord;
+use crate::state::{ResourceState, StateRecord};
 use moat_model::{Model, arm};
 use serde_json::{Value, json};
 
@@ -14,78 +14,80 @@ use serde_json::{Value, json};
 /// or was not read, is not judged; nor is one the spec gave another ARM ID (a new name: what
 /// was read is the new resource, not the one moat applied).
 pub fn find(model: &Model, state: &StateRecord, live: &Live) -> Vec<Drift> {
-    let mut out = Vec::new();
-    for (key, rs) in &state.resources {
-        let kind = rs.kind;
-        if model
-            .get(key)
-            .is_some_and(|r| !r.id.eq_ignore_ascii_case(&rs.id) || r.is_existing())
-        {
-            continue;
-        }
-        match live.resources.get(key) {
-            Some(LiveState::Absent) => out.push(Drift {
-                key: key.clone(),
-                kind,
-                deleted: true,
-                changes: Vec::new(),
-            }),
-            Some(LiveState::Present(body)) => {
-                let Some(applied) = rs.applied.as_object() else {
-                    continue;
-                };
-                let now = arm::project(kind, body);
-                let mut changes = Vec::new();
-                for (path, was) in applied {
-                    let write_only = kind.def().field(path).is_some_and(|f| f.write_only);
-                    let have = match now.get(path) {
-                        Some(v) => v.clone(),
-                        // Azure does not return it: nothing is known to have changed.
-                        None if write_only => continue,
-                        None => match arm::default_of(kind, path) {
-                            Some(d) => d,
-                            None => continue,
-                        },
-                    };
-                    if &have == was {
-                        continue;
-                    }
-                    let sensitive = arm::is_sensitive(kind, path);
-                    let hide = |v: Value| {
-                        if sensitive && !v.is_null() {
-                            json!("(sensitive)")
-                        } else {
-                            v
-                        }
-                    };
-                    changes.push(Change {
-                        path: path.clone(),
-                        old: hide(was.clone()),
-                        new: hide(have),
-                        forces_replacement: false,
-                        sensitive,
-                        reset: false,
-                    });
-                }
-                if !changes.is_empty() {
-                    out.push(Drift {
-                        key: key.clone(),
-                        kind,
-                        deleted: false,
-                        changes,
-                    });
-                }
-            }
-            Some(LiveState::Unreadable(_)) | None => {}
-        }
+    // Each resource's drift reads only its own records: a large stack's are found on every
+    // core, in key order as on one thread.
+    let entries: Vec<(&String, &ResourceState)> = state.resources.iter().collect();
+    crate::par::map(&entries, |(key, rs)| drift_of(model, key, rs, live))
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The drift of the resource `key`, recorded as `rs`, if any.
+fn drift_of(model: &Model, key: &str, rs: &ResourceState, live: &Live) -> Option<Drift> {
+    let kind = rs.kind;
+    if model
+        .get(key)
+        .is_some_and(|r| !r.id.eq_ignore_ascii_case(&rs.id) || r.is_existing())
+    {
+        return None;
     }
-    out
+    match live.resources.get(key)? {
+        LiveState::Absent => Some(Drift {
+            key: key.to_string(),
+            kind,
+            deleted: true,
+            changes: Vec::new(),
+        }),
+        LiveState::Present(body) => {
+            let applied = rs.applied.as_object()?;
+            let now = arm::project(kind, body);
+            let mut changes = Vec::new();
+            for (path, was) in applied {
+                let write_only = kind.def().field(path).is_some_and(|f| f.write_only);
+                let have = match now.get(path) {
+                    Some(v) => v.clone(),
+                    // Azure does not return it: nothing is known to have changed.
+                    None if write_only => continue,
+                    None => match arm::default_of(kind, path) {
+                        Some(d) => d,
+                        None => continue,
+                    },
+                };
+                if &have == was {
+                    continue;
+                }
+                let sensitive = arm::is_sensitive(kind, path);
+                let hide = |v: Value| {
+                    if sensitive && !v.is_null() {
+                        json!("(sensitive)")
+                    } else {
+                        v
+                    }
+                };
+                changes.push(Change {
+                    path: path.clone(),
+                    old: hide(was.clone()),
+                    new: hide(have),
+                    forces_replacement: false,
+                    sensitive,
+                    reset: false,
+                });
+            }
+            (!changes.is_empty()).then(|| Drift {
+                key: key.to_string(),
+                kind,
+                deleted: false,
+                changes,
+            })
+        }
+        LiveState::Unreadable(_) => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::ResourceState;
     use moat_model::Kind;
 
     fn model(text: &str) -> Model {

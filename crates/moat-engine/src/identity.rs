@@ -45,12 +45,19 @@ pub fn find_moves(model: &Model, state: &StateRecord) -> BTreeMap<String, String
 
 /// The state record as the spec's keys name it: every move applied. The planner compares
 /// against this view, so a moved resource keeps its last-applied properties and ownership.
-pub fn rekeyed(state: &StateRecord, moves: &BTreeMap<String, String>) -> StateRecord {
+pub fn rekeyed<'s>(
+    state: &'s StateRecord,
+    moves: &BTreeMap<String, String>,
+) -> std::borrow::Cow<'s, StateRecord> {
+    if moves.is_empty() {
+        // Nothing moved (the common case): the record as it is, not a copy of it.
+        return std::borrow::Cow::Borrowed(state);
+    }
     let mut view = state.clone();
     for (to, from) in moves {
         view.rekey(from, to);
     }
-    view
+    std::borrow::Cow::Owned(view)
 }
 
 /// Marks the moved resources of a plan: `from` names the old key, and one with nothing else

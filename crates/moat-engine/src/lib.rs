@@ -8,6 +8,7 @@ pub mod drift;
 pub mod fake;
 pub mod identity;
 pub mod live;
+mod par;
 pub mod plan;
 pub mod protect;
 pub mod render;

@@ -111,13 +111,47 @@ impl Cadence {
     }
 }
 
+/// What a request that only reads gets (a list): the emulated cloud, shared with the other
+/// readers, and the request's clock and URL.
+pub struct View<'a> {
+    /// The emulated cloud.
+    pub st: &'a State,
+    /// Request time.
+    pub now: f64,
+    /// Query parameters.
+    pub query: &'a [(String, String)],
+    /// The full URL of the request (a list's `nextLink` is built from it).
+    pub self_url: &'a str,
+}
+
+impl View<'_> {
+    /// A query parameter (case-insensitive name).
+    pub fn query(&self, name: &str) -> Option<&str> {
+        query_of(self.query, name)
+    }
+}
+
+fn query_of<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    query
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 impl Ctx<'_> {
     /// A query parameter (case-insensitive name).
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        query_of(&self.query, name)
+    }
+
+    /// The request as a reader sees it.
+    pub fn view(&self) -> View<'_> {
+        View {
+            st: self.st,
+            now: self.now,
+            query: &self.query,
+            self_url: &self.self_url,
+        }
     }
 
     /// Scaled duration.

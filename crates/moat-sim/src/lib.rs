@@ -84,8 +84,9 @@ pub struct Stats {
     pub throttled: u64,
     /// Requests a fault rule fired on.
     pub faults_injected: u64,
-    /// Microseconds requests held the cloud's state lock, all together. Requests are served
-    /// one at a time under it, so no number of clients gets their answers sooner than this.
+    /// Microseconds requests held the cloud's state lock alone, all together: every request
+    /// but a list (which shares it with the other lists) is served one at a time under it, so
+    /// no number of clients gets those answers sooner than this.
     #[serde(default)]
     pub state_lock_micros: u64,
 }
@@ -147,7 +148,7 @@ pub async fn start(listen: SocketAddr, config: SimConfig) -> Result<SimHandle, S
         1.0
     };
     let shared = Arc::new(Shared {
-        state: Mutex::new(state),
+        state: std::sync::RwLock::new(state),
         faults: Mutex::new(faults::FaultState::new(config.faults)),
         throttle: Mutex::new(throttle::Throttle::default()),
         stats: Mutex::new(Stats::default()),
@@ -213,7 +214,7 @@ impl SimHandle {
     /// Every live resource as a GET would return it, sorted by id.
     pub fn resources(&self) -> Vec<serde_json::Value> {
         let now = util::now();
-        let mut st = lock(&self.shared.state);
+        let mut st = server::write(&self.shared.state);
         st.sweep(now);
         let st = &*st;
         st.resources()
@@ -236,7 +237,7 @@ impl SimHandle {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
         }
         if let Some(path) = &self.shared.state_file
-            && let Err(e) = lock(&self.shared.state).save(path)
+            && let Err(e) = server::write(&self.shared.state).save(path)
         {
             eprintln!("moat sim: {e}");
         }

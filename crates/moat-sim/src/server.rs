@@ -1,7 +1,7 @@
 //! The HTTP side: routing of ARM paths, authentication, latency, faults, throttling,
 //! recording and persistence around the kind handlers.
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, View};
 use crate::errors::{ArmError, ArmResult};
 use crate::faults::{Fault, FaultState};
 use crate::kind::{self, Kind, RESOURCES_API, ResPath, rg_id};
@@ -15,16 +15,16 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Response, StatusCode};
 use http_body::{Body as HttpBody, Frame};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::task::{Context, Poll};
 
 /// Everything the request handler shares.
 pub struct Shared {
-    /// The emulated cloud.
-    pub state: Mutex<State>,
+    /// The emulated cloud: lists read it side by side, everything else holds it alone.
+    pub state: RwLock<State>,
     /// Fault rules and counters.
     pub faults: Mutex<FaultState>,
     /// Throttling buckets.
@@ -50,6 +50,16 @@ pub struct Shared {
 /// Locks a mutex; a panic in another request must not take the emulator down with it.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Shares a lock with the other readers (as [`lock`], a panic elsewhere does not poison it).
+pub fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Holds a lock alone.
+pub fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A body that fails on first poll, so hyper closes the connection without an answer.
@@ -289,7 +299,28 @@ pub async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
                 }
             }
         };
-        let mut st = lock(&shared.state);
+        let query = parse_query(raw_query.as_deref());
+        // A list reads only: it shares the state with the other readers, unless something
+        // fell due that the sweep must remove first.
+        if method == "GET" {
+            let st = read(&shared.state);
+            if !st.sweep_due(now) {
+                let view = View {
+                    st: &st,
+                    now,
+                    query: &query,
+                    self_url: &url,
+                };
+                if let Some(result) = route_read(&view, &path) {
+                    let mut reply = result.unwrap_or_else(error_reply);
+                    if let Some(r) = remaining {
+                        reply = reply.header(class.header(), r.to_string());
+                    }
+                    break 'reply reply;
+                }
+            }
+        }
+        let mut st = write(&shared.state);
         let held = std::time::Instant::now();
         st.sweep(now);
         let mut ctx = Ctx {
@@ -298,7 +329,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request) -> Response<Body> {
             scale: shared.time_scale,
             base: base.clone(),
             fail_lro: fail_lro.clone(),
-            query: parse_query(raw_query.as_deref()),
+            query,
             self_url: url.clone(),
             seed: shared.seed,
             if_none_match: req_headers
@@ -390,7 +421,7 @@ fn build_response(
     resp
 }
 
-fn api_version<'a>(ctx: &'a Ctx) -> ArmResult<&'a str> {
+fn api_version<'a>(ctx: &'a View) -> ArmResult<&'a str> {
     ctx.query("api-version").ok_or_else(|| {
         ArmError::bad_request(
             "MissingApiVersionParameter",
@@ -399,7 +430,7 @@ fn api_version<'a>(ctx: &'a Ctx) -> ArmResult<&'a str> {
     })
 }
 
-fn check_resources_api(ctx: &Ctx) -> ArmResult<()> {
+fn check_resources_api(ctx: &View) -> ArmResult<()> {
     let v = api_version(ctx)?;
     if v != RESOURCES_API {
         return Err(ArmError::bad_request(
@@ -413,7 +444,7 @@ fn check_resources_api(ctx: &Ctx) -> ArmResult<()> {
 }
 
 /// Finds the kind for a namespace and type segments and checks the api-version.
-fn lookup(ctx: &Ctx, ns: &str, types: &[&str]) -> ArmResult<Kind> {
+fn lookup(ctx: &View, ns: &str, types: &[&str]) -> ArmResult<Kind> {
     if !kind::known_namespace(ns) {
         return Err(ArmError::bad_request(
             "InvalidResourceNamespace",
@@ -441,7 +472,7 @@ fn lookup(ctx: &Ctx, ns: &str, types: &[&str]) -> ArmResult<Kind> {
 }
 
 fn list_of(
-    ctx: &Ctx,
+    ctx: &View,
     sub: &str,
     rg: Option<&str>,
     kind: Kind,
@@ -502,7 +533,7 @@ pub const LIST_PAGE: usize = 100;
 /// rendering is the costly part, and a list of thousands is read a hundred at a time. What
 /// points at them (an NSG's `subnets`) comes from the store's back-reference index, built
 /// once per change of the store, not per page.
-fn page<'a>(ctx: &Ctx, items: impl Iterator<Item = &'a Record>) -> Value {
+fn page<'a>(ctx: &View, items: impl Iterator<Item = &'a Record>) -> Value {
     let mut shown: Vec<&Record> = items.take(LIST_PAGE + 1).collect();
     let more = shown.len() > LIST_PAGE;
     shown.truncate(LIST_PAGE);
@@ -515,9 +546,9 @@ fn page<'a>(ctx: &Ctx, items: impl Iterator<Item = &'a Record>) -> Value {
         .collect();
     let last = match shown.last() {
         Some(last) if more => last.id.to_ascii_lowercase(),
-        _ => return json!({ "value": value }),
+        _ => return util::list_body(value, None),
     };
-    let (head, query) = ctx.self_url.split_once('?').unwrap_or((&ctx.self_url, ""));
+    let (head, query) = ctx.self_url.split_once('?').unwrap_or((ctx.self_url, ""));
     let mut pairs: Vec<String> = query
         .split('&')
         .filter(|p| {
@@ -527,7 +558,10 @@ fn page<'a>(ctx: &Ctx, items: impl Iterator<Item = &'a Record>) -> Value {
         .map(str::to_string)
         .collect();
     pairs.push(format!("$skiptoken={}", percent_encode(&last)));
-    json!({ "value": value, "nextLink": format!("{head}?{}", pairs.join("&")) })
+    util::list_body(
+        value,
+        Some(Value::String(format!("{head}?{}", pairs.join("&")))),
+    )
 }
 
 /// `s` with everything but unreserved characters percent-encoded, for a query value.
@@ -553,11 +587,12 @@ fn not_found_path(path: &str) -> ArmError {
 
 /// Routes a request to its handler.
 pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> ArmResult<Reply> {
-    let segs: Vec<&str> = path
-        .trim_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
+    if method == "GET"
+        && let Some(reply) = route_read(&ctx.view(), path)
+    {
+        return reply;
+    }
+    let segs = segments(path);
     let is = |i: usize, s: &str| segs.get(i).is_some_and(|x| x.eq_ignore_ascii_case(s));
     if !is(0, "subscriptions") || segs.len() < 2 {
         return Err(not_found_path(path));
@@ -574,7 +609,7 @@ pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> Ar
     }
     if let Some((scope, name)) = kinds::role_assignment::split(path) {
         lookup_api(
-            ctx,
+            &ctx.view(),
             "Microsoft.Authorization",
             "2022-04-01",
             "Microsoft.Authorization",
@@ -594,20 +629,9 @@ pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> Ar
             return Err(not_found_path(path));
         }
         let ns = rest[1];
-        if n == 5 && is(4, "locations") && is(6, "serviceTags") && method == "GET" {
-            lookup_api(ctx, ns, "2024-03-01", "Microsoft.Network")?;
-            return Ok(Reply::json(
-                200,
-                service_tags::list(&sub, &util::normalize_location(rest[3])),
-            ));
-        }
         if ns.eq_ignore_ascii_case("Microsoft.KeyVault") {
-            if n == 3 && is(4, "deletedVaults") && method == "GET" {
-                lookup_api(ctx, ns, "2023-07-01", "Microsoft.KeyVault")?;
-                return Ok(kinds::keyvault::list_deleted(ctx, &sub));
-            }
             if n == 6 && is(4, "locations") && is(6, "deletedVaults") && method == "GET" {
-                lookup_api(ctx, ns, "2023-07-01", "Microsoft.KeyVault")?;
+                lookup_api(&ctx.view(), ns, "2023-07-01", "Microsoft.KeyVault")?;
                 return kinds::keyvault::get_deleted(ctx, &sub, rest[3], rest[5]);
             }
             if n == 7
@@ -616,45 +640,28 @@ pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> Ar
                 && is(8, "purge")
                 && method == "POST"
             {
-                lookup_api(ctx, ns, "2023-07-01", "Microsoft.KeyVault")?;
+                lookup_api(&ctx.view(), ns, "2023-07-01", "Microsoft.KeyVault")?;
                 return kinds::keyvault::purge(ctx, &sub, rest[3], rest[5]);
             }
         }
-        if n == 3 && method == "GET" {
-            let kind = lookup(ctx, ns, &[rest[2]])?;
-            return list_of(ctx, &sub, None, kind, None);
-        }
         return Err(not_found_path(path));
     }
-    if n == 0 {
-        return Err(not_found_path(path));
-    }
-    if is(2, "resources") && n == 1 && method == "GET" {
-        check_resources_api(ctx)?;
-        return kinds::resource_group::list_resources(ctx, &sub, None);
-    }
-    if !is(2, "resourcegroups") {
+    if n == 0 || !is(2, "resourcegroups") {
         return Err(not_found_path(path));
     }
     if n == 1 {
-        check_resources_api(ctx)?;
-        if method != "GET" {
-            return Err(ArmError::new(
-                405,
-                "MethodNotAllowed",
-                "Only GET is allowed on the resource group collection.",
-            ));
-        }
-        return Ok(kinds::resource_group::list_groups(ctx, &sub));
+        // A GET of the collection is a list (`route_read`).
+        check_resources_api(&ctx.view())?;
+        return Err(ArmError::new(
+            405,
+            "MethodNotAllowed",
+            "Only GET is allowed on the resource group collection.",
+        ));
     }
     let rg = rest[1].to_string();
     if n == 2 {
-        check_resources_api(ctx)?;
+        check_resources_api(&ctx.view())?;
         return kinds::resource_group::handle(ctx, method, &sub, &rg, body);
-    }
-    if n == 3 && is(4, "resources") && method == "GET" {
-        check_resources_api(ctx)?;
-        return kinds::resource_group::list_resources(ctx, &sub, Some(&rg));
     }
     if !is(4, "providers") || n < 5 {
         return Err(not_found_path(path));
@@ -663,50 +670,131 @@ pub fn route(ctx: &mut Ctx, method: &str, path: &str, body: Option<Value>) -> Ar
     if n == 6 && is_poll(path) {
         return kinds::poll(ctx, rest[4], rest[5]);
     }
-    let tail = &rest[4..];
-    let types: Vec<&str> = tail.iter().step_by(2).copied().collect();
-    let names: Vec<String> = tail
-        .iter()
-        .skip(1)
-        .step_by(2)
-        .map(|s| s.to_string())
-        .collect();
-    let kind = lookup(ctx, ns, &types)?;
-    // The resource group must exist for every operation below it.
-    let rg_exists = ctx
-        .st
-        .get(&rg_id(&sub, &rg))
-        .is_some_and(|r| r.deleting_until.is_none());
-    if types.len() == names.len() {
-        let rp = ResPath {
-            sub,
-            rg,
-            kind,
-            names,
-        };
-        return kinds::instance(ctx, method, &rp, body);
-    }
-    if method != "GET" {
+    let (types, names) = types_and_names(&rest[4..]);
+    let kind = lookup(&ctx.view(), ns, &types)?;
+    if types.len() != names.len() {
+        // A GET of a collection is a list (`route_read`).
         return Err(ArmError::new(
             405,
             "MethodNotAllowed",
             format!("The requested method '{method}' is not allowed on a collection."),
         ));
     }
+    let rp = ResPath {
+        sub,
+        rg,
+        kind,
+        names,
+    };
+    kinds::instance(ctx, method, &rp, body)
+}
+
+/// The path's segments.
+fn segments(path: &str) -> Vec<&str> {
+    path.trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The type and name segments of a path below `providers/{namespace}`.
+fn types_and_names<'p>(tail: &[&'p str]) -> (Vec<&'p str>, Vec<String>) {
+    let types = tail.iter().step_by(2).copied().collect();
+    let names = tail
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|s| s.to_string())
+        .collect();
+    (types, names)
+}
+
+/// The GETs that only read — a list of a collection — answered from a state other readers
+/// share (ARM serves reads side by side; under one exclusive lock k plans' lists would queue
+/// behind each other's rendering); `None` for every other request, which [`route`] answers
+/// under the exclusive lock.
+pub fn route_read(v: &View, path: &str) -> Option<ArmResult<Reply>> {
+    let segs = segments(path);
+    let is = |i: usize, s: &str| segs.get(i).is_some_and(|x| x.eq_ignore_ascii_case(s));
+    if !is(0, "subscriptions") || segs.len() < 2 || !util::is_guid(segs[1]) {
+        return None;
+    }
+    if kinds::cluster_extension::split(path).is_some()
+        || kinds::role_assignment::split(path).is_some()
+    {
+        return None;
+    }
+    let sub = segs[1];
+    let rest = &segs[2..];
+    let n = rest.len();
+    if n >= 2 && is(2, "providers") {
+        let ns = rest[1];
+        if n == 5 && is(4, "locations") && is(6, "serviceTags") {
+            let location = util::normalize_location(rest[3]);
+            return Some(
+                lookup_api(v, ns, "2024-03-01", "Microsoft.Network")
+                    .map(|()| Reply::json(200, service_tags::list(sub, &location))),
+            );
+        }
+        if n != 3 {
+            return None;
+        }
+        if ns.eq_ignore_ascii_case("Microsoft.KeyVault") && is(4, "deletedVaults") {
+            return Some(
+                lookup_api(v, ns, "2023-07-01", "Microsoft.KeyVault")
+                    .map(|()| kinds::keyvault::list_deleted(v, sub)),
+            );
+        }
+        return Some(lookup(v, ns, &[rest[2]]).and_then(|kind| list_of(v, sub, None, kind, None)));
+    }
+    if n == 1 && is(2, "resources") {
+        return Some(
+            check_resources_api(v)
+                .and_then(|()| kinds::resource_group::list_resources(v, sub, None)),
+        );
+    }
+    if n == 0 || !is(2, "resourcegroups") {
+        return None;
+    }
+    if n == 1 {
+        return Some(check_resources_api(v).map(|()| kinds::resource_group::list_groups(v, sub)));
+    }
+    let rg = rest[1];
+    if n == 3 && is(4, "resources") {
+        return Some(
+            check_resources_api(v)
+                .and_then(|()| kinds::resource_group::list_resources(v, sub, Some(rg))),
+        );
+    }
+    if n < 5 || !is(4, "providers") || (n == 6 && is_poll(path)) {
+        return None;
+    }
+    let (types, names) = types_and_names(&rest[4..]);
+    if types.len() == names.len() {
+        return None;
+    }
+    let kind = match lookup(v, rest[3], &types) {
+        Ok(kind) => kind,
+        Err(e) => return Some(Err(e)),
+    };
+    // The resource group must exist for a list below it.
+    let rg_exists =
+        v.st.get(&rg_id(sub, rg))
+            .is_some_and(|r| r.deleting_until.is_none());
     if !rg_exists {
-        return Err(ArmError::rg_not_found(&rg));
+        return Some(Err(ArmError::rg_not_found(rg)));
     }
     let parent = if names.is_empty() {
         None
     } else {
         let pk = kind.parent().unwrap_or(kind);
-        Some(kind::id_of(&sub, &rg, pk, &names))
+        Some(kind::id_of(sub, rg, pk, &names))
     };
-    list_of(ctx, &sub, Some(&rg), kind, parent)
+    Some(list_of(v, sub, Some(rg), kind, parent))
 }
 
 /// Api-version check for provider-level endpoints that have no kind of their own.
-fn lookup_api(ctx: &Ctx, ns: &str, api: &str, canonical: &str) -> ArmResult<()> {
+fn lookup_api(ctx: &View, ns: &str, api: &str, canonical: &str) -> ArmResult<()> {
     let v = api_version(ctx)?;
     if v != api {
         return Err(ArmError::bad_request(
@@ -717,4 +805,140 @@ fn lookup_api(ctx: &Ctx, ns: &str, api: &str, canonical: &str) -> ArmResult<()> 
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Record;
+
+    const SUB: &str = "00000000-0000-0000-0000-000000000001";
+
+    fn record(id: &str, kind: Kind, body: Value) -> Record {
+        Record {
+            id: id.to_string(),
+            kind,
+            sub: SUB.to_string(),
+            rg: "rg".to_string(),
+            body,
+            created: 0.0,
+            modified: 0.0,
+            busy_until: 0.0,
+            transitional: String::new(),
+            failed: false,
+            deleting_until: None,
+            etag: "W/\"1\"".to_string(),
+        }
+    }
+
+    /// A group with one NSG and one being deleted until `t = 10`.
+    fn cloud() -> State {
+        let mut st = State::default();
+        let rg = format!("/subscriptions/{SUB}/resourceGroups/rg");
+        let nsg =
+            |name: &str| format!("{rg}/providers/Microsoft.Network/networkSecurityGroups/{name}");
+        let body = |name: &str| serde_json::json!({"id": nsg(name), "name": name, "location": "westeurope", "properties": {}});
+        let mut going = record(&nsg("going"), Kind::NetworkSecurityGroup, body("going"));
+        going.deleting_until = Some(10.0);
+        let all = st.resources_mut();
+        all.insert(
+            rg.to_ascii_lowercase(),
+            record(
+                &rg,
+                Kind::ResourceGroup,
+                serde_json::json!({"id": rg, "name": "rg", "location": "westeurope"}),
+            ),
+        );
+        all.insert(
+            nsg("a").to_ascii_lowercase(),
+            record(&nsg("a"), Kind::NetworkSecurityGroup, body("a")),
+        );
+        all.insert(nsg("going").to_ascii_lowercase(), going);
+        st
+    }
+
+    fn names(reply: &Reply) -> Vec<String> {
+        let items = reply
+            .body
+            .as_ref()
+            .and_then(|b| b.get("value"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        items
+            .iter()
+            .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn a_shared_read_answers_a_list_as_the_exclusive_route_does_and_nothing_else() {
+        let mut st = cloud();
+        st.sweep(1.0);
+        let query = vec![("api-version".to_string(), "2024-03-01".to_string())];
+        let list = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups"
+        );
+        let url = format!("http://127.0.0.1{list}?api-version=2024-03-01");
+        let view = View {
+            st: &st,
+            now: 1.0,
+            query: &query,
+            self_url: &url,
+        };
+        let shared = route_read(&view, &list).map(|r| r.map(|r| names(&r)).map_err(|e| e.status));
+        // Still deleting at t = 1: both show, as a GET would show them.
+        assert_eq!(shared, Some(Ok(vec!["a".to_string(), "going".to_string()])));
+        for not_a_list in [
+            format!("{list}/a"),
+            format!("/subscriptions/{SUB}/resourceGroups/rg"),
+            format!(
+                "/subscriptions/{SUB}/providers/Microsoft.Network/locations/westeurope/operations/x"
+            ),
+            "/subscriptions/not-a-guid/resourcegroups".to_string(),
+        ] {
+            assert!(route_read(&view, &not_a_list).is_none(), "{not_a_list}");
+        }
+        let bad_version = vec![("api-version".to_string(), "2019-01-01".to_string())];
+        let view_bad = View {
+            query: &bad_version,
+            ..view
+        };
+        let err = route_read(&view_bad, &list).map(|r| r.map(|_| ()).map_err(|e| e.status));
+        assert_eq!(err, Some(Err(400)));
+
+        let mut ctx = Ctx {
+            st: &mut st,
+            now: 1.0,
+            scale: 1.0,
+            base: "http://127.0.0.1".into(),
+            fail_lro: None,
+            query: query.clone(),
+            self_url: url.clone(),
+            seed: None,
+            if_none_match: false,
+            replication_secs: 0.0,
+        };
+        let exclusive = route(&mut ctx, "GET", &list, None)
+            .map(|r| names(&r))
+            .map_err(|e| e.status);
+        assert_eq!(exclusive, Ok(vec!["a".to_string(), "going".to_string()]));
+    }
+
+    #[test]
+    fn a_read_shares_the_state_only_while_the_sweep_has_nothing_to_do() {
+        let mut st = cloud();
+        assert!(st.sweep_due(1.0), "never swept");
+        st.sweep(1.0);
+        assert!(!st.sweep_due(1.0));
+        assert!(!st.sweep_due(9.9));
+        // The NSG being deleted stops showing at t = 10: the sweep must run first.
+        assert!(st.sweep_due(10.0));
+        st.sweep(10.0);
+        assert!(!st.sweep_due(10.0));
+        assert_eq!(st.resources().len(), 2);
+        // Any change of the resources makes the next read sweep.
+        let _ = st.resources_mut();
+        assert!(st.sweep_due(10.0));
+    }
 }

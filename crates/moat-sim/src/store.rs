@@ -197,6 +197,20 @@ impl State {
         }
     }
 
+    /// Whether [`State::sweep`] at `now` would change anything: until it would, requests
+    /// that only read can share the state.
+    pub fn sweep_due(&self, now: f64) -> bool {
+        let swept = self.swept;
+        swept.generation != self.generation
+            || now >= swept.resources_until
+            || swept.operations != self.operations.len()
+            || now >= swept.operations_until
+            || self
+                .deleted_vaults
+                .values()
+                .any(|v| v.purging_until.is_some_and(|t| now >= t))
+    }
+
     /// When the first record being deleted at `now` stops showing (infinity when none is):
     /// what the last sweep found, while the resources are as it left them.
     pub fn first_delete_end(&self, now: f64) -> f64 {

@@ -169,6 +169,17 @@ pub fn set_at(v: &mut Value, ptr: &str, key: &str, val: Value) {
     obj_at(v, ptr).insert(key.to_string(), val);
 }
 
+/// A list response, `{"value": [...]}` with `nextLink` when given, that takes the items
+/// over (`json!` would copy every item once more, under the state lock).
+pub fn list_body(value: Vec<Value>, next_link: Option<Value>) -> Value {
+    let mut body = Map::new();
+    body.insert("value".into(), Value::Array(value));
+    if let Some(next) = next_link {
+        body.insert("nextLink".into(), next);
+    }
+    Value::Object(body)
+}
+
 /// Case-insensitive equality for ARM ids and names.
 pub fn eq_ci(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)

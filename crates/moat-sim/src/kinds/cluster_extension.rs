@@ -159,10 +159,7 @@ pub fn handle(
             .filter(|(k, r)| k.starts_with(&prefix) && r.deleting_until.is_none())
             .map(|(_, r)| super::render(ctx.st, r, ctx.now))
             .collect();
-        return Ok(Reply::json(
-            200,
-            json!({ "value": value, "nextLink": null }),
-        ));
+        return Ok(Reply::json(200, util::list_body(value, Some(Value::Null))));
     };
     let id = format!("{cluster}/providers/Microsoft.KubernetesConfiguration/extensions/{name}");
     if let Some(op) = &p.op {

@@ -6,7 +6,7 @@ use super::subnet::subnet_endpoint;
 use super::{
     KindDef, check_enum, check_tags, no_refs, render_state, require_location, with_identity,
 };
-use crate::ctx::{Ctx, Span};
+use crate::ctx::{Ctx, Span, View};
 use crate::errors::{ArmError, ArmResult};
 use crate::kind::{Kind, ResPath};
 use crate::lro::{self, LroStyle, PollUrls};
@@ -421,7 +421,7 @@ pub fn get_deleted(ctx: &Ctx, sub: &str, loc: &str, name: &str) -> ArmResult<Rep
 }
 
 /// `GET /subscriptions/{sub}/providers/Microsoft.KeyVault/deletedVaults`.
-pub fn list_deleted(ctx: &Ctx, sub: &str) -> Reply {
+pub fn list_deleted(ctx: &View, sub: &str) -> Reply {
     let value: Vec<Value> = ctx
         .st
         .deleted_vaults
@@ -429,7 +429,7 @@ pub fn list_deleted(ctx: &Ctx, sub: &str) -> Reply {
         .filter(|d| d.sub.eq_ignore_ascii_case(sub))
         .map(|d| deleted_body(d.vault_id.rsplit('/').next().unwrap_or(""), d))
         .collect();
-    Reply::json(200, json!({ "value": value }))
+    Reply::json(200, util::list_body(value, None))
 }
 
 /// `POST …/deletedVaults/{name}/purge`: 202 + Location; the name is free when it finishes.

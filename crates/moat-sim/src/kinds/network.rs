@@ -145,7 +145,7 @@ fn live_at(rec: &Record, now: f64) -> bool {
 /// store's index when it is current, else by a scan for `id` alone.
 pub fn back_refs(st: &State, id: &str, what: BackRef, now: f64) -> Vec<Value> {
     let target = id.to_ascii_lowercase();
-    let indexed = st.back_refs.0.borrow().as_ref().and_then(|ix| {
+    let indexed = st.back_refs.read().as_ref().and_then(|ix| {
         ix.current(st, now)
             .then(|| ix.refs.get(&(what, target.clone())).cloned())
     });
@@ -212,10 +212,28 @@ impl BackRefIndex {
 /// The store's back-reference index, built by the first list page or VNet render after a
 /// change and kept until the next: without it each NSG, route table or subnet of a list scans
 /// the whole cloud (quadratic in lists of thousands), and k plans reading one cloud would
-/// build the same index again for every page. Kept in the [`State`] it describes, so it is
-/// behind the same lock.
-#[derive(Debug, Clone, Default)]
-pub struct BackRefCache(std::cell::RefCell<Option<BackRefIndex>>);
+/// build the same index again for every page. Kept in the [`State`] it describes; behind a
+/// lock of its own, since list pages render under a shared lock of the state (two readers
+/// that find it stale may both build it: the same index, once each).
+#[derive(Debug, Default)]
+pub struct BackRefCache(std::sync::RwLock<Option<BackRefIndex>>);
+
+impl BackRefCache {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Option<BackRefIndex>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Option<BackRefIndex>> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A copy of a state starts with an empty cache: it is rebuilt when first needed.
+impl Clone for BackRefCache {
+    fn clone(&self) -> Self {
+        BackRefCache::default()
+    }
+}
 
 /// Makes the index [`back_refs`] reads current, before many records of `kind` in `st` are
 /// rendered at `now` (a page of a list, a VNet's subnets); nothing when `kind` asks about no
@@ -223,8 +241,7 @@ pub struct BackRefCache(std::cell::RefCell<Option<BackRefIndex>>);
 pub fn index_back_refs(st: &State, kind: Kind, now: f64) {
     let current = st
         .back_refs
-        .0
-        .borrow()
+        .read()
         .as_ref()
         .is_some_and(|ix| ix.current(st, now));
     if current || BackRef::asked_by(kind).is_empty() {
@@ -232,7 +249,7 @@ pub fn index_back_refs(st: &State, kind: Kind, now: f64) {
     }
     let valid_until = st.first_delete_end(now);
     let refs = index_refs(st, &ALL_BACK_REFS, None, now);
-    *st.back_refs.0.borrow_mut() = Some(BackRefIndex {
+    *st.back_refs.write() = Some(BackRefIndex {
         generation: st.generation(),
         valid_until,
         refs,

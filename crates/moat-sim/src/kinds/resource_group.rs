@@ -2,7 +2,7 @@
 //! the generic resource lists.
 
 use super::{KindDef, check_tags, no_refs, not_routed, patch_tags, require_location};
-use crate::ctx::{Ctx, Span};
+use crate::ctx::{Ctx, Span, View};
 use crate::errors::{ArmError, ArmResult};
 use crate::kind::{Kind, ResPath, rg_id};
 use crate::lro::{self, LroStyle, PollUrls};
@@ -270,7 +270,7 @@ pub fn soft_delete_vault(ctx: &mut Ctx, rec: &Record) {
 }
 
 /// `GET /subscriptions/{sub}/resourcegroups`.
-pub fn list_groups(ctx: &Ctx, sub: &str) -> Reply {
+pub fn list_groups(ctx: &View, sub: &str) -> Reply {
     let value: Vec<Value> = ctx
         .st
         .resources()
@@ -278,7 +278,7 @@ pub fn list_groups(ctx: &Ctx, sub: &str) -> Reply {
         .filter(|r| r.kind == Kind::ResourceGroup && r.sub.eq_ignore_ascii_case(sub))
         .map(|r| super::render(ctx.st, r, ctx.now))
         .collect();
-    Reply::json(200, json!({ "value": value }))
+    Reply::json(200, util::list_body(value, None))
 }
 
 /// A `$filter` of the generic resource list.
@@ -341,7 +341,7 @@ fn invalid_filter(f: &str) -> ArmError {
 }
 
 /// Generic lists: `/subscriptions/{sub}/resources` and `/subscriptions/{sub}/resourceGroups/{rg}/resources`.
-pub fn list_resources(ctx: &Ctx, sub: &str, rg: Option<&str>) -> ArmResult<Reply> {
+pub fn list_resources(ctx: &View, sub: &str, rg: Option<&str>) -> ArmResult<Reply> {
     if let Some(rg) = rg
         && ctx.st.get(&rg_id(sub, rg)).is_none()
     {
@@ -390,7 +390,7 @@ pub fn list_resources(ctx: &Ctx, sub: &str, rg: Option<&str>) -> ArmResult<Reply
         }
         value.push(item);
     }
-    Ok(Reply::json(200, json!({ "value": value })))
+    Ok(Reply::json(200, util::list_body(value, None)))
 }
 
 #[cfg(test)]
