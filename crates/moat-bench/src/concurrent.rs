@@ -175,7 +175,7 @@ impl PlanRun {
 
 /// CPU seconds (user + system) this process has used so far, all threads, those that have
 /// ended included (the kernel's process CPU clock, to the nanosecond: `/proc`'s counters
-/// tick every 10 ms, a fifth of a solo plan).
+/// tick every 10 ms, a tenth of a solo plan).
 fn process_cpu_s() -> f64 {
     seconds(rustix::time::clock_gettime(
         rustix::time::ClockId::ProcessCPUTime,

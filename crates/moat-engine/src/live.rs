@@ -254,27 +254,27 @@ async fn read_targets<'t>(
             None => jobs.push(Job::Get(t)),
         }
     }
-    let mut lists: Vec<Job<'_>> = Vec::new();
+    let mut lists = Vec::new();
     for ((_, api_version), (path, ts)) in scopes {
         if ts.len() < 2 {
             jobs.extend(ts.into_iter().map(Job::Get));
         } else {
-            lists.push(Job::List {
-                path,
-                api_version,
-                targets: ts,
-            });
+            lists.push((path, api_version, ts));
         }
     }
     // The longest chains first: a list of many resources takes several pages one after
     // another, and started first, its later pages overlap the other reads instead of
     // trailing them.
-    lists.sort_by_key(|job| match job {
-        Job::List { targets, .. } => std::cmp::Reverse(targets.len()),
-        Job::Get(_) => std::cmp::Reverse(1),
-    });
-    lists.append(&mut jobs);
-    let jobs = lists;
+    lists.sort_by_key(|(_, _, ts)| std::cmp::Reverse(ts.len()));
+    let jobs: Vec<Job<'_>> = lists
+        .into_iter()
+        .map(|(path, api_version, targets)| Job::List {
+            path,
+            api_version,
+            targets,
+        })
+        .chain(jobs)
+        .collect();
     let get = |t: &'t Target| async move {
         let state = match arm.get(&t.id, t.kind.api_version()).await {
             Ok(Some(body)) => LiveState::Present(body),

@@ -163,8 +163,7 @@ struct StateFile {
 impl State {
     /// Removes what finished deleting by `now`.
     pub fn sweep(&mut self, now: f64) {
-        let swept = self.swept;
-        if swept.generation != self.generation || now >= swept.resources_until {
+        if self.resources_due(now) {
             let before = self.resources.len();
             let mut until = f64::INFINITY;
             self.resources.retain(|_, r| match r.deleting_until {
@@ -181,11 +180,11 @@ impl State {
             self.swept.generation = self.generation;
             self.swept.resources_until = until;
         }
-        self.deleted_vaults
-            .retain(|_, v| v.purging_until.is_none_or(|t| now < t));
-        // Poll endpoints of finished operations stay answerable for an hour, like ARM's. An
-        // operation is only ever added (ids are new GUIDs), so the count tells when to look.
-        if swept.operations != self.operations.len() || now >= swept.operations_until {
+        if self.vaults_due(now) {
+            self.deleted_vaults
+                .retain(|_, v| v.purging_until.is_none_or(|t| now < t));
+        }
+        if self.operations_due(now) {
             let mut until = f64::INFINITY;
             self.operations.retain(|_, o| {
                 let end = o.until + 3600.0;
@@ -200,15 +199,26 @@ impl State {
     /// Whether [`State::sweep`] at `now` would change anything: until it would, requests
     /// that only read can share the state.
     pub fn sweep_due(&self, now: f64) -> bool {
-        let swept = self.swept;
-        swept.generation != self.generation
-            || now >= swept.resources_until
-            || swept.operations != self.operations.len()
-            || now >= swept.operations_until
-            || self
-                .deleted_vaults
-                .values()
-                .any(|v| v.purging_until.is_some_and(|t| now >= t))
+        self.resources_due(now) || self.vaults_due(now) || self.operations_due(now)
+    }
+
+    /// The resources changed since the last sweep, or a delete it saw has ended since.
+    fn resources_due(&self, now: f64) -> bool {
+        self.swept.generation != self.generation || now >= self.swept.resources_until
+    }
+
+    /// A soft-deleted vault's purge has ended.
+    fn vaults_due(&self, now: f64) -> bool {
+        self.deleted_vaults
+            .values()
+            .any(|v| v.purging_until.is_some_and(|t| now >= t))
+    }
+
+    /// Poll endpoints of finished operations stay answerable for an hour, like ARM's: one has
+    /// passed it, or operations were added since the last sweep (an operation is only ever
+    /// added, ids being new GUIDs, so the count tells).
+    fn operations_due(&self, now: f64) -> bool {
+        self.swept.operations != self.operations.len() || now >= self.swept.operations_until
     }
 
     /// When the first record being deleted at `now` stops showing (infinity when none is):
