@@ -124,7 +124,7 @@ pub fn lower_bound_rounds(reads: usize, rounds: usize, latency: Duration) -> f64
 }
 
 /// Reads the emulator and ARM allow by default: burst and refill per second.
-const READ_BURST: f64 = 250.0;
+pub(crate) const READ_BURST: f64 = 250.0;
 pub(crate) const READ_RATE: f64 = 25.0;
 
 /// The lower bound for `reads` GETs.

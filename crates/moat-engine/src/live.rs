@@ -11,7 +11,7 @@ use moat_arm::{Arm, ArmError};
 use moat_model::kinds::Scope;
 use moat_model::{Kind, Model, json};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// What ARM says about one resource.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,8 +99,15 @@ pub async fn read_live_with(
             },
         );
     }
+    // The spec's children, by key: the record's resources are looked up here one by one.
+    let spec_children: HashSet<&str> = model
+        .resources
+        .iter()
+        .filter(|r| in_parent(r.kind).is_some())
+        .map(|r| r.key.as_str())
+        .collect();
     for (key, rs) in &state.resources {
-        if targets.contains_key(key) || subnets.iter().any(|(k, _, _, _)| k == key) {
+        if targets.contains_key(key) || spec_children.contains(key.as_str()) {
             continue;
         }
         if let Some((parent_kind, segment)) = in_parent(rs.kind) {
