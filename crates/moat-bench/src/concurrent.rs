@@ -356,6 +356,14 @@ pub async fn bench(
     // the k plans at once. The GET regime runs once: it takes tens of seconds, and solo runs
     // would drain the bucket.
     let repeats = if lists { rounds_for(k) } else { 1 };
+    // Reads a round takes from the bucket before the refill at its end: the solo runs' too,
+    // when the bucket held both runs and was not refilled between them.
+    let solo_refill = 2.0 * reads_needed as f64 > crate::plan_bench::READ_BURST;
+    let round_reads = if lists && !solo_refill {
+        2 * reads_needed
+    } else {
+        reads_needed
+    };
     let mut rounds_run = Vec::new();
     let mut unread = 0;
     let mut changes = 0;
@@ -378,7 +386,7 @@ pub async fn bench(
             }
             // The solo runs took as many reads as the concurrent one will: unless the bucket
             // still holds them, wait until it does.
-            if 2.0 * reads_needed as f64 > crate::plan_bench::READ_BURST {
+            if solo_refill {
                 tokio::time::sleep(refill(reads_needed)).await;
             }
         }
@@ -421,7 +429,7 @@ pub async fn bench(
             cpu_s,
             plan_cpu_s,
         });
-        tokio::time::sleep(refill(reads_needed)).await;
+        tokio::time::sleep(refill(round_reads)).await;
     }
     let emulator_429 = sim.stats().throttled - throttled_before;
     sim.shutdown().await;
