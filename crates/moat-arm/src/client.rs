@@ -373,7 +373,7 @@ impl ArmClient {
             if !response.is_success() {
                 return Err(http_error(Method::Get, &url, &response));
             }
-            let (values, next) = page_parts(response.json().unwrap_or(Value::Null));
+            let (values, next) = page_of(&response.body)?;
             items.extend(values);
             match next.as_deref() {
                 Some(next) => url = self.opaque_url(next)?,
@@ -748,6 +748,18 @@ fn classify_sdk_error(e: azure_core::Error) -> Failure {
 
 /// A list page's items, moved out of the page (a page of a thousand resources is most of
 /// what a plan reads: never copied), and its `nextLink`.
+/// A list page's items and next link, from its raw body. A page that is not JSON (a proxy's
+/// HTML) is unknown, never empty: read as empty, every resource on it would look absent.
+fn page_of(body: &[u8]) -> Result<(Vec<Value>, Option<String>), ArmError> {
+    match serde_json::from_slice(body) {
+        Ok(v) => Ok(page_parts(v)),
+        Err(e) => Err(ArmError::config(format!(
+            "ARM returned a list page that is not JSON ({} bytes): {e}",
+            body.len()
+        ))),
+    }
+}
+
 fn page_parts(body: Value) -> (Vec<Value>, Option<String>) {
     let Value::Object(mut page) = body else {
         return (Vec::new(), None);
@@ -839,7 +851,7 @@ impl Arm for ArmClient {
                 }
                 return Err(error);
             }
-            let (values, next) = page_parts(response.json().unwrap_or(Value::Null));
+            let (values, next) = page_of(&response.body)?;
             out.items.extend(values);
             match next.as_deref() {
                 Some(next) => url = self.opaque_url(next)?,
@@ -1010,5 +1022,24 @@ impl Arm for ArmClient {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_page_that_is_not_json_is_an_error_not_an_empty_page() {
+        let page = br#"{"value": [{"id": "/x/1"}], "nextLink": "https://n/2"}"#;
+        let (items, next) = page_of(page).expect("a page");
+        assert_eq!(items, vec![serde_json::json!({"id": "/x/1"})]);
+        assert_eq!(next.as_deref(), Some("https://n/2"));
+        assert_eq!(
+            page_of(br#"{"value": []}"#).expect("a page"),
+            (vec![], None)
+        );
+        let e = page_of(b"<html>").expect_err("not JSON");
+        assert!(e.to_string().contains("not JSON"), "{e}");
     }
 }

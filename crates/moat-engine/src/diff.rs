@@ -8,7 +8,9 @@
 
 use crate::identity;
 use crate::live::{Live, LiveState};
-use crate::plan::{Action, Change, Method, PLAN_FORMAT_VERSION, Plan, Request, ResourcePlan};
+use crate::plan::{
+    Action, Change, Drift, Method, PLAN_FORMAT_VERSION, Plan, Request, ResourcePlan,
+};
 use crate::state::StateRecord;
 use moat_model::arm::{self, MapContext, Projection};
 use moat_model::kinds::Replace;
@@ -201,6 +203,8 @@ pub fn plan_replacing(
     let model = input.model;
     let mut errors = Vec::new();
     let mut out: Vec<ResourcePlan> = Vec::with_capacity(model.resources.len());
+    // The drift of the spec's resources, judged as they are planned.
+    let mut judged: Vec<Drift> = Vec::new();
     let graph = model.graph();
     let order: Vec<String> = graph
         .topo_order()
@@ -210,7 +214,8 @@ pub fn plan_replacing(
 
     if !input.destroy {
         let resources: Vec<&Resource> = order.iter().filter_map(|k| model.get(k)).collect();
-        for (r, planned) in resources.iter().zip(plan_each(input, &resources)) {
+        for (r, (planned, drift)) in resources.iter().zip(plan_each(input, &resources)) {
+            judged.extend(drift);
             match planned {
                 Ok(mut p) => {
                     if replace.contains(&r.key)
@@ -381,7 +386,16 @@ pub fn plan_replacing(
     let summary = Plan::summarize(&out);
     let unreadable = Plan::unreadable_of(&out);
     // Drift in plan order (what is not in the plan, after it, by key).
-    let mut drift = crate::drift::find(model, input.state, input.live);
+    let mut drift = if input.destroy {
+        crate::drift::find(model, input.state, input.live)
+    } else {
+        // The rest: what the record holds that the spec no longer names.
+        let mut rest =
+            crate::drift::find_among(model, input.state, input.live, |k| !in_model.contains(k));
+        rest.append(&mut judged);
+        rest.sort_by(|a, b| a.key.cmp(&b.key));
+        rest
+    };
     let mut position: HashMap<&str, usize> = HashMap::with_capacity(out.len());
     for (i, r) in out.iter().enumerate() {
         position.entry(r.key.as_str()).or_insert(i);
@@ -883,30 +897,64 @@ fn etag(body: &Value) -> Option<String> {
 
 /// [`plan_resource`] of each of `resources`, in their order, on every core for a large stack
 /// (each resource's plan reads only the input): the same result as one thread's.
-fn plan_each(
-    input: &PlanInput<'_>,
-    resources: &[&Resource],
-) -> Vec<Result<ResourcePlan, PlanError>> {
+fn plan_each(input: &PlanInput<'_>, resources: &[&Resource]) -> Vec<Planned> {
     plan_on(input, resources, crate::par::threads_for(resources.len()))
 }
 
 /// [`plan_each`] on `threads` threads.
-fn plan_on(
-    input: &PlanInput<'_>,
-    resources: &[&Resource],
-    threads: usize,
-) -> Vec<Result<ResourcePlan, PlanError>> {
-    crate::par::map_on(resources, threads, |r| plan_resource(input, r))
+fn plan_on(input: &PlanInput<'_>, resources: &[&Resource], threads: usize) -> Vec<Planned> {
+    crate::par::map_on(resources, threads, |r| planned(input, r))
 }
 
+/// The plan of the resource `r` (without its drift).
 fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, PlanError> {
-    let model = input.model;
+    planned(input, r).0
+}
+
+/// The plan of the resource `r` and its drift ([`crate::drift`]), judged with the live
+/// projection the plan made (a drift pass of its own would project every live body twice).
+fn planned(input: &PlanInput<'_>, r: &Resource) -> Planned {
     // Borrowed, never cloned: a live body is the largest value a plan reads.
     let live = input
         .live
         .resources
         .get(&r.key)
         .unwrap_or(&LiveState::Absent);
+    let soft_deleted = input.live.soft_deleted.contains(&r.key);
+    let mut now = None;
+    let plan = plan_projecting(
+        input.model,
+        input.state,
+        input.ctx,
+        r,
+        live,
+        soft_deleted,
+        &mut now,
+    );
+    let drift = input
+        .state
+        .resources
+        .get(&r.key)
+        .filter(|rs| !r.is_existing() && rs.id.eq_ignore_ascii_case(&r.id))
+        .and_then(|rs| crate::drift::judged(&r.key, rs, live, now.as_ref()));
+    (plan, drift)
+}
+
+/// A resource's plan and its drift.
+type Planned = (Result<ResourcePlan, PlanError>, Option<Drift>);
+
+/// The plan of the resource `r` from the spec, the (re-keyed) state record, the mapping
+/// context, the resource's own live state and whether a soft-deleted resource holds its
+/// name; the live projection it made is left in `now`.
+fn plan_projecting(
+    model: &Model,
+    state: &StateRecord,
+    ctx: &MapContext,
+    r: &Resource,
+    live: &LiveState,
+    soft_deleted: bool,
+    now: &mut Option<Projection>,
+) -> Result<ResourcePlan, PlanError> {
     let depends_on: Vec<String> = r
         .dependencies()
         .into_iter()
@@ -947,12 +995,11 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
             }
         };
     }
-    let body = arm::request_body(model, r, input.ctx);
+    let body = arm::request_body(model, r, ctx);
     // Secrets compare by fingerprint: the body holds their markers, the projection (and so
     // the plan's changes and the state's last-applied record) their keyed fingerprints.
-    let desired = secret::fingerprinted(arm::project(r.kind, &body), &input.ctx.fingerprints);
-    let last: Option<Projection> = input
-        .state
+    let desired = secret::fingerprinted(arm::project(r.kind, &body), &ctx.fingerprints);
+    let last: Option<Projection> = state
         .resources
         .get(&r.key)
         .and_then(|s| s.applied.as_object())
@@ -977,7 +1024,7 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                 .collect();
             let mut body = body;
             if let Some(sd) = &r.kind.def().soft_delete
-                && input.live.soft_deleted.contains(&r.key)
+                && soft_deleted
             {
                 json::set(&mut body, sd.recover.0, json!(sd.recover.1));
                 p.reasons.push(sd.reason.into());
@@ -998,7 +1045,7 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                             owner: owner.to_string(),
                         });
                     }
-                    None if !input.state.resources.contains_key(&r.key) => {
+                    None if !state.resources.contains_key(&r.key) => {
                         return Err(PlanError::Unowned {
                             key: r.key.clone(),
                             id: r.id.clone(),
@@ -1007,8 +1054,8 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                     _ => {}
                 }
             }
-            let live_proj = arm::project(r.kind, live_body);
-            p.changes = diff(r.kind, &desired, &live_proj, last.as_ref());
+            let live_proj = now.insert(arm::project(r.kind, live_body));
+            p.changes = diff(r.kind, &desired, live_proj, last.as_ref());
             for c in &mut p.changes {
                 c.old = shown(&c.old, json::get(live_body, &c.path));
                 c.new = shown(&c.new, json::get(&body, &c.path));
@@ -1070,7 +1117,7 @@ fn plan_resource(input: &PlanInput<'_>, r: &Resource) -> Result<ResourcePlan, Pl
                     p.reasons
                         .push(format!("`{}` cannot change in place", c.path));
                 }
-                let applied = input.state.resources.get(&r.key).map(|s| &s.applied);
+                let applied = state.resources.get(&r.key).map(|s| &s.applied);
                 p.request = Some(Request {
                     method: Method::Put,
                     body: Some(body),
@@ -1333,11 +1380,11 @@ mod tests {
         };
         let resources: Vec<&Resource> = model.resources.iter().collect();
         assert!(resources.len() > 3);
-        let show = |plans: Vec<Result<ResourcePlan, PlanError>>| -> Vec<String> {
+        let show = |plans: Vec<Planned>| -> Vec<String> {
             plans
                 .into_iter()
-                .map(|p| match p {
-                    Ok(p) => serde_json::to_string(&p).expect("a plan serialises"),
+                .map(|(p, drift)| match p {
+                    Ok(p) => serde_json::to_string(&(p, drift)).expect("a plan serialises"),
                     Err(e) => e.to_string(),
                 })
                 .collect()

@@ -6,6 +6,7 @@
 use crate::live::{Live, LiveState};
 use crate::plan::{Change, Drift};
 use crate::state::{ResourceState, StateRecord};
+use moat_model::arm::Projection;
 use moat_model::{Model, arm};
 use serde_json::{Value, json};
 
@@ -14,9 +15,25 @@ use serde_json::{Value, json};
 /// or was not read, is not judged; nor is one the spec gave another ARM ID (a new name: what
 /// was read is the new resource, not the one moat applied).
 pub fn find(model: &Model, state: &StateRecord, live: &Live) -> Vec<Drift> {
+    find_among(model, state, live, |_| true)
+}
+
+/// [`find`] over the resources of `state` whose key passes `judge` (the planner judges the
+/// spec's own resources as it plans them, with the live projection it has already made:
+/// [`judged`]).
+pub(crate) fn find_among(
+    model: &Model,
+    state: &StateRecord,
+    live: &Live,
+    judge: impl Fn(&str) -> bool + Sync,
+) -> Vec<Drift> {
     // Each resource's drift reads only its own records: a large stack's are found on every
     // core, in key order as on one thread.
-    let entries: Vec<(&String, &ResourceState)> = state.resources.iter().collect();
+    let entries: Vec<(&String, &ResourceState)> = state
+        .resources
+        .iter()
+        .filter(|(key, _)| judge(key))
+        .collect();
     crate::par::map(&entries, |(key, rs)| drift_of(model, key, rs, live))
         .into_iter()
         .flatten()
@@ -25,14 +42,25 @@ pub fn find(model: &Model, state: &StateRecord, live: &Live) -> Vec<Drift> {
 
 /// The drift of the resource `key`, recorded as `rs`, if any.
 fn drift_of(model: &Model, key: &str, rs: &ResourceState, live: &Live) -> Option<Drift> {
-    let kind = rs.kind;
     if model
         .get(key)
         .is_some_and(|r| !r.id.eq_ignore_ascii_case(&rs.id) || r.is_existing())
     {
         return None;
     }
-    match live.resources.get(key)? {
+    judged(key, rs, live.resources.get(key)?, None)
+}
+
+/// The drift of the resource `key`, recorded as `rs` and read as `live`, whose live
+/// projection is `now` when the caller has it already (it is made here otherwise).
+pub(crate) fn judged(
+    key: &str,
+    rs: &ResourceState,
+    live: &LiveState,
+    now: Option<&Projection>,
+) -> Option<Drift> {
+    let kind = rs.kind;
+    match live {
         LiveState::Absent => Some(Drift {
             key: key.to_string(),
             kind,
@@ -41,33 +69,44 @@ fn drift_of(model: &Model, key: &str, rs: &ResourceState, live: &Live) -> Option
         }),
         LiveState::Present(body) => {
             let applied = rs.applied.as_object()?;
-            let now = arm::project(kind, body);
+            let made;
+            let now = match now {
+                Some(p) => p,
+                None => {
+                    made = arm::project(kind, body);
+                    &made
+                }
+            };
             let mut changes = Vec::new();
             for (path, was) in applied {
                 let write_only = kind.def().field(path).is_some_and(|f| f.write_only);
+                let default;
                 let have = match now.get(path) {
-                    Some(v) => v.clone(),
+                    Some(v) => v,
                     // Azure does not return it: nothing is known to have changed.
                     None if write_only => continue,
                     None => match arm::default_of(kind, path) {
-                        Some(d) => d,
+                        Some(d) => {
+                            default = d;
+                            &default
+                        }
                         None => continue,
                     },
                 };
-                if &have == was {
+                if have == was {
                     continue;
                 }
                 let sensitive = arm::is_sensitive(kind, path);
-                let hide = |v: Value| {
+                let hide = |v: &Value| {
                     if sensitive && !v.is_null() {
                         json!("(sensitive)")
                     } else {
-                        v
+                        v.clone()
                     }
                 };
                 changes.push(Change {
                     path: path.clone(),
-                    old: hide(was.clone()),
+                    old: hide(was),
                     new: hide(have),
                     forces_replacement: false,
                     sensitive,
