@@ -746,8 +746,6 @@ fn classify_sdk_error(e: azure_core::Error) -> Failure {
     }
 }
 
-/// A list page's items, moved out of the page (a page of a thousand resources is most of
-/// what a plan reads: never copied), and its `nextLink`.
 /// A list page's items and next link, from its raw body. A page that is not JSON (a proxy's
 /// HTML) is unknown, never empty: read as empty, every resource on it would look absent.
 fn page_of(body: &[u8]) -> Result<(Vec<Value>, Option<String>), ArmError> {
@@ -760,6 +758,8 @@ fn page_of(body: &[u8]) -> Result<(Vec<Value>, Option<String>), ArmError> {
     }
 }
 
+/// A list page's items, moved out of the page (a page of a thousand resources is most of
+/// what a plan reads: never copied), and its `nextLink`.
 fn page_parts(body: Value) -> (Vec<Value>, Option<String>) {
     let Value::Object(mut page) = body else {
         return (Vec::new(), None);

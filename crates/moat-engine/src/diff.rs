@@ -895,7 +895,7 @@ fn etag(body: &Value) -> Option<String> {
     body.get("etag").and_then(Value::as_str).map(str::to_string)
 }
 
-/// [`plan_resource`] of each of `resources`, in their order, on every core for a large stack
+/// [`planned`] of each of `resources`, in their order, on every core for a large stack
 /// (each resource's plan reads only the input): the same result as one thread's.
 fn plan_each(input: &PlanInput<'_>, resources: &[&Resource]) -> Vec<Planned> {
     plan_on(input, resources, crate::par::threads_for(resources.len()))
@@ -920,41 +920,28 @@ fn planned(input: &PlanInput<'_>, r: &Resource) -> Planned {
         .resources
         .get(&r.key)
         .unwrap_or(&LiveState::Absent);
-    let soft_deleted = input.live.soft_deleted.contains(&r.key);
     let mut now = None;
-    let plan = plan_projecting(
-        input.model,
-        input.state,
-        input.ctx,
-        r,
-        live,
-        soft_deleted,
-        &mut now,
-    );
+    let plan = plan_projecting(input, r, live, &mut now);
     let drift = input
         .state
         .resources
         .get(&r.key)
-        .filter(|rs| !r.is_existing() && rs.id.eq_ignore_ascii_case(&r.id))
-        .and_then(|rs| crate::drift::judged(&r.key, rs, live, now.as_ref()));
+        .and_then(|rs| crate::drift::judged(Some(r), &r.key, rs, live, now.as_ref()));
     (plan, drift)
 }
 
 /// A resource's plan and its drift.
 type Planned = (Result<ResourcePlan, PlanError>, Option<Drift>);
 
-/// The plan of the resource `r` from the spec, the (re-keyed) state record, the mapping
-/// context, the resource's own live state and whether a soft-deleted resource holds its
-/// name; the live projection it made is left in `now`.
+/// The plan of the resource `r`, read as `live`; the live projection it made is left in
+/// `now`.
 fn plan_projecting(
-    model: &Model,
-    state: &StateRecord,
-    ctx: &MapContext,
+    input: &PlanInput<'_>,
     r: &Resource,
     live: &LiveState,
-    soft_deleted: bool,
     now: &mut Option<Projection>,
 ) -> Result<ResourcePlan, PlanError> {
+    let model = input.model;
     let depends_on: Vec<String> = r
         .dependencies()
         .into_iter()
@@ -995,11 +982,12 @@ fn plan_projecting(
             }
         };
     }
-    let body = arm::request_body(model, r, ctx);
+    let body = arm::request_body(model, r, input.ctx);
     // Secrets compare by fingerprint: the body holds their markers, the projection (and so
     // the plan's changes and the state's last-applied record) their keyed fingerprints.
-    let desired = secret::fingerprinted(arm::project(r.kind, &body), &ctx.fingerprints);
-    let last: Option<Projection> = state
+    let desired = secret::fingerprinted(arm::project(r.kind, &body), &input.ctx.fingerprints);
+    let last: Option<Projection> = input
+        .state
         .resources
         .get(&r.key)
         .and_then(|s| s.applied.as_object())
@@ -1024,7 +1012,7 @@ fn plan_projecting(
                 .collect();
             let mut body = body;
             if let Some(sd) = &r.kind.def().soft_delete
-                && soft_deleted
+                && input.live.soft_deleted.contains(&r.key)
             {
                 json::set(&mut body, sd.recover.0, json!(sd.recover.1));
                 p.reasons.push(sd.reason.into());
@@ -1045,7 +1033,7 @@ fn plan_projecting(
                             owner: owner.to_string(),
                         });
                     }
-                    None if !state.resources.contains_key(&r.key) => {
+                    None if !input.state.resources.contains_key(&r.key) => {
                         return Err(PlanError::Unowned {
                             key: r.key.clone(),
                             id: r.id.clone(),
@@ -1117,7 +1105,7 @@ fn plan_projecting(
                     p.reasons
                         .push(format!("`{}` cannot change in place", c.path));
                 }
-                let applied = state.resources.get(&r.key).map(|s| &s.applied);
+                let applied = input.state.resources.get(&r.key).map(|s| &s.applied);
                 p.request = Some(Request {
                     method: Method::Put,
                     body: Some(body),

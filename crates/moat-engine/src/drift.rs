@@ -7,7 +7,7 @@ use crate::live::{Live, LiveState};
 use crate::plan::{Change, Drift};
 use crate::state::{ResourceState, StateRecord};
 use moat_model::arm::Projection;
-use moat_model::{Model, arm};
+use moat_model::{Model, Resource, arm};
 use serde_json::{Value, json};
 
 /// Every resource of `state` whose live read differs from what moat last applied, or that is
@@ -42,23 +42,23 @@ pub(crate) fn find_among(
 
 /// The drift of the resource `key`, recorded as `rs`, if any.
 fn drift_of(model: &Model, key: &str, rs: &ResourceState, live: &Live) -> Option<Drift> {
-    if model
-        .get(key)
-        .is_some_and(|r| !r.id.eq_ignore_ascii_case(&rs.id) || r.is_existing())
-    {
-        return None;
-    }
-    judged(key, rs, live.resources.get(key)?, None)
+    judged(model.get(key), key, rs, live.resources.get(key)?, None)
 }
 
 /// The drift of the resource `key`, recorded as `rs` and read as `live`, whose live
-/// projection is `now` when the caller has it already (it is made here otherwise).
+/// projection is `now` when the caller has it already (it is made here otherwise); `spec` is
+/// the spec's resource of that key, if any (an `existing:` one, or one under another ARM ID,
+/// is not judged).
 pub(crate) fn judged(
+    spec: Option<&Resource>,
     key: &str,
     rs: &ResourceState,
     live: &LiveState,
     now: Option<&Projection>,
 ) -> Option<Drift> {
+    if spec.is_some_and(|r| !r.id.eq_ignore_ascii_case(&rs.id) || r.is_existing()) {
+        return None;
+    }
     let kind = rs.kind;
     match live {
         LiveState::Absent => Some(Drift {
