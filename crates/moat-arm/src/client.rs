@@ -366,18 +366,32 @@ impl ArmClient {
 
     /// GETs a collection and follows `nextLink` pages; returns every item of `value`.
     pub async fn list(&self, path: &str, api_version: &str) -> Result<Vec<Value>, ArmError> {
+        match self.pages(path, api_version).await? {
+            (listing, None) => Ok(listing.items),
+            (_, Some((url, response))) => Err(http_error(Method::Get, &url, &response)),
+        }
+    }
+
+    /// Reads every page of a collection: the items and pages read, and the error answer that
+    /// ended the reading early, with the URL it answered (the callers differ on a 404).
+    async fn pages(
+        &self,
+        path: &str,
+        api_version: &str,
+    ) -> Result<(Listing, Option<(Url, ArmResponse)>), ArmError> {
         let mut url = self.url_for(path, api_version, &[])?;
-        let mut items = Vec::new();
+        let mut out = Listing::default();
         loop {
             let response = self.read_url(&url).await?;
+            out.pages += 1;
             if !response.is_success() {
-                return Err(http_error(Method::Get, &url, &response));
+                return Ok((out, Some((url, response))));
             }
             let (values, next) = page_of(&response.body)?;
-            items.extend(values);
+            out.items.extend(values);
             match next.as_deref() {
                 Some(next) => url = self.opaque_url(next)?,
-                _ => return Ok(items),
+                _ => return Ok((out, None)),
             }
         }
     }
@@ -839,23 +853,15 @@ impl Arm for ArmClient {
     }
 
     async fn list(&self, path: &str, api_version: &str) -> Result<Option<Listing>, ArmError> {
-        let mut url = self.url_for(path, api_version, &[])?;
-        let mut out = Listing::default();
-        loop {
-            let response = self.read_url(&url).await?;
-            out.pages += 1;
-            if !response.is_success() {
+        match self.pages(path, api_version).await? {
+            (listing, None) => Ok(Some(listing)),
+            (listing, Some((url, response))) => {
                 let error = http_error(Method::Get, &url, &response);
-                if out.pages == 1 && error.is_not_found() {
-                    return Ok(None);
+                if listing.pages == 1 && error.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(error)
                 }
-                return Err(error);
-            }
-            let (values, next) = page_of(&response.body)?;
-            out.items.extend(values);
-            match next.as_deref() {
-                Some(next) => url = self.opaque_url(next)?,
-                _ => return Ok(Some(out)),
             }
         }
     }
