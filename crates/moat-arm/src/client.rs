@@ -381,18 +381,32 @@ impl ArmClient {
     ) -> Result<(Listing, Option<(Url, ArmResponse)>), ArmError> {
         let mut url = self.url_for(path, api_version, &[])?;
         let mut out = Listing::default();
+        let mut response = self.read_url(&url).await?;
         loop {
-            let response = self.read_url(&url).await?;
             out.pages += 1;
             if !response.is_success() {
                 return Ok((out, Some((url, response))));
             }
-            let (values, next) = page_of(&response.body)?;
+            // The next page is asked for before this one is parsed: its link alone is cheap
+            // to find (nothing of the page is built), and the round trip then overlaps the
+            // parse of the page, the costly part, instead of following it.
+            let Some(next) = next_link_of(&response.body)? else {
+                let (values, _) = page_of(&response.body)?;
+                out.items.extend(values);
+                return Ok((out, None));
+            };
+            let next_url = self.opaque_url(&next)?;
+            let parse = async {
+                // The request of the next page goes out first (on a single-threaded runtime
+                // the connection is written only once this task yields).
+                tokio::task::yield_now().await;
+                page_of(&response.body)
+            };
+            let (following, parsed) = tokio::join!(self.read_url(&next_url), parse);
+            let (values, _) = parsed?;
             out.items.extend(values);
-            match next.as_deref() {
-                Some(next) => url = self.opaque_url(next)?,
-                _ => return Ok((out, None)),
-            }
+            response = following?;
+            url = next_url;
         }
     }
 
@@ -769,6 +783,23 @@ fn page_of(body: &[u8]) -> Result<(Vec<Value>, Option<String>), ArmError> {
             "ARM returned a list page that is not JSON ({} bytes): {e}",
             body.len()
         ))),
+    }
+}
+
+/// A list page's `nextLink` alone, the page checked as JSON but none of its items built.
+fn next_link_of(body: &[u8]) -> Result<Option<String>, ArmError> {
+    #[derive(serde::Deserialize)]
+    struct Link {
+        #[serde(rename = "nextLink", default)]
+        next_link: Option<Value>,
+    }
+    match serde_json::from_slice::<Link>(body) {
+        Ok(Link {
+            next_link: Some(Value::String(next)),
+        }) if !next.is_empty() => Ok(Some(next)),
+        Ok(_) => Ok(None),
+        // Not an object (or not JSON at all): the full parse says which.
+        Err(_) => page_of(body).map(|(_, next)| next),
     }
 }
 

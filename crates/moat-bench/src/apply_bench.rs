@@ -11,7 +11,7 @@ use moat_arm::{
     Arm as _, ArmClient, BucketLimit, ClientConfig, ClientLimits, Endpoint, WriteRequest,
 };
 use moat_engine::apply::{ApplyOptions, Event, Progress, StateStore, apply};
-use moat_engine::diff::{PlanInput, plan};
+use moat_engine::diff::PlanInput;
 use moat_engine::plan::Plan;
 use moat_engine::state::{
     LocalBackend, LockGuard, LockInfo, StateBackend, StateError, StateRecord,
@@ -291,11 +291,19 @@ pub async fn make_plan_with(
     destroy: bool,
     lists: bool,
 ) -> anyhow::Result<(Plan, usize)> {
-    let live = moat_engine::live::read_live_with(client, model, record, 64, lists).await?;
     let ctx = MapContext {
         tenant: moat_model::LOCAL_TENANT.to_string(),
         ..MapContext::default()
     };
+    // As `moat plan` does: the spec's resources are planned as their reads land.
+    let mut early = (!destroy).then(|| moat_engine::diff::EarlyPlanner::new(model, record, &ctx));
+    let live =
+        moat_engine::live::read_live_landing(client, model, record, 64, lists, &mut |landed| {
+            if let Some(e) = early.as_mut() {
+                e.land(landed);
+            }
+        })
+        .await?;
     let input = PlanInput {
         model,
         live: &live,
@@ -304,10 +312,14 @@ pub async fn make_plan_with(
         spec_hash: String::new(),
         destroy,
     };
-    let p = plan(&input).map_err(|errors| {
-        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("the plan failed: {}", list.join("; "))
-    })?;
+    let early = early
+        .map(moat_engine::diff::EarlyPlanner::finish)
+        .unwrap_or_default();
+    let p = moat_engine::diff::plan_replacing_early(&input, &Default::default(), &[], early)
+        .map_err(|errors| {
+            let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("the plan failed: {}", list.join("; "))
+        })?;
     Ok((p, live.requests))
 }
 

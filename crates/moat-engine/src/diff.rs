@@ -187,6 +187,93 @@ pub fn plan_replacing(
     scope: &DestroyScope,
     replace: &[String],
 ) -> Result<Plan, Vec<PlanError>> {
+    plan_replacing_early(input, scope, replace, Early::default())
+}
+
+/// The resources of a plan planned while the live read was still in flight
+/// ([`EarlyPlanner`]), by key.
+#[derive(Default)]
+pub struct Early {
+    planned: HashMap<String, Planned>,
+}
+
+impl Early {
+    /// Resources planned early.
+    pub fn len(&self) -> usize {
+        self.planned.len()
+    }
+
+    /// True when nothing was planned early.
+    pub fn is_empty(&self) -> bool {
+        self.planned.is_empty()
+    }
+}
+
+/// Plans each resource of the spec as its live read lands ([`crate::live::read_live_landing`]),
+/// so the planner's work overlaps the reads still in flight (a list's later pages) instead of
+/// following the whole read. Only a resource read as present is planned early: its state is
+/// final once its read lands, and its plan reads nothing else of the live cloud (an absent
+/// one may still learn that a soft-deleted resource holds its name). [`plan_replacing_early`]
+/// plans the rest and checks nothing: the result is the plan [`plan_replacing`] makes.
+pub struct EarlyPlanner<'a> {
+    model: &'a Model,
+    state: std::borrow::Cow<'a, StateRecord>,
+    ctx: &'a MapContext,
+    none: Live,
+    early: Early,
+}
+
+impl<'a> EarlyPlanner<'a> {
+    /// A planner for the plan of `model` against `state` (not for destroy plans, which plan
+    /// no resource of the spec).
+    pub fn new(model: &'a Model, state: &'a StateRecord, ctx: &'a MapContext) -> Self {
+        // The state as the plan sees it: re-keyed by the moves the plan finds.
+        let moves = identity::find_moves(model, state);
+        EarlyPlanner {
+            model,
+            state: identity::rekeyed(state, &moves),
+            ctx,
+            none: Live::default(),
+            early: Early::default(),
+        }
+    }
+
+    /// Plans the spec's resources among `landed` that are present.
+    pub fn land(&mut self, landed: &[(String, LiveState)]) {
+        let input = PlanInput {
+            model: self.model,
+            live: &self.none,
+            state: &self.state,
+            ctx: self.ctx,
+            spec_hash: String::new(),
+            destroy: false,
+        };
+        for (key, live) in landed {
+            let Some(r) = self.model.get(key) else {
+                continue;
+            };
+            if matches!(live, LiveState::Present(_)) {
+                self.early
+                    .planned
+                    .insert(key.clone(), planned_as(&input, r, live));
+            }
+        }
+    }
+
+    /// What was planned, for [`plan_replacing_early`].
+    pub fn finish(self) -> Early {
+        self.early
+    }
+}
+
+/// [`plan_replacing`], with the resources of `early` planned already (by an
+/// [`EarlyPlanner`] of the same model, state and context, fed the same live states).
+pub fn plan_replacing_early(
+    input: &PlanInput<'_>,
+    scope: &DestroyScope,
+    replace: &[String],
+    mut early: Early,
+) -> Result<Plan, Vec<PlanError>> {
     // The ARM ID is the identity: a key rename that kept it is planned against the state
     // re-keyed to the spec's keys (a move), never as a delete and a create.
     let moves = if input.destroy {
@@ -214,7 +301,22 @@ pub fn plan_replacing(
 
     if !input.destroy {
         let resources: Vec<&Resource> = order.iter().filter_map(|k| model.get(k)).collect();
-        for (r, (planned, drift)) in resources.iter().zip(plan_each(input, &resources)) {
+        // What was not planned early is planned now, on every core.
+        let rest: Vec<&Resource> = resources
+            .iter()
+            .copied()
+            .filter(|r| !early.planned.contains_key(&r.key))
+            .collect();
+        let mut rest = plan_each(input, &rest).into_iter();
+        let each = resources
+            .iter()
+            .map(|r| match early.planned.remove(&r.key) {
+                Some(p) => p,
+                // The rest holds exactly the others, in this order.
+                None => rest.next().unwrap_or_else(|| planned(input, r)),
+            });
+        let each: Vec<Planned> = each.collect();
+        for (r, (planned, drift)) in resources.iter().zip(each) {
             judged.extend(drift);
             match planned {
                 Ok(mut p) => {
@@ -920,6 +1022,11 @@ fn planned(input: &PlanInput<'_>, r: &Resource) -> Planned {
         .resources
         .get(&r.key)
         .unwrap_or(&LiveState::Absent);
+    planned_as(input, r, live)
+}
+
+/// [`planned`], with `r` read as `live`.
+fn planned_as(input: &PlanInput<'_>, r: &Resource, live: &LiveState) -> Planned {
     let mut now = None;
     let plan = plan_projecting(input, r, live, &mut now);
     let drift = input

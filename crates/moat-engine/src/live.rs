@@ -75,6 +75,24 @@ pub async fn read_live_with(
     parallelism: usize,
     lists: bool,
 ) -> Result<Live, ArmError> {
+    read_live_landing(arm, model, state, parallelism, lists, &mut |_| {}).await
+}
+
+/// What sees each read's states as it lands, before the rest of the read is in.
+pub type Landing<'a> = &'a mut (dyn FnMut(&[(String, LiveState)]) + Send);
+
+/// [`read_live_with`], handing `landed` the states of each GET or list as it lands (the
+/// planner plans them while later pages are in flight: [`crate::diff::EarlyPlanner`]). A
+/// state handed over is final; subnets, read from their network's body, and the
+/// soft-delete probes of absent resources come only in the result.
+pub async fn read_live_landing(
+    arm: &dyn Arm,
+    model: &Model,
+    state: &StateRecord,
+    parallelism: usize,
+    lists: bool,
+    landed: Landing<'_>,
+) -> Result<Live, ArmError> {
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     // Children read from their parent's body: (key, parent key, name, URL segment).
     let mut subnets: Vec<(String, String, String, &'static str)> = Vec::new();
@@ -152,7 +170,7 @@ pub async fn read_live_with(
     }
     let owned = |k: &str| state.resources.contains_key(k);
     let (resources, requests) =
-        read_targets(arm, targets.values(), &owned, parallelism, lists).await;
+        read_targets(arm, targets.values(), &owned, parallelism, lists, landed).await;
     let mut live = Live {
         resources,
         requests,
@@ -246,6 +264,7 @@ async fn read_targets<'t>(
     owned: &dyn Fn(&str) -> bool,
     parallelism: usize,
     lists: bool,
+    landed: Landing<'_>,
 ) -> (BTreeMap<String, LiveState>, usize) {
     // By lower-cased scope and api-version: the first spelling of the path, and the targets.
     type Scopes<'t> = BTreeMap<(String, &'static str), (String, Vec<&'t Target>)>;
@@ -290,7 +309,7 @@ async fn read_targets<'t>(
         };
         (t.key.clone(), state)
     };
-    let found: Vec<Found<'_>> = stream::iter(jobs)
+    let mut found = stream::iter(jobs)
         .map(|job| async move {
             match job {
                 Job::Get(t) => (vec![get(t).await], Vec::new(), 1),
@@ -342,13 +361,15 @@ async fn read_targets<'t>(
                 },
             }
         })
-        .buffer_unordered(parallelism.max(1))
-        .collect()
-        .await;
+        .buffer_unordered(parallelism.max(1));
     let mut out = BTreeMap::new();
     let mut requests = 0;
     let mut again = Vec::new();
-    for (states, retry, n) in found {
+    // Each job's states go to `landed` as they come: the other jobs stay in flight meanwhile
+    // (a list asks for its next page before it parses the one it has).
+    while let Some(job) = found.next().await {
+        let (states, retry, n): Found<'_> = job;
+        landed(&states);
         out.extend(states);
         again.extend(retry);
         requests += n;
@@ -359,6 +380,7 @@ async fn read_targets<'t>(
         .buffer_unordered(parallelism.max(1))
         .collect()
         .await;
+    landed(&second);
     out.extend(second);
     (out, requests)
 }
@@ -431,6 +453,7 @@ pub async fn read_ids(
         &|k| existed.contains(k),
         parallelism,
         true,
+        &mut |_| {},
     )
     .await
 }
@@ -651,7 +674,8 @@ mod tests {
             ),
         ];
         let owned = |k: &str| k == "late";
-        let (got, requests) = read_targets(&arm, targets.iter(), &owned, 8, true).await;
+        let (got, requests) =
+            read_targets(&arm, targets.iter(), &owned, 8, true, &mut |_| {}).await;
         assert!(matches!(got["a"], LiveState::Present(_)));
         assert!(
             matches!(got["b"], LiveState::Present(_)),
@@ -696,7 +720,8 @@ mod tests {
             target("a", Kind::NetworkSecurityGroup, nsg("a")),
             target("b", Kind::NetworkSecurityGroup, nsg("b")),
         ];
-        let (got, requests) = read_targets(&arm, targets.iter(), &|_| false, 8, true).await;
+        let (got, requests) =
+            read_targets(&arm, targets.iter(), &|_| false, 8, true, &mut |_| {}).await;
         assert!(matches!(got["a"], LiveState::Present(_)));
         assert_eq!(got["b"], LiveState::Absent);
         assert_eq!(requests, 3, "one list, then two GETs");

@@ -22,9 +22,13 @@
 mod support;
 
 use moat_arm::Method;
-use moat_engine::diff::{DestroyScope, PlanInput, plan_replacing, plan_scoped};
+use moat_engine::diff::{
+    DestroyScope, EarlyPlanner, PlanError, PlanInput, plan_replacing, plan_replacing_early,
+    plan_scoped,
+};
 use moat_engine::fake::FakeArm;
-use moat_engine::live::read_live;
+use moat_engine::live::{read_live, read_live_landing};
+use moat_engine::plan::Plan;
 use moat_engine::render;
 use moat_engine::state::StateRecord;
 use serde_json::{Value, json};
@@ -148,6 +152,19 @@ async fn run(dir: &Path) -> Vec<(&'static str, String)> {
             Err(_) => plan_of(&model, &live, &record, false),
         },
     };
+    if !dir.join("destroy.json").exists() {
+        let replace: Vec<String> = std::fs::read_to_string(dir.join("replace.json"))
+            .map(|t| serde_json::from_str(&t).expect("replace.json is a list of keys"))
+            .unwrap_or_default();
+        let (early, n) = planned_early(&fake, &model, &record, &replace).await;
+        EARLY.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(
+            shown(&early),
+            shown(&planned),
+            "{}: planning as the reads land changed the plan",
+            dir.display()
+        );
+    }
     match planned {
         Ok(mut plan) => {
             plan.moat_version = "0.0.0-test".into();
@@ -162,6 +179,48 @@ async fn run(dir: &Path) -> Vec<(&'static str, String)> {
             let text: String = errors.iter().map(|e| format!("error: {e}\n")).collect();
             vec![("errors.txt", text)]
         }
+    }
+}
+
+/// The plan `moat plan` makes: each resource planned as its read lands
+/// ([`EarlyPlanner`]), the rest once the read is over.
+async fn planned_early(
+    fake: &FakeArm,
+    model: &moat_model::Model,
+    record: &StateRecord,
+    replace: &[String],
+) -> (Result<Plan, Vec<PlanError>>, usize) {
+    let ctx = support::ctx();
+    let mut early = EarlyPlanner::new(model, record, &ctx);
+    let live = read_live_landing(fake, model, record, 8, true, &mut |states| {
+        early.land(states)
+    })
+    .await
+    .expect("live read");
+    let early = early.finish();
+    let n = early.len();
+    let input = PlanInput {
+        model,
+        live: &live,
+        state: record,
+        ctx: &ctx,
+        spec_hash: support::SPEC_HASH.to_string(),
+        destroy: false,
+    };
+    (
+        plan_replacing_early(&input, &DestroyScope::default(), replace, early),
+        n,
+    )
+}
+
+/// Resources the scenarios planned early, all together.
+static EARLY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A plan or its errors, as JSON text, to compare two of them.
+fn shown(planned: &Result<Plan, Vec<PlanError>>) -> String {
+    match planned {
+        Ok(p) => render::json(p),
+        Err(errors) => errors.iter().map(|e| format!("{e}\n")).collect(),
     }
 }
 
@@ -202,6 +261,8 @@ async fn golden_plans() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The comparison above means something only where resources were planned early.
+    assert!(EARLY.load(std::sync::atomic::Ordering::Relaxed) > 20);
 }
 
 /// The unreadable resources of a plan are in every rendering, each with ARM's error: the text

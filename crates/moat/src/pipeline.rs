@@ -6,8 +6,8 @@ use crate::load::{Loaded, load};
 use crate::output::Output;
 use crate::remote::{Remote, backend, connect, state_dir};
 use anyhow::{Context as _, bail};
-use moat_engine::diff::{DestroyScope, PlanInput, plan_replacing};
-use moat_engine::live::{Live, read_live};
+use moat_engine::diff::{DestroyScope, EarlyPlanner, PlanInput, plan_replacing_early};
+use moat_engine::live::{Live, read_live_landing};
 use moat_engine::plan::Plan;
 use moat_engine::state::{StateBackend, StateRecord};
 use moat_model::Model;
@@ -207,7 +207,25 @@ pub async fn make_plan(
             None => return Ok(None),
         }
     };
-    let live = read_live(s.remote.client.as_ref(), &c.model, record, READS_IN_FLIGHT).await?;
+    let ctx = MapContext {
+        tenant: s.remote.tenant.clone(),
+        fingerprints: secrets.fingerprints().clone(),
+    };
+    // The spec's resources are planned as their reads land, while the rest are in flight.
+    let mut early = (!destroy).then(|| EarlyPlanner::new(&c.model, record, &ctx));
+    let live = read_live_landing(
+        s.remote.client.as_ref(),
+        &c.model,
+        record,
+        READS_IN_FLIGHT,
+        true,
+        &mut |landed| {
+            if let Some(e) = early.as_mut() {
+                e.land(landed);
+            }
+        },
+    )
+    .await?;
     // What only the live cloud can tell (a subnet's fit in a network another stack owns, a
     // subnet of an `existing:` network that is not there): located errors before any plan.
     if !destroy {
@@ -251,10 +269,6 @@ pub async fn make_plan(
             }
         }
     }
-    let ctx = MapContext {
-        tenant: s.remote.tenant.clone(),
-        fingerprints: secrets.fingerprints().clone(),
-    };
     let input = PlanInput {
         model: &c.model,
         live: &live,
@@ -263,7 +277,8 @@ pub async fn make_plan(
         spec_hash: c.spec_hash.clone(),
         destroy,
     };
-    match plan_replacing(&input, scope, replace) {
+    let early = early.map(EarlyPlanner::finish).unwrap_or_default();
+    match plan_replacing_early(&input, scope, replace, early) {
         Ok(mut p) => {
             p.spec_path = Some(c.path.display().to_string());
             p.variables = c.variables.clone();
