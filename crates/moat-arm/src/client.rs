@@ -391,9 +391,16 @@ impl ArmClient {
             // to find (nothing of the page is built), and the round trip then overlaps the
             // parse of the page, the costly part, instead of following it.
             let Some(next) = next_link_of(&response.body)? else {
-                let (values, _) = page_of(&response.body)?;
+                let (values, next) = page_of(&response.body)?;
                 out.items.extend(values);
-                return Ok((out, None));
+                // The link pass misses only a key spelled with escapes: the full parse has
+                // the last word, and such a page's next one is asked for after it.
+                let Some(next) = next else {
+                    return Ok((out, None));
+                };
+                url = self.opaque_url(&next)?;
+                response = self.read_url(&url).await?;
+                continue;
             };
             let next_url = self.opaque_url(&next)?;
             let parse = async {
@@ -787,7 +794,12 @@ fn page_of(body: &[u8]) -> Result<(Vec<Value>, Option<String>), ArmError> {
 }
 
 /// A list page's `nextLink` alone, the page checked as JSON but none of its items built.
+/// A page whose bytes do not hold the key at all (most lists: one page) has none, and is
+/// not scanned twice.
 fn next_link_of(body: &[u8]) -> Result<Option<String>, ArmError> {
+    if memchr::memmem::find(body, b"\"nextLink\"").is_none() {
+        return Ok(None);
+    }
     #[derive(serde::Deserialize)]
     struct Link {
         #[serde(rename = "nextLink", default)]
@@ -1077,6 +1089,24 @@ mod tests {
             (vec![], None)
         );
         let e = page_of(b"<html>").expect_err("not JSON");
+        assert!(e.to_string().contains("not JSON"), "{e}");
+    }
+
+    #[test]
+    fn the_next_link_is_found_without_the_items_and_agrees_with_the_full_parse() {
+        for page in [
+            &br#"{"value": [{"id": "/x/1"}], "nextLink": "https://n/2"}"#[..],
+            br#"{"nextLink": "https://n/2", "value": [{"id": "/x/1"}]}"#,
+            br#"{"value": [{"id": "/x/1", "name": "nextLink"}]}"#,
+            br#"{"value": [], "nextLink": null}"#,
+            br#"{"value": [], "nextLink": ""}"#,
+            br#"{"value": []}"#,
+            br#"[{"nextLink": "https://n/2"}]"#,
+        ] {
+            let full = page_of(page).expect("a page").1;
+            assert_eq!(next_link_of(page).expect("a page"), full, "{page:?}");
+        }
+        let e = next_link_of(br#"<html>"nextLink"</html>"#).expect_err("not JSON");
         assert!(e.to_string().contains("not JSON"), "{e}");
     }
 }
