@@ -296,14 +296,9 @@ pub async fn make_plan_with(
         ..MapContext::default()
     };
     // As `moat plan` does: the spec's resources are planned as their reads land.
-    let mut early = (!destroy).then(|| moat_engine::diff::EarlyPlanner::new(model, record, &ctx));
-    let live =
-        moat_engine::live::read_live_landing(client, model, record, 64, lists, &mut |landed| {
-            if let Some(e) = early.as_mut() {
-                e.land(landed);
-            }
-        })
-        .await?;
+    let (live, early) =
+        moat_engine::live::read_live_planning(client, model, record, &ctx, 64, lists, destroy)
+            .await?;
     let input = PlanInput {
         model,
         live: &live,
@@ -312,9 +307,6 @@ pub async fn make_plan_with(
         spec_hash: String::new(),
         destroy,
     };
-    let early = early
-        .map(moat_engine::diff::EarlyPlanner::finish)
-        .unwrap_or_default();
     let p = moat_engine::diff::plan_replacing_early(&input, &Default::default(), &[], early)
         .map_err(|errors| {
             let list: Vec<String> = errors.iter().map(ToString::to_string).collect();

@@ -209,7 +209,7 @@ impl Early {
     }
 }
 
-/// Plans each resource of the spec as its live read lands ([`crate::live::read_live_landing`]),
+/// Plans each resource of the spec as its live read lands ([`crate::live::read_live_planning`]),
 /// so the planner's work overlaps the reads still in flight (a list's later pages) instead of
 /// following the whole read. Only a resource read as present is planned early: its state is
 /// final once its read lands, and its plan reads nothing else of the live cloud (an absent

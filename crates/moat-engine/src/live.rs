@@ -78,14 +78,39 @@ pub async fn read_live_with(
     read_live_landing(arm, model, state, parallelism, lists, &mut |_| {}).await
 }
 
+/// [`read_live_with`], planning the spec's resources as their reads land
+/// ([`crate::diff::EarlyPlanner`]; none for a destroy plan, which plans none of them): the
+/// live state, and what [`crate::diff::plan_replacing_early`] takes to finish the plan with
+/// the same `model`, `state` and `ctx`.
+pub async fn read_live_planning(
+    arm: &dyn Arm,
+    model: &Model,
+    state: &StateRecord,
+    ctx: &moat_model::arm::MapContext,
+    parallelism: usize,
+    lists: bool,
+    destroy: bool,
+) -> Result<(Live, crate::diff::Early), ArmError> {
+    if destroy {
+        let live = read_live_with(arm, model, state, parallelism, lists).await?;
+        return Ok((live, crate::diff::Early::default()));
+    }
+    let mut early = crate::diff::EarlyPlanner::new(model, state, ctx);
+    let live = read_live_landing(arm, model, state, parallelism, lists, &mut |landed| {
+        early.land(landed)
+    })
+    .await?;
+    Ok((live, early.finish()))
+}
+
 /// What sees each read's states as it lands, before the rest of the read is in.
-pub type Landing<'a> = &'a mut (dyn FnMut(&[(String, LiveState)]) + Send);
+type Landing<'a> = &'a mut (dyn FnMut(&[(String, LiveState)]) + Send);
 
 /// [`read_live_with`], handing `landed` the states of each GET or list as it lands (the
 /// planner plans them while later pages are in flight: [`crate::diff::EarlyPlanner`]). A
 /// state handed over is final; subnets, read from their network's body, and the
 /// soft-delete probes of absent resources come only in the result.
-pub async fn read_live_landing(
+async fn read_live_landing(
     arm: &dyn Arm,
     model: &Model,
     state: &StateRecord,

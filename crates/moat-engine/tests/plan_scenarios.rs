@@ -23,11 +23,10 @@ mod support;
 
 use moat_arm::Method;
 use moat_engine::diff::{
-    DestroyScope, EarlyPlanner, PlanError, PlanInput, plan_replacing, plan_replacing_early,
-    plan_scoped,
+    DestroyScope, PlanError, PlanInput, plan_replacing, plan_replacing_early, plan_scoped,
 };
 use moat_engine::fake::FakeArm;
-use moat_engine::live::{read_live, read_live_landing};
+use moat_engine::live::{read_live, read_live_planning};
 use moat_engine::plan::Plan;
 use moat_engine::render;
 use moat_engine::state::StateRecord;
@@ -183,7 +182,7 @@ async fn run(dir: &Path) -> Vec<(&'static str, String)> {
 }
 
 /// The plan `moat plan` makes: each resource planned as its read lands
-/// ([`EarlyPlanner`]), the rest once the read is over.
+/// ([`read_live_planning`]), the rest once the read is over.
 async fn planned_early(
     fake: &FakeArm,
     model: &moat_model::Model,
@@ -191,13 +190,9 @@ async fn planned_early(
     replace: &[String],
 ) -> (Result<Plan, Vec<PlanError>>, usize) {
     let ctx = support::ctx();
-    let mut early = EarlyPlanner::new(model, record, &ctx);
-    let live = read_live_landing(fake, model, record, 8, true, &mut |states| {
-        early.land(states)
-    })
-    .await
-    .expect("live read");
-    let early = early.finish();
+    let (live, early) = read_live_planning(fake, model, record, &ctx, 8, true, false)
+        .await
+        .expect("live read");
     let n = early.len();
     let input = PlanInput {
         model,

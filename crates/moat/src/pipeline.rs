@@ -6,8 +6,8 @@ use crate::load::{Loaded, load};
 use crate::output::Output;
 use crate::remote::{Remote, backend, connect, state_dir};
 use anyhow::{Context as _, bail};
-use moat_engine::diff::{DestroyScope, EarlyPlanner, PlanInput, plan_replacing_early};
-use moat_engine::live::{Live, read_live_landing};
+use moat_engine::diff::{DestroyScope, PlanInput, plan_replacing_early};
+use moat_engine::live::{Live, read_live_planning};
 use moat_engine::plan::Plan;
 use moat_engine::state::{StateBackend, StateRecord};
 use moat_model::Model;
@@ -212,18 +212,14 @@ pub async fn make_plan(
         fingerprints: secrets.fingerprints().clone(),
     };
     // The spec's resources are planned as their reads land, while the rest are in flight.
-    let mut early = (!destroy).then(|| EarlyPlanner::new(&c.model, record, &ctx));
-    let live = read_live_landing(
+    let (live, early) = read_live_planning(
         s.remote.client.as_ref(),
         &c.model,
         record,
+        &ctx,
         READS_IN_FLIGHT,
         true,
-        &mut |landed| {
-            if let Some(e) = early.as_mut() {
-                e.land(landed);
-            }
-        },
+        destroy,
     )
     .await?;
     // What only the live cloud can tell (a subnet's fit in a network another stack owns, a
@@ -277,7 +273,6 @@ pub async fn make_plan(
         spec_hash: c.spec_hash.clone(),
         destroy,
     };
-    let early = early.map(EarlyPlanner::finish).unwrap_or_default();
     match plan_replacing_early(&input, scope, replace, early) {
         Ok(mut p) => {
             p.spec_path = Some(c.path.display().to_string());
